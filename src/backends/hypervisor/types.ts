@@ -1,0 +1,78 @@
+import type { Cancel } from '../../core/clock.js';
+import type { Millis } from '../../core/types.js';
+
+/**
+ * What the rest of dispatchlab sees of the hypervisor model (DESIGN.md, "Hypervisor model"). The
+ * replica HTTP servers and the simulator both call `submit` and read snapshots; nothing here knows
+ * about HTTP or which Clock drives it.
+ */
+
+/** A request's native cost: what it would take on bare metal, before virtualization overheads. */
+export interface RequestCost {
+  /** Native CPU time on one core. */
+  readonly cpuMs: Millis;
+  /** Sensitive operations (I/O, privileged instructions): traps, exits or hypercalls, by technique. */
+  readonly ioOps: number;
+  /** Guest page-table writes: a trap each under shadow paging, free under nested paging. */
+  readonly pageTableUpdates: number;
+  /** Working set while running; on an overcommitted Type 2 host part of it is swapped in. */
+  readonly memoryMb: number;
+}
+
+/** How one request went through the model. */
+export interface JobTiming {
+  readonly vm: string;
+  readonly host: string;
+  readonly submittedAt: Millis;
+  readonly finishedAt: Millis;
+  /** VM CPU time the request needed after virtualization, memory and swap overheads. */
+  readonly serviceMs: Millis;
+  /** Time it wanted a physical core and the hypervisor gave it to another VM or the host. */
+  readonly stealMs: Millis;
+  /** Time it ran slower because its VM's other requests shared the VM's vCPUs. */
+  readonly queuedMs: Millis;
+  /** Time its VM made no progress (Condor owner back, migration downtime). */
+  readonly suspendedMs: Millis;
+}
+
+export type JobResult =
+  | { readonly ok: true; readonly timing: JobTiming }
+  /** crashed: the VM is down (a fault); cancelled: the caller cancelled it. */
+  | { readonly ok: false; readonly reason: 'crashed' | 'cancelled'; readonly vm: string; readonly host: string };
+
+export interface JobHandle {
+  /** Abandon the request (client went away): its remaining work is dropped and onDone gets 'cancelled'. */
+  readonly cancel: Cancel;
+}
+
+export type VmStatus = 'running' | 'suspended' | 'migrating' | 'crashed';
+
+export interface VmSnapshot {
+  readonly vm: string;
+  readonly host: string;
+  readonly status: VmStatus;
+  readonly vcpus: number;
+  readonly serves: boolean;
+  /** Requests in the VM now. */
+  readonly running: number;
+  readonly completed: number;
+  /** Physical CPU time the VM got, and the vCPU time it wanted and did not get. */
+  readonly cpuSeconds: number;
+  readonly stealSeconds: number;
+  /** Memory of this VM currently swapped out by a Type 2 host. */
+  readonly swappedMb: number;
+  readonly ioTraps: number;
+  readonly pageTableTraps: number;
+  /** Load the VM reports to the dispatcher (X-VM-Load): running requests per vCPU, slowed by steal. */
+  readonly load: number;
+}
+
+export interface HostSnapshot {
+  readonly host: string;
+  readonly hypervisor: 'type1' | 'type2';
+  readonly cores: number;
+  readonly ownerActive: boolean;
+  readonly memoryMb: number;
+  readonly memoryDemandMb: number;
+  readonly vms: readonly VmSnapshot[];
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerValidate } from './commands/validate.js';
+import { CliError } from './commands/errors.js';
+import { ScenarioError } from './core/scenario.js';
+
+/**
+ * `dispatchlab`: one program, one subcommand per job (DESIGN.md, "Interfaces people use"). Each
+ * command lives in src/commands/ and registers itself here. Bad input exits 2 with a message,
+ * never a stack trace.
+ */
+const program = new Command('dispatchlab')
+  .description('Load-balancer simulator: a dispatcher in front of replicas that are VMs on a simulated hypervisor')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (text, write) => write(text) });
+
+registerValidate(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ScenarioError || err instanceof CliError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`dispatchlab: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,373 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/**
+ * The scenario file (DESIGN.md, "The scenario format"): hosts, VMs, workload, dispatcher settings
+ * and the policies to compare. Parsed with zod so a bad file is refused with the path of the bad
+ * field, the value found and what was expected, never a stack trace. Objects are strict: an
+ * unknown key is almost always a typo, and a silently ignored typo is a wrong experiment.
+ */
+
+const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration: milliseconds, or a string such as 500ms, 30s, 2m' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const positiveInt = z.number().int().positive();
+const nonNegative = z.number().nonnegative();
+
+export const HYPERVISOR_TYPES = ['type1', 'type2'] as const;
+export const VIRTUALIZATION_TECHNIQUES = ['emulation', 'binary-translation', 'hardware-assisted', 'paravirtual', 'container'] as const;
+export const MMU_MODES = ['shadow', 'nested'] as const;
+export const SERVICE_DISTRIBUTIONS = ['deterministic', 'exponential', 'lognormal'] as const;
+
+export type HypervisorType = (typeof HYPERVISOR_TYPES)[number];
+export type VirtualizationTechnique = (typeof VIRTUALIZATION_TECHNIQUES)[number];
+export type MmuMode = (typeof MMU_MODES)[number];
+
+const ownerInterval = z.strictObject({ at: duration, for: duration });
+
+const HostSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lowercase letters, digits and dashes'),
+  hypervisor: z.enum(HYPERVISOR_TYPES).default('type1'),
+  cores: positiveInt,
+  memoryMb: positiveInt,
+  /** Type 2: cores' worth of the host OS's own busy processes, competing with the VMs. */
+  hostLoad: nonNegative.default(0),
+  /** Type 1: accept VMs whose memory exceeds the host's. Type 2 always may (it swaps). */
+  allowOvercommit: z.boolean().default(false),
+  owner: z.array(ownerInterval).default([]),
+  onOwnerReturn: z.enum(['suspend', 'migrate']).default('suspend'),
+  /** First port of this host's replicas when run as `dispatchlab host` (one port per VM, in order). */
+  basePort: z.number().int().min(1).max(65535).optional(),
+  /** Where the dispatcher reaches this host's replicas when hosts run elsewhere (compose). */
+  address: z.string().optional(),
+});
+
+const VmSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lowercase letters, digits and dashes'),
+  count: positiveInt.default(1),
+  host: z.string(),
+  vcpus: positiveInt.default(1),
+  memoryMb: positiveInt.default(1024),
+  weight: z.number().positive().default(1),
+  capCores: nonNegative.default(0),
+  virtualization: z.enum(VIRTUALIZATION_TECHNIQUES).default('hardware-assisted'),
+  mmu: z.enum(MMU_MODES).default('nested'),
+  harvested: z.boolean().default(false),
+  serves: z.boolean().default(true),
+  background: z.strictObject({ cpuCores: nonNegative.default(0) }).default({ cpuCores: 0 }),
+  /** Fixed port for this VM (count must be 1); otherwise the host's basePort + index. */
+  port: z.number().int().min(1).max(65535).optional(),
+});
+
+const RequestClassSchema = z.strictObject({
+  name: z.string().min(1),
+  share: z.number().min(0).max(1),
+  route: z.string().startsWith('/').default('/'),
+  method: z.string().default('GET'),
+  cpuMs: nonNegative,
+  ioOps: nonNegative.default(0),
+  pageTableUpdates: nonNegative.default(0),
+  memoryMb: nonNegative.default(0),
+  service: z.enum(SERVICE_DISTRIBUTIONS).default('exponential'),
+  /** Shape of the lognormal service distribution (sd of the underlying normal). */
+  sigma: z.number().positive().default(1),
+  /** Request body size sent by generated load (bytes). */
+  bodyBytes: z.number().int().nonnegative().default(0),
+});
+
+const ArrivalSchema = z.union([
+  z.strictObject({ rateRps: z.number().positive() }),
+  z.strictObject({ connections: positiveInt }),
+]);
+
+const FaultSchema = z.strictObject({
+  at: duration,
+  for: duration,
+  vm: z.string(),
+  /** crash: the VM stops answering; slow: its requests cost `factor` times more. */
+  kind: z.enum(['crash', 'slow']),
+  factor: z.number().positive().default(1),
+});
+
+const DispatcherSchema = z.strictObject({
+  maxConnPerBackend: z.number().int().nonnegative().default(0),
+  queue: z.strictObject({ maxLength: z.number().int().nonnegative().default(1024), timeoutMs: duration.default(5000) }).default({ maxLength: 1024, timeoutMs: 5000 }),
+  retries: z.number().int().nonnegative().default(1),
+  /** Retries allowed as a fraction of requests, plus a floor per second (Finagle/Linkerd budgets). */
+  retryBudget: z.strictObject({ ratio: z.number().min(0).max(1).default(0.2), minPerSecond: nonNegative.default(10) }).default({ ratio: 0.2, minPerSecond: 10 }),
+  healthCheck: z
+    .strictObject({
+      intervalMs: duration.default(1000),
+      timeoutMs: duration.default(500),
+      rise: positiveInt.default(2),
+      fall: positiveInt.default(2),
+      path: z.string().default('/healthz'),
+    })
+    .default({ intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 2, path: '/healthz' }),
+  outlier: z
+    .strictObject({
+      consecutiveErrors: positiveInt.default(5),
+      baseEjectionMs: duration.default(30_000),
+      maxEjectedFraction: z.number().min(0).max(1).default(0.5),
+    })
+    .default({ consecutiveErrors: 5, baseEjectionMs: 30_000, maxEjectedFraction: 0.5 }),
+  timeouts: z
+    .strictObject({ upstreamMs: duration.default(10_000), totalMs: duration.default(30_000) })
+    .default({ upstreamMs: 10_000, totalMs: 30_000 }),
+});
+
+/** A policy to compare: its registry name, or the name with options and a label for the report. */
+const PolicySpecSchema = z.union([
+  z.string(),
+  z.strictObject({ name: z.string(), label: z.string().optional(), options: z.record(z.string(), z.unknown()).default({}) }),
+]);
+
+const techniqueFactors = z.strictObject({ cpuFactor: z.number().positive().optional(), ioOpUs: nonNegative.optional() });
+const mmuFactors = z.strictObject({ cpuFactor: z.number().positive().optional(), ptUpdateUs: nonNegative.optional() });
+
+/** Overrides of the hypervisor cost model's documented defaults (backends/hypervisor/cost-model.ts). */
+const CostModelSchema = z.strictObject({
+  techniques: z.partialRecord(z.enum(VIRTUALIZATION_TECHNIQUES), techniqueFactors).optional(),
+  mmu: z.partialRecord(z.enum(MMU_MODES), mmuFactors).optional(),
+  swap: z.strictObject({ msPerMb: nonNegative.optional() }).optional(),
+  migration: z.strictObject({ baseMs: nonNegative.optional(), msPerGb: nonNegative.optional() }).optional(),
+  type2: z.strictObject({ cpuFactor: z.number().positive().optional() }).optional(),
+});
+
+export const ScenarioSchema = z.strictObject({
+  name: z.string().min(1),
+  description: z.string().optional(),
+  seed: z.number().int().default(1),
+  hosts: z.array(HostSchema).min(1),
+  vms: z.array(VmSchema).min(1),
+  costModel: CostModelSchema.default({}),
+  workload: z.strictObject({
+    classes: z.array(RequestClassSchema).min(1),
+    sessions: z.number().int().nonnegative().default(100),
+    arrival: ArrivalSchema.default({ rateRps: 100 }),
+  }),
+  faults: z.array(FaultSchema).default([]),
+  dispatcher: DispatcherSchema.default(DispatcherSchema.parse({})),
+  policies: z.array(PolicySpecSchema).min(1).default(['round-robin', 'least-loaded', 'session-sticky']),
+  duration: duration.default(30_000),
+  warmup: duration.default(3000),
+});
+
+export type Scenario = z.output<typeof ScenarioSchema>;
+export type HostSpec = Scenario['hosts'][number];
+export type VmGroupSpec = Scenario['vms'][number];
+export type RequestClass = Scenario['workload']['classes'][number];
+export type DispatcherSettings = Scenario['dispatcher'];
+export type PolicySpec = Scenario['policies'][number];
+export type CostModelOverrides = Scenario['costModel'];
+export type FaultSpec = Scenario['faults'][number];
+
+/** One VM after `count` is expanded: `web` with count 3 becomes web-1, web-2, web-3. */
+export interface VmSpec extends Omit<VmGroupSpec, 'count' | 'name'> {
+  readonly name: string;
+  /** The scenario entry it came from, and its index there (for error paths). */
+  readonly group: string;
+  readonly groupIndex: number;
+}
+
+export function expandVms(scenario: Pick<Scenario, 'vms'>): VmSpec[] {
+  const out: VmSpec[] = [];
+  scenario.vms.forEach((group, groupIndex) => {
+    const { count, name, ...rest } = group;
+    for (let i = 1; i <= count; i++) {
+      out.push({ ...rest, name: count === 1 ? name : `${name}-${i}`, group: name, groupIndex });
+    }
+  });
+  return out;
+}
+
+/** The VMs that are replicas (serve requests), in scenario order. */
+export function replicaVms(scenario: Pick<Scenario, 'vms'>): VmSpec[] {
+  return expandVms(scenario).filter((vm) => vm.serves);
+}
+
+/** The registry name and report label of a policy entry. */
+export function policyName(spec: PolicySpec): string {
+  return typeof spec === 'string' ? spec : spec.name;
+}
+export function policyLabel(spec: PolicySpec): string {
+  return typeof spec === 'string' ? spec : (spec.label ?? spec.name);
+}
+export function policyOptions(spec: PolicySpec): Record<string, unknown> {
+  return typeof spec === 'string' ? {} : spec.options;
+}
+
+export interface ScenarioIssue {
+  /** `vms[2].host` */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** A scenario that cannot be run; `message` lists every issue, one per line. */
+export class ScenarioError extends Error {
+  constructor(
+    readonly source: string,
+    readonly issues: readonly ScenarioIssue[],
+  ) {
+    super(`${source}: invalid scenario\n${issues.map((i) => `  ${i.path || '(top)'}: ${i.message}`).join('\n')}`);
+    this.name = 'ScenarioError';
+  }
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+function show(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (text === undefined) return String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Checks no single field can make: references, totals, uniqueness. */
+function crossCheck(s: Scenario): ScenarioIssue[] {
+  const issues: ScenarioIssue[] = [];
+  const hosts = new Map(s.hosts.map((h) => [h.name, h]));
+
+  const seenHosts = new Set<string>();
+  s.hosts.forEach((h, i) => {
+    if (seenHosts.has(h.name)) issues.push({ path: `hosts[${i}].name`, message: `"${h.name}" is defined twice` });
+    seenHosts.add(h.name);
+    h.owner.forEach((o, j) => {
+      if (o.for <= 0) issues.push({ path: `hosts[${i}].owner[${j}].for`, message: 'an owner interval must last longer than 0' });
+    });
+  });
+
+  const memoryByHost = new Map<string, number>();
+  const seenVms = new Map<string, string>();
+  s.vms.forEach((vm, i) => {
+    const host = hosts.get(vm.host);
+    if (!host) {
+      issues.push({ path: `vms[${i}].host`, message: `"${vm.host}" is not a defined host (hosts: ${[...hosts.keys()].join(', ')})` });
+      return;
+    }
+    if (vm.vcpus > host.cores) {
+      issues.push({ path: `vms[${i}].vcpus`, message: `${vm.vcpus} vCPUs exceed host "${host.name}"'s ${host.cores} cores` });
+    }
+    if (vm.capCores > vm.vcpus) {
+      issues.push({ path: `vms[${i}].capCores`, message: `a cap of ${vm.capCores} cores exceeds the VM's ${vm.vcpus} vCPUs` });
+    }
+    if (vm.port !== undefined && vm.count > 1) {
+      issues.push({ path: `vms[${i}].port`, message: 'a fixed port needs count: 1 (use the host\'s basePort for groups)' });
+    }
+    if (vm.harvested && host.owner.length === 0) {
+      issues.push({ path: `vms[${i}].harvested`, message: `host "${host.name}" has no owner intervals, so harvesting it means nothing` });
+    }
+    memoryByHost.set(vm.host, (memoryByHost.get(vm.host) ?? 0) + vm.memoryMb * vm.count);
+  });
+  for (const vm of expandVms(s)) {
+    const earlier = seenVms.get(vm.name);
+    if (earlier !== undefined) {
+      issues.push({ path: `vms[${vm.groupIndex}].name`, message: `VM "${vm.name}" is defined twice (also by group "${earlier}")` });
+    }
+    seenVms.set(vm.name, vm.group);
+  }
+  if (!expandVms(s).some((vm) => vm.serves)) {
+    issues.push({ path: 'vms', message: 'no VM serves requests (every VM has serves: false)' });
+  }
+
+  s.hosts.forEach((h, i) => {
+    const usedMb = memoryByHost.get(h.name) ?? 0;
+    if (h.hypervisor === 'type1' && usedMb > h.memoryMb && !h.allowOvercommit) {
+      issues.push({
+        path: `hosts[${i}].memoryMb`,
+        message: `type1 host "${h.name}" has ${h.memoryMb} MB but its VMs total ${usedMb} MB; a Type 1 hypervisor refuses overcommit unless allowOvercommit: true`,
+      });
+    }
+    if (h.hypervisor === 'type1' && h.hostLoad > 0) {
+      issues.push({ path: `hosts[${i}].hostLoad`, message: 'hostLoad is the host OS\'s own work, which only a type2 host has' });
+    }
+  });
+
+  const shareSum = s.workload.classes.reduce((sum, c) => sum + c.share, 0);
+  if (Math.abs(shareSum - 1) > 1e-6) {
+    issues.push({ path: 'workload.classes', message: `shares sum to ${+shareSum.toFixed(6)}, expected 1` });
+  }
+  const seenClasses = new Set<string>();
+  s.workload.classes.forEach((c, i) => {
+    if (seenClasses.has(c.name)) issues.push({ path: `workload.classes[${i}].name`, message: `"${c.name}" is defined twice` });
+    seenClasses.add(c.name);
+  });
+
+  s.faults.forEach((f, i) => {
+    if (!seenVms.has(f.vm)) issues.push({ path: `faults[${i}].vm`, message: `"${f.vm}" is not a defined VM` });
+  });
+
+  const labels = new Set<string>();
+  s.policies.forEach((p, i) => {
+    const label = policyLabel(p);
+    if (labels.has(label)) issues.push({ path: `policies[${i}]`, message: `"${label}" is listed twice; give one a label` });
+    labels.add(label);
+  });
+  if (s.warmup >= s.duration) {
+    issues.push({ path: 'warmup', message: `warmup (${s.warmup} ms) must be shorter than duration (${s.duration} ms)` });
+  }
+  return issues;
+}
+
+/**
+ * Validate an already-parsed document. `extraChecks` lets layers above core add their own
+ * (the policy registry checks policy names and options) without core importing them.
+ */
+export function parseScenario(
+  data: unknown,
+  source = 'scenario',
+  extraChecks: (s: Scenario) => ScenarioIssue[] = () => [],
+): Scenario {
+  const result = ScenarioSchema.safeParse(data, { reportInput: true });
+  if (!result.success) {
+    throw new ScenarioError(
+      source,
+      result.error.issues.map((issue) => {
+        const input = 'input' in issue && issue.input !== undefined ? `${show(issue.input)}: ` : '';
+        return { path: formatPath(issue.path), message: `${input}${issue.message}` };
+      }),
+    );
+  }
+  const issues = [...crossCheck(result.data), ...extraChecks(result.data)];
+  if (issues.length > 0) throw new ScenarioError(source, issues);
+  return result.data;
+}
+
+/** Parse YAML text; YAML syntax errors become issues with the line and column. */
+export function parseScenarioText(text: string, source = 'scenario', extraChecks?: (s: Scenario) => ScenarioIssue[]): Scenario {
+  let data: unknown;
+  try {
+    data = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    if (err instanceof YAMLParseError) {
+      const pos = err.linePos?.[0];
+      throw new ScenarioError(source, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: err.message.split('\n')[0] }]);
+    }
+    throw err;
+  }
+  return parseScenario(data, source, extraChecks);
+}
+
+export function loadScenario(file: string, extraChecks?: (s: Scenario) => ScenarioIssue[]): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ScenarioError(file, [{ path: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+  }
+  return parseScenarioText(text, file, extraChecks);
+}

@@ -1,0 +1,37 @@
+import type { RequestCost } from '../backends/hypervisor/types.js';
+import { drawDuration, type Rng } from './rng.js';
+import type { RequestClass } from './scenario.js';
+
+/**
+ * The request classes of a scenario: which class a path belongs to (longest route prefix wins),
+ * and one concrete draw of its native cost. Shared by the replica servers and the simulator so a
+ * request costs the same in both.
+ */
+
+/** The class whose `route` is the longest prefix of `path`; undefined when none matches. */
+export function classify(classes: readonly RequestClass[], path: string): RequestClass | undefined {
+  let best: RequestClass | undefined;
+  for (const c of classes) {
+    if (path.startsWith(c.route) && (best === undefined || c.route.length > best.route.length)) best = c;
+  }
+  return best;
+}
+
+/** One request's native cost: CPU time drawn from the class's distribution, the rest scaled with it. */
+export function drawCost(cls: RequestClass, rng: Rng): RequestCost {
+  if (cls.cpuMs === 0) return { cpuMs: 0, ioOps: cls.ioOps, pageTableUpdates: cls.pageTableUpdates, memoryMb: cls.memoryMb };
+  const cpuMs = drawDuration(rng, cls.service, cls.cpuMs, cls.sigma);
+  // A longer request does proportionally more I/O and page-table work: scale them with the draw.
+  const scale = cpuMs / cls.cpuMs;
+  return { cpuMs, ioOps: cls.ioOps * scale, pageTableUpdates: cls.pageTableUpdates * scale, memoryMb: cls.memoryMb };
+}
+
+/** Pick a class by its `share` with one uniform draw. */
+export function pickClass(classes: readonly RequestClass[], rng: Rng): RequestClass {
+  let u = rng.next();
+  for (const c of classes) {
+    u -= c.share;
+    if (u < 0) return c;
+  }
+  return classes[classes.length - 1];
+}

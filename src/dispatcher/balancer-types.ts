@@ -1,0 +1,78 @@
+import type { Cancel } from '../core/clock.js';
+import type { BackendId, Millis } from '../core/types.js';
+import type { BackendState, BackendView, PickContext } from '../policies/policy.js';
+
+/**
+ * The Balancer seam (DESIGN.md): transport-neutral. The live dispatcher and the simulator make the
+ * same calls in the same order: begin -> (queued) -> lease -> end [-> retry].
+ */
+
+/** What the transport knows of a request before it is assigned. */
+export type RequestInfo = Omit<PickContext, 'now' | 'avoid'> & {
+  /** May this request be sent again to another backend if the first attempt fails before any response byte? */
+  readonly retryable: boolean;
+};
+
+/** How an attempt ended, as the transport saw it. */
+export type AttemptOutcome =
+  | { readonly kind: 'response'; readonly status: number }
+  /** Could not connect, or the connection died before any response byte: safe to retry a retryable request. */
+  | { readonly kind: 'connect-error' }
+  /** The connection died after the request body or part of the response was sent. */
+  | { readonly kind: 'reset' }
+  | { readonly kind: 'timeout' }
+  /** The client went away: not the backend's fault, never counted against it. */
+  | { readonly kind: 'client-abort' };
+
+export interface Lease {
+  readonly backend: BackendId;
+  /** 1 for the first attempt, 2 for the first retry, ... */
+  readonly attempt: number;
+  /** When the request reached the Balancer (first attempt), and when this attempt was dispatched. */
+  readonly arrivedAt: Millis;
+  readonly dispatchedAt: Millis;
+  /** Time spent in the dispatcher queue before this attempt. */
+  readonly queuedMs: Millis;
+  /** For sticky policies: true when the cookie must be (re)written to name `backend`. */
+  readonly repin: boolean;
+  /** Idempotent: the first call counts, later ones are ignored, so in-flight never leaks or goes negative. */
+  end(outcome: AttemptOutcome): void;
+  /**
+   * After `end` with a retryable failure: ask for another attempt on a different backend, within
+   * `retries` and the retry budget. The callback gets the new lease or a refusal, like `begin`.
+   * Returns false (and never calls back) when no retry is allowed.
+   */
+  retry(onResult: (result: Admission) => void): boolean;
+}
+
+export type RefusalReason = 'no-backend' | 'queue-full' | 'queue-timeout';
+
+export type Admission =
+  | { readonly lease: Lease; readonly refused?: undefined }
+  | { readonly lease?: undefined; readonly refused: RefusalReason; readonly retryAfterMs: Millis };
+
+/** A request waiting in the queue, or already answered (cancel is then a no-op). */
+export interface Ticket {
+  /** The client went away: leave the queue without being counted as a timeout. */
+  readonly cancel: Cancel;
+}
+
+/** A backend as admin APIs and reports see it. */
+export interface BackendStatus extends BackendView {
+  readonly requests: number;
+  readonly errors: number;
+  readonly ejections: number;
+  readonly consecutiveFailures: number;
+  readonly ejectedUntil?: Millis;
+}
+
+/** What the Balancer tells metrics collectors (Prometheus live, counters in the simulator). */
+export interface BalancerObserver {
+  onDispatch?(backend: BackendId, queuedMs: Millis, attempt: number): void;
+  onComplete?(backend: BackendId, outcome: AttemptOutcome, latencyMs: Millis): void;
+  onRefused?(reason: RefusalReason): void;
+  onRetry?(backend: BackendId): void;
+  onEjection?(backend: BackendId): void;
+  onStateChange?(backend: BackendId, from: BackendState, to: BackendState): void;
+  onSticky?(hit: boolean): void;
+}

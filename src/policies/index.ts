@@ -1,0 +1,47 @@
+import type { Scenario, ScenarioIssue, PolicySpec } from '../core/scenario.js';
+import { policyName, policyOptions } from '../core/scenario.js';
+import { formatPath } from '../core/scenario.js';
+import type { Policy, PolicyDefinition, PolicyDeps } from './policy.js';
+
+/**
+ * The policy registry: a plain map from name to definition (no registration by side-effect
+ * import, which tree-shaking and test isolation break).
+ */
+export const POLICIES: Readonly<Record<string, PolicyDefinition>> = {};
+
+export function policyNames(): string[] {
+  return Object.keys(POLICIES);
+}
+
+/** Build a policy from a scenario entry; throws a readable Error on an unknown name or bad options. */
+export function createPolicy(spec: PolicySpec, deps: PolicyDeps): Policy {
+  const name = policyName(spec);
+  const def = POLICIES[name];
+  if (!def) throw new Error(`unknown policy "${name}" (known: ${policyNames().join(', ')})`);
+  const parsed = def.options.safeParse(policyOptions(spec));
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new Error(`policy "${name}": ${formatPath(first.path)}: ${first.message}`);
+  }
+  return def.create(parsed.data, deps);
+}
+
+/** Scenario check: every listed policy exists and its options validate. */
+export function checkPolicySpecs(s: Scenario): ScenarioIssue[] {
+  const issues: ScenarioIssue[] = [];
+  s.policies.forEach((spec, i) => {
+    const name = policyName(spec);
+    const def = POLICIES[name];
+    if (!def) {
+      issues.push({ path: `policies[${i}]`, message: `"${name}" is not a known policy (known: ${policyNames().join(', ')})` });
+      return;
+    }
+    const parsed = def.options.safeParse(policyOptions(spec));
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        issues.push({ path: `policies[${i}].options${issue.path.length ? '.' + formatPath(issue.path) : ''}`, message: issue.message });
+      }
+    }
+  });
+  return issues;
+}

@@ -1,0 +1,90 @@
+import type { z } from 'zod';
+import type { Rng } from '../core/rng.js';
+import type { BackendId, Millis } from '../core/types.js';
+
+/**
+ * The Policy seam (DESIGN.md). A policy only chooses; the Balancer owns in-flight accounting and
+ * backend state, and tells the policy what happened through the optional hooks (after HAProxy's
+ * lb_ops: take_conn / drop_conn / set_server_status). Policies never read a clock or set a timer:
+ * time reaches them as `now`, so they run unchanged in virtual time.
+ */
+
+/** A backend's state as the Balancer tracks it. Only `healthy` backends are eligible. */
+export type BackendState = 'healthy' | 'ejected' | 'draining' | 'down';
+
+/** A read-only view of one backend, maintained by the Balancer. */
+export interface BackendView {
+  readonly id: BackendId;
+  readonly weight: number;
+  /** state === 'healthy': eligible for new requests. */
+  readonly healthy: boolean;
+  readonly state: BackendState;
+  /** Requests this Balancer has dispatched to it and not yet completed. */
+  readonly inFlight: number;
+  /** The load the VM last reported (X-VM-Load / GET /load), and when it was read; undefined if never. */
+  readonly reportedLoad?: number;
+  readonly reportedAt?: Millis;
+  /** The host the VM runs on, where known. */
+  readonly host?: string;
+}
+
+export interface PickContext {
+  readonly now: Millis;
+  /** Stickiness key: the session id from the cookie, a header, or the workload generator's session. */
+  readonly sessionKey?: string;
+  /**
+   * The backend this session was pinned to, as its (verified) cookie says; the client keeps the
+   * pin, so it survives dispatcher restarts and is shared by several dispatchers.
+   */
+  readonly pinned?: BackendId;
+  /** The client's address (or generated client id), for source-hash policies. */
+  readonly clientKey?: string;
+  /** A request key for hashing policies (path by default). */
+  readonly requestKey?: string;
+  /** Backends to avoid if any alternative exists (retries; HAProxy's srvtoavoid). */
+  readonly avoid?: ReadonlySet<BackendId>;
+}
+
+export interface Outcome {
+  readonly ok: boolean;
+  readonly latencyMs: Millis;
+}
+
+export interface Policy {
+  readonly name: string;
+  /** Pure choice among `backends` (all of them, any state). Must not mutate them; undefined = none eligible. */
+  pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined;
+  /** Called by the Balancer once a request is assigned to `id`. */
+  onDispatch?(id: BackendId, now: Millis): void;
+  /** Called by the Balancer exactly once per dispatched request. */
+  onComplete?(id: BackendId, outcome: Outcome, now: Millis): void;
+  /** Called when backends are added, removed, or change state or weight. */
+  onMembershipChange?(backends: readonly BackendView[]): void;
+  /**
+   * True for policies that pin sessions: the dispatcher then (re)writes the session cookie whenever
+   * the pick differs from `ctx.pinned`, and the Balancer counts sticky hits and misses.
+   */
+  readonly sticky?: boolean;
+}
+
+export interface PolicyDeps {
+  /** Seeded; never Math.random. */
+  readonly rng: Rng;
+}
+
+/** A registry entry: options validated by zod, then the factory. */
+export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
+  readonly name: string;
+  /** One line for `dispatchlab policies`. */
+  readonly summary: string;
+  readonly options: S;
+  create(options: z.output<S>, deps: PolicyDeps): Policy;
+}
+
+/** Eligible backends: healthy, and not in `avoid` unless every healthy one is. */
+export function eligible(backends: readonly BackendView[], avoid?: ReadonlySet<BackendId>): BackendView[] {
+  const healthy = backends.filter((b) => b.healthy);
+  if (!avoid || avoid.size === 0) return healthy;
+  const preferred = healthy.filter((b) => !avoid.has(b.id));
+  return preferred.length > 0 ? preferred : healthy;
+}
