@@ -76,3 +76,33 @@ export interface HostSnapshot {
   readonly memoryDemandMb: number;
   readonly vms: readonly VmSnapshot[];
 }
+
+/** A VM changed status (owner came back, migration ended, a fault): the HTTP side reports health from it. */
+export type VmStatusListener = (vm: string, status: VmStatus) => void;
+
+/**
+ * One simulated hypervisor host and its VMs. Implemented by the model in this folder; the replica
+ * servers (one process per host) and the simulator (all hosts in one process) drive it.
+ */
+export interface HypervisorHost {
+  readonly name: string;
+  /** Run `cost` as one request (one thread: at most one vCPU) on `vm`; onDone is called exactly once. */
+  submit(vm: string, cost: RequestCost, onDone: (result: JobResult) => void): JobHandle;
+  /** Start the time-driven parts (owner intervals, background load, faults), relative to clock.now(). */
+  start(): void;
+  /** Cancel every pending timer; running requests are cancelled. */
+  stop(): void;
+  status(vm: string): VmStatus;
+  snapshot(): HostSnapshot;
+  onStatusChange(listener: VmStatusListener): void;
+}
+
+/** Every host of a scenario, sharing one Clock. */
+export interface Fleet {
+  readonly hosts: readonly HypervisorHost[];
+  host(name: string): HypervisorHost;
+  /** The host a VM runs on. */
+  hostOf(vm: string): HypervisorHost;
+  start(): void;
+  stop(): void;
+}
