@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { createLatencyRecorder, createLatencyTimeline } from '../../src/core/latency.js';
+
+describe('latency recorder', () => {
+  it('gives exact mean and percentiles within 0.1% at microsecond precision', () => {
+    const r = createLatencyRecorder();
+    for (let i = 1; i <= 10_000; i++) r.record(i / 100); // 0.01 .. 100 ms
+    const s = r.summary();
+    expect(r.count).toBe(10_000);
+    expect(s.mean).toBeCloseTo(50.005, 9);
+    expect(s.p50).toBeGreaterThan(49.95);
+    expect(s.p50).toBeLessThan(50.06);
+    expect(s.p99).toBeGreaterThan(98.9);
+    expect(s.p99).toBeLessThan(99.1);
+    expect(s.max).toBeGreaterThan(99.9);
+    expect(r.percentile(0)).toBeCloseTo(0.01, 3);
+  });
+
+  it('keeps sub-millisecond values apart', () => {
+    const r = createLatencyRecorder();
+    r.record(0.25);
+    r.record(0.75);
+    expect(r.percentile(25)).toBeCloseTo(0.25, 3);
+    expect(r.percentile(100)).toBeCloseTo(0.75, 3);
+  });
+
+  it('merges two recorders into the same result as one', () => {
+    const a = createLatencyRecorder();
+    const b = createLatencyRecorder();
+    const all = createLatencyRecorder();
+    for (let i = 0; i < 1000; i++) {
+      const v = (i * 7919) % 1000;
+      (i % 2 === 0 ? a : b).record(v);
+      all.record(v);
+    }
+    a.merge(b);
+    expect(a.count).toBe(all.count);
+    expect(a.summary()).toEqual(all.summary());
+  });
+
+  it('gives a monotone CDF ending at 1, with tail points', () => {
+    const r = createLatencyRecorder();
+    for (let i = 1; i <= 1000; i++) r.record(i);
+    const cdf = r.cdf(40);
+    for (let i = 1; i < cdf.length; i++) {
+      expect(cdf[i][0]).toBeGreaterThanOrEqual(cdf[i - 1][0]);
+      expect(cdf[i][1]).toBeGreaterThan(cdf[i - 1][1]);
+    }
+    expect(cdf[cdf.length - 1][1]).toBe(1);
+    expect(cdf.some(([, f]) => f > 0.99 && f < 1)).toBe(true);
+  });
+
+  it('refuses negative and NaN values, and reports zeros when empty', () => {
+    const r = createLatencyRecorder();
+    expect(() => r.record(-1)).toThrow(/cannot record/);
+    expect(() => r.record(Number.NaN)).toThrow(/cannot record/);
+    expect(r.summary()).toEqual({ mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 });
+    expect(r.cdf()).toEqual([]);
+  });
+});
+
+describe('latency timeline', () => {
+  it('buckets by time with per-bucket percentiles and rate, empty buckets as zeros', () => {
+    const t = createLatencyTimeline(1000, 5000);
+    for (let i = 0; i < 100; i++) t.record(5000 + i, 10);
+    for (let i = 0; i < 50; i++) t.record(7000 + i, 20);
+    const points = t.points();
+    expect(points).toHaveLength(3);
+    expect(points[0]).toMatchObject({ tMs: 5000, rps: 100 });
+    expect(Math.abs(points[0].p50 - 10) / 10).toBeLessThan(0.01);
+    expect(points[1]).toEqual({ tMs: 6000, p50: 0, p99: 0, rps: 0 });
+    expect(Math.abs(points[2].p99 - 20) / 20).toBeLessThan(0.01);
+    expect(points[2].rps).toBe(50);
+  });
+});
