@@ -23,6 +23,15 @@ export interface BackendShare {
   readonly stealSeconds?: number;
 }
 
+/** One VM's CPU use over a run, replica or not (a noisy neighbour's steal matters too). */
+export interface VmUsage {
+  readonly vm: string;
+  readonly host: string;
+  readonly serves: boolean;
+  readonly cpuSeconds: number;
+  readonly stealSeconds: number;
+}
+
 export interface PolicyRun {
   /** The policy's label (its name unless the scenario gave a label). */
   readonly policy: string;
@@ -31,6 +40,8 @@ export interface PolicyRun {
   readonly throughputRps: number;
   readonly latencyMs: LatencySummary;
   readonly backends: readonly BackendShare[];
+  /** Every VM of the fleet, replicas and neighbours, with its CPU and steal seconds in the run. */
+  readonly vms?: readonly VmUsage[];
   /** max share / mean share over the replicas (1 = perfectly even). */
   readonly imbalance?: number;
   /** Jain's fairness index of the per-backend request counts (1 = perfectly even, 1/n = one takes all). */
