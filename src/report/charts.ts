@@ -1,0 +1,154 @@
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import type { Report } from '../core/report.js';
+
+/**
+ * The report's charts, as vega-lite specs rendered to SVG in Node (vega's headless 'none'
+ * renderer: no browser, no canvas, no native dependency). One function per chart builds its rows
+ * from the report; `renderCharts` turns those with data into SVG. Mode-agnostic.
+ */
+
+export interface Chart {
+  /** Section id in the HTML page. */
+  readonly id: string;
+  readonly title: string;
+  /** One sentence on how to read it. */
+  readonly caption: string;
+  readonly spec: TopLevelSpec;
+  /** Rows plotted; a chart with none is left out rather than drawn empty. */
+  readonly rows: number;
+}
+
+export interface RenderedChart extends Omit<Chart, 'spec'> {
+  readonly svg: string;
+}
+
+const WIDTH = 560;
+const HEIGHT = 260;
+
+function base(rows: object[]) {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    data: { values: rows },
+    width: WIDTH,
+    height: HEIGHT,
+    config: { font: 'sans-serif', view: { stroke: null } },
+  };
+}
+
+const policyColor = { field: 'policy', type: 'nominal', title: 'policy' } as const;
+
+export function latencyCdfChart(report: Report): Chart {
+  // A log x axis cannot show 0; the CDF's first points are well above it anyway.
+  const rows = report.runs.flatMap((run) => (run.cdf ?? []).filter(([ms]) => ms > 0).map(([ms, fraction]) => ({ policy: run.policy, ms, fraction })));
+  return {
+    id: 'latency-cdf',
+    title: 'Latency CDF per policy',
+    caption: 'Fraction of requests answered within a latency (log scale). Further left is faster; the top of each curve is the tail.',
+    rows: rows.length,
+    spec: {
+      ...base(rows),
+      mark: { type: 'line', interpolate: 'step-after' },
+      encoding: {
+        x: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'latency (ms, log scale)' },
+        y: { field: 'fraction', type: 'quantitative', title: 'fraction of requests', scale: { domain: [0, 1] } },
+        color: policyColor,
+      },
+    } as TopLevelSpec,
+  };
+}
+
+export function requestShareChart(report: Report): Chart {
+  const rows = report.runs.flatMap((run) => run.backends.map((b) => ({ policy: run.policy, backend: b.id, host: b.host, share: b.share })));
+  return {
+    id: 'request-share',
+    title: 'Request share per replica',
+    caption: 'Fraction of each policy\'s requests that each replica served. Equal bars mean an even spread, which is not the goal when replicas differ.',
+    rows: rows.length,
+    spec: {
+      ...base(rows),
+      mark: 'bar',
+      encoding: {
+        x: { field: 'backend', type: 'nominal', title: 'replica', axis: { labelAngle: 0 } },
+        xOffset: { field: 'policy', type: 'nominal' },
+        y: { field: 'share', type: 'quantitative', title: 'share of requests', axis: { format: '%' } },
+        color: policyColor,
+        tooltip: [{ field: 'host' }, { field: 'share', format: '.1%' }],
+      },
+    } as TopLevelSpec,
+  };
+}
+
+export function stealChart(report: Report): Chart {
+  // Every VM when the run has them (a noisy neighbour is not a backend), else the replicas.
+  const rows = report.runs.flatMap((run) =>
+    run.vms !== undefined
+      ? run.vms.map((v) => ({ policy: run.policy, vm: `${v.vm} (${v.host})`, steal: v.stealSeconds }))
+      : run.backends.filter((b) => b.stealSeconds !== undefined).map((b) => ({ policy: run.policy, vm: `${b.id} (${b.host})`, steal: b.stealSeconds })),
+  );
+  return {
+    id: 'steal',
+    title: 'Steal time per VM',
+    caption: 'vCPU seconds each VM wanted and the hypervisor gave to another VM or to the host OS, during the measured window.',
+    rows: rows.length,
+    spec: {
+      ...base(rows),
+      mark: 'bar',
+      encoding: {
+        x: { field: 'vm', type: 'nominal', title: 'VM (host)', axis: { labelAngle: 0 } },
+        xOffset: { field: 'policy', type: 'nominal' },
+        y: { field: 'steal', type: 'quantitative', title: 'steal (s)' },
+        color: policyColor,
+      },
+    } as TopLevelSpec,
+  };
+}
+
+export function timelineChart(report: Report): Chart {
+  const rows = report.runs.flatMap((run) =>
+    (run.timeline ?? []).flatMap((p) => [
+      { policy: run.policy, s: p.tMs / 1000, quantile: 'p50', ms: p.p50 },
+      { policy: run.policy, s: p.tMs / 1000, quantile: 'p99', ms: p.p99 },
+    ]),
+  );
+  return {
+    id: 'timeline',
+    title: 'Latency over time',
+    caption: 'p50 (solid) and p99 (dashed) of the requests completed in each interval of the measured window.',
+    rows: rows.length,
+    spec: {
+      ...base(rows),
+      mark: { type: 'line', point: false },
+      encoding: {
+        x: { field: 's', type: 'quantitative', title: 'time in the measured window (s)' },
+        y: { field: 'ms', type: 'quantitative', title: 'latency (ms)' },
+        color: policyColor,
+        strokeDash: { field: 'quantile', type: 'nominal', title: 'quantile' },
+      },
+    } as TopLevelSpec,
+  };
+}
+
+export function reportCharts(report: Report): Chart[] {
+  return [latencyCdfChart(report), requestShareChart(report), stealChart(report), timelineChart(report)];
+}
+
+/** vega-lite → vega → SVG, headless. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** The report's charts that have data, as SVG. */
+export async function renderCharts(report: Report): Promise<RenderedChart[]> {
+  const out: RenderedChart[] = [];
+  for (const { spec, ...chart } of reportCharts(report)) {
+    if (chart.rows > 0) out.push({ ...chart, svg: await renderSvg(spec) });
+  }
+  return out;
+}

@@ -1,0 +1,28 @@
+import type { Report } from '../core/report.js';
+import { COLUMNS, summaryCells } from './columns.js';
+
+/** A Markdown summary beside the HTML page: the table (best values in bold) and how to reproduce. */
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|');
+}
+
+export function renderMarkdown(report: Report, links: { readonly html?: string; readonly json?: string } = {}): string {
+  const cells = summaryCells(report.runs);
+  const lines = [
+    `# dispatchlab ${report.mode === 'live' ? 'comparison' : 'simulation'}: ${report.scenario}`,
+    '',
+    `mode ${report.mode}, seed ${report.seed}${report.createdAt ? `, ${report.createdAt}` : ''}`,
+    '',
+    `| policy | ${COLUMNS.map((c) => c.label).join(' | ')} |`,
+    `|---|${COLUMNS.map(() => '---:').join('|')}|`,
+    ...report.runs.map((run, i) => `| ${cell(run.policy)} | ${cells[i].map((c) => (c.best ? `**${cell(c.text)}**` : cell(c.text))).join(' | ')} |`),
+    '',
+    'Bold: best in its column. max/mean and Jain describe the spread over replicas and are not ranked.',
+  ];
+  if (links.html || links.json) {
+    lines.push('', [links.html && `Charts: [${links.html}](${links.html})`, links.json && `data: [${links.json}](${links.json})`].filter(Boolean).join('; '));
+  }
+  if (report.command) lines.push('', 'Reproduce:', '', '```sh', report.command, '```');
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,75 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { renderHtml } from '../../src/report/html.js';
+import { writeReports } from '../../src/report/write.js';
+import { fixtureReport } from './fixture.js';
+
+/** The sections of the page by id (sections do not nest, and SVG holds none). */
+function sections(html: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of html.matchAll(/<section id="([^"]+)">([\s\S]*?)<\/section>/g)) out.set(m[1], m[2]);
+  return out;
+}
+
+/** Drawn data marks: vega draws each line and each bar as a <path> labelled as a mark, with a non-empty d. */
+function dataMarks(svg: string): number {
+  return [...svg.matchAll(/<path [^>]*aria-roledescription="(?:line mark|bar)"[^>]*d="M[^"]+"/g)].length;
+}
+
+describe('renderHtml', async () => {
+  const html = await renderHtml({ report: fixtureReport(), scenarioText: 'name: tiny\n# <script>\n' });
+  const bySection = sections(html);
+
+  it('has one chart per section, each with data marks in it', () => {
+    const expected = { 'latency-cdf': 3, 'request-share': 6, steal: 9, timeline: 6 };
+    for (const [id, minMarks] of Object.entries(expected)) {
+      const body = bySection.get(id);
+      expect(body, id).toBeDefined();
+      const svgs = body!.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+      expect(svgs.length, id).toBe(1);
+      expect(dataMarks(svgs[0]), id).toBeGreaterThanOrEqual(minMarks);
+    }
+  });
+
+  it('is self-contained and escapes what it shows', () => {
+    expect(html).not.toMatch(/<script|<link |src="http/);
+    expect(bySection.get('scenario')).toContain('# &#60;script&#62;');
+    expect(bySection.get('theory')).toContain('&#60;b&#62;escaped');
+    expect(bySection.get('command')).toContain('dispatchlab compare --scenario scenarios/tiny.yaml');
+    expect(bySection.get('summary')).toContain('<td class="best">100.0*</td>');
+  });
+
+  it('leaves out a chart it has no data for', async () => {
+    const report = fixtureReport();
+    const bare = await renderHtml({ report: { ...report, runs: report.runs.map(({ timeline: _t, ...run }) => run) } });
+    expect(sections(bare).has('timeline')).toBe(false);
+    expect(sections(bare).has('latency-cdf')).toBe(true);
+  });
+});
+
+describe('writeReports', () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('writes json, html and md into a timestamped directory by default', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'dispatchlab-report-'));
+    dirs.push(root);
+    const written = await writeReports(fixtureReport(), { reportsRoot: root });
+    expect(written.dir).toMatch(/tiny-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d$/);
+    expect(JSON.parse(await readFile(written.json!, 'utf8'))).toEqual(fixtureReport());
+    expect(await readFile(written.html!, 'utf8')).toContain('<section id="request-share">');
+    expect(await readFile(written.markdown, 'utf8')).toContain('[report.html](report.html)');
+  });
+
+  it('writes exactly the explicit paths, the summary beside the HTML', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'dispatchlab-report-'));
+    dirs.push(root);
+    const written = await writeReports(fixtureReport(), { json: join(root, 'a/out.json'), html: join(root, 'b/page.html') });
+    expect(written.markdown).toBe(join(root, 'b/page.md'));
+    expect(await readFile(written.markdown, 'utf8')).toContain('[../a/out.json](../a/out.json)');
+  });
+});
