@@ -1,0 +1,119 @@
+import { Counter, exponentialBuckets, Gauge, Histogram, Registry } from 'prom-client';
+import type { HostSnapshot, HypervisorHost, JobTiming, VmSnapshot } from './hypervisor/types.js';
+
+/**
+ * The Prometheus view of one hypervisor host (docs/metrics.md, "Hypervisor hosts"). One Registry
+ * per host process, shared by all its VMs' servers, never the global default.
+ *
+ * Everything the model already accumulates (CPU, steal, completions, traps, swap, status) is read
+ * at scrape time from `host.snapshot()` in each metric's `collect()`, so the HTTP path does no
+ * bookkeeping for it. Only the service-time histogram needs each completion, since a snapshot keeps
+ * no distribution. It observes the time a request spent in the VM (finishedAt - submittedAt, model
+ * time), the meaning docs/metrics.md gives `dispatchlab_vm_service_seconds`.
+ */
+
+export interface HostMetrics {
+  readonly registry: Registry;
+  /** Record one finished request (called by the replica servers on every successful completion). */
+  observeCompletion(timing: JobTiming): void;
+}
+
+const MS_PER_S = 1000;
+const BYTES_PER_MB = 1024 * 1024;
+
+export function createHostMetrics(host: HypervisorHost): HostMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const snapshot = scrapeSnapshot(host);
+
+  /** A counter that mirrors a cumulative per-VM total of the snapshot. */
+  const vmCounter = (name: string, help: string, value: (vm: VmSnapshot) => number): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['host', 'vm'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const vm of snapshot().vms) this.inc({ host: vm.host, vm: vm.vm }, value(vm));
+      },
+    });
+  };
+  const vmGauge = (name: string, help: string, value: (vm: VmSnapshot) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['host', 'vm'] as const,
+      registers,
+      collect() {
+        for (const vm of snapshot().vms) this.set({ host: vm.host, vm: vm.vm }, value(vm));
+      },
+    });
+  };
+
+  vmCounter('dispatchlab_vm_cpu_seconds_total', 'Physical CPU time the VM got.', (vm) => vm.cpuSeconds);
+  vmCounter('dispatchlab_vm_steal_seconds_total', 'vCPU time the VM wanted and the hypervisor gave to others.', (vm) => vm.stealSeconds);
+  vmCounter('dispatchlab_vm_requests_completed_total', 'Requests the VM finished.', (vm) => vm.completed);
+  vmGauge('dispatchlab_vm_running_requests', 'Requests inside the VM now.', (vm) => vm.running);
+  vmGauge('dispatchlab_vm_swapped_bytes', 'VM memory swapped out by a Type 2 host.', (vm) => vm.swappedMb * BYTES_PER_MB);
+  vmGauge('dispatchlab_vm_up', '1 while the VM runs, 0 while suspended, migrating or crashed.', (vm) => (vm.status === 'running' ? 1 : 0));
+
+  new Counter({
+    name: 'dispatchlab_vm_traps_total',
+    help: 'Traps, exits or hypercalls (kind="io") and shadow page-table traps (kind="page_table").',
+    labelNames: ['host', 'vm', 'kind'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const vm of snapshot().vms) {
+        this.inc({ host: vm.host, vm: vm.vm, kind: 'io' }, vm.ioTraps);
+        this.inc({ host: vm.host, vm: vm.vm, kind: 'page_table' }, vm.pageTableTraps);
+      }
+    },
+  });
+  new Gauge({
+    name: 'dispatchlab_host_owner_active',
+    help: '1 while the Condor owner is back at the workstation.',
+    labelNames: ['host'] as const,
+    registers,
+    collect() {
+      this.set({ host: host.name }, snapshot().ownerActive ? 1 : 0);
+    },
+  });
+
+  const serviceSeconds = new Histogram({
+    name: 'dispatchlab_vm_service_seconds',
+    help: 'Time requests spent in the VM (model time).',
+    labelNames: ['host', 'vm'] as const,
+    // 1 ms to ~8 s: from a bare request on an idle fast VM to a swapping, suspended one.
+    buckets: exponentialBuckets(0.001, 2, 14),
+    registers,
+  });
+  // Pre-create every VM's series so a VM with no completions yet still shows as a zero histogram.
+  for (const vm of host.snapshot().vms) serviceSeconds.zero({ host: vm.host, vm: vm.vm });
+
+  return {
+    registry,
+    observeCompletion(timing) {
+      serviceSeconds.observe({ host: timing.host, vm: timing.vm }, (timing.finishedAt - timing.submittedAt) / MS_PER_S);
+    },
+  };
+}
+
+/**
+ * One snapshot per scrape: `registry.metrics()` calls every metric's collect() synchronously in one
+ * turn of the event loop, so caching until the next microtask makes all metrics of a scrape agree
+ * (and costs one snapshot, not one per metric).
+ */
+function scrapeSnapshot(host: HypervisorHost): () => HostSnapshot {
+  let cached: HostSnapshot | undefined;
+  return () => {
+    if (cached === undefined) {
+      cached = host.snapshot();
+      queueMicrotask(() => {
+        cached = undefined;
+      });
+    }
+    return cached;
+  };
+}

@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
+import { createRng } from '../../src/core/rng.js';
+import { parseScenario } from '../../src/core/scenario.js';
+import { createHostMetrics } from '../../src/backends/host-metrics.js';
+import { createReplicaApp, type ReplicaResponse } from '../../src/backends/replica-app.js';
+import type { HostSnapshot, HypervisorHost, JobResult, RequestCost, VmStatus } from '../../src/backends/hypervisor/types.js';
+import { getJson, http } from './http.js';
+
+/**
+ * The replica app's HTTP contract against a tiny stand-in host whose jobs take exactly their cpuMs
+ * of wall time, so every outcome (crash, suspension, cancellation) can be set up exactly. The real
+ * model is exercised in host-server.test.ts.
+ */
+
+class StandInHost implements HypervisorHost {
+  readonly name = 'host-x';
+  vmStatus: VmStatus = 'running';
+  running = 0;
+  completed = 0;
+  readonly cancelled: RequestCost[] = [];
+
+  submit(vm: string, cost: RequestCost, onDone: (r: JobResult) => void) {
+    if (this.vmStatus === 'crashed') {
+      queueMicrotask(() => onDone({ ok: false, reason: 'crashed', vm, host: this.name }));
+      return { cancel: () => {} };
+    }
+    this.running++;
+    const submittedAt = systemClock.now();
+    let settled = false;
+    const settle = (result: JobResult): void => {
+      if (settled) return;
+      settled = true;
+      this.running--;
+      onDone(result);
+    };
+    const cancelTimer = systemClock.schedule(cost.cpuMs, () => {
+      this.completed++;
+      const timing = { vm, host: this.name, submittedAt, finishedAt: systemClock.now(), serviceMs: cost.cpuMs, stealMs: 0, queuedMs: 0, suspendedMs: 0 };
+      settle({ ok: true, timing });
+    });
+    return {
+      cancel: () => {
+        if (settled) return;
+        cancelTimer();
+        this.cancelled.push(cost);
+        settle({ ok: false, reason: 'cancelled', vm, host: this.name });
+      },
+    };
+  }
+  start(): void {}
+  stop(): void {}
+  status(): VmStatus {
+    return this.vmStatus;
+  }
+  onStatusChange(): void {}
+  snapshot(): HostSnapshot {
+    const vm = {
+      vm: 'vm-1', host: this.name, status: this.vmStatus, vcpus: 1, serves: true, running: this.running,
+      completed: this.completed, cpuSeconds: 0, stealSeconds: 0, swappedMb: 0, ioTraps: 0, pageTableTraps: 0, load: this.running,
+    };
+    return { host: this.name, hypervisor: 'type1', cores: 1, ownerActive: false, memoryMb: 1024, memoryDemandMb: 0, vms: [vm] };
+  }
+}
+
+const scenario = parseScenario({
+  name: 'replica-app',
+  hosts: [{ name: 'host-x', cores: 1, memoryMb: 1024 }],
+  vms: [{ name: 'vm-1', host: 'host-x', memoryMb: 512 }],
+  workload: {
+    classes: [
+      { name: 'api', share: 0.5, route: '/api', cpuMs: 5, service: 'deterministic' },
+      { name: 'slow', share: 0.5, route: '/api/slow', cpuMs: 5000, service: 'deterministic' },
+    ],
+  },
+});
+const MAX_BODY_BYTES = 64 * 1024;
+
+let fake: StandInHost;
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  fake = new StandInHost();
+  const app = createReplicaApp({
+    host: fake,
+    vm: 'vm-1',
+    classes: scenario.workload.classes,
+    rng: createRng(1),
+    metrics: createHostMetrics(fake),
+    maxBodyBytes: MAX_BODY_BYTES,
+  });
+  server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe('replica app', () => {
+  it('answers a request with the model timing, the class of its route and the serving VM', async () => {
+    const res = await getJson<ReplicaResponse>(`${base}/api/items?x=1`);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-served-by']).toBe('vm-1');
+    expect(Number(res.headers['x-vm-load'])).toBeGreaterThanOrEqual(0);
+    expect(res.json).toMatchObject({ vm: 'vm-1', host: 'host-x', class: 'api', serviceMs: 5, stealMs: 0, bodyBytes: 0 });
+    expect(res.json.latencyMs).toBeGreaterThanOrEqual(4);
+    expect(res.json.bodySha256).toBe(createHash('sha256').digest('hex'));
+  });
+
+  it('answers 404 for a path no class routes', async () => {
+    const res = await getJson<{ error: string }>(`${base}/nothing-here`);
+    expect(res.status).toBe(404);
+    expect(res.json.error).toMatch(/no request class/);
+  });
+
+  it('counts and hashes the body as it streams, chunked or not', async () => {
+    const chunks = [Buffer.alloc(10_000, 1), Buffer.from('hello'), Buffer.alloc(20_000, 7)];
+    const whole = Buffer.concat(chunks);
+    const sha = createHash('sha256').update(whole).digest('hex');
+    for (const body of [whole, chunks]) {
+      const res = await getJson<ReplicaResponse>(`${base}/api`, { method: 'POST', body });
+      expect(res.status).toBe(200);
+      expect(res.json.bodyBytes).toBe(whole.length);
+      expect(res.json.bodySha256).toBe(sha);
+    }
+  });
+
+  it('refuses a body over the limit with 413, declared or discovered while streaming', async () => {
+    const declared = await http(`${base}/api`, { method: 'POST', headers: { 'content-length': MAX_BODY_BYTES + 1 }, body: Buffer.alloc(0) }).catch(
+      (err: Error) => err,
+    );
+    expect(declared).toMatchObject({ status: 413 });
+    const streamed = await getJson<{ error: string }>(`${base}/api`, { method: 'POST', body: [Buffer.alloc(MAX_BODY_BYTES), Buffer.alloc(10)] });
+    expect(streamed.status).toBe(413);
+    expect(streamed.headers.connection).toBe('close');
+  });
+
+  it('reports health from the VM status: 503 while suspended, migrating or crashed', async () => {
+    const seen: Record<string, number> = {};
+    for (const status of ['running', 'suspended', 'migrating', 'crashed'] as const) {
+      fake.vmStatus = status;
+      seen[status] = (await http(`${base}/healthz`)).status;
+    }
+    fake.vmStatus = 'running';
+    expect(seen).toEqual({ running: 200, suspended: 503, migrating: 503, crashed: 503 });
+  });
+
+  it('serves the VM snapshot on /load and the host registry on /metrics', async () => {
+    const load = await getJson<{ vm: string; completed: number }>(`${base}/load`);
+    expect(load.json.vm).toBe('vm-1');
+    expect(load.json.completed).toBeGreaterThan(0);
+    const metrics = await http(`${base}/metrics`);
+    expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(metrics.text).toContain('dispatchlab_vm_requests_completed_total{host="host-x",vm="vm-1"}');
+    expect(metrics.text).toMatch(/dispatchlab_vm_service_seconds_count\{host="host-x",vm="vm-1"\} [1-9]/);
+  });
+
+  it('drops the connection of a crashed VM, like a dead machine', async () => {
+    fake.vmStatus = 'crashed';
+    const outcome = await http(`${base}/api`).catch((err: NodeJS.ErrnoException) => err.code);
+    fake.vmStatus = 'running';
+    expect(outcome).toBe('ECONNRESET');
+  });
+
+  it('cancels the model job when the client goes away before it finishes', async () => {
+    const before = fake.cancelled.length;
+    await new Promise<void>((resolve) => {
+      const req = httpRequest(`${base}/api/slow`, { agent: false });
+      req.on('error', () => resolve());
+      req.end();
+      // Give the request time to reach the model, then hang up.
+      setTimeout(() => req.destroy(), 100);
+    });
+    await expect.poll(() => fake.cancelled.length, { timeout: 2000 }).toBe(before + 1);
+    expect(fake.running).toBe(0);
+  });
+});
