@@ -1,0 +1,105 @@
+import type { Cancel } from '../core/clock.js';
+import type { BackendId, Millis } from '../core/types.js';
+import type { BackendState, BackendView } from '../policies/policy.js';
+
+/**
+ * One backend as the Balancer tracks it: the flags state derives from, the counters reports show,
+ * and the views policies read. Views are long-lived objects updated in place, never rebuilt per
+ * request.
+ *
+ * Two views per backend when there is a concurrency limit: `view` tells the truth about the
+ * backend (state healthy => healthy), `pickView` is what `Policy.pick` sees, where a healthy but
+ * full backend reads `healthy: false`, so no policy can choose it. Without a limit they are the
+ * same object.
+ */
+
+/** BackendView with writable fields; only the Balancer writes them. */
+export class MutableView implements BackendView {
+  weight: number;
+  healthy = true;
+  state: BackendState = 'healthy';
+  inFlight = 0;
+  reportedLoad: number | undefined = undefined;
+  reportedAt: Millis | undefined = undefined;
+
+  constructor(
+    readonly id: BackendId,
+    weight: number,
+    readonly host: string | undefined,
+  ) {
+    this.weight = weight;
+  }
+}
+
+export class BackendRecord {
+  readonly view: MutableView;
+  readonly pickView: MutableView;
+  state: BackendState = 'healthy';
+  inFlight = 0;
+  requests = 0;
+  errors = 0;
+  ejections = 0;
+  consecutiveFailures = 0;
+  /** Set by active health checks. */
+  up = true;
+  /** Set by the admin: finish what it has, take nothing new. */
+  draining = false;
+  /** Removed from the Balancer; in-flight leases may still end on it. */
+  removed = false;
+  ejectedUntil: Millis | undefined = undefined;
+  cancelEjection: Cancel | undefined = undefined;
+
+  constructor(
+    readonly id: BackendId,
+    public weight: number,
+    readonly host: string | undefined,
+    /** 0 = no limit. */
+    private readonly maxConn: number,
+  ) {
+    this.view = new MutableView(id, weight, host);
+    this.pickView = maxConn > 0 ? new MutableView(id, weight, host) : this.view;
+  }
+
+  /**
+   * Draining wins over down, down over ejected: each is a longer-lived reason to keep traffic off.
+   * A removed backend reads as down for the leases still ending on it.
+   */
+  deriveState(): BackendState {
+    if (this.removed) return 'down';
+    if (this.draining) return 'draining';
+    if (!this.up) return 'down';
+    if (this.ejectedUntil !== undefined) return 'ejected';
+    return 'healthy';
+  }
+
+  get hasFreeSlot(): boolean {
+    return this.maxConn === 0 || this.inFlight < this.maxConn;
+  }
+
+  /**
+   * Copy state, weight and in-flight into the views. Returns how eligibility for picking changed
+   * (-1, 0 or +1), so the Balancer keeps its count of pickable backends without scanning.
+   */
+  sync(): number {
+    const view = this.view;
+    view.state = this.state;
+    view.healthy = this.state === 'healthy';
+    view.inFlight = this.inFlight;
+    view.weight = this.weight;
+    const pick = this.pickView;
+    const before = pick.healthy;
+    if (pick !== view) {
+      pick.state = this.state;
+      pick.inFlight = this.inFlight;
+      pick.weight = this.weight;
+      pick.healthy = view.healthy && this.hasFreeSlot;
+      return Number(pick.healthy) - Number(before);
+    }
+    return Number(view.healthy) - Number(before);
+  }
+
+  reportLoad(load: number, atMs: Millis): void {
+    this.view.reportedLoad = this.pickView.reportedLoad = load;
+    this.view.reportedAt = this.pickView.reportedAt = atMs;
+  }
+}

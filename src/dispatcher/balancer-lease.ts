@@ -1,0 +1,50 @@
+import type { Millis } from '../core/types.js';
+import type { Policy } from '../policies/policy.js';
+import type { BackendRecord } from './balancer-backend.js';
+import type { Admission, AttemptOutcome, Lease, RequestInfo } from './balancer-types.js';
+
+/**
+ * One attempt of one request on one backend. The lease only guards idempotence; the Balancer
+ * does the accounting through `LeaseHost`, one object per Balancer, so a lease carries no
+ * closures. It remembers the policy that dispatched it, so after a runtime policy switch every
+ * policy still sees one onComplete per onDispatch.
+ */
+export interface LeaseHost {
+  end(lease: BalancerLease, outcome: AttemptOutcome): void;
+  retry(lease: BalancerLease, onResult: (result: Admission) => void): boolean;
+}
+
+export class BalancerLease implements Lease {
+  ended = false;
+  /** Set by the Balancer at end: the outcome allows another attempt (budget and count aside). */
+  retryableFailure = false;
+  retried = false;
+
+  constructor(
+    private readonly host: LeaseHost,
+    readonly record: BackendRecord,
+    readonly policy: Policy,
+    readonly info: RequestInfo,
+    /** Backends earlier attempts of this request were sent to. */
+    readonly tried: ReadonlySet<string> | undefined,
+    readonly attempt: number,
+    readonly arrivedAt: Millis,
+    readonly dispatchedAt: Millis,
+    readonly queuedMs: Millis,
+    readonly repin: boolean,
+  ) {}
+
+  get backend(): string {
+    return this.record.id;
+  }
+
+  end(outcome: AttemptOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.host.end(this, outcome);
+  }
+
+  retry(onResult: (result: Admission) => void): boolean {
+    return this.host.retry(this, onResult);
+  }
+}
