@@ -1,0 +1,48 @@
+import type { Clock } from '../../core/clock.js';
+import type { Rng } from '../../core/rng.js';
+import { expandVms, type Scenario } from '../../core/scenario.js';
+import { resolveCostModel } from './cost-model.js';
+import { createHost } from './host.js';
+import type { Fleet, HypervisorHost } from './types.js';
+
+export interface FleetDeps {
+  readonly clock: Clock;
+  /** Accepted so callers pass one deps object everywhere; the hypervisor model draws nothing. */
+  readonly rng?: Rng;
+}
+
+/** Every host of a scenario on one Clock, with the scenario's cost model and faults. */
+export function createFleet(scenario: Scenario, deps: FleetDeps): Fleet {
+  const costModel = resolveCostModel(scenario.costModel);
+  const vms = expandVms(scenario);
+  const hostNames = new Set(scenario.hosts.map((h) => h.name));
+  for (const vm of vms) {
+    if (!hostNames.has(vm.host)) throw new Error(`VM "${vm.name}" is on "${vm.host}", which is not a defined host`);
+  }
+  const hosts = scenario.hosts.map((spec) => {
+    const own = vms.filter((vm) => vm.host === spec.name);
+    const names = new Set(own.map((vm) => vm.name));
+    return createHost(spec, own, { clock: deps.clock, costModel, faults: scenario.faults.filter((f) => names.has(f.vm)) });
+  });
+  const byName = new Map(hosts.map((h) => [h.name, h]));
+  const byVm = new Map(vms.map((vm) => [vm.name, byName.get(vm.host) as HypervisorHost]));
+  return {
+    hosts,
+    host(name) {
+      const host = byName.get(name);
+      if (host === undefined) throw new Error(`no host "${name}" (hosts: ${[...byName.keys()].join(', ')})`);
+      return host;
+    },
+    hostOf(vm) {
+      const host = byVm.get(vm);
+      if (host === undefined) throw new Error(`no VM "${vm}" in the fleet`);
+      return host;
+    },
+    start() {
+      for (const host of hosts) host.start();
+    },
+    stop() {
+      for (const host of hosts) host.stop();
+    },
+  };
+}

@@ -1,0 +1,395 @@
+/**
+ * One hypervisor host as an event-driven fluid model (generalized processor sharing), clock-agnostic:
+ * docs/model.md explains it to a student; DESIGN.md "Hypervisor model" fixes the semantics.
+ *
+ * On every event (submit, completion, cancel, owner/fault/migration change): charge the elapsed time
+ * to every VM at its current rates, apply the change, recompute the rates, and keep ONE timer, for
+ * the earliest completion. Rates:
+ *  - a VM with n running requests, background b (cores of its own work) and v vCPUs wants
+ *    min(v, n + b) cores, at most its cap;
+ *  - the host shares its cores among the VMs by weight with water-filling (water-fill.ts); on a
+ *    Type 2 host the host OS's own load is one more claimant, weight 1 per core of load;
+ *  - inside a VM the cores it got are shared equally among its requests and background threads, at
+ *    most one core per request (a request is one thread);
+ *  - steal = cores wanted - cores got; a suspended or migrating VM wants nothing and makes no progress.
+ * Per event the cost is O(VMs on the host) plus O(log n) heap work per job started or finished.
+ */
+import type { Cancel, Clock } from '../../core/clock.js';
+import type { FaultSpec, HostSpec, VmSpec } from '../../core/scenario.js';
+import type { Rng } from '../../core/rng.js';
+import { type CostModel, serviceCpuMs, trapsToHypervisor, usesGuestMmu } from './cost-model.js';
+import { scheduleIntervals } from './intervals.js';
+import { swapInMs, swappedFraction } from './memory.js';
+import type { HostSnapshot, HypervisorHost, JobHandle, JobResult, RequestCost, VmSnapshot, VmStatus, VmStatusListener } from './types.js';
+import { Job, type JobOwner, VmState } from './vm-state.js';
+import { WaterFill } from './water-fill.js';
+
+export interface HostDeps {
+  readonly clock: Clock;
+  readonly costModel: CostModel;
+  /** Faults of this host's VMs (scenario `faults`), relative to start(). */
+  readonly faults?: readonly FaultSpec[];
+  /** Accepted for symmetry with the other models; this one is deterministic and draws nothing. */
+  readonly rng?: Rng;
+}
+
+/**
+ * A job is due when the work it has left, or the time that work would take, is within rounding of
+ * zero. Relative, because progress counters and clock readings grow with simulated time and their
+ * rounding error with them; the time test guarantees the next timer lands strictly later.
+ */
+const DUE_WORK_RELATIVE = 1e-9;
+const DUE_TIME_RELATIVE = 1e-12;
+
+class HostModel implements HypervisorHost, JobOwner {
+  readonly name: string;
+  private readonly clock: Clock;
+  private readonly model: CostModel;
+  private readonly faults: readonly FaultSpec[];
+  private readonly vms: VmState[];
+  private readonly byName = new Map<string, VmState>();
+  private readonly share: WaterFill;
+  /** Whether requests pay swap-in: a Type 2 host swaps, a Type 1 host only if allowed to overcommit. */
+  private readonly swaps: boolean;
+  private readonly vmMemoryMb: number;
+  private workingSetMb = 0;
+  private ownerDepth = 0;
+  private lastUpdateMs: number;
+  private jobSeq = 0;
+  private timer: Cancel | undefined;
+  private timerAtMs = Number.NaN;
+  private readonly onTimer = (): void => this.handleTimer();
+  private readonly timelines: Cancel[] = [];
+  private readonly listeners: VmStatusListener[] = [];
+  /** Jobs that ended in the current event; their callbacks run after the state is consistent again. */
+  private readonly ended: Job[] = [];
+
+  constructor(
+    private readonly spec: HostSpec,
+    vms: readonly VmSpec[],
+    deps: HostDeps,
+  ) {
+    this.name = spec.name;
+    this.clock = deps.clock;
+    this.model = deps.costModel;
+    this.faults = deps.faults ?? [];
+    this.vms = vms.map((vm) => new VmState(vm));
+    this.lastUpdateMs = this.clock.now();
+    for (const vm of this.vms) {
+      const { name, host, vcpus, capCores } = vm.spec;
+      if (host !== spec.name) throw new Error(`host "${spec.name}": VM "${name}" belongs to host "${host}"`);
+      if (this.byName.has(name)) throw new Error(`host "${spec.name}": VM "${name}" is defined twice`);
+      if (vcpus > spec.cores) throw new Error(`host "${spec.name}": VM "${name}" has ${vcpus} vCPUs but the host only ${spec.cores} cores`);
+      if (capCores > vcpus) throw new Error(`host "${spec.name}": VM "${name}" has a cap of ${capCores} cores above its ${vcpus} vCPUs`);
+      this.byName.set(name, vm);
+    }
+    for (const fault of this.faults) {
+      if (!this.byName.has(fault.vm)) throw new Error(`host "${spec.name}": fault on "${fault.vm}", which is not a VM of this host`);
+    }
+    this.vmMemoryMb = vms.reduce((sum, vm) => sum + vm.memoryMb, 0);
+    if (spec.hypervisor === 'type1' && this.vmMemoryMb > spec.memoryMb && !spec.allowOvercommit) {
+      throw new Error(
+        `type1 host "${spec.name}" has ${spec.memoryMb} MB but its VMs total ${this.vmMemoryMb} MB; a Type 1 hypervisor refuses overcommit unless allowOvercommit: true`,
+      );
+    }
+    this.swaps = spec.hypervisor === 'type2' || spec.allowOvercommit;
+    this.share = new WaterFill(this.vms.length + (spec.hypervisor === 'type2' ? 1 : 0));
+    this.recompute();
+  }
+
+  submit(vmName: string, cost: RequestCost, onDone: (result: JobResult) => void): JobHandle {
+    const vm = this.vm(vmName);
+    if (vm.status === 'crashed') return this.failSoon(vm, onDone);
+    this.update();
+    const fraction = this.swaps ? swappedFraction(this.memoryDemandMb() + cost.memoryMb, this.spec.memoryMb) : 0;
+    const workMs =
+      serviceCpuMs(cost, vm.spec, this.model, this.spec.hypervisor) + swapInMs(cost.memoryMb, fraction, this.model.swap.msPerMb);
+    const job = new Job(vm, this.jobSeq++, this.clock.now(), workMs, cost.ioOps, cost.pageTableUpdates, cost.memoryMb, onDone, this);
+    vm.jobs.push(job);
+    vm.running++;
+    vm.workingSetMb += cost.memoryMb;
+    this.workingSetMb += cost.memoryMb;
+    this.settle();
+    return job;
+  }
+
+  cancelJob(job: Job): void {
+    if (job.done) return;
+    this.update();
+    this.endJob(job);
+    this.settle();
+    job.onDone(this.failure(job.vm, 'cancelled'));
+  }
+
+  start(): void {
+    if (this.timelines.length > 0) throw new Error(`host "${this.name}": start() called twice`);
+    this.timelines.push(
+      scheduleIntervals(this.clock, this.spec.owner, () => this.transition(() => this.ownerBegins()), () => this.transition(() => this.ownerEnds())),
+      scheduleIntervals(this.clock, this.faults, (f) => this.transition(() => this.faultBegins(f)), (f) => this.transition(() => this.faultEnds(f))),
+    );
+  }
+
+  stop(): void {
+    for (const cancel of this.timelines.splice(0)) cancel();
+    this.timer?.();
+    this.timer = undefined;
+    this.update();
+    for (const vm of this.vms) {
+      for (let job = vm.liveTop(); job !== undefined; job = vm.liveTop()) {
+        vm.jobs.pop();
+        this.endJob(job);
+        job.failure = 'cancelled';
+        this.ended.push(job);
+      }
+    }
+    this.recompute();
+    this.deliver();
+  }
+
+  status(vmName: string): VmStatus {
+    return this.vm(vmName).status;
+  }
+
+  onStatusChange(listener: VmStatusListener): void {
+    this.listeners.push(listener);
+  }
+
+  snapshot(): HostSnapshot {
+    this.update();
+    const demandMb = this.memoryDemandMb();
+    const fraction = this.swaps ? swappedFraction(demandMb, this.spec.memoryMb) : 0;
+    const vms: VmSnapshot[] = this.vms.map((vm) => ({
+      vm: vm.spec.name,
+      host: this.name,
+      status: vm.status,
+      vcpus: vm.spec.vcpus,
+      serves: vm.spec.serves,
+      running: vm.running,
+      completed: vm.completed,
+      cpuSeconds: vm.cpuMs / 1000,
+      stealSeconds: vm.stealMs / 1000,
+      swappedMb: (vm.spec.memoryMb + vm.workingSetMb) * fraction,
+      ioTraps: vm.ioTraps,
+      pageTableTraps: vm.pageTableTraps,
+      load: vm.load(),
+    }));
+    return {
+      host: this.name,
+      hypervisor: this.spec.hypervisor,
+      cores: this.spec.cores,
+      ownerActive: this.ownerDepth > 0,
+      memoryMb: this.spec.memoryMb,
+      memoryDemandMb: demandMb,
+      vms,
+    };
+  }
+
+  private vm(name: string): VmState {
+    const vm = this.byName.get(name);
+    if (vm === undefined) throw new Error(`host "${this.name}" has no VM "${name}" (VMs: ${[...this.byName.keys()].join(', ')})`);
+    return vm;
+  }
+
+  private memoryDemandMb(): number {
+    return this.vmMemoryMb + this.workingSetMb;
+  }
+
+  /** A submit to a crashed VM fails on the next turn of the clock, never inside submit(). */
+  private failSoon(vm: VmState, onDone: (result: JobResult) => void): JobHandle {
+    let done = false;
+    const finish = (reason: 'crashed' | 'cancelled'): void => {
+      if (done) return;
+      done = true;
+      pending();
+      onDone(this.failure(vm, reason));
+    };
+    const pending = this.clock.schedule(0, () => finish('crashed'));
+    return { cancel: () => finish('cancelled') };
+  }
+
+  private failure(vm: VmState, reason: 'crashed' | 'cancelled'): JobResult {
+    return { ok: false, reason, vm: vm.spec.name, host: this.name };
+  }
+
+  /** Charge the time since the last event to every VM at its current rates. */
+  private update(): void {
+    const now = this.clock.now();
+    const dtMs = now - this.lastUpdateMs;
+    if (dtMs <= 0) return;
+    for (const vm of this.vms) vm.advance(dtMs);
+    this.lastUpdateMs = now;
+  }
+
+  /** Remove a live job from the VM's books (its heap entry, if still there, is skipped lazily). */
+  private endJob(job: Job): void {
+    job.done = true;
+    const vm = job.vm;
+    vm.running--;
+    vm.workingSetMb -= job.workingSetMb;
+    this.workingSetMb -= job.workingSetMb;
+  }
+
+  /** Recompute rates and the completion timer after a change. */
+  private settle(): void {
+    this.recompute();
+    this.reschedule();
+  }
+
+  private recompute(): void {
+    const { demand, weight, alloc } = this.share;
+    const vms = this.vms;
+    for (let i = 0; i < vms.length; i++) {
+      const vm = vms[i];
+      const wanted = vm.updateWantedCores();
+      demand[i] = vm.spec.capCores > 0 ? Math.min(wanted, vm.spec.capCores) : wanted;
+      weight[i] = vm.spec.weight;
+    }
+    if (this.spec.hypervisor === 'type2') {
+      demand[vms.length] = this.spec.hostLoad;
+      weight[vms.length] = this.spec.hostLoad;
+    }
+    this.share.run(this.spec.cores);
+    for (let i = 0; i < vms.length; i++) vms[i].setRates(alloc[i]);
+  }
+
+  /** Keep one timer, at the earliest completion over all VMs. */
+  private reschedule(): void {
+    let earliestMs = Infinity;
+    for (const vm of this.vms) {
+      if (vm.progressRate <= 0) continue;
+      const top = vm.liveTop();
+      if (top === undefined) continue;
+      const inMs = Math.max(0, top.tagMs - vm.progressMs) / vm.progressRate;
+      if (inMs < earliestMs) earliestMs = inMs;
+    }
+    const atMs = this.clock.now() + earliestMs;
+    if (atMs === this.timerAtMs && this.timer !== undefined) return;
+    this.timer?.();
+    this.timer = undefined;
+    this.timerAtMs = Number.NaN;
+    if (earliestMs === Infinity) return;
+    this.timerAtMs = atMs;
+    this.timer = this.clock.schedule(earliestMs, this.onTimer);
+  }
+
+  private handleTimer(): void {
+    this.timer = undefined;
+    this.timerAtMs = Number.NaN;
+    this.update();
+    const now = this.clock.now();
+    for (const vm of this.vms) {
+      for (let job = vm.liveTop(); job !== undefined; job = vm.liveTop()) {
+        const leftMs = job.tagMs - vm.progressMs;
+        const due = leftMs <= DUE_WORK_RELATIVE * Math.max(1, job.tagMs) || leftMs / vm.progressRate <= DUE_TIME_RELATIVE * Math.max(1, now);
+        if (!due) break;
+        vm.jobs.pop();
+        this.endJob(job);
+        vm.completed++;
+        if (trapsToHypervisor(vm.spec.virtualization)) vm.ioTraps += job.ioOps;
+        if (usesGuestMmu(vm.spec.virtualization) && this.model.mmu[vm.spec.mmu].ptUpdateUs > 0) vm.pageTableTraps += job.pageTableUpdates;
+        this.ended.push(job);
+      }
+    }
+    this.settle();
+    this.deliver(now);
+  }
+
+  /** Run a Condor/fault change as one event: charge, change, recompute, report, deliver. */
+  private transition(change: () => void): void {
+    this.update();
+    change();
+    this.settle();
+    for (const vm of this.vms) {
+      const status = vm.status;
+      if (status === vm.reportedStatus) continue;
+      vm.reportedStatus = status;
+      for (const listener of this.listeners) listener(vm.spec.name, status);
+    }
+    this.deliver();
+  }
+
+  private ownerBegins(): void {
+    if (this.ownerDepth++ > 0) return;
+    for (const vm of this.vms) {
+      if (!vm.spec.harvested) continue;
+      if (this.spec.onOwnerReturn === 'suspend') vm.ownerSuspended = true;
+      else if (!vm.migrating) this.migrate(vm);
+    }
+  }
+
+  private ownerEnds(): void {
+    if (--this.ownerDepth > 0) return;
+    for (const vm of this.vms) vm.ownerSuspended = false;
+  }
+
+  /**
+   * Condor migration: the VM is down for baseMs + msPerGb * its memory in GB (its memory is copied),
+   * then runs again. Simplification: it resumes in this same host model, as if the destination were
+   * an identical idle machine, so its neighbours and the owner's presence still apply to it.
+   */
+  private migrate(vm: VmState): void {
+    vm.migrating = true;
+    const { baseMs, msPerGb } = this.model.migration;
+    const downtimeMs = baseMs + (msPerGb * vm.spec.memoryMb) / 1024;
+    this.timelines.push(
+      this.clock.schedule(downtimeMs, () =>
+        this.transition(() => {
+          vm.migrating = false;
+        }),
+      ),
+    );
+  }
+
+  private faultBegins(fault: FaultSpec): void {
+    const vm = this.vm(fault.vm);
+    if (fault.kind === 'slow') {
+      vm.slowFactor *= fault.factor;
+      return;
+    }
+    vm.crashDepth++;
+    for (let job = vm.liveTop(); job !== undefined; job = vm.liveTop()) {
+      vm.jobs.pop();
+      this.endJob(job);
+      job.failure = 'crashed';
+      this.ended.push(job);
+    }
+  }
+
+  private faultEnds(fault: FaultSpec): void {
+    const vm = this.vm(fault.vm);
+    if (fault.kind === 'slow') vm.slowFactor /= fault.factor;
+    else vm.crashDepth--;
+  }
+
+  /** Call back the jobs that ended in this event, once the model is consistent (callbacks may submit). */
+  private deliver(finishedAt = this.clock.now()): void {
+    const ended = this.ended;
+    for (let i = 0; i < ended.length; i++) {
+      const job = ended[i];
+      const vm = job.vm;
+      if (job.failure !== undefined) {
+        job.onDone(this.failure(vm, job.failure));
+        continue;
+      }
+      job.onDone({
+        ok: true,
+        timing: {
+          vm: vm.spec.name,
+          host: this.name,
+          submittedAt: job.submittedAt,
+          finishedAt,
+          serviceMs: vm.jobCpuMs - job.cpu0,
+          stealMs: vm.jobStealMs - job.steal0,
+          queuedMs: vm.jobQueuedMs - job.queued0,
+          suspendedMs: vm.jobSuspendedMs - job.suspended0,
+        },
+      });
+    }
+    ended.length = 0;
+  }
+}
+
+/** A host model of `host` running `vms`. Throws a clear Error on an inconsistent host (see the constructor). */
+export function createHost(host: HostSpec, vms: readonly VmSpec[], deps: HostDeps): HypervisorHost {
+  return new HostModel(host, vms, deps);
+}

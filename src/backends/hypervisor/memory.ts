@@ -1,0 +1,24 @@
+/**
+ * Memory overcommit and swap cost. A VM's memoryMb is its maximum, not a reservation; the host must
+ * back the guests' memory plus the working sets of the requests running in them:
+ *
+ *   demandMb         = sum of VM memoryMb + sum of running requests' working sets
+ *   swappedFraction  = max(0, 1 - hostMemoryMb / demandMb)      (the part that cannot be resident)
+ *   swapMs(request)  = request.memoryMb * swappedFraction * swap.msPerMb
+ *
+ * so a request pays to page in the share of its working set that is out, and that share grows with
+ * the overcommit ratio demandMb / hostMemoryMb (it is 1 - 1/ratio). The fraction is taken when the
+ * request starts (its pages are touched then). The page-in time is added to the request's work, as
+ * if its thread were running: a simplification (it is really blocked on the disk), which slightly
+ * overstates CPU contention on a swapping host.
+ */
+
+/** The fraction of all demanded memory that is swapped out. */
+export function swappedFraction(demandMb: number, hostMemoryMb: number): number {
+  return demandMb > hostMemoryMb ? 1 - hostMemoryMb / demandMb : 0;
+}
+
+/** Page-in time of a working set of `workingSetMb` on a host swapping `fraction` of its memory. */
+export function swapInMs(workingSetMb: number, fraction: number, msPerMb: number): number {
+  return workingSetMb * fraction * msPerMb;
+}

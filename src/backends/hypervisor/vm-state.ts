@@ -1,0 +1,155 @@
+import type { VmSpec } from '../../core/scenario.js';
+import { MinHeap } from '../../core/heap.js';
+import type { Cancel } from '../../core/clock.js';
+import type { JobHandle, JobResult, VmStatus } from './types.js';
+
+/** The host a job belongs to, for JobHandle.cancel. */
+export interface JobOwner {
+  cancelJob(job: Job): void;
+}
+
+/**
+ * One running request. All requests of a VM progress at the same rate (processor sharing inside the
+ * VM), so instead of charging each job on every event the VM keeps cumulative per-job counters
+ * (progress, CPU, steal, queueing, suspension: the "virtual time" of GPS, Parekh & Gallager 1993)
+ * and a job stores their values when it started: its finish tag is progress-at-start + work, and
+ * the VM's next completion is the smallest tag. Per host event the work is O(VMs), not O(jobs).
+ */
+export class Job implements JobHandle {
+  done = false;
+  /** A closure, not a method, so a caller may pass `handle.cancel` around detached. */
+  readonly cancel: Cancel = () => this.owner.cancelJob(this);
+  /** Set when the job ends other than by completing (crash, stop); read when results are delivered. */
+  failure: 'crashed' | 'cancelled' | undefined;
+  readonly tagMs: number;
+  readonly cpu0: number;
+  readonly steal0: number;
+  readonly queued0: number;
+  readonly suspended0: number;
+
+  constructor(
+    readonly vm: VmState,
+    readonly seq: number,
+    readonly submittedAt: number,
+    workMs: number,
+    readonly ioOps: number,
+    readonly pageTableUpdates: number,
+    readonly workingSetMb: number,
+    readonly onDone: (result: JobResult) => void,
+    private readonly owner: JobOwner,
+  ) {
+    this.tagMs = vm.progressMs + workMs;
+    this.cpu0 = vm.jobCpuMs;
+    this.steal0 = vm.jobStealMs;
+    this.queued0 = vm.jobQueuedMs;
+    this.suspended0 = vm.jobSuspendedMs;
+  }
+}
+
+const byTag = (a: Job, b: Job): boolean => a.tagMs < b.tagMs || (a.tagMs === b.tagMs && a.seq < b.seq);
+
+/** The most a VM's reported slowdown can be, so `load` stays finite while it makes no progress. */
+export const MAX_SLOWDOWN = 1000;
+
+/** A VM on a host model: its spec, its Condor/fault state, its jobs and its rates. */
+export class VmState {
+  /** Live jobs; the heap may also hold cancelled ones (lazy deletion), skipped by `liveTop`. */
+  running = 0;
+  readonly jobs = new MinHeap<Job>(byTag);
+  workingSetMb = 0;
+
+  // Cumulative per-job counters (ms): what one job of this VM has received since the VM was created.
+  progressMs = 0;
+  jobCpuMs = 0;
+  jobStealMs = 0;
+  jobQueuedMs = 0;
+  jobSuspendedMs = 0;
+
+  // Rates per ms of time, set by the host on every recompute.
+  /** Work done per job (physical core share divided by the slow-fault factor). */
+  progressRate = 0;
+  /** Physical cores per job, and what each job wanted within its VM (min(1, vcpus / threads)). */
+  jobGotCores = 0;
+  jobWantedCores = 0;
+  /** 1 while the VM makes no progress (suspended, migrating), else 0. */
+  jobSuspendedRate = 0;
+  /** The VM's vCPU demand (requests + background, at most vcpus) and the physical cores it got. */
+  wantedCores = 0;
+  gotCores = 0;
+
+  // Totals for the snapshot.
+  cpuMs = 0;
+  stealMs = 0;
+  completed = 0;
+  ioTraps = 0;
+  pageTableTraps = 0;
+
+  // Condor and fault state; `status` derives from it.
+  crashDepth = 0;
+  migrating = false;
+  ownerSuspended = false;
+  slowFactor = 1;
+  /** Status last reported to listeners. */
+  reportedStatus: VmStatus = 'running';
+
+  constructor(readonly spec: VmSpec) {}
+
+  get status(): VmStatus {
+    if (this.crashDepth > 0) return 'crashed';
+    if (this.migrating) return 'migrating';
+    if (this.ownerSuspended) return 'suspended';
+    return 'running';
+  }
+
+  /** Charge `dtMs` of time at the current rates. */
+  advance(dtMs: number): void {
+    this.progressMs += this.progressRate * dtMs;
+    this.jobCpuMs += this.jobGotCores * dtMs;
+    this.jobStealMs += (this.jobWantedCores - this.jobGotCores) * dtMs;
+    // A suspended VM has jobWantedCores 0 and is charged suspension, not queueing.
+    this.jobQueuedMs += (1 - this.jobWantedCores - this.jobSuspendedRate) * dtMs;
+    this.jobSuspendedMs += this.jobSuspendedRate * dtMs;
+    this.cpuMs += this.gotCores * dtMs;
+    this.stealMs += (this.wantedCores - this.gotCores) * dtMs;
+  }
+
+  /** The live job that finishes first, dropping cancelled ones from the top of the heap. */
+  liveTop(): Job | undefined {
+    for (;;) {
+      const top = this.jobs.peek();
+      if (top === undefined || !top.done) return top;
+      this.jobs.pop();
+    }
+  }
+
+  /** The VM's vCPU demand before its cap: min(vcpus, requests + background) while it runs. */
+  updateWantedCores(): number {
+    const { vcpus, background } = this.spec;
+    this.wantedCores = this.status === 'running' ? Math.min(vcpus, this.running + background.cpuCores) : 0;
+    return this.wantedCores;
+  }
+
+  /** Set the per-job rates from the cores the host gave the VM (after updateWantedCores). */
+  setRates(gotCores: number): void {
+    const wantedCores = this.wantedCores;
+    this.gotCores = gotCores;
+    if (this.status !== 'running') {
+      this.progressRate = this.jobGotCores = this.jobWantedCores = 0;
+      this.jobSuspendedRate = 1;
+      return;
+    }
+    const threads = this.running + this.spec.background.cpuCores;
+    this.jobSuspendedRate = 0;
+    this.jobWantedCores = threads <= this.spec.vcpus ? 1 : this.spec.vcpus / threads;
+    this.jobGotCores = wantedCores > 0 ? this.jobWantedCores * (gotCores / wantedCores) : 0;
+    this.progressRate = this.jobGotCores / this.slowFactor;
+  }
+
+  /** running / vcpus times how much slower than its own vCPUs allow a request progresses now. */
+  load(): number {
+    if (this.running === 0) return 0;
+    const idealRate = Math.min(1, this.spec.vcpus / this.running);
+    const slowdown = Math.min(MAX_SLOWDOWN, this.progressRate > 0 ? idealRate / this.progressRate : MAX_SLOWDOWN);
+    return (this.running / this.spec.vcpus) * slowdown;
+  }
+}

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { bench, latencyMs, timing } from './fixtures.js';
+
+const vm = (name: string, extra: Record<string, unknown> = {}) => ({ name, memoryMb: 512, ...extra });
+
+describe('CPU sharing inside a VM (one request = one thread)', () => {
+  it('two 100 ms requests on a 1-vCPU VM both finish at 200 ms', () => {
+    const b = bench({ cores: 4, memoryMb: 4096 }, [vm('a', { vcpus: 1 })]);
+    const jobs = [b.submit('a', { cpuMs: 100 }), b.submit('a', { cpuMs: 100 })];
+    b.clock.runUntilIdle();
+    for (const job of jobs) {
+      expect(timing(job).finishedAt).toBeCloseTo(200, 9);
+      expect(timing(job).queuedMs).toBeCloseTo(100, 9);
+      expect(timing(job).stealMs).toBeCloseTo(0, 9);
+    }
+  });
+
+  it('two 100 ms requests on a 2-vCPU VM both finish at 100 ms', () => {
+    const b = bench({ cores: 4, memoryMb: 4096 }, [vm('a', { vcpus: 2 })]);
+    const jobs = [b.submit('a', { cpuMs: 100 }), b.submit('a', { cpuMs: 100 })];
+    b.clock.runUntilIdle();
+    for (const job of jobs) expect(timing(job).finishedAt).toBeCloseTo(100, 9);
+  });
+
+  it('a request never uses more than one vCPU', () => {
+    const b = bench({ cores: 4, memoryMb: 4096 }, [vm('a', { vcpus: 4 })]);
+    const job = b.submit('a', { cpuMs: 100 });
+    b.clock.runUntilIdle();
+    expect(latencyMs(job)).toBeCloseTo(100, 9);
+  });
+
+  it('processor sharing: a short request overtakes a long one, and the long one speeds up after', () => {
+    const b = bench({ cores: 1, memoryMb: 4096 }, [vm('a', { vcpus: 1 })]);
+    const long = b.submit('a', { cpuMs: 100 });
+    b.clock.advance(10);
+    const short = b.submit('a', { cpuMs: 10 });
+    b.clock.runUntilIdle();
+    // 10 ms alone, 20 ms sharing (10 ms of work each), then 80 ms left alone.
+    expect(timing(short).finishedAt).toBeCloseTo(30, 9);
+    expect(timing(long).finishedAt).toBeCloseTo(110, 9);
+  });
+
+  it('cancelling a request gives its share back and reports cancelled once', () => {
+    const b = bench({ cores: 1, memoryMb: 4096 }, [vm('a', { vcpus: 1 })]);
+    const results: string[] = [];
+    const handle = b.host.submit('a', { cpuMs: 100, ioOps: 0, pageTableUpdates: 0, memoryMb: 0 }, (r) => results.push(r.ok ? 'ok' : r.reason));
+    const other = b.submit('a', { cpuMs: 100 });
+    b.clock.advance(50);
+    handle.cancel();
+    handle.cancel();
+    b.clock.runUntilIdle();
+    expect(results).toEqual(['cancelled']);
+    // 25 ms of work in the first 50 ms, then 75 ms alone.
+    expect(timing(other).finishedAt).toBeCloseTo(125, 9);
+    expect(b.host.snapshot().vms[0].completed).toBe(1);
+  });
+
+  it("a job's time adds up: service + steal + queued + suspended = latency", () => {
+    const b = bench({ cores: 1, memoryMb: 4096 }, [vm('a', { vcpus: 1 }), vm('b', { vcpus: 1 })]);
+    const jobs = [b.submit('a', { cpuMs: 30 }), b.submit('a', { cpuMs: 50 }), b.submit('b', { cpuMs: 40 })];
+    b.clock.runUntilIdle();
+    for (const job of jobs) {
+      const t = timing(job);
+      expect(t.serviceMs + t.stealMs + t.queuedMs + t.suspendedMs).toBeCloseTo(t.finishedAt - t.submittedAt, 9);
+    }
+    expect(timing(jobs[2]).serviceMs).toBeCloseTo(40, 9);
+  });
+});
+
+describe('sharing physical cores between VMs', () => {
+  it('2 VMs x 2 busy vCPUs on 2 cores: each vCPU at half speed, steal = half the wanted time', () => {
+    const b = bench({ cores: 2, memoryMb: 4096 }, [vm('a', { vcpus: 2 }), vm('b', { vcpus: 2 })]);
+    const jobs = ['a', 'a', 'b', 'b'].map((name) => b.submit(name, { cpuMs: 100 }));
+    b.clock.runUntilIdle();
+    for (const job of jobs) {
+      expect(timing(job).finishedAt).toBeCloseTo(200, 9);
+      expect(timing(job).stealMs).toBeCloseTo(100, 9);
+      expect(timing(job).serviceMs).toBeCloseTo(100, 9);
+    }
+    for (const snap of b.host.snapshot().vms) {
+      expect(snap.cpuSeconds).toBeCloseTo(0.2, 9);
+      expect(snap.stealSeconds).toBeCloseTo(0.2, 9);
+    }
+  });
+
+  it('weights 2:1 give CPU 2:1', () => {
+    const b = bench({ cores: 2, memoryMb: 4096 }, [vm('a', { vcpus: 2, weight: 2 }), vm('b', { vcpus: 2, weight: 1 })]);
+    for (const name of ['a', 'a', 'b', 'b']) b.submit(name, { cpuMs: 10_000 });
+    b.clock.advance(300);
+    const [a, c] = b.host.snapshot().vms;
+    expect(a.cpuSeconds).toBeCloseTo(0.4, 9);
+    expect(c.cpuSeconds).toBeCloseTo(0.2, 9);
+    expect(a.stealSeconds).toBeCloseTo(0.2, 9);
+    expect(c.stealSeconds).toBeCloseTo(0.4, 9);
+  });
+
+  it('a cap holds even on an idle host, and the capped time counts as steal', () => {
+    const b = bench({ cores: 4, memoryMb: 4096 }, [vm('a', { vcpus: 2, capCores: 0.5 })]);
+    const jobs = [b.submit('a', { cpuMs: 100 }), b.submit('a', { cpuMs: 100 })];
+    b.clock.advance(100);
+    expect(b.host.snapshot().vms[0].cpuSeconds).toBeCloseTo(0.05, 9);
+    b.clock.runUntilIdle();
+    for (const job of jobs) {
+      expect(timing(job).finishedAt).toBeCloseTo(400, 9);
+      expect(timing(job).stealMs).toBeCloseTo(300, 9);
+    }
+  });
+
+  it('what a satisfied VM leaves over goes to the others (water-filling)', () => {
+    const b = bench({ cores: 3, memoryMb: 4096 }, [vm('small', { vcpus: 1 }), vm('big', { vcpus: 3 })]);
+    const small = b.submit('small', { cpuMs: 100 });
+    const big = [0, 1, 2].map(() => b.submit('big', { cpuMs: 100 }));
+    b.clock.runUntilIdle();
+    // Fair share 1.5 each; small wants 1, so big gets 2 for its 3 requests, then all 3 cores.
+    expect(latencyMs(small)).toBeCloseTo(100, 9);
+    // 100 ms at 2/3 core each (66.7 ms of work), then 33.3 ms left at a full core.
+    for (const job of big) expect(latencyMs(job)).toBeCloseTo(100 + 100 / 3, 9);
+  });
+
+  it("Type 2: the host OS's own load takes its share of the cores", () => {
+    const b = bench({ hypervisor: 'type2', cores: 2, memoryMb: 4096, hostLoad: 1 }, [vm('a', { vcpus: 2 })]);
+    const jobs = [b.submit('a', { cpuMs: 100 }), b.submit('a', { cpuMs: 100 })];
+    b.clock.runUntilIdle();
+    for (const job of jobs) {
+      expect(timing(job).finishedAt).toBeCloseTo(200, 9);
+      expect(timing(job).stealMs).toBeCloseTo(100, 9);
+    }
+  });
+
+  it('a noisy neighbour with background load slows a replica on a contended host', () => {
+    const b = bench({ cores: 1, memoryMb: 4096 }, [vm('web', { vcpus: 1 }), vm('batch', { vcpus: 1, serves: false, background: { cpuCores: 1 } })]);
+    const job = b.submit('web', { cpuMs: 100 });
+    b.clock.runUntilIdle();
+    expect(latencyMs(job)).toBeCloseTo(200, 9);
+    expect(b.host.snapshot().vms[1].cpuSeconds).toBeCloseTo(0.1, 9);
+  });
+
+  it('load reports running requests per vCPU, scaled by the slowdown from steal', () => {
+    const alone = bench({ cores: 2, memoryMb: 4096 }, [vm('a', { vcpus: 2 }), vm('b', { vcpus: 2 })]);
+    alone.submit('a', { cpuMs: 100 });
+    expect(alone.host.snapshot().vms[0].load).toBeCloseTo(0.5, 9);
+    alone.submit('a', { cpuMs: 100 });
+    alone.submit('a', { cpuMs: 100 });
+    expect(alone.host.snapshot().vms[0].load).toBeCloseTo(1.5, 9);
+    alone.submit('b', { cpuMs: 100 });
+    alone.submit('b', { cpuMs: 100 });
+    // Each VM now gets 1 core instead of the 2 its vCPUs would give: twice slower.
+    expect(alone.host.snapshot().vms[0].load).toBeCloseTo(3, 9);
+    expect(alone.host.snapshot().vms[1].load).toBeCloseTo(2, 9);
+  });
+});
