@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerValidate } from './commands/validate.js';
+import { registerHost } from './commands/host.js';
 import { CliError } from './commands/errors.js';
 import { ScenarioError } from './core/scenario.js';
 
@@ -15,6 +16,7 @@ const program = new Command('dispatchlab')
   .configureOutput({ outputError: (text, write) => write(text) });
 
 registerValidate(program);
+registerHost(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ScenarioError || err instanceof CliError) {

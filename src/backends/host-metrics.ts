@@ -55,7 +55,7 @@ export function createHostMetrics(host: HypervisorHost): HostMetrics {
   vmCounter('dispatchlab_vm_steal_seconds_total', 'vCPU time the VM wanted and the hypervisor gave to others.', (vm) => vm.stealSeconds);
   vmCounter('dispatchlab_vm_requests_completed_total', 'Requests the VM finished.', (vm) => vm.completed);
   vmGauge('dispatchlab_vm_running_requests', 'Requests inside the VM now.', (vm) => vm.running);
-  vmGauge('dispatchlab_vm_swapped_bytes', 'VM memory swapped out by a Type 2 host.', (vm) => vm.swappedMb * BYTES_PER_MB);
+  vmGauge('dispatchlab_vm_swapped_bytes', 'VM memory swapped out by a Type 2 host.', (vm) => Math.round(vm.swappedMb * BYTES_PER_MB));
   vmGauge('dispatchlab_vm_up', '1 while the VM runs, 0 while suspended, migrating or crashed.', (vm) => (vm.status === 'running' ? 1 : 0));
 
   new Counter({

@@ -1,0 +1,135 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { systemClock, type Clock } from '../core/clock.js';
+import { createRng, type Rng } from '../core/rng.js';
+import { ScenarioError, type Scenario } from '../core/scenario.js';
+import { createHostMetrics } from './host-metrics.js';
+import { createFleet, type HypervisorHost } from './hypervisor/index.js';
+import { createReplicaApp, DEFAULT_MAX_BODY_BYTES } from './replica-app.js';
+import { replicaPorts } from './replica-ports.js';
+
+/**
+ * One hypervisor host as a process (`dispatchlab host`): the host's model runs once, and every
+ * serving VM on it gets its own HTTP server in front of that shared model, so a busy neighbour
+ * slows a replica exactly as the model says. All servers share the host's one metrics Registry.
+ */
+
+export interface StartHostOptions {
+  readonly scenario: Scenario;
+  readonly hostName: string;
+  /** Defaults to wall time; the model must run on the clock the sockets live on. */
+  readonly clock?: Clock;
+  /** Defaults to the scenario's seed. */
+  readonly rng?: Rng;
+  /** A base port overriding the host's basePort; 0 or 'auto' gives every replica an ephemeral port (tests). */
+  readonly port?: number | 'auto';
+  /** Address to listen on; 127.0.0.1 unless asked (0.0.0.0 in containers). */
+  readonly bind?: string;
+  readonly maxBodyBytes?: number;
+}
+
+export interface RunningReplica {
+  readonly vm: string;
+  readonly url: string;
+  readonly port: number;
+}
+
+export interface RunningHost {
+  readonly host: HypervisorHost;
+  readonly replicas: readonly RunningReplica[];
+  /** Any replica port serves the host's whole registry; this is the first one's. */
+  readonly metricsUrl: string;
+  /**
+   * Stop accepting, let in-flight requests finish for up to `graceMs`, then drop the connections
+   * still open (their model jobs are cancelled) and stop the model. Idempotent.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Long enough for a request of a slow scenario, short enough that `docker stop` never kills us. */
+export const DEFAULT_CLOSE_GRACE_MS = 2000;
+/** Longer than the dispatcher pool's idle time, so the pool never reuses a socket we just closed. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+const HEADERS_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 1000;
+
+export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
+  const { scenario, hostName } = opts;
+  const bind = opts.bind ?? '127.0.0.1';
+  const ports = replicaPorts(scenario, hostName, opts.port === 'auto' ? 0 : opts.port);
+  if (ports.length === 0) {
+    throw new ScenarioError(scenario.name, [{ path: 'vms', message: `host "${hostName}" has no serving VMs, so nothing to serve` }]);
+  }
+  const rng = opts.rng ?? createRng(scenario.seed);
+  // Built exactly as the simulator builds it (cost model, this host's faults); the fleet's other
+  // hosts are never started, so they hold no timers and cost nothing.
+  const host = createFleet(scenario, { clock: opts.clock ?? systemClock, rng }).host(hostName);
+  const metrics = createHostMetrics(host);
+
+  const servers: Server[] = [];
+  const replicas: RunningReplica[] = [];
+  try {
+    for (const { vm, port } of ports) {
+      const app = createReplicaApp({
+        host,
+        vm: vm.name,
+        classes: scenario.workload.classes,
+        rng: rng.stream(`replica:${vm.name}`),
+        metrics,
+        maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      });
+      const server = createServer(app);
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      server.headersTimeout = HEADERS_TIMEOUT_MS;
+      servers.push(server);
+      const actualPort = await listen(server, port, bind, vm.name);
+      replicas.push({ vm: vm.name, port: actualPort, url: `http://${urlHost(bind)}:${actualPort}` });
+    }
+  } catch (err) {
+    await Promise.all(servers.map((s) => closeServer(s, 0)));
+    throw err;
+  }
+  host.start();
+
+  let closing: Promise<void> | undefined;
+  return {
+    host,
+    replicas,
+    metricsUrl: `${replicas[0].url}/metrics`,
+    close(graceMs = DEFAULT_CLOSE_GRACE_MS) {
+      closing ??= Promise.all(servers.map((s) => closeServer(s, graceMs))).then(() => host.stop());
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, port: number, bind: string, vm: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new Error(`${vm}: cannot listen on ${bind}:${port} (${err.code ?? err.message})`));
+    };
+    server.once('error', onError);
+    server.listen(port, bind, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Stop accepting; close idle keep-alive sockets now and busy ones once `graceMs` has passed. */
+function closeServer(server: Server, graceMs: number): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/** A wildcard bind is reachable locally on loopback; print that rather than an unusable 0.0.0.0. */
+function urlHost(bind: string): string {
+  if (bind === '0.0.0.0' || bind === '::') return '127.0.0.1';
+  return bind.includes(':') ? `[${bind}]` : bind;
+}

@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { startHost } from '../backends/host-server.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../backends/replica-app.js';
+import { loadScenario, ScenarioError } from '../core/scenario.js';
+import { CliError } from './errors.js';
+
+/**
+ * `dispatchlab host --scenario F --host NAME`: serve every replica VM of one host from this
+ * process, around one shared hypervisor model. Prints one line per replica URL, then runs until
+ * SIGTERM/SIGINT, when it stops accepting, gives in-flight requests a short grace and exits 0.
+ */
+export function registerHost(program: Command): void {
+  program
+    .command('host')
+    .description("serve one host's replica VMs (one HTTP port each) around its simulated hypervisor")
+    .requiredOption('--scenario <file>', 'scenario YAML file')
+    .requiredOption('--host <name>', 'which host of the scenario to run')
+    .option('--bind <address>', 'address to listen on', '127.0.0.1')
+    .option('--base-port <port>', "first replica port, overriding the host's basePort (0: ephemeral ports)", parsePort)
+    .option('--max-body-bytes <bytes>', 'larger request bodies get 413', parseByteCount, DEFAULT_MAX_BODY_BYTES)
+    .action(async (opts: { scenario: string; host: string; bind: string; basePort?: number; maxBodyBytes: number }) => {
+      // Policies are the dispatcher's business; a host runs whatever the scenario's policies are.
+      const scenario = loadScenario(opts.scenario);
+      if (!scenario.hosts.some((h) => h.name === opts.host)) {
+        throw new CliError(`--host: no host named "${opts.host}" in ${opts.scenario} (hosts: ${scenario.hosts.map((h) => h.name).join(', ')})`);
+      }
+      const running = await startHost({
+        scenario,
+        hostName: opts.host,
+        port: opts.basePort,
+        bind: opts.bind,
+        maxBodyBytes: opts.maxBodyBytes,
+      }).catch((err: unknown) => {
+        if (err instanceof ScenarioError || !(err instanceof Error)) throw err;
+        throw new CliError(err.message);
+      });
+      for (const r of running.replicas) process.stdout.write(`${r.vm} ${r.url}\n`);
+      process.stdout.write(`${opts.host}: metrics at ${running.metricsUrl}\n`);
+
+      const shutdown = (signal: NodeJS.Signals): void => {
+        process.stderr.write(`${opts.host}: ${signal}, shutting down\n`);
+        void running.close().then(() => process.exit(0));
+      };
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
+    });
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--base-port: expected a port 0-65535, got "${text}"`);
+  return port;
+}
+
+function parseByteCount(text: string): number {
+  const bytes = Number(text);
+  if (!Number.isInteger(bytes) || bytes < 0) throw new CliError(`--max-body-bytes: expected a whole number of bytes, got "${text}"`);
+  return bytes;
+}
