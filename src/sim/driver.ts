@@ -1,0 +1,195 @@
+import type { Fleet, JobResult } from '../backends/hypervisor/types.js';
+import type { VirtualClock } from '../core/virtual-clock.js';
+import type { Millis } from '../core/types.js';
+import type { Balancer } from '../dispatcher/balancer.js';
+import type { Admission, AttemptOutcome, Lease } from '../dispatcher/balancer-types.js';
+import type { RunStats } from './run-stats.js';
+import type { SimRequestSpec, SimWorkload } from './workload.js';
+
+/**
+ * The simulator's transport: it does for each request exactly what the live dispatcher does, in
+ * the same order, with a VM submit where the live one has an HTTP round trip:
+ *
+ *   balancer.begin(info) -> lease (now, or after the dispatcher queue) or a refusal (503)
+ *   -> fleet.hostOf(vm).submit(cost)
+ *   -> answered: lease.end({response 200}); the VM's load goes back to that dispatcher
+ *      (balancer.reportLoad, what X-VM-Load does live); a sticky repin updates the session's pin
+ *   -> VM crashed: lease.end({connect-error}); lease.retry() to another backend, or a 502.
+ *
+ * Several dispatchers share the fleet and each sees only its own leases and the loads reported
+ * on its own responses. Open-loop arrival i goes to dispatcher i mod K; closed-loop client c
+ * always uses dispatcher c mod K (a client keeps its connection).
+ *
+ * Per request there is one small object holding its state and two bound callbacks (the
+ * Balancer and the host call back with one argument, and the request must be found again).
+ */
+
+const ANSWERED: AttemptOutcome = { kind: 'response', status: 200 };
+const CONNECT_ERROR: AttemptOutcome = { kind: 'connect-error' };
+/** How long a closed-loop client waits after a failed request before its next one. */
+const FAILED_CLIENT_PAUSE_MS: Millis = 1;
+
+/** Reads the load a VM would report on a response right now. */
+export type LoadProbe = (vm: string) => number;
+
+export interface DriverOptions {
+  readonly clock: VirtualClock;
+  readonly fleet: Fleet;
+  readonly balancers: readonly Balancer[];
+  readonly workload: SimWorkload;
+  readonly stats: RunStats;
+  readonly loadOf: LoadProbe;
+  /** Requests that arrive before this are served but not measured. */
+  readonly warmupMs: Millis;
+  /** Stop issuing at this time (open and closed loop)... */
+  readonly stopAtMs: Millis;
+  /** ...or once this many measured requests were issued. */
+  readonly measuredLimit: number;
+  readonly retryable: (spec: SimRequestSpec) => boolean;
+}
+
+class SimRequest {
+  lease: Lease | undefined = undefined;
+  queued = false;
+  readonly onAdmission: (result: Admission) => void;
+  readonly onJobDone: (result: JobResult) => void;
+
+  constructor(
+    readonly driver: SimDriver,
+    readonly spec: SimRequestSpec,
+    readonly arrivedAt: Millis,
+    readonly measured: boolean,
+    readonly dispatcher: number,
+    readonly connection: number,
+  ) {
+    this.onAdmission = (result) => driver.admitted(this, result);
+    this.onJobDone = (result) => driver.jobDone(this, result);
+  }
+}
+
+export class SimDriver {
+  /** Requests issued and not yet answered or failed. */
+  outstanding = 0;
+  /** Still issuing new requests. */
+  issuing = true;
+  /** When issuing stopped (the end of the measured window). */
+  stoppedAtMs: Millis = 0;
+  issued = 0;
+  private measuredIssued = 0;
+  private readonly scheduleArrival: () => void;
+
+  constructor(private readonly o: DriverOptions) {
+    this.scheduleArrival = () => this.openLoopArrival();
+  }
+
+  start(): void {
+    const w = this.o.workload;
+    if (w.openLoop) this.o.clock.schedule(w.nextGapMs(), this.scheduleArrival);
+    else for (let c = 0; c < w.connections; c++) this.issue(c);
+  }
+
+  private stopIssuing(): void {
+    if (!this.issuing) return;
+    this.issuing = false;
+    this.stoppedAtMs = this.o.clock.now();
+  }
+
+  /** May another request start now? Stops issuing once the window or the count is reached. */
+  private mayIssue(): boolean {
+    if (!this.issuing) return false;
+    if (this.o.clock.now() >= this.o.stopAtMs || this.measuredIssued >= this.o.measuredLimit) {
+      this.stopIssuing();
+      return false;
+    }
+    return true;
+  }
+
+  private openLoopArrival(): void {
+    if (!this.mayIssue()) return;
+    this.issue(-1);
+    this.o.clock.schedule(this.o.workload.nextGapMs(), this.scheduleArrival);
+  }
+
+  private issue(connection: number): void {
+    const o = this.o;
+    const now = o.clock.now();
+    const index = this.issued++;
+    const spec = o.workload.nextRequest(connection);
+    const measured = now >= o.warmupMs;
+    if (measured) {
+      this.measuredIssued++;
+      o.stats.arrivals++;
+    }
+    const dispatcher = (connection < 0 ? index : connection) % o.balancers.length;
+    const req = new SimRequest(this, spec, now, measured, dispatcher, connection);
+    this.outstanding++;
+    o.balancers[dispatcher].begin(
+      {
+        sessionKey: o.workload.sessionKey(spec.session),
+        pinned: o.workload.pinnedOf(spec.session),
+        requestKey: spec.cls.route,
+        retryable: o.retryable(spec),
+      },
+      req.onAdmission,
+    );
+  }
+
+  admitted(req: SimRequest, result: Admission): void {
+    const lease = result.lease;
+    if (lease === undefined) {
+      this.finish(req, 'failed', '503');
+      return;
+    }
+    if (req.lease === undefined && req.measured) this.o.stats.queueWait.record(lease.queuedMs);
+    req.lease = lease;
+    this.o.fleet.hostOf(lease.backend).submit(lease.backend, req.spec.cost, req.onJobDone);
+  }
+
+  jobDone(req: SimRequest, result: JobResult): void {
+    const lease = req.lease as Lease;
+    const o = this.o;
+    if (result.ok) {
+      lease.end(ANSWERED);
+      if (lease.repin) o.workload.pin(req.spec.session, lease.backend);
+      o.balancers[req.dispatcher].reportLoad(lease.backend, o.loadOf(lease.backend));
+      if (req.measured) o.stats.completed(lease.backend, o.clock.now(), o.clock.now() - req.arrivedAt);
+      this.finish(req, 'answered', '');
+      return;
+    }
+    lease.end(CONNECT_ERROR);
+    if (req.measured) o.stats.backendError(lease.backend);
+    if (lease.retry(req.onAdmission)) {
+      if (req.measured) o.stats.retries++;
+      return;
+    }
+    this.finish(req, 'failed', '502');
+  }
+
+  private finish(req: SimRequest, how: 'answered' | 'failed', code: string): void {
+    this.outstanding--;
+    if (how === 'failed' && req.measured) this.o.stats.failed(code);
+    if (req.connection < 0) return;
+    const connection = req.connection;
+    // A refused client pauses before trying again: live, the 503 costs it a network round trip;
+    // here a refusal is synchronous, and an immediate resend would loop at the same instant.
+    if (how === 'failed') this.o.clock.schedule(FAILED_CLIENT_PAUSE_MS, () => {
+      if (this.mayIssue()) this.issue(connection);
+    });
+    else if (this.mayIssue()) this.issue(connection);
+  }
+
+  /** Run the clock until issuing has stopped and every issued request is answered or failed. */
+  run(onTick?: () => void, tickEvery = 1 << 16): void {
+    const clock = this.o.clock;
+    let n = 0;
+    while (this.issuing || this.outstanding > 0) {
+      if (!clock.step()) {
+        // Nothing left to happen: closed-loop clients all refused at once, or no arrivals at all.
+        this.stopIssuing();
+        break;
+      }
+      if (onTick !== undefined && ++n % tickEvery === 0) onTick();
+    }
+    if (this.outstanding > 0) throw new Error(`simulation: ${this.outstanding} requests never finished (a lost callback)`);
+  }
+}

@@ -1,0 +1,164 @@
+import { createFleet } from '../backends/hypervisor/fleet.js';
+import type { Fleet } from '../backends/hypervisor/types.js';
+import type { Report, PolicyRun } from '../core/report.js';
+import { createRng } from '../core/rng.js';
+import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core/scenario.js';
+import type { Millis } from '../core/types.js';
+import { VirtualClock } from '../core/virtual-clock.js';
+import { Balancer } from '../dispatcher/balancer.js';
+import type { BalancerObserver } from '../dispatcher/balancer-types.js';
+import { createPolicy } from '../policies/index.js';
+import { SimDriver, type LoadProbe } from './driver.js';
+import { simulateHealthChecks } from './health.js';
+import { fleetCpuCounters, RunStats, timelineBucketMs } from './run-stats.js';
+import { theoryFor } from './theory-block.js';
+import { SimWorkload } from './workload.js';
+
+/**
+ * `simulate`: the scenario's policies run one after the other on the VirtualClock, each through the
+ * same Balancer, policy objects and hypervisor model as the live dispatcher, with no HTTP. Each run
+ * starts from a fresh clock, fleet and Rng with the scenario's seed, so every policy sees the same
+ * arrivals, sessions and request costs. The report has the same format as `compare`'s, with
+ * mode "simulate" and, where the scenario admits it, the analytic baselines (theory-block.ts).
+ */
+
+export interface SimProgress {
+  readonly policy: string;
+  /** 0-based index of the policy being run, and how many there are. */
+  readonly policyIndex: number;
+  readonly policies: number;
+  /** Requests issued so far in this run, and the expected total (an estimate for closed loops). */
+  readonly issued: number;
+  readonly expected: number;
+  readonly simulatedMs: Millis;
+  readonly done: boolean;
+}
+
+export interface SimulateOptions {
+  /** Default: the scenario's `policies`. */
+  readonly policies?: readonly PolicySpec[];
+  /** Measured requests (arriving after the warmup) per policy; replaces the duration. */
+  readonly requests?: number;
+  /** Overrides the scenario's duration (warmup included, as in the scenario). */
+  readonly durationMs?: Millis;
+  /** Independent dispatchers sharing the fleet (default 1). */
+  readonly dispatchers?: number;
+  readonly onProgress?: (progress: SimProgress) => void;
+}
+
+/** The load a VM reports on a response, read from its host's snapshot. */
+function snapshotLoadProbe(fleet: Fleet): LoadProbe {
+  return (vm) => {
+    for (const s of fleet.hostOf(vm).snapshot().vms) if (s.vm === vm) return s.load;
+    return 0;
+  };
+}
+
+function checkOptions(scenario: Scenario, opts: SimulateOptions): void {
+  if (opts.requests !== undefined && !(Number.isInteger(opts.requests) && opts.requests > 0)) {
+    throw new Error(`simulate: requests must be a positive integer, got ${opts.requests}`);
+  }
+  if (opts.durationMs !== undefined && !(opts.durationMs > scenario.warmup)) {
+    throw new Error(`simulate: the duration (${opts.durationMs} ms) must be longer than the warmup (${scenario.warmup} ms)`);
+  }
+  const k = opts.dispatchers ?? 1;
+  if (!(Number.isInteger(k) && k >= 1)) throw new Error(`simulate: dispatchers must be an integer >= 1, got ${k}`);
+}
+
+/** One policy on a fresh fleet. */
+export function simulatePolicy(scenario: Scenario, spec: PolicySpec, opts: SimulateOptions = {}, progress?: (issued: number, nowMs: Millis, done: boolean) => void): PolicyRun {
+  checkOptions(scenario, opts);
+  const dispatchers = opts.dispatchers ?? 1;
+  const clock = new VirtualClock();
+  const rng = createRng(scenario.seed);
+  const fleet = createFleet(scenario, { clock, rng: rng.stream('fleet') });
+  const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host, weight: vm.weight }));
+  const policies = Array.from({ length: dispatchers }, (_, k) => createPolicy(spec, { rng: rng.stream(`policy-${k}`) }));
+  const workload = new SimWorkload(scenario, rng.stream('workload'));
+
+  const warmupMs = scenario.warmup;
+  const stopAtMs = opts.requests !== undefined ? Number.POSITIVE_INFINITY : (opts.durationMs ?? scenario.duration);
+  const expectedWindowMs =
+    opts.requests !== undefined && workload.openLoop ? (opts.requests * 1000) / workload.rateRps : (opts.durationMs ?? scenario.duration) - warmupMs;
+  const stats = new RunStats(replicas, warmupMs, timelineBucketMs(expectedWindowMs));
+  const sticky = policies[0].sticky === true;
+  const observer: BalancerObserver = {
+    onSticky: (hit) => {
+      if (clock.now() < warmupMs) return;
+      if (hit) stats.stickyHits++;
+      else stats.stickyMisses++;
+    },
+  };
+  const balancers = policies.map(
+    (policy) => new Balancer({ clock, policy, settings: scenario.dispatcher, backends: replicas, ...(sticky ? { observer } : {}) }),
+  );
+
+  simulateHealthChecks(fleet, clock, scenario.dispatcher, new Set(replicas.map((r) => r.id)), balancers);
+  const driver = new SimDriver({
+    clock,
+    fleet,
+    balancers,
+    workload,
+    stats,
+    loadOf: snapshotLoadProbe(fleet),
+    warmupMs,
+    stopAtMs,
+    measuredLimit: opts.requests ?? Number.POSITIVE_INFINITY,
+    retryable: (s) => s.cls.method === 'GET' || s.cls.method === 'HEAD',
+  });
+
+  let cpuAtWarmup = fleetCpuCounters(fleet);
+  clock.schedule(warmupMs, () => {
+    cpuAtWarmup = fleetCpuCounters(fleet);
+  });
+  fleet.start();
+  driver.start();
+  driver.run(progress && (() => progress(driver.issued, clock.now(), false)));
+  const cpuAtEnd = fleetCpuCounters(fleet);
+  fleet.stop();
+  progress?.(driver.issued, clock.now(), true);
+  return stats.toPolicyRun({
+    label: policyLabel(spec),
+    sticky,
+    measuredWindowMs: Math.max(0, driver.stoppedAtMs - warmupMs),
+    cpuAtWarmup,
+    cpuAtEnd,
+  });
+}
+
+/** Every policy of the scenario (or `opts.policies`), same seed each, plus the theory block. */
+export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Report {
+  checkOptions(scenario, opts);
+  const specs = opts.policies ?? scenario.policies;
+  const expected = estimateRequests(scenario, opts);
+  const runs = specs.map((spec, policyIndex) =>
+    simulatePolicy(scenario, spec, opts, (issued, simulatedMs, done) =>
+      opts.onProgress?.({ policy: policyLabel(spec), policyIndex, policies: specs.length, issued, expected, simulatedMs, done }),
+    ),
+  );
+  return {
+    mode: 'simulate',
+    scenario: scenario.name,
+    seed: scenario.seed,
+    environment: {
+      engine: 'VirtualClock (discrete events, virtual time)',
+      dispatchers: opts.dispatchers ?? 1,
+      ...(opts.requests !== undefined ? { requestsPerPolicy: opts.requests } : { durationMs: opts.durationMs ?? scenario.duration }),
+      warmupMs: scenario.warmup,
+      healthDetection: 'a VM that stops answering is set down healthCheck.intervalMs * fall after it stops, up intervalMs * rise after it runs again',
+    },
+    runs,
+    theory: { ...theoryFor(scenario) },
+  };
+}
+
+/** Requests a run will issue (warmup included), for progress bars; exact for the open loop on average. */
+export function estimateRequests(scenario: Scenario, opts: SimulateOptions): number {
+  const arrival = scenario.workload.arrival;
+  if ('rateRps' in arrival) {
+    const warmupRequests = (arrival.rateRps * scenario.warmup) / 1000;
+    if (opts.requests !== undefined) return Math.round(opts.requests + warmupRequests);
+    return Math.round((arrival.rateRps * (opts.durationMs ?? scenario.duration)) / 1000);
+  }
+  return opts.requests ?? 0;
+}

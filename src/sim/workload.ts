@@ -1,0 +1,87 @@
+import type { RequestCost } from '../backends/hypervisor/types.js';
+import type { Rng } from '../core/rng.js';
+import type { RequestClass, Scenario } from '../core/scenario.js';
+import { drawCost, pickClass } from '../core/workload.js';
+import type { Millis } from '../core/types.js';
+
+/**
+ * The simulated clients: what each request is (session, class, native cost) and, for the open loop,
+ * when it arrives. Every kind of draw has its own Rng stream (gaps, sessions, classes, costs), so
+ * request i is the same request whichever policy runs and however the run unfolds: the policies
+ * are compared on the same work, as `compare` does with one seed.
+ *
+ * - Open loop: Poisson arrivals at `arrival.rateRps` (exponential gaps); each request belongs to a
+ *   session drawn uniformly from 0..sessions-1, like the live open-loop generator.
+ * - Closed loop: `arrival.connections` clients, each sending its next request the moment the
+ *   previous one is answered (no think time, like autocannon); client c is session c mod sessions,
+ *   as each autocannon connection keeps its own cookie jar.
+ *
+ * A session keeps its pin the way a client keeps its cookie: after a response from a sticky policy
+ * whose lease says `repin`, the simulation stores the backend with `pin`, and the next request of
+ * that session carries it as `pinned`.
+ */
+
+export interface SimRequestSpec {
+  /** Session index, or -1 when the scenario has no sessions. */
+  readonly session: number;
+  readonly cls: RequestClass;
+  readonly cost: RequestCost;
+}
+
+export class SimWorkload {
+  readonly openLoop: boolean;
+  /** Open loop: requests per second. */
+  readonly rateRps: number;
+  /** Closed loop: clients. */
+  readonly connections: number;
+  private readonly meanGapMs: Millis;
+  private readonly sessionKeys: string[];
+  private readonly pins: Array<string | undefined>;
+  private readonly gaps: Rng;
+  private readonly sessionDraws: Rng;
+  private readonly classDraws: Rng;
+  private readonly costDraws: Rng;
+  private readonly classes: readonly RequestClass[];
+
+  constructor(scenario: Scenario, rng: Rng) {
+    const arrival = scenario.workload.arrival;
+    this.openLoop = 'rateRps' in arrival;
+    this.rateRps = 'rateRps' in arrival ? arrival.rateRps : 0;
+    this.connections = 'connections' in arrival ? arrival.connections : 0;
+    this.meanGapMs = this.openLoop ? 1000 / this.rateRps : 0;
+    const sessions = scenario.workload.sessions;
+    this.sessionKeys = Array.from({ length: sessions }, (_, i) => `s${i}`);
+    this.pins = new Array<string | undefined>(sessions).fill(undefined);
+    this.classes = scenario.workload.classes;
+    this.gaps = rng.stream('arrivals');
+    this.sessionDraws = rng.stream('sessions');
+    this.classDraws = rng.stream('classes');
+    this.costDraws = rng.stream('costs');
+  }
+
+  /** Open loop: time to the next arrival. */
+  nextGapMs(): Millis {
+    return this.gaps.exponential(this.meanGapMs);
+  }
+
+  /** The next request; `connection` is the closed-loop client sending it (ignored in the open loop). */
+  nextRequest(connection: number): SimRequestSpec {
+    const sessions = this.sessionKeys.length;
+    let session = -1;
+    if (sessions > 0) session = this.openLoop ? this.sessionDraws.int(sessions) : connection % sessions;
+    const cls = this.classes.length === 1 ? this.classes[0] : pickClass(this.classes, this.classDraws);
+    return { session, cls, cost: drawCost(cls, this.costDraws) };
+  }
+
+  sessionKey(session: number): string | undefined {
+    return session < 0 ? undefined : this.sessionKeys[session];
+  }
+
+  pinnedOf(session: number): string | undefined {
+    return session < 0 ? undefined : this.pins[session];
+  }
+
+  pin(session: number, backend: string): void {
+    if (session >= 0) this.pins[session] = backend;
+  }
+}
