@@ -68,7 +68,10 @@ export class VirtualClock implements Clock {
     for (;;) {
       const next = this.events.peek();
       if (next === undefined || next.at > untilMs) break;
-      this.step();
+      // Discard a cancelled head here: step() would skip it and run the next live event even if
+      // that one is due after untilMs.
+      if (next.fn === undefined) this.events.pop();
+      else this.step();
     }
     if (untilMs > this.nowMs) this.nowMs = untilMs;
   }
