@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { GET, inFlight, setup } from './fixtures.js';
+
+describe('Balancer admission and queue', () => {
+  it('without a limit dispatches at once and never queues', () => {
+    const { balancer, results } = setup({ settings: { maxConnPerBackend: 0 } });
+    for (let i = 0; i < 5; i++) balancer.begin(GET, results.for(`r${i}`));
+    expect(results.all.every((r) => r.result.lease?.backend === 'b1')).toBe(true);
+    expect(balancer.queueLength()).toBe(0);
+    expect(inFlight(balancer)).toEqual({ b1: 5, b2: 0 });
+  });
+
+  it('maxConnPerBackend=1 and 2 backends: 10 begins lease 2, queue 8, then lease all in FIFO order', () => {
+    const { clock, balancer, results } = setup({ settings: { maxConnPerBackend: 1 } });
+    for (let i = 0; i < 10; i++) balancer.begin(GET, results.for(`r${i}`));
+    expect(results.tags()).toEqual(['r0', 'r1']);
+    expect(results.lease('r0').backend).toBe('b1');
+    expect(results.lease('r1').backend).toBe('b2');
+    expect(balancer.queueLength()).toBe(8);
+
+    clock.advance(7);
+    results.lease('r1').end({ kind: 'response', status: 200 });
+    expect(results.tags()).toEqual(['r0', 'r1', 'r2']);
+    expect(results.lease('r2').backend).toBe('b2');
+    expect(results.lease('r2').queuedMs).toBe(7);
+    for (let i = 0; results.all.length < 10; i++) {
+      clock.advance(1);
+      results.all[i].result.lease!.end({ kind: 'response', status: 200 });
+      expect(Object.values(inFlight(balancer)).every((n) => n <= 1)).toBe(true);
+    }
+    expect(results.tags()).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9']);
+    expect(balancer.queueLength()).toBe(0);
+    for (const r of results.all) r.result.lease!.end({ kind: 'response', status: 200 });
+    expect(inFlight(balancer)).toEqual({ b1: 0, b2: 0 });
+    expect(balancer.stats()).toMatchObject({ requests: 10, dispatched: 10, completed: 10 });
+  });
+
+  it('a newcomer queues behind waiting requests even when a slot is free (FIFO fairness)', () => {
+    const { balancer, results } = setup({ backends: 1, settings: { maxConnPerBackend: 1 } });
+    balancer.begin(GET, results.for('a'));
+    balancer.begin(GET, results.for('b'));
+    results.lease('a').end({ kind: 'response', status: 200 });
+    expect(results.tags()).toEqual(['a', 'b']);
+    balancer.begin(GET, results.for('c'));
+    expect(results.tags()).toEqual(['a', 'b']);
+    expect(balancer.queueLength()).toBe(1);
+  });
+
+  it('the policy is never shown a full backend as eligible', () => {
+    const seen: boolean[][] = [];
+    const { balancer, results } = setup({
+      settings: { maxConnPerBackend: 1 },
+      policy: {
+        name: 'spy',
+        pick(backends) {
+          seen.push(backends.map((b) => b.healthy));
+          return backends.find((b) => b.healthy)?.id;
+        },
+      },
+    });
+    balancer.begin(GET, results.for('a'));
+    balancer.begin(GET, results.for('b'));
+    expect(seen).toEqual([
+      [true, true],
+      [false, true],
+    ]);
+    // The public views keep telling the truth: the full backend is still in state healthy.
+    expect(balancer.views().map((v) => [v.state, v.healthy])).toEqual([
+      ['healthy', true],
+      ['healthy', true],
+    ]);
+  });
+
+  it('refuses a policy that picks an ineligible backend', () => {
+    const { balancer } = setup({ settings: { maxConnPerBackend: 1 }, policy: { name: 'bad', pick: () => 'b1' } });
+    balancer.begin(GET, () => {});
+    expect(() => balancer.begin(GET, () => {})).toThrow(/policy "bad" picked "b1", which is not eligible/);
+  });
+
+  it('queue timeout refuses at exactly timeoutMs, with a Retry-After in whole seconds', () => {
+    const { clock, balancer, results } = setup({ backends: 1, settings: { maxConnPerBackend: 1, queue: { maxLength: 10, timeoutMs: 1500 } } });
+    balancer.begin(GET, results.for('a'));
+    clock.advance(100);
+    balancer.begin(GET, results.for('b'));
+    clock.advance(1499);
+    expect(results.tags()).toEqual(['a']);
+    clock.advance(1);
+    expect(results.all[1]).toEqual({ tag: 'b', result: { refused: 'queue-timeout', retryAfterMs: 2000 } });
+    expect(clock.now()).toBe(1600);
+    expect(balancer.queueLength()).toBe(0);
+    expect(balancer.stats().refused['queue-timeout']).toBe(1);
+    // A slot freeing later does not resurrect the refused request.
+    results.lease('a').end({ kind: 'response', status: 200 });
+    expect(results.all).toHaveLength(2);
+  });
+
+  it('refuses queue-full beyond maxLength', () => {
+    const refused: string[] = [];
+    const { balancer, results } = setup({
+      backends: 1,
+      settings: { maxConnPerBackend: 1, queue: { maxLength: 2, timeoutMs: 1000 } },
+      observer: { onRefused: (reason) => refused.push(reason) },
+    });
+    for (const tag of ['a', 'b', 'c', 'd']) balancer.begin(GET, results.for(tag));
+    expect(results.tags()).toEqual(['a', 'd']);
+    expect(results.all[1].result).toEqual({ refused: 'queue-full', retryAfterMs: 1000 });
+    expect(balancer.queueLength()).toBe(2);
+    expect(refused).toEqual(['queue-full']);
+  });
+
+  it('ticket.cancel leaves the queue without a timeout or a dispatch', () => {
+    const { clock, balancer, results } = setup({ backends: 1, settings: { maxConnPerBackend: 1 } });
+    balancer.begin(GET, results.for('a'));
+    const b = balancer.begin(GET, results.for('b'));
+    balancer.begin(GET, results.for('c'));
+    b.cancel();
+    b.cancel();
+    expect(balancer.queueLength()).toBe(1);
+    results.lease('a').end({ kind: 'response', status: 200 });
+    expect(results.tags()).toEqual(['a', 'c']);
+    clock.advance(60_000);
+    expect(results.tags()).toEqual(['a', 'c']);
+    expect(balancer.stats().refused['queue-timeout']).toBe(0);
+  });
+
+  it('refuses no-backend at once, and flushes the queue, when no backend is healthy', () => {
+    const { balancer, results } = setup({ backends: 1, settings: { maxConnPerBackend: 1 } });
+    balancer.begin(GET, results.for('a'));
+    balancer.begin(GET, results.for('b'));
+    balancer.setHealth('b1', false);
+    expect(results.all[1]).toEqual({ tag: 'b', result: { refused: 'no-backend', retryAfterMs: 2000 } });
+    balancer.begin(GET, results.for('c'));
+    expect(results.all[2].result.refused).toBe('no-backend');
+    expect(balancer.queueLength()).toBe(0);
+    expect(balancer.stats().refused['no-backend']).toBe(2);
+  });
+
+  it('in-flight never goes negative and returns to 0 whatever mix of duplicate end calls', () => {
+    const { balancer, policy, results } = setup({ settings: { maxConnPerBackend: 2 } });
+    for (let i = 0; i < 6; i++) balancer.begin(GET, results.for(`r${i}`));
+    const outcomes = [
+      { kind: 'response', status: 200 },
+      { kind: 'reset' },
+      { kind: 'client-abort' },
+      { kind: 'timeout' },
+    ] as const;
+    for (let round = 0; round < 3; round++) {
+      for (const [i, r] of results.all.entries()) {
+        r.result.lease?.end(outcomes[(i + round) % outcomes.length]);
+        for (const v of balancer.views()) expect(v.inFlight).toBeGreaterThanOrEqual(0);
+      }
+    }
+    expect(results.all).toHaveLength(6);
+    expect(inFlight(balancer)).toEqual({ b1: 0, b2: 0 });
+    expect(balancer.stats().completed).toBe(6);
+    expect((policy as unknown as { count(p: string): number }).count('complete')).toBe(6);
+  });
+});

@@ -1,0 +1,180 @@
+import { describe, expect, it } from 'vitest';
+import type { BackendState } from '../../src/policies/policy.js';
+import { FirstEligible, GET, inFlight, setup } from './fixtures.js';
+
+const fail = { kind: 'response', status: 502 } as const;
+const ok = { kind: 'response', status: 200 } as const;
+
+describe('Balancer backend states', () => {
+  it('ejects after N consecutive failures, for base then 2*base, and puts it back', () => {
+    const ejected: string[] = [];
+    const changes: string[] = [];
+    const { clock, balancer, results } = setup({
+      backends: 2,
+      settings: { outlier: { consecutiveErrors: 3, baseEjectionMs: 1000, maxEjectedFraction: 0.5 } },
+      observer: {
+        onEjection: (id) => ejected.push(id),
+        onStateChange: (id, from: BackendState, to: BackendState) => changes.push(`${id} ${from}->${to}`),
+      },
+    });
+    const failOnce = (tag: string) => {
+      balancer.begin(GET, results.for(tag));
+      results.lease(tag).end(fail);
+      return results.lease(tag).backend;
+    };
+    expect([failOnce('1'), failOnce('2')]).toEqual(['b1', 'b1']);
+    balancer.begin(GET, results.for('ok'));
+    results.lease('ok').end(ok); // a success resets the streak
+    expect([failOnce('3'), failOnce('4'), failOnce('5')]).toEqual(['b1', 'b1', 'b1']);
+    expect(balancer.views()[0].state).toBe('ejected');
+    expect(balancer.backends()[0]).toMatchObject({ ejections: 1, ejectedUntil: 1000, errors: 5, consecutiveFailures: 0 });
+    expect(failOnce('6')).toBe('b2');
+
+    clock.advance(999);
+    expect(balancer.views()[0].state).toBe('ejected');
+    clock.advance(1);
+    expect(balancer.views()[0].state).toBe('healthy');
+
+    for (const t of ['7', '8', '9']) failOnce(t);
+    expect(balancer.views()[0].state).toBe('ejected');
+    clock.advance(1999);
+    expect(balancer.views()[0].state).toBe('ejected');
+    clock.advance(1);
+    expect(balancer.views()[0].state).toBe('healthy');
+    expect(ejected).toEqual(['b1', 'b1']);
+    expect(changes).toEqual(['b1 healthy->ejected', 'b1 ejected->healthy', 'b1 healthy->ejected', 'b1 ejected->healthy']);
+    expect(balancer.stats().ejections).toBe(2);
+  });
+
+  it('never ejects beyond maxEjectedFraction, and never the last backend', () => {
+    const { balancer, results } = setup({
+      backends: 3,
+      settings: { outlier: { consecutiveErrors: 1, baseEjectionMs: 1000, maxEjectedFraction: 0.5 } },
+    });
+    for (let i = 0; i < 6; i++) {
+      balancer.begin(GET, results.for(`${i}`));
+      results.lease(`${i}`).end({ kind: 'connect-error' });
+    }
+    // floor(3 * 0.5) = 1 ejected; b2 keeps failing but stays in.
+    expect(balancer.views().map((v) => v.state)).toEqual(['ejected', 'healthy', 'healthy']);
+
+    const single = setup({ backends: 1, settings: { outlier: { consecutiveErrors: 1, baseEjectionMs: 1000, maxEjectedFraction: 1 } } });
+    single.balancer.begin(GET, single.results.for('x'));
+    single.results.lease('x').end({ kind: 'connect-error' });
+    expect(single.balancer.views()[0].state).toBe('healthy');
+  });
+
+  it('client aborts do not count against the backend', () => {
+    const { balancer, policy, results } = setup({
+      backends: 2,
+      settings: { outlier: { consecutiveErrors: 1, baseEjectionMs: 1000, maxEjectedFraction: 0.5 } },
+    });
+    balancer.begin(GET, results.for('a'));
+    results.lease('a').end({ kind: 'client-abort' });
+    expect(balancer.backends()[0]).toMatchObject({ state: 'healthy', errors: 0 });
+    expect((policy as FirstEligible).calls).toEqual(['dispatch b1', 'complete b1 ok 0']);
+  });
+
+  it('drain: no new requests, in-flight finish; draining wins over health until undrain', () => {
+    const { balancer, results } = setup({ backends: 2 });
+    balancer.begin(GET, results.for('a'));
+    balancer.drain('b1');
+    balancer.begin(GET, results.for('b'));
+    expect(results.lease('b').backend).toBe('b2');
+    expect(inFlight(balancer)).toEqual({ b1: 1, b2: 1 });
+    results.lease('a').end(ok);
+    expect(inFlight(balancer)).toEqual({ b1: 0, b2: 1 });
+    balancer.setHealth('b1', false);
+    balancer.setHealth('b1', true);
+    expect(balancer.views()[0].state).toBe('draining');
+    balancer.undrain('b1');
+    expect(balancer.views()[0].state).toBe('healthy');
+    balancer.setHealth('b1', false);
+    expect(balancer.views()[0].state).toBe('down');
+    balancer.setHealth('b1', true);
+    expect(balancer.views()[0].state).toBe('healthy');
+  });
+
+  it('a backend coming back dispatches waiting requests', () => {
+    const { balancer, results } = setup({ backends: 2, settings: { maxConnPerBackend: 1 } });
+    balancer.drain('b2');
+    balancer.begin(GET, results.for('a'));
+    balancer.begin(GET, results.for('b'));
+    expect(balancer.queueLength()).toBe(1);
+    balancer.undrain('b2');
+    expect(results.lease('b').backend).toBe('b2');
+  });
+
+  it('remove: no new requests, in-flight leases still end cleanly on the old policy', () => {
+    const { balancer, policy, results } = setup({ backends: 2 });
+    balancer.begin(GET, results.for('a'));
+    balancer.removeBackend('b1');
+    expect(balancer.views().map((v) => v.id)).toEqual(['b2']);
+    expect((policy as FirstEligible).membership.map((v) => v.id)).toEqual(['b2']);
+    balancer.begin(GET, results.for('b'));
+    expect(results.lease('b').backend).toBe('b2');
+    results.lease('a').end({ kind: 'connect-error' });
+    results.lease('a').end(ok);
+    expect((policy as FirstEligible).count('complete b1')).toBe(1);
+    expect(balancer.stats().completed).toBe(1);
+    expect(() => balancer.removeBackend('b1')).toThrow(/unknown backend "b1"/);
+    balancer.addBackend({ id: 'b1', weight: 2 });
+    expect(balancer.views().map((v) => [v.id, v.weight, v.inFlight])).toEqual([
+      ['b2', 1, 1],
+      ['b1', 2, 0],
+    ]);
+    expect(() => balancer.addBackend({ id: 'b1' })).toThrow(/already exists/);
+    expect(() => balancer.setWeight('b1', -1)).toThrow(/weight/);
+  });
+
+  it('runtime policy switch: the new policy gets the current views; old leases complete on the old one', () => {
+    const { balancer, policy, results } = setup({ backends: 2 });
+    const old = policy as FirstEligible;
+    balancer.begin(GET, results.for('a'));
+    const next = new FirstEligible('next');
+    balancer.setPolicy(next);
+    expect(balancer.policy).toBe(next);
+    expect(next.membership.map((v) => [v.id, v.inFlight])).toEqual([
+      ['b1', 1],
+      ['b2', 0],
+    ]);
+    balancer.begin(GET, results.for('b'));
+    results.lease('a').end(ok);
+    results.lease('b').end(ok);
+    expect(old.calls).toEqual(['dispatch b1', 'complete b1 ok 0']);
+    expect(next.calls).toEqual(['dispatch b1', 'complete b1 ok 0']);
+  });
+
+  it('counts sticky hits and misses, and asks for a repin when the pick differs', () => {
+    const hits: boolean[] = [];
+    const { balancer, results } = setup({
+      backends: 2,
+      policy: new FirstEligible('sticky', true),
+      observer: { onSticky: (hit) => hits.push(hit) },
+    });
+    balancer.begin({ retryable: true, sessionKey: 's', pinned: 'b2' }, results.for('hit'));
+    balancer.drain('b2');
+    balancer.begin({ retryable: true, sessionKey: 's', pinned: 'b2' }, results.for('miss'));
+    balancer.begin({ retryable: true, sessionKey: 't' }, results.for('new'));
+    expect(['hit', 'miss', 'new'].map((t) => [results.lease(t).backend, results.lease(t).repin])).toEqual([
+      ['b2', false],
+      ['b1', true],
+      ['b1', true],
+    ]);
+    expect(balancer.stickyStats()).toEqual({ hits: 1, misses: 1 });
+    expect(hits).toEqual([true, false]);
+
+    const plain = setup({ backends: 1 });
+    plain.balancer.begin({ retryable: true, pinned: 'b9' }, plain.results.for('x'));
+    expect(plain.results.lease('x').repin).toBe(false);
+    expect(plain.balancer.stickyStats()).toEqual({ hits: 0, misses: 0 });
+  });
+
+  it('reportLoad stamps the view with the clock', () => {
+    const { clock, balancer } = setup({ backends: 1 });
+    clock.advance(42);
+    balancer.reportLoad('b1', 0.75);
+    balancer.reportLoad('gone', 1);
+    expect(balancer.views()[0]).toMatchObject({ reportedLoad: 0.75, reportedAt: 42 });
+  });
+});
