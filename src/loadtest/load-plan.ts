@@ -1,0 +1,68 @@
+import type { LatencySummary } from '../core/report.js';
+import type { RequestClass } from '../core/scenario.js';
+import type { TimelinePoint } from '../core/latency.js';
+import type { Millis } from '../core/types.js';
+
+/**
+ * What the parent asks the load-generator process to do, and what comes back. Plain data only:
+ * it crosses the IPC channel as JSON.
+ */
+
+interface PlanBase {
+  /** The dispatcher's base URL, e.g. http://127.0.0.1:40123 */
+  readonly url: string;
+  readonly seed: number;
+  readonly classes: readonly RequestClass[];
+  readonly sessions: number;
+  readonly warmupMs: Millis;
+  /** The measured window, after the warm-up. */
+  readonly durationMs: Millis;
+  /** A request unanswered after this long is abandoned and counted as code "timeout". */
+  readonly timeoutMs: Millis;
+}
+
+export interface OpenLoopPlan extends PlanBase {
+  readonly kind: 'open';
+  readonly rateRps: number;
+  /** Arrivals while this many requests are outstanding are not sent: counted as code "dropped". */
+  readonly maxInFlight: number;
+}
+
+export interface ClosedLoopPlan extends PlanBase {
+  readonly kind: 'closed';
+  readonly connections: number;
+}
+
+export type LoadPlan = OpenLoopPlan | ClosedLoopPlan;
+
+export type LoadPhase = 'warmup' | 'measure' | 'drain';
+
+export interface LoadTick {
+  readonly phase: LoadPhase;
+  readonly elapsedMs: Millis;
+  /** Requests answered (any status) or failed so far in this phase. */
+  readonly requests: number;
+  readonly errors: number;
+  readonly inFlight: number;
+  /** Completions per second over the last tick interval. */
+  readonly rateRps: number;
+}
+
+export interface LoadResult {
+  /** Requests of the measured window: answered with any status, failed, timed out or dropped. */
+  readonly requests: number;
+  /** By HTTP status, or "error" (connection failed), "timeout", "dropped" (open loop, not sent). */
+  readonly codes: Readonly<Record<string, number>>;
+  readonly errors: number;
+  /** From the start of the measured window to its last completion (the drain included). */
+  readonly elapsedMs: Millis;
+  /** Latency of answered requests, from the intended send time (open loop) or the send (closed). */
+  readonly latencyMs: LatencySummary;
+  readonly cdf: ReadonlyArray<readonly [number, number]>;
+  readonly timeline: readonly TimelinePoint[];
+}
+
+/** A status that is not an error: 1xx-3xx. */
+export function isSuccess(code: string): boolean {
+  return /^[123]\d\d$/.test(code);
+}

@@ -1,0 +1,126 @@
+import http from 'node:http';
+import { createRng } from '../core/rng.js';
+import type { Millis } from '../core/types.js';
+import type { LoadPhase, LoadResult, LoadTick, OpenLoopPlan } from './load-plan.js';
+import { CookieJar, createRequestPlanner, type PlannedRequest } from './request-plan.js';
+import { RunRecorder } from './run-recorder.js';
+
+/**
+ * Open-loop load: a seeded Poisson arrival process at a fixed rate, each request sent at its
+ * arrival time whether or not earlier ones have been answered, and its latency measured from the
+ * *intended* send time into an HDR histogram.
+ *
+ * Why hand-written: a closed-loop tool (autocannon, wrk) waits for a response before sending the
+ * next request on a connection, so when the server stalls it stops sending and the stall is
+ * recorded once instead of for every request that should have been sent ("coordinated omission",
+ * Gil Tene). autocannon's rate options are a per-second token bucket per connection, still closed
+ * loop, and its coordinated-omission correction is wrong with a rate (it passes a rate where an
+ * interval in ms is expected: shared/notes/libraries-on-node20.md). No maintained npm package does
+ * seeded Poisson arrivals over HTTP, and the generator is ~100 lines on node:http.
+ *
+ * Timing: one timer wakes at the next arrival and sends every arrival whose time has come; timer
+ * lateness therefore shows up as latency, as it must in an open loop, which is one reason this runs
+ * in its own process (loadgen-process.ts), never on the dispatcher's event loop.
+ *
+ * Bounds: arrivals stop at the end of each phase; then outstanding requests are drained, each one
+ * bounded by `timeoutMs`. While `maxInFlight` requests are outstanding, new arrivals are not sent
+ * but counted as code "dropped", so an overloaded target yields errors, not an unbounded backlog.
+ *
+ * Phases: warm-up (not measured), drain, `beforeMeasure` (the parent scrapes metrics), measured
+ * window, drain. Draining between them means every measured request is one the target's counters
+ * saw inside the window, so the report and the metrics agree exactly.
+ */
+
+export interface LoadHooks {
+  onTick?(tick: LoadTick): void;
+  /** Called between the warm-up and the measured window, with nothing in flight. */
+  beforeMeasure?(): Promise<void>;
+}
+
+const TICK_MS = 500;
+
+export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Promise<LoadResult> {
+  const target = new URL(plan.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: plan.maxInFlight, maxFreeSockets: plan.maxInFlight });
+  const runRng = createRng(plan.seed);
+  const gaps = runRng.stream('arrivals');
+  const nextRequest = createRequestPlanner(plan.classes, plan.sessions, runRng);
+  const jars = new Map<number, CookieJar>();
+  const meanGapMs = 1000 / plan.rateRps;
+  let inFlight = 0;
+  let onIdle: (() => void) | undefined;
+
+  function send(request: PlannedRequest, intendedMs: Millis, recorder: RunRecorder): void {
+    let jar: CookieJar | undefined;
+    if (request.session !== undefined) {
+      jar = jars.get(request.session) ?? new CookieJar();
+      jars.set(request.session, jar);
+    }
+    const headers: http.OutgoingHttpHeaders = {};
+    const cookie = jar?.header();
+    if (cookie !== undefined) headers.cookie = cookie;
+    if (request.body !== undefined) headers['content-length'] = request.body.length;
+    let finished = false;
+    let timedOut = false;
+    const finish = (code: string, answered: boolean): void => {
+      if (finished) return;
+      finished = true;
+      inFlight--;
+      recorder.record(code, answered ? intendedMs : undefined, answered ? performance.now() : undefined);
+      if (inFlight === 0) onIdle?.();
+    };
+    inFlight++;
+    const req = http.request({ agent, hostname: target.hostname, port: target.port, method: request.method, path: request.path, headers });
+    req.setTimeout(plan.timeoutMs, () => {
+      timedOut = true;
+      req.destroy();
+    });
+    req.on('response', (res) => {
+      jar?.store(res.headers['set-cookie']);
+      res.resume();
+      res.on('end', () => finish(String(res.statusCode), true));
+      res.on('error', () => finish(timedOut ? 'timeout' : 'error', false));
+      res.on('close', () => finish(timedOut ? 'timeout' : 'error', false));
+    });
+    req.on('error', () => finish(timedOut ? 'timeout' : 'error', false));
+    req.end(request.body);
+  }
+
+  function drained(): Promise<void> {
+    return inFlight === 0 ? Promise.resolve() : new Promise((resolve) => (onIdle = resolve));
+  }
+
+  async function phase(name: LoadPhase, durationMs: Millis): Promise<RunRecorder> {
+    const startMs = performance.now();
+    const endMs = startMs + durationMs;
+    const recorder = new RunRecorder(name, startMs);
+    let label: LoadPhase = name;
+    const ticker = setInterval(() => hooks.onTick?.(recorder.tick(performance.now(), inFlight, label)), TICK_MS);
+    let nextMs = startMs + gaps.exponential(meanGapMs);
+    await new Promise<void>((resolve) => {
+      const pump = (): void => {
+        const now = performance.now();
+        for (; nextMs <= now && nextMs < endMs; nextMs += gaps.exponential(meanGapMs)) {
+          const request = nextRequest();
+          if (inFlight >= plan.maxInFlight) recorder.record('dropped');
+          else send(request, nextMs, recorder);
+        }
+        if (nextMs >= endMs) resolve();
+        else setTimeout(pump, nextMs - now);
+      };
+      pump();
+    });
+    label = 'drain';
+    await drained();
+    clearInterval(ticker);
+    return recorder;
+  }
+
+  try {
+    if (plan.warmupMs > 0) await phase('warmup', plan.warmupMs);
+    await hooks.beforeMeasure?.();
+    return (await phase('measure', plan.durationMs)).result();
+  } finally {
+    agent.destroy();
+  }
+}

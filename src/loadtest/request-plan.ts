@@ -1,0 +1,66 @@
+import type { Rng } from '../core/rng.js';
+import type { RequestClass } from '../core/scenario.js';
+import { pickClass } from '../core/workload.js';
+
+/**
+ * What a generated request looks like, shared by the open- and closed-loop generators so both send
+ * the same mix: a class drawn by its share, a session drawn uniformly, the class's route with a
+ * query suffix (a query never changes which route prefix matches, so the replica classifies it as
+ * intended), and a body of the class's size for methods that carry one. Classes and sessions come
+ * from their own streams of the run's Rng, named as the simulator's workload names them, so the
+ * live and simulated runs of one seed draw the same sequence of classes and sessions.
+ */
+
+export interface PlannedRequest {
+  readonly cls: RequestClass;
+  /** Session index in [0, sessions), or undefined when the scenario has no sessions. */
+  readonly session: number | undefined;
+  readonly method: string;
+  readonly path: string;
+  readonly body: Buffer | undefined;
+}
+
+const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
+
+export function createRequestPlanner(classes: readonly RequestClass[], sessions: number, runRng: Rng): () => PlannedRequest {
+  const sessionDraws = runRng.stream('sessions');
+  const classDraws = runRng.stream('classes');
+  // One zero-filled buffer per class, reused: only its size matters to the replica.
+  const bodies = new Map(classes.map((c) => [c.name, !BODYLESS.has(c.method.toUpperCase()) && c.bodyBytes > 0 ? Buffer.alloc(c.bodyBytes) : undefined]));
+  let n = 0;
+  return () => {
+    const cls = pickClass(classes, classDraws);
+    const session = sessions > 0 ? sessionDraws.int(sessions) : undefined;
+    n++;
+    return {
+      cls,
+      session,
+      method: cls.method.toUpperCase(),
+      path: `${cls.route}${cls.route.includes('?') ? '&' : '?'}n=${n}${session === undefined ? '' : `&s=${session}`}`,
+      body: bodies.get(cls.name),
+    };
+  };
+}
+
+/**
+ * A client's cookies, as a browser keeps them for one site: Set-Cookie answers replace values by
+ * name, and the jar renders the Cookie header. Attributes (Path, Max-Age, ...) are ignored: the
+ * dispatcher's session cookie is the only one and lives for the run.
+ */
+export class CookieJar {
+  private readonly values = new Map<string, string>();
+
+  store(setCookie: string | readonly string[] | undefined): void {
+    if (setCookie === undefined) return;
+    for (const line of typeof setCookie === 'string' ? [setCookie] : setCookie) {
+      const pair = line.split(';', 1)[0];
+      const eq = pair.indexOf('=');
+      if (eq > 0) this.values.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+    }
+  }
+
+  header(): string | undefined {
+    if (this.values.size === 0) return undefined;
+    return [...this.values].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+}
