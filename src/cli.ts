@@ -2,6 +2,9 @@
 import { Command } from 'commander';
 import { registerValidate } from './commands/validate.js';
 import { registerHost } from './commands/host.js';
+import { registerDispatcher } from './commands/dispatcher.js';
+import { registerUp } from './commands/up.js';
+import { registerSimulate } from './commands/simulate.js';
 import { CliError } from './commands/errors.js';
 import { ScenarioError } from './core/scenario.js';
 
@@ -17,6 +20,9 @@ const program = new Command('dispatchlab')
 
 registerValidate(program);
 registerHost(program);
+registerDispatcher(program);
+registerUp(program);
+registerSimulate(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ScenarioError || err instanceof CliError) {

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { policyLabel, policyName, type PolicySpec, type Scenario } from '../core/scenario.js';
+import type { RunningDispatcher } from '../dispatcher/dispatcher-service.js';
+import { CliError } from './errors.js';
+
+/** What `dispatchlab dispatcher` and `dispatchlab up` share: flags, the admin token, the banner, signals. */
+
+export function parsePort(flag: string): (text: string) => number {
+  return (text) => {
+    const port = Number(text);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`${flag}: expected a port 0-65535, got "${text}"`);
+    return port;
+  };
+}
+
+/** A policy by label or name: the scenario's entry (with its options) when it lists one, else the bare name. */
+export function resolvePolicy(scenario: Scenario, text: string | undefined): PolicySpec {
+  if (text === undefined) return scenario.policies[0];
+  return scenario.policies.find((p) => policyLabel(p) === text) ?? scenario.policies.find((p) => policyName(p) === text) ?? text;
+}
+
+/**
+ * The admin token: `--admin-token-file`, else DISPATCHLAB_ADMIN_TOKEN, else undefined (the
+ * dispatcher then generates one and the banner prints it): changes are never open.
+ */
+export function readAdminToken(file: string | undefined): string | undefined {
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new CliError(`--admin-token-file: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    if (text.length < 8) throw new CliError(`--admin-token-file: ${file} holds no token of at least 8 characters`);
+    return text;
+  }
+  const env = process.env.DISPATCHLAB_ADMIN_TOKEN?.trim();
+  if (env !== undefined && env !== '') {
+    if (env.length < 8) throw new CliError('DISPATCHLAB_ADMIN_TOKEN: the token must be at least 8 characters');
+    return env;
+  }
+  return undefined;
+}
+
+/** Errors from starting (a port in use, a bad policy) are the user's input: exit 2 with the message. */
+export function asCliError(err: unknown): never {
+  if (err instanceof Error && !(err instanceof CliError) && err.name !== 'ScenarioError') throw new CliError(err.message);
+  throw err;
+}
+
+export function printDispatcher(d: RunningDispatcher, policy: PolicySpec, tokenGiven: boolean): void {
+  const lines = [
+    `dispatcher ${d.url} (policy ${policyLabel(policy)})`,
+    `admin      ${d.adminUrl}`,
+    `dashboard  ${d.adminUrl}/`,
+    `metrics    ${d.adminUrl}/metrics`,
+    tokenGiven ? 'admin token: as configured' : `admin token: ${d.adminToken} (generated; set DISPATCHLAB_ADMIN_TOKEN or --admin-token-file to choose one)`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Run until SIGINT/SIGTERM, then close gracefully and exit 0. */
+export function closeOnSignal(what: string, close: () => Promise<void>): void {
+  const shutdown = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`${what}: ${signal}, shutting down\n`);
+    void close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}

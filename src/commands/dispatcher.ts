@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { loadScenario } from '../core/scenario.js';
+import { backendsFromScenario, parseBackendList } from '../dispatcher/backend-list.js';
+import { startDispatcher } from '../dispatcher/dispatcher-service.js';
+import { checkPolicySpecs } from '../policies/index.js';
+import { asCliError, closeOnSignal, parsePort, printDispatcher, readAdminToken, resolvePolicy } from './dispatcher-options.js';
+
+/**
+ * `dispatchlab dispatcher --scenario F [--backends ...]`: the dispatcher alone, in front of
+ * replicas that run elsewhere (`dispatchlab host`, compose). Without --backends, the replicas are
+ * where the scenario says the hosts listen.
+ */
+export function registerDispatcher(program: Command): void {
+  program
+    .command('dispatcher')
+    .description('run the dispatcher in front of replicas served elsewhere (dispatchlab host)')
+    .requiredOption('--scenario <file>', 'scenario YAML file (dispatcher settings, default backends)')
+    .option('--backends <list>', 'id=URL,... or URL,... (default: the scenario hosts\' address and replica ports)')
+    .option('--policy <name>', 'policy name or scenario label (default: the scenario\'s first)')
+    .option('--port <port>', 'proxy port', parsePort('--port'), 8080)
+    .option('--admin-port <port>', 'admin API, dashboard and /metrics port', parsePort('--admin-port'), 9901)
+    .option('--bind <address>', 'proxy address', '127.0.0.1')
+    .option('--admin-bind <address>', 'admin address (keep it private: it controls the dispatcher)', '127.0.0.1')
+    .option('--admin-token-file <file>', 'file holding the admin bearer token (else DISPATCHLAB_ADMIN_TOKEN, else generated)')
+    .action(async (opts: { scenario: string; backends?: string; policy?: string; port: number; adminPort: number; bind: string; adminBind: string; adminTokenFile?: string }) => {
+      const scenario = loadScenario(opts.scenario, checkPolicySpecs);
+      let backends;
+      try {
+        backends = opts.backends !== undefined ? parseBackendList(opts.backends, scenario) : backendsFromScenario(scenario);
+      } catch (err) {
+        asCliError(err);
+      }
+      const adminToken = readAdminToken(opts.adminTokenFile);
+      const policy = resolvePolicy(scenario, opts.policy);
+      const running = await startDispatcher({
+        settings: scenario.dispatcher,
+        backends,
+        policy,
+        seed: scenario.seed,
+        port: opts.port,
+        adminPort: opts.adminPort,
+        bind: opts.bind,
+        adminBind: opts.adminBind,
+        adminToken,
+      }).catch(asCliError);
+      printDispatcher(running, policy, adminToken !== undefined);
+      for (const b of backends) process.stdout.write(`backend    ${b.id} ${b.url}\n`);
+      closeOnSignal('dispatcher', () => running.close());
+    });
+}

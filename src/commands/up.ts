@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { loadScenario } from '../core/scenario.js';
+import { checkPolicySpecs } from '../policies/index.js';
+import { startUp } from '../up.js';
+import { asCliError, closeOnSignal, parsePort, printDispatcher, readAdminToken, resolvePolicy } from './dispatcher-options.js';
+
+/**
+ * `dispatchlab up --scenario F --policy P`: every host of the scenario and the dispatcher in this
+ * one process (the embedded default). Prints the URLs and runs until SIGINT/SIGTERM.
+ */
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('run all hosts of a scenario and the dispatcher in one process')
+    .requiredOption('--scenario <file>', 'scenario YAML file')
+    .option('--policy <name>', 'policy name or scenario label (default: the scenario\'s first)')
+    .option('--port <port>', 'proxy port', parsePort('--port'), 8080)
+    .option('--admin-port <port>', 'admin API, dashboard and /metrics port', parsePort('--admin-port'), 9901)
+    .option('--bind <address>', 'proxy address', '127.0.0.1')
+    .option('--admin-token-file <file>', 'file holding the admin bearer token (else DISPATCHLAB_ADMIN_TOKEN, else generated)')
+    .action(async (opts: { scenario: string; policy?: string; port: number; adminPort: number; bind: string; adminTokenFile?: string }) => {
+      const scenario = loadScenario(opts.scenario, checkPolicySpecs);
+      const adminToken = readAdminToken(opts.adminTokenFile);
+      const policy = resolvePolicy(scenario, opts.policy);
+      const up = await startUp({ scenario, policy, port: opts.port, adminPort: opts.adminPort, bind: opts.bind, adminToken }).catch(asCliError);
+      process.stdout.write(`scenario   ${scenario.name}\n`);
+      printDispatcher(up.dispatcher, policy, adminToken !== undefined);
+      for (const h of up.hosts) {
+        for (const r of h.replicas) process.stdout.write(`replica    ${r.vm} ${r.url} (host ${h.host.name})\n`);
+      }
+      closeOnSignal('up', () => up.close());
+    });
+}

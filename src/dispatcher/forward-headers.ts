@@ -1,0 +1,51 @@
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+
+/**
+ * Header hygiene for a proxy (RFC 9110 §7.6.1): hop-by-hop headers describe one connection, so
+ * they are dropped in both directions, together with any header the Connection header names.
+ * Forwarding them would be wrong, and here also costly: a client's `Connection: close` sent
+ * upstream would close a pooled keep-alive socket. `Expect` is answered by our own server (Node
+ * sends the 100 Continue) and is not passed on. `X-Forwarded-For/-Proto` are appended to, so the
+ * backend sees the whole chain.
+ */
+
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'expect'];
+
+function dropHopByHop(headers: IncomingHttpHeaders): void {
+  const connection = headers.connection;
+  if (connection) {
+    for (const token of connection.split(',')) {
+      const name = token.trim().toLowerCase();
+      // Never let Connection name an end-to-end header we rely on to frame the body.
+      if (name && name !== 'content-length' && name !== 'transfer-encoding') delete headers[name];
+    }
+  }
+  for (const name of HOP_BY_HOP) delete headers[name];
+}
+
+function appendList(headers: IncomingHttpHeaders, name: string, value: string): void {
+  const previous = headers[name];
+  const text = Array.isArray(previous) ? previous.join(', ') : previous;
+  headers[name] = text ? `${text}, ${value}` : value;
+}
+
+/**
+ * Rewrite `req.headers` in place into what goes upstream (http-proxy copies them). Call once per
+ * request, not per attempt, so a retry does not append twice. Returns whether the client asked to
+ * close its connection after this response.
+ */
+export function prepareUpstreamHeaders(req: IncomingMessage): { clientClose: boolean } {
+  const headers = req.headers;
+  const clientClose = /(?:^|,)\s*close\s*(?:,|$)/i.test(headers.connection ?? '') || (req.httpVersion === '1.0' && !/keep-alive/i.test(headers.connection ?? ''));
+  dropHopByHop(headers);
+  appendList(headers, 'x-forwarded-for', req.socket.remoteAddress ?? 'unknown');
+  appendList(headers, 'x-forwarded-proto', 'http');
+  if (headers['x-forwarded-host'] === undefined && headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
+  return { clientClose };
+}
+
+/** Rewrite a backend response's headers in place before they are copied to the client. */
+export function prepareDownstreamHeaders(headers: IncomingHttpHeaders, clientClose: boolean): void {
+  dropHopByHop(headers);
+  headers.connection = clientClose ? 'close' : 'keep-alive';
+}

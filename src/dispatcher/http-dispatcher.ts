@@ -1,0 +1,191 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serialize as serializeCookie } from 'cookie';
+import type { Cancel, Clock } from '../core/clock.js';
+import type { BackendId, Millis } from '../core/types.js';
+import type { Balancer } from './balancer.js';
+import type { Admission, AttemptOutcome, Lease, Ticket } from './balancer-types.js';
+import { prepareDownstreamHeaders, prepareUpstreamHeaders } from './forward-headers.js';
+import type { ForwardHandle, ProxyEngine } from './proxy-engine.js';
+import { originPath, readRequestInfo } from './request-info.js';
+import type { SessionKeying } from '../policies/policy.js';
+import type { SessionSigner } from './session-cookie.js';
+
+/**
+ * The proxied hot path: a node:http request handler (never express here: it halves throughput,
+ * notes/proxy-throughput-here.md). Per request: build RequestInfo, `balancer.begin`, then forward
+ * through the engine; a refusal is a 503 with Retry-After; a connect error or reset before any
+ * response byte is retried through `lease.retry` (the Balancer decides whether it may); an
+ * upstream or total timeout is a 504. Each lease is ended exactly once by the engine's outcome,
+ * and the request is recorded in the metrics exactly once, when its answer is known.
+ */
+
+/** Where a request is answered: the metrics implement it (backend "none" when no backend answered). */
+export interface ExchangeRecorder {
+  answered(backend: BackendId, code: string, durationMs: Millis): void;
+}
+
+export interface HttpDispatcherDeps {
+  readonly balancer: Balancer;
+  readonly engine: ProxyEngine;
+  readonly clock: Clock;
+  /** The configured backends: the only places a request can be sent. */
+  readonly targets: ReadonlyMap<BackendId, URL>;
+  readonly signer: SessionSigner;
+  readonly totalTimeoutMs: Millis;
+  readonly recorder: ExchangeRecorder;
+}
+
+/** Status code recorded when the client leaves before its answer (nginx's "client closed request"). */
+const CLIENT_CLOSED = '499';
+
+/** The sticky policy's session settings, if the current policy pins sessions. */
+function sessionOf(balancer: Balancer): SessionKeying | undefined {
+  const policy = balancer.policy;
+  return policy.sticky ? policy.session : undefined;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** One client request, from arrival to its answer, across queueing and retries. */
+class Exchange {
+  private lease?: Lease;
+  private forwarding?: ForwardHandle;
+  private ticket?: Ticket;
+  private cancelTotal?: Cancel;
+  private recorded = false;
+  private closed = false;
+  private readonly arrivedAt: Millis;
+
+  constructor(
+    private readonly deps: HttpDispatcherDeps,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly sessionId: string | undefined,
+    private readonly clientClose: boolean,
+  ) {
+    this.arrivedAt = deps.clock.now();
+  }
+
+  start(info: Parameters<Balancer['begin']>[0]): void {
+    this.cancelTotal = this.deps.clock.schedule(this.deps.totalTimeoutMs, () => this.totalTimeout());
+    this.res.once('close', () => this.clientGone());
+    this.ticket = this.deps.balancer.begin(info, (admission) => this.admitted(admission));
+  }
+
+  private admitted(admission: Admission): void {
+    this.ticket = undefined;
+    if (admission.refused !== undefined) {
+      const retryAfterS = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+      sendJson(this.res, 503, { error: `no backend available: ${admission.refused}` }, { 'retry-after': String(retryAfterS) });
+      this.record('none', '503');
+      return;
+    }
+    const lease = admission.lease;
+    if (this.closed || this.recorded) {
+      // The client left (or the total timeout answered) while this attempt waited for a slot.
+      lease.end({ kind: 'client-abort' });
+      this.record(lease.backend, CLIENT_CLOSED);
+      return;
+    }
+    this.lease = lease;
+    const target = this.deps.targets.get(lease.backend);
+    if (!target) {
+      // Removed between the pick and now: nothing was sent, so it is a connect error.
+      this.attemptEnded(lease, { kind: 'connect-error' });
+      return;
+    }
+    this.forwarding = this.deps.engine.forward(this.req, this.res, target, {
+      onResponseHead: (_status, headers) => this.responseHead(lease, headers),
+      onOutcome: (outcome) => this.attemptEnded(lease, outcome),
+    });
+  }
+
+  private responseHead(lease: Lease, headers: IncomingMessage['headers']): void {
+    const load = Number(headers['x-vm-load']);
+    if (headers['x-vm-load'] !== undefined && Number.isFinite(load)) this.deps.balancer.reportLoad(lease.backend, load);
+    prepareDownstreamHeaders(headers, this.clientClose);
+    const session = sessionOf(this.deps.balancer);
+    if (lease.repin && this.sessionId !== undefined && session) {
+      const cookie = serializeCookie(session.cookieName, this.deps.signer.sign(this.sessionId, lease.backend), { path: '/', httpOnly: true, sameSite: 'lax' });
+      const existing = headers['set-cookie'] ?? [];
+      headers['set-cookie'] = [...existing, cookie];
+    }
+  }
+
+  private attemptEnded(lease: Lease, outcome: AttemptOutcome): void {
+    this.forwarding = undefined;
+    lease.end(outcome);
+    switch (outcome.kind) {
+      case 'response':
+        this.record(lease.backend, String(outcome.status));
+        return;
+      case 'client-abort':
+        this.record(lease.backend, CLIENT_CLOSED);
+        return;
+      case 'timeout':
+        sendJson(this.res, 504, { error: `backend ${lease.backend} timed out` });
+        this.record(lease.backend, 'timeout');
+        return;
+      case 'connect-error':
+      case 'reset':
+        if (!this.res.headersSent && !this.recorded && lease.retry((admission) => this.admitted(admission))) return;
+        sendJson(this.res, 502, { error: `backend ${lease.backend} failed: ${outcome.kind}` });
+        this.record(lease.backend, 'error');
+        return;
+    }
+  }
+
+  private totalTimeout(): void {
+    if (this.recorded) return;
+    if (this.forwarding) {
+      // The engine reports the attempt as a timeout, which answers 504 (or cuts a started response).
+      this.forwarding.timeOut();
+      return;
+    }
+    this.ticket?.cancel();
+    sendJson(this.res, 504, { error: 'request timed out in the dispatcher' });
+    this.record(this.lease?.backend ?? 'none', 'timeout');
+  }
+
+  private clientGone(): void {
+    this.closed = true;
+    this.cancelTotal?.();
+    if (this.ticket) {
+      this.ticket.cancel();
+      this.ticket = undefined;
+      this.record('none', CLIENT_CLOSED);
+    }
+  }
+
+  private record(backend: BackendId, code: string): void {
+    if (this.recorded) return;
+    this.recorded = true;
+    this.cancelTotal?.();
+    this.deps.recorder.answered(backend, code, this.deps.clock.now() - this.arrivedAt);
+  }
+}
+
+/** The node:http 'request' listener of the proxy port. */
+export function createProxyHandler(deps: HttpDispatcherDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const path = originPath(req.url);
+    if (path === undefined) {
+      sendJson(res, 400, { error: 'the request target must be a path (or an absolute http URL, whose host is ignored)' });
+      deps.recorder.answered('none', '400', 0);
+      return;
+    }
+    // The absolute form's host is dropped here: the backend comes from the configured set only.
+    req.url = path;
+    const { info, sessionId } = readRequestInfo(req, path, sessionOf(deps.balancer), deps.signer);
+    const { clientClose } = prepareUpstreamHeaders(req);
+    new Exchange(deps, req, res, sessionId, clientClose).start(info);
+  };
+}

@@ -1,0 +1,106 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets } from 'prom-client';
+import type { BackendId, Millis } from '../core/types.js';
+import type { BackendState } from '../policies/policy.js';
+import type { BackendStatus, BalancerObserver } from './balancer-types.js';
+import type { ExchangeRecorder } from './http-dispatcher.js';
+
+/**
+ * The dispatcher's Prometheus metrics (docs/metrics.md, "Dispatcher"), in one Registry of its own.
+ * Events come from the Balancer (as its observer) and from the HTTP side (one `answered` per
+ * request); levels (in-flight, queue length, backend state and weight) are read from the Balancer
+ * at scrape time in `collect()`, so they cannot drift from the truth.
+ */
+
+const STATES: readonly BackendState[] = ['healthy', 'ejected', 'draining', 'down'];
+/** 0.5 ms .. ~16 s: loopback proxying is sub-millisecond, a queued request may wait seconds. */
+const LATENCY_BUCKETS_S = exponentialBuckets(0.0005, 2, 16);
+
+/** What the metrics read at scrape time. */
+export interface MetricsSource {
+  backends(): readonly BackendStatus[];
+  queueLength(): number;
+}
+
+export class DispatcherMetrics implements ExchangeRecorder {
+  readonly registry: Registry;
+  readonly observer: BalancerObserver;
+  private policy: string;
+  private source?: MetricsSource;
+
+  private readonly requests: Counter<'policy' | 'backend' | 'code'>;
+  private readonly duration: Histogram<'policy' | 'backend'>;
+  private readonly policyInfo: Gauge<'policy'>;
+
+  constructor(policyLabel: string, registry: Registry = new Registry()) {
+    this.registry = registry;
+    this.policy = policyLabel;
+    const registers = [registry];
+    collectDefaultMetrics({ register: registry, prefix: 'dispatchlab_dispatcher_' });
+
+    this.requests = new Counter({ name: 'dispatchlab_requests_total', help: 'Requests answered, by backend and HTTP status (error: connection failure, timeout: 504, backend none: refused)', labelNames: ['policy', 'backend', 'code'], registers });
+    this.duration = new Histogram({ name: 'dispatchlab_request_duration_seconds', help: 'Time from arrival at the dispatcher to the end of the response', labelNames: ['policy', 'backend'], buckets: LATENCY_BUCKETS_S, registers });
+    const queueWait = new Histogram({ name: 'dispatchlab_queue_wait_seconds', help: 'Time spent in the dispatcher queue before dispatch', labelNames: ['policy'], buckets: LATENCY_BUCKETS_S, registers });
+    const retries = new Counter({ name: 'dispatchlab_retries_total', help: 'Retries sent to the backend', labelNames: ['policy', 'backend'], registers });
+    const ejections = new Counter({ name: 'dispatchlab_ejections_total', help: 'Passive outlier ejections', labelNames: ['backend'], registers });
+    const refused = new Counter({ name: 'dispatchlab_refused_total', help: 'Requests refused (no-backend, queue-full, queue-timeout)', labelNames: ['policy', 'reason'], registers });
+    const stickyHits = new Counter({ name: 'dispatchlab_sticky_hits_total', help: 'Sticky sessions that stayed on their pinned replica', labelNames: ['policy'], registers });
+    const stickyMisses = new Counter({ name: 'dispatchlab_sticky_misses_total', help: 'Sticky sessions moved off their pinned replica', labelNames: ['policy'], registers });
+    this.policyInfo = new Gauge({ name: 'dispatchlab_policy_info', help: ' 1 for the policy in use, 0 for ones used before', labelNames: ['policy'], registers });
+    this.policyInfo.set({ policy: policyLabel }, 1);
+
+    const read = (): MetricsSource | undefined => this.source;
+    const policyOf = (): string => this.policy;
+    new Gauge({
+      name: 'dispatchlab_queue_length', help: 'Requests waiting in the dispatcher queue', labelNames: ['policy'], registers,
+      collect() {
+        this.reset();
+        this.set({ policy: policyOf() }, read()?.queueLength() ?? 0);
+      },
+    });
+    const perBackend = (name: string, help: string, value: (b: BackendStatus) => number): void => {
+      new Gauge({
+        name, help, labelNames: ['backend'], registers,
+        collect() {
+          this.reset();
+          for (const b of read()?.backends() ?? []) this.set({ backend: b.id }, value(b));
+        },
+      });
+    };
+    perBackend('dispatchlab_backend_in_flight', 'Requests dispatched to the backend and not yet answered', (b) => b.inFlight);
+    perBackend('dispatchlab_backend_up', '1 when the backend is eligible (healthy), else 0', (b) => (b.healthy ? 1 : 0));
+    perBackend('dispatchlab_backend_weight', "The backend's current weight", (b) => b.weight);
+    new Gauge({
+      name: 'dispatchlab_backend_state', help: "1 for the backend's current state, 0 for the others", labelNames: ['backend', 'state'], registers,
+      collect() {
+        this.reset();
+        for (const b of read()?.backends() ?? []) {
+          for (const state of STATES) this.set({ backend: b.id, state }, b.state === state ? 1 : 0);
+        }
+      },
+    });
+
+    this.observer = {
+      onDispatch: (_backend: BackendId, queuedMs: Millis) => queueWait.observe({ policy: this.policy }, queuedMs / 1000),
+      onRefused: (reason) => refused.inc({ policy: this.policy, reason }),
+      onRetry: (backend) => retries.inc({ policy: this.policy, backend }),
+      onEjection: (backend) => ejections.inc({ backend }),
+      onSticky: (hit) => (hit ? stickyHits : stickyMisses).inc({ policy: this.policy }),
+    };
+  }
+
+  /** The Balancer whose levels the gauges read (it is built after the metrics, which it observes). */
+  bind(source: MetricsSource): void {
+    this.source = source;
+  }
+
+  policyChanged(label: string): void {
+    this.policyInfo.set({ policy: this.policy }, 0);
+    this.policy = label;
+    this.policyInfo.set({ policy: label }, 1);
+  }
+
+  answered(backend: BackendId, code: string, durationMs: Millis): void {
+    this.requests.inc({ policy: this.policy, backend, code });
+    this.duration.observe({ policy: this.policy, backend }, durationMs / 1000);
+  }
+}

@@ -1,0 +1,77 @@
+import type { IncomingMessage } from 'node:http';
+import { parse as parseCookies } from 'cookie';
+import type { SessionKeying } from '../policies/policy.js';
+import type { RequestInfo } from './balancer-types.js';
+import type { SessionSigner } from './session-cookie.js';
+
+/**
+ * The one place that reads a request's line, headers and cookies to build the Balancer's
+ * RequestInfo: the path (absolute-form request lines reduced to it), whether a failed attempt may
+ * be retried, and, for sticky policies, the session key and the verified pin.
+ */
+
+export interface ParsedRequest {
+  readonly info: RequestInfo;
+  /** Cookie mode: the session id to sign into the cookie when the lease asks for a (re)pin. */
+  readonly sessionId?: string;
+}
+
+/** Methods that are safe to send twice (RFC 9110 §9.2.1); only these are retried, and only without a body. */
+const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The origin-form path of a request target. An absolute-form target (`GET http://elsewhere/x`, as
+ * sent to forward proxies) is reduced to its path and query: the authority is ignored, because the
+ * backend is chosen only from the configured set. Anything else that is not a path (authority-form
+ * `CONNECT host:443`, garbage) gives undefined, to be answered 400.
+ */
+export function originPath(target: string | undefined): string | undefined {
+  if (target === undefined || target === '') return undefined;
+  if (target.startsWith('/') || target === '*') return target;
+  if (!/^https?:\/\//i.test(target)) return undefined;
+  try {
+    const url = new URL(target);
+    return `${url.pathname}${url.search}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the request carries a body (a length above 0, or chunked). */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return Number(length) > 0;
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+export function readRequestInfo(
+  req: IncomingMessage,
+  path: string,
+  session: SessionKeying | undefined,
+  signer: SessionSigner,
+): ParsedRequest {
+  const clientKey = req.socket.remoteAddress;
+  const queryAt = path.indexOf('?');
+  const requestKey = queryAt < 0 ? path : path.slice(0, queryAt);
+  const retryable = RETRYABLE_METHODS.has(req.method ?? '') && !hasBody(req);
+  if (!session) return { info: { clientKey, requestKey, retryable } };
+
+  switch (session.key) {
+    case 'client':
+      return { info: { clientKey, requestKey, retryable, sessionKey: clientKey } };
+    case 'header': {
+      const name = (session.headerName ?? 'x-session-id').toLowerCase();
+      const value = req.headers[name];
+      const sessionKey = Array.isArray(value) ? value[0] : value;
+      return { info: { clientKey, requestKey, retryable, sessionKey: sessionKey || undefined } };
+    }
+    case 'cookie': {
+      const raw = req.headers.cookie;
+      const value = raw ? parseCookies(raw)[session.cookieName] : undefined;
+      const pin = value ? signer.verify(value) : undefined;
+      // A missing, malformed or tampered cookie starts a new session: never trust an unsigned pin.
+      const sessionId = pin?.sessionId ?? signer.newSessionId();
+      return { info: { clientKey, requestKey, retryable, sessionKey: sessionId, pinned: pin?.backend }, sessionId };
+    }
+  }
+}
