@@ -1,0 +1,63 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseScenario } from '../../src/core/scenario.js';
+import { startHost, type RunningHost } from '../../src/backends/host-server.js';
+import type { ReplicaResponse } from '../../src/backends/replica-app.js';
+import { getJson, http } from './http.js';
+
+/**
+ * What a replica looks like from outside when the model takes its VM away, on real sockets: a
+ * harvested VM whose Condor owner comes back is suspended (health 503, requests wait and then finish),
+ * a crashed VM refuses (health 503, connections dropped) until the fault ends.
+ */
+
+const scenario = parseScenario({
+  name: 'failures-test',
+  hosts: [
+    { name: 'host-c', cores: 1, memoryMb: 4096, owner: [{ at: 300, for: 800 }], onOwnerReturn: 'suspend' },
+    { name: 'host-d', cores: 1, memoryMb: 4096 },
+  ],
+  vms: [
+    { name: 'harvested', host: 'host-c', harvested: true },
+    { name: 'fragile', host: 'host-d' },
+  ],
+  workload: { classes: [{ name: 'page', share: 1, route: '/', cpuMs: 20, service: 'deterministic' }] },
+  faults: [{ at: 0, for: 1500, vm: 'fragile', kind: 'crash' }],
+});
+
+// Each test starts its own host: owner intervals and faults count from the host's start.
+const started: RunningHost[] = [];
+async function start(hostName: string): Promise<RunningHost> {
+  const h = await startHost({ scenario, hostName, port: 'auto' });
+  started.push(h);
+  return h;
+}
+
+afterAll(async () => {
+  await Promise.all(started.map((h) => h.close(200)));
+});
+
+const health = async (h: RunningHost): Promise<number> => (await http(`${h.replicas[0].url}/healthz`)).status;
+
+describe('replicas of VMs the model takes away', () => {
+  it('a crashed VM drops connections and fails health checks until the fault ends', async () => {
+    const hostD = await start('host-d');
+    const target = hostD.replicas[0].url;
+    await expect(http(`${target}/page`)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(await health(hostD)).toBe(503);
+    expect((await http(hostD.metricsUrl)).text).toContain('dispatchlab_vm_up{host="host-d",vm="fragile"} 0');
+
+    await expect.poll(() => health(hostD), { timeout: 10_000, interval: 50 }).toBe(200);
+    expect((await http(`${target}/page`)).status).toBe(200);
+  });
+
+  it('a suspended VM fails health checks while its requests wait, then finish', async () => {
+    const hostC = await start('host-c');
+    const target = hostC.replicas[0].url;
+    await expect.poll(() => health(hostC), { timeout: 10_000, interval: 20 }).toBe(503);
+    const res = await getJson<ReplicaResponse>(`${target}/page`);
+    expect(res.status).toBe(200);
+    expect(res.json.suspendedMs).toBeGreaterThan(0);
+    expect(res.json.latencyMs).toBeGreaterThanOrEqual(res.json.suspendedMs);
+    expect(await health(hostC)).toBe(200);
+  });
+});
