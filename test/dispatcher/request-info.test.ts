@@ -1,0 +1,95 @@
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { hasBody, originPath, readRequestInfo } from '../../src/dispatcher/request-info.js';
+import { SessionSigner } from '../../src/dispatcher/session-cookie.js';
+
+const secret = Buffer.alloc(32, 7);
+
+function request(method: string, headers: Record<string, string>, remoteAddress = '10.0.0.9'): IncomingMessage {
+  return { method, headers, socket: { remoteAddress } } as unknown as IncomingMessage;
+}
+
+describe('SessionSigner', () => {
+  const signer = new SessionSigner(secret);
+
+  it('round-trips a pin, including backend ids with dots', () => {
+    const value = signer.sign('abc', 'web.1');
+    expect(signer.verify(value)).toEqual({ sessionId: 'abc', backend: 'web.1' });
+  });
+
+  it('ignores a tampered backend, session or MAC, and a value signed with another secret', () => {
+    const value = signer.sign('abc', 'web-1');
+    const [session, backend, mac] = value.split('.');
+    const forged = Buffer.from('web-2').toString('base64url');
+    expect(signer.verify(`${session}.${forged}.${mac}`)).toBeUndefined();
+    expect(signer.verify(`abd.${backend}.${mac}`)).toBeUndefined();
+    expect(signer.verify(`${session}.${backend}.${mac.slice(0, -2)}AA`)).toBeUndefined();
+    expect(signer.verify(`${session}.${backend}`)).toBeUndefined();
+    expect(new SessionSigner(Buffer.alloc(32, 8)).verify(value)).toBeUndefined();
+  });
+
+  it('refuses a short secret', () => {
+    expect(() => new SessionSigner(Buffer.alloc(8))).toThrow(/at least 16 bytes/);
+  });
+});
+
+describe('originPath', () => {
+  it('keeps origin-form targets and reduces absolute-form ones to path and query', () => {
+    expect(originPath('/a/b?x=1')).toBe('/a/b?x=1');
+    expect(originPath('http://elsewhere/x?y=2')).toBe('/x?y=2');
+    expect(originPath('HTTP://elsewhere:9999')).toBe('/');
+    expect(originPath('*')).toBe('*');
+  });
+
+  it('refuses targets that are not paths', () => {
+    expect(originPath('elsewhere:443')).toBeUndefined();
+    expect(originPath('ftp://elsewhere/x')).toBeUndefined();
+    expect(originPath('')).toBeUndefined();
+    expect(originPath(undefined)).toBeUndefined();
+  });
+});
+
+describe('readRequestInfo', () => {
+  const signer = new SessionSigner(secret);
+  const cookie = { cookieName: 'dl_session', key: 'cookie' as const };
+
+  it('marks only bodiless safe methods retryable', () => {
+    expect(readRequestInfo(request('GET', {}), '/', undefined, signer).info.retryable).toBe(true);
+    expect(readRequestInfo(request('HEAD', { 'content-length': '0' }), '/', undefined, signer).info.retryable).toBe(true);
+    expect(readRequestInfo(request('GET', { 'content-length': '5' }), '/', undefined, signer).info.retryable).toBe(false);
+    expect(readRequestInfo(request('POST', {}), '/', undefined, signer).info.retryable).toBe(false);
+    expect(hasBody(request('PUT', { 'transfer-encoding': 'chunked' }))).toBe(true);
+  });
+
+  it('keys on the path without its query, and on the client address', () => {
+    const { info } = readRequestInfo(request('GET', {}), '/cart?id=3', undefined, signer);
+    expect(info).toMatchObject({ requestKey: '/cart', clientKey: '10.0.0.9' });
+    expect(info.sessionKey).toBeUndefined();
+  });
+
+  it('pins a session whose cookie verifies', () => {
+    const value = signer.sign('s1', 'web-2');
+    const parsed = readRequestInfo(request('GET', { cookie: `other=1; dl_session=${value}` }), '/', cookie, signer);
+    expect(parsed.info).toMatchObject({ sessionKey: 's1', pinned: 'web-2' });
+    expect(parsed.sessionId).toBe('s1');
+  });
+
+  it('gives a tampered or missing cookie a new session and no pin', () => {
+    const value = signer.sign('s1', 'web-2').replace(/\.[^.]+\./, `.${Buffer.from('web-1').toString('base64url')}.`);
+    const tampered = readRequestInfo(request('GET', { cookie: `dl_session=${value}` }), '/', cookie, signer);
+    expect(tampered.info.pinned).toBeUndefined();
+    expect(tampered.sessionId).not.toBe('s1');
+    const fresh = readRequestInfo(request('GET', {}), '/', cookie, signer);
+    expect(fresh.info.pinned).toBeUndefined();
+    expect(fresh.info.sessionKey).toBe(fresh.sessionId);
+    expect(fresh.sessionId).toMatch(/^[A-Za-z0-9_-]{16}$/);
+  });
+
+  it('keys sessions on a header or on the client address when the policy says so', () => {
+    const header = { cookieName: 'x', key: 'header' as const, headerName: 'X-User' };
+    expect(readRequestInfo(request('GET', { 'x-user': 'u7' }), '/', header, signer).info.sessionKey).toBe('u7');
+    expect(readRequestInfo(request('GET', {}), '/', header, signer).info.sessionKey).toBeUndefined();
+    const client = { cookieName: 'x', key: 'client' as const };
+    expect(readRequestInfo(request('GET', {}), '/', client, signer).info.sessionKey).toBe('10.0.0.9');
+  });
+});
