@@ -5,6 +5,7 @@ import { registerHost } from './commands/host.js';
 import { registerDispatcher } from './commands/dispatcher.js';
 import { registerUp } from './commands/up.js';
 import { registerSimulate } from './commands/simulate.js';
+import { registerSimulate } from './commands/simulate.js';
 import { CliError } from './commands/errors.js';
 import { ScenarioError } from './core/scenario.js';
 
@@ -22,6 +23,7 @@ registerValidate(program);
 registerHost(program);
 registerDispatcher(program);
 registerUp(program);
+registerSimulate(program);
 registerSimulate(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -1,0 +1,158 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { parseDuration } from '../core/duration.js';
+import type { Report } from '../core/report.js';
+import { loadScenario, policyLabel, type PolicySpec, type Scenario } from '../core/scenario.js';
+import { checkPolicySpecs, policyNames } from '../policies/index.js';
+import { renderTable } from '../report/table.js';
+import { writeReports } from '../report/write.js';
+import { simulate, type SimProgress } from '../sim/simulation.js';
+import type { TheoryBlock } from '../sim/theory-block.js';
+import { CliError } from './errors.js';
+
+/**
+ * `dispatchlab simulate --scenario F [--policies a,b] [--requests N | --duration D] [--dispatchers K]
+ * [--json OUT] [--html OUT] [--out DIR]`: the scenario's policies in virtual time (src/sim), the
+ * same table and report files as `compare`, then the analytic baselines when the scenario admits
+ * them. A progress bar on a terminal, one plain line per policy otherwise (CI logs).
+ */
+
+interface SimulateFlags {
+  scenario: string;
+  policies?: string;
+  requests?: number;
+  duration?: number;
+  dispatchers: number;
+  json?: string;
+  html?: string;
+  out?: string;
+}
+
+export function registerSimulate(program: Command): void {
+  program
+    .command('simulate')
+    .description('run the policies on the simulated fleet in virtual time (no HTTP): table, report, theory baselines')
+    .requiredOption('--scenario <file>', 'scenario YAML file')
+    .option('--policies <list>', "comma-separated policy names or the scenario's labels (default: the scenario's)")
+    .option('--requests <n>', 'measured requests per policy (after the warmup); replaces the duration', parseCount)
+    .option('--duration <d>', "simulated time per policy, warmup included (default: the scenario's), e.g. 30s", parseDurationFlag)
+    .option('--dispatchers <k>', 'independent dispatchers sharing the fleet, each with its own view', parseCount, 1)
+    .option('--json <file>', 'write the JSON report here')
+    .option('--html <file>', 'write the HTML report here')
+    .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
+    .action(async (flags: SimulateFlags) => {
+      if (flags.requests !== undefined && flags.duration !== undefined) throw new CliError('--requests and --duration: give one or the other');
+      const scenario = loadScenario(flags.scenario, checkPolicySpecs);
+      const policies = flags.policies === undefined ? scenario.policies : selectPolicies(scenario, flags.policies);
+      if (flags.duration !== undefined && flags.duration <= scenario.warmup) {
+        throw new CliError(`--duration: ${flags.duration} ms must be longer than the scenario's warmup (${scenario.warmup} ms)`);
+      }
+      const progress = createProgress();
+      const started = performance.now();
+      let report: Report;
+      try {
+        report = simulate(scenario, {
+          policies,
+          requests: flags.requests,
+          durationMs: flags.duration,
+          dispatchers: flags.dispatchers,
+          onProgress: progress.update,
+        });
+      } finally {
+        progress.stop();
+      }
+      const wallMs = performance.now() - started;
+      report = {
+        ...report,
+        createdAt: new Date().toISOString(),
+        command: `dispatchlab ${process.argv.slice(2).join(' ')}`,
+        environment: { ...report.environment, wallSeconds: +(wallMs / 1000).toFixed(3) },
+      };
+      process.stdout.write(`${renderTable(report, { color: process.stdout.isTTY === true })}\n`);
+      const theory = formatTheory(report);
+      if (theory !== '') process.stdout.write(`${theory}\n`);
+      const written = await writeReports(report, {
+        dir: flags.out,
+        json: flags.json,
+        html: flags.html,
+        scenarioText: readFileSync(flags.scenario, 'utf8'),
+      });
+      process.stdout.write(`report: ${written.dir}\n`);
+    });
+}
+
+/** `--policies a,b`: each entry is a scenario label (keeping its options) or a registry name. */
+function selectPolicies(scenario: Scenario, list: string): PolicySpec[] {
+  const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) throw new CliError('--policies: expected a comma-separated list of policies');
+  return names.map((name) => {
+    const fromScenario = scenario.policies.find((p) => policyLabel(p) === name);
+    if (fromScenario !== undefined) return fromScenario;
+    if (!policyNames().includes(name)) {
+      const labels = scenario.policies.map(policyLabel).filter((l) => !policyNames().includes(l));
+      throw new CliError(`--policies: "${name}" is not a policy (known: ${[...policyNames(), ...labels].join(', ')})`);
+    }
+    return name;
+  });
+}
+
+/** The analytic baselines as text under the table, with each measured mean beside the best possible. */
+export function formatTheory(report: Report): string {
+  const theory = report.theory as TheoryBlock | undefined;
+  if (theory === undefined) return '';
+  if (!theory.applicable) return `no analytic baseline: ${theory.reasons.join('; ')}`;
+  const ms = (x: number | undefined): string => (x === undefined ? '-' : `${x.toFixed(2)} ms`);
+  const best = theory.centralQueue?.meanResponseMs ?? Number.NaN;
+  const lines = [
+    `theory: ${theory.servers} replicas, ${theory.arrivalRps} rps, mean service ${ms(theory.serviceMs)}, utilisation ${theory.utilisation?.toFixed(3)}`,
+    `  random assignment (M/M/1 each)   mean ${ms(theory.random?.meanResponseMs)}`,
+    `  central queue (M/M/c, Erlang C)   mean ${ms(theory.centralQueue?.meanResponseMs)}  (the best any dispatcher can do)`,
+    `  power of two (supermarket limit)  mean ${ms(theory.powerOfTwo?.meanResponseMs)}`,
+    ...report.runs.map((r) => `  measured ${r.policy.padEnd(24)} mean ${ms(r.latencyMs.mean)}  (${(r.latencyMs.mean / best).toFixed(2)}x the central queue)`),
+  ];
+  return lines.join('\n');
+}
+
+function createProgress(): { update: (p: SimProgress) => void; stop: () => void } {
+  if (process.stderr.isTTY !== true) {
+    return {
+      update: (p) => {
+        if (p.done) process.stderr.write(`simulated ${p.policy} (${p.policyIndex + 1}/${p.policies}): ${p.issued} requests, ${(p.simulatedMs / 1000).toFixed(1)} s of virtual time\n`);
+      },
+      stop: () => undefined,
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    { format: '{policy} [{bar}] {percentage}% | {value}/{total} requests | {simSeconds} s simulated', stream: process.stderr, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let current = -1;
+  return {
+    update: (p) => {
+      const payload = { policy: `${p.policy} (${p.policyIndex + 1}/${p.policies})`, simSeconds: (p.simulatedMs / 1000).toFixed(1) };
+      if (p.policyIndex !== current) {
+        if (current >= 0) bar.stop();
+        current = p.policyIndex;
+        bar.start(Math.max(p.expected, 1), 0, payload);
+      }
+      bar.update(p.done ? Math.max(p.expected, p.issued) : Math.min(p.issued, p.expected), payload);
+    },
+    stop: () => {
+      if (current >= 0) bar.stop();
+    },
+  };
+}
+
+function parseCount(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`expected a whole number >= 1, got "${text}"`);
+  return n;
+}
+
+function parseDurationFlag(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) throw new CliError(`--duration: expected a duration such as 30s or 2m, got "${text}"`);
+  return ms;
+}
+
