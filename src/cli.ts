@@ -5,7 +5,6 @@ import { registerHost } from './commands/host.js';
 import { registerDispatcher } from './commands/dispatcher.js';
 import { registerUp } from './commands/up.js';
 import { registerSimulate } from './commands/simulate.js';
-import { registerSimulate } from './commands/simulate.js';
 import { CliError } from './commands/errors.js';
 import { ScenarioError } from './core/scenario.js';
 
@@ -23,7 +22,6 @@ registerValidate(program);
 registerHost(program);
 registerDispatcher(program);
 registerUp(program);
-registerSimulate(program);
 registerSimulate(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
