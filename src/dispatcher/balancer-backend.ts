@@ -82,20 +82,19 @@ export class BackendRecord {
    */
   sync(): number {
     const view = this.view;
+    const pick = this.pickView;
+    const wasPickable = pick.healthy;
     view.state = this.state;
     view.healthy = this.state === 'healthy';
     view.inFlight = this.inFlight;
     view.weight = this.weight;
-    const pick = this.pickView;
-    const before = pick.healthy;
     if (pick !== view) {
       pick.state = this.state;
       pick.inFlight = this.inFlight;
       pick.weight = this.weight;
       pick.healthy = view.healthy && this.hasFreeSlot;
-      return Number(pick.healthy) - Number(before);
     }
-    return Number(view.healthy) - Number(before);
+    return Number(pick.healthy) - Number(wasPickable);
   }
 
   reportLoad(load: number, atMs: Millis): void {

@@ -468,9 +468,12 @@ export class Balancer {
     rec.errors++;
     rec.consecutiveFailures++;
     const outlier = this.settings.outlier;
+    // Never the last healthy backend either: with the others down or draining, ejecting it would
+    // turn a partial outage into a total one.
     if (
       rec.state === 'healthy' &&
       rec.consecutiveFailures >= outlier.consecutiveErrors &&
+      this.healthyCount > 1 &&
       this.ejectedCount < maxEjected(this.records.size, outlier.maxEjectedFraction)
     ) {
       this.eject(rec, outlier.baseEjectionMs);

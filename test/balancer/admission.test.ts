@@ -135,6 +135,22 @@ describe('Balancer admission and queue', () => {
     expect(balancer.stats().refused['no-backend']).toBe(2);
   });
 
+  it('without a limit, refuses no-backend without asking the policy once every backend is out', () => {
+    let picks = 0;
+    const { balancer, results } = setup({
+      settings: { maxConnPerBackend: 0 },
+      policy: { name: 'count', pick: (backends) => (picks++, backends.find((b) => b.healthy)?.id) },
+    });
+    balancer.setHealth('b1', false);
+    balancer.drain('b2');
+    balancer.begin(GET, results.for('a'));
+    expect(results.all[0].result.refused).toBe('no-backend');
+    expect(picks).toBe(0);
+    balancer.undrain('b2');
+    balancer.begin(GET, results.for('b'));
+    expect(results.lease('b').backend).toBe('b2');
+  });
+
   it('in-flight never goes negative and returns to 0 whatever mix of duplicate end calls', () => {
     const { balancer, policy, results } = setup({ settings: { maxConnPerBackend: 2 } });
     for (let i = 0; i < 6; i++) balancer.begin(GET, results.for(`r${i}`));

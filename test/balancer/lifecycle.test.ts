@@ -58,6 +58,15 @@ describe('Balancer backend states', () => {
     // floor(3 * 0.5) = 1 ejected; b2 keeps failing but stays in.
     expect(balancer.views().map((v) => v.state)).toEqual(['ejected', 'healthy', 'healthy']);
 
+    // With b2 down, b1 is the last healthy backend: it stays in however often it fails.
+    const pair = setup({ backends: 2, settings: { outlier: { consecutiveErrors: 1, baseEjectionMs: 1000, maxEjectedFraction: 1 } } });
+    pair.balancer.setHealth('b2', false);
+    for (let i = 0; i < 3; i++) {
+      pair.balancer.begin(GET, pair.results.for(`${i}`));
+      pair.results.lease(`${i}`).end({ kind: 'connect-error' });
+    }
+    expect(pair.balancer.views().map((v) => v.state)).toEqual(['healthy', 'down']);
+
     const single = setup({ backends: 1, settings: { outlier: { consecutiveErrors: 1, baseEjectionMs: 1000, maxEjectedFraction: 1 } } });
     single.balancer.begin(GET, single.results.for('x'));
     single.results.lease('x').end({ kind: 'connect-error' });
