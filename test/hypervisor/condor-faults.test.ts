@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_COST_MODEL, resolveCostModel } from '../../src/backends/hypervisor/cost-model.js';
+import { bench, latencyMs, NATIVE_COSTS, timing } from './fixtures.js';
+
+describe('Condor owner activity', () => {
+  it('suspend: harvested VMs make no progress for exactly the interval; others are untouched', () => {
+    const b = bench({ cores: 4, memoryMb: 8192, owner: [{ at: 100, for: 50 }], onOwnerReturn: 'suspend' }, [
+      { name: 'harvested', harvested: true, vcpus: 2 },
+      { name: 'owned' },
+    ]);
+    const events: string[] = [];
+    b.host.onStatusChange((vm, status) => events.push(`${b.clock.now()} ${vm} ${status}`));
+    b.host.start();
+    const h = b.submit('harvested', { cpuMs: 200 });
+    const o = b.submit('owned', { cpuMs: 200 });
+    b.clock.advance(120);
+    expect(b.host.snapshot().ownerActive).toBe(true);
+    expect(b.host.status('harvested')).toBe('suspended');
+    const late = b.submit('harvested', { cpuMs: 10 });
+    b.clock.runUntilIdle();
+    expect(timing(h).finishedAt).toBeCloseTo(250, 9);
+    expect(timing(h).suspendedMs).toBeCloseTo(50, 9);
+    expect(timing(o).finishedAt).toBeCloseTo(200, 9);
+    expect(timing(o).suspendedMs).toBe(0);
+    expect(timing(late).suspendedMs).toBeCloseTo(30, 9);
+    expect(timing(late).finishedAt).toBeCloseTo(160, 9);
+    expect(events).toEqual(['100 harvested suspended', '150 harvested running']);
+    expect(b.host.snapshot().ownerActive).toBe(false);
+  });
+
+  it('migrate: harvested VMs are down for a time that grows with their memory', () => {
+    const model = resolveCostModel({ migration: { baseMs: 200, msPerGb: 1000 } });
+    const b = bench({ cores: 4, memoryMb: 16384, owner: [{ at: 100, for: 50 }], onOwnerReturn: 'migrate' }, [
+      { name: 'small', harvested: true, memoryMb: 1024 },
+      { name: 'big', harvested: true, memoryMb: 4096 },
+      { name: 'owned', memoryMb: 1024 },
+    ], { costModel: { ...NATIVE_COSTS, migration: model.migration } });
+    const events: string[] = [];
+    b.host.onStatusChange((vm, status) => events.push(`${b.clock.now()} ${vm} ${status}`));
+    b.host.start();
+    const jobs = ['small', 'big', 'owned'].map((vm) => b.submit(vm, { cpuMs: 1000 }));
+    b.clock.runUntilIdle();
+    expect(timing(jobs[0]).suspendedMs).toBeCloseTo(1200, 9);
+    expect(timing(jobs[1]).suspendedMs).toBeCloseTo(4200, 9);
+    expect(latencyMs(jobs[0])).toBeCloseTo(2200, 9);
+    expect(latencyMs(jobs[1])).toBeCloseTo(5200, 9);
+    expect(latencyMs(jobs[2])).toBeCloseTo(1000, 9);
+    expect(events).toEqual(['100 small migrating', '100 big migrating', '1300 small running', '4300 big running']);
+  });
+
+  it('the default migration model charges baseMs + msPerGb per GB', () => {
+    const { baseMs, msPerGb } = DEFAULT_COST_MODEL.migration;
+    const b = bench({ cores: 1, memoryMb: 4096, owner: [{ at: 0, for: 1 }], onOwnerReturn: 'migrate' }, [
+      { name: 'v', harvested: true, memoryMb: 2048 },
+    ]);
+    b.host.start();
+    const job = b.submit('v', { cpuMs: 1 });
+    b.clock.runUntilIdle();
+    expect(latencyMs(job)).toBeCloseTo(1 + baseMs + 2 * msPerGb, 9);
+  });
+});
+
+describe('faults', () => {
+  it('crash: running requests fail, new ones fail at once, the VM comes back after the interval', () => {
+    const b = bench({ cores: 2, memoryMb: 4096 }, [{ name: 'a' }, { name: 'b' }], {
+      faults: [{ vm: 'a', kind: 'crash', at: 50, for: 100 }],
+    });
+    const events: string[] = [];
+    b.host.onStatusChange((vm, status) => events.push(`${b.clock.now()} ${vm} ${status}`));
+    b.host.start();
+    const running = b.submit('a', { cpuMs: 100 });
+    const neighbour = b.submit('b', { cpuMs: 100 });
+    b.clock.advance(60);
+    expect(running.result).toEqual({ ok: false, reason: 'crashed', vm: 'a', host: 'h' });
+    const refused = b.submit('a', { cpuMs: 1 });
+    expect(refused.result).toBeUndefined(); // never inside submit()
+    b.clock.advance(0);
+    expect(refused.result).toMatchObject({ ok: false, reason: 'crashed' });
+    b.clock.advance(100);
+    const after = b.submit('a', { cpuMs: 10 });
+    b.clock.runUntilIdle();
+    expect(latencyMs(after)).toBeCloseTo(10, 9);
+    expect(latencyMs(neighbour)).toBeCloseTo(100, 9);
+    expect(events).toEqual(['50 a crashed', '150 a running']);
+  });
+
+  it('slow: requests cost `factor` times more during the interval', () => {
+    const b = bench({ cores: 1, memoryMb: 4096 }, [{ name: 'a' }], { faults: [{ vm: 'a', kind: 'slow', factor: 2, at: 0, for: 100 }] });
+    b.host.start();
+    const job = b.submit('a', { cpuMs: 100 });
+    b.clock.runUntilIdle();
+    // 50 ms of work in the first 100 ms, then 50 ms at full speed.
+    expect(latencyMs(job)).toBeCloseTo(150, 9);
+    expect(b.host.snapshot().vms[0].load).toBe(0);
+  });
+});
+
+describe('lifecycle', () => {
+  it('stop cancels running requests and every timer', () => {
+    const b = bench({ cores: 1, memoryMb: 4096, owner: [{ at: 1000, for: 10 }] }, [{ name: 'a', harvested: true }]);
+    b.host.start();
+    const job = b.submit('a', { cpuMs: 100 });
+    b.clock.advance(10);
+    b.host.stop();
+    expect(job.result).toEqual({ ok: false, reason: 'cancelled', vm: 'a', host: 'h' });
+    expect(b.host.snapshot().vms[0].running).toBe(0);
+    const before = b.clock.eventsRun;
+    b.clock.runUntilIdle();
+    expect(b.clock.eventsRun).toBe(before);
+  });
+
+  it('refuses unknown VMs and a second start with clear errors', () => {
+    const b = bench({ cores: 1, memoryMb: 4096 }, [{ name: 'a' }]);
+    expect(() => b.submit('nope', { cpuMs: 1 })).toThrow('host "h" has no VM "nope" (VMs: a)');
+    b.host.start();
+    expect(() => b.host.start()).toThrow(/start\(\) called twice/);
+  });
+});
