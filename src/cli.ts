@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerValidate } from './commands/validate.js';
+import { registerPolicies } from './commands/policies.js';
 import { registerHost } from './commands/host.js';
 import { registerDispatcher } from './commands/dispatcher.js';
 import { registerUp } from './commands/up.js';
@@ -19,6 +20,7 @@ const program = new Command('dispatchlab')
   .configureOutput({ outputError: (text, write) => write(text) });
 
 registerValidate(program);
+registerPolicies(program);
 registerHost(program);
 registerDispatcher(program);
 registerUp(program);

@@ -1,13 +1,28 @@
 import type { Scenario, ScenarioIssue, PolicySpec } from '../core/scenario.js';
 import { policyName, policyOptions } from '../core/scenario.js';
 import { formatPath } from '../core/scenario.js';
+import { consistentHash } from './consistent-hash.js';
+import { leastLoaded } from './least-loaded.js';
+import { peakEwma } from './peak-ewma.js';
 import type { Policy, PolicyDefinition, PolicyDeps } from './policy.js';
+import { powerOfTwo } from './power-of-two.js';
+import { random } from './random.js';
+import { roundRobin } from './round-robin.js';
+import { sessionSticky } from './session-sticky.js';
 
 /**
  * The policy registry: a plain map from name to definition (no registration by side-effect
  * import, which tree-shaking and test isolation break).
  */
-export const POLICIES: Readonly<Record<string, PolicyDefinition>> = {};
+export const POLICIES: Readonly<Record<string, PolicyDefinition>> = {
+  'round-robin': roundRobin,
+  'least-loaded': leastLoaded,
+  'session-sticky': sessionSticky,
+  random,
+  'power-of-two': powerOfTwo,
+  'peak-ewma': peakEwma,
+  'consistent-hash': consistentHash,
+};
 
 export function policyNames(): string[] {
   return Object.keys(POLICIES);

@@ -65,6 +65,18 @@ export interface Policy {
    * the pick differs from `ctx.pinned`, and the Balancer counts sticky hits and misses.
    */
   readonly sticky?: boolean;
+  /** Sticky policies: how the dispatcher keys sessions (cookie name, or header, or client address). */
+  readonly session?: SessionKeying;
+  /** The backends the policy keeps per-backend state for (tests check it forgets removed ones). */
+  trackedIds?(): BackendId[];
+}
+
+/** How a sticky policy's sessions are identified on the wire; read by the dispatcher. */
+export interface SessionKeying {
+  readonly cookieName: string;
+  readonly key: 'cookie' | 'header' | 'client';
+  /** The header carrying the session id when `key` is 'header'. */
+  readonly headerName?: string;
 }
 
 export interface PolicyDeps {

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import type { BackendId } from '../core/types.js';
+import { HashPlacer, hashingOptions } from './hashing/placer.js';
+import { eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition } from './policy.js';
+import { WeightedRandom } from './random.js';
+
+/**
+ * Consistent hashing over a request key: the session id, the client address (nginx `ip_hash`,
+ * HAProxy `balance source`) or the request key, the path (HAProxy `balance uri`), placed on a ring
+ * (Karger et al. 1997) or a Maglev table (Eisenbud et al. 2016), optionally with bounded loads
+ * (Mirrokni et al. 2018). See hashing/ for each piece.
+ *
+ * A request without the chosen key goes to a weighted-random backend, as in Envoy ("no hash key:
+ * random"). Tie-break: none needed, a key has exactly one home; the walk past full or avoided
+ * backends is deterministic. Cost: O(n) per pick plus the lookup; see hashing/placer.ts.
+ */
+export type HashKeySource = 'session' | 'client' | 'request';
+
+const KEY_FIELD = { session: 'sessionKey', client: 'clientKey', request: 'requestKey' } as const satisfies Record<
+  HashKeySource,
+  keyof PickContext
+>;
+
+export class ConsistentHash implements Policy {
+  readonly name = 'consistent-hash';
+
+  constructor(
+    private readonly key: HashKeySource,
+    private readonly placer: HashPlacer,
+    private readonly keyless: WeightedRandom,
+  ) {}
+
+  pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
+    const key = ctx[KEY_FIELD[this.key]];
+    if (key === undefined) return this.keyless.pick(backends, ctx);
+    return this.placer.place(backends, eligible(backends, ctx.avoid), key);
+  }
+
+  onMembershipChange(): void {
+    this.placer.forget();
+  }
+
+  trackedIds(): BackendId[] {
+    return this.placer.memberIds();
+  }
+}
+
+const options = z.strictObject({
+  key: z.enum(['session', 'client', 'request']).default('client').describe('what to hash: session id, client address, or request path'),
+  ...hashingOptions(0),
+});
+
+export const consistentHash: PolicyDefinition<typeof options> = {
+  name: 'consistent-hash',
+  summary: 'ring or Maglev consistent hashing of a session, client or request key, optionally with bounded load',
+  options,
+  create: (o, deps) => new ConsistentHash(o.key, new HashPlacer(o), new WeightedRandom(deps.rng.stream('consistent-hash'))),
+};

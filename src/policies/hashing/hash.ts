@@ -1,0 +1,22 @@
+import { hash32 } from '../../core/rng.js';
+
+/**
+ * The 32-bit key hash of the hashing policies: FNV-1a (core/rng.ts `hash32`) followed by
+ * MurmurHash3's fmix32 finalizer. FNV-1a alone mixes its last characters poorly into the high bits,
+ * so keys such as `web-1#17` and `web-1#18` land next to each other on a ring; fmix32 gives full
+ * avalanche (every input bit flips each output bit with probability ~1/2). Not cryptographic: hash
+ * flooding is not a threat model here, backends come from the operator's scenario.
+ */
+export function keyHash(text: string, seed = 0): number {
+  return fmix32(hash32(text, (0x811c9dc5 ^ seed) >>> 0));
+}
+
+/** MurmurHash3's 32-bit finalizer (Appleby, public domain). */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import type { BackendId } from '../../core/types.js';
+import type { BackendView } from '../policy.js';
+import { keyHash } from './hash.js';
+import type { HashTable } from './hash-table.js';
+import { MaglevTable, isPrime } from './maglev.js';
+import { HashRing } from './ring.js';
+
+/**
+ * Consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam, "Consistent Hashing with
+ * Bounded Loads", SODA 2018; HAProxy `hash-balance-factor`, added by Vimeo in 2016): a backend
+ * whose in-flight count has reached ceil(factor x (totalInFlight + 1) x weight / totalWeight) is
+ * full, and the key walks on to its next preference (ring successor or next Maglev slot). For
+ * equal weights that is the paper's ceil(c x (m + 1) / n). Since the caps add up to more than the
+ * requests in flight, with factor >= 1 some backend is never full: no backend exceeds its cap.
+ * `boundedLoad: 0` turns the bound off (plain consistent hashing).
+ *
+ * Shared by the consistent-hash and session-sticky policies. The table is built over the healthy
+ * backends and rebuilt only when their ids or weights change; avoided (retry) backends are walked
+ * past like full ones. Cost: O(n) per pick to sum loads and compare the membership signature, plus
+ * the table lookup (ring O(log P), Maglev O(1)); a rebuild is O(P log P) or O(M log M).
+ */
+export const hashingOptions = (boundedLoadDefault: number) => ({
+  algorithm: z.enum(['ring', 'maglev']).default('ring').describe('ring (ketama) or maglev lookup table'),
+  vnodes: z.number().int().positive().default(100).describe('ring: points per unit of weight'),
+  tableSize: z
+    .number()
+    .int()
+    .refine(isPrime, 'must be a prime number')
+    .default(65537)
+    .describe('maglev: lookup table size, a prime well above 100 x backends'),
+  boundedLoad: z
+    .union([z.literal(0), z.number().min(1)])
+    .default(boundedLoadDefault)
+    .describe('bounded-load factor c >= 1: cap each backend at ceil(c x average in-flight); 0 = unbounded'),
+});
+
+export interface HashingOptions {
+  readonly algorithm: 'ring' | 'maglev';
+  readonly vnodes: number;
+  readonly tableSize: number;
+  readonly boundedLoad: number;
+}
+
+export class HashPlacer {
+  private cached: { signature: string; table: HashTable } | undefined;
+
+  constructor(private readonly options: HashingOptions) {}
+
+  /**
+   * The backend for `key` among `candidates` (eligible, so a subset of the healthy `backends`): the
+   * first preference that is a candidate and not full; if every candidate is full (only possible
+   * when `avoid` removed most of them), the first candidate preference regardless of load.
+   */
+  place(backends: readonly BackendView[], candidates: readonly BackendView[], key: string): BackendId | undefined {
+    const table = this.tableFor(backends);
+    const byId = new Map(candidates.map((b) => [b.id, b]));
+    const hasRoom = this.roomTest(candidates);
+    let firstCandidate: BackendId | undefined;
+    for (const id of table.preferences(keyHash(key))) {
+      const b = byId.get(id);
+      if (!b) continue;
+      if (hasRoom(b)) return id;
+      firstCandidate ??= id;
+    }
+    return firstCandidate;
+  }
+
+  /** Drop the table; the next pick rebuilds it for the new membership. */
+  forget(): void {
+    this.cached = undefined;
+  }
+
+  memberIds(): BackendId[] {
+    return [...(this.cached?.table.memberIds ?? [])];
+  }
+
+  private roomTest(candidates: readonly BackendView[]): (b: BackendView) => boolean {
+    const factor = this.options.boundedLoad;
+    if (factor === 0) return () => true;
+    let totalInFlight = 0;
+    let totalWeight = 0;
+    for (const b of candidates) {
+      totalInFlight += b.inFlight;
+      totalWeight += b.weight;
+    }
+    return (b) => b.inFlight + 1 <= Math.ceil((factor * (totalInFlight + 1) * b.weight) / totalWeight);
+  }
+
+  private tableFor(backends: readonly BackendView[]): HashTable {
+    const members = backends.filter((b) => b.healthy);
+    const signature = members.map((b) => `${b.id}\u0000${b.weight}`).join('\u0001');
+    if (this.cached?.signature !== signature) {
+      const table =
+        this.options.algorithm === 'ring' ? new HashRing(members, this.options.vnodes) : new MaglevTable(members, this.options.tableSize);
+      this.cached = { signature, table };
+    }
+    return this.cached.table;
+  }
+}
