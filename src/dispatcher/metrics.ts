@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
 import type { BackendId, Millis } from '../core/types.js';
 import type { BackendState } from '../policies/policy.js';
 import type { BackendStatus, BalancerObserver } from './balancer-types.js';
@@ -35,7 +35,6 @@ export class DispatcherMetrics implements ExchangeRecorder {
     this.registry = registry;
     this.policy = policyLabel;
     const registers = [registry];
-    collectDefaultMetrics({ register: registry, prefix: 'dispatchlab_dispatcher_' });
 
     this.requests = new Counter({ name: 'dispatchlab_requests_total', help: 'Requests answered, by backend and HTTP status (error: connection failure, timeout: 504, backend none: refused)', labelNames: ['policy', 'backend', 'code'], registers });
     this.duration = new Histogram({ name: 'dispatchlab_request_duration_seconds', help: 'Time from arrival at the dispatcher to the end of the response', labelNames: ['policy', 'backend'], buckets: LATENCY_BUCKETS_S, registers });
@@ -45,7 +44,7 @@ export class DispatcherMetrics implements ExchangeRecorder {
     const refused = new Counter({ name: 'dispatchlab_refused_total', help: 'Requests refused (no-backend, queue-full, queue-timeout)', labelNames: ['policy', 'reason'], registers });
     const stickyHits = new Counter({ name: 'dispatchlab_sticky_hits_total', help: 'Sticky sessions that stayed on their pinned replica', labelNames: ['policy'], registers });
     const stickyMisses = new Counter({ name: 'dispatchlab_sticky_misses_total', help: 'Sticky sessions moved off their pinned replica', labelNames: ['policy'], registers });
-    this.policyInfo = new Gauge({ name: 'dispatchlab_policy_info', help: ' 1 for the policy in use, 0 for ones used before', labelNames: ['policy'], registers });
+    this.policyInfo = new Gauge({ name: 'dispatchlab_policy_info', help: '1 for the policy in use, 0 for ones used before', labelNames: ['policy'], registers });
     this.policyInfo.set({ policy: policyLabel }, 1);
 
     const read = (): MetricsSource | undefined => this.source;

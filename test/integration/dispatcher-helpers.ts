@@ -1,0 +1,56 @@
+import net from 'node:net';
+import { parseScenario, type Scenario } from '../../src/core/scenario.js';
+
+/** Shared by the dispatcher's integration tests: small scenarios and plain HTTP calls. */
+
+export const ADMIN_TOKEN = 'integration-token-0123';
+
+/** `replicas` hosts with one replica each (r1..rN on h1..hN), a deterministic request class. */
+export function replicasScenario(replicas: number, opts: { cpuMs?: number; dispatcher?: Record<string, unknown> } = {}): Scenario {
+  const hosts = Array.from({ length: replicas }, (_, i) => ({ name: `h${i + 1}`, cores: 2, memoryMb: 4096 }));
+  const vms = hosts.map((h, i) => ({ name: `r${i + 1}`, host: h.name, vcpus: 1, memoryMb: 512 }));
+  return parseScenario({
+    name: 'dispatcher-test',
+    hosts,
+    vms,
+    workload: { classes: [{ name: 'page', share: 1, route: '/', cpuMs: opts.cpuMs ?? 1, service: 'deterministic' }] },
+    dispatcher: { healthCheck: { intervalMs: 200, timeoutMs: 150, rise: 1, fall: 1 }, ...opts.dispatcher },
+    policies: ['round-robin'],
+  });
+}
+
+export interface Answer {
+  status: number;
+  servedBy: string | null;
+  setCookie: string[];
+  headers: Headers;
+  body: string;
+}
+
+export async function get(url: string, init: RequestInit = {}): Promise<Answer> {
+  const res = await fetch(url, init);
+  return { status: res.status, servedBy: res.headers.get('x-served-by'), setCookie: res.headers.getSetCookie(), headers: res.headers, body: await res.text() };
+}
+
+/** Send raw bytes (for request lines fetch will not write) and read the whole answer. */
+export function rawRequest(url: string, text: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    // write, not end: Node's server aborts a request whose client half-closes (send Connection: close).
+    const socket = net.connect(Number(port), hostname, () => socket.write(text));
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (data += chunk));
+    socket.on('end', () => resolve(data));
+    socket.on('error', reject);
+  });
+}
+
+/** Poll `check` until it holds or `timeoutMs` passes (real sockets: state changes are asynchronous). */
+export async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
