@@ -86,10 +86,6 @@ async function serveRequest(opts: ReplicaAppOptions, req: Request, res: Response
     return;
   }
   if (body === 'aborted' || res.destroyed) return;
-  if (host.status(vm) === 'crashed') {
-    req.socket.destroy();
-    return;
-  }
 
   let finished = false;
   const job = host.submit(vm, drawCost(cls, opts.rng), (result) => {
