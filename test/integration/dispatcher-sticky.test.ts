@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startUp, type RunningUp } from '../../src/up.js';
+import { get, replicasScenario } from './dispatcher-helpers.js';
+
+let up: RunningUp;
+
+beforeAll(async () => {
+  up = await startUp({ scenario: replicasScenario(3), policy: 'session-sticky' });
+});
+afterAll(async () => {
+  await up?.close();
+});
+
+/** The `name=value` part of a Set-Cookie header for the session cookie. */
+function sessionCookie(setCookie: string[]): string | undefined {
+  return setCookie.find((c) => c.startsWith('dl_session='))?.split(';')[0];
+}
+
+describe('session-sticky on real sockets', () => {
+  it('keeps a session on its replica for 100 requests, and re-pins it when that replica stops', async () => {
+    const first = await get(`${up.dispatcher.url}/cart`);
+    expect(first.status).toBe(200);
+    const cookie = sessionCookie(first.setCookie);
+    expect(cookie).toBeDefined();
+    const pinned = first.servedBy!;
+
+    for (let i = 0; i < 99; i++) {
+      const answer = await get(`${up.dispatcher.url}/cart`, { headers: { cookie: cookie! } });
+      expect(answer.servedBy).toBe(pinned);
+      expect(sessionCookie(answer.setCookie)).toBeUndefined();
+    }
+    expect(up.dispatcher.balancer.stickyStats().hits).toBeGreaterThanOrEqual(99);
+
+    await up.hosts.find((h) => h.replicas.some((r) => r.vm === pinned))!.close(0);
+    const moved = await get(`${up.dispatcher.url}/cart`, { headers: { cookie: cookie! } });
+    expect(moved.status).toBe(200);
+    expect(moved.servedBy).not.toBe(pinned);
+    const repinned = sessionCookie(moved.setCookie);
+    expect(repinned).toBeDefined();
+    expect(repinned).not.toBe(cookie);
+    expect(repinned!.split('.')[0]).toBe(cookie!.split('.')[0]);
+    for (let i = 0; i < 10; i++) {
+      expect((await get(`${up.dispatcher.url}/cart`, { headers: { cookie: repinned! } })).servedBy).toBe(moved.servedBy);
+    }
+  });
+
+  it('ignores a forged pin: the session gets a new, signed one', async () => {
+    const forged = `dl_session=abc.${Buffer.from('r1').toString('base64url')}.AAAAAAAAAAAAAAAAAAAAAA`;
+    const answer = await get(`${up.dispatcher.url}/cart`, { headers: { cookie: forged } });
+    expect(answer.status).toBe(200);
+    const cookie = sessionCookie(answer.setCookie);
+    expect(cookie).toBeDefined();
+    expect(cookie!.startsWith('dl_session=abc.')).toBe(false);
+  });
+});
