@@ -1,0 +1,57 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseScenario } from '../../src/core/scenario.js';
+import { runClosedLoop } from '../../src/loadtest/closed-loop.js';
+
+/** Gives each cookie-less request a new session id, and records which cookies it saw per socket. */
+let server: http.Server;
+let url = '';
+const cookiesBySocket = new Map<string, Set<string>>();
+let anonymous = 0;
+
+beforeAll(async () => {
+  let nextSession = 0;
+  server = http.createServer((req, res) => {
+    const socket = `${req.socket.remotePort}`;
+    req.resume();
+    const cookie = req.headers.cookie;
+    if (cookie === undefined) {
+      anonymous++;
+      res.setHeader('Set-Cookie', `sid=${nextSession++}; Path=/; HttpOnly`);
+    } else cookiesBySocket.set(socket, (cookiesBySocket.get(socket) ?? new Set()).add(cookie));
+    setTimeout(() => res.end(req.url?.startsWith('/slow') ? 'slow' : 'ok'), 2);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const scenario = parseScenario({
+  name: 't',
+  hosts: [{ name: 'h', cores: 1, memoryMb: 1024 }],
+  vms: [{ name: 'web', host: 'h' }],
+  workload: { sessions: 4, classes: [{ name: 'page', share: 0.5, route: '/', cpuMs: 1 }, { name: 'slow', share: 0.5, route: '/slow', cpuMs: 1 }] },
+});
+
+describe('runClosedLoop', () => {
+  it('keeps one session cookie per connection and records sub-ms latencies of every response', async () => {
+    let warmedUp = false;
+    const result = await runClosedLoop(
+      { kind: 'closed', url, seed: 1, classes: scenario.workload.classes, sessions: 4, warmupMs: 300, durationMs: 800, timeoutMs: 2000, connections: 4 },
+      { beforeMeasure: async () => void (warmedUp = true) },
+    );
+    expect(warmedUp).toBe(true);
+    expect(result.requests).toBeGreaterThan(50);
+    expect(result.codes['200']).toBe(result.requests);
+    expect(result.errors).toBe(0);
+    // Each connection asked once per session (requests array pass) without a cookie, then sent it back.
+    expect(anonymous).toBeLessThanOrEqual(16);
+    for (const cookies of cookiesBySocket.values()) expect(cookies.size).toBeLessThanOrEqual(2);
+    expect(result.latencyMs.p50).toBeGreaterThanOrEqual(2);
+    expect(Number.isInteger(result.latencyMs.mean)).toBe(false);
+  });
+});
