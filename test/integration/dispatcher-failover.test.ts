@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startUp, type RunningUp } from '../../src/up.js';
+import { get, replicasScenario } from './dispatcher-helpers.js';
+
+let up: RunningUp;
+
+beforeAll(async () => {
+  up = await startUp({ scenario: replicasScenario(3, { cpuMs: 5 }), policy: 'round-robin' });
+});
+afterAll(async () => {
+  await up?.close();
+});
+
+describe('failover on real sockets', () => {
+  it('a replica killed under load costs no GET', async () => {
+    const total = 150;
+    const killAt = 40;
+    let sent = 0;
+    let done = 0;
+    let killed: Promise<void> | undefined;
+    const statuses: number[] = [];
+    const servedAfterKill = new Set<string | null>();
+    const worker = async (): Promise<void> => {
+      while (sent < total) {
+        sent++;
+        const answer = await get(`${up.dispatcher.url}/page`);
+        statuses.push(answer.status);
+        if (killed) servedAfterKill.add(answer.servedBy);
+        if (++done === killAt) killed = up.hosts[1].close(0);
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    await killed;
+    expect(statuses).toHaveLength(total);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(up.dispatcher.balancer.stats().retries).toBeGreaterThan(0);
+    expect(up.dispatcher.balancer.backends().find((b) => b.id === 'r2')!.state).not.toBe('healthy');
+    expect(servedAfterKill.has('r1') && servedAfterKill.has('r3')).toBe(true);
+  });
+});
