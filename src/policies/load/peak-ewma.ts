@@ -7,16 +7,18 @@ import { forgetRemoved, type LoadMetric } from './load-metric.js';
  * Peak EWMA, Finagle's load metric (com.twitter.finagle.loadbalancer.PeakEwma; also tower's
  * `PeakEwma` and Linkerd's default): cost = ewmaRttMs * (inFlight + 1).
  *
- * - Peak-sensitive: a latency sample above the average replaces it at once, so a backend that just
- *   turned slow loses traffic immediately; a sample below blends in with weight
- *   w = exp(-elapsedMs / decayMs) on the old value (elapsed = time since the previous sample).
  * - Lazily decayed on read, as tower does: between samples the estimate read at `now` is
  *   ewma * exp(-(now - sampledAt) / decayMs), so a backend that has been avoided for a while looks
- *   cheaper again and gets probed. Reads never change the state (Finagle and tower fold the read
- *   decay into the stored value, which makes the estimate depend on how often picks happen).
- * - A backend starts at `defaultRttMs` when first dispatched to. Until its first response it costs
- *   a large penalty whenever it already has requests in flight (Finagle's Penalty): one probe at a
- *   time until its latency is known.
+ *   cheaper again and gets probed.
+ * - Peak-sensitive: a latency sample above the current (decayed) estimate replaces it at once, so a
+ *   backend that just turned slow loses traffic immediately; a sample below blends in with weight
+ *   w = exp(-elapsedMs / decayMs) on the current estimate (elapsed = time since the last sample).
+ * - Reads never change the state. Finagle and tower fold the read decay into the stored value, so
+ *   their estimate depends on how often picks happen; here it depends only on the samples and
+ *   their times, and reads and samples agree on one curve.
+ * - A backend starts at `defaultRttMs` (a guess, replaced outright by its first sample). Until its
+ *   first response it costs a large penalty whenever it already has requests in flight (Finagle's
+ *   Penalty): one probe at a time until its latency is known.
  * - A failed request never makes a backend look faster than it was: its sample is at least the
  *   current estimate (a fast-failing backend would otherwise attract traffic).
  * Timestamps come in as arguments; no clock, no timers. Cost O(1) per read and per sample.
@@ -71,12 +73,13 @@ export class PeakEwmaMetric implements LoadMetric {
     // No entry: the backend was removed while this request was in flight; do not bring it back.
     const e = this.estimates.get(id);
     if (!e) return;
-    const sampleMs = outcome.ok ? outcome.latencyMs : Math.max(outcome.latencyMs, this.rttMs(id, now));
-    if (sampleMs > e.ewmaMs) {
+    const currentMs = this.rttMs(id, now);
+    const sampleMs = outcome.ok ? outcome.latencyMs : Math.max(outcome.latencyMs, currentMs);
+    if (!e.sampled || sampleMs > currentMs) {
       e.ewmaMs = sampleMs;
     } else {
       const w = Math.exp(-Math.max(0, now - e.sampledAtMs) / this.options.decayMs);
-      e.ewmaMs = e.ewmaMs * w + sampleMs * (1 - w);
+      e.ewmaMs = currentMs * w + sampleMs * (1 - w);
     }
     e.sampledAtMs = now;
     e.sampled = true;
