@@ -104,3 +104,29 @@ describe('runOpenLoop', () => {
     delayMs = 5;
   });
 });
+
+describe('runLoadInChild', () => {
+  it('runs the plan in another process, relays ticks and waits for beforeMeasure', async () => {
+    const { runLoadInChild } = await import('../../src/loadtest/loadgen.js');
+    delayMs = 5;
+    const ticks: string[] = [];
+    let measured = false;
+    const result = await runLoadInChild(plan({ warmupMs: 600, durationMs: 600 }), {
+      onTick: (t) => ticks.push(t.phase),
+      beforeMeasure: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        measured = true;
+      },
+    });
+    expect(result.pid).not.toBe(process.pid);
+    expect(measured).toBe(true);
+    expect(ticks).toContain('warmup');
+    // The same seeded arrivals as in this process (the warm-up draws come first in both).
+    expect(result.requests).toBe((await runOpenLoop(plan({ warmupMs: 600, durationMs: 600 }))).requests);
+  });
+
+  it('reports a failure in the child as a rejection', async () => {
+    const { runLoadInChild } = await import('../../src/loadtest/loadgen.js');
+    await expect(runLoadInChild({ ...plan(), url: 'not a url' })).rejects.toThrow(/load generator: Invalid URL/);
+  });
+});

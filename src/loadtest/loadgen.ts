@@ -1,0 +1,66 @@
+import { fork } from 'node:child_process';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LoadPlan, LoadResult, LoadTick } from './load-plan.js';
+import type { FromChild, ToChild } from './loadgen-messages.js';
+
+/**
+ * Runs a load plan in a child process (loadgen-process), so the generator and the system under
+ * test never share an event loop. Works from the build (dist/*.js) and from source under tsx or
+ * vitest (*.ts: the child is started with `--import tsx`).
+ */
+
+export interface LoadGenHooks {
+  onTick?(tick: LoadTick): void;
+  /** Between the warm-up and the measured window; the child waits for it to settle. */
+  beforeMeasure?(): Promise<void>;
+}
+
+export interface ChildLoadResult extends LoadResult {
+  readonly pid: number;
+}
+
+function childEntry(): { file: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const ext = extname(here);
+  return { file: join(dirname(here), `loadgen-process${ext}`), execArgv: ext === '.ts' ? ['--import', 'tsx'] : [] };
+}
+
+export function runLoadInChild(plan: LoadPlan, hooks: LoadGenHooks = {}): Promise<ChildLoadResult> {
+  const { file, execArgv } = childEntry();
+  const child = fork(file, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+  const pid = child.pid ?? -1;
+  const tell = (msg: ToChild): void => void child.send(msg);
+  return new Promise<ChildLoadResult>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      child.kill();
+      reject(err);
+    };
+    child.on('message', (msg: FromChild) => {
+      switch (msg.type) {
+        case 'tick':
+          hooks.onTick?.(msg.tick);
+          break;
+        case 'warm':
+          (hooks.beforeMeasure?.() ?? Promise.resolve()).then(
+            () => tell({ type: 'measure' }),
+            (err: unknown) => fail(err instanceof Error ? err : new Error(String(err))),
+          );
+          break;
+        case 'done':
+          settled = true;
+          resolve({ ...msg.result, pid });
+          break;
+        case 'error':
+          fail(new Error(`load generator: ${msg.message}`));
+          break;
+      }
+    });
+    child.on('error', (err) => fail(new Error(`load generator process: ${err.message}`)));
+    child.on('exit', (code, signal) => fail(new Error(`load generator exited (${signal ?? `code ${code}`}) before reporting`)));
+    tell({ type: 'run', plan });
+  });
+}
