@@ -298,6 +298,7 @@ class HostModel implements HypervisorHost, JobOwner {
   private transition(change: () => void): void {
     this.update();
     change();
+    for (const vm of this.vms) vm.refreshStatus();
     this.settle();
     for (const vm of this.vms) {
       const status = vm.status;

@@ -84,21 +84,23 @@ export class VmState {
   ioTraps = 0;
   pageTableTraps = 0;
 
-  // Condor and fault state; `status` derives from it.
+  // Condor and fault state; `status` derives from it (refreshStatus) and is cached for the hot path.
   crashDepth = 0;
   migrating = false;
   ownerSuspended = false;
   slowFactor = 1;
+  status: VmStatus = 'running';
   /** Status last reported to listeners. */
   reportedStatus: VmStatus = 'running';
 
   constructor(readonly spec: VmSpec) {}
 
-  get status(): VmStatus {
-    if (this.crashDepth > 0) return 'crashed';
-    if (this.migrating) return 'migrating';
-    if (this.ownerSuspended) return 'suspended';
-    return 'running';
+  /** Recompute `status` after a change to the Condor or fault state. */
+  refreshStatus(): void {
+    if (this.crashDepth > 0) this.status = 'crashed';
+    else if (this.migrating) this.status = 'migrating';
+    else if (this.ownerSuspended) this.status = 'suspended';
+    else this.status = 'running';
   }
 
   /** Charge `dtMs` of time at the current rates. */
