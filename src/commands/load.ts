@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { formatDuration, parseDuration } from '../core/duration.js';
+import { loadScenario } from '../core/scenario.js';
+import type { Millis } from '../core/types.js';
+import { runOpenLoop } from '../loadtest/open-loop.js';
+import { CliError } from './errors.js';
+
+/**
+ * `dispatchlab load --scenario F --target URL [--rate R] [--duration D]`: a steady open-loop load
+ * (the scenario's request classes and sessions, Poisson arrivals) against a dispatcher that runs
+ * elsewhere, such as the compose demo's, so its metrics move while a user switches policies, stops
+ * replicas or waits for an owner to come back. Unlike `compare` it measures nothing for a report:
+ * it sends load in rounds (the open-loop generator's measured windows, back to back) and prints
+ * one line per round. It runs until --duration is spent, or until SIGTERM/SIGINT without one.
+ */
+
+const DEFAULT_ROUND_MS = 10_000;
+
+interface LoadOptions {
+  scenario: string;
+  target: string;
+  rate?: number;
+  duration?: Millis;
+  round: Millis;
+  maxInFlight: number;
+  timeout: Millis;
+}
+
+export function registerLoad(program: Command): void {
+  program
+    .command('load')
+    .description('send a steady open-loop load of the scenario\'s requests to a running dispatcher')
+    .requiredOption('--scenario <file>', 'scenario YAML file (request classes, sessions, seed, default rate)')
+    .requiredOption('--target <url>', 'the dispatcher\'s URL, e.g. http://127.0.0.1:8080')
+    .option('--rate <rps>', 'requests per second (default: the scenario\'s arrival rate)', parsePositive('--rate'))
+    .option('--duration <time>', 'stop after this long, e.g. 5m (default: until SIGTERM/SIGINT)', parseTime('--duration'))
+    .option('--round <time>', 'length of one round, one printed line each', parseTime('--round'), DEFAULT_ROUND_MS)
+    .option('--max-in-flight <n>', 'arrivals beyond this many outstanding requests are dropped, not sent', parsePositive('--max-in-flight'), 512)
+    .option('--timeout <time>', 'a request unanswered after this long counts as a timeout', parseTime('--timeout'), 10_000)
+    .action(async (opts: LoadOptions) => {
+      const scenario = loadScenario(opts.scenario);
+      const rateRps = opts.rate ?? ('rateRps' in scenario.workload.arrival ? scenario.workload.arrival.rateRps : undefined);
+      if (rateRps === undefined) throw new CliError(`--rate: ${opts.scenario} has a closed-loop arrival; give a rate in requests per second`);
+      let url: URL;
+      try {
+        url = new URL(opts.target);
+      } catch {
+        throw new CliError(`--target: expected a URL such as http://127.0.0.1:8080, got "${opts.target}"`);
+      }
+      if (opts.round <= 0) throw new CliError('--round: expected a duration above 0');
+
+      const stop = (signal: NodeJS.Signals): void => {
+        process.stderr.write(`load: ${signal}, stopping\n`);
+        process.exit(0);
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+
+      process.stdout.write(`load: ${rateRps} requests/s to ${url.href}, rounds of ${formatDuration(opts.round)}\n`);
+      for (let round = 0, sentMs = 0; opts.duration === undefined || sentMs < opts.duration; round++) {
+        const durationMs = opts.duration === undefined ? opts.round : Math.min(opts.round, opts.duration - sentMs);
+        const result = await runOpenLoop({
+          kind: 'open',
+          url: url.href,
+          // A new seed per round, so rounds are not the same arrivals over and over.
+          seed: scenario.seed + round,
+          classes: scenario.workload.classes,
+          sessions: scenario.workload.sessions,
+          warmupMs: 0,
+          durationMs,
+          timeoutMs: opts.timeout,
+          rateRps,
+          maxInFlight: opts.maxInFlight,
+        });
+        sentMs += durationMs;
+        const { p50, p99 } = result.latencyMs;
+        const codes = Object.entries(result.codes).map(([code, n]) => `${code}:${n}`).join(' ');
+        process.stdout.write(
+          `load: round ${round + 1}: ${result.requests} requests, ${result.errors} errors, p50 ${p50.toFixed(1)}ms p99 ${p99.toFixed(1)}ms (${codes})\n`,
+        );
+      }
+    });
+}
+
+function parsePositive(flag: string): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0) throw new CliError(`${flag}: expected a number above 0, got "${text}"`);
+    return value;
+  };
+}
+
+function parseTime(flag: string): (text: string) => Millis {
+  return (text) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) throw new CliError(`${flag}: expected a duration such as 500ms, 10s or 5m, got "${text}"`);
+    return ms;
+  };
+}
