@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import type { BackendId } from '../../src/core/types.js';
+import { keyHash } from '../../src/policies/hashing/hash.js';
+import { HashRing } from '../../src/policies/hashing/ring.js';
+import { MaglevTable } from '../../src/policies/hashing/maglev.js';
+import { backend, backends, byId, policy, type TestBackend } from './helpers.js';
+
+const KEYS = Array.from({ length: 10_000 }, (_, i) => `client-${i}`);
+const N = 10;
+const ids = Array.from({ length: N }, (_, i) => `web-${i + 1}`);
+
+function assign(algorithm: 'ring' | 'maglev', view: TestBackend[], tableSize = 65537): Map<string, BackendId> {
+  const p = policy({ name: 'consistent-hash', options: { algorithm, key: 'client', tableSize } });
+  return new Map(KEYS.map((k) => [k, p.pick(view, { now: 0, clientKey: k })!]));
+}
+
+describe.each(['ring', 'maglev'] as const)('consistent-hash (%s)', (algorithm) => {
+  it('sends a key to the same backend every time, and spreads keys evenly', () => {
+    const view = backends(...ids);
+    const first = assign(algorithm, view);
+    expect(assign(algorithm, view)).toEqual(first);
+    const counts = new Map<string, number>();
+    for (const id of first.values()) counts.set(id, (counts.get(id) ?? 0) + 1);
+    // 1000 keys each expected; ring with 100 points per backend varies by about +-10%, Maglev less.
+    for (const id of ids) expect(Math.abs(counts.get(id)! - 1000)).toBeLessThan(250);
+  });
+
+  it('moves about 1/n of 10,000 keys when one of n = 10 backends is removed (0.5/n..1.5/n)', () => {
+    const before = assign(algorithm, backends(...ids));
+    const after = assign(algorithm, backends(...ids.filter((id) => id !== 'web-4')));
+    let moved = 0;
+    let movedOffSurvivors = 0;
+    for (const k of KEYS) {
+      if (before.get(k) === after.get(k)) continue;
+      moved += 1;
+      if (before.get(k) !== 'web-4') movedOffSurvivors += 1;
+    }
+    expect(moved / KEYS.length).toBeGreaterThan(0.5 / N);
+    expect(moved / KEYS.length).toBeLessThan(1.5 / N);
+    // Ring: keys of the survivors never move. Maglev: a few do (the paper's "minimal disruption" is
+    // approximate); we allow 2% of all keys.
+    expect(movedOffSurvivors / KEYS.length).toBeLessThanOrEqual(algorithm === 'ring' ? 0 : 0.02);
+  });
+
+  it('re-places only the keys of a backend that goes down, and takes them back when it returns', () => {
+    const view = backends(...ids);
+    const before = assign(algorithm, view);
+    byId(view, 'web-2').state = 'down';
+    byId(view, 'web-2').healthy = false;
+    const during = assign(algorithm, view);
+    expect([...during.values()]).not.toContain('web-2');
+    byId(view, 'web-2').state = 'healthy';
+    byId(view, 'web-2').healthy = true;
+    expect(assign(algorithm, view)).toEqual(before);
+  });
+
+  it('with bounded load, never lets a backend exceed ceil(factor x average) in a fill', () => {
+    const factor = 1.25;
+    const p = policy({ name: 'consistent-hash', options: { algorithm, key: 'request', boundedLoad: factor, tableSize: 1009 } });
+    const view = backends('a', 'b', 'c', 'd', 'e');
+    // A hot key first (every request the same), then a mix; no request completes.
+    for (let i = 0; i < 2000; i++) {
+      const id = p.pick(view, { now: i, requestKey: i < 1000 ? '/hot' : `/k${i % 37}` })!;
+      byId(view, id).inFlight += 1;
+      p.onDispatch?.(id, i);
+      const total = i + 1;
+      expect(byId(view, id).inFlight).toBeLessThanOrEqual(Math.ceil((factor * total) / view.length));
+    }
+  });
+
+  it('without bounded load, a hot key piles onto one backend', () => {
+    const p = policy({ name: 'consistent-hash', options: { algorithm, key: 'request', tableSize: 1009 } });
+    const view = backends('a', 'b', 'c');
+    const picked = new Set(Array.from({ length: 100 }, (_, i) => p.pick(view, { now: i, requestKey: '/hot' })));
+    expect(picked.size).toBe(1);
+  });
+
+  it('walks past avoided backends to the next preference', () => {
+    const p = policy({ name: 'consistent-hash', options: { algorithm, key: 'session', tableSize: 1009 } });
+    const view = backends('a', 'b', 'c');
+    const home = p.pick(view, { now: 0, sessionKey: 's' })!;
+    const next = p.pick(view, { now: 0, sessionKey: 's', avoid: new Set([home]) });
+    expect(next).not.toBe(home);
+    expect(p.pick(view, { now: 0, sessionKey: 's', avoid: new Set([home]) })).toBe(next);
+  });
+});
+
+describe('hash tables', () => {
+  it('share the key space by weight (ring and Maglev, within 2 points)', () => {
+    const members = [{ id: 'a', weight: 1 }, { id: 'b', weight: 3 }];
+    for (const table of [new HashRing(members, 200), new MaglevTable(members, 10007)]) {
+      let toB = 0;
+      for (const k of KEYS) if (table.preferences(keyHash(k))[Symbol.iterator]().next().value === 'b') toB += 1;
+      expect(Math.abs(toB / KEYS.length - 0.75)).toBeLessThan(0.02);
+    }
+  });
+
+  it('list every member once in a key\'s preferences', () => {
+    const members = ['a', 'b', 'c', 'd'].map((id) => ({ id, weight: 1 }));
+    for (const table of [new HashRing(members, 10), new MaglevTable(members, 101)]) {
+      expect([...table.preferences(123456)].sort()).toEqual(['a', 'b', 'c', 'd']);
+    }
+  });
+
+  it('refuse a Maglev table size that is not prime or smaller than the membership', () => {
+    expect(() => new MaglevTable([{ id: 'a', weight: 1 }], 100)).toThrow(/prime/);
+    expect(() => new MaglevTable(['a', 'b', 'c', 'd'].map((id) => ({ id, weight: 1 })), 3)).toThrow(/smaller/);
+  });
+
+  it('keys without the chosen field go to a random backend', () => {
+    const p = policy('consistent-hash');
+    const view = [backend('a'), backend('b')];
+    const picked = new Set(Array.from({ length: 200 }, (_, i) => p.pick(view, { now: i })));
+    expect(picked).toEqual(new Set(['a', 'b']));
+  });
+});
