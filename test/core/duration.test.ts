@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration, parseDuration } from '../../src/core/duration.js';
+
+describe('parseDuration', () => {
+  it('reads numbers as milliseconds and strings with units', () => {
+    expect(parseDuration(250)).toBe(250);
+    expect(parseDuration('500ms')).toBe(500);
+    expect(parseDuration('30s')).toBe(30_000);
+    expect(parseDuration('2m')).toBe(120_000);
+    expect(parseDuration('1.5h')).toBe(5_400_000);
+    expect(parseDuration(' 40 ')).toBe(40);
+    expect(parseDuration('0')).toBe(0);
+  });
+
+  it('returns undefined for what is not a duration', () => {
+    for (const bad of ['', 'fast', '10 sec', '-5s', '1e3', 's']) expect(parseDuration(bad)).toBeUndefined();
+    expect(parseDuration(-1)).toBeUndefined();
+    expect(parseDuration(Number.NaN)).toBeUndefined();
+    expect(parseDuration(Number.POSITIVE_INFINITY)).toBeUndefined();
+  });
+
+  it('formats durations for people', () => {
+    expect(formatDuration(120_000)).toBe('2m');
+    expect(formatDuration(1500)).toBe('1.5s');
+    expect(formatDuration(12.3456)).toBe('12.346ms');
+  });
+});

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { expandVms, loadScenario, parseScenario, parseScenarioText, ScenarioError } from '../../src/core/scenario.js';
+
+function base(): Record<string, unknown> {
+  return {
+    name: 't',
+    hosts: [{ name: 'host-a', cores: 4, memoryMb: 8192 }],
+    vms: [{ name: 'web', count: 2, host: 'host-a', memoryMb: 1024 }],
+    workload: { classes: [{ name: 'page', share: 1, cpuMs: 5 }] },
+  };
+}
+
+function issues(data: unknown): string[] {
+  try {
+    parseScenario(data);
+  } catch (err) {
+    if (err instanceof ScenarioError) return err.issues.map((i) => `${i.path}: ${i.message}`);
+    throw err;
+  }
+  throw new Error('the scenario was accepted');
+}
+
+describe('scenario validation', () => {
+  it('accepts a minimal scenario and fills in the defaults', () => {
+    const s = parseScenario(base());
+    expect(s.seed).toBe(1);
+    expect(s.hosts[0].hypervisor).toBe('type1');
+    expect(s.duration).toBe(30_000);
+    expect(expandVms(s).map((vm) => vm.name)).toEqual(['web-1', 'web-2']);
+  });
+
+  it('names an unknown host with the path and the defined hosts', () => {
+    const data = base();
+    (data.vms as unknown[]).push({ name: 'db', host: 'host-z' });
+    expect(issues(data)).toContain('vms[1].host: "host-z" is not a defined host (hosts: host-a)');
+  });
+
+  it('refuses Type 1 overcommit unless allowed', () => {
+    const data = base();
+    (data.vms as Record<string, unknown>[])[0].memoryMb = 8192;
+    expect(issues(data)).toEqual([
+      'hosts[0].memoryMb: type1 host "host-a" has 8192 MB but its VMs total 16384 MB; a Type 1 hypervisor refuses overcommit unless allowOvercommit: true',
+    ]);
+    (data.hosts as Record<string, unknown>[])[0].allowOvercommit = true;
+    expect(() => parseScenario(data)).not.toThrow();
+    (data.hosts as Record<string, unknown>[])[0] = { name: 'host-a', cores: 4, memoryMb: 8192, hypervisor: 'type2' };
+    expect(() => parseScenario(data)).not.toThrow();
+  });
+
+  it('refuses class shares that do not sum to 1', () => {
+    const data = base();
+    (data.workload as { classes: unknown[] }).classes.push({ name: 'report', share: 0.25, cpuMs: 20 });
+    expect(issues(data)).toEqual(['workload.classes: shares sum to 1.25, expected 1']);
+  });
+
+  it('refuses duplicate names, including ones made by count expansion', () => {
+    const data = base();
+    (data.hosts as unknown[]).push({ name: 'host-a', cores: 2, memoryMb: 1024 });
+    (data.vms as unknown[]).push({ name: 'web-2', host: 'host-a', memoryMb: 512 });
+    const found = issues(data);
+    expect(found).toContain('hosts[1].name: "host-a" is defined twice');
+    expect(found).toContain('vms[1].name: VM "web-2" is defined twice (also by group "web")');
+  });
+
+  it('reports a bad field with its path, the value and what was expected', () => {
+    const data = base();
+    (data.vms as Record<string, unknown>[])[0].virtualization = 'magic';
+    const [issue] = issues(data);
+    expect(issue).toMatch(/^vms\[0\]\.virtualization: "magic": /);
+    const typo = base();
+    (typo.hosts as Record<string, unknown>[])[0].corse = 4;
+    expect(issues(typo).join('\n')).toMatch(/corse/);
+  });
+
+  it('reports a YAML syntax error with its line', () => {
+    const text = 'name: t\nhosts:\n  - name: host-a\n    cores: [4\n';
+    try {
+      parseScenarioText(text, 'bad.yaml');
+      throw new Error('accepted');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ScenarioError);
+      const issue = (err as ScenarioError).issues[0];
+      expect(issue.path).toMatch(/^line \d+, column \d+$/);
+      expect((err as ScenarioError).message).toMatch(/^bad\.yaml: invalid scenario/);
+    }
+  });
+
+  it('loads the shipped default scenario', () => {
+    const s = loadScenario(fileURLToPath(new URL('../../scenarios/default.yaml', import.meta.url)));
+    expect(s.name).toBe('default');
+    expect(() => loadScenario('/nonexistent/x.yaml')).toThrow(/cannot read the file: ENOENT/);
+  });
+});
