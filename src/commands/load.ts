@@ -41,12 +41,9 @@ export function registerLoad(program: Command): void {
       const scenario = loadScenario(opts.scenario);
       const rateRps = opts.rate ?? ('rateRps' in scenario.workload.arrival ? scenario.workload.arrival.rateRps : undefined);
       if (rateRps === undefined) throw new CliError(`--rate: ${opts.scenario} has a closed-loop arrival; give a rate in requests per second`);
-      let url: URL;
-      try {
-        url = new URL(opts.target);
-      } catch {
-        throw new CliError(`--target: expected a URL such as http://127.0.0.1:8080, got "${opts.target}"`);
-      }
+      const url = URL.canParse(opts.target) ? new URL(opts.target) : undefined;
+      // The generator speaks plain HTTP (node:http), as the dispatcher's proxy port does.
+      if (url?.protocol !== 'http:') throw new CliError(`--target: expected an http:// URL such as http://127.0.0.1:8080, got "${opts.target}"`);
       if (opts.round <= 0) throw new CliError('--round: expected a duration above 0');
 
       const stop = (signal: NodeJS.Signals): void => {

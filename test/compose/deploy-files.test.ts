@@ -1,0 +1,166 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { stringify as toYaml } from 'yaml';
+import { replicaPorts } from '../../src/backends/replica-ports.js';
+import { loadScenario } from '../../src/core/scenario.js';
+import {
+  COMPOSE_FILE,
+  DASHBOARD_FILE,
+  dashboardQueries,
+  PROMETHEUS_FILE,
+  readJson,
+  readYaml,
+  recordingRules,
+  type Dashboard,
+  type DatasourceRef,
+} from './deploy-files.js';
+
+/**
+ * The compose demo's files agree with each other and with the scenario, without an engine:
+ * Grafana's provisioning (which CI cannot run) points at what compose mounts and Prometheus
+ * serves, every dashboard query parses, and Prometheus scrapes exactly the ports the hosts
+ * listen on. test/compose/run.sh checks the same files against live services.
+ */
+
+interface ComposeService {
+  command?: string[];
+  environment?: Record<string, string>;
+  volumes?: string[];
+  ports?: string[];
+}
+const compose = readYaml<{ services: Record<string, ComposeService> }>(COMPOSE_FILE);
+const dashboard = readJson<Dashboard>(DASHBOARD_FILE);
+const datasources = readYaml<{ datasources: { uid: string; type: string; url: string }[] }>(
+  'deploy/grafana/provisioning/datasources/prometheus.yml',
+);
+const providers = readYaml<{ providers: { options: { path: string } }[] }>('deploy/grafana/provisioning/dashboards/dispatchlab.yml');
+const prometheus = readYaml<{ scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] }>(PROMETHEUS_FILE);
+
+function service(name: string): ComposeService {
+  const found = compose.services[name];
+  if (!found) throw new Error(`docker-compose.yml has no service "${name}"`);
+  return found;
+}
+
+/** The value after `flag` in a service's command. */
+function flag(name: string, flagName: string): string {
+  const command = service(name).command ?? [];
+  const at = command.indexOf(flagName);
+  if (at < 0 || at + 1 >= command.length) throw new Error(`service ${name}: no ${flagName} in its command`);
+  return command[at + 1];
+}
+
+/** Where a service mounts a folder of the repository (`./deploy/x:/target:ro`). */
+function mountTarget(name: string, source: string): string {
+  const volume = (service(name).volumes ?? []).find((v) => v.split(':')[0] === source);
+  if (!volume) throw new Error(`service ${name} does not mount ${source}`);
+  return volume.split(':')[1];
+}
+
+function scrapeTargets(job: string): string[] {
+  const config = prometheus.scrape_configs.find((c) => c.job_name === job);
+  if (!config) throw new Error(`${PROMETHEUS_FILE} has no job "${job}"`);
+  return config.static_configs.flatMap((s) => s.targets);
+}
+
+function promtoolPath(): string {
+  const dir = execFileSync('bash', ['scripts/ensure-promtool.sh'], { encoding: 'utf8' }).trim();
+  return join(dir, 'promtool');
+}
+
+const scenarioFile = flag('dispatcher', '--scenario');
+const scenario = loadScenario(scenarioFile);
+
+describe('the Grafana dashboard', () => {
+  const panels = dashboard.panels.filter((p) => p.type !== 'row');
+
+  it('has unique panel ids and fits Grafana’s 24-column grid', () => {
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const p of dashboard.panels) expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
+  });
+
+  it('gives every panel at least one PromQL query', () => {
+    for (const p of panels) {
+      expect(p.targets?.length ?? 0, p.title).toBeGreaterThan(0);
+      for (const t of p.targets ?? []) expect(t.expr, `${p.title} ${t.refId}`).toMatch(/\S/);
+    }
+  });
+
+  it('refers only to the provisioned Prometheus data source', () => {
+    const provisioned = datasources.datasources.filter((d) => d.type === 'prometheus').map((d) => d.uid);
+    const refs: DatasourceRef[] = [
+      ...panels.flatMap((p) => [p.datasource, ...(p.targets ?? []).map((t) => t.datasource)]),
+      ...dashboard.templating.list.map((v) => v.datasource),
+      ...dashboard.annotations.list.map((a) => a.datasource),
+    ].filter((r): r is DatasourceRef => r !== undefined && r.type === 'prometheus');
+    expect(refs.length).toBeGreaterThan(panels.length);
+    for (const ref of refs) expect(provisioned).toContain(ref.uid);
+  });
+
+  it('uses only recording rules that rules.yml defines', () => {
+    const defined = new Set(recordingRules().map((r) => r.record));
+    const used = dashboardQueries(dashboard, 300).flatMap((q) => q.expr.match(/\b[a-z_]+:[a-z0-9_:]+/g) ?? []);
+    expect(used.length).toBeGreaterThan(0);
+    for (const name of used) expect(defined, name).toContain(name);
+  });
+
+  describe('every query parses (promtool)', () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'dispatchlab-dashboard-'));
+    afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+    it('as PromQL, through `promtool check rules` on a rules file made of them', () => {
+      // promtool has no offline "parse this expression"; a recording rule per query is the same parse.
+      const queries = dashboardQueries(dashboard, 300);
+      const file = join(scratch, 'dashboard-queries.yml');
+      const rules = queries.map((q, i) => ({ record: `dashboard:query:${i}`, expr: q.expr }));
+      writeFileSync(file, toYaml({ groups: [{ name: 'dashboard', rules }] }));
+      const run = spawnSync(promtoolPath(), ['check', 'rules', file], { encoding: 'utf8' });
+      expect(run.stdout + run.stderr, queries.map((q) => q.where).join('\n')).toContain(`SUCCESS: ${queries.length} rules found`);
+      expect(run.status).toBe(0);
+    });
+  });
+});
+
+describe('Grafana provisioning and docker-compose.yml agree', () => {
+  it('the data source reaches the compose Prometheus service on its container port', () => {
+    const url = new URL(datasources.datasources[0].url);
+    expect(Object.keys(compose.services)).toContain(url.hostname);
+    expect(service(url.hostname).ports?.some((p) => p.endsWith(`:${url.port}`))).toBe(true);
+  });
+
+  it('the dashboard provider reads the folder compose mounts the dashboards at', () => {
+    const target = mountTarget('grafana', './deploy/grafana/dashboards');
+    expect(providers.providers[0].options.path).toBe(target);
+    expect(mountTarget('grafana', './deploy/grafana/provisioning')).toBe('/etc/grafana/provisioning');
+    const home = service('grafana').environment?.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH ?? '';
+    expect(posix.dirname(home)).toBe(target);
+    expect(existsSync(join('deploy/grafana/dashboards', posix.basename(home)))).toBe(true);
+  });
+});
+
+describe('Prometheus and the compose services agree with the scenario', () => {
+  it('every host service runs its own host of the dispatcher’s scenario', () => {
+    for (const host of scenario.hosts) {
+      expect(flag(host.name, '--host')).toBe(host.name);
+      expect(flag(host.name, '--scenario')).toBe(scenarioFile);
+    }
+  });
+
+  it('Prometheus scrapes one replica port of every host: the first one', () => {
+    const expected = scenario.hosts.map((h) => `${h.name}:${replicaPorts(scenario, h.name)[0].port}`);
+    expect(scrapeTargets('hosts').sort()).toEqual(expected.sort());
+  });
+
+  it('Prometheus scrapes the dispatcher’s admin port', () => {
+    expect(scrapeTargets('dispatcher')).toEqual([`dispatcher:${flag('dispatcher', '--admin-port')}`]);
+  });
+
+  it('the dispatcher is given every replica at the port its host serves it on', () => {
+    const expected = scenario.hosts.flatMap((h) => replicaPorts(scenario, h.name).map((r) => `${r.vm.name}=http://${h.name}:${r.port}`));
+    expect(flag('dispatcher', '--backends').split(',').sort()).toEqual(expected.sort());
+  });
+});

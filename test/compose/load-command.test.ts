@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * `dispatchlab load`, the compose demo's load generator, as a user runs it: a real process
+ * against a real server on 127.0.0.1 that counts what arrives.
+ */
+
+let server: http.Server;
+let target: string;
+const paths: string[] = [];
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    paths.push(req.url ?? '');
+    res.setHeader('set-cookie', 'dispatchlab_session=x; Path=/');
+    res.end('ok');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  target = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function load(args: string[], stopAfterMs?: number): Promise<Run> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'load', ...args], { stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  if (stopAfterMs !== undefined) {
+    // Stop once the first round has been reported, so the test does not depend on startup speed.
+    child.stdout.on('data', () => {
+      if (stdout.includes('round 1:')) setTimeout(() => child.kill('SIGTERM'), stopAfterMs);
+    });
+  }
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  return once(child, 'exit').then(([code, signal]) => {
+    clearTimeout(killer);
+    return { code: code as number | null, signal: signal as NodeJS.Signals | null, stdout, stderr };
+  });
+}
+
+describe('dispatchlab load', () => {
+  it('sends the scenario’s requests at about the given rate, one line per round, then exits 0', async () => {
+    paths.length = 0;
+    const run = await load(['--scenario', 'scenarios/default.yaml', '--target', target, '--rate', '200', '--duration', '1s', '--round', '500ms']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const rounds = run.stdout.split('\n').filter((l) => /^load: round \d+: \d+ requests, 0 errors/.test(l));
+    expect(rounds).toHaveLength(2);
+    // Poisson arrivals at 200/s for 1 s: 200 expected; these bounds are many sigmas wide.
+    expect(paths.length).toBeGreaterThan(100);
+    expect(paths.length).toBeLessThan(320);
+    // Both request classes of the default scenario (routes / and /report) are sent.
+    expect(paths.some((p) => p.startsWith('/report'))).toBe(true);
+    expect(paths.some((p) => !p.startsWith('/report'))).toBe(true);
+  });
+
+  it('runs until SIGTERM without --duration, and exits 0 on it', async () => {
+    const run = await load(['--scenario', 'scenarios/default.yaml', '--target', target, '--rate', '50', '--round', '300ms'], 100);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('round 1:');
+    expect(run.stderr).toContain('SIGTERM, stopping');
+  });
+
+  it('refuses a target that is not a URL with exit 2 and a message', async () => {
+    const run = await load(['--scenario', 'scenarios/default.yaml', '--target', 'dispatcher:8080x', '--duration', '1s']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--target');
+  });
+});
