@@ -54,6 +54,17 @@ describe.each(['ring', 'maglev'] as const)('consistent-hash (%s)', (algorithm) =
     expect(assign(algorithm, view)).toEqual(before);
   });
 
+  it('walks past a backend that is healthy but full at the connection limit, and keeps the other keys', () => {
+    const view = backends(...ids);
+    const before = assign(algorithm, view);
+    byId(view, 'web-5').healthy = false; // the Balancer's pick view of a full backend: state stays healthy
+    const during = assign(algorithm, view);
+    for (const k of KEYS) {
+      if (before.get(k) === 'web-5') expect(during.get(k)).not.toBe('web-5');
+      else expect(during.get(k)).toBe(before.get(k));
+    }
+  });
+
   it('with bounded load, never lets a backend exceed ceil(factor x average) in a fill', () => {
     const factor = 1.25;
     const p = policy({ name: 'consistent-hash', options: { algorithm, key: 'request', boundedLoad: factor, tableSize: 1009 } });

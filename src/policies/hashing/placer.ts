@@ -15,9 +15,9 @@ import { HashRing } from './ring.js';
  * requests in flight, with factor >= 1 some backend is never full: no backend exceeds its cap.
  * `boundedLoad: 0` turns the bound off (plain consistent hashing).
  *
- * Shared by the consistent-hash and session-sticky policies. The table is built over the healthy
- * backends and rebuilt only when their ids or weights change; avoided (retry) backends are walked
- * past like full ones. Cost: O(n) per pick to sum loads and compare the membership signature, plus
+ * Shared by the consistent-hash and session-sticky policies. The table is built over the backends in
+ * state healthy and rebuilt only when their ids or weights change; ineligible ones (full at the
+ * Balancer's connection limit, avoided on a retry) are walked past like full ones. Cost: O(n) per pick to sum loads and compare the membership signature, plus
  * the table lookup (ring O(log P), Maglev O(1)); a rebuild is O(P log P) or O(M log M).
  */
 export const hashingOptions = (boundedLoadDefault: number) => ({
@@ -88,7 +88,10 @@ export class HashPlacer {
   }
 
   private tableFor(backends: readonly BackendView[]): HashTable {
-    const members = backends.filter((b) => b.healthy);
+    // Membership is the Balancer's state, not momentary eligibility: a backend that is healthy but
+    // full (maxConnPerBackend) or masked for a retry reads `healthy: false` and is walked past, so
+    // its keys return to it once it has room and the table is not rebuilt on every such flip.
+    const members = backends.filter((b) => b.state === 'healthy' || b.healthy);
     const signature = members.map((b) => `${b.id}\u0000${b.weight}`).join('\u0001');
     if (this.cached?.signature !== signature) {
       const table =
