@@ -55,6 +55,32 @@ describe('CPU sharing inside a VM (one request = one thread)', () => {
     expect(b.host.snapshot().vms[0].completed).toBe(1);
   });
 
+  it('callbacks may submit and stop re-entrantly (a closed loop), each called back once', () => {
+    const b = bench({ cores: 1, memoryMb: 4096 }, [vm('a', { vcpus: 1 })]);
+    const finished: number[] = [];
+    let cancelled = 0;
+    const next = (): void => {
+      b.host.submit('a', { cpuMs: 10, ioOps: 0, pageTableUpdates: 0, memoryMb: 0 }, (r) => {
+        if (!r.ok) {
+          cancelled++;
+          return;
+        }
+        finished.push(r.timing.finishedAt);
+        if (finished.length === 10) b.host.stop();
+        else next();
+      });
+    };
+    next();
+    next();
+    b.clock.runUntilIdle();
+    // Two requests always share the vCPU, so they finish in pairs every 20 ms; stop() at 100 ms
+    // cancels the one the 9th callback had just started.
+    expect(finished).toHaveLength(10);
+    expect(finished[8]).toBeCloseTo(100, 9);
+    expect(finished[9]).toBeCloseTo(100, 9);
+    expect(cancelled).toBe(1);
+  });
+
   it("a job's time adds up: service + steal + queued + suspended = latency", () => {
     const b = bench({ cores: 1, memoryMb: 4096 }, [vm('a', { vcpus: 1 }), vm('b', { vcpus: 1 })]);
     const jobs = [b.submit('a', { cpuMs: 30 }), b.submit('a', { cpuMs: 50 }), b.submit('b', { cpuMs: 40 })];

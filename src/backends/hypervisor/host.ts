@@ -63,6 +63,7 @@ class HostModel implements HypervisorHost, JobOwner {
   private readonly listeners: VmStatusListener[] = [];
   /** Jobs that ended in the current event; their callbacks run after the state is consistent again. */
   private readonly ended: Job[] = [];
+  private endedRead = 0;
 
   constructor(
     private readonly spec: HostSpec,
@@ -362,11 +363,15 @@ class HostModel implements HypervisorHost, JobOwner {
     else vm.crashDepth--;
   }
 
-  /** Call back the jobs that ended in this event, once the model is consistent (callbacks may submit). */
+  /**
+   * Call back the jobs that ended in this event, once the model is consistent. Callbacks may submit,
+   * cancel or even stop the host; a nested call continues from the shared read position, so every
+   * job is called back exactly once.
+   */
   private deliver(finishedAt = this.clock.now()): void {
     const ended = this.ended;
-    for (let i = 0; i < ended.length; i++) {
-      const job = ended[i];
+    while (this.endedRead < ended.length) {
+      const job = ended[this.endedRead++];
       const vm = job.vm;
       if (job.failure !== undefined) {
         job.onDone(this.failure(vm, job.failure));
@@ -387,6 +392,7 @@ class HostModel implements HypervisorHost, JobOwner {
       });
     }
     ended.length = 0;
+    this.endedRead = 0;
   }
 }
 
