@@ -59,6 +59,7 @@ class Exchange {
   private lease?: Lease;
   private forwarding?: ForwardHandle;
   private ticket?: Ticket;
+  private waiting = true;
   private cancelTotal?: Cancel;
   private recorded = false;
   private closed = false;
@@ -77,10 +78,13 @@ class Exchange {
   start(info: Parameters<Balancer['begin']>[0]): void {
     this.cancelTotal = this.deps.clock.schedule(this.deps.totalTimeoutMs, () => this.totalTimeout());
     this.res.once('close', () => this.clientGone());
-    this.ticket = this.deps.balancer.begin(info, (admission) => this.admitted(admission));
+    const ticket = this.deps.balancer.begin(info, (admission) => this.admitted(admission));
+    // Keep the ticket only while the request waits in the queue (begin may have admitted it already).
+    if (this.waiting) this.ticket = ticket;
   }
 
   private admitted(admission: Admission): void {
+    this.waiting = false;
     this.ticket = undefined;
     if (admission.refused !== undefined) {
       const retryAfterS = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));

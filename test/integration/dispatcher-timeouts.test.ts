@@ -1,0 +1,46 @@
+import http from 'node:http';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startUp, type RunningUp } from '../../src/up.js';
+import { get, replicasScenario, until } from './dispatcher-helpers.js';
+
+const running: RunningUp[] = [];
+afterAll(async () => {
+  await Promise.all(running.map((u) => u.close()));
+});
+
+async function start(cpuMs: number, timeouts: { upstreamMs: number; totalMs: number }): Promise<RunningUp> {
+  const up = await startUp({ scenario: replicasScenario(1, { cpuMs, dispatcher: { timeouts } }), policy: 'round-robin', dispatcher: { healthChecks: false } });
+  running.push(up);
+  return up;
+}
+
+describe('timeouts and client aborts on real sockets', () => {
+  it('answers 504 when the backend is silent past the upstream timeout, and frees the lease', async () => {
+    const up = await start(3000, { upstreamMs: 150, totalMs: 10_000 });
+    const answer = await get(`${up.dispatcher.url}/slow`);
+    expect(answer.status).toBe(504);
+    expect(up.dispatcher.balancer.backends()[0].inFlight).toBe(0);
+    const metrics = await (await fetch(`${up.dispatcher.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/dispatchlab_requests_total\{policy="round-robin",backend="r1",code="timeout"\} 1/);
+  });
+
+  it('answers 504 when the total timeout passes first', async () => {
+    const up = await start(3000, { upstreamMs: 10_000, totalMs: 150 });
+    const answer = await get(`${up.dispatcher.url}/slow`);
+    expect(answer.status).toBe(504);
+    await until(() => up.dispatcher.balancer.backends()[0].inFlight === 0);
+  });
+
+  it('a client that goes away frees the lease and stops the upstream request (no leak)', async () => {
+    const up = await start(3000, { upstreamMs: 10_000, totalMs: 10_000 });
+    const vm = () => up.hosts[0].host.snapshot().vms[0];
+    const req = http.get(`${up.dispatcher.url}/slow`);
+    req.on('error', () => {});
+    await until(() => vm().running === 1);
+    req.destroy();
+    // The replica cancels its model job when its connection closes: only the leak fix closes it.
+    await until(() => vm().running === 0 && up.dispatcher.balancer.backends()[0].inFlight === 0, 2000);
+    const metrics = await (await fetch(`${up.dispatcher.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/dispatchlab_requests_total\{policy="round-robin",backend="r1",code="499"\} 1/);
+  });
+});
