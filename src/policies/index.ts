@@ -2,6 +2,7 @@ import type { Scenario, ScenarioIssue, PolicySpec } from '../core/scenario.js';
 import { policyName, policyOptions } from '../core/scenario.js';
 import { formatPath } from '../core/scenario.js';
 import { consistentHash } from './consistent-hash.js';
+import { joinIdleQueue } from './join-idle-queue.js';
 import { leastLoaded } from './least-loaded.js';
 import { peakEwma } from './peak-ewma.js';
 import type { Policy, PolicyDefinition, PolicyDeps } from './policy.js';
@@ -22,6 +23,7 @@ export const POLICIES: Readonly<Record<string, PolicyDefinition>> = {
   'power-of-two': powerOfTwo,
   'peak-ewma': peakEwma,
   'consistent-hash': consistentHash,
+  'join-idle-queue': joinIdleQueue,
 };
 
 export function policyNames(): string[] {
