@@ -74,7 +74,9 @@ class HdrLatencyRecorder implements LatencyRecorder {
 
   percentile(p: number): Millis {
     if (this.n === 0) return 0;
-    return this.histogram.getValueAtPercentile(p) / US_PER_MS;
+    // HDR answers the top of the value's bucket, which can exceed the largest value recorded
+    // (p99.9 > max in a report); no percentile is above the max.
+    return Math.min(this.histogram.getValueAtPercentile(p), this.histogram.maxValue) / US_PER_MS;
   }
 
   summary(): LatencySummary {
