@@ -73,3 +73,14 @@ describe('writeReports', () => {
     expect(await readFile(written.markdown, 'utf8')).toContain('[../a/out.json](../a/out.json)');
   });
 });
+
+describe('ReportSchema', async () => {
+  const { ReportSchema } = await import('../../src/report/schema.js');
+  it('accepts a report and refuses a share above 1 with its path', () => {
+    expect(ReportSchema.safeParse(fixtureReport()).success).toBe(true);
+    const bad = fixtureReport();
+    const result = ReportSchema.safeParse({ ...bad, runs: [{ ...bad.runs[0], backends: [{ ...bad.runs[0].backends[0], share: 1.5 }] }] });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0].path).toEqual(['runs', 0, 'backends', 0, 'share']);
+  });
+});

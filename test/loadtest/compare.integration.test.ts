@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { parseScenario } from '../../src/core/scenario.js';
+import type { Report } from '../../src/core/report.js';
+import { runCompare, type CompareProgress } from '../../src/loadtest/compare.js';
+import { renderHtml } from '../../src/report/html.js';
+import { ReportSchema } from '../../src/report/schema.js';
+
+/**
+ * `compare` end to end on real sockets: a tiny fleet (two replicas, one of them slowed by a noisy
+ * neighbour), two policies for ~2 s each, open loop at 100 req/s.
+ */
+const scenario = parseScenario({
+  name: 'tiny',
+  seed: 3,
+  hosts: [
+    { name: 'fast', cores: 2, memoryMb: 4096 },
+    { name: 'busy', cores: 1, memoryMb: 4096 },
+  ],
+  vms: [
+    { name: 'web-a', host: 'fast', vcpus: 1, memoryMb: 512, virtualization: 'container' },
+    { name: 'web-b', host: 'busy', vcpus: 1, memoryMb: 512, virtualization: 'container' },
+    { name: 'noise', host: 'busy', vcpus: 1, memoryMb: 512, serves: false, background: { cpuCores: 1 } },
+  ],
+  workload: { sessions: 20, classes: [{ name: 'page', share: 1, route: '/', cpuMs: 2 }], arrival: { rateRps: 100 } },
+  policies: ['round-robin', 'session-sticky'],
+  duration: '2500ms',
+  warmup: '500ms',
+});
+
+describe('runCompare', () => {
+  let report: Report;
+  const progress: CompareProgress[] = [];
+
+  it('measures each policy on a fresh fleet and writes a report that adds up', async () => {
+    report = await runCompare({ scenario, durationMs: 2000, onProgress: (p) => progress.push(p), command: 'dispatchlab compare --scenario tiny.yaml' });
+    expect(ReportSchema.safeParse(report).error).toBeUndefined();
+    expect(report.mode).toBe('live');
+    expect(report.runs.map((r) => r.policy)).toEqual(['round-robin', 'session-sticky']);
+    for (const run of report.runs) {
+      // ~100 req/s for 2 s; the same seeded arrivals for both policies.
+      expect(run.requests).toBeGreaterThan(120);
+      expect(run.requests).toBe(report.runs[0].requests);
+      expect(run.errors).toBe(0);
+      // The client's count, the dispatcher's per-backend counts and their shares agree.
+      expect(run.backends.reduce((a, b) => a + b.requests, 0)).toBe(run.requests);
+      expect(run.backends.reduce((a, b) => a + b.share, 0)).toBeCloseTo(1, 9);
+      const l = run.latencyMs;
+      expect(l.p50).toBeGreaterThan(0);
+      expect([l.p50, l.p90, l.p99, l.p999, l.max]).toEqual([...[l.p50, l.p90, l.p99, l.p999, l.max]].sort((a, b) => a - b));
+      expect(run.throughputRps).toBeGreaterThan(50);
+      // The noisy neighbour shares web-b's only core, so web-b is stolen from and web-a is not.
+      const vm = new Map(run.vms?.map((v) => [v.vm, v]));
+      expect(vm.get('web-b')?.stealSeconds).toBeGreaterThan(0);
+      expect(vm.get('web-a')?.stealSeconds).toBe(0);
+      expect(vm.get('noise')?.cpuSeconds).toBeGreaterThan(0);
+      expect(run.timeline?.length).toBeGreaterThanOrEqual(2);
+    }
+    // Round-robin alternates; the sticky policy keeps sessions (hit ratio high after the warm-up).
+    const [rr, sticky] = report.runs;
+    expect(Math.abs(rr.backends[0].requests - rr.backends[1].requests)).toBeLessThanOrEqual(1);
+    expect(rr.stickyHitRatio).toBeUndefined();
+    expect(sticky.stickyHitRatio).toBeGreaterThan(0.9);
+    expect(progress.filter((p) => p.stage === 'done').map((p) => p.policy)).toEqual(['round-robin', 'session-sticky']);
+    expect(progress.some((p) => p.tick?.phase === 'measure')).toBe(true);
+    expect(String(report.environment?.loadGenerator)).toMatch(/child process \(pid \d+/);
+  });
+
+  it('renders the report as HTML with a chart per section', async () => {
+    const html = await renderHtml({ report });
+    for (const id of ['latency-cdf', 'request-share', 'steal', 'timeline']) {
+      expect(html).toMatch(new RegExp(`<section id="${id}">[\\s\\S]*?<svg[\\s\\S]*?aria-roledescription="(line mark|bar)"`));
+    }
+  });
+});
