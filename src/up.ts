@@ -41,10 +41,11 @@ export async function startUp(opts: StartUpOptions): Promise<RunningUp> {
     for (const h of scenario.hosts) {
       if (serving.has(h.name)) hosts.push(await startHost({ scenario, hostName: h.name, clock: opts.clock, port: 'auto' }));
     }
-    const hostOf = new Map(replicaVms(scenario).map((vm) => [vm.name, vm.host]));
+    // Same backend set as the simulator: the VM's weight is also its dispatcher weight.
+    const vmOf = new Map(replicaVms(scenario).map((vm) => [vm.name, vm]));
     const dispatcher = await startDispatcher({
       settings: opts.dispatcher?.settings ?? scenario.dispatcher,
-      backends: hosts.flatMap((h) => h.replicas.map((r) => ({ id: r.vm, url: r.url, host: hostOf.get(r.vm) }))),
+      backends: hosts.flatMap((h) => h.replicas.map((r) => ({ id: r.vm, url: r.url, host: vmOf.get(r.vm)?.host, weight: vmOf.get(r.vm)?.weight }))),
       policy: opts.policy,
       seed: scenario.seed,
       clock: opts.clock,

@@ -7,11 +7,12 @@ import type { DispatcherBackend } from './dispatcher-service.js';
  * URLs, which take the scenario's replica names in order when the counts match, else backend-1..N),
  * or from the scenario itself: each host's `address` (127.0.0.1 when absent) and the port rule
  * `dispatchlab host` listens by (backends/replica-ports.ts), so the two agree without talking.
+ * A backend that is a scenario VM takes the VM's weight, as in the simulator.
  */
 
 export function backendsFromScenario(scenario: Scenario): DispatcherBackend[] {
   return scenario.hosts.flatMap((h) =>
-    replicaPorts(scenario, h.name).map(({ vm, port }) => ({ id: vm.name, url: `http://${h.address ?? '127.0.0.1'}:${port}`, host: h.name })),
+    replicaPorts(scenario, h.name).map(({ vm, port }) => ({ id: vm.name, url: `http://${h.address ?? '127.0.0.1'}:${port}`, host: h.name, weight: vm.weight })),
   );
 }
 
@@ -29,6 +30,7 @@ export function parseBackendList(text: string, scenario?: Scenario): DispatcherB
     if (!/^http:\/\/[^/]+/.test(url)) throw new Error(`--backends: "${entry}": expected http://host:port`);
     if (seen.has(id)) throw new Error(`--backends: backend "${id}" is listed twice`);
     seen.add(id);
-    return { id, url, host: names.find((vm) => vm.name === id)?.host };
+    const vm = names.find((v) => v.name === id);
+    return { id, url, host: vm?.host, weight: vm?.weight };
   });
 }
