@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { Millis } from '../../core/types.js';
 import { createInFlightMetric } from './in-flight.js';
 import type { LoadMetric } from './load-metric.js';
 import { createPeakEwmaMetric, peakEwmaOptions } from './peak-ewma.js';
@@ -19,7 +18,7 @@ export const loadMetricOptions = {
   ...peakEwmaOptions,
 };
 
-export type LoadMetricOptions = { metric: LoadMetricName; refreshMs: Millis; decayMs: Millis; defaultRttMs: Millis };
+export type LoadMetricOptions = z.output<z.ZodObject<typeof loadMetricOptions>>;
 
 export function createLoadMetric(options: LoadMetricOptions): LoadMetric {
   switch (options.metric) {
