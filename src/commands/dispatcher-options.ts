@@ -42,6 +42,17 @@ export function readAdminToken(file: string | undefined): string | undefined {
   return undefined;
 }
 
+/**
+ * The session cookies' HMAC key from DISPATCHLAB_SESSION_SECRET (at least 16 bytes), so pins
+ * survive a restart and several dispatchers honour each other's; undefined: a random key per process.
+ */
+export function readSessionSecret(): Buffer | undefined {
+  const text = process.env.DISPATCHLAB_SESSION_SECRET;
+  if (text === undefined || text === '') return undefined;
+  if (Buffer.byteLength(text) < 16) throw new CliError('DISPATCHLAB_SESSION_SECRET: the secret must be at least 16 bytes');
+  return Buffer.from(text);
+}
+
 /** Errors from starting (a port in use, a bad policy) are the user's input: exit 2 with the message. */
 export function asCliError(err: unknown): never {
   if (err instanceof Error && !(err instanceof CliError) && err.name !== 'ScenarioError') throw new CliError(err.message);

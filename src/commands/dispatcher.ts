@@ -3,7 +3,7 @@ import { loadScenario } from '../core/scenario.js';
 import { backendsFromScenario, parseBackendList } from '../dispatcher/backend-list.js';
 import { startDispatcher } from '../dispatcher/dispatcher-service.js';
 import { checkPolicySpecs } from '../policies/index.js';
-import { asCliError, closeOnSignal, parsePort, printDispatcher, readAdminToken, resolvePolicy } from './dispatcher-options.js';
+import { asCliError, closeOnSignal, parsePort, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
 
 /**
  * `dispatchlab dispatcher --scenario F [--backends ...]`: the dispatcher alone, in front of
@@ -42,6 +42,7 @@ export function registerDispatcher(program: Command): void {
         bind: opts.bind,
         adminBind: opts.adminBind,
         adminToken,
+        sessionSecret: readSessionSecret(),
       }).catch(asCliError);
       printDispatcher(running, policy, adminToken !== undefined);
       for (const b of backends) process.stdout.write(`backend    ${b.id} ${b.url}\n`);

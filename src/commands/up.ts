@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { startUp } from '../up.js';
-import { asCliError, closeOnSignal, parsePort, printDispatcher, readAdminToken, resolvePolicy } from './dispatcher-options.js';
+import { asCliError, closeOnSignal, parsePort, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
 
 /**
  * `dispatchlab up --scenario F --policy P`: every host of the scenario and the dispatcher in this
@@ -22,7 +22,15 @@ export function registerUp(program: Command): void {
       const scenario = loadScenario(opts.scenario, checkPolicySpecs);
       const adminToken = readAdminToken(opts.adminTokenFile);
       const policy = resolvePolicy(scenario, opts.policy);
-      const up = await startUp({ scenario, policy, port: opts.port, adminPort: opts.adminPort, bind: opts.bind, adminToken }).catch(asCliError);
+      const up = await startUp({
+        scenario,
+        policy,
+        port: opts.port,
+        adminPort: opts.adminPort,
+        bind: opts.bind,
+        adminToken,
+        dispatcher: { sessionSecret: readSessionSecret() },
+      }).catch(asCliError);
       process.stdout.write(`scenario   ${scenario.name}\n`);
       printDispatcher(up.dispatcher, policy, adminToken !== undefined);
       for (const h of up.hosts) {

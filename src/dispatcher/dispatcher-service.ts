@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { policyLabel, policyName, policyOptions, type DispatcherSettings, type PolicySpec } from '../core/scenario.js';
@@ -56,7 +57,7 @@ export interface RunningDispatcher {
   readonly adminUrl: string;
   readonly adminToken: string;
   readonly balancer: Balancer;
-  readonly registry: DispatcherMetrics['registry'];
+  readonly registry: Registry;
   /** Graceful: in-flight requests get up to graceMs (default 2 s) to finish. Idempotent. */
   close(graceMs?: number): Promise<void>;
 }

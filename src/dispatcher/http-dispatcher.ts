@@ -3,7 +3,7 @@ import { serialize as serializeCookie } from 'cookie';
 import type { Cancel, Clock } from '../core/clock.js';
 import type { BackendId, Millis } from '../core/types.js';
 import type { Balancer } from './balancer.js';
-import type { Admission, AttemptOutcome, Lease, Ticket } from './balancer-types.js';
+import type { Admission, AttemptOutcome, Lease, RequestInfo, Ticket } from './balancer-types.js';
 import { prepareDownstreamHeaders, prepareUpstreamHeaders } from './forward-headers.js';
 import type { ForwardHandle, ProxyEngine } from './proxy-engine.js';
 import { originPath, readRequestInfo } from './request-info.js';
@@ -17,6 +17,9 @@ import type { SessionSigner } from './session-cookie.js';
  * response byte is retried through `lease.retry` (the Balancer decides whether it may); an
  * upstream or total timeout is a 504. Each lease is ended exactly once by the engine's outcome,
  * and the request is recorded in the metrics exactly once, when its answer is known.
+ *
+ * The total timeout is a timer of our own, not http-proxy's `timeout` option: that one sets the
+ * client socket's idle timeout, which outlives the request on a keep-alive connection.
  */
 
 /** Where a request is answered: the metrics implement it (backend "none" when no backend answered). */
@@ -75,7 +78,7 @@ class Exchange {
     this.arrivedAt = deps.clock.now();
   }
 
-  start(info: Parameters<Balancer['begin']>[0]): void {
+  start(info: RequestInfo): void {
     this.cancelTotal = this.deps.clock.schedule(this.deps.totalTimeoutMs, () => this.totalTimeout());
     this.res.once('close', () => this.clientGone());
     const ticket = this.deps.balancer.begin(info, (admission) => this.admitted(admission));
