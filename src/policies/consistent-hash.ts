@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { BackendId } from '../core/types.js';
-import { HashPlacer, hashingOptions } from './hashing/placer.js';
+import { HashPlacer, hashKeyOf, hashingOptions, type HashKeySource } from './hashing/placer.js';
 import { eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition } from './policy.js';
 import { WeightedRandom } from './random.js';
 
@@ -10,17 +10,10 @@ import { WeightedRandom } from './random.js';
  * (Karger et al. 1997) or a Maglev table (Eisenbud et al. 2016), optionally with bounded loads
  * (Mirrokni et al. 2018). See hashing/ for each piece.
  *
- * A request without the chosen key goes to a weighted-random backend, as in Envoy ("no hash key:
- * random"). Tie-break: none needed, a key has exactly one home; the walk past full or avoided
+ * A request without the chosen key is hashed on the first key it has (session, client, request);
+ * one with no key at all goes to a weighted-random backend, as in Envoy ("no hash key: random"). Tie-break: none needed, a key has exactly one home; the walk past full or avoided
  * backends is deterministic. Cost: O(n) per pick plus the lookup; see hashing/placer.ts.
  */
-export type HashKeySource = 'session' | 'client' | 'request';
-
-const KEY_FIELD = { session: 'sessionKey', client: 'clientKey', request: 'requestKey' } as const satisfies Record<
-  HashKeySource,
-  keyof PickContext
->;
-
 export class ConsistentHash implements Policy {
   readonly name = 'consistent-hash';
 
@@ -31,7 +24,7 @@ export class ConsistentHash implements Policy {
   ) {}
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
-    const key = ctx[KEY_FIELD[this.key]];
+    const key = hashKeyOf(ctx, this.key);
     if (key === undefined) return this.keyless.pick(backends, ctx);
     return this.placer.place(backends, eligible(backends, ctx.avoid), key);
   }
@@ -46,7 +39,10 @@ export class ConsistentHash implements Policy {
 }
 
 const options = z.strictObject({
-  key: z.enum(['session', 'client', 'request']).default('client').describe('what to hash: session id, client address, or request path'),
+  key: z
+    .enum(['session', 'client', 'request'])
+    .default('session')
+    .describe('what to hash: session id, client address or request path (if absent: the first of these present)'),
   ...hashingOptions(0),
 });
 

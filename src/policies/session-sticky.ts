@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { BackendId } from '../core/types.js';
-import { HashPlacer, hashingOptions } from './hashing/placer.js';
+import { HashPlacer, hashKeyOf, hashingOptions } from './hashing/placer.js';
 import { LeastLoaded } from './least-loaded.js';
 import { createInFlightMetric } from './load/in-flight.js';
 import { eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition, type SessionKeying } from './policy.js';
@@ -35,7 +35,7 @@ export class SessionSticky implements Policy {
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
     const candidates = eligible(backends, ctx.avoid);
     if (ctx.pinned !== undefined && candidates.some((b) => b.id === ctx.pinned)) return ctx.pinned;
-    const key = ctx.sessionKey ?? ctx.clientKey ?? ctx.requestKey;
+    const key = hashKeyOf(ctx, 'session');
     if (key === undefined) return this.keyless.pick(backends, ctx);
     return this.placer.place(backends, candidates, key);
   }

@@ -118,10 +118,12 @@ describe('hash tables', () => {
     expect(() => new MaglevTable(['a', 'b', 'c', 'd'].map((id) => ({ id, weight: 1 })), 3)).toThrow(/smaller/);
   });
 
-  it('keys without the chosen field go to a random backend', () => {
-    const p = policy('consistent-hash');
-    const view = [backend('a'), backend('b')];
-    const picked = new Set(Array.from({ length: 200 }, (_, i) => p.pick(view, { now: i })));
-    expect(picked).toEqual(new Set(['a', 'b']));
+  it('hashes the first key present when the chosen one is missing, and picks at random without any', () => {
+    const p = policy({ name: 'consistent-hash', options: { key: 'session' } });
+    const view = ids.map((id) => backend(id));
+    const byClient = new Set(Array.from({ length: 50 }, (_, i) => p.pick(view, { now: i, clientKey: '10.1.2.3' })));
+    expect(byClient.size).toBe(1);
+    const keyless = new Set(Array.from({ length: 200 }, (_, i) => p.pick(view, { now: i })));
+    expect(keyless.size).toBeGreaterThan(5);
   });
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { BackendId } from '../../core/types.js';
-import type { BackendView } from '../policy.js';
+import type { BackendView, PickContext } from '../policy.js';
 import { keyHash } from './hash.js';
 import type { HashTable } from './hash-table.js';
 import { MaglevTable, isPrime } from './maglev.js';
@@ -34,6 +34,24 @@ export const hashingOptions = (boundedLoadDefault: number) => ({
     .default(boundedLoadDefault)
     .describe('bounded-load factor c >= 1: cap each backend at ceil(c x average in-flight); 0 = unbounded'),
 });
+
+/** Which request key to hash. */
+export type HashKeySource = 'session' | 'client' | 'request';
+
+const KEY_FIELD = { session: 'sessionKey', client: 'clientKey', request: 'requestKey' } as const satisfies Record<
+  HashKeySource,
+  keyof PickContext
+>;
+
+/**
+ * The key to hash: the preferred one, else the first present of session, client and request key.
+ * The live dispatcher knows the client address but sets a session key only for sticky policies;
+ * the simulator has sessions but no addresses: falling back keeps a hashing policy meaningful in
+ * both. Undefined only when the request has no key at all.
+ */
+export function hashKeyOf(ctx: PickContext, preferred: HashKeySource): string | undefined {
+  return ctx[KEY_FIELD[preferred]] ?? ctx.sessionKey ?? ctx.clientKey ?? ctx.requestKey;
+}
 
 export interface HashingOptions {
   readonly algorithm: 'ring' | 'maglev';
