@@ -32,7 +32,7 @@ export interface CompareOptions {
   readonly scenario: Scenario;
   /** Default: the scenario's `policies`. */
   readonly policies?: readonly PolicySpec[];
-  /** Measured window per policy; default: the scenario's duration minus its warm-up. */
+  /** Run length per policy, warm-up included, as the scenario's `duration` (its default). */
   readonly durationMs?: Millis;
   /** Default: the scenario's warm-up. */
   readonly warmupMs?: Millis;
@@ -49,9 +49,9 @@ export interface CompareOptions {
 const REQUEST_TIMEOUT_MS = 30_000;
 const MAX_IN_FLIGHT = 1024;
 
-function loadPlan(opts: CompareOptions, url: string, warmupMs: Millis, durationMs: Millis): LoadPlan {
+function loadPlan(opts: CompareOptions, url: string, warmupMs: Millis, measureMs: Millis): LoadPlan {
   const { scenario } = opts;
-  const base = { url, seed: scenario.seed, classes: scenario.workload.classes, sessions: scenario.workload.sessions, warmupMs, durationMs, timeoutMs: REQUEST_TIMEOUT_MS };
+  const base = { url, seed: scenario.seed, classes: scenario.workload.classes, sessions: scenario.workload.sessions, warmupMs, durationMs: measureMs, timeoutMs: REQUEST_TIMEOUT_MS };
   if (opts.rateRps !== undefined && opts.connections !== undefined) throw new Error('compare: give a rate (open loop) or connections (closed loop), not both');
   const arrival = scenario.workload.arrival;
   const connections = opts.connections ?? (opts.rateRps === undefined && 'connections' in arrival ? arrival.connections : undefined);
@@ -95,8 +95,9 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
   const policies = opts.policies ?? scenario.policies;
   if (policies.length === 0) throw new Error('compare: no policies to compare');
   const warmupMs = opts.warmupMs ?? scenario.warmup;
-  const durationMs = opts.durationMs ?? scenario.duration - scenario.warmup;
-  if (!(durationMs > 0)) throw new Error(`compare: the measured window must be longer than 0 ms, got ${durationMs}`);
+  // The measured window is what follows the warm-up, as in the scenario and in `simulate`.
+  const measureMs = (opts.durationMs ?? scenario.duration) - warmupMs;
+  if (!(measureMs > 0)) throw new Error(`compare: the duration (${opts.durationMs ?? scenario.duration} ms) must be longer than the warm-up (${warmupMs} ms)`);
   const runs: PolicyRun[] = [];
   let plan: LoadPlan | undefined;
   let generatorPid = -1;
@@ -104,12 +105,12 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
   for (const [index, spec] of policies.entries()) {
     const label = policyLabel(spec);
     const progress = (stage: CompareProgress['stage'], tick?: LoadTick): void =>
-      opts.onProgress?.({ policy: label, index, total: policies.length, stage, tick, durationMs, warmupMs });
+      opts.onProgress?.({ policy: label, index, total: policies.length, stage, tick, durationMs: measureMs, warmupMs });
     progress('starting');
     const up = await startUp({ scenario, policy: spec });
     try {
       const endpoints = { dispatcherMetricsUrl: `${up.dispatcher.adminUrl}/metrics`, hostMetricsUrls: up.hosts.map((h) => h.metricsUrl) };
-      plan = loadPlan(opts, up.dispatcher.url, warmupMs, durationMs);
+      plan = loadPlan(opts, up.dispatcher.url, warmupMs, measureMs);
       let before: FleetScrape | undefined;
       const load = await runLoadInChild(plan, {
         onTick: (tick) => progress('load', tick),
@@ -139,7 +140,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
         plan?.kind === 'closed'
           ? `autocannon, closed loop, ${plan.connections} connections, in a child process (pid ${generatorPid} for the last run)`
           : `seeded open-loop Poisson generator at ${plan?.kind === 'open' ? plan.rateRps : '?'} req/s (latency from the intended send time), in a child process (pid ${generatorPid} for the last run)`,
-      phases: `per policy: ${warmupMs} ms warm-up, drain, scrape, ${durationMs} ms measured window, drain, scrape`,
+      phases: `per policy: ${warmupMs} ms warm-up, drain, scrape, ${measureMs} ms measured window, drain, scrape`,
       node: process.version,
       platform: `${os.platform()} ${os.arch()}`,
       cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown'}`,

@@ -110,7 +110,8 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
       };
       pump();
     });
-    label = 'drain';
+    // Draining after the warm-up is still warm-up; after the measured window it is its own phase.
+    if (name === 'measure') label = 'drain';
     await drained();
     clearInterval(ticker);
     return recorder;

@@ -32,7 +32,7 @@ describe('runCompare', () => {
   const progress: CompareProgress[] = [];
 
   it('measures each policy on a fresh fleet and writes a report that adds up', async () => {
-    report = await runCompare({ scenario, durationMs: 2000, onProgress: (p) => progress.push(p), command: 'dispatchlab compare --scenario tiny.yaml' });
+    report = await runCompare({ scenario, onProgress: (p) => progress.push(p), command: 'dispatchlab compare --scenario tiny.yaml' });
     expect(ReportSchema.safeParse(report).error).toBeUndefined();
     expect(report.mode).toBe('live');
     expect(report.runs.map((r) => r.policy)).toEqual(['round-robin', 'session-sticky']);

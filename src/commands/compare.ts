@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { loadScenario } from '../core/scenario.js';
+import type { Millis } from '../core/types.js';
+import { runCompare } from '../loadtest/compare.js';
+import { checkPolicySpecs } from '../policies/index.js';
+import { renderTable } from '../report/table.js';
+import { writeReports } from '../report/write.js';
+import { createCompareProgress } from './compare-progress.js';
+import { CliError } from './errors.js';
+import { parseCount, parseDurationFlag, parsePositive, selectPolicies } from './policy-selection.js';
+
+/**
+ * `dispatchlab compare --scenario F [--policies a,b] [--duration 20s] [--warmup 2s] [--rate R |
+ * --connections N] [--json OUT] [--html OUT] [--out DIR]`: each policy live on a fresh fleet, the
+ * load from a child process; prints the table, then where the report went (what `npm start` runs).
+ */
+
+interface CompareFlags {
+  scenario: string;
+  policies?: string;
+  duration?: Millis;
+  warmup?: Millis;
+  rate?: number;
+  connections?: number;
+  json?: string;
+  html?: string;
+  out?: string;
+}
+
+export function registerCompare(program: Command): void {
+  program
+    .command('compare')
+    .description('load-test each policy live on a fresh fleet of the scenario: table and report (JSON, HTML with charts, Markdown)')
+    .requiredOption('--scenario <file>', 'scenario YAML file')
+    .option('--policies <list>', "comma-separated policy names or the scenario's labels (default: the scenario's)")
+    .option('--duration <d>', "run length per policy, warm-up included (default: the scenario's), e.g. 20s", parseDurationFlag('--duration'))
+    .option('--warmup <d>', "unmeasured warm-up per policy (default: the scenario's), e.g. 2s", parseDurationFlag('--warmup', true))
+    .option('--rate <rps>', 'open-loop Poisson load at this rate (default: the scenario\'s arrival)', parsePositive('--rate'))
+    .option('--connections <n>', 'closed-loop load (autocannon) with this many connections', parseCount('--connections'))
+    .option('--json <file>', 'write the JSON report here (with --html: only these files)')
+    .option('--html <file>', 'write the HTML report here, the Markdown summary beside it')
+    .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
+    .action(async (flags: CompareFlags) => {
+      if (flags.rate !== undefined && flags.connections !== undefined) throw new CliError('--rate and --connections: give one or the other (open or closed loop)');
+      const scenario = loadScenario(flags.scenario, checkPolicySpecs);
+      const warmupMs = flags.warmup ?? scenario.warmup;
+      const durationMs = flags.duration ?? scenario.duration;
+      if (durationMs <= warmupMs) throw new CliError(`--duration: ${durationMs} ms must be longer than the warm-up (${warmupMs} ms)`);
+      const progress = createCompareProgress();
+      let report;
+      try {
+        report = await runCompare({
+          scenario,
+          policies: flags.policies === undefined ? undefined : selectPolicies(scenario, flags.policies),
+          durationMs,
+          warmupMs,
+          rateRps: flags.rate,
+          connections: flags.connections,
+          command: `dispatchlab ${process.argv.slice(2).join(' ')}`,
+          onProgress: (p) => progress.update(p),
+        });
+      } finally {
+        progress.stop();
+      }
+      process.stdout.write(`${renderTable(report, { color: process.stdout.isTTY === true })}\n`);
+      const written = await writeReports(report, { dir: flags.out, json: flags.json, html: flags.html, scenarioText: readFileSync(flags.scenario, 'utf8') });
+      process.stdout.write(`report: ${written.dir}\n`);
+    });
+}

@@ -1,0 +1,48 @@
+import { parseDuration } from '../core/duration.js';
+import { policyLabel, type PolicySpec, type Scenario } from '../core/scenario.js';
+import { policyNames } from '../policies/index.js';
+import { CliError } from './errors.js';
+
+/** Flag parsing shared by the commands that run several policies (`compare`, `simulate`). */
+
+/** `--policies a,b`: each entry is a scenario label (keeping its options) or a registry name. */
+export function selectPolicies(scenario: Scenario, list: string): PolicySpec[] {
+  const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) throw new CliError('--policies: expected a comma-separated list of policies');
+  return names.map((name) => {
+    const fromScenario = scenario.policies.find((p) => policyLabel(p) === name);
+    if (fromScenario !== undefined) return fromScenario;
+    if (!policyNames().includes(name)) {
+      const labels = scenario.policies.map(policyLabel).filter((l) => !policyNames().includes(l));
+      throw new CliError(`--policies: "${name}" is not a policy (known: ${[...policyNames(), ...labels].join(', ')})`);
+    }
+    return name;
+  });
+}
+
+/** A commander parser for a whole number >= 1. */
+export function parseCount(flag: string): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new CliError(`${flag}: expected a whole number >= 1, got "${text}"`);
+    return n;
+  };
+}
+
+/** A commander parser for a positive number. */
+export function parsePositive(flag: string): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0) throw new CliError(`${flag}: expected a number > 0, got "${text}"`);
+    return n;
+  };
+}
+
+/** A commander parser for a duration (`30s`, `500ms`, `2m`); `allowZero` for a warm-up. */
+export function parseDurationFlag(flag: string, allowZero = false): (text: string) => number {
+  return (text) => {
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < 0 || (ms === 0 && !allowZero)) throw new CliError(`${flag}: expected a duration such as 30s or 2m, got "${text}"`);
+    return ms;
+  };
+}
