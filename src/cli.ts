@@ -6,6 +6,7 @@ import { registerHost } from './commands/host.js';
 import { registerDispatcher } from './commands/dispatcher.js';
 import { registerUp } from './commands/up.js';
 import { registerSimulate } from './commands/simulate.js';
+import { registerCompare } from './commands/compare.js';
 import { registerLoad } from './commands/load.js';
 import { CliError } from './commands/errors.js';
 import { ScenarioError } from './core/scenario.js';
@@ -26,6 +27,7 @@ registerHost(program);
 registerDispatcher(program);
 registerUp(program);
 registerSimulate(program);
+registerCompare(program);
 registerLoad(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
