@@ -23,8 +23,6 @@ import { lowestScore, perWeight } from './select.js';
  * sought, so a stale or shared view does not make every dispatcher herd onto the same backend.
  * Cost: O(d) per pick (plus the O(n) eligibility filter every policy pays), Floyd's sampling.
  */
-export type Sampling = 'distinct' | 'with-replacement';
-
 export class PowerOfChoices extends MetricPolicy {
   constructor(
     readonly name: string,
@@ -57,6 +55,8 @@ export class PowerOfChoices extends MetricPolicy {
     return [...picked].map((i) => candidates[i]);
   }
 }
+
+export type Sampling = 'distinct' | 'with-replacement';
 
 export const choicesOption = z.number().int().min(2).default(2).describe('how many backends to sample per pick (d)');
 
