@@ -110,8 +110,8 @@ export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine
     const attempt = (req as WithAttempt)[ATTEMPT];
     if (!attempt) return;
     attempt.responded = true;
-    attempt.hooks.onResponseHead?.(proxyRes.statusCode ?? 502, proxyRes.headers);
     const status = proxyRes.statusCode ?? 502;
+    attempt.hooks.onResponseHead?.(status, proxyRes.headers);
     // The backend died mid-body: the client must not wait for bytes that will never come.
     const broken = (): void => {
       attempt.settle({ kind: 'reset' });
