@@ -41,6 +41,15 @@ export interface FleetDelta {
 const REQUESTS = 'dispatchlab_requests_total';
 const QUEUE_WAIT = 'dispatchlab_queue_wait_seconds';
 
+/**
+ * p99 of the queue wait from the histogram buckets. Interpolating inside the first bucket says
+ * "half its bound" even when every wait was 0 (no queue at all), so the answer is also capped by
+ * Markov's inequality for non-negative values: at most 1% of them exceed 100 x the (exact) mean.
+ */
+function queueWaitP99S(d: readonly Sample[], meanWaitS: number): number {
+  return Math.min(histogramQuantile(d, QUEUE_WAIT, 0.99) ?? 0, meanWaitS / (1 - 0.99));
+}
+
 export function fleetDelta(scenario: Scenario, before: FleetScrape, after: FleetScrape): FleetDelta {
   const d = diffMetrics(before.dispatcher, after.dispatcher);
   const h = diffMetrics(before.hosts, after.hosts);
@@ -61,6 +70,7 @@ export function fleetDelta(scenario: Scenario, before: FleetScrape, after: Fleet
   for (const [code, n] of sumBy(d, REQUESTS, 'code', { code: (c) => !isSuccess(c) })) if (n > 0) errorsByCode[code] = n;
 
   const waits = sumOf(d, `${QUEUE_WAIT}_count`);
+  const meanWaitS = waits > 0 ? sumOf(d, `${QUEUE_WAIT}_sum`) / waits : 0;
   const hits = sumOf(d, 'dispatchlab_sticky_hits_total');
   const misses = sumOf(d, 'dispatchlab_sticky_misses_total');
   return {
@@ -69,7 +79,7 @@ export function fleetDelta(scenario: Scenario, before: FleetScrape, after: Fleet
     dispatcherRequests: sumOf(d, REQUESTS),
     errorsByCode,
     retries: sumOf(d, 'dispatchlab_retries_total'),
-    queueWaitMs: waits > 0 ? { mean: (sumOf(d, `${QUEUE_WAIT}_sum`) / waits) * 1000, p99: (histogramQuantile(d, QUEUE_WAIT, 0.99) ?? 0) * 1000 } : undefined,
+    queueWaitMs: waits > 0 ? { mean: meanWaitS * 1000, p99: queueWaitP99S(d, meanWaitS) * 1000 } : undefined,
     stickyHitRatio: hits + misses > 0 ? hits / (hits + misses) : undefined,
   };
 }
