@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUp, type RunningUp } from '../../src/up.js';
-import { get, replicasScenario } from './dispatcher-helpers.js';
+import { get, replicasScenario, until } from './dispatcher-helpers.js';
 
 let up: RunningUp;
 
@@ -36,5 +36,20 @@ describe('failover on real sockets', () => {
     expect(up.dispatcher.balancer.stats().retries).toBeGreaterThan(0);
     expect(up.dispatcher.balancer.backends().find((b) => b.id === 'r2')!.state).not.toBe('healthy');
     expect(servedAfterKill.has('r1') && servedAfterKill.has('r3')).toBe(true);
+  });
+
+  it('active health checks mark a stopped replica down without any traffic, and it shows in /metrics', async () => {
+    const quiet = await startUp({ scenario: replicasScenario(2), policy: 'round-robin' });
+    try {
+      await quiet.hosts[1].close(0);
+      await until(() => quiet.dispatcher.balancer.backends().find((b) => b.id === 'r2')!.state === 'down');
+      expect(quiet.dispatcher.balancer.stats().requests).toBe(0);
+      const metrics = await (await fetch(`${quiet.dispatcher.adminUrl}/metrics`)).text();
+      expect(metrics).toMatch(/dispatchlab_backend_up\{backend="r2"\} 0/);
+      expect(metrics).toMatch(/dispatchlab_backend_state\{backend="r2",state="down"\} 1/);
+      expect((await get(`${quiet.dispatcher.url}/page`)).servedBy).toBe('r1');
+    } finally {
+      await quiet.close();
+    }
   });
 });
