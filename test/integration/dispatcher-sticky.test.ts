@@ -52,4 +52,21 @@ describe('session-sticky on real sockets', () => {
     expect(cookie).toBeDefined();
     expect(cookie!.startsWith('dl_session=abc.')).toBe(false);
   });
+
+  it('keys sessions on a header when the policy says so, without cookies', async () => {
+    const byHeader = await startUp({ scenario: replicasScenario(3), policy: { name: 'session-sticky', options: { key: 'header', header: 'x-user' } } });
+    try {
+      for (const user of ['ann', 'bob', 'cy']) {
+        const seen = new Set<string | null>();
+        for (let i = 0; i < 10; i++) {
+          const answer = await get(`${byHeader.dispatcher.url}/cart`, { headers: { 'x-user': user } });
+          expect(answer.setCookie).toEqual([]);
+          seen.add(answer.servedBy);
+        }
+        expect(seen.size).toBe(1);
+      }
+    } finally {
+      await byHeader.close();
+    }
+  });
 });
