@@ -126,6 +126,8 @@ export function createAdminApp(opts: { control: AdminControl; token: string; reg
       res.status(400).json({ error: `malformed JSON: ${e.message ?? 'cannot parse the body'}` });
       return;
     }
+    // body-parser's own 4xx (413 too large, 415) keep their status; a plain Error from the control
+    // is a refusal of the input (the policy registry's or the Balancer's message), hence 400.
     const status = typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 400;
     res.status(status).json({ error: e.message ?? String(err) });
   });
