@@ -140,7 +140,10 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
         plan?.kind === 'closed'
           ? `autocannon, closed loop, ${plan.connections} connections, in a child process (pid ${generatorPid} for the last run)`
           : `seeded open-loop Poisson generator at ${plan?.kind === 'open' ? plan.rateRps : '?'} req/s (latency from the intended send time), in a child process (pid ${generatorPid} for the last run)`,
-      phases: `per policy: ${warmupMs} ms warm-up, drain, scrape, ${measureMs} ms measured window, drain, scrape`,
+      phases:
+        plan?.kind === 'closed'
+          ? `per policy: ${warmupMs} ms warm-up, scrape, ${measureMs} ms measured window, scrape; requests in flight when a phase ends are abandoned (the dispatcher counts them as client aborts)`
+          : `per policy: ${warmupMs} ms warm-up, drain, scrape, ${measureMs} ms measured window, drain, scrape`,
       node: process.version,
       platform: `${os.platform()} ${os.arch()}`,
       cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown'}`,
