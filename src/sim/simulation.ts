@@ -46,11 +46,12 @@ export interface SimulateOptions {
   readonly onProgress?: (progress: SimProgress) => void;
 }
 
-/** The load a VM reports on a response, read from its host's snapshot. */
-function snapshotLoadProbe(fleet: Fleet): LoadProbe {
+/** The load a VM reports on a response (what X-VM-Load carries live). */
+function fleetLoadProbe(fleet: Fleet): LoadProbe {
   return (vm) => {
-    for (const s of fleet.hostOf(vm).snapshot().vms) if (s.vm === vm) return s.load;
-    return 0;
+    const host = fleet.hostOf(vm);
+    if (host.vmLoad !== undefined) return host.vmLoad(vm);
+    return host.snapshot().vms.find((s) => s.vm === vm)?.load ?? 0;
   };
 }
 
@@ -65,8 +66,25 @@ function checkOptions(scenario: Scenario, opts: SimulateOptions): void {
   if (!(Number.isInteger(k) && k >= 1)) throw new Error(`simulate: dispatchers must be an integer >= 1, got ${k}`);
 }
 
+/** One policy run, with what it cost: clock events run and virtual time covered. */
+export interface PolicyRunResult {
+  readonly run: PolicyRun;
+  readonly events: number;
+  readonly simulatedMs: Millis;
+}
+
 /** One policy on a fresh fleet. */
-export function simulatePolicy(scenario: Scenario, spec: PolicySpec, opts: SimulateOptions = {}, progress?: (issued: number, nowMs: Millis, done: boolean) => void): PolicyRun {
+export function simulatePolicy(scenario: Scenario, spec: PolicySpec, opts: SimulateOptions = {}): PolicyRun {
+  return runPolicy(scenario, spec, opts).run;
+}
+
+/** One policy on a fresh fleet, with the run's event count (for benchmarks and the report's environment). */
+export function runPolicy(
+  scenario: Scenario,
+  spec: PolicySpec,
+  opts: SimulateOptions = {},
+  progress?: (issued: number, nowMs: Millis, done: boolean) => void,
+): PolicyRunResult {
   checkOptions(scenario, opts);
   const dispatchers = opts.dispatchers ?? 1;
   const clock = new VirtualClock();
@@ -100,7 +118,7 @@ export function simulatePolicy(scenario: Scenario, spec: PolicySpec, opts: Simul
     balancers,
     workload,
     stats,
-    loadOf: snapshotLoadProbe(fleet),
+    loadOf: fleetLoadProbe(fleet),
     warmupMs,
     stopAtMs,
     measuredLimit: opts.requests ?? Number.POSITIVE_INFINITY,
@@ -117,13 +135,14 @@ export function simulatePolicy(scenario: Scenario, spec: PolicySpec, opts: Simul
   const cpuAtEnd = fleetCpuCounters(fleet);
   fleet.stop();
   progress?.(driver.issued, clock.now(), true);
-  return stats.toPolicyRun({
+  const run = stats.toPolicyRun({
     label: policyLabel(spec),
     sticky,
     measuredWindowMs: Math.max(0, driver.stoppedAtMs - warmupMs),
     cpuAtWarmup,
     cpuAtEnd,
   });
+  return { run, events: clock.eventsRun, simulatedMs: clock.now() };
 }
 
 /** Every policy of the scenario (or `opts.policies`), same seed each, plus the theory block. */
@@ -131,8 +150,8 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Report
   checkOptions(scenario, opts);
   const specs = opts.policies ?? scenario.policies;
   const expected = estimateRequests(scenario, opts);
-  const runs = specs.map((spec, policyIndex) =>
-    simulatePolicy(scenario, spec, opts, (issued, simulatedMs, done) =>
+  const results = specs.map((spec, policyIndex) =>
+    runPolicy(scenario, spec, opts, (issued, simulatedMs, done) =>
       opts.onProgress?.({ policy: policyLabel(spec), policyIndex, policies: specs.length, issued, expected, simulatedMs, done }),
     ),
   );
@@ -145,9 +164,11 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Report
       dispatchers: opts.dispatchers ?? 1,
       ...(opts.requests !== undefined ? { requestsPerPolicy: opts.requests } : { durationMs: opts.durationMs ?? scenario.duration }),
       warmupMs: scenario.warmup,
+      events: results.reduce((sum, r) => sum + r.events, 0),
+      simulatedSeconds: results.reduce((sum, r) => sum + r.simulatedMs, 0) / 1000,
       healthDetection: 'a VM that stops answering is set down healthCheck.intervalMs * fall after it stops, up intervalMs * rise after it runs again',
     },
-    runs,
+    runs: results.map((r) => r.run),
     theory: { ...theoryFor(scenario) },
   };
 }

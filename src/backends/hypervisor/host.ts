@@ -151,6 +151,11 @@ class HostModel implements HypervisorHost, JobOwner {
     return this.vm(vmName).status;
   }
 
+  /** Rates are current after every event, so no update() is needed to read the load. */
+  vmLoad(vmName: string): number {
+    return this.vm(vmName).load();
+  }
+
   onStatusChange(listener: VmStatusListener): void {
     this.listeners.push(listener);
   }

@@ -93,6 +93,11 @@ export interface HypervisorHost {
   /** Cancel every pending timer; running requests are cancelled. */
   stop(): void;
   status(vm: string): VmStatus;
+  /**
+   * The load `vm` reports now (its VmSnapshot.load) without building a snapshot, for callers that
+   * read it on every response. Optional so other implementations (test stand-ins) need not have it.
+   */
+  vmLoad?(vm: string): number;
   snapshot(): HostSnapshot;
   onStatusChange(listener: VmStatusListener): void;
 }

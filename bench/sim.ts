@@ -1,0 +1,168 @@
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { replaceSection } from './markdown-section.js';
+
+/**
+ * `npm run bench:sim`: how fast the simulator runs, in simulated requests per second of wall time,
+ * beside a ceiling measured in the same run: a bare VirtualClock doing the same number of events
+ * (what the simulation would cost if the Balancer, the policy, the hypervisor model and the
+ * bookkeeping were free). Every point runs in a fresh child process, so its peak RSS is its own.
+ * It runs the built code (dist/, `npm run build` first): tsx's transform adds a helper call to
+ * every closure it creates, which costs the hot path about 4% (measured with --cpu-prof).
+ *
+ * Points: 100 replicas (25 hosts x 4 one-vCPU VMs) with round-robin and power-of-two, median of
+ * three; scaling with VMs (100, 1,000, 10,000) and requests (100k, 1M, 10M); the 10,000-VM,
+ * 10-million-request run. Load is open-loop Poisson at utilisation 0.7 with exponential 10 ms
+ * service. Writes the "Simulator speed" section of BENCHMARKS.md. About 2-3 minutes here.
+ */
+
+interface PointResult {
+  readonly policy: string;
+  readonly vms: number;
+  readonly requests: number;
+  readonly wallMs: number;
+  readonly events: number;
+  readonly simulatedMs: number;
+  readonly maxRssMb: number;
+  readonly meanLatencyMs: number;
+}
+
+const dist = new URL('../dist/', import.meta.url);
+const self = fileURLToPath(import.meta.url);
+
+async function runPoint(policy: string, vms: number, requests: number): Promise<PointResult> {
+  const { parseScenario } = (await import(new URL('core/scenario.js', dist).href)) as typeof import('../src/core/scenario.js');
+  const { runPolicy } = (await import(new URL('sim/simulation.js', dist).href)) as typeof import('../src/sim/simulation.js');
+  const perHost = 4;
+  const hosts = Math.ceil(vms / perHost);
+  const scenario = parseScenario({
+    name: `bench-${vms}`,
+    seed: 1,
+    hosts: Array.from({ length: hosts }, (_, i) => ({ name: `h${i}`, cores: perHost, memoryMb: 65536 })),
+    vms: Array.from({ length: hosts }, (_, i) => ({ name: `web-h${i}`, count: perHost, host: `h${i}`, vcpus: 1, memoryMb: 1024, virtualization: 'container' })),
+    costModel: { techniques: { container: { cpuFactor: 1, ioOpUs: 0 } } },
+    workload: { classes: [{ name: 'page', share: 1, cpuMs: 10, service: 'exponential' }], sessions: 0, arrival: { rateRps: 0.7 * vms * 100 } },
+    policies: [policy],
+    duration: '1h',
+    warmup: '1s',
+  });
+  const started = performance.now();
+  const result = runPolicy(scenario, policy, { requests });
+  const wallMs = performance.now() - started;
+  return {
+    policy,
+    vms,
+    requests: result.run.requests,
+    wallMs,
+    events: result.events,
+    simulatedMs: result.simulatedMs,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    meanLatencyMs: result.run.latencyMs.mean,
+  };
+}
+
+/** The ceiling: `events` bare VirtualClock events, `pendingTimers` in flight at a time, exponential gaps. */
+async function runCeiling(events: number, pendingTimers: number): Promise<{ wallMs: number; events: number }> {
+  const { VirtualClock } = (await import(new URL('core/virtual-clock.js', dist).href)) as typeof import('../src/core/virtual-clock.js');
+  const { createRng } = (await import(new URL('core/rng.js', dist).href)) as typeof import('../src/core/rng.js');
+  const clock = new VirtualClock();
+  const rng = createRng(1);
+  let left = events;
+  const tick = (): void => {
+    if (--left > 0) clock.schedule(rng.exponential(10), tick);
+  };
+  for (let i = 0; i < pendingTimers; i++) clock.schedule(rng.exponential(10), tick);
+  const started = performance.now();
+  clock.runUntilIdle();
+  return { wallMs: performance.now() - started, events: clock.eventsRun };
+}
+
+function inChild<T>(args: string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = fork(self, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.once('message', (msg) => resolve(msg as T));
+    child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`bench child ${args.join(' ')} exited with ${code}`))));
+  });
+}
+
+const point = (policy: string, vms: number, requests: number): Promise<PointResult> => inChild(['point', policy, String(vms), String(requests)]);
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const rate = (p: { requests: number; wallMs: number }): number => (p.requests * 1000) / p.wallMs;
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  if (!existsSync(new URL('sim/simulation.js', dist))) throw new Error('dist/ is missing: run `npm run build` first (npm run bench:sim does)');
+  const loadBefore = os.loadavg()[0];
+  const started = performance.now();
+  const log = (text: string): void => void process.stderr.write(`bench:sim: ${text}\n`);
+
+  const headline: Array<{ policy: string; runs: PointResult[]; ceiling: Array<{ wallMs: number; events: number }> }> = [];
+  for (const policy of ['round-robin', 'power-of-two']) {
+    const runs: PointResult[] = [];
+    const ceiling: Array<{ wallMs: number; events: number }> = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await point(policy, 100, 1_000_000);
+      runs.push(r);
+      ceiling.push(await inChild(['ceiling', String(r.events), '26']));
+      log(`${policy} 100 VMs 1M: ${fmt(rate(r))} req/s`);
+    }
+    headline.push({ policy, runs, ceiling });
+  }
+
+  const scaling: PointResult[] = [];
+  for (const [vms, requests] of [
+    [100, 100_000],
+    [1_000, 1_000_000],
+    [10_000, 1_000_000],
+    [10_000, 10_000_000],
+  ]) {
+    const r = await point('power-of-two', vms, requests);
+    scaling.push(r);
+    log(`power-of-two ${vms} VMs ${requests}: ${(r.wallMs / 1000).toFixed(1)} s, ${fmt(r.maxRssMb)} MB`);
+  }
+  const p2c100 = headline[1].runs.slice().sort((a, b) => rate(a) - rate(b))[1];
+  const rows = [p2c100, ...scaling].sort((a, b) => a.vms - b.vms || a.requests - b.requests);
+  const big = scaling[scaling.length - 1];
+
+  const section = [
+    '## Simulator speed',
+    '',
+    `Command: \`npm run bench:sim\` (bench/sim.ts, on the built dist/). ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), Node ${process.version}.`,
+    `Load average (1 min) when the run started: ${loadBefore.toFixed(1)} (the machine is shared; read the ratios). Total bench time ${((performance.now() - started) / 1000).toFixed(0)} s.`,
+    'Open-loop Poisson arrivals at utilisation 0.7, exponential 10 ms service, 1-vCPU container VMs, 4 per host; every point in a fresh process.',
+    '',
+    '| policy, 100 VMs, 1M requests | simulated req/s (median of 3) | events per request | ceiling: bare VirtualClock, same events (req/s) | share of the ceiling |',
+    '|---|---|---|---|---|',
+    ...headline.map(({ policy, runs, ceiling }) => {
+      const r = median(runs.map(rate));
+      const eventsPerRequest = runs[0].events / runs[0].requests;
+      const ceil = median(ceiling.map((c) => (c.events * 1000) / c.wallMs)) / eventsPerRequest;
+      return `| ${policy} | ${fmt(r)} | ${eventsPerRequest.toFixed(2)} | ${fmt(ceil)} | ${((100 * r) / ceil).toFixed(0)}% |`;
+    }),
+    '',
+    'Scaling (power-of-two):',
+    '',
+    '| VMs | requests | wall s | simulated req/s | simulated s | peak RSS MB |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${fmt(r.vms)} | ${fmt(r.requests)} | ${(r.wallMs / 1000).toFixed(2)} | ${fmt(rate(r))} | ${(r.simulatedMs / 1000).toFixed(1)} | ${fmt(r.maxRssMb)} |`),
+    '',
+    `The 10,000-VM, 10-million-request run: ${(big.wallMs / 1000).toFixed(1)} s of wall time, peak RSS ${fmt(big.maxRssMb)} MB.`,
+    '',
+  ].join('\n');
+  replaceSection(fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url)), 'Simulator speed', section);
+  process.stdout.write(`${section}\n`);
+}
+
+async function child(args: string[]): Promise<void> {
+  const [kind, ...rest] = args;
+  const result = kind === 'ceiling' ? await runCeiling(Number(rest[0]), Number(rest[1])) : await runPoint(rest[0], Number(rest[1]), Number(rest[2]));
+  process.send?.(result, () => process.exit(0));
+}
+
+const task = process.argv[2] === 'point' || process.argv[2] === 'ceiling' ? child(process.argv.slice(2)) : main();
+void task.catch((err: unknown) => {
+  process.stderr.write(`bench:sim: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
