@@ -37,7 +37,13 @@ function base(rows: object[]) {
   };
 }
 
-const policyColor = { field: 'policy', type: 'nominal', title: 'policy' } as const;
+/** Policies keep the report's order in legends and bar groups (not alphabetical). */
+function policyColor(report: Report) {
+  return { field: 'policy', type: 'nominal', title: 'policy', sort: report.runs.map((r) => r.policy) } as const;
+}
+function policyOffset(report: Report) {
+  return { field: 'policy', type: 'nominal', sort: report.runs.map((r) => r.policy) } as const;
+}
 
 export function latencyCdfChart(report: Report): Chart {
   // A log x axis cannot show 0; the CDF's first points are well above it anyway.
@@ -53,7 +59,7 @@ export function latencyCdfChart(report: Report): Chart {
       encoding: {
         x: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'latency (ms, log scale)' },
         y: { field: 'fraction', type: 'quantitative', title: 'fraction of requests', scale: { domain: [0, 1] } },
-        color: policyColor,
+        color: policyColor(report),
       },
     } as TopLevelSpec,
   };
@@ -71,9 +77,9 @@ export function requestShareChart(report: Report): Chart {
       mark: 'bar',
       encoding: {
         x: { field: 'backend', type: 'nominal', title: 'replica', axis: { labelAngle: 0 } },
-        xOffset: { field: 'policy', type: 'nominal' },
+        xOffset: policyOffset(report),
         y: { field: 'share', type: 'quantitative', title: 'share of requests', axis: { format: '%' } },
-        color: policyColor,
+        color: policyColor(report),
         tooltip: [{ field: 'host' }, { field: 'share', format: '.1%' }],
       },
     } as TopLevelSpec,
@@ -97,9 +103,9 @@ export function stealChart(report: Report): Chart {
       mark: 'bar',
       encoding: {
         x: { field: 'vm', type: 'nominal', title: 'VM (host)', axis: { labelAngle: 0 } },
-        xOffset: { field: 'policy', type: 'nominal' },
+        xOffset: policyOffset(report),
         y: { field: 'steal', type: 'quantitative', title: 'steal (s)' },
-        color: policyColor,
+        color: policyColor(report),
       },
     } as TopLevelSpec,
   };
@@ -123,7 +129,7 @@ export function timelineChart(report: Report): Chart {
       encoding: {
         x: { field: 's', type: 'quantitative', title: 'time in the measured window (s)' },
         y: { field: 'ms', type: 'quantitative', title: 'latency (ms)' },
-        color: policyColor,
+        color: policyColor(report),
         strokeDash: { field: 'quantile', type: 'nominal', title: 'quantile' },
       },
     } as TopLevelSpec,
