@@ -27,7 +27,7 @@ function describe(p: CompareProgress): { elapsedS: string; requests: number; rat
 }
 
 function plainProgress(stream: NodeJS.WritableStream): ProgressView {
-  let lastMs = 0;
+  let lastMs = -Infinity;
   return {
     update(p) {
       const now = performance.now();
@@ -57,12 +57,16 @@ function barProgress(stream: NodeJS.WriteStream): ProgressView {
   let current: { index: number; bar: cliProgress.SingleBar } | undefined;
   return {
     update(p) {
+      const totalMs = p.warmupMs + p.durationMs;
+      if (p.stage === 'done') {
+        // No tick with 'done': keep the last numbers on the finished bar.
+        current?.bar.update(totalMs);
+        return;
+      }
       const d = describe(p);
       const payload = { policy: p.policy.padEnd(16), elapsed: d.elapsedS, phase: d.phase.padEnd(7), requests: d.requests, rate: d.rate, errors: d.errors };
-      const totalMs = p.warmupMs + p.durationMs;
       if (current?.index !== p.index) current = { index: p.index, bar: bars.create(totalMs, 0, payload) };
-      const value = p.stage === 'done' ? totalMs : Math.min(totalMs, Number(d.elapsedS) * 1000);
-      current.bar.update(value, payload);
+      current.bar.update(Math.min(totalMs, Number(d.elapsedS) * 1000), payload);
     },
     stop: () => bars.stop(),
   };
