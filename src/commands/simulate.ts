@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { parseDuration } from '../core/duration.js';
 import type { Report } from '../core/report.js';
-import { loadScenario, policyLabel, type PolicySpec, type Scenario } from '../core/scenario.js';
-import { checkPolicySpecs, policyNames } from '../policies/index.js';
+import { loadScenario } from '../core/scenario.js';
+import { checkPolicySpecs } from '../policies/index.js';
 import { renderTable } from '../report/table.js';
 import { writeReports } from '../report/write.js';
 import { simulate, type SimProgress } from '../sim/simulation.js';
 import type { TheoryBlock } from '../sim/theory-block.js';
 import { CliError } from './errors.js';
+import { parseCount, parseDurationFlag, selectPolicies } from './policy-selection.js';
 
 /**
  * `dispatchlab simulate --scenario F [--policies a,b] [--requests N | --duration D] [--dispatchers K]
@@ -35,9 +35,9 @@ export function registerSimulate(program: Command): void {
     .description('run the policies on the simulated fleet in virtual time (no HTTP): table, report, theory baselines')
     .requiredOption('--scenario <file>', 'scenario YAML file')
     .option('--policies <list>', "comma-separated policy names or the scenario's labels (default: the scenario's)")
-    .option('--requests <n>', 'measured requests per policy (after the warmup); replaces the duration', parseCount)
-    .option('--duration <d>', "simulated time per policy, warmup included (default: the scenario's), e.g. 30s", parseDurationFlag)
-    .option('--dispatchers <k>', 'independent dispatchers sharing the fleet, each with its own view', parseCount, 1)
+    .option('--requests <n>', 'measured requests per policy (after the warmup); replaces the duration', parseCount('--requests'))
+    .option('--duration <d>', "simulated time per policy, warmup included (default: the scenario's), e.g. 30s", parseDurationFlag('--duration'))
+    .option('--dispatchers <k>', 'independent dispatchers sharing the fleet, each with its own view', parseCount('--dispatchers'), 1)
     .option('--json <file>', 'write the JSON report here')
     .option('--html <file>', 'write the HTML report here')
     .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
@@ -80,21 +80,6 @@ export function registerSimulate(program: Command): void {
       });
       process.stdout.write(`report: ${written.dir}\n`);
     });
-}
-
-/** `--policies a,b`: each entry is a scenario label (keeping its options) or a registry name. */
-function selectPolicies(scenario: Scenario, list: string): PolicySpec[] {
-  const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (names.length === 0) throw new CliError('--policies: expected a comma-separated list of policies');
-  return names.map((name) => {
-    const fromScenario = scenario.policies.find((p) => policyLabel(p) === name);
-    if (fromScenario !== undefined) return fromScenario;
-    if (!policyNames().includes(name)) {
-      const labels = scenario.policies.map(policyLabel).filter((l) => !policyNames().includes(l));
-      throw new CliError(`--policies: "${name}" is not a policy (known: ${[...policyNames(), ...labels].join(', ')})`);
-    }
-    return name;
-  });
 }
 
 /** The analytic baselines as text under the table, with each measured mean beside the best possible. */
@@ -143,16 +128,3 @@ function createProgress(): { update: (p: SimProgress) => void; stop: () => void 
     },
   };
 }
-
-function parseCount(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`expected a whole number >= 1, got "${text}"`);
-  return n;
-}
-
-function parseDurationFlag(text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) throw new CliError(`--duration: expected a duration such as 30s or 2m, got "${text}"`);
-  return ms;
-}
-
