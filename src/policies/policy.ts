@@ -93,10 +93,17 @@ export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
   create(options: z.output<S>, deps: PolicyDeps): Policy;
 }
 
-/** Eligible backends: healthy, and not in `avoid` unless every healthy one is. */
-export function eligible(backends: readonly BackendView[], avoid?: ReadonlySet<BackendId>): BackendView[] {
-  const healthy = backends.filter((b) => b.healthy);
-  if (!avoid || avoid.size === 0) return healthy;
+const isHealthy = (b: BackendView): boolean => b.healthy;
+
+/**
+ * Eligible backends: healthy, and not in `avoid` unless every healthy one is. Returns `backends`
+ * itself when all are healthy and nothing is avoided, the common case on every pick: no copy.
+ */
+export function eligible(backends: readonly BackendView[], avoid?: ReadonlySet<BackendId>): readonly BackendView[] {
+  const avoiding = avoid !== undefined && avoid.size > 0;
+  if (!avoiding && backends.every(isHealthy)) return backends;
+  const healthy = backends.filter(isHealthy);
+  if (!avoiding) return healthy;
   const preferred = healthy.filter((b) => !avoid.has(b.id));
   return preferred.length > 0 ? preferred : healthy;
 }

@@ -40,7 +40,7 @@ export class PowerOfChoices extends MetricPolicy {
     return lowestScore(sample, (b) => perWeight(this.metric.cost(b, ctx.now), b), this.rng)?.id;
   }
 
-  private sample(candidates: BackendView[]): BackendView[] {
+  private sample(candidates: readonly BackendView[]): readonly BackendView[] {
     const n = candidates.length;
     if (this.sampling === 'with-replacement') {
       return n === 0 ? [] : Array.from({ length: this.choices }, () => candidates[this.rng.int(n)]);

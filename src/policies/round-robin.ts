@@ -17,24 +17,29 @@ import { eligible, type BackendView, type PickContext, type Policy, type PolicyD
  */
 export class SmoothWeightedRoundRobin implements Policy {
   readonly name = 'round-robin';
-  private readonly current = new Map<BackendId, number>();
+  /** Each backend's `current`, boxed so a pick does one map lookup per backend, not a lookup and a store. */
+  private readonly current = new Map<BackendId, { value: number }>();
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
-    let best: BackendView | undefined;
-    let bestCurrent = -Infinity;
+    let best: { value: number } | undefined;
+    let bestId: BackendId | undefined;
     let totalWeight = 0;
     for (const b of eligible(backends, ctx.avoid)) {
-      const c = (this.current.get(b.id) ?? 0) + b.weight;
-      this.current.set(b.id, c);
+      let c = this.current.get(b.id);
+      if (c === undefined) {
+        c = { value: 0 };
+        this.current.set(b.id, c);
+      }
+      c.value += b.weight;
       totalWeight += b.weight;
-      if (c > bestCurrent) {
-        best = b;
-        bestCurrent = c;
+      if (best === undefined || c.value > best.value) {
+        best = c;
+        bestId = b.id;
       }
     }
-    if (!best) return undefined;
-    this.current.set(best.id, bestCurrent - totalWeight);
-    return best.id;
+    if (best === undefined) return undefined;
+    best.value -= totalWeight;
+    return bestId;
   }
 
   onMembershipChange(backends: readonly BackendView[]): void {
