@@ -100,7 +100,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
   if (!(measureMs > 0)) throw new Error(`compare: the duration (${opts.durationMs ?? scenario.duration} ms) must be longer than the warm-up (${warmupMs} ms)`);
   const runs: PolicyRun[] = [];
   let plan: LoadPlan | undefined;
-  let generatorPid = -1;
+  const generatorPids: number[] = [];
 
   for (const [index, spec] of policies.entries()) {
     const label = policyLabel(spec);
@@ -119,8 +119,9 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
         },
       });
       const after = await scrapeFleet(endpoints);
-      generatorPid = load.pid;
-      runs.push(policyRun(label, scenario, load, before ?? after, after));
+      if (before === undefined) throw new Error('compare: the load generator never reached the measured window');
+      generatorPids.push(load.pid);
+      runs.push(policyRun(label, scenario, load, before, after));
     } finally {
       await up.close();
     }
@@ -138,8 +139,8 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
       systemUnderTest: `dispatcher and ${scenario.hosts.length} hypervisor host(s) with ${replicas.length} replicas, in one process (pid ${process.pid}), fresh for each policy, on 127.0.0.1`,
       loadGenerator:
         plan?.kind === 'closed'
-          ? `autocannon, closed loop, ${plan.connections} connections, in a child process (pid ${generatorPid} for the last run)`
-          : `seeded open-loop Poisson generator at ${plan?.kind === 'open' ? plan.rateRps : '?'} req/s (latency from the intended send time), in a child process (pid ${generatorPid} for the last run)`,
+          ? `autocannon, closed loop, ${plan.connections} connections, in a child process per policy (pids ${generatorPids.join(', ')})`
+          : `seeded open-loop Poisson generator at ${plan?.kind === 'open' ? plan.rateRps : '?'} req/s (latency from the intended send time), in a child process per policy (pids ${generatorPids.join(', ')})`,
       phases:
         plan?.kind === 'closed'
           ? `per policy: ${warmupMs} ms warm-up, scrape, ${measureMs} ms measured window, scrape; requests in flight when a phase ends are abandoned (the dispatcher counts them as client aborts)`

@@ -62,7 +62,7 @@ describe('runCompare', () => {
     expect(sticky.stickyHitRatio).toBeGreaterThan(0.9);
     expect(progress.filter((p) => p.stage === 'done').map((p) => p.policy)).toEqual(['round-robin', 'session-sticky']);
     expect(progress.some((p) => p.tick?.phase === 'measure')).toBe(true);
-    expect(String(report.environment?.loadGenerator)).toMatch(/child process \(pid \d+/);
+    expect(String(report.environment?.loadGenerator)).toMatch(/child process per policy \(pids \d+, \d+\)/);
   });
 
   it('renders the report as HTML with a chart per section', async () => {
