@@ -27,7 +27,7 @@ describe('renderHtml', async () => {
     for (const [id, minMarks] of Object.entries(expected)) {
       const body = bySection.get(id);
       expect(body, id).toBeDefined();
-      const svgs = body!.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+      const svgs: string[] = body?.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
       expect(svgs.length, id).toBe(1);
       expect(dataMarks(svgs[0]), id).toBeGreaterThanOrEqual(minMarks);
     }
