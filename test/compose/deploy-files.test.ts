@@ -45,12 +45,12 @@ function service(name: string): ComposeService {
   return found;
 }
 
-/** The value after `flag` in a service's command. */
+/** The value after `flag` in a service's command, with `${VAR:-default}` taken at its default. */
 function flag(name: string, flagName: string): string {
   const command = service(name).command ?? [];
   const at = command.indexOf(flagName);
   if (at < 0 || at + 1 >= command.length) throw new Error(`service ${name}: no ${flagName} in its command`);
-  return command[at + 1];
+  return command[at + 1].replace(/\$\{\w+:-([^}]*)\}/g, '$1');
 }
 
 /** Where a service mounts a folder of the repository (`./deploy/x:/target:ro`). */
@@ -156,6 +156,11 @@ describe('Prometheus and the compose services agree with the scenario', () => {
       expect(flag(host.name, '--host')).toBe(host.name);
       expect(flag(host.name, '--scenario')).toBe(scenarioFile);
     }
+  });
+
+  it('the load generator and the comparison use that scenario too, and load goes through the dispatcher', () => {
+    for (const name of ['loadgen', 'compare']) expect(flag(name, '--scenario')).toBe(scenarioFile);
+    expect(flag('loadgen', '--target')).toBe(`http://dispatcher:${flag('dispatcher', '--port')}`);
   });
 
   it('Prometheus scrapes one replica port of every host: the first one', () => {

@@ -126,3 +126,27 @@ check "every service of the default profile runs (healthy where checked)" all_ru
 echo "== compose: live checks (${SECONDS}s)"
 node --import tsx "$here/live-checks.ts" "$RESULTS" || true
 if grep -q '^fail ' "$RESULTS"; then diagnostics; fi
+
+# compare_report: the compare profile as docs/compose.md runs it (two policies, short), writing
+# into a scratch folder instead of ./reports; the report must hold one run per policy, each with
+# answered requests.
+compare_report() {
+  mkdir -p "$SCRATCH/reports"
+  chown 1000:1000 "$SCRATCH/reports"
+  compose --profile compare run --rm -v "$SCRATCH/reports:/app/reports" compare \
+    compare --scenario scenarios/default.yaml --policies round-robin,least-loaded --duration 4s --warmup 1s
+  node -e '
+    const fs = require("node:fs");
+    const dirs = fs.readdirSync(process.argv[1]);
+    if (dirs.length !== 1) throw new Error(`expected one report folder, got: ${dirs}`);
+    const report = JSON.parse(fs.readFileSync(`${process.argv[1]}/${dirs[0]}/report.json`, "utf8"));
+    const policies = report.runs.map((r) => `${r.policy}:${r.requests}`);
+    if (report.runs.length !== 2 || report.runs.some((r) => !(r.requests > 0))) throw new Error(`runs: ${policies}`);
+    console.log(`report ${dirs[0]}: ${policies}`);
+  ' "$SCRATCH/reports"
+}
+
+echo "== compose: compare profile (${SECONDS}s)"
+# The default stack goes first, so the comparison has the machine's cores to itself.
+compose down -v >/dev/null 2>&1 || true
+check "the compare profile writes a report with one run per policy" compare_report
