@@ -21,7 +21,8 @@ import { lowestScore, perWeight } from './select.js';
  *
  * Tie-break: uniformly at random among the tied samples. Unlike least-loaded, no global minimum is
  * sought, so a stale or shared view does not make every dispatcher herd onto the same backend.
- * Cost: O(d) per pick (plus the O(n) eligibility filter every policy pays), Floyd's sampling.
+ * Cost: O(d) per pick when the d sampled backends are eligible (Floyd's sampling over all of them),
+ * else O(n) to sample again among the eligible ones.
  */
 export class PowerOfChoices extends MetricPolicy {
   constructor(
@@ -35,24 +36,48 @@ export class PowerOfChoices extends MetricPolicy {
   }
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
-    const candidates = eligible(backends, ctx.avoid);
-    const sample = this.sample(candidates);
+    const sample = this.sampleFromAll(backends, ctx.avoid) ?? this.sample(eligible(backends, ctx.avoid));
     return lowestScore(sample, (b) => perWeight(this.metric.cost(b, ctx.now), b), this.rng)?.id;
+  }
+
+  /**
+   * O(d) fast path: draw from all backends and keep the draw when every sampled one is eligible;
+   * otherwise undefined, and the pick samples again among the eligible ones (O(n) filter). Either
+   * way the sample is uniform over the eligible d-sets (conditioned on being eligible, a draw from
+   * all is a uniform draw from the eligible), and when all are eligible the draws are exactly those
+   * of sampling from the eligible list, which is then the same list.
+   */
+  private sampleFromAll(backends: readonly BackendView[], avoid: ReadonlySet<BackendId> | undefined): BackendView[] | undefined {
+    if (backends.length <= this.choices) return undefined;
+    const indices = this.drawIndices(backends.length);
+    const sample: BackendView[] = [];
+    for (const i of indices) {
+      const b = backends[i];
+      if (!b.healthy || (avoid !== undefined && avoid.has(b.id))) return undefined;
+      sample.push(b);
+    }
+    return sample;
   }
 
   private sample(candidates: readonly BackendView[]): readonly BackendView[] {
     const n = candidates.length;
+    if (n === 0 || (this.sampling === 'distinct' && n <= this.choices)) return candidates;
+    return this.drawIndices(n).map((i) => candidates[i]);
+  }
+
+  /** `choices` indices below n: independent draws, or distinct ones (needs n > choices). */
+  private drawIndices(n: number): number[] {
+    const picked: number[] = [];
     if (this.sampling === 'with-replacement') {
-      return n === 0 ? [] : Array.from({ length: this.choices }, () => candidates[this.rng.int(n)]);
+      for (let k = 0; k < this.choices; k++) picked.push(this.rng.int(n));
+      return picked;
     }
-    if (n <= this.choices) return candidates;
     // Floyd's algorithm: `choices` distinct indices in O(choices) draws, without shuffling all n.
-    const picked = new Set<number>();
     for (let j = n - this.choices; j < n; j++) {
       const t = this.rng.int(j + 1);
-      picked.add(picked.has(t) ? j : t);
+      picked.push(picked.includes(t) ? j : t);
     }
-    return [...picked].map((i) => candidates[i]);
+    return picked;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import type { Rng } from '../../core/rng.js';
-import { expandVms, type Scenario } from '../../core/scenario.js';
+import { expandVms, type Scenario, type VmSpec } from '../../core/scenario.js';
 import { resolveCostModel } from './cost-model.js';
 import { createHost } from './host.js';
 import type { Fleet, HypervisorHost } from './types.js';
@@ -19,8 +19,15 @@ export function createFleet(scenario: Scenario, deps: FleetDeps): Fleet {
   for (const vm of vms) {
     if (!hostNames.has(vm.host)) throw new Error(`VM "${vm.name}" is on "${vm.host}", which is not a defined host`);
   }
+  // Grouped in one pass: filtering every VM per host is O(hosts x VMs), seconds at 10,000 VMs.
+  const vmsByHost = new Map<string, VmSpec[]>();
+  for (const vm of vms) {
+    const own = vmsByHost.get(vm.host);
+    if (own === undefined) vmsByHost.set(vm.host, [vm]);
+    else own.push(vm);
+  }
   const hosts = scenario.hosts.map((spec) => {
-    const own = vms.filter((vm) => vm.host === spec.name);
+    const own = vmsByHost.get(spec.name) ?? [];
     const names = new Set(own.map((vm) => vm.name));
     return createHost(spec, own, { clock: deps.clock, costModel, faults: scenario.faults.filter((f) => names.has(f.vm)) });
   });
