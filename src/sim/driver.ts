@@ -1,4 +1,4 @@
-import type { Fleet, JobResult } from '../backends/hypervisor/types.js';
+import type { HypervisorHost, JobResult } from '../backends/hypervisor/types.js';
 import type { VirtualClock } from '../core/virtual-clock.js';
 import type { Millis } from '../core/types.js';
 import type { Balancer } from '../dispatcher/balancer.js';
@@ -11,7 +11,7 @@ import type { SimRequestSpec, SimWorkload } from './workload.js';
  * the same order, with a VM submit where the live one has an HTTP round trip:
  *
  *   balancer.begin(info) -> lease (now, or after the dispatcher queue) or a refusal (503)
- *   -> fleet.hostOf(vm).submit(cost)
+ *   -> the VM's host .submit(cost)
  *   -> answered: lease.end({response 200}); the VM's load goes back to that dispatcher
  *      (balancer.reportLoad, what X-VM-Load does live); a sticky repin updates the session's pin
  *   -> VM crashed: lease.end({connect-error}); lease.retry() to another backend, or a 502.
@@ -20,8 +20,11 @@ import type { SimRequestSpec, SimWorkload } from './workload.js';
  * on its own responses. Open-loop arrival i goes to dispatcher i mod K; closed-loop client c
  * always uses dispatcher c mod K (a client keeps its connection).
  *
- * Per request there is one small object holding its state and two bound callbacks (the
- * Balancer and the host call back with one argument, and the request must be found again).
+ * Per request there is one small object holding its state and one callback that both the Balancer
+ * (an Admission) and the host (a JobResult) call, so the request is found again without a lookup.
+ * Each backend's host, load reading and report index are resolved once, into a BackendSlot, so
+ * the hot path does one map lookup per attempt (profiled: three lookups in maps of 10,000 backends
+ * were a tenth of the time at that scale).
  */
 
 const ANSWERED: AttemptOutcome = { kind: 'response', status: 200 };
@@ -29,16 +32,21 @@ const CONNECT_ERROR: AttemptOutcome = { kind: 'connect-error' };
 /** How long a closed-loop client waits after a failed request before its next one. */
 const FAILED_CLIENT_PAUSE_MS: Millis = 1;
 
-/** Reads the load a VM would report on a response right now. */
-export type LoadProbe = (vm: string) => number;
+/** Everything the driver needs about one backend, resolved once per run. */
+export interface BackendSlot {
+  readonly host: HypervisorHost;
+  /** The load the VM reports on a response right now (what X-VM-Load carries live). */
+  readonly load: () => number;
+  /** Its index in the run's per-backend counters. */
+  readonly index: number;
+}
 
 export interface DriverOptions {
   readonly clock: VirtualClock;
-  readonly fleet: Fleet;
+  readonly backends: ReadonlyMap<string, BackendSlot>;
   readonly balancers: readonly Balancer[];
   readonly workload: SimWorkload;
   readonly stats: RunStats;
-  readonly loadOf: LoadProbe;
   /** Requests that arrive before this are served but not measured. */
   readonly warmupMs: Millis;
   /** Stop issuing at this time (open and closed loop)... */
@@ -48,11 +56,13 @@ export interface DriverOptions {
   readonly retryable: (spec: SimRequestSpec) => boolean;
 }
 
+type Event = Admission | JobResult;
+
 class SimRequest {
   lease: Lease | undefined = undefined;
-  queued = false;
-  readonly onAdmission: (result: Admission) => void;
-  readonly onJobDone: (result: JobResult) => void;
+  slot: BackendSlot | undefined = undefined;
+  /** Called by the Balancer with an Admission and by the host with a JobResult. */
+  readonly callback: (event: Event) => void;
 
   constructor(
     readonly driver: SimDriver,
@@ -62,8 +72,10 @@ class SimRequest {
     readonly dispatcher: number,
     readonly connection: number,
   ) {
-    this.onAdmission = (result) => driver.admitted(this, result);
-    this.onJobDone = (result) => driver.jobDone(this, result);
+    this.callback = (event) => {
+      if ('ok' in event) driver.jobDone(this, event);
+      else driver.admitted(this, event);
+    };
   }
 }
 
@@ -130,7 +142,7 @@ export class SimDriver {
         requestKey: spec.cls.route,
         retryable: o.retryable(spec),
       },
-      req.onAdmission,
+      req.callback,
     );
   }
 
@@ -141,24 +153,28 @@ export class SimDriver {
       return;
     }
     if (req.lease === undefined && req.measured) this.o.stats.queueWait.record(lease.queuedMs);
+    const slot = this.o.backends.get(lease.backend);
+    if (slot === undefined) throw new Error(`simulation: the balancer leased "${lease.backend}", which is not a replica of the fleet`);
     req.lease = lease;
-    this.o.fleet.hostOf(lease.backend).submit(lease.backend, req.spec.cost, req.onJobDone);
+    req.slot = slot;
+    slot.host.submit(lease.backend, req.spec.cost, req.callback);
   }
 
   jobDone(req: SimRequest, result: JobResult): void {
     const lease = req.lease as Lease;
+    const slot = req.slot as BackendSlot;
     const o = this.o;
     if (result.ok) {
       lease.end(ANSWERED);
       if (lease.repin) o.workload.pin(req.spec.session, lease.backend);
-      o.balancers[req.dispatcher].reportLoad(lease.backend, o.loadOf(lease.backend));
-      if (req.measured) o.stats.completed(lease.backend, o.clock.now(), o.clock.now() - req.arrivedAt);
+      o.balancers[req.dispatcher].reportLoad(lease.backend, slot.load());
+      if (req.measured) o.stats.completed(slot.index, o.clock.now(), o.clock.now() - req.arrivedAt);
       this.finish(req, 'answered', '');
       return;
     }
     lease.end(CONNECT_ERROR);
-    if (req.measured) o.stats.backendError(lease.backend);
-    if (lease.retry(req.onAdmission)) {
+    if (req.measured) o.stats.backendError(slot.index);
+    if (lease.retry(req.callback)) {
       if (req.measured) o.stats.retries++;
       return;
     }

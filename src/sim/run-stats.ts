@@ -39,7 +39,6 @@ export class RunStats {
   readonly latency = createLatencyRecorder();
   readonly queueWait = createLatencyRecorder();
   private readonly timeline: LatencyTimeline;
-  private readonly backendIndex = new Map<string, number>();
   private readonly backendRequests: Float64Array;
   private readonly backendErrors: Float64Array;
   private readonly errorsByCode: Record<string, number> = {};
@@ -54,20 +53,20 @@ export class RunStats {
     readonly warmupMs: Millis,
     timelineBucket: Millis,
   ) {
-    replicas.forEach((r, i) => this.backendIndex.set(r.id, i));
     this.backendRequests = new Float64Array(replicas.length);
     this.backendErrors = new Float64Array(replicas.length);
     this.timeline = createLatencyTimeline(timelineBucket, warmupMs);
   }
 
-  completed(backend: string, nowMs: Millis, latencyMs: Millis): void {
+  /** A measured request answered by the replica at `index` (its position in `replicas`). */
+  completed(index: number, nowMs: Millis, latencyMs: Millis): void {
     this.latency.record(latencyMs);
     this.timeline.record(nowMs, latencyMs);
-    this.backendRequests[this.backendIndex.get(backend) ?? 0]++;
+    this.backendRequests[index]++;
   }
 
-  backendError(backend: string): void {
-    this.backendErrors[this.backendIndex.get(backend) ?? 0]++;
+  backendError(index: number): void {
+    this.backendErrors[index]++;
   }
 
   /** A request that got no response: refused by the dispatcher (503) or out of retries (502). */

@@ -8,7 +8,7 @@ import { VirtualClock } from '../core/virtual-clock.js';
 import { Balancer } from '../dispatcher/balancer.js';
 import type { BalancerObserver } from '../dispatcher/balancer-types.js';
 import { createPolicy } from '../policies/index.js';
-import { SimDriver, type LoadProbe } from './driver.js';
+import { SimDriver, type BackendSlot } from './driver.js';
 import { simulateHealthChecks } from './health.js';
 import { fleetCpuCounters, RunStats, timelineBucketMs } from './run-stats.js';
 import { theoryFor } from './theory-block.js';
@@ -46,13 +46,16 @@ export interface SimulateOptions {
   readonly onProgress?: (progress: SimProgress) => void;
 }
 
-/** The load a VM reports on a response (what X-VM-Load carries live). */
-function fleetLoadProbe(fleet: Fleet): LoadProbe {
-  return (vm) => {
-    const host = fleet.hostOf(vm);
-    if (host.vmLoad !== undefined) return host.vmLoad(vm);
-    return host.snapshot().vms.find((s) => s.vm === vm)?.load ?? 0;
-  };
+/** Each replica's host, load reading and counter index, resolved once (driver.ts). */
+function backendSlots(fleet: Fleet, replicas: ReadonlyArray<{ readonly id: string }>): Map<string, BackendSlot> {
+  return new Map(
+    replicas.map((r, index) => {
+      const host = fleet.hostOf(r.id);
+      const vmLoad = host.vmLoad?.bind(host);
+      const load = vmLoad !== undefined ? () => vmLoad(r.id) : () => host.snapshot().vms.find((s) => s.vm === r.id)?.load ?? 0;
+      return [r.id, { host, load, index }];
+    }),
+  );
 }
 
 function checkOptions(scenario: Scenario, opts: SimulateOptions): void {
@@ -114,11 +117,10 @@ export function runPolicy(
   simulateHealthChecks(fleet, clock, scenario.dispatcher, new Set(replicas.map((r) => r.id)), balancers);
   const driver = new SimDriver({
     clock,
-    fleet,
+    backends: backendSlots(fleet, replicas),
     balancers,
     workload,
     stats,
-    loadOf: fleetLoadProbe(fleet),
     warmupMs,
     stopAtMs,
     measuredLimit: opts.requests ?? Number.POSITIVE_INFINITY,
