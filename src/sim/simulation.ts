@@ -95,7 +95,9 @@ export function runPolicy(
   const fleet = createFleet(scenario, { clock, rng: rng.stream('fleet') });
   const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host, weight: vm.weight }));
   const policies = Array.from({ length: dispatchers }, (_, k) => createPolicy(spec, { rng: rng.stream(`policy-${k}`) }));
-  const workload = new SimWorkload(scenario, rng.stream('workload'));
+  // The root Rng's 'arrivals', 'sessions' and 'classes' streams, as the live open-loop generator draws
+  // them (loadtest/request-plan.ts): one seed gives the same arrivals live and simulated.
+  const workload = new SimWorkload(scenario, rng);
 
   const warmupMs = scenario.warmup;
   const stopAtMs = opts.requests !== undefined ? Number.POSITIVE_INFINITY : (opts.durationMs ?? scenario.duration);

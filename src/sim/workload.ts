@@ -8,7 +8,9 @@ import type { Millis } from '../core/types.js';
  * The simulated clients: what each request is (session, class, native cost) and, for the open loop,
  * when it arrives. Every kind of draw has its own Rng stream (gaps, sessions, classes, costs), so
  * request i is the same request whichever policy runs and however the run unfolds: the policies
- * are compared on the same work, as `compare` does with one seed.
+ * are compared on the same work, as `compare` does with one seed. The streams are named as the
+ * live open-loop generator names its own (loadtest/open-loop.ts, request-plan.ts), so a seed gives
+ * the same arrival times, sessions and classes live and simulated.
  *
  * - Open loop: Poisson arrivals at `arrival.rateRps` (exponential gaps); each request belongs to a
  *   session drawn uniformly from 0..sessions-1, like the live open-loop generator.
