@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseScenario, type Scenario } from '../../src/core/scenario.js';
+import { ReportSchema } from '../../src/report/schema.js';
 import { simulate, simulatePolicy } from '../../src/sim/simulation.js';
 
 // The simulator's transport and workload: reproducibility, closed loop, sessions, several
@@ -26,6 +27,7 @@ describe('simulate: the run', () => {
     const b = simulate(small());
     expect(a).toEqual(b);
     expect(a.mode).toBe('simulate');
+    expect(ReportSchema.safeParse(a).error).toBeUndefined();
     expect(a.runs[0].requests).toBe(a.runs[1].requests);
     // Poisson at 400 rps over the 19 s after warmup.
     expect(a.runs[0].requests).toBeGreaterThan(400 * 19 * 0.95);
