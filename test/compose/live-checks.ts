@@ -15,8 +15,12 @@ import {
  * The live half of test/compose/run.sh, against the compose demo it brought up: Prometheus
  * scrapes every target, the load reaches every replica, switching the policy through the admin
  * API shows in the metrics, and every recording rule and every dashboard query returns series.
- * Usage: live-checks.ts RESULTS_FILE. Appends `pass NAME` / `fail NAME` lines for run.sh to
- * count, prints each with the reason of a failure, and never throws past a single check.
+ * With `owner`, against host(s) restarted on a scenario whose owner comes back
+ * (owner-scenario.ts): the harvested replicas are suspended, the dispatcher routes around them
+ * and keeps answering, and takes them back when the owner leaves.
+ * Usage: live-checks.ts stack RESULTS_FILE | live-checks.ts owner RESULTS_FILE OWNER_SCENARIO.
+ * Appends `pass NAME` / `fail NAME` lines for run.sh to count, prints each with the reason of a
+ * failure, and never throws past a single check.
  *
  * Endpoints are the ports docker-compose.yml publishes on 127.0.0.1; the admin token comes from
  * DISPATCHLAB_ADMIN_TOKEN, which run.sh also hands to compose.
@@ -35,9 +39,9 @@ interface Series {
   value: [number, string];
 }
 
-const resultsFile = process.argv[2];
-if (!resultsFile) {
-  process.stderr.write('usage: live-checks.ts RESULTS_FILE\n');
+const [mode, resultsFile, ownerScenarioFile] = process.argv.slice(2);
+if (!resultsFile || !(mode === 'stack' || (mode === 'owner' && ownerScenarioFile))) {
+  process.stderr.write('usage: live-checks.ts stack RESULTS_FILE | live-checks.ts owner RESULTS_FILE OWNER_SCENARIO\n');
   process.exit(2);
 }
 const startedMs = Date.now();
@@ -143,7 +147,7 @@ async function queriesReturnSeries(label: string, queries: readonly NamedQuery[]
   for (const q of queries) await check(`${label}: ${q.where} returns series`, () => eventually(() => nonEmpty(q.expr), 20_000).then(() => undefined));
 }
 
-async function main(): Promise<void> {
+async function checkStack(): Promise<void> {
   const scenario: Scenario = loadScenario(SCENARIO_FILE);
   const replicas = replicaVms(scenario).map((vm) => vm.name);
   const hosts = scenario.hosts.map((h) => h.name);
@@ -218,6 +222,51 @@ async function main(): Promise<void> {
   await queriesReturnSeries('dashboard', dashboardQueries(readJson<Dashboard>(DASHBOARD_FILE), rangeSeconds));
 }
 
-main().catch((err: unknown) => {
+/** A scalar query's value, or NaN when it has no series. */
+async function scalar(expr: string): Promise<number> {
+  const result = await query(expr);
+  return result.length === 0 ? Number.NaN : Number(result[0].value[1]);
+}
+
+async function checkOwner(file: string): Promise<void> {
+  const scenario = loadScenario(file);
+  const harvested = replicaVms(scenario).filter((vm) => vm.harvested);
+  const ownerHosts = [...new Set(harvested.map((vm) => vm.host))];
+  const others = replicaVms(scenario).filter((vm) => !vm.harvested).map((vm) => vm.name);
+  if (ownerHosts.length === 0 || others.length === 0) throw new Error(`${file}: expected harvested replicas and others`);
+  const hostRe = ownerHosts.join('|');
+  const harvestedRe = harvested.map((vm) => vm.name).join('|');
+  const othersRe = others.join('|');
+
+  await check(`the owner comes back to ${ownerHosts.join(', ')} and its harvested VMs are suspended`, () =>
+    eventually(async () => {
+      if ((await scalar(`min(dispatchlab_host_owner_active{host=~"${hostRe}"})`)) !== 1) throw new Error('owner not active');
+      if ((await scalar(`max(dispatchlab_vm_up{vm=~"${harvestedRe}"})`)) !== 0) throw new Error(`${harvestedRe} still up`);
+    }, 60_000),
+  );
+  await check('the dispatcher takes the suspended replicas out (health checks)', () =>
+    eventually(async () => {
+      const up = await scalar(`max(dispatchlab_backend_up{backend=~"${harvestedRe}"})`);
+      if (up !== 0) throw new Error(`dispatchlab_backend_up of ${harvestedRe}: ${up}`);
+    }, 30_000),
+  );
+  await check('meanwhile the other replicas answer the load', () =>
+    eventually(async () => {
+      const rate = await scalar(`sum(rate(dispatchlab_requests_total{backend=~"${othersRe}",code=~"2.."}[15s]))`);
+      if (!(rate > 0)) throw new Error(`2xx rate on ${othersRe}: ${rate}`);
+    }, 30_000),
+  );
+  await check('when the owner leaves, the VMs resume and the dispatcher takes them back', () =>
+    eventually(async () => {
+      if ((await scalar(`max(dispatchlab_host_owner_active{host=~"${hostRe}"})`)) !== 0) throw new Error('owner still active');
+      const up = await scalar(`min(dispatchlab_backend_up{backend=~"${harvestedRe}"})`);
+      if (up !== 1) throw new Error(`dispatchlab_backend_up of ${harvestedRe}: ${up}`);
+      const rate = await scalar(`sum(rate(dispatchlab_requests_total{backend=~"${harvestedRe}",code=~"2.."}[15s]))`);
+      if (!(rate > 0)) throw new Error(`no 2xx answers from ${harvestedRe} yet`);
+    }, 90_000),
+  );
+}
+
+(mode === 'owner' ? checkOwner(ownerScenarioFile) : checkStack()).catch((err: unknown) => {
   record('live checks ran to the end', err instanceof Error ? err.message : String(err));
 });

@@ -124,16 +124,28 @@ check "docker-compose up -d (default profile)" compose up -d
 check "every service of the default profile runs (healthy where checked)" all_running
 
 echo "== compose: live checks (${SECONDS}s)"
-node --import tsx "$here/live-checks.ts" "$RESULTS" || true
+node --import tsx "$here/live-checks.ts" stack "$RESULTS" || true
+
+# restart_owner_host: docs/compose.md's "make an owner come back", with the scenario written to a
+# scratch folder (owner-scenario.ts: host-b's owner comes back 10 s after it starts, for 20 s).
+restart_owner_host() (
+  export DISPATCHLAB_SCENARIOS_DIR="$SCRATCH/scenarios" DISPATCHLAB_SCENARIO=scenarios/owner.yaml
+  compose up -d --no-deps host-b
+)
+
+echo "== compose: an owner comes back (${SECONDS}s)"
+check "owner scenario written (default fleet, host-b harvested)" node --import tsx "$here/owner-scenario.ts" "$SCRATCH/scenarios"
+check "host-b restarted on it (DISPATCHLAB_SCENARIOS_DIR, DISPATCHLAB_SCENARIO)" restart_owner_host
+node --import tsx "$here/live-checks.ts" owner "$RESULTS" "$SCRATCH/scenarios/owner.yaml" || true
 if grep -q '^fail ' "$RESULTS"; then diagnostics; fi
 
 # compare_report: the compare profile as docs/compose.md runs it (two policies, short), writing
-# into a scratch folder instead of ./reports; the report must hold one run per policy, each with
-# answered requests.
+# into a scratch folder (DISPATCHLAB_REPORTS_DIR) instead of ./reports; the report must hold one
+# run per policy, each with answered requests.
 compare_report() {
   mkdir -p "$SCRATCH/reports"
   chown 1000:1000 "$SCRATCH/reports"
-  compose --profile compare run --rm -v "$SCRATCH/reports:/app/reports" compare \
+  DISPATCHLAB_REPORTS_DIR="$SCRATCH/reports" compose --profile compare run --rm compare \
     compare --scenario scenarios/default.yaml --policies round-robin,least-loaded --duration 4s --warmup 1s
   node -e '
     const fs = require("node:fs");
