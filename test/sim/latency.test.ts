@@ -73,3 +73,23 @@ describe('latency timeline', () => {
     expect(points[2].rps).toBe(50);
   });
 });
+
+describe('latency recorder front counts', () => {
+  it('gives exactly the percentiles of a plain HdrHistogram fed the same microseconds', async () => {
+    const hdr = await import('hdr-histogram-js');
+    const plain = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, autoResize: true, useWebAssembly: false });
+    const r = createLatencyRecorder();
+    let x = 12345;
+    for (let i = 0; i < 20_000; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      // Spread over 1 µs .. ~2000 s, log-uniform, plus one value beyond the front array's range.
+      const ms = Math.exp((x / 2147483648) * 21) / 1000;
+      r.record(ms);
+      plain.recordValue(Math.max(1, Math.round(ms * 1000)));
+    }
+    r.record(3_000_000);
+    plain.recordValue(3_000_000_000);
+    for (const p of [0, 1, 10, 50, 90, 99, 99.9, 99.99, 100]) expect(r.percentile(p)).toBe(plain.getValueAtPercentile(p) / 1000);
+    expect(r.summary().max).toBe(3_000_000);
+  });
+});
