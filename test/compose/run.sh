@@ -15,6 +15,8 @@ cd "$root"
 
 if [ "${1:-}" != --inside ]; then
   [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (it installs and starts a Docker engine)" >&2; exit 2; }
+  # Whatever fails before the checks start still ends with the summary line CI reads.
+  trap 'echo "compose: the prerequisites above failed"; echo "compose: 0 passed, 1 failed"' ERR
   echo "== compose: prerequisites"
   if ! command -v dockerd >/dev/null || ! command -v docker-compose >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
@@ -28,6 +30,7 @@ if [ "${1:-}" != --inside ]; then
   [ -d node_modules ] || npm ci --no-audit --no-fund
   npm run build --silent
   export PROMETHEUS_BIN_DIR NODE22_BIN
+  trap - ERR
   # Own network, mount and PID namespaces: the engine's bridge, iptables rules and containers
   # never touch the machine, and the kernel ends them all when this script ends, whatever happens.
   exec unshare --net --mount --pid --mount-proc --propagation private --fork --kill-child \
@@ -118,6 +121,10 @@ check "stand-in $NODE_IMAGE (Node $NODE_STANDIN_VERSION)" make_node_standin "$NO
 check "stand-in $PROMETHEUS_IMAGE" make_prometheus_standin "$PROMETHEUS_BIN_DIR/prometheus"
 check "docker-compose build (the project's Dockerfile)" compose build dispatcher
 check "image runs as a non-root user" bash -c '[ "$(docker image inspect -f "{{.Config.User}}" dispatchlab:local)" = node ]'
+check "image holds the production dependencies only" \
+  docker run --rm --entrypoint /bin/sh dispatchlab:local -c \
+  'test -d node_modules/express && test -d node_modules/prom-client && test ! -e node_modules/typescript && test ! -e node_modules/vitest'
+docker image ls --format '  image {{.Repository}}:{{.Tag}} {{.Size}}'
 
 echo "== compose: up (${SECONDS}s)"
 check "docker-compose up -d (default profile)" compose up -d
@@ -157,6 +164,22 @@ compare_report() {
     console.log(`report ${dirs[0]}: ${policies}`);
   ' "$SCRATCH/reports"
 }
+
+# stopped_gracefully: `docker-compose stop` sends SIGTERM; every service must exit 0 on it, none be
+# killed when the stop timeout runs out (exit 137).
+stopped_gracefully() {
+  local id state bad=0
+  compose stop
+  for id in $(compose ps -q); do
+    state="$(docker inspect -f '{{.Name}} {{.State.Status}} exit {{.State.ExitCode}}' "$id")"
+    echo "$state"
+    case "$state" in *" exited exit 0") ;; *) bad=1 ;; esac
+  done
+  [ "$bad" = 0 ]
+}
+
+echo "== compose: stop (${SECONDS}s)"
+check "every service exits 0 on SIGTERM (docker-compose stop)" stopped_gracefully
 
 echo "== compose: compare profile (${SECONDS}s)"
 # The default stack goes first, so the comparison has the machine's cores to itself.
