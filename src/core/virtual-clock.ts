@@ -9,8 +9,6 @@ interface TimerEvent {
   fn: (() => void) | undefined;
 }
 
-const earlier = (a: TimerEvent, b: TimerEvent): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
-
 /**
  * Virtual time as a heap of (at, seq, fn), after SimPy's Environment: time jumps from one event to
  * the next, and events at the same instant run in the order they were scheduled. Cancelled events
@@ -19,7 +17,7 @@ const earlier = (a: TimerEvent, b: TimerEvent): boolean => a.at < b.at || (a.at 
 export class VirtualClock implements Clock {
   private nowMs: Millis;
   private seq = 0;
-  private readonly events = new MinHeap<TimerEvent>(earlier);
+  private readonly events = new MinHeap<TimerEvent>();
   private executed = 0;
 
   constructor(startMs: Millis = 0) {
@@ -32,7 +30,7 @@ export class VirtualClock implements Clock {
 
   schedule(delayMs: Millis, fn: () => void): Cancel {
     const event: TimerEvent = { at: this.nowMs + Math.max(0, delayMs), seq: this.seq++, fn };
-    this.events.push(event);
+    this.events.push(event, event.at, event.seq);
     return () => {
       event.fn = undefined;
     };

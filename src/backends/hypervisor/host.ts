@@ -106,7 +106,7 @@ class HostModel implements HypervisorHost, JobOwner {
     const workMs =
       serviceCpuMs(cost, vm.spec, this.model, this.spec.hypervisor) + swapInMs(cost.memoryMb, fraction, this.model.swap.msPerMb);
     const job = new Job(vm, this.jobSeq++, this.clock.now(), workMs, cost.ioOps, cost.pageTableUpdates, cost.memoryMb, onDone, this);
-    vm.jobs.push(job);
+    vm.jobs.push(job, job.tagMs, job.seq);
     vm.running++;
     vm.workingSetMb += cost.memoryMb;
     this.workingSetMb += cost.memoryMb;

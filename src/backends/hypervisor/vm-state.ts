@@ -46,8 +46,6 @@ export class Job implements JobHandle {
   }
 }
 
-const byTag = (a: Job, b: Job): boolean => a.tagMs < b.tagMs || (a.tagMs === b.tagMs && a.seq < b.seq);
-
 /** The most a VM's reported slowdown can be, so `load` stays finite while it makes no progress. */
 export const MAX_SLOWDOWN = 1000;
 
@@ -55,7 +53,8 @@ export const MAX_SLOWDOWN = 1000;
 export class VmState {
   /** Live jobs; the heap may also hold cancelled ones (lazy deletion), skipped by `liveTop`. */
   running = 0;
-  readonly jobs = new MinHeap<Job>(byTag);
+  /** Ordered by finish tag, then submission order. */
+  readonly jobs = new MinHeap<Job>();
   workingSetMb = 0;
 
   // Cumulative per-job counters (ms): what one job of this VM has received since the VM was created.
