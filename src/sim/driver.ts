@@ -1,10 +1,11 @@
-import type { HypervisorHost, JobResult } from '../backends/hypervisor/types.js';
+import type { HypervisorHost, JobResult, RequestCost } from '../backends/hypervisor/types.js';
 import type { VirtualClock } from '../core/virtual-clock.js';
 import type { Millis } from '../core/types.js';
 import type { Balancer } from '../dispatcher/balancer.js';
-import type { Admission, AttemptOutcome, Lease } from '../dispatcher/balancer-types.js';
+import type { Admission, AttemptOutcome, Lease, RequestInfo } from '../dispatcher/balancer-types.js';
 import type { RunStats } from './run-stats.js';
-import type { SimRequestSpec, SimWorkload } from './workload.js';
+import type { RequestClass } from '../core/scenario.js';
+import type { SimWorkload } from './workload.js';
 
 /**
  * The simulator's transport: it does for each request exactly what the live dispatcher does, in
@@ -20,8 +21,9 @@ import type { SimRequestSpec, SimWorkload } from './workload.js';
  * on its own responses. Open-loop arrival i goes to dispatcher i mod K; closed-loop client c
  * always uses dispatcher c mod K (a client keeps its connection).
  *
- * Per request there is one small object holding its state and one callback that both the Balancer
- * (an Admission) and the host (a JobResult) call, so the request is found again without a lookup.
+ * Per request there is one small object holding its state, which is also the RequestInfo the
+ * Balancer keeps, and one callback that both the Balancer (an Admission) and the host (a JobResult)
+ * call, so the request is found again without a lookup.
  * Each backend's host, load reading and report index are resolved once, into a BackendSlot, so
  * the hot path does one map lookup per attempt (profiled: three lookups in maps of 10,000 backends
  * were a tenth of the time at that scale).
@@ -53,24 +55,31 @@ export interface DriverOptions {
   readonly stopAtMs: Millis;
   /** ...or once this many measured requests were issued. */
   readonly measuredLimit: number;
-  readonly retryable: (spec: SimRequestSpec) => boolean;
+  readonly retryable: (cls: RequestClass) => boolean;
 }
 
 type Event = Admission | JobResult;
 
-class SimRequest {
+class SimRequest implements RequestInfo {
   lease: Lease | undefined = undefined;
   slot: BackendSlot | undefined = undefined;
   /** Called by the Balancer with an Admission and by the host with a JobResult. */
   readonly callback: (event: Event) => void;
 
   constructor(
-    readonly driver: SimDriver,
-    readonly spec: SimRequestSpec,
+    driver: SimDriver,
+    /** Session index, or -1. */
+    readonly session: number,
+    readonly cost: RequestCost,
     readonly arrivedAt: Millis,
     readonly measured: boolean,
     readonly dispatcher: number,
     readonly connection: number,
+    // RequestInfo, what the Balancer and the policy see of the request:
+    readonly sessionKey: string | undefined,
+    readonly pinned: string | undefined,
+    readonly requestKey: string,
+    readonly retryable: boolean,
   ) {
     this.callback = (event) => {
       if ('ok' in event) driver.jobDone(this, event);
@@ -124,26 +133,32 @@ export class SimDriver {
 
   private issue(connection: number): void {
     const o = this.o;
+    const w = o.workload;
     const now = o.clock.now();
     const index = this.issued++;
-    const spec = o.workload.nextRequest(connection);
+    const session = w.nextSession(connection);
+    const cls = w.nextClass();
     const measured = now >= o.warmupMs;
     if (measured) {
       this.measuredIssued++;
       o.stats.arrivals++;
     }
     const dispatcher = (connection < 0 ? index : connection) % o.balancers.length;
-    const req = new SimRequest(this, spec, now, measured, dispatcher, connection);
-    this.outstanding++;
-    o.balancers[dispatcher].begin(
-      {
-        sessionKey: o.workload.sessionKey(spec.session),
-        pinned: o.workload.pinnedOf(spec.session),
-        requestKey: spec.cls.route,
-        retryable: o.retryable(spec),
-      },
-      req.callback,
+    const req = new SimRequest(
+      this,
+      session,
+      w.nextCost(cls),
+      now,
+      measured,
+      dispatcher,
+      connection,
+      w.sessionKey(session),
+      w.pinnedOf(session),
+      cls.route,
+      o.retryable(cls),
     );
+    this.outstanding++;
+    o.balancers[dispatcher].begin(req, req.callback);
   }
 
   admitted(req: SimRequest, result: Admission): void {
@@ -157,7 +172,7 @@ export class SimDriver {
     if (slot === undefined) throw new Error(`simulation: the balancer leased "${lease.backend}", which is not a replica of the fleet`);
     req.lease = lease;
     req.slot = slot;
-    slot.host.submit(lease.backend, req.spec.cost, req.callback);
+    slot.host.submit(lease.backend, req.cost, req.callback);
   }
 
   jobDone(req: SimRequest, result: JobResult): void {
@@ -166,7 +181,7 @@ export class SimDriver {
     const o = this.o;
     if (result.ok) {
       lease.end(ANSWERED);
-      if (lease.repin) o.workload.pin(req.spec.session, lease.backend);
+      if (lease.repin) o.workload.pin(req.session, lease.backend);
       o.balancers[req.dispatcher].reportLoad(lease.backend, slot.load());
       if (req.measured) o.stats.completed(slot.index, o.clock.now(), o.clock.now() - req.arrivedAt);
       this.finish(req, 'answered', '');

@@ -126,7 +126,7 @@ export function runPolicy(
     warmupMs,
     stopAtMs,
     measuredLimit: opts.requests ?? Number.POSITIVE_INFINITY,
-    retryable: (s) => s.cls.method === 'GET' || s.cls.method === 'HEAD',
+    retryable: (cls) => cls.method === 'GET' || cls.method === 'HEAD',
   });
 
   let cpuAtWarmup = fleetCpuCounters(fleet);

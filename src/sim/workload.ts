@@ -23,13 +23,6 @@ import type { Millis } from '../core/types.js';
  * that session carries it as `pinned`.
  */
 
-export interface SimRequestSpec {
-  /** Session index, or -1 when the scenario has no sessions. */
-  readonly session: number;
-  readonly cls: RequestClass;
-  readonly cost: RequestCost;
-}
-
 export class SimWorkload {
   readonly openLoop: boolean;
   /** Open loop: requests per second. */
@@ -66,13 +59,20 @@ export class SimWorkload {
     return this.gaps.exponential(this.meanGapMs);
   }
 
-  /** The next request; `connection` is the closed-loop client sending it (ignored in the open loop). */
-  nextRequest(connection: number): SimRequestSpec {
+  /** The next request's session (-1 without sessions); `connection` is the closed-loop client sending it. */
+  nextSession(connection: number): number {
     const sessions = this.sessionKeys.length;
-    let session = -1;
-    if (sessions > 0) session = this.openLoop ? this.sessionDraws.int(sessions) : connection % sessions;
-    const cls = this.classes.length === 1 ? this.classes[0] : pickClass(this.classes, this.classDraws);
-    return { session, cls, cost: drawCost(cls, this.costDraws) };
+    if (sessions === 0) return -1;
+    return this.openLoop ? this.sessionDraws.int(sessions) : connection % sessions;
+  }
+
+  nextClass(): RequestClass {
+    return this.classes.length === 1 ? this.classes[0] : pickClass(this.classes, this.classDraws);
+  }
+
+  /** One draw of the class's native cost. */
+  nextCost(cls: RequestClass): RequestCost {
+    return drawCost(cls, this.costDraws);
   }
 
   sessionKey(session: number): string | undefined {
