@@ -38,6 +38,13 @@ export class BalancerLease implements Lease {
     return this.record.id;
   }
 
+  /** A lease is its own Admission (`{ lease }`), so a dispatch allocates no wrapper for it. */
+  get lease(): this {
+    return this;
+  }
+
+  readonly refused = undefined;
+
   end(outcome: AttemptOutcome): void {
     if (this.ended) return;
     this.ended = true;

@@ -172,7 +172,7 @@ export class Balancer {
     if (this.queue.length === 0) {
       const lease = this.tryDispatch(info, now, now, 1, undefined);
       if (lease !== undefined) {
-        onResult({ lease });
+        onResult(lease);
         return ANSWERED;
       }
     }
@@ -437,7 +437,7 @@ export class Balancer {
         if (lease === undefined) break;
         this.queue.shift();
         head.cancelTimeout();
-        head.onResult({ lease });
+        head.onResult(lease);
       }
     } finally {
       this.pumping = false;
@@ -514,7 +514,7 @@ export class Balancer {
     // A retry keeps its place: it was admitted already, so it goes straight to a free backend or,
     // if none is free, to the head of the queue (HAProxy's redispatch does not re-queue at the tail).
     const next = this.tryDispatch(lease.info, lease.arrivedAt, now, lease.attempt + 1, tried);
-    if (next !== undefined) onResult({ lease: next });
+    if (next !== undefined) onResult(next);
     else this.wait(new QueuedRequest(lease.info, onResult, lease.arrivedAt, now, lease.attempt + 1, tried), true);
     return true;
   }

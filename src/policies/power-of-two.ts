@@ -35,6 +35,10 @@ export class PowerOfChoices extends MetricPolicy {
     super(metric);
   }
 
+  // Scratch arrays reused by every pick (a pick reads them before it returns): no allocation per pick.
+  private readonly indices: number[] = [];
+  private readonly drawn: BackendView[] = [];
+
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
     const sample = this.sampleFromAll(backends, ctx.avoid) ?? this.sample(eligible(backends, ctx.avoid));
     return lowestScore(sample, (b) => perWeight(this.metric.cost(b, ctx.now), b), this.rng)?.id;
@@ -49,9 +53,9 @@ export class PowerOfChoices extends MetricPolicy {
    */
   private sampleFromAll(backends: readonly BackendView[], avoid: ReadonlySet<BackendId> | undefined): BackendView[] | undefined {
     if (backends.length <= this.choices) return undefined;
-    const indices = this.drawIndices(backends.length);
-    const sample: BackendView[] = [];
-    for (const i of indices) {
+    const sample = this.drawn;
+    sample.length = 0;
+    for (const i of this.drawIndices(backends.length)) {
       const b = backends[i];
       if (!b.healthy || (avoid !== undefined && avoid.has(b.id))) return undefined;
       sample.push(b);
@@ -62,12 +66,16 @@ export class PowerOfChoices extends MetricPolicy {
   private sample(candidates: readonly BackendView[]): readonly BackendView[] {
     const n = candidates.length;
     if (n === 0 || (this.sampling === 'distinct' && n <= this.choices)) return candidates;
-    return this.drawIndices(n).map((i) => candidates[i]);
+    const sample = this.drawn;
+    sample.length = 0;
+    for (const i of this.drawIndices(n)) sample.push(candidates[i]);
+    return sample;
   }
 
-  /** `choices` indices below n: independent draws, or distinct ones (needs n > choices). */
-  private drawIndices(n: number): number[] {
-    const picked: number[] = [];
+  /** `choices` indices below n: independent draws, or distinct ones (needs n > choices). Reused array. */
+  private drawIndices(n: number): readonly number[] {
+    const picked = this.indices;
+    picked.length = 0;
     if (this.sampling === 'with-replacement') {
       for (let k = 0; k < this.choices; k++) picked.push(this.rng.int(n));
       return picked;

@@ -17,8 +17,13 @@ export interface JobOwner {
  */
 export class Job implements JobHandle {
   done = false;
-  /** A closure, not a method, so a caller may pass `handle.cancel` around detached. */
-  readonly cancel: Cancel = () => this.owner.cancelJob(this);
+  /**
+   * A closure, not a method, so a caller may pass `handle.cancel` around detached; made when asked
+   * for, since most jobs are never cancelled (the simulator never reads it: one allocation per job).
+   */
+  get cancel(): Cancel {
+    return () => this.owner.cancelJob(this);
+  }
   /** Set when the job ends other than by completing (crash, stop); read when results are delivered. */
   failure: 'crashed' | 'cancelled' | undefined;
   readonly tagMs: number;
