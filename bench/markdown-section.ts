@@ -7,7 +7,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
  */
 export function replaceSection(file: string, heading: string, section: string): void {
   const existing = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
-  const start = existing.indexOf(`## ${heading}`);
+  // The whole heading line, so "## Simulator speed" does not match "## Simulator speed: why".
+  const line = `\n## ${heading}\n`;
+  const at = existing.indexOf(line);
+  const start = at < 0 ? -1 : at + 1;
   let next: string;
   if (start < 0) {
     next = `${existing.trimEnd()}\n\n${section}`;
