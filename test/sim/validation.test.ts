@@ -34,15 +34,17 @@ describe('simulate vs queueing theory', () => {
     });
   }
 
-  it('power-of-two on 100 replicas at utilisation 0.9: within 10% of the supermarket limit', () => {
-    const s = homogeneous({ replicas: 100, utilisation: 0.9 });
-    const run = simulatePolicy(s, 'power-of-two', { requests: 300_000 });
+  it('power-of-two on 100 replicas at utilisation 0.9: within 10% of the supermarket limit; smaller fleets sit further above it', () => {
     const limit = powerOfD(9000, 10, 100, 2).meanResponseMs;
-    // Finite n: measured about 1% BELOW the limit at n = 100 (25.8 vs 26.1 ms) and about 13% above
-    // it at n = 10 (29.6 ms). The policy samples two distinct replicas; the supermarket model
-    // samples with replacement, which at n = 100 wastes 1% of the choices on the same queue, and the
-    // n -> infinity limit ignores the correlation between queues, which small fleets feel most.
-    expect(relativeError(run.latencyMs.mean, limit)).toBeLessThan(0.1);
+    const mean = (replicas: number): number =>
+      simulatePolicy(homogeneous({ replicas, utilisation: 0.9 }), 'power-of-two', { requests: 300_000 }).latencyMs.mean;
+    // Finite n, over seeds 1-3: 26.2-27.2 ms at n = 100 (0-4% above the 26.1 ms limit) and
+    // 29.3-30.8 ms at n = 10 (12-18% above). The n -> infinity limit treats the queues as
+    // independent; a small fleet's queues are correlated (a burst fills the few of them together),
+    // so the mean sits above the limit and approaches it as n grows.
+    const at100 = mean(100);
+    expect(relativeError(at100, limit)).toBeLessThan(0.1);
+    expect(mean(10)).toBeGreaterThan(at100);
   });
 
   it('orders central queue <= least-loaded <= power-of-two < round-robin <= random at utilisation 0.9', () => {
