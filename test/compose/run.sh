@@ -18,10 +18,11 @@ if [ "${1:-}" != --inside ]; then
   # Whatever fails before the checks start still ends with the summary line CI reads.
   trap 'echo "compose: the prerequisites above failed"; echo "compose: 0 passed, 1 failed"' ERR
   echo "== compose: prerequisites"
-  if ! command -v dockerd >/dev/null || ! command -v docker-compose >/dev/null; then
+  if ! command -v dockerd >/dev/null || ! command -v docker-compose >/dev/null || ! command -v ip >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends docker.io docker-compose >/dev/null 2>&1 \
-      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io docker-compose >/dev/null; }
+    packages=(docker.io docker-compose iproute2)
+    apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null 2>&1 \
+      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; }
   fi
   PROMETHEUS_BIN_DIR="$(bash scripts/ensure-promtool.sh)"
   source "$here/standins.sh"
