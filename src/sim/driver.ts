@@ -3,8 +3,8 @@ import type { VirtualClock } from '../core/virtual-clock.js';
 import type { Millis } from '../core/types.js';
 import type { Balancer } from '../dispatcher/balancer.js';
 import type { Admission, AttemptOutcome, Lease, RequestInfo } from '../dispatcher/balancer-types.js';
-import type { RunStats } from './run-stats.js';
 import type { RequestClass } from '../core/scenario.js';
+import type { RunStats } from './run-stats.js';
 import type { SimWorkload } from './workload.js';
 
 /**
@@ -13,8 +13,8 @@ import type { SimWorkload } from './workload.js';
  *
  *   balancer.begin(info) -> lease (now, or after the dispatcher queue) or a refusal (503)
  *   -> the VM's host .submit(cost)
- *   -> answered: lease.end({response 200}); the VM's load goes back to that dispatcher
- *      (balancer.reportLoad, what X-VM-Load does live); a sticky repin updates the session's pin
+ *   -> answered: the VM's load goes back to that dispatcher (balancer.reportLoad, what X-VM-Load
+ *      does live), then lease.end({response 200}); a sticky repin updates the session's pin
  *   -> VM crashed: lease.end({connect-error}); lease.retry() to another backend, or a 502.
  *
  * Several dispatchers share the fleet and each sees only its own leases and the loads reported
@@ -180,9 +180,10 @@ export class SimDriver {
     const slot = req.slot as BackendSlot;
     const o = this.o;
     if (result.ok) {
+      // As live: the load arrives with the response headers, the lease ends when the response does.
+      o.balancers[req.dispatcher].reportLoad(lease.backend, slot.load());
       lease.end(ANSWERED);
       if (lease.repin) o.workload.pin(req.session, lease.backend);
-      o.balancers[req.dispatcher].reportLoad(lease.backend, slot.load());
       if (req.measured) o.stats.completed(slot.index, o.clock.now(), o.clock.now() - req.arrivedAt);
       this.finish(req, 'answered', '');
       return;
