@@ -35,7 +35,8 @@ export class PowerOfChoices extends MetricPolicy {
     super(metric);
   }
 
-  // Scratch arrays reused by every pick (a pick reads them before it returns): no allocation per pick.
+  // Scratch arrays of exactly `choices` slots, reused by every pick (a pick reads them before it
+  // returns) and written by index: no allocation, and no `length = 0` (a slow runtime call) per pick.
   private readonly indices: number[] = [];
   private readonly drawn: BackendView[] = [];
 
@@ -51,14 +52,14 @@ export class PowerOfChoices extends MetricPolicy {
    * all is a uniform draw from the eligible), and when all are eligible the draws are exactly those
    * of sampling from the eligible list, which is then the same list.
    */
-  private sampleFromAll(backends: readonly BackendView[], avoid: ReadonlySet<BackendId> | undefined): BackendView[] | undefined {
+  private sampleFromAll(backends: readonly BackendView[], avoid: ReadonlySet<BackendId> | undefined): readonly BackendView[] | undefined {
     if (backends.length <= this.choices) return undefined;
+    const indices = this.drawIndices(backends.length);
     const sample = this.drawn;
-    sample.length = 0;
-    for (const i of this.drawIndices(backends.length)) {
-      const b = backends[i];
+    for (let k = 0; k < this.choices; k++) {
+      const b = backends[indices[k]];
       if (!b.healthy || (avoid !== undefined && avoid.has(b.id))) return undefined;
-      sample.push(b);
+      sample[k] = b;
     }
     return sample;
   }
@@ -66,24 +67,27 @@ export class PowerOfChoices extends MetricPolicy {
   private sample(candidates: readonly BackendView[]): readonly BackendView[] {
     const n = candidates.length;
     if (n === 0 || (this.sampling === 'distinct' && n <= this.choices)) return candidates;
+    const indices = this.drawIndices(n);
     const sample = this.drawn;
-    sample.length = 0;
-    for (const i of this.drawIndices(n)) sample.push(candidates[i]);
+    for (let k = 0; k < this.choices; k++) sample[k] = candidates[indices[k]];
     return sample;
   }
 
-  /** `choices` indices below n: independent draws, or distinct ones (needs n > choices). Reused array. */
+  /** `choices` indices below n: independent draws, or distinct ones (needs n > choices). */
   private drawIndices(n: number): readonly number[] {
     const picked = this.indices;
-    picked.length = 0;
+    const d = this.choices;
     if (this.sampling === 'with-replacement') {
-      for (let k = 0; k < this.choices; k++) picked.push(this.rng.int(n));
+      for (let k = 0; k < d; k++) picked[k] = this.rng.int(n);
       return picked;
     }
-    // Floyd's algorithm: `choices` distinct indices in O(choices) draws, without shuffling all n.
-    for (let j = n - this.choices; j < n; j++) {
+    // Floyd's algorithm: d distinct indices in O(d) draws, without shuffling all n.
+    for (let k = 0; k < d; k++) {
+      const j = n - d + k;
       const t = this.rng.int(j + 1);
-      picked.push(picked.includes(t) ? j : t);
+      let seen = false;
+      for (let m = 0; m < k; m++) if (picked[m] === t) seen = true;
+      picked[k] = seen ? j : t;
     }
     return picked;
   }
