@@ -109,19 +109,20 @@ function createProgress(): { update: (p: SimProgress) => void; stop: () => void 
     };
   }
   const bar = new cliProgress.SingleBar(
-    { format: '{policy} [{bar}] {percentage}% | {value}/{total} requests | {simSeconds} s simulated', stream: process.stderr, hideCursor: true },
+    { format: '{policy} [{bar}] {percentage}% | {issued} requests | {simSeconds} s simulated', stream: process.stderr, hideCursor: true },
     cliProgress.Presets.shades_classic,
   );
+  const steps = 1000;
   let current = -1;
   return {
     update: (p) => {
-      const payload = { policy: `${p.policy} (${p.policyIndex + 1}/${p.policies})`, simSeconds: (p.simulatedMs / 1000).toFixed(1) };
+      const payload = { policy: `${p.policy} (${p.policyIndex + 1}/${p.policies})`, issued: p.issued, simSeconds: (p.simulatedMs / 1000).toFixed(1) };
       if (p.policyIndex !== current) {
         if (current >= 0) bar.stop();
         current = p.policyIndex;
-        bar.start(Math.max(p.expected, 1), 0, payload);
+        bar.start(steps, 0, payload);
       }
-      bar.update(p.done ? Math.max(p.expected, p.issued) : Math.min(p.issued, p.expected), payload);
+      bar.update(Math.round(p.fraction * steps), payload);
     },
     stop: () => {
       if (current >= 0) bar.stop();

@@ -27,9 +27,10 @@ export interface SimProgress {
   /** 0-based index of the policy being run, and how many there are. */
   readonly policyIndex: number;
   readonly policies: number;
-  /** Requests issued so far in this run, and the expected total (an estimate for closed loops). */
+  /** Requests issued so far in this run, warmup included. */
   readonly issued: number;
-  readonly expected: number;
+  /** How far the run is, 0..1: virtual time over the duration, or requests over the requests asked for. */
+  readonly fraction: number;
   readonly simulatedMs: Millis;
   readonly done: boolean;
 }
@@ -153,10 +154,18 @@ export function runPolicy(
 export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Report {
   checkOptions(scenario, opts);
   const specs = opts.policies ?? scenario.policies;
-  const expected = estimateRequests(scenario, opts);
+  const fraction = progressFraction(scenario, opts);
   const results = specs.map((spec, policyIndex) =>
     runPolicy(scenario, spec, opts, (issued, simulatedMs, done) =>
-      opts.onProgress?.({ policy: policyLabel(spec), policyIndex, policies: specs.length, issued, expected, simulatedMs, done }),
+      opts.onProgress?.({
+        policy: policyLabel(spec),
+        policyIndex,
+        policies: specs.length,
+        issued,
+        fraction: done ? 1 : fraction(issued, simulatedMs),
+        simulatedMs,
+        done,
+      }),
     ),
   );
   return {
@@ -177,13 +186,17 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Report
   };
 }
 
-/** Requests a run will issue (warmup included), for progress bars; exact for the open loop on average. */
-export function estimateRequests(scenario: Scenario, opts: SimulateOptions): number {
-  const arrival = scenario.workload.arrival;
-  if ('rateRps' in arrival) {
-    const warmupRequests = (arrival.rateRps * scenario.warmup) / 1000;
-    if (opts.requests !== undefined) return Math.round(opts.requests + warmupRequests);
-    return Math.round((arrival.rateRps * (opts.durationMs ?? scenario.duration)) / 1000);
+/**
+ * How far a run is, for progress bars: by virtual time when it runs for a duration; by requests
+ * issued when it runs for a number of them (the open loop's warmup requests estimated from its rate,
+ * the closed loop's counted in, so its bar reaches the end a little early).
+ */
+function progressFraction(scenario: Scenario, opts: SimulateOptions): (issued: number, simulatedMs: Millis) => number {
+  if (opts.requests === undefined) {
+    const durationMs = opts.durationMs ?? scenario.duration;
+    return (_issued, simulatedMs) => Math.min(1, simulatedMs / durationMs);
   }
-  return opts.requests ?? 0;
+  const arrival = scenario.workload.arrival;
+  const total = opts.requests + ('rateRps' in arrival ? (arrival.rateRps * scenario.warmup) / 1000 : 0);
+  return (issued) => Math.min(1, issued / total);
 }
