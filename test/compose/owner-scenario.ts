@@ -12,7 +12,7 @@ import { parseScenarioText } from '../../src/core/scenario.js';
 
 const OWNER_HOST = 'host-b';
 const OWNER_AT = '10s';
-const OWNER_FOR = '20s';
+const OWNER_FOR = '30s';
 
 function ownerScenarioText(defaultText: string): string {
   const doc = parseDocument(defaultText);

@@ -135,7 +135,7 @@ echo "== compose: live checks (${SECONDS}s)"
 node --import tsx "$here/live-checks.ts" stack "$RESULTS" || true
 
 # restart_owner_host: docs/compose.md's "make an owner come back", with the scenario written to a
-# scratch folder (owner-scenario.ts: host-b's owner comes back 10 s after it starts, for 20 s).
+# scratch folder (owner-scenario.ts: host-b's owner comes back 10 s after it starts, for 30 s).
 restart_owner_host() (
   export DISPATCHLAB_SCENARIOS_DIR="$SCRATCH/scenarios" DISPATCHLAB_SCENARIO=scenarios/owner.yaml
   compose up -d --no-deps host-b
