@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const transportModules = ['node:http', 'http', 'node:https', 'https', 'express', 'http-proxy', 'prom-client', 'undici'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-check/**', 'coverage/**', 'node_modules/**', 'reports/**'] },
+  { ignores: ['.cache/**', 'dist/**', 'dist-check/**', 'coverage/**', 'node_modules/**', 'reports/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
