@@ -95,6 +95,11 @@ finish() {
   [ "$failed" = 0 ] && [ "$passed" != 0 ]
 }
 
+# From here on, however the script ends, the summary line is printed and a failure fails it; a
+# step outside the checks that fails (set -e) counts as a failed check.
+trap 'finish || exit 1' EXIT
+trap 'record "unexpected failure of: $BASH_COMMAND" 1' ERR
+
 echo "== compose: static checks"
 check "docker-compose config -q" docker-compose config -q
 check "docker-compose --profile grafana config -q" docker-compose --profile grafana config -q
@@ -111,11 +116,9 @@ for _ in $(seq 1 100); do docker version >/dev/null 2>&1 && break; sleep 0.2; do
 if ! docker version >/dev/null 2>&1; then
   record "engine starts" 1
   tail -30 "$SCRATCH/dockerd.log"
-  finish
   exit 1
 fi
 record "engine starts" 0
-trap 'finish || exit 1' EXIT
 
 echo "== compose: images (${SECONDS}s)"
 check "stand-in $NODE_IMAGE (Node $NODE_STANDIN_VERSION)" make_node_standin "$NODE22_BIN"
