@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { BackendId } from '../core/types.js';
 import { forgetRemoved } from './load/load-metric.js';
-import { eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition } from './policy.js';
+import { type BackendView, type PickContext, type Policy, type PolicyDefinition } from './policy.js';
 
 /**
  * Round robin: nginx's smooth weighted round robin (ngx_http_upstream_round_robin.c,
@@ -13,43 +13,76 @@ import { eligible, type BackendView, type PickContext, type Policy, type PolicyD
  * Tie-break: the first in the Balancer's backend order. Backends out of the rotation (unhealthy,
  * avoided) neither gain nor lose `current`, as in nginx. On a membership change the survivors keep
  * their `current` (the rotation is not reset) and new backends start at 0.
- * Cost: O(n) per pick, O(n) state.
+ * Cost: O(n) per pick (an array walk), O(n) state; O(n) more when the backend list changes.
  */
 export class SmoothWeightedRoundRobin implements Policy {
   readonly name = 'round-robin';
-  /** Each backend's `current`, boxed so a pick does one map lookup per backend, not a lookup and a store. */
-  private readonly current = new Map<BackendId, { value: number }>();
+  /**
+   * Each backend's `current`, by position in the list the last pick saw: a pick walks every backend,
+   * so it reads and writes a number array by index instead of looking each id up in a map (the map
+   * walk was a fifth of a 100-backend simulation, profiled). The positions are checked against the
+   * ids during the walk; when the list differs, the values move back to `byId` and are re-laid out.
+   */
+  private ids: BackendId[] = [];
+  private current: number[] = [];
+  /** `current` of the backends not in the positional layout (survives lists that omit a backend). */
+  private readonly byId = new Map<BackendId, number>();
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
-    let best: { value: number } | undefined;
-    let bestId: BackendId | undefined;
-    let totalWeight = 0;
-    for (const b of eligible(backends, ctx.avoid)) {
-      let c = this.current.get(b.id);
-      if (c === undefined) {
-        c = { value: 0 };
-        this.current.set(b.id, c);
-      }
-      c.value += b.weight;
-      totalWeight += b.weight;
-      if (best === undefined || c.value > best.value) {
-        best = c;
-        bestId = b.id;
-      }
+    const avoid = ctx.avoid !== undefined && ctx.avoid.size > 0 ? ctx.avoid : undefined;
+    for (;;) {
+      const picked = this.rotate(backends, avoid);
+      if (picked === MISALIGNED) this.layOut(backends);
+      // eligible() semantics: avoided backends are skipped unless every healthy one is avoided.
+      else if (picked === undefined && avoid !== undefined) return this.rotate(backends, undefined) as BackendId | undefined;
+      else return picked;
     }
-    if (best === undefined) return undefined;
-    best.value -= totalWeight;
-    return bestId;
+  }
+
+  /** One smooth-WRR step over the healthy, non-avoided backends; MISALIGNED (nothing changed) if the layout is stale. */
+  private rotate(backends: readonly BackendView[], avoid: ReadonlySet<BackendId> | undefined): BackendId | typeof MISALIGNED | undefined {
+    const { ids, current } = this;
+    if (backends.length !== ids.length) return MISALIGNED;
+    for (let i = 0; i < backends.length; i++) if (backends[i].id !== ids[i]) return MISALIGNED;
+    let best = -1;
+    let totalWeight = 0;
+    for (let i = 0; i < backends.length; i++) {
+      const b = backends[i];
+      if (!b.healthy || (avoid !== undefined && avoid.has(b.id))) continue;
+      current[i] += b.weight;
+      totalWeight += b.weight;
+      if (best < 0 || current[i] > current[best]) best = i;
+    }
+    if (best < 0) return undefined;
+    current[best] -= totalWeight;
+    return ids[best];
+  }
+
+  /** Move the positional values back to `byId`, then lay `backends` out by position (new ones at 0). */
+  private layOut(backends: readonly BackendView[]): void {
+    this.flush();
+    this.ids = backends.map((b) => b.id);
+    this.current = this.ids.map((id) => this.byId.get(id) ?? 0);
+  }
+
+  private flush(): void {
+    for (let i = 0; i < this.ids.length; i++) this.byId.set(this.ids[i], this.current[i]);
+    this.ids = [];
+    this.current = [];
   }
 
   onMembershipChange(backends: readonly BackendView[]): void {
-    forgetRemoved(this.current, backends);
+    this.flush();
+    forgetRemoved(this.byId, backends);
   }
 
   trackedIds(): BackendId[] {
-    return [...this.current.keys()];
+    return [...new Set([...this.byId.keys(), ...this.ids])];
   }
 }
+
+/** rotate()'s answer when the list it was given is not the one laid out. */
+const MISALIGNED = Symbol('misaligned');
 
 export const roundRobin: PolicyDefinition = {
   name: 'round-robin',
