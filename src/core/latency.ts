@@ -129,7 +129,9 @@ class HdrLatencyRecorder implements LatencyRecorder {
   percentile(p: number): Millis {
     if (this.n === 0) return 0;
     this.flush();
-    return this.histogram.getValueAtPercentile(p) / US_PER_MS;
+    // HdrHistogram answers with the top of a bucket, which can lie above every recorded value:
+    // no percentile may exceed the exact maximum.
+    return Math.min(this.histogram.getValueAtPercentile(p) / US_PER_MS, this.maxMs);
   }
 
   summary(): LatencySummary {
