@@ -1,8 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { replaceSection } from './markdown-section.js';
 import type { ChildUsage } from './proxy-child.js';
 
 /**
@@ -103,17 +103,7 @@ async function main(): Promise<void> {
     'express app in front of the hypervisor model, so "direct" is the replica\'s own ceiling, not a bare Node server\'s.',
     '',
   ].join('\n');
-  const file = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
-  const existing = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
-  const start = existing.indexOf('## Proxy throughput');
-  let next: string;
-  if (start < 0) {
-    next = `${existing.trimEnd()}\n\n${section}`;
-  } else {
-    const end = existing.indexOf('\n## ', start + 1);
-    next = `${existing.slice(0, start)}${section}${end < 0 ? '' : existing.slice(end + 1)}`;
-  }
-  writeFileSync(file, next);
+  replaceSection(fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url)), 'Proxy throughput', section);
   process.stdout.write(`${section}\n`);
 }
 
