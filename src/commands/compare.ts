@@ -8,7 +8,7 @@ import { renderTable } from '../report/table.js';
 import { writeReports } from '../report/write.js';
 import { createCompareProgress } from './compare-progress.js';
 import { CliError } from './errors.js';
-import { parseCount, parseDurationFlag, parsePositive, selectPolicies } from './policy-selection.js';
+import { parseCount, parseDurationFlag, parsePositive, selectPolicies } from './flags.js';
 
 /**
  * `dispatchlab compare --scenario F [--policies a,b] [--duration 20s] [--warmup 2s] [--rate R |

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { formatDuration, parseDuration } from '../core/duration.js';
+import { formatDuration } from '../core/duration.js';
 import { loadScenario } from '../core/scenario.js';
 import type { Millis } from '../core/types.js';
 import { runOpenLoop } from '../loadtest/open-loop.js';
 import { CliError } from './errors.js';
+import { parseCount, parseDurationFlag, parsePositive } from './flags.js';
 
 /**
  * `dispatchlab load --scenario F --target URL [--rate R] [--duration D]`: a steady open-loop load
@@ -33,10 +34,10 @@ export function registerLoad(program: Command): void {
     .requiredOption('--scenario <file>', 'scenario YAML file (request classes, sessions, seed, default rate)')
     .requiredOption('--target <url>', 'the dispatcher\'s URL, e.g. http://127.0.0.1:8080')
     .option('--rate <rps>', 'requests per second (default: the scenario\'s arrival rate)', parsePositive('--rate'))
-    .option('--duration <time>', 'stop after this long, e.g. 5m (default: until SIGTERM/SIGINT)', parseTime('--duration'))
-    .option('--round <time>', 'length of one round, one printed line each', parseTime('--round'), DEFAULT_ROUND_MS)
-    .option('--max-in-flight <n>', 'arrivals beyond this many outstanding requests are dropped, not sent', parsePositive('--max-in-flight'), 512)
-    .option('--timeout <time>', 'a request unanswered after this long counts as a timeout', parseTime('--timeout'), 10_000)
+    .option('--duration <time>', 'stop after this long, e.g. 5m (default: until SIGTERM/SIGINT)', parseDurationFlag('--duration'))
+    .option('--round <time>', 'length of one round, one printed line each', parseDurationFlag('--round'), DEFAULT_ROUND_MS)
+    .option('--max-in-flight <n>', 'arrivals beyond this many outstanding requests are dropped, not sent', parseCount('--max-in-flight'), 512)
+    .option('--timeout <time>', 'a request unanswered after this long counts as a timeout', parseDurationFlag('--timeout'), 10_000)
     .action(async (opts: LoadOptions) => {
       const scenario = loadScenario(opts.scenario);
       const rateRps = opts.rate ?? ('rateRps' in scenario.workload.arrival ? scenario.workload.arrival.rateRps : undefined);
@@ -44,7 +45,6 @@ export function registerLoad(program: Command): void {
       const url = URL.canParse(opts.target) ? new URL(opts.target) : undefined;
       // The generator speaks plain HTTP (node:http), as the dispatcher's proxy port does.
       if (url?.protocol !== 'http:') throw new CliError(`--target: expected an http:// URL such as http://127.0.0.1:8080, got "${opts.target}"`);
-      if (opts.round <= 0) throw new CliError('--round: expected a duration above 0');
 
       const stop = (signal: NodeJS.Signals): void => {
         process.stderr.write(`load: ${signal}, stopping\n`);
@@ -77,20 +77,4 @@ export function registerLoad(program: Command): void {
         );
       }
     });
-}
-
-function parsePositive(flag: string): (text: string) => number {
-  return (text) => {
-    const value = Number(text);
-    if (!Number.isFinite(value) || value <= 0) throw new CliError(`${flag}: expected a number above 0, got "${text}"`);
-    return value;
-  };
-}
-
-function parseTime(flag: string): (text: string) => Millis {
-  return (text) => {
-    const ms = parseDuration(text);
-    if (ms === undefined) throw new CliError(`${flag}: expected a duration such as 500ms, 10s or 5m, got "${text}"`);
-    return ms;
-  };
 }

@@ -9,7 +9,7 @@ import { writeReports } from '../report/write.js';
 import { simulate, type SimProgress } from '../sim/simulation.js';
 import type { TheoryBlock } from '../sim/theory-block.js';
 import { CliError } from './errors.js';
-import { parseCount, parseDurationFlag, selectPolicies } from './policy-selection.js';
+import { parseCount, parseDurationFlag, selectPolicies } from './flags.js';
 
 /**
  * `dispatchlab simulate --scenario F [--policies a,b] [--requests N | --duration D] [--dispatchers K]

@@ -3,7 +3,7 @@ import { policyLabel, type PolicySpec, type Scenario } from '../core/scenario.js
 import { policyNames } from '../policies/index.js';
 import { CliError } from './errors.js';
 
-/** Flag parsing shared by the commands that run several policies (`compare`, `simulate`). */
+/** Command-line flag parsing shared by the commands: bad values exit 2 with the flag and what was expected. */
 
 /** `--policies a,b`: each entry is a scenario label (keeping its options) or a registry name. */
 export function selectPolicies(scenario: Scenario, list: string): PolicySpec[] {
