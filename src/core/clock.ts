@@ -14,13 +14,29 @@ export interface Clock {
   schedule(delayMs: Millis, fn: () => void): Cancel;
 }
 
-/** Wall time: performance.now and setTimeout. Timers are unref'd so they never hold a process open. */
+/**
+ * Wall time: performance.now and setTimeout. Node's timers run on the event loop's millisecond
+ * clock and can fire a fraction of a millisecond before performance.now() reaches the due time;
+ * the hypervisor model would then finish a request before its service time was up. So a timer
+ * that fires early is re-armed for the rest: callbacks never run before they are due. Timers are
+ * unref'd so they never hold a process open.
+ */
 export const systemClock: Clock = {
   now: () => performance.now(),
   schedule(delayMs, fn) {
-    // eslint-disable-next-line no-restricted-globals -- the one place real timers are allowed
-    const timer = setTimeout(fn, Math.max(0, delayMs));
-    timer.unref();
+    const dueMs = performance.now() + Math.max(0, delayMs);
+    let timer: NodeJS.Timeout;
+    const arm = (waitMs: number): void => {
+      // eslint-disable-next-line no-restricted-globals -- the one place real timers are allowed
+      timer = setTimeout(fire, waitMs);
+      timer.unref();
+    };
+    const fire = (): void => {
+      const leftMs = dueMs - performance.now();
+      if (leftMs > 0) arm(leftMs);
+      else fn();
+    };
+    arm(Math.max(0, delayMs));
     return () => clearTimeout(timer);
   },
 };
