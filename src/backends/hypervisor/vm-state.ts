@@ -80,6 +80,9 @@ export class VmState {
   /** The VM's vCPU demand (requests + background, at most vcpus) and the physical cores it got. */
   wantedCores = 0;
   gotCores = 0;
+  /** When the first job completes at the current rates (set by setRates), and whether to recompute it. */
+  completionAtMs = Infinity;
+  completionStale = true;
 
   // Totals for the snapshot.
   cpuMs = 0;
@@ -97,7 +100,11 @@ export class VmState {
   /** Status last reported to listeners. */
   reportedStatus: VmStatus = 'running';
 
-  constructor(readonly spec: VmSpec) {}
+  constructor(
+    readonly spec: VmSpec,
+    /** Its position among the host's VMs (its slot in the water-fill arrays). */
+    readonly index: number,
+  ) {}
 
   /** Recompute `status` after a change to the Condor or fault state. */
   refreshStatus(): void {
@@ -128,15 +135,32 @@ export class VmState {
     }
   }
 
-  /** The VM's vCPU demand before its cap: min(vcpus, requests + background) while it runs. */
-  updateWantedCores(): number {
-    const { vcpus, background } = this.spec;
+  /** The VM's vCPU demand, min(vcpus, requests + background) while it runs, then at most its cap. */
+  cappedDemand(): number {
+    const { vcpus, background, capCores } = this.spec;
     this.wantedCores = this.status === 'running' ? Math.min(vcpus, this.running + background.cpuCores) : 0;
-    return this.wantedCores;
+    return capCores > 0 ? Math.min(this.wantedCores, capCores) : this.wantedCores;
   }
 
-  /** Set the per-job rates from the cores the host gave the VM (after updateWantedCores). */
-  setRates(gotCores: number): void {
+  /**
+   * Set the per-job rates from the cores the host gave the VM (after cappedDemand), and return
+   * when the VM's next job completes at these rates (Infinity: none, or no progress). That time is
+   * cached: recomputed only when the progress rate changed or `completionStale` was set (its jobs
+   * changed, or the host asks for a fresh reading), since with the same rate and the same first job
+   * it is the same instant.
+   */
+  setRates(gotCores: number, nowMs: number): number {
+    const rateBefore = this.progressRate;
+    this.assignRates(gotCores);
+    if (this.progressRate !== rateBefore || this.completionStale) {
+      this.completionStale = false;
+      const top = this.progressRate > 0 ? this.liveTop() : undefined;
+      this.completionAtMs = top === undefined ? Infinity : nowMs + Math.max(0, top.tagMs - this.progressMs) / this.progressRate;
+    }
+    return this.completionAtMs;
+  }
+
+  private assignRates(gotCores: number): void {
     const wantedCores = this.wantedCores;
     this.gotCores = gotCores;
     if (this.status !== 'running') {

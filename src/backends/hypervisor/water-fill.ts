@@ -27,14 +27,23 @@ export class WaterFill {
     this.open = new Uint8Array(size);
   }
 
-  /** Share `capacity` among the claimants into `alloc`. No allocation: called on every host event. */
-  run(capacity: number): void {
-    const { demand, weight, alloc, open, size } = this;
+  /** Whether the demands fit in `capacity`, so that everyone gets their demand. */
+  fits(capacity: number): boolean {
+    const { demand, size } = this;
     let total = 0;
     for (let i = 0; i < size; i++) total += demand[i];
-    if (total <= capacity) {
+    return total <= capacity;
+  }
+
+  /**
+   * Share `capacity` among the claimants into `alloc`; true when the demands fit (alloc = demand).
+   * No allocation: called on host events.
+   */
+  run(capacity: number): boolean {
+    const { demand, weight, alloc, open, size } = this;
+    if (this.fits(capacity)) {
       alloc.set(demand);
-      return;
+      return true;
     }
     let left = capacity;
     for (let i = 0; i < size; i++) {
@@ -44,7 +53,7 @@ export class WaterFill {
     for (;;) {
       let openWeight = 0;
       for (let i = 0; i < size; i++) if (open[i]) openWeight += weight[i];
-      if (openWeight === 0) return;
+      if (openWeight === 0) return false;
       const perWeight = left / openWeight;
       let satisfied = false;
       for (let i = 0; i < size; i++) {
@@ -57,7 +66,7 @@ export class WaterFill {
       }
       if (!satisfied) {
         for (let i = 0; i < size; i++) if (open[i]) alloc[i] = perWeight * weight[i];
-        return;
+        return false;
       }
     }
   }
