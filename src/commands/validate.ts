@@ -15,9 +15,14 @@ export function registerValidate(program: Command): void {
         const vms = expandVms(s);
         const replicas = vms.filter((vm) => vm.serves).length;
         process.stdout.write(
-          `${file}: ok (${s.name}: ${s.hosts.length} hosts, ${vms.length} VMs of which ${replicas} replicas, ` +
-            `${s.workload.classes.length} request classes, policies ${s.policies.length}, duration ${formatDuration(s.duration)})\n`,
+          `${file}: ok (${s.name}: ${count(s.hosts.length, 'host')}, ${count(vms.length, 'VM')} of which ${replicas} serve, ` +
+            `${count(s.workload.classes.length, 'request class', 'request classes')}, ${count(s.policies.length, 'policy', 'policies')}, ` +
+            `duration ${formatDuration(s.duration)})\n`,
         );
       }
     });
+}
+
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
