@@ -6,8 +6,7 @@ import type { Balancer } from './balancer.js';
 import type { Admission, AttemptOutcome, Lease, RequestInfo, Ticket } from './balancer-types.js';
 import { prepareDownstreamHeaders, prepareUpstreamHeaders } from './forward-headers.js';
 import type { ForwardHandle, ProxyEngine } from './proxy-engine.js';
-import { originPath, readRequestInfo } from './request-info.js';
-import type { SessionKeying } from '../policies/policy.js';
+import { originPath, readRequestInfo, type ParsedRequest } from './request-info.js';
 import type { SessionSigner } from './session-cookie.js';
 
 /**
@@ -41,12 +40,6 @@ export interface HttpDispatcherDeps {
 /** Status code recorded when the client leaves before its answer (nginx's "client closed request"). */
 const CLIENT_CLOSED = '499';
 
-/** The sticky policy's session settings, if the current policy pins sessions. */
-function sessionOf(balancer: Balancer): SessionKeying | undefined {
-  const policy = balancer.policy;
-  return policy.sticky ? policy.session : undefined;
-}
-
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
@@ -72,7 +65,7 @@ class Exchange {
     private readonly deps: HttpDispatcherDeps,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    private readonly sessionId: string | undefined,
+    private readonly cookieSession: ParsedRequest['cookieSession'],
     private readonly clientClose: boolean,
   ) {
     this.arrivedAt = deps.clock.now();
@@ -119,9 +112,11 @@ class Exchange {
     const load = Number(headers['x-vm-load']);
     if (headers['x-vm-load'] !== undefined && Number.isFinite(load)) this.deps.balancer.reportLoad(lease.backend, load);
     prepareDownstreamHeaders(headers, this.clientClose);
-    const session = sessionOf(this.deps.balancer);
-    if (lease.repin && this.sessionId !== undefined && session) {
-      const cookie = serializeCookie(session.cookieName, this.deps.signer.sign(this.sessionId, lease.backend), { path: '/', httpOnly: true, sameSite: 'lax' });
+    // (Re)issue the session cookie when a sticky policy (re)pinned the session, or the session is new.
+    const session = this.deps.balancer.policy.session;
+    if (session && this.cookieSession && (lease.repin || this.cookieSession.fresh)) {
+      const value = this.deps.signer.sign(this.cookieSession.id, lease.backend);
+      const cookie = serializeCookie(session.cookieName, value, { path: '/', httpOnly: true, sameSite: 'lax' });
       const existing = headers['set-cookie'] ?? [];
       headers['set-cookie'] = [...existing, cookie];
     }
@@ -191,8 +186,8 @@ export function createProxyHandler(deps: HttpDispatcherDeps): (req: IncomingMess
     }
     // The absolute form's host is dropped here: the backend comes from the configured set only.
     req.url = path;
-    const { info, sessionId } = readRequestInfo(req, path, sessionOf(deps.balancer), deps.signer);
+    const { info, cookieSession } = readRequestInfo(req, path, deps.balancer.policy.session, deps.signer);
     const { clientClose } = prepareUpstreamHeaders(req);
-    new Exchange(deps, req, res, sessionId, clientClose).start(info);
+    new Exchange(deps, req, res, cookieSession, clientClose).start(info);
   };
 }

@@ -7,13 +7,16 @@ import type { SessionSigner } from './session-cookie.js';
 /**
  * The one place that reads a request's line, headers and cookies to build the Balancer's
  * RequestInfo: the path (absolute-form request lines reduced to it), whether a failed attempt may
- * be retried, and, for sticky policies, the session key and the verified pin.
+ * be retried, and, for policies that key on sessions, the session key and the verified pin.
  */
 
 export interface ParsedRequest {
   readonly info: RequestInfo;
-  /** Cookie mode: the session id to sign into the cookie when the lease asks for a (re)pin. */
-  readonly sessionId?: string;
+  /**
+   * Cookie mode: the session id to sign into the cookie, and whether it was just made (no valid
+   * cookie came in), in which case the cookie is issued whatever the lease says.
+   */
+  readonly cookieSession?: { readonly id: string; readonly fresh: boolean };
 }
 
 /** Methods that are safe to send twice (RFC 9110 §9.2.1); only these are retried, and only without a body. */
@@ -71,7 +74,10 @@ export function readRequestInfo(
       const pin = value ? signer.verify(value) : undefined;
       // A missing, malformed or tampered cookie starts a new session: never trust an unsigned pin.
       const sessionId = pin?.sessionId ?? signer.newSessionId();
-      return { info: { clientKey, requestKey, retryable, sessionKey: sessionId, pinned: pin?.backend }, sessionId };
+      return {
+        info: { clientKey, requestKey, retryable, sessionKey: sessionId, pinned: pin?.backend },
+        cookieSession: { id: sessionId, fresh: pin === undefined },
+      };
     }
   }
 }

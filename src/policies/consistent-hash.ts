@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { BackendId } from '../core/types.js';
 import { HashPlacer, hashKeyOf, hashingOptions, type HashKeySource } from './hashing/placer.js';
-import { eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition } from './policy.js';
+import { DEFAULT_SESSION_COOKIE, eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition, type SessionKeying } from './policy.js';
 import { WeightedRandom } from './random.js';
 
 /**
@@ -13,15 +13,22 @@ import { WeightedRandom } from './random.js';
  * A request without the chosen key is hashed on the first key it has (session, client, request);
  * one with no key at all goes to a weighted-random backend, as in Envoy ("no hash key: random"). Tie-break: none needed, a key has exactly one home; the walk past full or avoided
  * backends is deterministic. Cost: O(n) per pick plus the lookup; see hashing/placer.ts.
+ *
+ * Hashing sessions needs a session identity on the wire: with `key: session` the policy asks the
+ * dispatcher for the signed session cookie (as session-sticky does, but nothing is pinned), so a
+ * live client keeps one key across requests just as a simulated session does.
  */
 export class ConsistentHash implements Policy {
   readonly name = 'consistent-hash';
+  readonly session?: SessionKeying;
 
   constructor(
     private readonly key: HashKeySource,
     private readonly placer: HashPlacer,
     private readonly keyless: WeightedRandom,
-  ) {}
+  ) {
+    if (key === 'session') this.session = { cookieName: DEFAULT_SESSION_COOKIE, key: 'cookie' };
+  }
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
     const key = hashKeyOf(ctx, this.key);

@@ -65,13 +65,19 @@ export interface Policy {
    * the pick differs from `ctx.pinned`, and the Balancer counts sticky hits and misses.
    */
   readonly sticky?: boolean;
-  /** Sticky policies: how the dispatcher keys sessions (cookie name, or header, or client address). */
+  /**
+   * Policies that key on sessions (sticky ones, consistent hashing of sessions): how the dispatcher
+   * identifies a session on the wire (cookie name, or header, or client address).
+   */
   readonly session?: SessionKeying;
   /** The backends the policy keeps per-backend state for (tests check it forgets removed ones). */
   trackedIds?(): BackendId[];
 }
 
-/** How a sticky policy's sessions are identified on the wire; read by the dispatcher. */
+/** The session cookie's name unless a policy's options say otherwise. */
+export const DEFAULT_SESSION_COOKIE = 'dl_session';
+
+/** How a policy's sessions are identified on the wire; read by the dispatcher. */
 export interface SessionKeying {
   readonly cookieName: string;
   readonly key: 'cookie' | 'header' | 'client';

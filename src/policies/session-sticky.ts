@@ -3,7 +3,7 @@ import type { BackendId } from '../core/types.js';
 import { HashPlacer, hashKeyOf, hashingOptions } from './hashing/placer.js';
 import { LeastLoaded } from './least-loaded.js';
 import { createInFlightMetric } from './load/in-flight.js';
-import { eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition, type SessionKeying } from './policy.js';
+import { DEFAULT_SESSION_COOKIE, eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition, type SessionKeying } from './policy.js';
 
 /**
  * Session-sticky: a session stays on the replica it was pinned to (HAProxy `cookie SRV insert`,
@@ -53,7 +53,7 @@ const options = z.strictObject({
   cookie: z
     .string()
     .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a cookie name (an RFC 6265 token)')
-    .default('dl_session')
+    .default(DEFAULT_SESSION_COOKIE)
     .describe('name of the session cookie the dispatcher inserts'),
   key: z.enum(['cookie', 'header', 'client']).default('cookie').describe('what identifies a session: the inserted cookie, a request header, or the client address'),
   header: z.string().min(1).default('x-session-id').describe('with key header: the header that carries the session id'),

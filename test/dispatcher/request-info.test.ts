@@ -71,18 +71,20 @@ describe('readRequestInfo', () => {
     const value = signer.sign('s1', 'web-2');
     const parsed = readRequestInfo(request('GET', { cookie: `other=1; dl_session=${value}` }), '/', cookie, signer);
     expect(parsed.info).toMatchObject({ sessionKey: 's1', pinned: 'web-2' });
-    expect(parsed.sessionId).toBe('s1');
+    expect(parsed.cookieSession).toEqual({ id: 's1', fresh: false });
   });
 
   it('gives a tampered or missing cookie a new session and no pin', () => {
     const value = signer.sign('s1', 'web-2').replace(/\.[^.]+\./, `.${Buffer.from('web-1').toString('base64url')}.`);
     const tampered = readRequestInfo(request('GET', { cookie: `dl_session=${value}` }), '/', cookie, signer);
     expect(tampered.info.pinned).toBeUndefined();
-    expect(tampered.sessionId).not.toBe('s1');
+    expect(tampered.cookieSession?.id).not.toBe('s1');
+    expect(tampered.cookieSession?.fresh).toBe(true);
     const fresh = readRequestInfo(request('GET', {}), '/', cookie, signer);
     expect(fresh.info.pinned).toBeUndefined();
-    expect(fresh.info.sessionKey).toBe(fresh.sessionId);
-    expect(fresh.sessionId).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(fresh.info.sessionKey).toBe(fresh.cookieSession?.id);
+    expect(fresh.cookieSession?.fresh).toBe(true);
+    expect(fresh.cookieSession?.id).toMatch(/^[A-Za-z0-9_-]{16}$/);
   });
 
   it('keys sessions on a header or on the client address when the policy says so', () => {

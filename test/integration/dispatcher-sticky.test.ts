@@ -70,3 +70,28 @@ describe('session-sticky on real sockets', () => {
     }
   });
 });
+
+describe('consistent-hash of sessions on real sockets', () => {
+  it('issues a session cookie, so each client session hashes to one replica and sessions spread', async () => {
+    const hashed = await startUp({ scenario: replicasScenario(3), policy: 'consistent-hash' });
+    try {
+      const homes = new Set<string>();
+      for (let session = 0; session < 12; session++) {
+        const first = await get(`${hashed.dispatcher.url}/cart`);
+        const cookie = sessionCookie(first.setCookie);
+        expect(cookie).toBeDefined();
+        for (let i = 0; i < 5; i++) {
+          const answer = await get(`${hashed.dispatcher.url}/cart`, { headers: { cookie: cookie! } });
+          expect(answer.servedBy).toBe(first.servedBy);
+          // Nothing is pinned, so a known session's cookie is not written again.
+          expect(sessionCookie(answer.setCookie)).toBeUndefined();
+        }
+        homes.add(first.servedBy!);
+      }
+      // All from one client address, yet the sessions do not all land on one replica.
+      expect(homes.size).toBeGreaterThan(1);
+    } finally {
+      await hashed.close();
+    }
+  });
+});
