@@ -19,6 +19,9 @@ const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
   return ms;
 });
 
+/** A duration that must be longer than 0 (intervals and timeouts). */
+const positiveDuration = duration.refine((ms) => ms > 0, 'expected a duration longer than 0');
+
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
 
@@ -105,8 +108,8 @@ const DispatcherSchema = z.strictObject({
   retryBudget: z.strictObject({ ratio: z.number().min(0).max(1).default(0.2), minPerSecond: nonNegative.default(10) }).default({ ratio: 0.2, minPerSecond: 10 }),
   healthCheck: z
     .strictObject({
-      intervalMs: duration.default(1000),
-      timeoutMs: duration.default(500),
+      intervalMs: positiveDuration.default(1000),
+      timeoutMs: positiveDuration.default(500),
       rise: positiveInt.default(2),
       fall: positiveInt.default(2),
       path: z.string().default('/healthz'),
@@ -120,7 +123,7 @@ const DispatcherSchema = z.strictObject({
     })
     .default({ consecutiveErrors: 5, baseEjectionMs: 30_000, maxEjectedFraction: 0.5 }),
   timeouts: z
-    .strictObject({ upstreamMs: duration.default(10_000), totalMs: duration.default(30_000) })
+    .strictObject({ upstreamMs: positiveDuration.default(10_000), totalMs: positiveDuration.default(30_000) })
     .default({ upstreamMs: 10_000, totalMs: 30_000 }),
 });
 

@@ -73,6 +73,15 @@ describe('scenario validation', () => {
     expect(issues(typo).join('\n')).toMatch(/corse/);
   });
 
+  it('refuses zero health-check intervals and timeouts, which the dispatcher cannot run with', () => {
+    const data = { ...base(), dispatcher: { healthCheck: { intervalMs: 0, timeoutMs: '0s' }, timeouts: { upstreamMs: 0 } } };
+    expect(issues(data)).toEqual([
+      'dispatcher.healthCheck.intervalMs: 0: expected a duration longer than 0',
+      'dispatcher.healthCheck.timeoutMs: 0: expected a duration longer than 0',
+      'dispatcher.timeouts.upstreamMs: 0: expected a duration longer than 0',
+    ]);
+  });
+
   it('reports a YAML syntax error with its line', () => {
     const text = 'name: t\nhosts:\n  - name: host-a\n    cores: [4\n';
     try {
