@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { expandVms, loadScenario } from '../core/scenario.js';
+import { expandVms, loadScenario, ScenarioError, type Scenario } from '../core/scenario.js';
 import { formatDuration } from '../core/duration.js';
 import { checkPolicySpecs } from '../policies/index.js';
+import { CliError } from './errors.js';
 
 /** `dispatchlab validate F...`: check scenarios; exit 2 with the path of every bad field. */
 export function registerValidate(program: Command): void {
@@ -10,8 +11,18 @@ export function registerValidate(program: Command): void {
     .description('check scenario files; exit 2 and the path of each bad field if one is wrong')
     .argument('<files...>', 'scenario YAML files')
     .action((files: string[]) => {
+      // Every file is checked, so one run lists every problem; the exit code says if any was bad.
+      let bad = 0;
       for (const file of files) {
-        const s = loadScenario(file, checkPolicySpecs);
+        let s: Scenario;
+        try {
+          s = loadScenario(file, checkPolicySpecs);
+        } catch (err) {
+          if (!(err instanceof ScenarioError)) throw err;
+          process.stderr.write(`${err.message}\n`);
+          bad++;
+          continue;
+        }
         const vms = expandVms(s);
         const replicas = vms.filter((vm) => vm.serves).length;
         process.stdout.write(
@@ -20,6 +31,7 @@ export function registerValidate(program: Command): void {
             `duration ${formatDuration(s.duration)})\n`,
         );
       }
+      if (bad > 0) throw new CliError(`${bad} of ${files.length} scenario files invalid`);
     });
 }
 
