@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createRng, type Rng } from '../core/rng.js';
@@ -143,6 +144,13 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
       recorder: metrics,
     }),
   );
+  // CONNECT (a tunnel request, as to a forward proxy) never reaches the request handler: Node emits
+  // 'connect' and, with no listener, drops the socket. Answer it: this is not an open proxy.
+  proxyServer.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify({ error: 'CONNECT is not supported: the dispatcher only forwards to its configured backends' });
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    metrics.answered('none', '405', 0);
+  });
   // Clients may keep connections as long as the replicas keep ours.
   proxyServer.keepAliveTimeout = 65_000;
   proxyServer.headersTimeout = 66_000;

@@ -25,8 +25,9 @@ const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /**
  * The origin-form path of a request target. An absolute-form target (`GET http://elsewhere/x`, as
  * sent to forward proxies) is reduced to its path and query: the authority is ignored, because the
- * backend is chosen only from the configured set. Anything else that is not a path (authority-form
- * `CONNECT host:443`, garbage) gives undefined, to be answered 400.
+ * backend is chosen only from the configured set. Anything else that is not a path (an authority
+ * such as `host:443`, garbage) gives undefined, to be answered 400. (CONNECT never gets here: the
+ * proxy server answers it 405 from its 'connect' event.)
  */
 export function originPath(target: string | undefined): string | undefined {
   if (target === undefined || target === '') return undefined;

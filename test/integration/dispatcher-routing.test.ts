@@ -37,6 +37,9 @@ describe('dispatcher routing on real sockets', () => {
     expect(forged).toMatch(/x-served-by: r[123]\r\n/i);
     const bad = await rawRequest(url, 'GET elsewhere.invalid:443 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(bad).toMatch(/^HTTP\/1\.1 400/);
+    const tunnel = await rawRequest(url, 'CONNECT elsewhere.invalid:443 HTTP/1.1\r\nHost: elsewhere.invalid:443\r\n\r\n');
+    expect(tunnel).toMatch(/^HTTP\/1\.1 405/);
+    expect(tunnel).toContain('CONNECT is not supported');
   });
 
   it('forwards a 1 MB POST byte-exact', async () => {
