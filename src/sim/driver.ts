@@ -1,4 +1,4 @@
-import type { HypervisorHost, JobResult, RequestCost } from '../backends/hypervisor/types.js';
+import type { JobResult, RequestCost, VmPort } from '../backends/hypervisor/types.js';
 import type { VirtualClock } from '../core/virtual-clock.js';
 import type { Millis } from '../core/types.js';
 import type { Balancer } from '../dispatcher/balancer.js';
@@ -24,7 +24,7 @@ import type { SimWorkload } from './workload.js';
  * Per request there is one small object holding its state, which is also the RequestInfo the
  * Balancer keeps, and one callback that both the Balancer (an Admission) and the host (a JobResult)
  * call, so the request is found again without a lookup.
- * Each backend's host, load reading and report index are resolved once, into a BackendSlot, so
+ * Each backend's VM port and report index are resolved once, into a BackendSlot, so
  * the hot path does one map lookup per attempt (profiled: three lookups in maps of 10,000 backends
  * were a tenth of the time at that scale).
  */
@@ -36,9 +36,8 @@ const FAILED_CLIENT_PAUSE_MS: Millis = 1;
 
 /** Everything the driver needs about one backend, resolved once per run. */
 export interface BackendSlot {
-  readonly host: HypervisorHost;
-  /** The load the VM reports on a response right now (what X-VM-Load carries live). */
-  readonly load: () => number;
+  /** Its VM: submit, and the load it reports on a response (what X-VM-Load carries live). */
+  readonly vm: VmPort;
   /** Its index in the run's per-backend counters. */
   readonly index: number;
 }
@@ -172,7 +171,7 @@ export class SimDriver {
     if (slot === undefined) throw new Error(`simulation: the balancer leased "${lease.backend}", which is not a replica of the fleet`);
     req.lease = lease;
     req.slot = slot;
-    slot.host.submit(lease.backend, req.cost, req.callback);
+    slot.vm.submit(req.cost, req.callback);
   }
 
   jobDone(req: SimRequest, result: JobResult): void {
@@ -181,7 +180,7 @@ export class SimDriver {
     const o = this.o;
     if (result.ok) {
       // As live: the load arrives with the response headers, the lease ends when the response does.
-      o.balancers[req.dispatcher].reportLoad(lease.backend, slot.load());
+      o.balancers[req.dispatcher].reportLoad(lease.backend, slot.vm.load());
       lease.end(ANSWERED);
       if (lease.repin) o.workload.pin(req.session, lease.backend);
       if (req.measured) o.stats.completed(slot.index, o.clock.now(), o.clock.now() - req.arrivedAt);

@@ -1,5 +1,5 @@
 import { createFleet } from '../backends/hypervisor/fleet.js';
-import type { Fleet } from '../backends/hypervisor/types.js';
+import type { Fleet, HypervisorHost, VmPort } from '../backends/hypervisor/types.js';
 import type { Report, PolicyRun } from '../core/report.js';
 import { createRng } from '../core/rng.js';
 import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core/scenario.js';
@@ -47,15 +47,19 @@ export interface SimulateOptions {
   readonly onProgress?: (progress: SimProgress) => void;
 }
 
-/** Each replica's host, load reading and counter index, resolved once (driver.ts). */
+/** Each replica's VM port and counter index, resolved once (driver.ts). */
 function backendSlots(fleet: Fleet, replicas: ReadonlyArray<{ readonly id: string }>): Map<string, BackendSlot> {
-  return new Map(
-    replicas.map((r, index) => {
-      const host = fleet.hostOf(r.id);
-      const vmLoad = host.vmLoad?.bind(host);
-      const load = vmLoad !== undefined ? () => vmLoad(r.id) : () => host.snapshot().vms.find((s) => s.vm === r.id)?.load ?? 0;
-      return [r.id, { host, load, index }];
-    }),
+  return new Map(replicas.map((r, index) => [r.id, { vm: vmPort(fleet.hostOf(r.id), r.id), index }]));
+}
+
+/** The host's port for `vm`, or one that goes through the host's by-name methods when it has none. */
+function vmPort(host: HypervisorHost, vm: string): VmPort {
+  return (
+    host.port?.(vm) ?? {
+      vm,
+      submit: (cost, onDone) => host.submit(vm, cost, onDone),
+      load: () => host.snapshot().vms.find((s) => s.vm === vm)?.load ?? 0,
+    }
   );
 }
 

@@ -20,7 +20,7 @@ import type { Rng } from '../../core/rng.js';
 import { type CostModel, serviceCpuMs, trapsToHypervisor, usesGuestMmu } from './cost-model.js';
 import { scheduleIntervals } from './intervals.js';
 import { swapInMs, swappedFraction } from './memory.js';
-import type { HostSnapshot, HypervisorHost, JobHandle, JobResult, RequestCost, VmSnapshot, VmStatus, VmStatusListener } from './types.js';
+import type { HostSnapshot, HypervisorHost, JobHandle, JobResult, RequestCost, VmPort, VmSnapshot, VmStatus, VmStatusListener } from './types.js';
 import { Job, type JobOwner, VmState } from './vm-state.js';
 import { WaterFill } from './water-fill.js';
 
@@ -101,7 +101,15 @@ class HostModel implements HypervisorHost, JobOwner {
   }
 
   submit(vmName: string, cost: RequestCost, onDone: (result: JobResult) => void): JobHandle {
+    return this.submitTo(this.vm(vmName), cost, onDone);
+  }
+
+  port(vmName: string): VmPort {
     const vm = this.vm(vmName);
+    return { vm: vmName, submit: (cost, onDone) => this.submitTo(vm, cost, onDone), load: () => vm.load() };
+  }
+
+  private submitTo(vm: VmState, cost: RequestCost, onDone: (result: JobResult) => void): JobHandle {
     if (vm.status === 'crashed') return this.failSoon(vm, onDone);
     this.update();
     const fraction = this.swaps ? swappedFraction(this.memoryDemandMb() + cost.memoryMb, this.spec.memoryMb) : 0;
@@ -152,11 +160,6 @@ class HostModel implements HypervisorHost, JobOwner {
 
   status(vmName: string): VmStatus {
     return this.vm(vmName).status;
-  }
-
-  /** Rates are current after every event, so no update() is needed to read the load. */
-  vmLoad(vmName: string): number {
-    return this.vm(vmName).load();
   }
 
   onStatusChange(listener: VmStatusListener): void {
