@@ -38,6 +38,18 @@ describe('failover on real sockets', () => {
     expect(servedAfterKill.has('r1') && servedAfterKill.has('r3')).toBe(true);
   });
 
+  it('a GET whose only replica refuses connections gets 502 with the failure, not a 503 refusal', async () => {
+    const single = await startUp({ scenario: replicasScenario(1), policy: 'round-robin', dispatcher: { healthChecks: false } });
+    try {
+      await single.hosts[0].close(0);
+      const answer = await get(`${single.dispatcher.url}/page`);
+      expect(answer.status).toBe(502);
+      expect(answer.body).toContain('backend r1 failed: connect-error');
+    } finally {
+      await single.close();
+    }
+  });
+
   it('active health checks mark a stopped replica down without any traffic, and it shows in /metrics', async () => {
     const quiet = await startUp({ scenario: replicasScenario(2), policy: 'round-robin' });
     try {
