@@ -46,6 +46,16 @@ export class VirtualClock implements Clock {
     return this.executed;
   }
 
+  /** When the next live event is due (Infinity when none is left); drops cancelled events at the head. */
+  nextAt(): Millis {
+    for (;;) {
+      const next = this.events.peek();
+      if (next === undefined) return Infinity;
+      if (next.fn !== undefined) return next.at;
+      this.events.pop();
+    }
+  }
+
   /** Run the next live event, advancing time to it. Returns false when nothing is left. */
   step(): boolean {
     for (;;) {

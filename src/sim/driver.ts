@@ -95,16 +95,17 @@ export class SimDriver {
   /** When issuing stopped (the end of the measured window). */
   stoppedAtMs: Millis = 0;
   issued = 0;
+  /** Open-loop arrivals run so far: simulation events, though not clock events (see run). */
+  arrivals = 0;
   private measuredIssued = 0;
-  private readonly scheduleArrival: () => void;
+  /** When the next open-loop request arrives; Infinity in the closed loop and once issuing stopped. */
+  private nextArrivalAtMs: Millis = Infinity;
 
-  constructor(private readonly o: DriverOptions) {
-    this.scheduleArrival = () => this.openLoopArrival();
-  }
+  constructor(private readonly o: DriverOptions) {}
 
   start(): void {
     const w = this.o.workload;
-    if (w.openLoop) this.o.clock.schedule(w.nextGapMs(), this.scheduleArrival);
+    if (w.openLoop) this.nextArrivalAtMs = this.o.clock.now() + Math.max(0, w.nextGapMs());
     else for (let c = 0; c < w.connections; c++) this.issue(c);
   }
 
@@ -125,9 +126,15 @@ export class SimDriver {
   }
 
   private openLoopArrival(): void {
-    if (!this.mayIssue()) return;
+    const clock = this.o.clock;
+    clock.runUntil(this.nextArrivalAtMs);
+    this.arrivals++;
+    if (!this.mayIssue()) {
+      this.nextArrivalAtMs = Infinity;
+      return;
+    }
     this.issue(-1);
-    this.o.clock.schedule(this.o.workload.nextGapMs(), this.scheduleArrival);
+    this.nextArrivalAtMs = clock.now() + Math.max(0, this.o.workload.nextGapMs());
   }
 
   private issue(connection: number): void {
@@ -214,7 +221,11 @@ export class SimDriver {
     const clock = this.o.clock;
     let n = 0;
     while (this.issuing || this.outstanding > 0) {
-      if (!clock.step()) {
+      // The next open-loop arrival is kept here rather than as a clock timer (which cost an event
+      // object, a closure, and a heap push and pop per request, ~8%, profiled): it runs when no clock
+      // event is due before it; at the same instant the clock's events run first.
+      if (this.nextArrivalAtMs < clock.nextAt()) this.openLoopArrival();
+      else if (!clock.step()) {
         // Nothing left to happen: closed-loop clients all refused at once, or no arrivals at all.
         this.stopIssuing();
         break;

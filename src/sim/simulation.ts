@@ -74,7 +74,7 @@ function checkOptions(scenario: Scenario, opts: SimulateOptions): void {
   if (!(Number.isInteger(k) && k >= 1)) throw new Error(`simulate: dispatchers must be an integer >= 1, got ${k}`);
 }
 
-/** One policy run, with what it cost: clock events run and virtual time covered. */
+/** One policy run, with what it cost: simulation events run (clock events and open-loop arrivals) and virtual time covered. */
 export interface PolicyRunResult {
   readonly run: PolicyRun;
   readonly events: number;
@@ -151,7 +151,7 @@ export function runPolicy(
     cpuAtWarmup,
     cpuAtEnd,
   });
-  return { run, events: clock.eventsRun, simulatedMs: clock.now() };
+  return { run, events: clock.eventsRun + driver.arrivals, simulatedMs: clock.now() };
 }
 
 /** Every policy of the scenario (or `opts.policies`), same seed each, plus the theory block. */
