@@ -4,7 +4,7 @@ import type { BackendId } from '../core/types.js';
 import { createLoadMetric, loadMetricOptions } from './load/index.js';
 import { MetricPolicy, type LoadMetric } from './load/load-metric.js';
 import { eligible, type BackendView, type PickContext, type PolicyDefinition } from './policy.js';
-import { lowestScore, perWeight } from './select.js';
+import { leastCost } from './select.js';
 
 /**
  * Least loaded (join the shortest queue): the eligible backend with the lowest metric cost per unit
@@ -29,7 +29,7 @@ export class LeastLoaded extends MetricPolicy {
   }
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
-    return lowestScore(eligible(backends, ctx.avoid), (b) => perWeight(this.metric.cost(b, ctx.now), b), this.rng)?.id;
+    return leastCost(eligible(backends, ctx.avoid), this.metric, ctx.now, this.rng)?.id;
   }
 }
 

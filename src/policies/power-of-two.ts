@@ -4,7 +4,7 @@ import type { BackendId } from '../core/types.js';
 import { createLoadMetric, loadMetricOptions } from './load/index.js';
 import { MetricPolicy, type LoadMetric } from './load/load-metric.js';
 import { eligible, type BackendView, type PickContext, type PolicyDefinition } from './policy.js';
-import { lowestScore, perWeight } from './select.js';
+import { leastCost } from './select.js';
 
 /**
  * Power of d choices (P2C for d = 2): sample `choices` eligible backends uniformly at random and
@@ -42,7 +42,7 @@ export class PowerOfChoices extends MetricPolicy {
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
     const sample = this.sampleFromAll(backends, ctx.avoid) ?? this.sample(eligible(backends, ctx.avoid));
-    return lowestScore(sample, (b) => perWeight(this.metric.cost(b, ctx.now), b), this.rng)?.id;
+    return leastCost(sample, this.metric, ctx.now, this.rng)?.id;
   }
 
   /**
