@@ -119,6 +119,43 @@ export function trapsToHypervisor(technique: VirtualizationTechnique): boolean {
   return technique !== 'container';
 }
 
+/**
+ * One VM's coefficients of the formula in the header, resolved once: serviceMs runs on every
+ * request, and resolving the technique and MMU by name each time was a measurable share of it.
+ */
+export interface VmServiceCost {
+  readonly cpuFactor: number;
+  readonly ioOpUs: number;
+  /** 0 when shadow/nested paging does not apply to the technique. */
+  readonly ptUpdateUs: number;
+  /** Whether the VM's I/O ops and page-table writes trap to the hypervisor (for the trap counters). */
+  readonly countsIoTraps: boolean;
+  readonly countsPageTableTraps: boolean;
+}
+
+export function vmServiceCost(
+  vm: Pick<VmSpec, 'virtualization' | 'mmu'>,
+  model: CostModel,
+  hypervisor: HypervisorType = 'type1',
+): VmServiceCost {
+  const technique = model.techniques[vm.virtualization];
+  const guestMmu = usesGuestMmu(vm.virtualization);
+  const mmu = model.mmu[vm.mmu];
+  const ptUpdateUs = guestMmu ? mmu.ptUpdateUs : 0;
+  return {
+    cpuFactor: technique.cpuFactor * (guestMmu ? mmu.cpuFactor : 1) * (hypervisor === 'type2' ? model.type2.cpuFactor : 1),
+    ioOpUs: technique.ioOpUs,
+    ptUpdateUs,
+    countsIoTraps: trapsToHypervisor(vm.virtualization),
+    countsPageTableTraps: ptUpdateUs > 0,
+  };
+}
+
+/** VM CPU milliseconds for a request of native cost `cost` with a VM's resolved coefficients. */
+export function serviceMs(cost: RequestCost, c: VmServiceCost): number {
+  return cost.cpuMs * c.cpuFactor + (cost.ioOps * c.ioOpUs) / 1000 + (cost.pageTableUpdates * c.ptUpdateUs) / 1000;
+}
+
 /** VM CPU milliseconds for a request of native cost `cost` on `vm` (formula in the header). */
 export function serviceCpuMs(
   cost: RequestCost,
@@ -126,10 +163,5 @@ export function serviceCpuMs(
   model: CostModel,
   hypervisor: HypervisorType = 'type1',
 ): number {
-  const technique = model.techniques[vm.virtualization];
-  const guestMmu = usesGuestMmu(vm.virtualization);
-  const mmu = model.mmu[vm.mmu];
-  const cpuFactor = technique.cpuFactor * (guestMmu ? mmu.cpuFactor : 1) * (hypervisor === 'type2' ? model.type2.cpuFactor : 1);
-  const ptUpdateMs = guestMmu ? (cost.pageTableUpdates * mmu.ptUpdateUs) / 1000 : 0;
-  return cost.cpuMs * cpuFactor + (cost.ioOps * technique.ioOpUs) / 1000 + ptUpdateMs;
+  return serviceMs(cost, vmServiceCost(vm, model, hypervisor));
 }

@@ -1,4 +1,5 @@
 import type { VmSpec } from '../../core/scenario.js';
+import type { VmServiceCost } from './cost-model.js';
 import { MinHeap } from '../../core/heap.js';
 import type { Cancel } from '../../core/clock.js';
 import type { JobHandle, JobResult, VmStatus } from './types.js';
@@ -104,6 +105,8 @@ export class VmState {
     readonly spec: VmSpec,
     /** Its position among the host's VMs (its slot in the water-fill arrays). */
     readonly index: number,
+    /** Its service-time coefficients on its host. */
+    readonly cost: VmServiceCost,
   ) {}
 
   /** Recompute `status` after a change to the Condor or fault state. */
