@@ -20,11 +20,14 @@ export class SmoothWeightedRoundRobin implements Policy {
   /**
    * Each backend's `current`, by position in the list the last pick saw: a pick walks every backend,
    * so it reads and writes a number array by index instead of looking each id up in a map (the map
-   * walk was a fifth of a 100-backend simulation, profiled). The positions are checked against the
-   * ids during the walk; when the list differs, the values move back to `byId` and are re-laid out.
+   * walk was a fifth of a 100-backend simulation, profiled). Before the walk the positions are
+   * checked against the ids, unless the list is the very array laid out last (the Balancer passes
+   * the same array every time and announces every change to it with onMembershipChange, which
+   * drops the layout); when the list differs, the values move back to `byId` and are re-laid out.
    */
   private ids: BackendId[] = [];
   private current: number[] = [];
+  private laidOut: readonly BackendView[] | undefined;
   /** `current` of the backends not in the positional layout (survives lists that omit a backend). */
   private readonly byId = new Map<BackendId, number>();
 
@@ -42,8 +45,11 @@ export class SmoothWeightedRoundRobin implements Policy {
   /** One smooth-WRR step over the healthy, non-avoided backends; MISALIGNED (nothing changed) if the layout is stale. */
   private rotate(backends: readonly BackendView[], avoid: ReadonlySet<BackendId> | undefined): BackendId | typeof MISALIGNED | undefined {
     const { ids, current } = this;
-    if (backends.length !== ids.length) return MISALIGNED;
-    for (let i = 0; i < backends.length; i++) if (backends[i].id !== ids[i]) return MISALIGNED;
+    if (backends !== this.laidOut || backends.length !== ids.length) {
+      if (backends.length !== ids.length) return MISALIGNED;
+      for (let i = 0; i < backends.length; i++) if (backends[i].id !== ids[i]) return MISALIGNED;
+      this.laidOut = backends;
+    }
     let best = -1;
     let totalWeight = 0;
     for (let i = 0; i < backends.length; i++) {
@@ -69,6 +75,7 @@ export class SmoothWeightedRoundRobin implements Policy {
     for (let i = 0; i < this.ids.length; i++) this.byId.set(this.ids[i], this.current[i]);
     this.ids = [];
     this.current = [];
+    this.laidOut = undefined;
   }
 
   onMembershipChange(backends: readonly BackendView[]): void {
