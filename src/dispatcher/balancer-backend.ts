@@ -55,6 +55,8 @@ export class BackendRecord {
     readonly host: string | undefined,
     /** 0 = no limit. */
     private readonly maxConn: number,
+    /** BackendInit.data, handed back on its leases. */
+    readonly data: unknown,
   ) {
     this.view = new MutableView(id, weight, host);
     this.pickView = maxConn > 0 ? new MutableView(id, weight, host) : this.view;

@@ -38,6 +38,10 @@ export class BalancerLease implements Lease {
     return this.record.id;
   }
 
+  get backendData(): unknown {
+    return this.record.data;
+  }
+
   /** A lease is its own Admission (`{ lease }`), so a dispatch allocates no wrapper for it. */
   get lease(): this {
     return this;

@@ -26,6 +26,8 @@ export type AttemptOutcome =
 
 export interface Lease {
   readonly backend: BackendId;
+  /** The backend's BackendInit.data, if it was given one. */
+  readonly backendData?: unknown;
   /** 1 for the first attempt, 2 for the first retry, ... */
   readonly attempt: number;
   /** When the request reached the Balancer (first attempt), and when this attempt was dispatched. */

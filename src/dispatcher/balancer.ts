@@ -41,6 +41,11 @@ export interface BackendInit {
   id: BackendId;
   weight?: number;
   host?: string;
+  /**
+   * Anything the caller wants back on every lease of this backend (Lease.backendData): the
+   * simulator keeps the backend's VM there, so a dispatch finds it without a lookup by id.
+   */
+  data?: unknown;
 }
 
 export interface BalancerOptions {
@@ -285,7 +290,7 @@ export class Balancer {
   private insert(b: BackendInit): void {
     if (typeof b.id !== 'string' || b.id === '') throw new Error(`backend id must be a non-empty string, got ${JSON.stringify(b.id)}`);
     if (this.records.has(b.id)) throw new Error(`backend "${b.id}" already exists`);
-    const rec = new BackendRecord(b.id, validWeight(b.id, b.weight ?? 1), b.host, this.settings.maxConnPerBackend);
+    const rec = new BackendRecord(b.id, validWeight(b.id, b.weight ?? 1), b.host, this.settings.maxConnPerBackend, b.data);
     this.records.set(b.id, rec);
     this.viewList.push(rec.view);
     if (this.pickList !== this.viewList) this.pickList.push(rec.pickView);

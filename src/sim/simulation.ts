@@ -47,9 +47,9 @@ export interface SimulateOptions {
   readonly onProgress?: (progress: SimProgress) => void;
 }
 
-/** Each replica's VM port and counter index, resolved once (driver.ts). */
-function backendSlots(fleet: Fleet, replicas: ReadonlyArray<{ readonly id: string }>): Map<string, BackendSlot> {
-  return new Map(replicas.map((r, index) => [r.id, { vm: vmPort(fleet.hostOf(r.id), r.id), index }]));
+/** A replica's VM port and counter index, resolved once (driver.ts). */
+function backendSlot(fleet: Fleet, id: string, index: number): BackendSlot {
+  return { vm: vmPort(fleet.hostOf(id), id), index };
 }
 
 /** The host's port for `vm`, or one that goes through the host's by-name methods when it has none. */
@@ -98,7 +98,7 @@ export function runPolicy(
   const clock = new VirtualClock();
   const rng = createRng(scenario.seed);
   const fleet = createFleet(scenario, { clock, rng: rng.stream('fleet') });
-  const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host, weight: vm.weight }));
+  const replicas = replicaVms(scenario).map((vm, index) => ({ id: vm.name, host: vm.host, weight: vm.weight, data: backendSlot(fleet, vm.name, index) }));
   const policies = Array.from({ length: dispatchers }, (_, k) => createPolicy(spec, { rng: rng.stream(`policy-${k}`) }));
   // The root Rng's 'arrivals', 'sessions' and 'classes' streams, as the live open-loop generator draws
   // them (loadtest/request-plan.ts): one seed gives the same arrivals live and simulated.
@@ -124,7 +124,6 @@ export function runPolicy(
   simulateHealthChecks(fleet, clock, scenario.dispatcher, new Set(replicas.map((r) => r.id)), balancers);
   const driver = new SimDriver({
     clock,
-    backends: backendSlots(fleet, replicas),
     balancers,
     workload,
     stats,
