@@ -20,8 +20,8 @@ import { replaceSection } from './markdown-section.js';
  * The children run with a 64 MB young generation (V8's --max-semi-space-size, default 16 MB): at
  * 10,000 VMs some 11,000 requests are in flight, their objects outlive two default-size scavenges
  * and get promoted, and the old generation fills with them (scavenges ~8% of the time; the flag
- * gave +4-15% there over three A/B pairs; no effect at 100 VMs). `NODE_OPTIONS=--max-semi-space-size=64` does the same
- * for `dispatchlab simulate` on large fleets.
+ * gave +4-15% there over three A/B pairs; no effect at 100 VMs).
+ * `NODE_OPTIONS=--max-semi-space-size=64` does the same for `dispatchlab simulate` on large fleets.
  */
 const NODE_FLAGS = ['--max-semi-space-size=64'];
 
