@@ -107,11 +107,11 @@ class HostModel implements HypervisorHost, JobOwner {
   }
 
   port(vmName: string): VmPort {
-    const vm = this.vm(vmName);
-    return { vm: vmName, submit: (cost, onDone) => this.submitTo(vm, cost, onDone), load: () => vm.load() };
+    return new HostVmPort(this, this.vm(vmName));
   }
 
-  private submitTo(vm: VmState, cost: RequestCost, onDone: (result: JobResult) => void): JobHandle {
+  /** submit() with the VM resolved (HostVmPort); not part of HypervisorHost. */
+  submitTo(vm: VmState, cost: RequestCost, onDone: (result: JobResult) => void): JobHandle {
     if (vm.status === 'crashed') return this.failSoon(vm, onDone);
     this.update();
     const fraction = this.swaps ? swappedFraction(this.memoryDemandMb() + cost.memoryMb, this.spec.memoryMb) : 0;
@@ -316,6 +316,8 @@ class HostModel implements HypervisorHost, JobOwner {
     let finishing: VmState | undefined;
     let finishingVms = 0;
     for (const vm of this.vms) {
+      // An idle VM's job heap (a chain of objects, out of cache on large fleets) is not looked at.
+      if (vm.running === 0) continue;
       for (let job = vm.liveTop(); job !== undefined; job = vm.liveTop()) {
         const leftMs = job.tagMs - vm.progressMs;
         const due = leftMs <= DUE_WORK_RELATIVE * Math.max(1, job.tagMs) || leftMs / vm.progressRate <= DUE_TIME_RELATIVE * Math.max(1, now);
@@ -443,6 +445,29 @@ class HostModel implements HypervisorHost, JobOwner {
   /** Queue a job's callback for deliver(). */
   private ending(job: Job): void {
     this.ended[this.endedCount++] = job;
+  }
+}
+
+/**
+ * A VM port holding its host and VM directly, not in closures: on a large fleet every pointer
+ * followed from a request to its VM is a cache miss, and a closure adds two (itself, its context).
+ */
+class HostVmPort implements VmPort {
+  readonly vm: string;
+
+  constructor(
+    private readonly host: HostModel,
+    private readonly state: VmState,
+  ) {
+    this.vm = state.spec.name;
+  }
+
+  submit(cost: RequestCost, onDone: (result: JobResult) => void): JobHandle {
+    return this.host.submitTo(this.state, cost, onDone);
+  }
+
+  load(): number {
+    return this.state.load();
   }
 }
 
