@@ -46,21 +46,15 @@ export class VirtualClock implements Clock {
     return this.executed;
   }
 
-  /** When the next live event is due (Infinity when none is left); drops cancelled events at the head. */
-  nextAt(): Millis {
+  /**
+   * Run the next live event, advancing time to it, if it is due at or before `untilMs` (default:
+   * any). Returns false when no such event is left.
+   */
+  step(untilMs: Millis = Infinity): boolean {
     for (;;) {
-      const next = this.events.peek();
-      if (next === undefined) return Infinity;
-      if (next.fn !== undefined) return next.at;
+      const event = this.events.peek();
+      if (event === undefined || event.at > untilMs) return false;
       this.events.pop();
-    }
-  }
-
-  /** Run the next live event, advancing time to it. Returns false when nothing is left. */
-  step(): boolean {
-    for (;;) {
-      const event = this.events.pop();
-      if (event === undefined) return false;
       const fn = event.fn;
       if (fn === undefined) continue;
       event.fn = undefined;
