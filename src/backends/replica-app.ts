@@ -5,7 +5,7 @@ import type { Rng } from '../core/rng.js';
 import type { RequestClass } from '../core/scenario.js';
 import { classify, drawCost } from '../core/workload.js';
 import type { HostMetrics } from './host-metrics.js';
-import type { HypervisorHost, JobTiming, VmSnapshot } from './hypervisor/types.js';
+import type { HypervisorHost, JobTiming, VmPort, VmSnapshot } from './hypervisor/types.js';
 
 /**
  * The HTTP face of one simulated VM. Every path other than /healthz, /load and /metrics is a
@@ -50,6 +50,8 @@ export interface ReplicaResponse {
 
 export function createReplicaApp(opts: ReplicaAppOptions): Express {
   const { host, vm, metrics } = opts;
+  // Resolved once: every request submits to this VM and reads its load.
+  const port = host.port(vm);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -66,13 +68,13 @@ export function createReplicaApp(opts: ReplicaAppOptions): Express {
     res.type(metrics.registry.contentType).send(text);
   });
   app.use((req, res) => {
-    void serveRequest(opts, req, res);
+    void serveRequest(opts, port, req, res);
   });
   return app;
 }
 
-async function serveRequest(opts: ReplicaAppOptions, req: Request, res: Response): Promise<void> {
-  const { host, vm } = opts;
+async function serveRequest(opts: ReplicaAppOptions, port: VmPort, req: Request, res: Response): Promise<void> {
+  const { vm } = opts;
   const cls = classify(opts.classes, req.path);
   if (cls === undefined) {
     res.status(404).json({ error: `no request class matches ${req.path}`, vm });
@@ -88,7 +90,7 @@ async function serveRequest(opts: ReplicaAppOptions, req: Request, res: Response
   if (body === 'aborted' || res.destroyed) return;
 
   let finished = false;
-  const job = host.submit(vm, drawCost(cls, opts.rng), (result) => {
+  const job = port.submit(drawCost(cls, opts.rng), (result) => {
     finished = true;
     if (!result.ok) {
       // crashed: refuse like a dead VM; cancelled: the client is already gone.
@@ -99,7 +101,7 @@ async function serveRequest(opts: ReplicaAppOptions, req: Request, res: Response
     if (res.destroyed) return;
     res
       .set('X-Served-By', vm)
-      .set('X-VM-Load', String(vmSnapshot(host, vm).load))
+      .set('X-VM-Load', String(port.load()))
       .json(responseBody(result.timing, cls.name, body));
   });
   // The client went away before the model finished: stop spending simulated CPU on it.

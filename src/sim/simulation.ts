@@ -1,5 +1,5 @@
 import { createFleet } from '../backends/hypervisor/fleet.js';
-import type { Fleet, HypervisorHost, VmPort } from '../backends/hypervisor/types.js';
+import type { Fleet } from '../backends/hypervisor/types.js';
 import type { Report, PolicyRun } from '../core/report.js';
 import { createRng } from '../core/rng.js';
 import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core/scenario.js';
@@ -49,18 +49,7 @@ export interface SimulateOptions {
 
 /** A replica's VM port and counter index, resolved once (driver.ts). */
 function backendSlot(fleet: Fleet, id: string, index: number): BackendSlot {
-  return { vm: vmPort(fleet.hostOf(id), id), index };
-}
-
-/** The host's port for `vm`, or one that goes through the host's by-name methods when it has none. */
-function vmPort(host: HypervisorHost, vm: string): VmPort {
-  return (
-    host.port?.(vm) ?? {
-      vm,
-      submit: (cost, onDone) => host.submit(vm, cost, onDone),
-      load: () => host.snapshot().vms.find((s) => s.vm === vm)?.load ?? 0,
-    }
-  );
+  return { vm: fleet.hostOf(id).port(id), index };
 }
 
 function checkOptions(scenario: Scenario, opts: SimulateOptions): void {

@@ -7,7 +7,7 @@ import { createRng } from '../../src/core/rng.js';
 import { parseScenario } from '../../src/core/scenario.js';
 import { createHostMetrics } from '../../src/backends/host-metrics.js';
 import { createReplicaApp, type ReplicaResponse } from '../../src/backends/replica-app.js';
-import type { HostSnapshot, HypervisorHost, JobResult, RequestCost, VmStatus } from '../../src/backends/hypervisor/types.js';
+import type { HostSnapshot, HypervisorHost, JobResult, RequestCost, VmPort, VmStatus } from '../../src/backends/hypervisor/types.js';
 import { getJson, http } from './http.js';
 
 /**
@@ -50,6 +50,9 @@ class StandInHost implements HypervisorHost {
         settle({ ok: false, reason: 'cancelled', vm, host: this.name });
       },
     };
+  }
+  port(vm: string): VmPort {
+    return { vm, submit: (cost, onDone) => this.submit(vm, cost, onDone), load: () => this.running };
   }
   start(): void {}
   stop(): void {}

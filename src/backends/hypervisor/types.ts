@@ -95,9 +95,9 @@ export interface HypervisorHost {
   status(vm: string): VmStatus;
   /**
    * `vm` resolved once, for callers that submit to it and read its load on every request (the
-   * simulator). Optional so other implementations (test stand-ins) need not have it.
+   * simulator, a replica's HTTP app).
    */
-  port?(vm: string): VmPort;
+  port(vm: string): VmPort;
   snapshot(): HostSnapshot;
   onStatusChange(listener: VmStatusListener): void;
 }
