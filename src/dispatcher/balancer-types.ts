@@ -7,6 +7,14 @@ import type { BackendState, BackendView, PickContext } from '../policies/policy.
  * same calls in the same order: begin -> (queued) -> lease -> end [-> retry].
  */
 
+/** Methods that are safe to send twice (RFC 9110 §9.2.1); only these are retried, and only without a body. */
+const RETRYABLE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Whether a request may be retried on another backend: the one rule live and simulated runs share. */
+export function isRetryable(method: string, hasBody: boolean): boolean {
+  return RETRYABLE_METHODS.has(method.toUpperCase()) && !hasBody;
+}
+
 /** What the transport knows of a request before it is assigned. */
 export type RequestInfo = Omit<PickContext, 'now' | 'avoid'> & {
   /** May this request be sent again to another backend if the first attempt fails before any response byte? */

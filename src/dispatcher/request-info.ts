@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parse as parseCookies } from 'cookie';
 import type { SessionKeying } from '../policies/policy.js';
-import type { RequestInfo } from './balancer-types.js';
+import { isRetryable, type RequestInfo } from './balancer-types.js';
 import type { SessionSigner } from './session-cookie.js';
 
 /**
@@ -19,8 +19,6 @@ export interface ParsedRequest {
   readonly cookieSession?: { readonly id: string; readonly fresh: boolean };
 }
 
-/** Methods that are safe to send twice (RFC 9110 §9.2.1); only these are retried, and only without a body. */
-const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * The origin-form path of a request target. An absolute-form target (`GET http://elsewhere/x`, as
@@ -57,7 +55,7 @@ export function readRequestInfo(
   const clientKey = req.socket.remoteAddress;
   const queryAt = path.indexOf('?');
   const requestKey = queryAt < 0 ? path : path.slice(0, queryAt);
-  const retryable = RETRYABLE_METHODS.has(req.method ?? '') && !hasBody(req);
+  const retryable = isRetryable(req.method ?? '', hasBody(req));
   if (!session) return { info: { clientKey, requestKey, retryable } };
 
   switch (session.key) {

@@ -6,7 +6,7 @@ import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core
 import type { Millis } from '../core/types.js';
 import { VirtualClock } from '../core/virtual-clock.js';
 import { Balancer } from '../dispatcher/balancer.js';
-import type { BalancerObserver } from '../dispatcher/balancer-types.js';
+import { isRetryable, type BalancerObserver } from '../dispatcher/balancer-types.js';
 import { createPolicy } from '../policies/index.js';
 import { SimDriver, type BackendSlot } from './driver.js';
 import { simulateHealthChecks } from './health.js';
@@ -119,7 +119,7 @@ export function runPolicy(
     warmupMs,
     stopAtMs,
     measuredLimit: opts.requests ?? Number.POSITIVE_INFINITY,
-    retryable: (cls) => cls.method === 'GET' || cls.method === 'HEAD',
+    retryable: (cls) => isRetryable(cls.method, cls.bodyBytes > 0),
   });
 
   let cpuAtWarmup = fleetCpuCounters(fleet);

@@ -84,6 +84,17 @@ describe('simulate: the run', () => {
     expect(run.backends.find((b) => b.id === 'web-1')?.errors).toBe(5);
   });
 
+  it('a crashed VM: requests with a body are not retried (the same rule as live), so they fail', () => {
+    const s = small({
+      faults: [{ at: '5s', for: '10s', vm: 'web-1', kind: 'crash' }],
+      dispatcher: { retries: 1 },
+      workload: { classes: [{ name: 'upload', share: 1, cpuMs: 5, method: 'POST', bodyBytes: 100 }], sessions: 50, arrival: { rateRps: 400 } },
+    });
+    const run = simulatePolicy(s, 'round-robin', {});
+    expect(run.retries).toBe(0);
+    expect(run.errors).toBe(5);
+  });
+
   it('a crashed VM with no outlier ejection: health checks take it out after interval * fall', () => {
     const s = small({
       faults: [{ at: '5s', for: '10s', vm: 'web-1', kind: 'crash' }],
