@@ -111,6 +111,8 @@ export function runPolicy(
   );
 
   simulateHealthChecks(fleet, clock, scenario.dispatcher, new Set(replicas.map((r) => r.id)), balancers);
+  // Decided once per class (the rule reads the method string), not on every request.
+  const retryableClasses = new Set(scenario.workload.classes.filter((c) => isRetryable(c.method, c.bodyBytes > 0)));
   const driver = new SimDriver({
     clock,
     balancers,
@@ -119,7 +121,7 @@ export function runPolicy(
     warmupMs,
     stopAtMs,
     measuredLimit: opts.requests ?? Number.POSITIVE_INFINITY,
-    retryable: (cls) => isRetryable(cls.method, cls.bodyBytes > 0),
+    retryable: (cls) => retryableClasses.has(cls),
   });
 
   let cpuAtWarmup = fleetCpuCounters(fleet);
