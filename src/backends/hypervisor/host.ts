@@ -148,14 +148,7 @@ class HostModel implements HypervisorHost, JobOwner {
     this.timer?.();
     this.timer = undefined;
     this.update();
-    for (const vm of this.vms) {
-      for (let job = vm.liveTop(); job !== undefined; job = vm.liveTop()) {
-        vm.jobs.pop();
-        this.endJob(job);
-        job.failure = 'cancelled';
-        this.ending(job);
-      }
-    }
+    for (const vm of this.vms) this.failAll(vm, 'cancelled');
     this.recompute();
     this.deliver();
   }
@@ -242,6 +235,16 @@ class HostModel implements HypervisorHost, JobOwner {
     vm.completionStale = true;
     vm.workingSetMb -= job.workingSetMb;
     this.workingSetMb -= job.workingSetMb;
+  }
+
+  /** End every live job of `vm` with `reason`; their callbacks wait for deliver(). */
+  private failAll(vm: VmState, reason: 'crashed' | 'cancelled'): void {
+    for (let job = vm.liveTop(); job !== undefined; job = vm.liveTop()) {
+      vm.jobs.pop();
+      this.endJob(job);
+      job.failure = reason;
+      this.ending(job);
+    }
   }
 
   /** Recompute rates and the completion timer after a change. */
@@ -396,12 +399,7 @@ class HostModel implements HypervisorHost, JobOwner {
       return;
     }
     vm.crashDepth++;
-    for (let job = vm.liveTop(); job !== undefined; job = vm.liveTop()) {
-      vm.jobs.pop();
-      this.endJob(job);
-      job.failure = 'crashed';
-      this.ending(job);
-    }
+    this.failAll(vm, 'crashed');
   }
 
   private faultEnds(fault: FaultSpec): void {
