@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { ScenarioError, type Scenario } from '../core/scenario.js';
 import { createHostMetrics } from './host-metrics.js';
 import { createFleet, type HypervisorHost } from './hypervisor/index.js';
+import { closeServer, listen } from '../net/http-server.js';
 import { createReplicaApp, DEFAULT_MAX_BODY_BYTES } from './replica-app.js';
 import { replicaPorts } from './replica-ports.js';
 
@@ -100,32 +100,6 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
       return closing;
     },
   };
-}
-
-function listen(server: Server, port: number, bind: string, vm: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void => {
-      reject(new Error(`${vm}: cannot listen on ${bind}:${port} (${err.code ?? err.message})`));
-    };
-    server.once('error', onError);
-    server.listen(port, bind, () => {
-      server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-/** Stop accepting; close idle keep-alive sockets now and busy ones once `graceMs` has passed. */
-function closeServer(server: Server, graceMs: number): Promise<void> {
-  if (!server.listening) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => server.closeAllConnections(), graceMs);
-    server.close(() => {
-      clearTimeout(force);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
 }
 
 /** A wildcard bind is reachable locally on loopback; print that rather than an unusable 0.0.0.0. */

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import http, { type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { policyLabel, policyName, policyOptions, type DispatcherSettings, type PolicySpec } from '../core/scenario.js';
 import type { BackendId } from '../core/types.js';
+import { closeServer, listen } from '../net/http-server.js';
 import { createPolicy } from '../policies/index.js';
 import { AdminError, createAdminApp, type AdminControl } from './admin-api.js';
 import { Balancer } from './balancer.js';
@@ -74,29 +74,10 @@ function backendUrl(id: BackendId, text: string): URL {
   return new URL(url.origin);
 }
 
-function listen(server: Server, port: number, bind: string, what: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void => reject(new Error(`${what}: cannot listen on ${bind}:${port} (${err.code ?? err.message})`));
-    server.once('error', onError);
-    server.listen(port, bind, () => {
-      server.off('error', onError);
-      const host = bind.includes(':') ? `[${bind}]` : bind === '0.0.0.0' ? '127.0.0.1' : bind;
-      resolve(`http://${host}:${(server.address() as AddressInfo).port}`);
-    });
-  });
-}
-
-/** Stop accepting, let in-flight requests finish for up to graceMs, then drop what is left. */
-function closeServer(server: Server, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) return resolve();
-    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-    server.close(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
+/** The URL a client reaches a server on: a 0.0.0.0 bind is reachable on loopback. */
+function serverUrl(bind: string, port: number): string {
+  const host = bind.includes(':') ? `[${bind}]` : bind === '0.0.0.0' ? '127.0.0.1' : bind;
+  return `http://${host}:${port}`;
 }
 
 /** GET <backend><path> answered 2xx within timeoutMs (the HealthChecker also races its own timer). */
@@ -206,8 +187,10 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   let url: string;
   let adminUrl: string;
   try {
-    url = await listen(proxyServer, opts.port ?? 0, opts.bind ?? '127.0.0.1', 'dispatcher');
-    adminUrl = await listen(adminServer, opts.adminPort ?? 0, opts.adminBind ?? '127.0.0.1', 'dispatcher admin');
+    const bind = opts.bind ?? '127.0.0.1';
+    url = serverUrl(bind, await listen(proxyServer, opts.port ?? 0, bind, 'dispatcher'));
+    const adminBind = opts.adminBind ?? '127.0.0.1';
+    adminUrl = serverUrl(adminBind, await listen(adminServer, opts.adminPort ?? 0, adminBind, 'dispatcher admin'));
   } catch (err) {
     await Promise.all([closeServer(proxyServer, 0), closeServer(adminServer, 0)]);
     engine.close();
