@@ -32,8 +32,8 @@ import type {
  *   (balancer-outlier.ts); retries on another backend within `retries` and a retry budget
  *   (balancer-retry-budget.ts).
  *
- * Cost: an immediate dispatch is O(1) plus the policy's pick, allocating the lease and its
- * admission only. Queued requests also pay one clock timer each: a single timer for the head would
+ * Cost: an immediate dispatch is O(1) plus the policy's pick, allocating the lease only (a lease
+ * is its own Admission, and the ticket is shared). Queued requests also pay one clock timer each: a single timer for the head would
  * need deadlines in queue order, which retries re-queued at the head would break.
  */
 
