@@ -47,7 +47,7 @@ export interface RunningHost {
 }
 
 /** Long enough for a request of a slow scenario, short enough that `docker stop` never kills us. */
-export const DEFAULT_CLOSE_GRACE_MS = 2000;
+const DEFAULT_CLOSE_GRACE_MS = 2000;
 /** Longer than the dispatcher pool's idle time, so the pool never reuses a socket we just closed. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 const HEADERS_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 1000;

@@ -52,7 +52,7 @@ export function describeType(s: JsonSchema): string {
   return [s.type ?? 'any', ...bounds].join(' ');
 }
 
-export function formatPolicies(listing: readonly PolicyListing[]): string {
+function formatPolicies(listing: readonly PolicyListing[]): string {
   const lines: string[] = [];
   for (const p of listing) {
     lines.push(`${p.name}: ${p.summary}`);

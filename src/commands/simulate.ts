@@ -83,7 +83,7 @@ export function registerSimulate(program: Command): void {
 }
 
 /** The analytic baselines as text under the table, with each measured mean beside the best possible. */
-export function formatTheory(report: Report): string {
+function formatTheory(report: Report): string {
   const theory = report.theory as TheoryBlock | undefined;
   if (theory === undefined) return '';
   if (!theory.applicable) return `no analytic baseline: ${theory.reasons.join('; ')}`;

@@ -86,7 +86,7 @@ export function requestShareChart(report: Report): Chart {
   };
 }
 
-export function stealChart(report: Report): Chart {
+function stealChart(report: Report): Chart {
   // Every VM when the run has them (a noisy neighbour is not a backend), else the replicas.
   const rows = report.runs.flatMap((run) =>
     run.vms !== undefined
@@ -111,7 +111,7 @@ export function stealChart(report: Report): Chart {
   };
 }
 
-export function timelineChart(report: Report): Chart {
+function timelineChart(report: Report): Chart {
   const rows = report.runs.flatMap((run) =>
     (run.timeline ?? []).flatMap((p) => [
       { policy: run.policy, s: p.tMs / 1000, quantile: 'p50', ms: p.p50 },
@@ -136,7 +136,7 @@ export function timelineChart(report: Report): Chart {
   };
 }
 
-export function reportCharts(report: Report): Chart[] {
+function reportCharts(report: Report): Chart[] {
   return [latencyCdfChart(report), requestShareChart(report), stealChart(report), timelineChart(report)];
 }
 

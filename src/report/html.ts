@@ -14,7 +14,7 @@ export interface HtmlInput {
   readonly scenarioText?: string;
 }
 
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 

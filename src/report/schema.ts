@@ -23,7 +23,7 @@ const BackendShareSchema = z.object({
 
 const VmUsageSchema = z.object({ vm: z.string().min(1), host: z.string(), serves: z.boolean(), cpuSeconds: finite.nonnegative(), stealSeconds: finite.nonnegative() });
 
-export const PolicyRunSchema = z.object({
+const PolicyRunSchema = z.object({
   policy: z.string().min(1),
   requests: count,
   errors: count,

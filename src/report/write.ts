@@ -30,7 +30,7 @@ export interface WrittenReports {
 }
 
 /** `default-2026-11-26T00-31-02` — sortable, and safe in file names on every OS. */
-export function defaultReportDir(report: Report, root = 'reports', at: Date = new Date()): string {
+function defaultReportDir(report: Report, root = 'reports', at: Date = new Date()): string {
   const stamp = at.toISOString().replace(/\.\d+Z$/, '').replace(/:/g, '-');
   return join(root, `${report.scenario}-${stamp}`);
 }
