@@ -144,10 +144,7 @@ export class SimDriver {
     const session = w.nextSession(connection);
     const cls = w.nextClass();
     const measured = now >= o.warmupMs;
-    if (measured) {
-      this.measuredIssued++;
-      o.stats.arrivals++;
-    }
+    if (measured) this.measuredIssued++;
     const dispatcher = (connection < 0 ? index : connection) % o.balancers.length;
     const req = new SimRequest(
       this,

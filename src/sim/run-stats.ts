@@ -42,7 +42,6 @@ export class RunStats {
   private readonly backendRequests: Float64Array;
   private readonly backendErrors: Float64Array;
   private readonly errorsByCode: Record<string, number> = {};
-  arrivals = 0;
   errors = 0;
   retries = 0;
   stickyHits = 0;
