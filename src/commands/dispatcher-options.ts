@@ -3,15 +3,7 @@ import { policyLabel, policyName, type PolicySpec, type Scenario } from '../core
 import type { RunningDispatcher } from '../dispatcher/dispatcher-service.js';
 import { CliError } from './errors.js';
 
-/** What `dispatchlab dispatcher` and `dispatchlab up` share: flags, the admin token, the banner, signals. */
-
-export function parsePort(flag: string): (text: string) => number {
-  return (text) => {
-    const port = Number(text);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`${flag}: expected a port 0-65535, got "${text}"`);
-    return port;
-  };
-}
+/** What `dispatchlab dispatcher` and `dispatchlab up` share: the policy, the admin token, the banner, and (with `host`) signals. */
 
 /** A policy by label or name: the scenario's entry (with its options) when it lists one, else the bare name. */
 export function resolvePolicy(scenario: Scenario, text: string | undefined): PolicySpec {

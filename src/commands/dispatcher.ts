@@ -3,7 +3,8 @@ import { loadScenario } from '../core/scenario.js';
 import { backendsFromScenario, parseBackendList } from '../dispatcher/backend-list.js';
 import { startDispatcher } from '../dispatcher/dispatcher-service.js';
 import { checkPolicySpecs } from '../policies/index.js';
-import { asCliError, closeOnSignal, parsePort, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
+import { asCliError, closeOnSignal, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
+import { parsePort } from './flags.js';
 
 /**
  * `dispatchlab dispatcher --scenario F [--backends ...]`: the dispatcher alone, in front of

@@ -29,6 +29,15 @@ export function parseCount(flag: string): (text: string) => number {
   };
 }
 
+/** A commander parser for a TCP port, 0 (ephemeral) to 65535. */
+export function parsePort(flag: string): (text: string) => number {
+  return (text) => {
+    const port = Number(text);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`${flag}: expected a port 0-65535, got "${text}"`);
+    return port;
+  };
+}
+
 /** A commander parser for a positive number. */
 export function parsePositive(flag: string): (text: string) => number {
   return (text) => {

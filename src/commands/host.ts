@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { startHost } from '../backends/host-server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../backends/replica-app.js';
 import { loadScenario, ScenarioError } from '../core/scenario.js';
+import { closeOnSignal } from './dispatcher-options.js';
 import { CliError } from './errors.js';
+import { parsePort } from './flags.js';
 
 /**
  * `dispatchlab host --scenario F --host NAME`: serve every replica VM of one host from this
@@ -16,7 +18,7 @@ export function registerHost(program: Command): void {
     .requiredOption('--scenario <file>', 'scenario YAML file')
     .requiredOption('--host <name>', 'which host of the scenario to run')
     .option('--bind <address>', 'address to listen on', '127.0.0.1')
-    .option('--base-port <port>', "first replica port, overriding the host's basePort (0: ephemeral ports)", parsePort)
+    .option('--base-port <port>', "first replica port, overriding the host's basePort (0: ephemeral ports)", parsePort('--base-port'))
     .option('--max-body-bytes <bytes>', 'larger request bodies get 413', parseByteCount, DEFAULT_MAX_BODY_BYTES)
     .action(async (opts: { scenario: string; host: string; bind: string; basePort?: number; maxBodyBytes: number }) => {
       // Policies are the dispatcher's business; a host runs whatever the scenario's policies are.
@@ -37,19 +39,8 @@ export function registerHost(program: Command): void {
       for (const r of running.replicas) process.stdout.write(`${r.vm} ${r.url}\n`);
       process.stdout.write(`${opts.host}: metrics at ${running.metricsUrl}\n`);
 
-      const shutdown = (signal: NodeJS.Signals): void => {
-        process.stderr.write(`${opts.host}: ${signal}, shutting down\n`);
-        void running.close().then(() => process.exit(0));
-      };
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
+      closeOnSignal(opts.host, () => running.close());
     });
-}
-
-function parsePort(text: string): number {
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--base-port: expected a port 0-65535, got "${text}"`);
-  return port;
 }
 
 function parseByteCount(text: string): number {

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { startUp } from '../up.js';
-import { asCliError, closeOnSignal, parsePort, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
+import { asCliError, closeOnSignal, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
+import { parsePort } from './flags.js';
 
 /**
  * `dispatchlab up --scenario F --policy P`: every host of the scenario and the dispatcher in this
