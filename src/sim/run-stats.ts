@@ -49,12 +49,12 @@ export class RunStats {
 
   constructor(
     private readonly replicas: ReadonlyArray<{ readonly id: string; readonly host: string }>,
-    readonly warmupMs: Millis,
-    timelineBucket: Millis,
+    warmupMs: Millis,
+    timelineBucketMs: Millis,
   ) {
     this.backendRequests = new Float64Array(replicas.length);
     this.backendErrors = new Float64Array(replicas.length);
-    this.timeline = createLatencyTimeline(timelineBucket, warmupMs);
+    this.timeline = createLatencyTimeline(timelineBucketMs, warmupMs);
   }
 
   /** A measured request answered by the replica at `index` (its position in `replicas`). */
