@@ -36,7 +36,7 @@ export class DispatcherMetrics implements ExchangeRecorder {
     this.policy = policyLabel;
     const registers = [registry];
 
-    this.requests = new Counter({ name: 'dispatchlab_requests_total', help: 'Requests answered, by backend and HTTP status (error: connection failure, timeout: 504, backend none: refused)', labelNames: ['policy', 'backend', 'code'], registers });
+    this.requests = new Counter({ name: 'dispatchlab_requests_total', help: 'Requests answered, by backend and HTTP status (error: connection failure, timeout: 504, 499: client left first; backend none: refused or not routable, e.g. 400, 405)', labelNames: ['policy', 'backend', 'code'], registers });
     this.duration = new Histogram({ name: 'dispatchlab_request_duration_seconds', help: 'Time from arrival at the dispatcher to the end of the response', labelNames: ['policy', 'backend'], buckets: LATENCY_BUCKETS_S, registers });
     const queueWait = new Histogram({ name: 'dispatchlab_queue_wait_seconds', help: 'Time spent in the dispatcher queue before dispatch', labelNames: ['policy'], buckets: LATENCY_BUCKETS_S, registers });
     const retries = new Counter({ name: 'dispatchlab_retries_total', help: 'Retries sent to the backend', labelNames: ['policy', 'backend'], registers });
