@@ -1,6 +1,6 @@
 import { resolveCostModel, serviceCpuMs } from '../backends/hypervisor/cost-model.js';
 import { expandVms, replicaVms, type Scenario } from '../core/scenario.js';
-import { baselines, type Baselines } from './theory.js';
+import { baselines, utilisationOf, type Baselines } from './theory.js';
 
 /**
  * The report's `theory` block: the analytic baselines of theory.ts, but only when the scenario is
@@ -79,7 +79,7 @@ export function theoryFor(scenario: Scenario): TheoryBlock {
     const servers = means.length;
     const serviceMs = means[0][0];
     const arrivalRps = scenario.workload.arrival.rateRps;
-    const utilisation = (arrivalRps * serviceMs) / 1000 / servers;
+    const utilisation = utilisationOf(arrivalRps, serviceMs, servers);
     if (utilisation >= 1) {
       reasons.push(`utilisation ${utilisation.toFixed(3)} >= 1: the queues grow without bound`);
     } else {

@@ -35,11 +35,16 @@ export interface MMcBaseline extends QueueBaseline {
   readonly probWait: number;
 }
 
+/** Per-server utilisation ρ = λ / (c μ), with λ in requests per second and the mean service in ms. */
+export function utilisationOf(arrivalRps: number, serviceMs: number, servers: number): number {
+  return (arrivalRps * serviceMs) / 1000 / servers;
+}
+
 function checkStable(arrivalRps: number, serviceMs: number, servers: number): number {
   if (!(arrivalRps > 0) || !(serviceMs > 0) || !(servers >= 1) || !Number.isInteger(servers)) {
     throw new Error(`theory: need arrivalRps > 0, serviceMs > 0 and an integer servers >= 1 (got ${arrivalRps}, ${serviceMs}, ${servers})`);
   }
-  const utilisation = (arrivalRps * serviceMs) / 1000 / servers;
+  const utilisation = utilisationOf(arrivalRps, serviceMs, servers);
   if (utilisation >= 1) throw new Error(`theory: utilisation ${utilisation.toFixed(3)} >= 1, the queue is unstable`);
   return utilisation;
 }
