@@ -4,7 +4,7 @@ import { createRng, type Rng } from '../core/rng.js';
 import { ScenarioError, type Scenario } from '../core/scenario.js';
 import { createHostMetrics } from './host-metrics.js';
 import { createFleet, type HypervisorHost } from './hypervisor/index.js';
-import { closeServer, listen } from '../net/http-server.js';
+import { closeServer, listen, serverUrl } from '../net/http-server.js';
 import { createReplicaApp, DEFAULT_MAX_BODY_BYTES } from './replica-app.js';
 import { replicaPorts } from './replica-ports.js';
 
@@ -82,7 +82,7 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
       server.headersTimeout = HEADERS_TIMEOUT_MS;
       servers.push(server);
       const actualPort = await listen(server, port, bind, vm.name);
-      replicas.push({ vm: vm.name, port: actualPort, url: `http://${urlHost(bind)}:${actualPort}` });
+      replicas.push({ vm: vm.name, port: actualPort, url: serverUrl(bind, actualPort) });
     }
   } catch (err) {
     await Promise.all(servers.map((s) => closeServer(s, 0)));
@@ -100,10 +100,4 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
       return closing;
     },
   };
-}
-
-/** A wildcard bind is reachable locally on loopback; print that rather than an unusable 0.0.0.0. */
-function urlHost(bind: string): string {
-  if (bind === '0.0.0.0' || bind === '::') return '127.0.0.1';
-  return bind.includes(':') ? `[${bind}]` : bind;
 }

@@ -6,7 +6,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { policyLabel, policyName, policyOptions, type DispatcherSettings, type PolicySpec } from '../core/scenario.js';
 import type { BackendId } from '../core/types.js';
-import { closeServer, listen } from '../net/http-server.js';
+import { closeServer, listen, serverUrl } from '../net/http-server.js';
 import { createPolicy } from '../policies/index.js';
 import { AdminError, createAdminApp, type AdminControl } from './admin-api.js';
 import { Balancer } from './balancer.js';
@@ -75,11 +75,6 @@ function backendUrl(id: BackendId, text: string): URL {
 }
 
 /** The URL a client reaches a server on: a 0.0.0.0 bind is reachable on loopback. */
-function serverUrl(bind: string, port: number): string {
-  const host = bind.includes(':') ? `[${bind}]` : bind === '0.0.0.0' ? '127.0.0.1' : bind;
-  return `http://${host}:${port}`;
-}
-
 /** GET <backend><path> answered 2xx within timeoutMs (the HealthChecker also races its own timer). */
 function httpProbe(agent: http.Agent, url: URL, path: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -33,3 +33,12 @@ export function closeServer(server: Server, graceMs: number): Promise<void> {
     server.closeIdleConnections();
   });
 }
+
+/**
+ * The URL to print for a server bound to `bind`: a wildcard bind (all interfaces) is reached
+ * locally at 127.0.0.1; an IPv6 address needs brackets.
+ */
+export function serverUrl(bind: string, port: number): string {
+  const host = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind;
+  return `http://${host}:${port}`;
+}
