@@ -11,8 +11,9 @@ import { WeightedRandom } from './random.js';
  * (Mirrokni et al. 2018). See hashing/ for each piece.
  *
  * A request without the chosen key is hashed on the first key it has (session, client, request);
- * one with no key at all goes to a weighted-random backend, as in Envoy ("no hash key: random"). Tie-break: none needed, a key has exactly one home; the walk past full or avoided
- * backends is deterministic. Cost: O(n) per pick plus the lookup; see hashing/placer.ts.
+ * one with no key at all goes to a weighted-random backend, as in Envoy ("no hash key: random").
+ * Tie-break: none needed, a key has exactly one home; the walk past full or avoided backends is
+ * deterministic. Cost: O(n) per pick plus the lookup; see hashing/placer.ts.
  *
  * Hashing sessions needs a session identity on the wire: with `key: session` the policy asks the
  * dispatcher for the signed session cookie (as session-sticky does, but nothing is pinned), so a

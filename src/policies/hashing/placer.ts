@@ -17,8 +17,9 @@ import { HashRing } from './ring.js';
  *
  * Shared by the consistent-hash and session-sticky policies. The table is built over the backends in
  * state healthy and rebuilt only when their ids or weights change; ineligible ones (full at the
- * Balancer's connection limit, avoided on a retry) are walked past like full ones. Cost: O(n) per pick to sum loads and compare the membership signature, plus
- * the table lookup (ring O(log P), Maglev O(1)); a rebuild is O(P log P) or O(M log M).
+ * Balancer's connection limit, avoided on a retry) are walked past like full ones.
+ * Cost: O(n) per pick to sum loads and compare the membership signature, plus the table lookup
+ * (ring O(log P), Maglev O(1)); a rebuild is O(P log P) or O(M log M).
  */
 export const hashingOptions = (boundedLoadDefault: number) => ({
   algorithm: z.enum(['ring', 'maglev']).default('ring').describe('ring (ketama) or maglev lookup table'),
