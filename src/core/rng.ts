@@ -32,8 +32,9 @@ export function hash32(text: string, seed = 0x811c9dc5): number {
   return h >>> 0;
 }
 
-/** Service-time distributions a request class may name (scenario `service:`). */
-export type ServiceDistribution = 'deterministic' | 'exponential' | 'lognormal';
+/** Service-time distributions a request class may name (scenario `service:`, validated from this list). */
+export const SERVICE_DISTRIBUTIONS = ['deterministic', 'exponential', 'lognormal'] as const;
+export type ServiceDistribution = (typeof SERVICE_DISTRIBUTIONS)[number];
 
 /** Draw a duration with the given mean from a named distribution (lognormal shape 1 unless given). */
 export function drawDuration(rng: Rng, dist: ServiceDistribution, mean: number, lognormalSigma = 1): number {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { SERVICE_DISTRIBUTIONS } from './rng.js';
 
 /**
  * The scenario file (DESIGN.md, "The scenario format"): hosts, VMs, workload, dispatcher settings
@@ -28,7 +29,7 @@ const nonNegative = z.number().nonnegative();
 export const HYPERVISOR_TYPES = ['type1', 'type2'] as const;
 export const VIRTUALIZATION_TECHNIQUES = ['emulation', 'binary-translation', 'hardware-assisted', 'paravirtual', 'container'] as const;
 export const MMU_MODES = ['shadow', 'nested'] as const;
-export const SERVICE_DISTRIBUTIONS = ['deterministic', 'exponential', 'lognormal'] as const;
+export { SERVICE_DISTRIBUTIONS };
 
 export type HypervisorType = (typeof HYPERVISOR_TYPES)[number];
 export type VirtualizationTechnique = (typeof VIRTUALIZATION_TECHNIQUES)[number];
