@@ -280,14 +280,15 @@ function crossCheck(s: Scenario): ScenarioIssue[] {
     }
     memoryByHost.set(vm.host, (memoryByHost.get(vm.host) ?? 0) + vm.memoryMb * vm.count);
   });
-  for (const vm of expandVms(s)) {
+  const expanded = expandVms(s);
+  for (const vm of expanded) {
     const earlier = seenVms.get(vm.name);
     if (earlier !== undefined) {
       issues.push({ path: `vms[${vm.groupIndex}].name`, message: `VM "${vm.name}" is defined twice (also by group "${earlier}")` });
     }
     seenVms.set(vm.name, vm.group);
   }
-  if (!expandVms(s).some((vm) => vm.serves)) {
+  if (!expanded.some((vm) => vm.serves)) {
     issues.push({ path: 'vms', message: 'no VM serves requests (every VM has serves: false)' });
   }
 
