@@ -16,7 +16,6 @@
  */
 import type { Cancel, Clock } from '../../core/clock.js';
 import type { FaultSpec, HostSpec, VmSpec } from '../../core/scenario.js';
-import type { Rng } from '../../core/rng.js';
 import type { Millis } from '../../core/types.js';
 import { type CostModel, serviceMs, vmServiceCost } from './cost-model.js';
 import { scheduleIntervals } from './intervals.js';
@@ -30,8 +29,6 @@ export interface HostDeps {
   readonly costModel: CostModel;
   /** Faults of this host's VMs (scenario `faults`), relative to start(). */
   readonly faults?: readonly FaultSpec[];
-  /** Accepted for symmetry with the other models; this one is deterministic and draws nothing. */
-  readonly rng?: Rng;
 }
 
 /**
