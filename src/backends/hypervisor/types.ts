@@ -15,7 +15,7 @@ export interface RequestCost {
   readonly ioOps: number;
   /** Guest page-table writes: a trap each under shadow paging, free under nested paging. */
   readonly pageTableUpdates: number;
-  /** Working set while running; on an overcommitted Type 2 host part of it is swapped in. */
+  /** Working set while running; on an overcommitted host that swaps, part of it is swapped in. */
   readonly memoryMb: number;
 }
 
@@ -59,7 +59,7 @@ export interface VmSnapshot {
   /** Physical CPU time the VM got, and the vCPU time it wanted and did not get. */
   readonly cpuSeconds: number;
   readonly stealSeconds: number;
-  /** Memory of this VM currently swapped out by a Type 2 host. */
+  /** Memory of this VM currently swapped out (Type 2 hosts, and Type 1 hosts allowed to overcommit). */
   readonly swappedMb: number;
   readonly ioTraps: number;
   readonly pageTableTraps: number;
@@ -88,7 +88,7 @@ export interface HypervisorHost {
   readonly name: string;
   /** Run `cost` as one request (one thread: at most one vCPU) on `vm`; onDone is called exactly once. */
   submit(vm: string, cost: RequestCost, onDone: (result: JobResult) => void): JobHandle;
-  /** Start the time-driven parts (owner intervals, background load, faults), relative to clock.now(). */
+  /** Start the time-driven parts (owner intervals, faults), relative to clock.now(). */
   start(): void;
   /** Cancel every pending timer; running requests are cancelled. */
   stop(): void;
