@@ -204,8 +204,9 @@ export class SimDriver {
     if (how === 'failed' && req.measured) this.o.stats.failed(code);
     if (req.connection < 0) return;
     const connection = req.connection;
-    // A refused client pauses before trying again: live, the 503 costs it a network round trip;
-    // here a refusal is synchronous, and an immediate resend would loop at the same instant.
+    // A client whose request failed pauses before trying again: live, the 503 or 502 costs it a
+    // network round trip; here a refusal is synchronous and a crashed VM fails at the same instant
+    // (failSoon), so an immediate resend would loop without time advancing.
     if (how === 'failed') this.o.clock.schedule(FAILED_CLIENT_PAUSE_MS, () => {
       if (this.mayIssue()) this.issue(connection);
     });
