@@ -62,3 +62,14 @@ describe('simulate vs queueing theory', () => {
     expect(roundRobin).toBeLessThanOrEqual(random);
   });
 });
+
+describe('theoryFor: when the formulas do not apply', () => {
+  it('gives no baseline for a host that may swap: Type 2, or Type 1 allowed to overcommit', () => {
+    const base = homogeneous({ replicas: 4, utilisation: 0.7 });
+    expect(theoryFor(base).applicable).toBe(true);
+    const overcommitted = { ...base, hosts: base.hosts.map((h) => ({ ...h, memoryMb: 1024, allowOvercommit: true })) };
+    const theory = theoryFor(overcommitted);
+    expect(theory.applicable).toBe(false);
+    expect(theory.reasons).toContain('host h0: a Type 1 host allowed to overcommit may swap');
+  });
+});
