@@ -86,7 +86,7 @@ export function runPolicy(
   const dispatchers = opts.dispatchers ?? 1;
   const clock = new VirtualClock();
   const rng = createRng(scenario.seed);
-  const fleet = createFleet(scenario, { clock, rng: rng.stream('fleet') });
+  const fleet = createFleet(scenario, { clock });
   const replicas = replicaVms(scenario).map((vm, index) => ({ id: vm.name, host: vm.host, weight: vm.weight, data: backendSlot(fleet, vm.name, index) }));
   const policies = Array.from({ length: dispatchers }, (_, k) => createPolicy(spec, { rng: rng.stream(`policy-${k}`) }));
   // The root Rng's 'arrivals', 'sessions' and 'classes' streams, as the live open-loop generator draws

@@ -1,14 +1,12 @@
 import type { Clock } from '../../core/clock.js';
-import type { Rng } from '../../core/rng.js';
 import { expandVms, type Scenario, type VmSpec } from '../../core/scenario.js';
 import { resolveCostModel } from './cost-model.js';
 import { createHost } from './host.js';
 import type { Fleet, HypervisorHost } from './types.js';
 
+/** The model draws no random numbers (costs are drawn by its callers), so a Clock is all it needs. */
 export interface FleetDeps {
   readonly clock: Clock;
-  /** Accepted so callers pass one deps object everywhere; the hypervisor model draws nothing. */
-  readonly rng?: Rng;
 }
 
 /** Every host of a scenario on one Clock, with the scenario's cost model and faults. */
