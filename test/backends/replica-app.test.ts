@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { createRng } from '../../src/core/rng.js';
@@ -8,6 +7,7 @@ import { parseScenario } from '../../src/core/scenario.js';
 import { createHostMetrics } from '../../src/backends/host-metrics.js';
 import { createReplicaApp, type ReplicaResponse } from '../../src/backends/replica-app.js';
 import type { HostSnapshot, HypervisorHost, JobResult, RequestCost, VmPort, VmStatus } from '../../src/backends/hypervisor/types.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { getJson, http } from './http.js';
 
 /**
@@ -83,7 +83,7 @@ const scenario = parseScenario({
 const MAX_BODY_BYTES = 64 * 1024;
 
 let fake: StandInHost;
-let server: Server;
+let server: TestServer;
 let base: string;
 
 beforeAll(async () => {
@@ -96,15 +96,11 @@ beforeAll(async () => {
     metrics: createHostMetrics(fake),
     maxBodyBytes: MAX_BODY_BYTES,
   });
-  server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startTestServer(app);
+  base = server.url;
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => server.close());
 
 describe('replica app', () => {
   it('answers a request with the model timing, the class of its route and the serving VM', async () => {

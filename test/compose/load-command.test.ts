@@ -1,33 +1,27 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
  * `dispatchlab load`, the compose demo's load generator, as a user runs it: a real process
  * against a real server on 127.0.0.1 that counts what arrives.
  */
 
-let server: http.Server;
+let server: TestServer;
 let target: string;
 const paths: string[] = [];
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
+  server = await startTestServer((req, res) => {
     paths.push(req.url ?? '');
     res.setHeader('set-cookie', 'dispatchlab_session=x; Path=/');
     res.end('ok');
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  target = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  target = server.url;
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => server.close());
 
 interface Run {
   code: number | null;

@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminError, createAdminApp, type AdminBackend, type AdminControl } from '../../src/dispatcher/admin-api.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const TOKEN = 'test-token-123456';
 
@@ -34,19 +33,15 @@ function fakeControl(): AdminControl & { calls: string[] } {
   };
 }
 
-let server: http.Server;
+let server: TestServer;
 let base: string;
 const control = fakeControl();
 
 beforeAll(async () => {
-  server = http.createServer(createAdminApp({ control, token: TOKEN, registry: new Registry() }));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startTestServer(createAdminApp({ control, token: TOKEN, registry: new Registry() }));
+  base = server.url;
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => server.close());
 
 async function call(method: string, path: string, body?: string, token: string | null = TOKEN) {
   const headers: Record<string, string> = { 'content-type': 'application/json' };

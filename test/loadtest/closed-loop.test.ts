@@ -1,11 +1,10 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseScenario } from '../../src/core/scenario.js';
 import { runClosedLoop } from '../../src/loadtest/closed-loop.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** Gives each cookie-less request a new session id, and records where each was issued and sent back. */
-let server: http.Server;
+let target: TestServer;
 let url = '';
 const cookiesBySocket = new Map<string, Set<string>>();
 const issuedOn = new Map<string, string>();
@@ -14,7 +13,7 @@ let seen = 0;
 
 beforeAll(async () => {
   let nextSession = 0;
-  server = http.createServer((req, res) => {
+  target = await startTestServer((req, res) => {
     const socket = `${req.socket.remotePort}`;
     req.resume();
     seen++;
@@ -27,13 +26,9 @@ beforeAll(async () => {
     } else cookiesBySocket.set(socket, (cookiesBySocket.get(socket) ?? new Set()).add(cookie));
     setTimeout(() => res.end(req.url?.startsWith('/slow') ? 'slow' : 'ok'), 2);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = target.url;
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => target.close());
 
 const scenario = parseScenario({
   name: 't',

@@ -1,19 +1,18 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseScenario } from '../../src/core/scenario.js';
 import type { OpenLoopPlan } from '../../src/loadtest/load-plan.js';
 import { runOpenLoop } from '../../src/loadtest/open-loop.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** A target that answers after `delay` ms (from the query), sets a session cookie, and logs what it saw. */
-let server: http.Server;
+let target: TestServer;
 let url = '';
 const seen: Array<{ path: string; cookie?: string }> = [];
 let delayMs = 5;
 
 beforeAll(async () => {
   let nextSession = 0;
-  server = http.createServer((req, res) => {
+  target = await startTestServer((req, res) => {
     seen.push({ path: req.url ?? '', cookie: req.headers.cookie });
     req.resume();
     setTimeout(() => {
@@ -22,14 +21,9 @@ beforeAll(async () => {
     }, delayMs);
     if (req.url?.startsWith('/fail')) res.statusCode = 502;
   });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = target.url;
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => target.close());
 
 const scenario = parseScenario({
   name: 't',
