@@ -1,8 +1,7 @@
 import autocannon from 'autocannon';
 import { createRng } from '../core/rng.js';
 import type { Millis } from '../core/types.js';
-import type { ClosedLoopPlan, LoadPhase, LoadResult } from './load-plan.js';
-import type { LoadHooks } from './open-loop.js';
+import type { ClosedLoopPlan, LoadHooks, LoadPhase, LoadResult } from './load-plan.js';
 import { CookieJar, createRequestPlanner } from './request-plan.js';
 import { RunRecorder } from './run-recorder.js';
 

@@ -48,6 +48,13 @@ export interface LoadTick {
   readonly rateRps: number;
 }
 
+/** What a generator (in this process or a child) tells its caller while it runs. */
+export interface LoadHooks {
+  onTick?(tick: LoadTick): void;
+  /** Called between the warm-up and the measured window, with nothing in flight; the generator waits for it. */
+  beforeMeasure?(): Promise<void>;
+}
+
 export interface LoadResult {
   /** Requests of the measured window: answered with any status, failed, timed out or dropped. */
   readonly requests: number;

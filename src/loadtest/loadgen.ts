@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LoadPlan, LoadResult, LoadTick } from './load-plan.js';
+import type { LoadHooks, LoadPlan, LoadResult } from './load-plan.js';
 import type { FromChild, ToChild } from './loadgen-messages.js';
 
 /**
@@ -9,12 +9,6 @@ import type { FromChild, ToChild } from './loadgen-messages.js';
  * test never share an event loop. Works from the build (dist/*.js) and from source under tsx or
  * vitest (*.ts: the child is started with `--import tsx`).
  */
-
-export interface LoadGenHooks {
-  onTick?(tick: LoadTick): void;
-  /** Between the warm-up and the measured window; the child waits for it to settle. */
-  beforeMeasure?(): Promise<void>;
-}
 
 export interface ChildLoadResult extends LoadResult {
   readonly pid: number;
@@ -26,7 +20,7 @@ function childEntry(): { file: string; execArgv: string[] } {
   return { file: join(dirname(here), `loadgen-process${ext}`), execArgv: ext === '.ts' ? ['--import', 'tsx'] : [] };
 }
 
-export function runLoadInChild(plan: LoadPlan, hooks: LoadGenHooks = {}): Promise<ChildLoadResult> {
+export function runLoadInChild(plan: LoadPlan, hooks: LoadHooks = {}): Promise<ChildLoadResult> {
   const { file, execArgv } = childEntry();
   const child = fork(file, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
   const pid = child.pid ?? -1;

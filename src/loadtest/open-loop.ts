@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { createRng } from '../core/rng.js';
 import type { Millis } from '../core/types.js';
-import type { LoadPhase, LoadResult, LoadTick, OpenLoopPlan } from './load-plan.js';
+import type { LoadHooks, LoadPhase, LoadResult, OpenLoopPlan } from './load-plan.js';
 import { CookieJar, createRequestPlanner, type PlannedRequest } from './request-plan.js';
 import { RunRecorder } from './run-recorder.js';
 
@@ -30,12 +30,6 @@ import { RunRecorder } from './run-recorder.js';
  * window, drain. Draining between them means every measured request is one the target's counters
  * saw inside the window, so the report and the metrics agree exactly.
  */
-
-export interface LoadHooks {
-  onTick?(tick: LoadTick): void;
-  /** Called between the warm-up and the measured window, with nothing in flight. */
-  beforeMeasure?(): Promise<void>;
-}
 
 const TICK_MS = 500;
 
