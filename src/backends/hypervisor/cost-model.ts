@@ -110,12 +110,12 @@ function definedFields<T extends object>(o: T | undefined): Partial<T> {
 }
 
 /** Whether shadow/nested paging applies to a technique (see the header). */
-export function usesGuestMmu(technique: VirtualizationTechnique): boolean {
+function usesGuestMmu(technique: VirtualizationTechnique): boolean {
   return technique !== 'container' && technique !== 'emulation';
 }
 
 /** Whether a technique's sensitive ops enter a hypervisor (a trap, exit or hypercall), for the trap counters. */
-export function trapsToHypervisor(technique: VirtualizationTechnique): boolean {
+function trapsToHypervisor(technique: VirtualizationTechnique): boolean {
   return technique !== 'container';
 }
 

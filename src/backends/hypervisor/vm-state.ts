@@ -53,7 +53,7 @@ export class Job implements JobHandle {
 }
 
 /** The most a VM's reported slowdown can be, so `load` stays finite while it makes no progress. */
-export const MAX_SLOWDOWN = 1000;
+const MAX_SLOWDOWN = 1000;
 
 /** A VM on a host model: its spec, its Condor/fault state, its jobs and its rates. */
 export class VmState {

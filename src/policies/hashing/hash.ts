@@ -12,7 +12,7 @@ export function keyHash(text: string, seed = 0): number {
 }
 
 /** MurmurHash3's 32-bit finalizer (Appleby, public domain). */
-export function fmix32(h: number): number {
+function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
