@@ -33,8 +33,9 @@ import type {
  *   (balancer-retry-budget.ts).
  *
  * Cost: an immediate dispatch is O(1) plus the policy's pick, allocating the lease only (a lease
- * is its own Admission, and the ticket is shared). Queued requests also pay one clock timer each: a single timer for the head would
- * need deadlines in queue order, which retries re-queued at the head would break.
+ * is its own Admission, and the ticket is shared). Queued requests also pay one clock timer each:
+ * a single timer for the head would need deadlines in queue order, which retries re-queued at the
+ * head would break.
  */
 
 export interface BackendInit {
