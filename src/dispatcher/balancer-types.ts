@@ -50,7 +50,8 @@ export interface Lease {
   /**
    * After `end` with a retryable failure: ask for another attempt on a different backend, within
    * `retries` and the retry budget. The callback gets the new lease or a refusal, like `begin`.
-   * Returns false (and never calls back) when no retry is allowed.
+   * Returns false (and never calls back) when no retry is allowed, or no healthy backend is left
+   * that this request has not tried: the caller then answers with the failure itself.
    */
   retry(onResult: (result: Admission) => void): boolean;
 }

@@ -511,12 +511,15 @@ export class Balancer {
   private retryLease(lease: BalancerLease, onResult: OnResult): boolean {
     if (!lease.ended || lease.retried || !lease.retryableFailure) return false;
     if (lease.attempt > this.settings.retries) return false;
+    const tried = new Set(lease.tried);
+    tried.add(lease.backend);
+    // Nowhere else to go: no retry, so the caller answers with the failure that happened (not a
+    // refusal), and the budget is not spent.
+    if (!this.hasCandidate(tried)) return false;
     const now = this.clock.now();
     if (!this.budget.tryWithdraw(now)) return false;
     lease.retried = true;
     this.counters.retries++;
-    const tried = new Set(lease.tried);
-    tried.add(lease.backend);
     // A retry keeps its place: it was admitted already, so it goes straight to a free backend or,
     // if none is free, to the head of the queue (HAProxy's redispatch does not re-queue at the tail).
     const next = this.tryDispatch(lease.info, lease.arrivedAt, now, lease.attempt + 1, tried);

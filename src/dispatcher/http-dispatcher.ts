@@ -137,16 +137,11 @@ class Exchange {
         this.record(lease.backend, 'timeout');
         return;
       case 'connect-error':
-      case 'reset': {
-        const failed = (): void => {
-          sendJson(this.res, 502, { error: `backend ${lease.backend} failed: ${outcome.kind}` });
-          this.record(lease.backend, 'error');
-        };
-        // A retry that finds no other backend to try is not a refusal: the answer is this failure.
-        const retried = !this.res.headersSent && !this.recorded && lease.retry((admission) => (admission.refused === 'no-backend' ? failed() : this.admitted(admission)));
-        if (!retried) failed();
+      case 'reset':
+        if (!this.res.headersSent && !this.recorded && lease.retry((admission) => this.admitted(admission))) return;
+        sendJson(this.res, 502, { error: `backend ${lease.backend} failed: ${outcome.kind}` });
+        this.record(lease.backend, 'error');
         return;
-      }
     }
   }
 

@@ -34,14 +34,16 @@ describe('Balancer retries', () => {
     expect(balancer.stats().retries).toBe(2);
   });
 
-  it('refuses no-backend when every healthy backend was already tried', () => {
+  it('is not allowed when every healthy backend was already tried: no callback, no refusal, no budget spent', () => {
     const { balancer, results } = setup({ backends: 2, settings: { retries: 3 } });
     balancer.begin(GET, results.for('1'));
     results.lease('1').end({ kind: 'connect-error' });
     results.lease('1').retry(results.for('2'));
     results.lease('2').end({ kind: 'connect-error' });
-    expect(results.lease('2').retry(results.for('3'))).toBe(true);
-    expect(results.all[2].result.refused).toBe('no-backend');
+    expect(results.lease('2').retry(results.for('3'))).toBe(false);
+    expect(results.all).toHaveLength(2);
+    expect(balancer.stats().retries).toBe(1);
+    expect(balancer.stats().refused['no-backend']).toBe(0);
   });
 
   it('is not allowed for non-retryable requests, non-retryable outcomes, or before end', () => {
@@ -70,7 +72,9 @@ describe('Balancer retries', () => {
   it('stops at the retry budget (ratio of requests, plus a floor)', () => {
     const { clock, balancer, results } = setup({
       backends: 2,
-      settings: { retries: 1, retryBudget: { ratio: 0.25, minPerSecond: 0 } },
+      // No outlier ejection here: an ejected backend would leave a retry nowhere to go, which is
+      // another reason to refuse it; this test is about the budget alone.
+      settings: { retries: 1, retryBudget: { ratio: 0.25, minPerSecond: 0 }, outlier: { consecutiveErrors: 1000 } },
     });
     const allowed: boolean[] = [];
     for (let i = 0; i < 8; i++) {
