@@ -85,7 +85,8 @@ describe('startHost', () => {
     expect(res.json).toMatchObject({ vm: 'n1', host: 'host-a', class: 'heavy', bodyBytes: 0 });
     // Virtualization adds to the native 50 ms, never takes from it.
     expect(res.json.serviceMs).toBeGreaterThanOrEqual(50);
-    // On wall time a Node timer may fire up to a millisecond before performance.now() says it is due.
+    // On wall time the model charges progress at the clock readings of its events, so a completion
+    // can land a few microseconds before the summed service time: allow well under a millisecond.
     expect(res.json.latencyMs).toBeGreaterThanOrEqual(res.json.serviceMs - 1);
     expect((await http(`${url(hostA, 'r1')}/healthz`)).status).toBe(200);
   });
