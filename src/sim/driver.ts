@@ -61,6 +61,12 @@ type Event = Admission | JobResult;
 class SimRequest implements RequestInfo {
   lease: Lease | undefined = undefined;
   slot: BackendSlot | undefined = undefined;
+  /**
+   * Whether the request is on a VM, so the next callback is the host's JobResult; otherwise it is
+   * the Balancer's Admission. A flag, not a look at the event (`'ok' in event` on four shapes of
+   * object was a megamorphic property test: 6% of a simulation, profiled).
+   */
+  onVm = false;
   /** Called by the Balancer with an Admission and by the host with a JobResult. */
   readonly callback: (event: Event) => void;
 
@@ -80,8 +86,8 @@ class SimRequest implements RequestInfo {
     readonly retryable: boolean,
   ) {
     this.callback = (event) => {
-      if ('ok' in event) driver.jobDone(this, event);
-      else driver.admitted(this, event);
+      if (this.onVm) driver.jobDone(this, event as JobResult);
+      else driver.admitted(this, event as Admission);
     };
   }
 }
@@ -174,10 +180,12 @@ export class SimDriver {
     if (slot === undefined) throw new Error(`simulation: the balancer leased "${lease.backend}", which has no backend slot`);
     req.lease = lease;
     req.slot = slot;
+    req.onVm = true;
     slot.vm.submit(req.cost, req.callback);
   }
 
   jobDone(req: SimRequest, result: JobResult): void {
+    req.onVm = false;
     const lease = req.lease as Lease;
     const slot = req.slot as BackendSlot;
     const o = this.o;
