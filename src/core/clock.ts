@@ -4,6 +4,18 @@ import type { Millis } from './types.js';
 export type Cancel = () => void;
 
 /**
+ * One callback that is armed again and again, each arming replacing the last: what a model keeps
+ * when it always has exactly one wake-up pending (a hypervisor host's next completion). The same
+ * as cancelling and scheduling anew, without a new event and closure each time.
+ */
+export interface Timer {
+  /** Run the callback once, `delayMs` from now (clamped at 0), instead of when it was set for. */
+  set(delayMs: Millis): void;
+  /** Disarm; harmless when not armed. */
+  clear(): void;
+}
+
+/**
  * The only way model code reads time or waits (DESIGN.md, "Clock"). The live servers pass
  * `systemClock`; the simulator passes a `VirtualClock`, so the same code runs in either.
  */
@@ -12,6 +24,27 @@ export interface Clock {
   now(): Millis;
   /** Run `fn` once, `delayMs` from now (clamped at 0). */
   schedule(delayMs: Millis, fn: () => void): Cancel;
+  /** A reusable timer for `fn`, not armed. */
+  timer(fn: () => void): Timer;
+}
+
+/** A Timer made of schedule() and its Cancel, for clocks where re-arming has no cheaper way. */
+export function scheduledTimer(clock: Pick<Clock, 'schedule'>, fn: () => void): Timer {
+  let cancel: Cancel | undefined;
+  const fire = (): void => {
+    cancel = undefined;
+    fn();
+  };
+  return {
+    set(delayMs) {
+      cancel?.();
+      cancel = clock.schedule(delayMs, fire);
+    },
+    clear() {
+      cancel?.();
+      cancel = undefined;
+    },
+  };
 }
 
 /**
@@ -38,5 +71,8 @@ export const systemClock: Clock = {
     };
     arm(Math.max(0, delayMs));
     return () => clearTimeout(timer);
+  },
+  timer(fn) {
+    return scheduledTimer(systemClock, fn);
   },
 };

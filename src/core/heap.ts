@@ -26,6 +26,15 @@ export class MinHeap<T> {
     return this.n > 0 ? this.items[0] : undefined;
   }
 
+  /** The key and sequence number the top item was pushed with (meaningless when empty). */
+  get topKey(): number {
+    return this.keys[0];
+  }
+
+  get topSeq(): number {
+    return this.seqs[0];
+  }
+
   push(item: T, key: number, seq: number): void {
     const { items, keys, seqs } = this;
     let i = this.n++;

@@ -1,23 +1,39 @@
-import type { Cancel, Clock } from './clock.js';
+import type { Cancel, Clock, Timer } from './clock.js';
 import { MinHeap } from './heap.js';
 import type { Millis } from './types.js';
 
-interface TimerEvent {
-  readonly at: Millis;
-  /** Insertion order: the tie-break that makes simultaneous events run in a reproducible order. */
-  readonly seq: number;
-  fn: (() => void) | undefined;
+/**
+ * A callback in the event heap: a one-shot `schedule` or a reusable `timer`. It is armed under the
+ * sequence number of its newest heap entry; an entry whose number no longer matches (cancelled, or
+ * re-armed since) is stale and skipped when popped, so re-arming never searches the heap.
+ */
+class ClockEvent implements Timer {
+  /** Sequence number of the live heap entry; -1 when not armed. */
+  seq = -1;
+
+  constructor(
+    private readonly clock: VirtualClock,
+    readonly fn: () => void,
+  ) {}
+
+  set(delayMs: Millis): void {
+    this.clock.arm(this, delayMs);
+  }
+
+  clear(): void {
+    this.seq = -1;
+  }
 }
 
 /**
- * Virtual time as a heap of (at, seq, fn), after SimPy's Environment: time jumps from one event to
- * the next, and events at the same instant run in the order they were scheduled. Cancelled events
- * stay in the heap with `fn` cleared and are skipped when popped (cheaper than removal).
+ * Virtual time as a heap of (at, seq, callback), after SimPy's Environment: time jumps from one
+ * event to the next, and events at the same instant run in the order they were scheduled (or last
+ * re-armed). Cancelled events stay in the heap and are skipped when popped (cheaper than removal).
  */
 export class VirtualClock implements Clock {
   private nowMs: Millis;
   private seq = 0;
-  private readonly events = new MinHeap<TimerEvent>();
+  private readonly events = new MinHeap<ClockEvent>();
   private executed = 0;
 
   constructor(startMs: Millis = 0) {
@@ -29,11 +45,19 @@ export class VirtualClock implements Clock {
   }
 
   schedule(delayMs: Millis, fn: () => void): Cancel {
-    const event: TimerEvent = { at: this.nowMs + Math.max(0, delayMs), seq: this.seq++, fn };
-    this.events.push(event, event.at, event.seq);
-    return () => {
-      event.fn = undefined;
-    };
+    const event = new ClockEvent(this, fn);
+    this.arm(event, delayMs);
+    return () => event.clear();
+  }
+
+  timer(fn: () => void): Timer {
+    return new ClockEvent(this, fn);
+  }
+
+  /** (Re)arm an event `delayMs` from now; an entry it already has goes stale. */
+  arm(event: ClockEvent, delayMs: Millis): void {
+    event.seq = this.seq++;
+    this.events.push(event, this.nowMs + Math.max(0, delayMs), event.seq);
   }
 
   /** Events still queued, cancelled ones included. */
@@ -51,16 +75,19 @@ export class VirtualClock implements Clock {
    * any). Returns false when no such event is left.
    */
   step(untilMs: Millis = Infinity): boolean {
+    const events = this.events;
     for (;;) {
-      const event = this.events.peek();
-      if (event === undefined || event.at > untilMs) return false;
-      this.events.pop();
-      const fn = event.fn;
-      if (fn === undefined) continue;
-      event.fn = undefined;
-      this.nowMs = event.at;
+      const event = events.peek();
+      if (event === undefined) return false;
+      const atMs = events.topKey;
+      if (atMs > untilMs) return false;
+      const live = events.topSeq === event.seq;
+      events.pop();
+      if (!live) continue;
+      event.seq = -1;
+      this.nowMs = atMs;
       this.executed++;
-      fn();
+      event.fn();
       return true;
     }
   }
@@ -69,10 +96,10 @@ export class VirtualClock implements Clock {
   runUntil(untilMs: Millis): void {
     for (;;) {
       const next = this.events.peek();
-      if (next === undefined || next.at > untilMs) break;
-      // Discard a cancelled head here: step() would skip it and run the next live event even if
+      if (next === undefined || this.events.topKey > untilMs) break;
+      // Discard a stale head here: step() would skip it and run the next live event even if
       // that one is due after untilMs.
-      if (next.fn === undefined) this.events.pop();
+      if (this.events.topSeq !== next.seq) this.events.pop();
       else this.step();
     }
     if (untilMs > this.nowMs) this.nowMs = untilMs;

@@ -27,4 +27,18 @@ describe('systemClock', () => {
     await new Promise((resolve) => systemClock.schedule(5, () => resolve(undefined)));
     expect(ran).toBe(false);
   });
+
+  it('a timer runs once, at its last arming; a cleared one not at all', async () => {
+    const runs: number[] = [];
+    const startMs = systemClock.now();
+    const timer = systemClock.timer(() => runs.push(systemClock.now() - startMs));
+    timer.set(1);
+    timer.set(8); // replaces 1
+    const cleared = systemClock.timer(() => runs.push(-1));
+    cleared.set(2);
+    cleared.clear();
+    await new Promise((resolve) => systemClock.schedule(20, () => resolve(undefined)));
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toBeGreaterThanOrEqual(8);
+  });
 });

@@ -53,6 +53,54 @@ describe('VirtualClock', () => {
     expect(at).toBe(50);
   });
 
+  it('a timer runs once per arming; re-arming replaces the earlier time and orders like a new schedule', () => {
+    const clock = new VirtualClock();
+    const log: string[] = [];
+    const timer = clock.timer(() => log.push(`t@${clock.now()}`));
+    timer.set(10);
+    timer.set(30); // replaces 10
+    clock.schedule(30, () => log.push(`s@${clock.now()}`));
+    clock.runUntil(20);
+    expect(log).toEqual([]);
+    timer.set(5); // re-armed after the schedule above: at 25
+    clock.runUntilIdle();
+    expect(log).toEqual(['t@25', 's@30']);
+    // Same instant: the timer re-armed last runs after an event scheduled before it.
+    clock.schedule(0, () => log.push(`s@${clock.now()}`));
+    timer.set(0);
+    clock.runUntilIdle();
+    expect(log.slice(2)).toEqual(['s@30', 't@30']);
+    expect(clock.eventsRun).toBe(4);
+  });
+
+  it('a cleared timer does not run, may be armed again, and its stale entries are not counted as run', () => {
+    const clock = new VirtualClock();
+    const log: number[] = [];
+    const timer = clock.timer(() => log.push(clock.now()));
+    timer.clear(); // not armed: harmless
+    timer.set(5);
+    timer.clear();
+    clock.runUntil(10);
+    expect(log).toEqual([]);
+    timer.set(1);
+    clock.runUntilIdle();
+    expect(log).toEqual([11]);
+    expect(clock.eventsRun).toBe(1);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a timer may re-arm itself from its own callback', () => {
+    const clock = new VirtualClock();
+    const log: number[] = [];
+    const timer = clock.timer(() => {
+      log.push(clock.now());
+      if (log.length < 3) timer.set(2);
+    });
+    timer.set(1);
+    clock.runUntilIdle();
+    expect(log).toEqual([1, 3, 5]);
+  });
+
   it('runUntilIdle fails loudly on a model that never settles', () => {
     const clock = new VirtualClock();
     const loop = (): void => void clock.schedule(1, loop);

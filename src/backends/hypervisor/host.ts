@@ -14,7 +14,7 @@
  *  - steal = cores wanted - cores got; a suspended or migrating VM wants nothing and makes no progress.
  * Per event the cost is O(VMs on the host) plus O(log n) heap work per job started or finished.
  */
-import type { Cancel, Clock } from '../../core/clock.js';
+import type { Cancel, Clock, Timer } from '../../core/clock.js';
 import type { FaultSpec, HostSpec, VmSpec } from '../../core/scenario.js';
 import type { Millis } from '../../core/types.js';
 import { type CostModel, serviceMs, vmServiceCost } from './cost-model.js';
@@ -54,11 +54,11 @@ class HostModel implements HypervisorHost, JobOwner {
   private ownerDepth = 0;
   private lastUpdateMs: number;
   private jobSeq = 0;
-  private timer: Cancel | undefined;
+  /** The one timer, at the earliest completion; `timerAtMs` is NaN while it is not armed. */
+  private readonly timer: Timer;
   private timerAtMs = Number.NaN;
   /** Whether the last water-fill gave every claimant its whole demand (see settleOne). */
   private uncontended = false;
-  private readonly onTimer = (): void => this.handleTimer();
   private readonly timelines: Cancel[] = [];
   private readonly listeners: VmStatusListener[] = [];
   /** Jobs that ended in the current event; their callbacks run after the state is consistent again. */
@@ -77,6 +77,7 @@ class HostModel implements HypervisorHost, JobOwner {
     this.faults = deps.faults ?? [];
     this.vms = vms.map((vm, index) => new VmState(vm, index, vmServiceCost(vm, deps.costModel, spec.hypervisor)));
     this.lastUpdateMs = this.clock.now();
+    this.timer = this.clock.timer(() => this.handleTimer());
     for (const vm of this.vms) {
       const { name, host, vcpus, capCores } = vm.spec;
       if (host !== spec.name) throw new Error(`host "${spec.name}": VM "${name}" belongs to host "${host}"`);
@@ -142,8 +143,8 @@ class HostModel implements HypervisorHost, JobOwner {
 
   stop(): void {
     for (const cancel of this.timelines.splice(0)) cancel();
-    this.timer?.();
-    this.timer = undefined;
+    this.timer.clear();
+    this.timerAtMs = Number.NaN;
     this.update();
     for (const vm of this.vms) this.failAll(vm, 'cancelled');
     this.recompute();
@@ -299,17 +300,17 @@ class HostModel implements HypervisorHost, JobOwner {
 
   /** Keep one timer, at the earliest completion over all VMs; a timer already there stays. */
   private reschedule(atMs: number): void {
-    if (atMs === this.timerAtMs && this.timer !== undefined) return;
-    this.timer?.();
-    this.timer = undefined;
-    this.timerAtMs = Number.NaN;
-    if (atMs === Infinity) return;
+    if (atMs === this.timerAtMs) return;
+    if (atMs === Infinity) {
+      this.timer.clear();
+      this.timerAtMs = Number.NaN;
+      return;
+    }
     this.timerAtMs = atMs;
-    this.timer = this.clock.schedule(atMs - this.clock.now(), this.onTimer);
+    this.timer.set(atMs - this.clock.now());
   }
 
   private handleTimer(): void {
-    this.timer = undefined;
     this.timerAtMs = Number.NaN;
     this.update();
     const now = this.clock.now();
