@@ -109,6 +109,30 @@ describe('sharing physical cores between VMs', () => {
     }
   });
 
+  it('a neighbour arriving mid-request slows a busy VM from that instant on, and its counters add up (VMs are charged lazily)', () => {
+    const b = bench({ cores: 2, memoryMb: 4096 }, [vm('a', { vcpus: 2 }), vm('b', { vcpus: 2 }), vm('idle', { vcpus: 1, background: { cpuCores: 0.5 } })]);
+    // Host: 2 cores; 'idle' always takes its 0.5 core of background work, a and b share the rest.
+    const a = [b.submit('a', { cpuMs: 100 }), b.submit('a', { cpuMs: 100 })];
+    b.clock.runUntil(20);
+    // 0..20: a wants 2 cores, gets 1.5 (0.75 per job): 15 ms done each.
+    const bJobs = [b.submit('b', { cpuMs: 30 }), b.submit('b', { cpuMs: 30 })];
+    b.clock.runUntilIdle();
+    // From 20: a and b each want 2 cores and get 0.75 (0.375 per job): b's jobs finish at 20 + 30 / 0.375 = 100;
+    // a has done 15 + 80 * 0.375 = 45 by then, and the 55 left at 0.75 per job take 73.33 ms more.
+    for (const job of bJobs) expect(timing(job).finishedAt).toBeCloseTo(100, 9);
+    for (const job of a) {
+      expect(timing(job).finishedAt).toBeCloseTo(100 + 55 / 0.75, 9);
+      expect(timing(job).serviceMs).toBeCloseTo(100, 9);
+    }
+    const end = 100 + 55 / 0.75;
+    const snaps = Object.fromEntries(b.host.snapshot().vms.map((v) => [v.vm, v]));
+    expect(snaps.a.cpuSeconds).toBeCloseTo(0.2, 9);
+    expect(snaps.b.cpuSeconds).toBeCloseTo(0.06, 9);
+    // Never touched by an event of its own, still charged its 0.5 core for the whole run.
+    expect(snaps.idle.cpuSeconds).toBeCloseTo((0.5 * end) / 1000, 9);
+    expect(snaps.idle.stealSeconds).toBeCloseTo(0, 9);
+  });
+
   it('weights 2:1 give CPU 2:1', () => {
     const b = bench({ cores: 2, memoryMb: 4096 }, [vm('a', { vcpus: 2, weight: 2 }), vm('b', { vcpus: 2, weight: 1 })]);
     for (const name of ['a', 'a', 'b', 'b']) b.submit(name, { cpuMs: 10_000 });

@@ -3,8 +3,9 @@
  * docs/model.md explains it to a student; DESIGN.md "Hypervisor model" fixes the semantics.
  *
  * On every event (submit, completion, cancel, owner/fault/migration change): charge the elapsed time
- * to every VM at its current rates, apply the change, recompute the rates, and keep ONE timer, for
- * the earliest completion. Rates:
+ * to the VMs at their current rates, apply the change, recompute the rates, and keep ONE timer, for
+ * the earliest completion. (A VM is charged lazily: whenever its rates are about to change or its
+ * counters are read, which is the same as charging every VM on every event.) Rates:
  *  - a VM with n running requests, background b (cores of its own work) and v vCPUs wants
  *    min(v, n + b) cores, at most its cap;
  *  - the host shares its cores among the VMs by weight with water-filling (water-fill.ts); on a
@@ -52,7 +53,6 @@ class HostModel implements HypervisorHost, JobOwner {
   private readonly vmMemoryMb: number;
   private workingSetMb = 0;
   private ownerDepth = 0;
-  private lastUpdateMs: number;
   private jobSeq = 0;
   /** The one timer, at the earliest completion; `timerAtMs` is NaN while it is not armed. */
   private readonly timer: Timer;
@@ -75,8 +75,8 @@ class HostModel implements HypervisorHost, JobOwner {
     this.clock = deps.clock;
     this.model = deps.costModel;
     this.faults = deps.faults ?? [];
-    this.vms = vms.map((vm, index) => new VmState(vm, index, vmServiceCost(vm, deps.costModel, spec.hypervisor)));
-    this.lastUpdateMs = this.clock.now();
+    const nowMs = this.clock.now();
+    this.vms = vms.map((vm, index) => new VmState(vm, index, vmServiceCost(vm, deps.costModel, spec.hypervisor), nowMs));
     this.timer = this.clock.timer(() => this.handleTimer());
     for (const vm of this.vms) {
       const { name, host, vcpus, capCores } = vm.spec;
@@ -111,7 +111,8 @@ class HostModel implements HypervisorHost, JobOwner {
   /** submit() with the VM resolved (HostVmPort); not part of HypervisorHost. */
   submitTo(vm: VmState, cost: RequestCost, onDone: (result: JobResult) => void): JobHandle {
     if (vm.status === 'crashed') return this.failSoon(vm, onDone);
-    this.update();
+    // Only this VM: its neighbours are charged if settleOne has to recompute their rates.
+    vm.chargeTo(this.clock.now());
     const fraction = this.swaps ? swappedFraction(this.memoryDemandMb() + cost.memoryMb, this.spec.memoryMb) : 0;
     const workMs =
       serviceMs(cost, vm.cost) + swapInMs(cost.memoryMb, fraction, this.model.swap.msPerMb);
@@ -127,7 +128,7 @@ class HostModel implements HypervisorHost, JobOwner {
 
   cancelJob(job: Job): void {
     if (job.done) return;
-    this.update();
+    job.vm.chargeTo(this.clock.now());
     this.endJob(job);
     this.settleOne(job.vm);
     job.onDone(this.failure(job.vm, 'cancelled'));
@@ -216,13 +217,10 @@ class HostModel implements HypervisorHost, JobOwner {
     return { ok: false, reason, vm: vm.spec.name, host: this.name };
   }
 
-  /** Charge the time since the last event to every VM at its current rates. */
+  /** Charge every VM up to now at its current rates (VmState.chargeTo). */
   private update(): void {
     const now = this.clock.now();
-    const dtMs = now - this.lastUpdateMs;
-    if (dtMs <= 0) return;
-    for (const vm of this.vms) vm.advance(dtMs);
-    this.lastUpdateMs = now;
+    for (const vm of this.vms) vm.chargeTo(now);
   }
 
   /** Remove a live job from the VM's books (its heap entry, if still there, is skipped lazily). */
@@ -278,6 +276,7 @@ class HostModel implements HypervisorHost, JobOwner {
    * timer stays armed instead of being cancelled and re-armed.
    */
   private recompute(): number {
+    this.update();
     const { demand, weight, alloc } = this.share;
     const vms = this.vms;
     for (let i = 0; i < vms.length; i++) {
@@ -312,13 +311,14 @@ class HostModel implements HypervisorHost, JobOwner {
 
   private handleTimer(): void {
     this.timerAtMs = Number.NaN;
-    this.update();
     const now = this.clock.now();
     let finishing: VmState | undefined;
     let finishingVms = 0;
     for (const vm of this.vms) {
-      // An idle VM's job heap (a chain of objects, out of cache on large fleets) is not looked at.
+      // An idle VM is neither charged nor its job heap (a chain of objects, out of cache on large
+      // fleets) looked at: nothing of it can be due.
       if (vm.running === 0) continue;
+      vm.chargeTo(now);
       for (let job = vm.liveTop(); job !== undefined; job = vm.liveTop()) {
         const leftMs = job.tagMs - vm.progressMs;
         const due = leftMs <= DUE_WORK_RELATIVE * Math.max(1, job.tagMs) || leftMs / vm.progressRate <= DUE_TIME_RELATIVE * Math.max(1, now);

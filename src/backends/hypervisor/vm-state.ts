@@ -107,6 +107,8 @@ export class VmState {
     readonly index: number,
     /** Its service-time coefficients on its host. */
     readonly cost: VmServiceCost,
+    /** When its counters were last charged (chargeTo). */
+    private chargedAtMs: number,
   ) {}
 
   /** Recompute `status` after a change to the Condor or fault state. */
@@ -117,8 +119,16 @@ export class VmState {
     else this.status = 'running';
   }
 
-  /** Charge `dtMs` of time at the current rates. */
-  advance(dtMs: number): void {
+  /**
+   * Charge the time since the last charge at the current rates. The host charges a VM before
+   * anything its rates depend on changes, and otherwise only when it reads the VM's counters, so
+   * a VM nobody touched is not charged on its neighbours' events: piecewise-constant rates make
+   * one charge over a long interval the same as many short ones.
+   */
+  chargeTo(nowMs: number): void {
+    const dtMs = nowMs - this.chargedAtMs;
+    if (dtMs <= 0) return;
+    this.chargedAtMs = nowMs;
     this.progressMs += this.progressRate * dtMs;
     this.jobCpuMs += this.jobGotCores * dtMs;
     this.jobStealMs += (this.jobWantedCores - this.jobGotCores) * dtMs;
