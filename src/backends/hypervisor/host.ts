@@ -40,6 +40,12 @@ export interface HostDeps {
 const DUE_WORK_RELATIVE = 1e-9;
 const DUE_TIME_RELATIVE = 1e-12;
 
+/** Whether `job` is done when its VM has made `progressMs` of per-job progress at `progressRate`. */
+function isDue(job: Job, progressMs: number, progressRate: number, nowMs: number): boolean {
+  const leftMs = job.tagMs - progressMs;
+  return leftMs <= DUE_WORK_RELATIVE * Math.max(1, job.tagMs) || leftMs / progressRate <= DUE_TIME_RELATIVE * Math.max(1, nowMs);
+}
+
 class HostModel implements HypervisorHost, JobOwner {
   readonly name: string;
   private readonly clock: Clock;
@@ -315,14 +321,13 @@ class HostModel implements HypervisorHost, JobOwner {
     let finishing: VmState | undefined;
     let finishingVms = 0;
     for (const vm of this.vms) {
-      // An idle VM is neither charged nor its job heap (a chain of objects, out of cache on large
-      // fleets) looked at: nothing of it can be due.
+      // An idle VM's job heap (a chain of objects, out of cache on large fleets) is not looked at,
+      // and a VM with nothing due is not charged (its rates do not change): nothing of it is due.
       if (vm.running === 0) continue;
+      const top = vm.liveTop();
+      if (top === undefined || !isDue(top, vm.progressAt(now), vm.progressRate, now)) continue;
       vm.chargeTo(now);
-      for (let job = vm.liveTop(); job !== undefined; job = vm.liveTop()) {
-        const leftMs = job.tagMs - vm.progressMs;
-        const due = leftMs <= DUE_WORK_RELATIVE * Math.max(1, job.tagMs) || leftMs / vm.progressRate <= DUE_TIME_RELATIVE * Math.max(1, now);
-        if (!due) break;
+      for (let job = vm.liveTop(); job !== undefined && isDue(job, vm.progressMs, vm.progressRate, now); job = vm.liveTop()) {
         if (finishing !== vm) finishingVms++;
         finishing = vm;
         vm.jobs.pop();

@@ -119,6 +119,12 @@ export class VmState {
     else this.status = 'running';
   }
 
+  /** The per-job progress counter as chargeTo(nowMs) would leave it, without charging. */
+  progressAt(nowMs: number): number {
+    const dtMs = nowMs - this.chargedAtMs;
+    return dtMs > 0 ? this.progressMs + this.progressRate * dtMs : this.progressMs;
+  }
+
   /**
    * Charge the time since the last charge at the current rates. The host charges a VM before
    * anything its rates depend on changes, and otherwise only when it reads the VM's counters, so
