@@ -116,6 +116,27 @@ describe('simulate: the run', () => {
     expect(run.retries).toBeLessThan(260);
   });
 
+  it('closed loop through a crash with a full queue: every request is counted once, answered or failed', () => {
+    // Refusals (queue full), failed attempts and their retries all end requests inside callbacks,
+    // where a closed-loop client issues its next request at once: the driver reuses its
+    // per-request objects, so a path that read a request after it finished would miscount here.
+    const s = small({
+      faults: [{ at: '5s', for: '10s', vm: 'web-1', kind: 'crash' }],
+      dispatcher: { retries: 1, maxConnPerBackend: 1, queue: { maxLength: 2, timeoutMs: 50 }, outlier: { consecutiveErrors: 1_000_000 } },
+      workload: { classes: [{ name: 'page', share: 1, cpuMs: 5, service: 'exponential' }], sessions: 8, arrival: { connections: 8 } },
+    });
+    const run = simulatePolicy(s, 'round-robin', {});
+    const answered = run.backends.reduce((sum, b) => sum + b.requests, 0);
+    expect(answered + run.errors).toBe(run.requests);
+    expect(run.errorsByCode?.['503']).toBeGreaterThan(0);
+    expect(Object.values(run.errorsByCode ?? {}).reduce((a, b) => a + b, 0)).toBe(run.errors);
+    // A retry only ever follows a failed attempt on web-1.
+    const web1Errors = run.backends.find((b) => b.id === 'web-1')?.errors ?? 0;
+    expect(run.retries).toBeGreaterThan(0);
+    expect(run.retries).toBeLessThanOrEqual(web1Errors);
+    expect(simulatePolicy(s, 'round-robin', {})).toEqual(run);
+  });
+
   it('without retries a crash shows up as 502 errors', () => {
     const s = small({
       faults: [{ at: '5s', for: '10s', vm: 'web-1', kind: 'crash' }],
