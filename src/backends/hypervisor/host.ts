@@ -40,10 +40,13 @@ export interface HostDeps {
 const DUE_WORK_RELATIVE = 1e-9;
 const DUE_TIME_RELATIVE = 1e-12;
 
-/** Whether `job` is done when its VM has made `progressMs` of per-job progress at `progressRate`. */
-function isDue(job: Job, progressMs: number, progressRate: number, nowMs: number): boolean {
-  const leftMs = job.tagMs - progressMs;
-  return leftMs <= DUE_WORK_RELATIVE * Math.max(1, job.tagMs) || leftMs / progressRate <= DUE_TIME_RELATIVE * Math.max(1, nowMs);
+/**
+ * Whether a job with finish tag `tagMs` is done when its VM has made `progressMs` of per-job
+ * progress at `progressRate`. Monotone in the tag: a job with a larger tag is not due earlier.
+ */
+function isDue(tagMs: number, progressMs: number, progressRate: number, nowMs: number): boolean {
+  const leftMs = tagMs - progressMs;
+  return leftMs <= DUE_WORK_RELATIVE * Math.max(1, tagMs) || leftMs / progressRate <= DUE_TIME_RELATIVE * Math.max(1, nowMs);
 }
 
 class HostModel implements HypervisorHost, JobOwner {
@@ -123,7 +126,7 @@ class HostModel implements HypervisorHost, JobOwner {
     const workMs =
       serviceMs(cost, vm.cost) + swapInMs(cost.memoryMb, fraction, this.model.swap.msPerMb);
     const job = new Job(vm, this.jobSeq++, this.clock.now(), workMs, cost.ioOps, cost.pageTableUpdates, cost.memoryMb, onDone, this);
-    vm.jobs.push(job, job.tagMs, job.seq);
+    vm.addJob(job);
     vm.running++;
     vm.completionStale = true;
     vm.workingSetMb += cost.memoryMb;
@@ -242,7 +245,7 @@ class HostModel implements HypervisorHost, JobOwner {
   /** End every live job of `vm` with `reason`; their callbacks wait for deliver(). */
   private failAll(vm: VmState, reason: 'crashed' | 'cancelled'): void {
     for (let job = vm.liveTop(); job !== undefined; job = vm.liveTop()) {
-      vm.jobs.pop();
+      vm.popJob();
       this.endJob(job);
       job.failure = reason;
       this.ending(job);
@@ -321,16 +324,15 @@ class HostModel implements HypervisorHost, JobOwner {
     let finishing: VmState | undefined;
     let finishingVms = 0;
     for (const vm of this.vms) {
-      // An idle VM's job heap (a chain of objects, out of cache on large fleets) is not looked at,
-      // and a VM with nothing due is not charged (its rates do not change): nothing of it is due.
-      if (vm.running === 0) continue;
-      const top = vm.liveTop();
-      if (top === undefined || !isDue(top, vm.progressAt(now), vm.progressRate, now)) continue;
+      // A VM with nothing due is neither charged (its rates do not change) nor its job heap looked
+      // at (a chain of objects, out of cache on large fleets): the smallest tag in the heap bounds
+      // its first live job's from below, and a job with a larger tag is due later, if at all.
+      if (vm.running === 0 || !isDue(vm.firstTagMs, vm.progressAt(now), vm.progressRate, now)) continue;
       vm.chargeTo(now);
-      for (let job = vm.liveTop(); job !== undefined && isDue(job, vm.progressMs, vm.progressRate, now); job = vm.liveTop()) {
+      for (let job = vm.liveTop(); job !== undefined && isDue(job.tagMs, vm.progressMs, vm.progressRate, now); job = vm.liveTop()) {
         if (finishing !== vm) finishingVms++;
         finishing = vm;
-        vm.jobs.pop();
+        vm.popJob();
         this.endJob(job);
         vm.completed++;
         if (vm.cost.countsIoTraps) vm.ioTraps += job.ioOps;

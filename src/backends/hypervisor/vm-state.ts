@@ -59,8 +59,14 @@ const MAX_SLOWDOWN = 1000;
 export class VmState {
   /** Live jobs; the heap may also hold cancelled ones (lazy deletion), skipped by `liveTop`. */
   running = 0;
-  /** Ordered by finish tag, then submission order. */
-  readonly jobs = new MinHeap<Job>();
+  /** Ordered by finish tag, then submission order; only through addJob, popJob and liveTop. */
+  private readonly jobs = new MinHeap<Job>();
+  /**
+   * The smallest finish tag in `jobs` (Infinity when empty), cancelled jobs included: a lower bound
+   * on the first live job's tag, read without touching the heap or the job (on a large fleet each
+   * is a cache miss, and a completion looks at every busy VM of its host).
+   */
+  firstTagMs = Infinity;
   workingSetMb = 0;
 
   // Cumulative per-job counters (ms): what one job of this VM has received since the VM was created.
@@ -145,12 +151,24 @@ export class VmState {
     this.stealMs += (this.wantedCores - this.gotCores) * dtMs;
   }
 
+  addJob(job: Job): void {
+    this.jobs.push(job, job.tagMs, job.seq);
+    if (job.tagMs < this.firstTagMs) this.firstTagMs = job.tagMs;
+  }
+
+  /** Remove the heap's top (the job liveTop returned). */
+  popJob(): void {
+    const jobs = this.jobs;
+    jobs.pop();
+    this.firstTagMs = jobs.size > 0 ? jobs.topKey : Infinity;
+  }
+
   /** The live job that finishes first, dropping cancelled ones from the top of the heap. */
   liveTop(): Job | undefined {
     for (;;) {
       const top = this.jobs.peek();
       if (top === undefined || !top.done) return top;
-      this.jobs.pop();
+      this.popJob();
     }
   }
 
