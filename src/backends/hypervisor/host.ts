@@ -223,7 +223,7 @@ class HostModel implements HypervisorHost, JobOwner {
   }
 
   private failure(vm: VmState, reason: 'crashed' | 'cancelled'): JobResult {
-    return { ok: false, reason, vm: vm.spec.name, host: this.name };
+    return { ok: false, reason, vm: vm.name, host: this.name };
   }
 
   /** Charge every VM up to now at its current rates (VmState.chargeTo). */
@@ -430,7 +430,7 @@ class HostModel implements HypervisorHost, JobOwner {
       }
       job.onDone(
         new Completion(
-          vm.spec.name,
+          vm.name,
           this.name,
           job.submittedAt,
           finishedAt,
@@ -462,7 +462,7 @@ class HostVmPort implements VmPort {
     private readonly host: HostModel,
     private readonly state: VmState,
   ) {
-    this.vm = state.spec.name;
+    this.vm = state.name;
   }
 
   submit(cost: RequestCost, onDone: (result: JobResult) => void): JobHandle {
