@@ -130,6 +130,7 @@ export class Balancer {
     clientKey: undefined,
     requestKey: undefined,
     avoid: undefined,
+    eligibleCount: undefined,
   };
   private readonly leaseHost: LeaseHost = {
     end: (lease, outcome) => this.endLease(lease, outcome),
@@ -360,6 +361,7 @@ export class Balancer {
     ctx.clientKey = info.clientKey;
     ctx.requestKey = info.requestKey;
     ctx.avoid = tried;
+    ctx.eligibleCount = this.pickableCount - (masked?.length ?? 0);
     const id = policy.pick(this.pickList, ctx);
     const rec = id === undefined ? undefined : this.records.get(id);
     const pickable = rec !== undefined && rec.pickView.healthy;

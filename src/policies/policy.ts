@@ -43,6 +43,12 @@ export interface PickContext {
   readonly requestKey?: string;
   /** Backends to avoid if any alternative exists (retries; HAProxy's srvtoavoid). */
   readonly avoid?: ReadonlySet<BackendId>;
+  /**
+   * How many of the `backends` passed with this context are `healthy`, when the caller knows it
+   * without a scan (the Balancer counts them as their states change); undefined when unknown. A
+   * policy may use it for a fast path when every backend is eligible; the pick must not differ.
+   */
+  readonly eligibleCount?: number;
 }
 
 export interface Outcome {

@@ -13,7 +13,11 @@ import { type BackendView, type PickContext, type Policy, type PolicyDefinition 
  * Tie-break: the first in the Balancer's backend order. Backends out of the rotation (unhealthy,
  * avoided) neither gain nor lose `current`, as in nginx. On a membership change the survivors keep
  * their `current` (the rotation is not reset) and new backends start at 0.
- * Cost: O(n) per pick (an array walk), O(n) state; O(n) more when the backend list changes.
+ * Cost: O(n) per pick (an array walk), O(n) state; O(n) more when the backend list changes. When
+ * every backend is eligible (PickContext.eligibleCount says so) and all weights are the same whole
+ * number, O(log n): every `current` grows by the same amount, so the order is that of a heap keyed
+ * by `current` (ties by position) plus a common `lift`, and a pick only lowers the top (exact
+ * integer arithmetic, so the picks are the walk's own; the walk was a fifth of a simulation).
  */
 export class SmoothWeightedRoundRobin implements Policy {
   readonly name = 'round-robin';
@@ -30,26 +34,43 @@ export class SmoothWeightedRoundRobin implements Policy {
   private laidOut: readonly BackendView[] | undefined;
   /** `current` of the backends not in the positional layout (survives lists that omit a backend). */
   private readonly byId = new Map<BackendId, number>();
+  /** The weight every laid-out backend has, when it is the same whole number > 0; else 0 (no fast path). */
+  private sameWeight = 0;
+  /** Added to every `current` by the fast path instead of writing each (materialize() applies it). */
+  private lift = 0;
+  /** Positions ordered as a max-heap by (`current` desc, position asc); rebuilt when `current` was walked. */
+  private heap: number[] = [];
+  private heapStale = true;
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
     const avoid = ctx.avoid !== undefined && ctx.avoid.size > 0 ? ctx.avoid : undefined;
-    for (;;) {
-      const picked = this.rotate(backends, avoid);
-      if (picked === MISALIGNED) this.layOut(backends);
-      // eligible() semantics: avoided backends are skipped unless every healthy one is avoided.
-      else if (picked === undefined && avoid !== undefined) return this.rotate(backends, undefined) as BackendId | undefined;
-      else return picked;
-    }
+    if (!this.aligned(backends)) this.layOut(backends);
+    if (avoid === undefined && this.sameWeight > 0 && ctx.eligibleCount === backends.length && backends.length > 0) return this.rotateAll();
+    this.materialize();
+    const picked = this.rotate(backends, avoid);
+    // eligible() semantics: avoided backends are skipped unless every healthy one is avoided.
+    return picked === undefined && avoid !== undefined ? this.rotate(backends, undefined) : picked;
   }
 
-  /** One smooth-WRR step over the healthy, non-avoided backends; MISALIGNED (nothing changed) if the layout is stale. */
-  private rotate(backends: readonly BackendView[], avoid: ReadonlySet<BackendId> | undefined): BackendId | typeof MISALIGNED | undefined {
+  /** Whether `backends` is the laid-out list (adopting an equal list of ids as the new one). */
+  private aligned(backends: readonly BackendView[]): boolean {
+    const ids = this.ids;
+    if (backends === this.laidOut && backends.length === ids.length) return true;
+    if (backends.length !== ids.length) return false;
+    for (let i = 0; i < backends.length; i++) if (backends[i].id !== ids[i]) return false;
+    this.adopt(backends);
+    return true;
+  }
+
+  private adopt(backends: readonly BackendView[]): void {
+    this.laidOut = backends;
+    const w = backends.length > 0 ? backends[0].weight : 0;
+    this.sameWeight = Number.isInteger(w) && w > 0 && backends.every((b) => b.weight === w) ? w : 0;
+  }
+
+  /** One smooth-WRR step over the healthy, non-avoided backends, by the walk. */
+  private rotate(backends: readonly BackendView[], avoid: ReadonlySet<BackendId> | undefined): BackendId | undefined {
     const { ids, current } = this;
-    if (backends !== this.laidOut || backends.length !== ids.length) {
-      if (backends.length !== ids.length) return MISALIGNED;
-      for (let i = 0; i < backends.length; i++) if (backends[i].id !== ids[i]) return MISALIGNED;
-      this.laidOut = backends;
-    }
     let best = -1;
     let totalWeight = 0;
     for (let i = 0; i < backends.length; i++) {
@@ -64,14 +85,65 @@ export class SmoothWeightedRoundRobin implements Policy {
     return ids[best];
   }
 
+  /** The same step when every backend is eligible and has weight `sameWeight`, from the heap. */
+  private rotateAll(): BackendId {
+    if (this.heapStale) this.buildHeap();
+    const best = this.heap[0];
+    const w = this.sameWeight;
+    this.lift += w;
+    this.current[best] -= w * this.ids.length;
+    this.siftDown(0);
+    return this.ids[best];
+  }
+
+  /** Apply the fast path's common lift to every `current`, before anything reads them one by one. */
+  private materialize(): void {
+    this.heapStale = true;
+    if (this.lift === 0) return;
+    const current = this.current;
+    for (let i = 0; i < current.length; i++) current[i] += this.lift;
+    this.lift = 0;
+  }
+
+  /** Does position a come before position b: larger `current`, then earlier in the list. */
+  private before(a: number, b: number): boolean {
+    const ca = this.current[a];
+    const cb = this.current[b];
+    return ca > cb || (ca === cb && a < b);
+  }
+
+  private buildHeap(): void {
+    this.heap = this.ids.map((_, i) => i);
+    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    this.heapStale = false;
+  }
+
+  private siftDown(from: number): void {
+    const heap = this.heap;
+    const n = heap.length;
+    const item = heap[from];
+    let i = from;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && this.before(heap[child + 1], heap[child])) child++;
+      if (!this.before(heap[child], item)) break;
+      heap[i] = heap[child];
+      i = child;
+    }
+    heap[i] = item;
+  }
+
   /** Move the positional values back to `byId`, then lay `backends` out by position (new ones at 0). */
   private layOut(backends: readonly BackendView[]): void {
     this.flush();
     this.ids = backends.map((b) => b.id);
     this.current = this.ids.map((id) => this.byId.get(id) ?? 0);
+    this.adopt(backends);
   }
 
   private flush(): void {
+    this.materialize();
     for (let i = 0; i < this.ids.length; i++) this.byId.set(this.ids[i], this.current[i]);
     this.ids = [];
     this.current = [];
@@ -87,9 +159,6 @@ export class SmoothWeightedRoundRobin implements Policy {
     return [...new Set([...this.byId.keys(), ...this.ids])];
   }
 }
-
-/** rotate()'s answer when the list it was given is not the one laid out. */
-const MISALIGNED = Symbol('misaligned');
 
 export const roundRobin: PolicyDefinition = {
   name: 'round-robin',

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { eligible } from '../../src/policies/policy.js';
 import { GET, inFlight, setup } from './fixtures.js';
 
 describe('Balancer admission and queue', () => {
@@ -69,6 +70,34 @@ describe('Balancer admission and queue', () => {
       ['healthy', true],
       ['healthy', true],
     ]);
+  });
+
+  it("tells the policy how many backends it may pick from: full, draining and already-tried ones are not counted", () => {
+    const seen: Array<[number | undefined, number]> = [];
+    const { balancer, results } = setup({
+      backends: 4,
+      settings: { maxConnPerBackend: 1, retries: 2 },
+      policy: {
+        name: 'spy',
+        pick(backends, ctx) {
+          const candidates = eligible(backends, ctx.avoid);
+          seen.push([ctx.eligibleCount, backends.filter((b) => b.healthy).length]);
+          return candidates[0]?.id;
+        },
+      },
+    });
+    balancer.begin(GET, results.for('r1'));
+    balancer.begin(GET, results.for('r2'));
+    balancer.drain('b4');
+    balancer.begin(GET, results.for('r3'));
+    balancer.undrain('b4');
+    const first = results.lease('r1');
+    first.end({ kind: 'connect-error' });
+    expect(first.retry(results.for('r1 again'))).toBe(true);
+    expect(results.lease('r1 again').backend).toBe('b4');
+    // b1, b2 (b1 full), b3 (b4 draining), b4 (b1 free again but already tried, b2 and b3 full).
+    expect(seen.map(([count]) => count)).toEqual([4, 3, 1, 1]);
+    for (const [count, healthy] of seen) expect(count).toBe(healthy);
   });
 
   it('refuses a policy that picks an ineligible backend', () => {

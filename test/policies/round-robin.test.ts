@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backend, backends, policy } from './helpers.js';
+import { createRng } from '../../src/core/rng.js';
+import { backend, backends, policy, type TestBackend } from './helpers.js';
 
 const picks = (n: number, view: ReturnType<typeof backends>, p = policy('round-robin')) =>
   Array.from({ length: n }, (_, i) => p.pick(view, { now: i }));
@@ -23,6 +24,48 @@ describe('round-robin', () => {
     expect(p.pick(all, { now: 0 })).toBe('a');
     expect(p.pick(all, { now: 1, avoid: new Set(['b']) })).toBe('c');
     expect(p.pick(all, { now: 2 })).toBe('b');
+  });
+
+  it('picks the same with and without an eligible count (its O(log n) path) through health changes, retries, weights and membership', () => {
+    const rng = createRng(7);
+    let fastPicks = 0;
+    for (const weight of [1, 3, 2.5]) {
+      const fast = policy('round-robin');
+      const walk = policy('round-robin');
+      let view: TestBackend[] = Array.from({ length: 9 }, (_, i) => backend(`b${i}`, { weight }));
+      let added = 0;
+      const announce = (): void => {
+        fast.onMembershipChange?.(view);
+        walk.onMembershipChange?.(view);
+      };
+      for (let step = 0; step < 4000; step++) {
+        const u = rng.next();
+        const b = view[rng.int(view.length)];
+        if (u < 0.01) {
+          // Everyone back to healthy and to the common weight: long all-eligible stretches follow.
+          for (const x of view) Object.assign(x, { state: 'healthy', healthy: true, weight });
+          announce();
+        } else if (u < 0.02) {
+          b.state = b.state === 'healthy' ? 'draining' : 'healthy';
+          b.healthy = b.state === 'healthy';
+          announce();
+        } else if (u < 0.025) {
+          b.weight = b.weight === weight ? weight + 1 : weight;
+          announce();
+        } else if (u < 0.03) {
+          view = [...view, backend(`new${added++}`, { weight })];
+          announce();
+        } else if (u < 0.035 && view.length > 2) {
+          view = view.filter((x) => x !== b);
+          announce();
+        }
+        const avoid = rng.next() < 0.05 ? new Set([view[rng.int(view.length)].id]) : undefined;
+        const eligibleCount = view.filter((x) => x.healthy).length;
+        if (avoid === undefined && eligibleCount === view.length && view.every((x) => x.weight === 1)) fastPicks++;
+        expect(fast.pick(view, { now: step, avoid, eligibleCount }), `step ${step}, weight ${weight}`).toBe(walk.pick(view, { now: step, avoid }));
+      }
+    }
+    expect(fastPicks).toBeGreaterThan(1000);
   });
 
   it('keeps the rotation of surviving backends across a membership change', () => {
