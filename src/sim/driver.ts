@@ -202,6 +202,8 @@ export class SimDriver {
       return;
     }
     lease.end(CONNECT_ERROR);
+    // Read before the retry: a retry refused at once finishes the request, whose object a
+    // closed-loop client may then reuse for its next one.
     const measured = req.measured;
     if (measured) o.stats.backendError(slot.index);
     if (lease.retry(req.callback)) {
@@ -215,8 +217,8 @@ export class SimDriver {
     this.outstanding--;
     if (how === 'failed' && req.measured) this.o.stats.failed(code);
     const connection = req.connection;
+    // No lease marks the next use's first admission (admitted() records its queue wait).
     req.lease = req.slot = undefined;
-    req.onVm = false;
     this.free.push(req);
     if (connection < 0) return;
     // A client whose request failed pauses before trying again: live, the 503 or 502 costs it a
