@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MinHeap } from '../core/heap.js';
 import type { BackendId } from '../core/types.js';
 import { forgetRemoved } from './load/load-metric.js';
 import { type BackendView, type PickContext, type Policy, type PolicyDefinition } from './policy.js';
@@ -38,8 +39,8 @@ export class SmoothWeightedRoundRobin implements Policy {
   private sameWeight = 0;
   /** Added to every `current` by the fast path instead of writing each (materialize() applies it). */
   private lift = 0;
-  /** Positions ordered as a max-heap by (`current` desc, position asc); rebuilt when `current` was walked. */
-  private heap: number[] = [];
+  /** Positions by (`current` desc, position asc); rebuilt when `current` was walked. */
+  private heap = new MinHeap<number>();
   private heapStale = true;
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
@@ -88,11 +89,11 @@ export class SmoothWeightedRoundRobin implements Policy {
   /** The same step when every backend is eligible and has weight `sameWeight`, from the heap. */
   private rotateAll(): BackendId {
     if (this.heapStale) this.buildHeap();
-    const best = this.heap[0];
+    const best = this.heap.pop() as number;
     const w = this.sameWeight;
     this.lift += w;
     this.current[best] -= w * this.ids.length;
-    this.siftDown(0);
+    this.heap.push(best, -this.current[best], best);
     return this.ids[best];
   }
 
@@ -105,33 +106,11 @@ export class SmoothWeightedRoundRobin implements Policy {
     this.lift = 0;
   }
 
-  /** Does position a come before position b: larger `current`, then earlier in the list. */
-  private before(a: number, b: number): boolean {
-    const ca = this.current[a];
-    const cb = this.current[b];
-    return ca > cb || (ca === cb && a < b);
-  }
-
+  /** Every position keyed by (-current, position): the heap's smallest is the walk's winner. */
   private buildHeap(): void {
-    this.heap = this.ids.map((_, i) => i);
-    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    this.heap = new MinHeap<number>();
+    for (let i = 0; i < this.current.length; i++) this.heap.push(i, -this.current[i], i);
     this.heapStale = false;
-  }
-
-  private siftDown(from: number): void {
-    const heap = this.heap;
-    const n = heap.length;
-    const item = heap[from];
-    let i = from;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= n) break;
-      if (child + 1 < n && this.before(heap[child + 1], heap[child])) child++;
-      if (!this.before(heap[child], item)) break;
-      heap[i] = heap[child];
-      i = child;
-    }
-    heap[i] = item;
   }
 
   /** Move the positional values back to `byId`, then lay `backends` out by position (new ones at 0). */
