@@ -24,5 +24,5 @@ COPY scenarios ./scenarios
 RUN mkdir -p /app/reports && chown node:node /app/reports
 USER node
 # The commands handle SIGTERM (graceful shutdown); compose also runs them under `init: true`.
-ENTRYPOINT ["node", "dist/cli.js"]
+ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["--help"]

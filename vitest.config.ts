@@ -8,6 +8,6 @@ export default defineConfig({
     // Integration tests start real servers; a slow shared 2-core machine needs room.
     testTimeout: 60_000,
     hookTimeout: 30_000,
-    coverage: { provider: 'v8', include: ['src/**/*.ts'] },
+    coverage: { provider: 'v8', include: ['{core,dispatcher,backends,policies,loadtest,sim,report,cli}/**/*.ts'] },
   },
 });

@@ -1,6 +1,6 @@
-import { parseScenario } from '../src/core/scenario.js';
-import { startHost } from '../src/backends/host-server.js';
-import { startDispatcher } from '../src/dispatcher/dispatcher-service.js';
+import { parseScenario } from '../core/scenario.js';
+import { startHost } from '../backends/host-server.js';
+import { startDispatcher } from '../dispatcher/dispatcher-service.js';
 
 /**
  * One side of `npm run bench:proxy`, in its own process so the load generator never shares its

@@ -46,8 +46,8 @@ const self = fileURLToPath(import.meta.url);
 
 /** One measured run; with `warmRequests` > 0 the process first runs that many (not measured), as `simulate` does before its second policy. */
 async function runPoint(policy: string, vms: number, requests: number, warmRequests: number): Promise<PointResult> {
-  const { parseScenario } = (await import(new URL('core/scenario.js', dist).href)) as typeof import('../src/core/scenario.js');
-  const { runPolicy } = (await import(new URL('sim/simulation.js', dist).href)) as typeof import('../src/sim/simulation.js');
+  const { parseScenario } = (await import(new URL('core/scenario.js', dist).href)) as typeof import('../core/scenario.js');
+  const { runPolicy } = (await import(new URL('sim/simulation.js', dist).href)) as typeof import('../sim/simulation.js');
   const perHost = 4;
   const hosts = Math.ceil(vms / perHost);
   const scenario = parseScenario({
@@ -80,8 +80,8 @@ async function runPoint(policy: string, vms: number, requests: number, warmReque
 
 /** The ceiling: `events` bare VirtualClock events, `pendingTimers` in flight at a time, exponential gaps. */
 async function runCeiling(events: number, pendingTimers: number): Promise<{ wallMs: number; events: number }> {
-  const { VirtualClock } = (await import(new URL('core/virtual-clock.js', dist).href)) as typeof import('../src/core/virtual-clock.js');
-  const { createRng } = (await import(new URL('core/rng.js', dist).href)) as typeof import('../src/core/rng.js');
+  const { VirtualClock } = (await import(new URL('core/virtual-clock.js', dist).href)) as typeof import('../core/virtual-clock.js');
+  const { createRng } = (await import(new URL('core/rng.js', dist).href)) as typeof import('../core/rng.js');
   const clock = new VirtualClock();
   const rng = createRng(1);
   let left = events;

@@ -9,14 +9,14 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Resvg } from '@resvg/resvg-js';
-import type { Report } from '../src/core/report.js';
-import { loadScenario } from '../src/core/scenario.js';
-import { runCompare } from '../src/loadtest/compare.js';
-import { checkPolicySpecs } from '../src/policies/index.js';
-import { latencyCdfChart, renderSvg, requestShareChart } from '../src/report/charts.js';
-import { ReportSchema } from '../src/report/schema.js';
-import { renderTable } from '../src/report/table.js';
-import { writeReports } from '../src/report/write.js';
+import type { Report } from '../core/report.js';
+import { loadScenario } from '../core/scenario.js';
+import { runCompare } from '../loadtest/compare.js';
+import { checkPolicySpecs } from '../policies/index.js';
+import { latencyCdfChart, renderSvg, requestShareChart } from '../report/charts.js';
+import { ReportSchema } from '../report/schema.js';
+import { renderTable } from '../report/table.js';
+import { writeReports } from '../report/write.js';
 
 const SCENARIO = 'scenarios/default.yaml';
 const README = 'README.md';

@@ -10,7 +10,7 @@ const FIXTURE = 'test/fixtures/backends-host.yaml';
 const started: ChildProcessWithoutNullStreams[] = [];
 
 function cli(...args: string[]): ChildProcessWithoutNullStreams {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { stdio: 'pipe' });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { stdio: 'pipe' });
   started.push(child);
   return child;
 }

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseScenario } from '../../src/core/scenario.js';
-import { startHost, type RunningHost } from '../../src/backends/host-server.js';
-import type { ReplicaResponse } from '../../src/backends/replica-app.js';
+import { parseScenario } from '../../core/scenario.js';
+import { startHost, type RunningHost } from '../../backends/host-server.js';
+import type { ReplicaResponse } from '../../backends/replica-app.js';
 import { getJson, http } from './http.js';
 
 /**

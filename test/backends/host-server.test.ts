@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseScenario } from '../../src/core/scenario.js';
-import { startHost, type RunningHost } from '../../src/backends/host-server.js';
-import type { ReplicaResponse } from '../../src/backends/replica-app.js';
-import type { VmSnapshot } from '../../src/backends/hypervisor/types.js';
+import { parseScenario } from '../../core/scenario.js';
+import { startHost, type RunningHost } from '../../backends/host-server.js';
+import type { ReplicaResponse } from '../../backends/replica-app.js';
+import type { VmSnapshot } from '../../backends/hypervisor/types.js';
 import { getJson, http } from './http.js';
 
 /**

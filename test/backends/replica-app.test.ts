@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/core/clock.js';
-import { createRng } from '../../src/core/rng.js';
-import { parseScenario } from '../../src/core/scenario.js';
-import { createHostMetrics } from '../../src/backends/host-metrics.js';
-import { createReplicaApp, type ReplicaResponse } from '../../src/backends/replica-app.js';
-import type { HostSnapshot, HypervisorHost, JobResult, RequestCost, VmPort, VmStatus } from '../../src/backends/hypervisor/types.js';
+import { systemClock } from '../../core/clock.js';
+import { createRng } from '../../core/rng.js';
+import { parseScenario } from '../../core/scenario.js';
+import { createHostMetrics } from '../../backends/host-metrics.js';
+import { createReplicaApp, type ReplicaResponse } from '../../backends/replica-app.js';
+import type { HostSnapshot, HypervisorHost, JobResult, RequestCost, VmPort, VmStatus } from '../../backends/hypervisor/types.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { getJson, http } from './http.js';
 

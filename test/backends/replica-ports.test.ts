@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseScenario, ScenarioError } from '../../src/core/scenario.js';
-import { replicaPorts } from '../../src/backends/replica-ports.js';
+import { parseScenario, ScenarioError } from '../../core/scenario.js';
+import { replicaPorts } from '../../backends/replica-ports.js';
 
 const scenario = parseScenario({
   name: 'ports',

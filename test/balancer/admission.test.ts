@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eligible } from '../../src/policies/policy.js';
+import { eligible } from '../../policies/policy.js';
 import { GET, inFlight, setup } from './fixtures.js';
 
 describe('Balancer admission and queue', () => {

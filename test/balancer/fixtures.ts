@@ -1,9 +1,9 @@
-import { VirtualClock } from '../../src/core/virtual-clock.js';
-import { ScenarioSchema, type DispatcherSettings } from '../../src/core/scenario.js';
-import type { BackendId } from '../../src/core/types.js';
-import { eligible, type BackendView, type Outcome, type PickContext, type Policy } from '../../src/policies/policy.js';
-import { Balancer, type BackendInit } from '../../src/dispatcher/balancer.js';
-import type { Admission, BalancerObserver, Lease, RequestInfo } from '../../src/dispatcher/balancer-types.js';
+import { VirtualClock } from '../../core/virtual-clock.js';
+import { ScenarioSchema, type DispatcherSettings } from '../../core/scenario.js';
+import type { BackendId } from '../../core/types.js';
+import { eligible, type BackendView, type Outcome, type PickContext, type Policy } from '../../policies/policy.js';
+import { Balancer, type BackendInit } from '../../dispatcher/balancer/balancer.js';
+import type { Admission, BalancerObserver, Lease, RequestInfo } from '../../dispatcher/balancer/types.js';
 
 /** Dispatcher settings as a scenario would give them, with the fields a test cares about overridden. */
 export function settings(overrides: Record<string, unknown> = {}): DispatcherSettings {

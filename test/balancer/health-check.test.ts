@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HealthChecker } from '../../src/dispatcher/health-check.js';
+import { HealthChecker } from '../../dispatcher/health-check.js';
 import { setup } from './fixtures.js';
 
 /** Let settled probe promises deliver their answers. */

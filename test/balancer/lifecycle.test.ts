@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BackendState } from '../../src/policies/policy.js';
+import type { BackendState } from '../../policies/policy.js';
 import { FirstEligible, GET, inFlight, setup } from './fixtures.js';
 
 const fail = { kind: 'response', status: 502 } as const;

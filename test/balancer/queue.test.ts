@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { WaitQueue } from '../../src/dispatcher/balancer-queue.js';
-import { RetryBudget } from '../../src/dispatcher/balancer-retry-budget.js';
+import { WaitQueue } from '../../dispatcher/balancer/queue.js';
+import { RetryBudget } from '../../dispatcher/balancer/retry-budget.js';
 
 const entry = (n: number) => ({ n, waiting: false });
 

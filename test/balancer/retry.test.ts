@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Admission } from '../../src/dispatcher/balancer-types.js';
+import type { Admission } from '../../dispatcher/balancer/types.js';
 import { GET, POST, Results, inFlight, setup } from './fixtures.js';
 
 describe('Balancer retries', () => {

@@ -10,7 +10,7 @@ const dir = mkdtempSync(join(tmpdir(), 'dispatchlab-validate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function validate(...files: string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'validate', ...files], { encoding: 'utf8' });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'validate', ...files], { encoding: 'utf8' });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 

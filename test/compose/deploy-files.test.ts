@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
-import { replicaPorts } from '../../src/backends/replica-ports.js';
-import { loadScenario } from '../../src/core/scenario.js';
+import { replicaPorts } from '../../backends/replica-ports.js';
+import { loadScenario } from '../../core/scenario.js';
 import {
   COMPOSE_FILE,
   DASHBOARD_FILE,

@@ -1,5 +1,5 @@
 import { appendFileSync } from 'node:fs';
-import { loadScenario, policyName, replicaVms, type Scenario } from '../../src/core/scenario.js';
+import { loadScenario, policyName, replicaVms, type Scenario } from '../../core/scenario.js';
 import {
   DASHBOARD_FILE,
   dashboardQueries,

@@ -31,7 +31,7 @@ interface Run {
 }
 
 function load(args: string[], stopAfterMs?: number): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'load', ...args], { stdio: 'pipe' });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'load', ...args], { stdio: 'pipe' });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

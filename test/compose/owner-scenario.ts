@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { parseScenarioText } from '../../src/core/scenario.js';
+import { parseScenarioText } from '../../core/scenario.js';
 
 /**
  * The "make an owner come back" step of docs/compose.md, made by a program for the compose test:

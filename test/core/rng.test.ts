@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRng, drawDuration } from '../../src/core/rng.js';
+import { createRng, drawDuration } from '../../core/rng.js';
 
 const draws = (rng: { next(): number }, n: number): number[] => Array.from({ length: n }, () => rng.next());
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { expandVms, loadScenario, parseScenario, parseScenarioText, ScenarioError } from '../../src/core/scenario.js';
+import { expandVms, loadScenario, parseScenario, parseScenarioText, ScenarioError } from '../../core/scenario.js';
 
 function base(): Record<string, unknown> {
   return {

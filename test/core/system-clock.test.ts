@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/core/clock.js';
+import { systemClock } from '../../core/clock.js';
 
 describe('systemClock', () => {
   it('never runs a callback before its due time, fractional delays included', async () => {

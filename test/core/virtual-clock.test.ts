@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/core/virtual-clock.js';
+import { VirtualClock } from '../../core/virtual-clock.js';
 
 describe('VirtualClock', () => {
   it('runs events in time order, and same-time events in scheduling order', () => {

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminError, createAdminApp, type AdminBackend, type AdminControl } from '../../src/dispatcher/admin-api.js';
+import { AdminError, createAdminApp, type AdminBackend, type AdminControl } from '../../dispatcher/admin-api.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const TOKEN = 'test-token-123456';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseScenario } from '../../src/core/scenario.js';
-import { backendsFromScenario, parseBackendList } from '../../src/dispatcher/backend-list.js';
+import { parseScenario } from '../../core/scenario.js';
+import { backendsFromScenario, parseBackendList } from '../../dispatcher/backend-list.js';
 
 const scenario = parseScenario({
   name: 't',

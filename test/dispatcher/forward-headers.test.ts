@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { prepareDownstreamHeaders, prepareUpstreamHeaders } from '../../src/dispatcher/forward-headers.js';
+import { prepareDownstreamHeaders, prepareUpstreamHeaders } from '../../dispatcher/forward-headers.js';
 
 function request(headers: Record<string, string>, httpVersion = '1.1'): IncomingMessage {
   return { headers, httpVersion, socket: { remoteAddress: '10.1.2.3' } } as unknown as IncomingMessage;

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { hasBody, originPath, readRequestInfo } from '../../src/dispatcher/request-info.js';
-import { SessionSigner } from '../../src/dispatcher/session-cookie.js';
+import { hasBody, originPath, readRequestInfo } from '../../dispatcher/request-info.js';
+import { SessionSigner } from '../../dispatcher/session-cookie.js';
 
 const secret = Buffer.alloc(32, 7);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_COST_MODEL, resolveCostModel } from '../../src/backends/hypervisor/cost-model.js';
+import { DEFAULT_COST_MODEL, resolveCostModel } from '../../backends/hypervisor/cost-model.js';
 import { bench, latencyMs, NATIVE_COSTS, timing } from './fixtures.js';
 
 describe('Condor owner activity', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_COST_MODEL, resolveCostModel, serviceCpuMs } from '../../src/backends/hypervisor/cost-model.js';
-import type { RequestCost } from '../../src/backends/hypervisor/types.js';
-import { VIRTUALIZATION_TECHNIQUES } from '../../src/core/scenario.js';
+import { DEFAULT_COST_MODEL, resolveCostModel, serviceCpuMs } from '../../backends/hypervisor/cost-model.js';
+import type { RequestCost } from '../../backends/hypervisor/types.js';
+import { VIRTUALIZATION_TECHNIQUES } from '../../core/scenario.js';
 import { bench, latencyMs } from './fixtures.js';
 
 const ioHeavy: RequestCost = { cpuMs: 2, ioOps: 500, pageTableUpdates: 0, memoryMb: 0 };

@@ -1,8 +1,8 @@
-import { createHost } from '../../src/backends/hypervisor/host.js';
-import { DEFAULT_COST_MODEL, type CostModel } from '../../src/backends/hypervisor/cost-model.js';
-import type { HypervisorHost, JobResult, JobTiming, RequestCost } from '../../src/backends/hypervisor/types.js';
-import { expandVms, ScenarioSchema, type FaultSpec, type HostSpec, type VmSpec } from '../../src/core/scenario.js';
-import { VirtualClock } from '../../src/core/virtual-clock.js';
+import { createHost } from '../../backends/hypervisor/host.js';
+import { DEFAULT_COST_MODEL, type CostModel } from '../../backends/hypervisor/cost-model.js';
+import type { HypervisorHost, JobResult, JobTiming, RequestCost } from '../../backends/hypervisor/types.js';
+import { expandVms, ScenarioSchema, type FaultSpec, type HostSpec, type VmSpec } from '../../core/scenario.js';
+import { VirtualClock } from '../../core/virtual-clock.js';
 
 /** Scenario-shaped host and VM entries, with the schema's defaults filled in (no cross-checks, so tests can build bad hosts). */
 export function specs(host: Record<string, unknown>, vms: Record<string, unknown>[]): { host: HostSpec; vms: VmSpec[] } {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { createFleet } from '../../src/backends/hypervisor/fleet.js';
-import { loadScenario, replicaVms } from '../../src/core/scenario.js';
-import { VirtualClock } from '../../src/core/virtual-clock.js';
+import { createFleet } from '../../backends/hypervisor/fleet.js';
+import { loadScenario, replicaVms } from '../../core/scenario.js';
+import { VirtualClock } from '../../core/virtual-clock.js';
 
 const defaultScenario = loadScenario(fileURLToPath(new URL('../../scenarios/default.yaml', import.meta.url)));
 

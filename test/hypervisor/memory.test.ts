@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createHost } from '../../src/backends/hypervisor/host.js';
-import { DEFAULT_COST_MODEL } from '../../src/backends/hypervisor/cost-model.js';
-import { VirtualClock } from '../../src/core/virtual-clock.js';
+import { createHost } from '../../backends/hypervisor/host.js';
+import { DEFAULT_COST_MODEL } from '../../backends/hypervisor/cost-model.js';
+import { VirtualClock } from '../../core/virtual-clock.js';
 import { bench, latencyMs, specs } from './fixtures.js';
 
 function latencyBeside(neighbourMb: number, host: Record<string, unknown> = { hypervisor: 'type2' }): number {

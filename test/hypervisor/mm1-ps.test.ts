@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../../src/core/rng.js';
+import { createRng } from '../../core/rng.js';
 import { bench } from './fixtures.js';
 
 describe('against queueing theory', () => {

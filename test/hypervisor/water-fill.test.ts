@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WaterFill } from '../../src/backends/hypervisor/water-fill.js';
+import { WaterFill } from '../../backends/hypervisor/water-fill.js';
 
 function fill(capacity: number, demand: number[], weight: number[]): number[] {
   const wf = new WaterFill(demand.length);

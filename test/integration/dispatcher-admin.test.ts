@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startUp, type RunningUp } from '../../src/up.js';
+import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { ADMIN_TOKEN, get, rawRequest, replicasScenario } from './dispatcher-helpers.js';
 
 /**

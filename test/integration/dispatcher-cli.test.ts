@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startHost, type RunningHost } from '../../src/backends/host-server.js';
-import { loadScenario } from '../../src/core/scenario.js';
+import { startHost, type RunningHost } from '../../backends/host-server.js';
+import { loadScenario } from '../../core/scenario.js';
 import { get } from './dispatcher-helpers.js';
 
 /** `dispatchlab up` and `dispatchlab dispatcher` as a user runs them: URLs printed, SIGTERM exits 0. */
@@ -17,7 +17,7 @@ afterAll(async () => {
 
 /** Start the CLI and collect its stdout until `ready` matches it. */
 function cli(args: string[], ready: RegExp): Promise<{ child: ChildProcess; out: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISPATCHLAB_ADMIN_TOKEN: '' } });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISPATCHLAB_ADMIN_TOKEN: '' } });
   children.push(child);
   let out = '';
   let err = '';
@@ -64,7 +64,7 @@ describe('dispatcher commands', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
 
-    const bad = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'dispatcher', '--scenario', FIXTURE, '--backends', backends, '--policy', 'nope', '--port', '0', '--admin-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const bad = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'dispatcher', '--scenario', FIXTURE, '--backends', backends, '--policy', 'nope', '--port', '0', '--admin-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(bad);
     let err = '';
     bad.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));

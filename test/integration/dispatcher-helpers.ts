@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { parseScenario, type Scenario } from '../../src/core/scenario.js';
+import { parseScenario, type Scenario } from '../../core/scenario.js';
 
 /** Shared by the dispatcher's integration tests: small scenarios and plain HTTP calls. */
 

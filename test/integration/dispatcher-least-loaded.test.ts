@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseScenario } from '../../src/core/scenario.js';
-import { startUp, type RunningUp } from '../../src/up.js';
+import { parseScenario } from '../../core/scenario.js';
+import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { get } from './dispatcher-helpers.js';
 
 /**

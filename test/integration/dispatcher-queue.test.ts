@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { startUp, type RunningUp } from '../../src/up.js';
+import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { get, replicasScenario, until } from './dispatcher-helpers.js';
 
 const running: RunningUp[] = [];

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startUp, type RunningUp } from '../../src/up.js';
+import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { ADMIN_TOKEN, get, rawRequest, replicasScenario } from './dispatcher-helpers.js';
 
 let up: RunningUp;

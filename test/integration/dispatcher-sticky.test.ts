@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startUp, type RunningUp } from '../../src/up.js';
+import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { get, replicasScenario } from './dispatcher-helpers.js';
 
 let up: RunningUp;

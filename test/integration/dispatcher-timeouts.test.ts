@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startUp, type RunningUp } from '../../src/up.js';
+import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { get, replicasScenario, until } from './dispatcher-helpers.js';
 
 const running: RunningUp[] = [];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseScenario } from '../../src/core/scenario.js';
-import { runCompare } from '../../src/loadtest/compare.js';
-import { simulate } from '../../src/sim/simulation.js';
+import { parseScenario } from '../../core/scenario.js';
+import { runCompare } from '../../loadtest/compare.js';
+import { simulate } from '../../sim/simulation.js';
 
 /**
  * Live and simulated agree: one small scenario at moderate load through `compare` (real HTTP on

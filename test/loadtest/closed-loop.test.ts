@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseScenario } from '../../src/core/scenario.js';
-import { runClosedLoop } from '../../src/loadtest/closed-loop.js';
+import { parseScenario } from '../../core/scenario.js';
+import { runClosedLoop } from '../../loadtest/closed-loop.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** Gives each cookie-less request a new session id, and records where each was issued and sent back. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Report } from '../../src/core/report.js';
+import type { Report } from '../../core/report.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'dispatchlab-compare-'));
@@ -26,7 +26,7 @@ warmup: 300ms
 );
 
 function cli(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'compare', '--scenario', scenarioFile, ...args], { timeout: 60_000 });
+  return run(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'compare', '--scenario', scenarioFile, ...args], { timeout: 60_000 });
 }
 
 describe('dispatchlab compare', () => {

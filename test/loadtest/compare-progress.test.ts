@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createCompareProgress } from '../../src/commands/compare-progress.js';
+import { createCompareProgress } from '../../cli/compare-progress.js';
 
 function sink(): { stream: NodeJS.WriteStream; text: () => string } {
   let out = '';

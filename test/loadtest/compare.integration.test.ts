@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseScenario } from '../../src/core/scenario.js';
-import type { Report } from '../../src/core/report.js';
-import { runCompare, type CompareProgress } from '../../src/loadtest/compare.js';
-import { renderHtml } from '../../src/report/html.js';
-import { ReportSchema } from '../../src/report/schema.js';
+import { parseScenario } from '../../core/scenario.js';
+import type { Report } from '../../core/report.js';
+import { runCompare, type CompareProgress } from '../../loadtest/compare.js';
+import { renderHtml } from '../../report/html.js';
+import { ReportSchema } from '../../report/schema.js';
 
 /**
  * `compare` end to end on real sockets: a tiny fleet (two replicas, one of them slowed by a noisy

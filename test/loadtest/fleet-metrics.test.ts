@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseScenario } from '../../src/core/scenario.js';
-import { fleetDelta } from '../../src/loadtest/fleet-metrics.js';
-import { parseMetrics } from '../../src/loadtest/scrape.js';
+import { parseScenario } from '../../core/scenario.js';
+import { fleetDelta } from '../../loadtest/fleet-metrics.js';
+import { parseMetrics } from '../../loadtest/scrape.js';
 
 const scenario = parseScenario({
   name: 't',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseScenario } from '../../src/core/scenario.js';
-import type { OpenLoopPlan } from '../../src/loadtest/load-plan.js';
-import { runOpenLoop } from '../../src/loadtest/open-loop.js';
+import { parseScenario } from '../../core/scenario.js';
+import type { OpenLoopPlan } from '../../loadtest/load-plan.js';
+import { runOpenLoop } from '../../loadtest/open-loop.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** A target that answers after `delay` ms (from the query), sets a session cookie, and logs what it saw. */
@@ -101,7 +101,7 @@ describe('runOpenLoop', () => {
 
 describe('runLoadInChild', () => {
   it('runs the plan in another process, relays ticks and waits for beforeMeasure', async () => {
-    const { runLoadInChild } = await import('../../src/loadtest/loadgen.js');
+    const { runLoadInChild } = await import('../../loadtest/loadgen.js');
     delayMs = 5;
     const ticks: string[] = [];
     let measured = false;
@@ -120,7 +120,7 @@ describe('runLoadInChild', () => {
   });
 
   it('reports a failure in the child as a rejection', async () => {
-    const { runLoadInChild } = await import('../../src/loadtest/loadgen.js');
+    const { runLoadInChild } = await import('../../loadtest/loadgen.js');
     await expect(runLoadInChild({ ...plan(), url: 'not a url' })).rejects.toThrow(/load generator: Invalid URL/);
   });
 });

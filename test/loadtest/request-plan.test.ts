@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../../src/core/rng.js';
-import { parseScenario } from '../../src/core/scenario.js';
-import { classify } from '../../src/core/workload.js';
-import { CookieJar, createRequestPlanner } from '../../src/loadtest/request-plan.js';
+import { createRng } from '../../core/rng.js';
+import { parseScenario } from '../../core/scenario.js';
+import { classify } from '../../core/workload.js';
+import { CookieJar, createRequestPlanner } from '../../loadtest/request-plan.js';
 
 const scenario = parseScenario({
   name: 't',

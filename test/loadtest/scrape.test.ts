@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffMetrics, histogramQuantile, parseMetrics, sumBy, sumOf } from '../../src/loadtest/scrape.js';
+import { diffMetrics, histogramQuantile, parseMetrics, sumBy, sumOf } from '../../loadtest/scrape.js';
 
 const BEFORE = `# HELP dispatchlab_requests_total requests answered
 # TYPE dispatchlab_requests_total counter

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { BackendId } from '../../src/core/types.js';
-import { keyHash } from '../../src/policies/hashing/hash.js';
-import { HashRing } from '../../src/policies/hashing/ring.js';
-import { MaglevTable } from '../../src/policies/hashing/maglev.js';
+import type { BackendId } from '../../core/types.js';
+import { keyHash } from '../../policies/hashing/hash.js';
+import { HashRing } from '../../policies/hashing/ring.js';
+import { MaglevTable } from '../../policies/hashing/maglev.js';
 import { backend, backends, byId, policy, type TestBackend } from './helpers.js';
 
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `client-${i}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { policyNames } from '../../src/policies/index.js';
+import { policyNames } from '../../policies/index.js';
 import { backend, backends, byId, drive, policy } from './helpers.js';
 
 /**

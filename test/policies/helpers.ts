@@ -1,8 +1,8 @@
-import { createRng } from '../../src/core/rng.js';
-import type { BackendId } from '../../src/core/types.js';
-import { createPolicy } from '../../src/policies/index.js';
-import type { BackendState, BackendView, PickContext, Policy } from '../../src/policies/policy.js';
-import type { PolicySpec } from '../../src/core/scenario.js';
+import { createRng } from '../../core/rng.js';
+import type { BackendId } from '../../core/types.js';
+import { createPolicy } from '../../policies/index.js';
+import type { BackendState, BackendView, PickContext, Policy } from '../../policies/policy.js';
+import type { PolicySpec } from '../../core/scenario.js';
 
 /** A mutable backend view, as a test Balancer would keep it. */
 export interface TestBackend {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReportedLoadMetric } from '../../src/policies/load/reported.js';
+import { ReportedLoadMetric } from '../../policies/load/reported.js';
 import { backend, policy, shares } from './helpers.js';
 
 describe('least-loaded', () => {

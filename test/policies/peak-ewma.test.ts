@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PeakEwmaMetric } from '../../src/policies/load/peak-ewma.js';
+import { PeakEwmaMetric } from '../../policies/load/peak-ewma.js';
 import { backend, drive, policy } from './helpers.js';
 
 const DECAY_MS = 1000;

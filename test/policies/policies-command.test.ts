@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { describeType, listPolicies, registerPolicies, type PolicyListing } from '../../src/commands/policies.js';
-import { policyNames } from '../../src/policies/index.js';
+import { describeType, listPolicies, registerPolicies, type PolicyListing } from '../../cli/policies.js';
+import { policyNames } from '../../policies/index.js';
 
 async function run(...args: string[]): Promise<string> {
   const out: string[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../../src/core/rng.js';
+import { createRng } from '../../core/rng.js';
 import { backend, backends, policy, type TestBackend } from './helpers.js';
 
 const picks = (n: number, view: ReturnType<typeof backends>, p = policy('round-robin')) =>

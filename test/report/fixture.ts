@@ -1,4 +1,4 @@
-import type { PolicyRun, Report } from '../../src/core/report.js';
+import type { PolicyRun, Report } from '../../core/report.js';
 
 /** A small hand-made report: two policies, two replicas and a neighbour VM, every chart fed. */
 function run(policy: string, scale: number, shares: [number, number], sticky?: number): PolicyRun {

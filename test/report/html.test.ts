@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { renderHtml } from '../../src/report/html.js';
-import { writeReports } from '../../src/report/write.js';
+import { renderHtml } from '../../report/html.js';
+import { writeReports } from '../../report/write.js';
 import { fixtureReport } from './fixture.js';
 
 /** The sections of the page by id (sections do not nest, and SVG holds none). */
@@ -75,7 +75,7 @@ describe('writeReports', () => {
 });
 
 describe('ReportSchema', async () => {
-  const { ReportSchema } = await import('../../src/report/schema.js');
+  const { ReportSchema } = await import('../../report/schema.js');
   it('accepts a report and refuses a share above 1 with its path', () => {
     expect(ReportSchema.safeParse(fixtureReport()).success).toBe(true);
     const bad = fixtureReport();

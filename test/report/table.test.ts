@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { renderMarkdown } from '../../src/report/markdown.js';
-import { renderTable } from '../../src/report/table.js';
+import { renderMarkdown } from '../../report/markdown.js';
+import { renderTable } from '../../report/table.js';
 import { fixtureReport } from './fixture.js';
 
 function row(table: string, policy: string): string[] {

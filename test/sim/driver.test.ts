@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseScenario, type Scenario } from '../../src/core/scenario.js';
-import { ReportSchema } from '../../src/report/schema.js';
-import { simulate, simulatePolicy } from '../../src/sim/simulation.js';
+import { parseScenario, type Scenario } from '../../core/scenario.js';
+import { ReportSchema } from '../../report/schema.js';
+import { simulate, simulatePolicy } from '../../sim/simulation.js';
 
 // The simulator's transport and workload: reproducibility, closed loop, sessions, several
 // dispatchers, faults with retries and modelled health checks, Condor owners.

@@ -1,4 +1,4 @@
-import { parseScenario, type Scenario } from '../../src/core/scenario.js';
+import { parseScenario, type Scenario } from '../../core/scenario.js';
 
 /**
  * Scenarios where queueing theory applies exactly: `replicas` identical 1-vCPU container VMs whose

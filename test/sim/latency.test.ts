@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLatencyRecorder, createLatencyTimeline } from '../../src/core/latency.js';
+import { createLatencyRecorder, createLatencyTimeline } from '../../core/latency.js';
 
 describe('latency recorder', () => {
   it('gives exact mean and percentiles within 0.1% at microsecond precision', () => {

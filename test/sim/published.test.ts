@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadScenario, policyLabel } from '../../src/core/scenario.js';
-import { checkPolicySpecs } from '../../src/policies/index.js';
-import { simulate } from '../../src/sim/simulation.js';
+import { loadScenario, policyLabel } from '../../core/scenario.js';
+import { checkPolicySpecs } from '../../policies/index.js';
+import { simulate } from '../../sim/simulation.js';
 
 // Published results, reproduced from the scenario files shipped in scenarios/.
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadScenario } from '../../src/core/scenario.js';
-import { checkPolicySpecs } from '../../src/policies/index.js';
-import { simulate } from '../../src/sim/simulation.js';
+import { loadScenario } from '../../core/scenario.js';
+import { checkPolicySpecs } from '../../policies/index.js';
+import { simulate } from '../../sim/simulation.js';
 
 // The shipped scenarios that are not published results: each shows what its header says.
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { baselines, erlangC, mm1, mmc, powerOfD, randomAssignment, supermarketTime } from '../../src/sim/theory.js';
+import { baselines, erlangC, mm1, mmc, powerOfD, randomAssignment, supermarketTime } from '../../sim/theory.js';
 
 describe('queueing theory baselines', () => {
   it('M/M/1: W = 1/(mu - lambda)', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { simulatePolicy } from '../../src/sim/simulation.js';
-import { theoryFor } from '../../src/sim/theory-block.js';
-import { mmc, powerOfD, randomAssignment } from '../../src/sim/theory.js';
+import { simulatePolicy } from '../../sim/simulation.js';
+import { theoryFor } from '../../sim/theory-block.js';
+import { mmc, powerOfD, randomAssignment } from '../../sim/theory.js';
 import { homogeneous, relativeError } from './fixtures.js';
 
 // The simulator against queueing theory: seeded runs of the real Balancer, policies and hypervisor

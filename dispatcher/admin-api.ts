@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { BackendId } from '../core/types.js';
-import type { BackendStatus } from './balancer-types.js';
+import type { BackendStatus } from './balancer/types.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 
 /**

@@ -1,12 +1,12 @@
-import type { Cancel, Clock } from '../core/clock.js';
-import type { DispatcherSettings } from '../core/scenario.js';
-import type { BackendId, Millis } from '../core/types.js';
-import type { BackendView, PickContext, Policy } from '../policies/policy.js';
-import { BackendRecord } from './balancer-backend.js';
-import { BalancerLease, type LeaseHost } from './balancer-lease.js';
-import { ejectionMs, isBackendFailure, maxEjected } from './balancer-outlier.js';
-import { WaitQueue } from './balancer-queue.js';
-import { RetryBudget } from './balancer-retry-budget.js';
+import type { Cancel, Clock } from '../../core/clock.js';
+import type { DispatcherSettings } from '../../core/scenario.js';
+import type { BackendId, Millis } from '../../core/types.js';
+import type { BackendView, PickContext, Policy } from '../../policies/policy.js';
+import { BackendRecord } from './backend.js';
+import { BalancerLease, type LeaseHost } from './lease.js';
+import { ejectionMs, isBackendFailure, maxEjected } from './outlier.js';
+import { WaitQueue } from './queue.js';
+import { RetryBudget } from './retry-budget.js';
 import type {
   Admission,
   AttemptOutcome,
@@ -15,7 +15,7 @@ import type {
   RefusalReason,
   RequestInfo,
   Ticket,
-} from './balancer-types.js';
+} from './types.js';
 
 /**
  * The dispatcher's master node (DESIGN.md, "Balancer"), transport-neutral: the live proxy and the

@@ -1,6 +1,6 @@
-import type { Cancel } from '../core/clock.js';
-import type { BackendId, Millis } from '../core/types.js';
-import type { BackendState, BackendView, PickContext } from '../policies/policy.js';
+import type { Cancel } from '../../core/clock.js';
+import type { BackendId, Millis } from '../../core/types.js';
+import type { BackendState, BackendView, PickContext } from '../../policies/policy.js';
 
 /**
  * The Balancer seam (DESIGN.md): transport-neutral. The live dispatcher and the simulator make the

@@ -13,7 +13,7 @@ import { parseCount, parseDurationFlag, selectPolicies } from './flags.js';
 
 /**
  * `dispatchlab simulate --scenario F [--policies a,b] [--requests N | --duration D] [--dispatchers K]
- * [--json OUT] [--html OUT] [--out DIR]`: the scenario's policies in virtual time (src/sim), the
+ * [--json OUT] [--html OUT] [--out DIR]`: the scenario's policies in virtual time (sim/), the
  * same table and report files as `compare`, then the analytic baselines when the scenario admits
  * them. A progress bar on a terminal, one plain line per policy otherwise (CI logs).
  */

@@ -1,4 +1,4 @@
-import type { Millis } from '../core/types.js';
+import type { Millis } from '../../core/types.js';
 
 /**
  * Retry budget, after Finagle's RetryBudget and Linkerd 2's retry budgets: over a sliding window,

@@ -1,7 +1,7 @@
-import type { Millis } from '../core/types.js';
-import type { Policy } from '../policies/policy.js';
-import type { BackendRecord } from './balancer-backend.js';
-import type { Admission, AttemptOutcome, Lease, RequestInfo } from './balancer-types.js';
+import type { Millis } from '../../core/types.js';
+import type { Policy } from '../../policies/policy.js';
+import type { BackendRecord } from './backend.js';
+import type { Admission, AttemptOutcome, Lease, RequestInfo } from './types.js';
 
 /**
  * One attempt of one request on one backend. The lease only guards idempotence; the Balancer

@@ -1,8 +1,8 @@
 import type { JobResult, RequestCost, VmPort } from '../backends/hypervisor/types.js';
 import type { VirtualClock } from '../core/virtual-clock.js';
 import type { Millis } from '../core/types.js';
-import type { Balancer } from '../dispatcher/balancer.js';
-import type { Admission, AttemptOutcome, Lease, RequestInfo } from '../dispatcher/balancer-types.js';
+import type { Balancer } from '../dispatcher/balancer/balancer.js';
+import type { Admission, AttemptOutcome, Lease, RequestInfo } from '../dispatcher/balancer/types.js';
 import type { RequestClass } from '../core/scenario.js';
 import type { RunStats } from './run-stats.js';
 import type { SimWorkload } from './workload.js';

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
 import type { BackendId, Millis } from '../core/types.js';
 import type { BackendState } from '../policies/policy.js';
-import type { BackendStatus, BalancerObserver } from './balancer-types.js';
+import type { BackendStatus, BalancerObserver } from './balancer/types.js';
 import type { ExchangeRecorder } from './http-dispatcher.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { checkPolicySpecs } from '../policies/index.js';
-import { startUp } from '../up.js';
+import { startUp } from '../dispatcher/local-fleet.js';
 import { asCliError, closeOnSignal, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
 import { parsePort } from './flags.js';
 

@@ -3,7 +3,7 @@ import type { PolicyRun, Report } from '../core/report.js';
 import { jainIndex, maxOverMean } from '../core/report.js';
 import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { Millis } from '../core/types.js';
-import { startUp } from '../up.js';
+import { startUp } from '../dispatcher/local-fleet.js';
 import { fleetDelta, scrapeFleet, type FleetScrape } from './fleet-metrics.js';
 import { isSuccess, type LoadPlan, type LoadTick } from './load-plan.js';
 import { runLoadInChild, type ChildLoadResult } from './loadgen.js';

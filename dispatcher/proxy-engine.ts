@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
-import type { AttemptOutcome } from './balancer-types.js';
+import type { AttemptOutcome } from './balancer/types.js';
 import { hasBody } from './request-info.js';
 
 /**

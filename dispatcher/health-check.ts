@@ -1,6 +1,6 @@
 import type { Cancel, Clock } from '../core/clock.js';
 import type { BackendId, Millis } from '../core/types.js';
-import type { Balancer } from './balancer.js';
+import type { Balancer } from './balancer/balancer.js';
 
 /**
  * Active health checks, after HAProxy's `check inter <interval> rise <n> fall <n>`: every

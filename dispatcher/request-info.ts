@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parse as parseCookies } from 'cookie';
 import type { SessionKeying } from '../policies/policy.js';
-import { isRetryable, type RequestInfo } from './balancer-types.js';
+import { isRetryable, type RequestInfo } from './balancer/types.js';
 import type { SessionSigner } from './session-cookie.js';
 
 /**

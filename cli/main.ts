@@ -1,19 +1,19 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { registerValidate } from './commands/validate.js';
-import { registerPolicies } from './commands/policies.js';
-import { registerHost } from './commands/host.js';
-import { registerDispatcher } from './commands/dispatcher.js';
-import { registerUp } from './commands/up.js';
-import { registerSimulate } from './commands/simulate.js';
-import { registerCompare } from './commands/compare.js';
-import { registerLoad } from './commands/load.js';
-import { CliError } from './commands/errors.js';
-import { ScenarioError } from './core/scenario.js';
+import { registerValidate } from './validate.js';
+import { registerPolicies } from './policies.js';
+import { registerHost } from './host.js';
+import { registerDispatcher } from './dispatcher.js';
+import { registerUp } from './up.js';
+import { registerSimulate } from './simulate.js';
+import { registerCompare } from './compare.js';
+import { registerLoad } from './load.js';
+import { CliError } from './errors.js';
+import { ScenarioError } from '../core/scenario.js';
 
 /**
  * `dispatchlab`: one program, one subcommand per job (DESIGN.md, "Interfaces people use"). Each
- * command lives in src/commands/ and registers itself here. Bad input exits 2 with a message,
+ * command lives in a file of its own in cli/ and registers itself here. Bad input exits 2 with a message,
  * never a stack trace.
  */
 const program = new Command('dispatchlab')

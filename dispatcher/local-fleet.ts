@@ -1,8 +1,8 @@
-import type { Clock } from './core/clock.js';
-import type { PolicySpec, Scenario } from './core/scenario.js';
-import { replicaVms } from './core/scenario.js';
-import { startHost, type RunningHost } from './backends/host-server.js';
-import { startDispatcher, type RunningDispatcher, type StartDispatcherOptions } from './dispatcher/dispatcher-service.js';
+import type { Clock } from '../core/clock.js';
+import type { PolicySpec, Scenario } from '../core/scenario.js';
+import { replicaVms } from '../core/scenario.js';
+import { startHost, type RunningHost } from '../backends/host-server.js';
+import { startDispatcher, type RunningDispatcher, type StartDispatcherOptions } from './dispatcher-service.js';
 
 /**
  * The embedded default (`dispatchlab up`, and `compare`'s live runs): every host of a scenario and

@@ -1,5 +1,8 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
+import { systemClock } from './clock.js';
+
+/** What node:http's Server adds that a graceful close needs; typed here so core/ stays free of node:http. */
+export type Server = NetServer & { closeAllConnections(): void; closeIdleConnections(): void };
 
 /**
  * Starting and stopping the node:http servers of a process (the dispatcher's proxy and admin
@@ -25,9 +28,9 @@ export function listen(server: Server, port: number, bind: string, what: string)
 export function closeServer(server: Server, graceMs: number): Promise<void> {
   if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
-    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    const cancelForce = systemClock.schedule(graceMs, () => server.closeAllConnections());
     server.close(() => {
-      clearTimeout(force);
+      cancelForce();
       resolve();
     });
     server.closeIdleConnections();

@@ -1,5 +1,5 @@
-import type { Millis } from '../core/types.js';
-import type { AttemptOutcome } from './balancer-types.js';
+import type { Millis } from '../../core/types.js';
+import type { AttemptOutcome } from './types.js';
 
 /**
  * Passive outlier ejection, after Envoy's outlier detection (consecutive_5xx,

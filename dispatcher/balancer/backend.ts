@@ -1,6 +1,6 @@
-import type { Cancel } from '../core/clock.js';
-import type { BackendId, Millis } from '../core/types.js';
-import type { BackendState, BackendView } from '../policies/policy.js';
+import type { Cancel } from '../../core/clock.js';
+import type { BackendId, Millis } from '../../core/types.js';
+import type { BackendState, BackendView } from '../../policies/policy.js';
 
 /**
  * One backend as the Balancer tracks it: the flags state derives from, the counters reports show,

@@ -4,7 +4,7 @@ import { createRng, type Rng } from '../core/rng.js';
 import { ScenarioError, type Scenario } from '../core/scenario.js';
 import { createHostMetrics } from './host-metrics.js';
 import { createFleet, type HypervisorHost } from './hypervisor/index.js';
-import { closeServer, listen, serverUrl } from '../net/http-server.js';
+import { closeServer, listen, serverUrl } from '../core/server-lifecycle.js';
 import { createReplicaApp, DEFAULT_MAX_BODY_BYTES } from './replica-app.js';
 import { replicaPorts } from './replica-ports.js';
 
