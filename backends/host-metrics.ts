@@ -16,6 +16,8 @@ export interface HostMetrics {
   readonly registry: Registry;
   /** Record one finished request (called by the replica servers on every successful completion). */
   observeCompletion(timing: JobTiming): void;
+  /** Record how late the host's completion timer fired after the model's due time (early counts as 0). */
+  observeTimerLateness(lateMs: number): void;
 }
 
 const MS_PER_S = 1000;
@@ -92,10 +94,24 @@ export function createHostMetrics(host: HypervisorHost): HostMetrics {
   // Pre-create every VM's series so a VM with no completions yet still shows as a zero histogram.
   for (const vm of host.snapshot().vms) serviceSeconds.zero({ host: vm.host, vm: vm.vm });
 
+  const timerLateness = new Histogram({
+    name: 'dispatchlab_host_timer_lateness_seconds',
+    help: "How much later than the model's due time the host's completion timer fired: what the machine, not the model, added to answers.",
+    labelNames: ['host'] as const,
+    // 0.1 ms (a quiet loop) to ~1.6 s (a stalled one).
+    buckets: exponentialBuckets(0.0001, 2, 15),
+    registers,
+  });
+  timerLateness.zero({ host: host.name });
+  const lateness = timerLateness.labels({ host: host.name });
+
   return {
     registry,
     observeCompletion(timing) {
       serviceSeconds.observe({ host: timing.host, vm: timing.vm }, (timing.finishedAt - timing.submittedAt) / MS_PER_S);
+    },
+    observeTimerLateness(lateMs) {
+      lateness.observe(Math.max(0, lateMs) / MS_PER_S);
     },
   };
 }

@@ -62,8 +62,12 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
   const rng = opts.rng ?? createRng(scenario.seed);
   // Built exactly as the simulator builds it (cost model, this host's faults); the fleet's other
   // hosts are never started, so they hold no timers and cost nothing.
-  const host = createFleet(scenario, { clock: opts.clock ?? systemClock }).host(hostName);
-  const metrics = createHostMetrics(host);
+  let metrics: ReturnType<typeof createHostMetrics> | undefined;
+  const host = createFleet(scenario, {
+    clock: opts.clock ?? systemClock,
+    onTimerLateness: (_host, lateMs) => metrics?.observeTimerLateness(lateMs),
+  }).host(hostName);
+  metrics = createHostMetrics(host);
 
   const servers: Server[] = [];
   const replicas: RunningReplica[] = [];

@@ -48,12 +48,16 @@ function scheduledTimer(clock: Pick<Clock, 'schedule'>, fn: () => void): Timer {
 }
 
 /**
- * Wall time: performance.now and setTimeout. Node's timers run on the event loop's millisecond
- * clock and can fire a fraction of a millisecond before performance.now() reaches the due time;
- * the hypervisor model would then finish a request before its service time was up. So a timer
- * that fires early is re-armed for the rest: callbacks never run before they are due. Timers are
- * unref'd so they never hold a process open.
+ * Wall time: performance.now and setTimeout. Node's timers count whole milliseconds from the loop's
+ * cached time, so one may fire before performance.now() reaches its due time: by a fraction of a
+ * millisecond as a rule, by more when the loop's time was stale. A timer a whole millisecond or
+ * more early is re-armed for the rest; one less than that early runs, since re-arming costs a
+ * whole tick (it would run ~1 ms late instead). Callbacks that must not act early settle on their
+ * own due time (the hypervisor host does: HostDeps.onTimerLateness). Timers are unref'd so they
+ * never hold a process open.
  */
+const EARLY_TOLERANCE_MS = 1;
+
 export const systemClock: Clock = {
   now: () => performance.now(),
   schedule(delayMs, fn) {
@@ -66,7 +70,7 @@ export const systemClock: Clock = {
     };
     const fire = (): void => {
       const leftMs = dueMs - performance.now();
-      if (leftMs > 0) arm(leftMs);
+      if (leftMs >= EARLY_TOLERANCE_MS) arm(leftMs);
       else fn();
     };
     arm(Math.max(0, delayMs));

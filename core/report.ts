@@ -50,6 +50,12 @@ export interface PolicyRun {
   readonly stickyHitRatio?: number;
   readonly retries?: number;
   readonly queueWaitMs?: { readonly mean: number; readonly p99: number };
+  /**
+   * Live runs only: how late the hosts' completion timers fired in the measured window (the
+   * machine's share of every answer's latency; the model's own time is exact). Large values mean
+   * the machine, not the model, set the latency.
+   */
+  readonly timerLatenessMs?: { readonly mean: number; readonly p99: number };
   readonly errorsByCode?: Readonly<Record<string, number>>;
   /** Latency over time: one point per bucket of the run. */
   readonly timeline?: ReadonlyArray<{ readonly tMs: number; readonly p50: number; readonly p99: number; readonly rps: number }>;

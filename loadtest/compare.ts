@@ -84,6 +84,7 @@ function policyRun(label: string, scenario: Scenario, load: ChildLoadResult, bef
     stickyHitRatio: fleet.stickyHitRatio,
     retries: fleet.retries,
     queueWaitMs: fleet.queueWaitMs,
+    timerLatenessMs: fleet.timerLatenessMs,
     errorsByCode,
     timeline: load.timeline,
     cdf: load.cdf,

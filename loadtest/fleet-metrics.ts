@@ -34,12 +34,14 @@ export interface FleetDelta {
   readonly errorsByCode: Record<string, number>;
   readonly retries: number;
   readonly queueWaitMs?: { mean: number; p99: number };
+  readonly timerLatenessMs?: { mean: number; p99: number };
   /** Undefined when the policy pinned no session (hits + misses = 0). */
   readonly stickyHitRatio?: number;
 }
 
 const REQUESTS = 'dispatchlab_requests_total';
 const QUEUE_WAIT = 'dispatchlab_queue_wait_seconds';
+const TIMER_LATENESS = 'dispatchlab_host_timer_lateness_seconds';
 
 /**
  * p99 of the queue wait from the histogram buckets. Interpolating inside the first bucket says
@@ -71,6 +73,7 @@ export function fleetDelta(scenario: Scenario, before: FleetScrape, after: Fleet
 
   const waits = sumOf(d, `${QUEUE_WAIT}_count`);
   const meanWaitS = waits > 0 ? sumOf(d, `${QUEUE_WAIT}_sum`) / waits : 0;
+  const lateTimers = sumOf(h, `${TIMER_LATENESS}_count`);
   const hits = sumOf(d, 'dispatchlab_sticky_hits_total');
   const misses = sumOf(d, 'dispatchlab_sticky_misses_total');
   return {
@@ -81,5 +84,9 @@ export function fleetDelta(scenario: Scenario, before: FleetScrape, after: Fleet
     retries: sumOf(d, 'dispatchlab_retries_total'),
     queueWaitMs: waits > 0 ? { mean: meanWaitS * 1000, p99: queueWaitP99S(d, meanWaitS) * 1000 } : undefined,
     stickyHitRatio: hits + misses > 0 ? hits / (hits + misses) : undefined,
+    timerLatenessMs:
+      lateTimers > 0
+        ? { mean: (sumOf(h, `${TIMER_LATENESS}_sum`) / lateTimers) * 1000, p99: (histogramQuantile(h, TIMER_LATENESS, 0.99) ?? 0) * 1000 }
+        : undefined,
   };
 }

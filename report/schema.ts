@@ -36,6 +36,7 @@ const PolicyRunSchema = z.object({
   stickyHitRatio: fraction.optional(),
   retries: count.optional(),
   queueWaitMs: z.object({ mean: finite.nonnegative(), p99: finite.nonnegative() }).optional(),
+  timerLatenessMs: z.object({ mean: finite.nonnegative(), p99: finite.nonnegative() }).optional(),
   errorsByCode: z.record(z.string(), count).optional(),
   timeline: z.array(z.object({ tMs: finite, p50: finite.nonnegative(), p99: finite.nonnegative(), rps: finite.nonnegative() })).optional(),
   cdf: z.array(z.tuple([finite.nonnegative(), fraction])).optional(),

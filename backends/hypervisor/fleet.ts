@@ -1,4 +1,5 @@
 import type { Clock } from '../../core/clock.js';
+import type { Millis } from '../../core/types.js';
 import { expandVms, type Scenario, type VmSpec } from '../../core/scenario.js';
 import { resolveCostModel } from './cost-model.js';
 import { createHost } from './host.js';
@@ -7,6 +8,8 @@ import type { Fleet, HypervisorHost } from './types.js';
 /** The model draws no random numbers (costs are drawn by its callers), so a Clock is all it needs. */
 export interface FleetDeps {
   readonly clock: Clock;
+  /** Each host's completion-timer lateness (HostDeps.onTimerLateness), named by host. */
+  readonly onTimerLateness?: (host: string, lateMs: Millis) => void;
 }
 
 /** Every host of a scenario on one Clock, with the scenario's cost model and faults. */
@@ -27,7 +30,13 @@ export function createFleet(scenario: Scenario, deps: FleetDeps): Fleet {
   const hosts = scenario.hosts.map((spec) => {
     const own = vmsByHost.get(spec.name) ?? [];
     const names = new Set(own.map((vm) => vm.name));
-    return createHost(spec, own, { clock: deps.clock, costModel, faults: scenario.faults.filter((f) => names.has(f.vm)) });
+    const report = deps.onTimerLateness;
+    return createHost(spec, own, {
+      clock: deps.clock,
+      costModel,
+      faults: scenario.faults.filter((f) => names.has(f.vm)),
+      ...(report ? { onTimerLateness: (lateMs: Millis) => report(spec.name, lateMs) } : {}),
+    });
   });
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const byVm = new Map(vms.map((vm) => [vm.name, byName.get(vm.host) as HypervisorHost]));

@@ -14,6 +14,12 @@
  *    most one core per request (a request is one thread);
  *  - steal = cores wanted - cores got; a suspended or migrating VM wants nothing and makes no progress.
  * Per event the cost is O(VMs on the host) plus O(log n) heap work per job started or finished.
+ *
+ * Model time is the host's own (`nowMs`), not the wall clock's reading. On the VirtualClock they are
+ * the same; on the system clock a timer fires late when the event loop is busy, and every entry
+ * point first brings the model up to the wall time by completing, each at its own instant and in
+ * order, whatever was due before it (advance). Lateness then delays answers, as it must, but never
+ * hands a finished job's vCPU time to its neighbours or to the job itself.
  */
 import type { Cancel, Clock, Timer } from '../../core/clock.js';
 import type { FaultSpec, HostSpec, VmSpec } from '../../core/scenario.js';
@@ -30,6 +36,11 @@ export interface HostDeps {
   readonly costModel: CostModel;
   /** Faults of this host's VMs (scenario `faults`), relative to start(). */
   readonly faults?: readonly FaultSpec[];
+  /**
+   * Told, on every completion timer, how much later than the model's due time it fired (negative:
+   * early, by less than a timer tick). What the machine, not the model, adds to a live answer.
+   */
+  readonly onTimerLateness?: (lateMs: Millis) => void;
 }
 
 /**
@@ -54,6 +65,11 @@ class HostModel implements HypervisorHost, JobOwner {
   private readonly clock: Clock;
   private readonly model: CostModel;
   private readonly faults: readonly FaultSpec[];
+  private readonly onTimerLateness: ((lateMs: Millis) => void) | undefined;
+  /** The model's current instant: never behind an event already run, never decreasing. */
+  private nowMs: Millis;
+  /** When start() ran: owner and fault intervals are relative to it. */
+  private startedAtMs = Number.NaN;
   private readonly vms: VmState[];
   private readonly byName = new Map<string, VmState>();
   private readonly share: WaterFill;
@@ -84,7 +100,8 @@ class HostModel implements HypervisorHost, JobOwner {
     this.clock = deps.clock;
     this.model = deps.costModel;
     this.faults = deps.faults ?? [];
-    const nowMs = this.clock.now();
+    this.onTimerLateness = deps.onTimerLateness;
+    const nowMs = (this.nowMs = this.clock.now());
     this.vms = vms.map((vm, index) => new VmState(vm, index, vmServiceCost(vm, deps.costModel, spec.hypervisor), nowMs));
     this.timer = this.clock.timer(() => this.handleTimer());
     for (const vm of this.vms) {
@@ -119,13 +136,14 @@ class HostModel implements HypervisorHost, JobOwner {
 
   /** submit() with the VM resolved (HostVmPort); not part of HypervisorHost. */
   submitTo(vm: VmState, cost: RequestCost, onDone: (result: JobResult) => void): JobHandle {
+    this.enter();
     if (vm.status === 'crashed') return this.failSoon(vm, onDone);
     // Only this VM: its neighbours are charged if settleOne has to recompute their rates.
-    vm.chargeTo(this.clock.now());
+    vm.chargeTo(this.nowMs);
     const fraction = this.swaps ? swappedFraction(this.memoryDemandMb() + cost.memoryMb, this.spec.memoryMb) : 0;
     const workMs =
       serviceMs(cost, vm.cost) + swapInMs(cost.memoryMb, fraction, this.model.swap.msPerMb);
-    const job = new Job(vm, this.jobSeq++, this.clock.now(), workMs, cost.ioOps, cost.pageTableUpdates, cost.memoryMb, onDone, this);
+    const job = new Job(vm, this.jobSeq++, this.nowMs, workMs, cost.ioOps, cost.pageTableUpdates, cost.memoryMb, onDone, this);
     vm.addJob(job);
     vm.running++;
     vm.completionStale = true;
@@ -137,7 +155,9 @@ class HostModel implements HypervisorHost, JobOwner {
 
   cancelJob(job: Job): void {
     if (job.done) return;
-    job.vm.chargeTo(this.clock.now());
+    this.enter();
+    if (job.done) return;
+    job.vm.chargeTo(this.nowMs);
     this.endJob(job);
     this.settleOne(job.vm);
     job.onDone(this.failure(job.vm, 'cancelled'));
@@ -145,14 +165,27 @@ class HostModel implements HypervisorHost, JobOwner {
 
   start(): void {
     if (this.timelines.length > 0) throw new Error(`host "${this.name}": start() called twice`);
+    this.enter();
+    const startMs = (this.startedAtMs = this.nowMs);
     this.timelines.push(
-      scheduleIntervals(this.clock, this.spec.owner, () => this.transition(() => this.ownerBegins()), () => this.transition(() => this.ownerEnds())),
-      scheduleIntervals(this.clock, this.faults, (f) => this.transition(() => this.faultBegins(f)), (f) => this.transition(() => this.faultEnds(f))),
+      scheduleIntervals(
+        this.clock,
+        this.spec.owner,
+        (o) => this.transition(startMs + o.at, () => this.ownerBegins()),
+        (o) => this.transition(startMs + o.at + o.for, () => this.ownerEnds()),
+      ),
+      scheduleIntervals(
+        this.clock,
+        this.faults,
+        (f) => this.transition(startMs + f.at, () => this.faultBegins(f)),
+        (f) => this.transition(startMs + f.at + f.for, () => this.faultEnds(f)),
+      ),
     );
   }
 
   stop(): void {
     for (const cancel of this.timelines.splice(0)) cancel();
+    this.enter();
     this.timer.clear();
     this.timerAtMs = Number.NaN;
     this.update();
@@ -170,6 +203,7 @@ class HostModel implements HypervisorHost, JobOwner {
   }
 
   snapshot(): HostSnapshot {
+    this.enter();
     this.update();
     const demandMb = this.memoryDemandMb();
     const fraction = this.swaps ? swappedFraction(demandMb, this.spec.memoryMb) : 0;
@@ -226,9 +260,33 @@ class HostModel implements HypervisorHost, JobOwner {
     return { ok: false, reason, vm: vm.name, host: this.name };
   }
 
-  /** Charge every VM up to now at its current rates (VmState.chargeTo). */
+  /**
+   * Bring the model up to the wall clock: what was due before now completes first (advance). The
+   * jobs that ended on the way are called back on the next turn of the clock, never inside the
+   * call that caught up (a submit, a snapshot): a callback may submit again or stop the host.
+   */
+  private enter(): void {
+    this.advance(this.clock.now(), false);
+    if (this.endedRead < this.endedCount) this.clock.schedule(0, this.deliverLater);
+  }
+
+  private readonly deliverLater = (): void => this.deliver();
+
+  /**
+   * Run every completion due before `toMs` (and at it, when `inclusive`: the timer's own event;
+   * elsewhere a completion at the very instant of another event waits for its timer, as it would
+   * on time), each at its own model instant, then move model time to `toMs`. On the VirtualClock
+   * nothing is ever due before an event, so only the timer's own completions run here.
+   */
+  private advance(toMs: Millis, inclusive: boolean): void {
+    if (inclusive) while (this.timerAtMs <= toMs) this.completeDue(this.timerAtMs);
+    else while (this.timerAtMs < toMs) this.completeDue(this.timerAtMs);
+    if (toMs > this.nowMs) this.nowMs = toMs;
+  }
+
+  /** Charge every VM up to model time at its current rates (VmState.chargeTo). */
   private update(): void {
-    const now = this.clock.now();
+    const now = this.nowMs;
     for (const vm of this.vms) vm.chargeTo(now);
   }
 
@@ -272,7 +330,7 @@ class HostModel implements HypervisorHost, JobOwner {
       return;
     }
     share.alloc[vm.index] = share.demand[vm.index];
-    vm.setRates(share.alloc[vm.index], this.clock.now());
+    vm.setRates(share.alloc[vm.index], this.nowMs);
     let earliestMs = Infinity;
     for (const other of this.vms) if (other.completionAtMs < earliestMs) earliestMs = other.completionAtMs;
     this.reschedule(earliestMs);
@@ -297,7 +355,7 @@ class HostModel implements HypervisorHost, JobOwner {
       weight[vms.length] = this.spec.hostLoad;
     }
     this.uncontended = this.share.run(this.spec.cores);
-    const now = this.clock.now();
+    const now = this.nowMs;
     let earliestMs = Infinity;
     for (let i = 0; i < vms.length; i++) {
       const doneAtMs = vms[i].setRates(alloc[i], now);
@@ -306,7 +364,10 @@ class HostModel implements HypervisorHost, JobOwner {
     return earliestMs;
   }
 
-  /** Keep one timer, at the earliest completion over all VMs; a timer already there stays. */
+  /**
+   * Keep one timer, at the earliest completion over all VMs; a timer already there stays. It is set
+   * on the wall clock's reading: a due time already past (a catch-up) fires at once.
+   */
   private reschedule(atMs: number): void {
     if (atMs === this.timerAtMs) return;
     if (atMs === Infinity) {
@@ -318,9 +379,24 @@ class HostModel implements HypervisorHost, JobOwner {
     this.timer.set(atMs - this.clock.now());
   }
 
+  /**
+   * The completion timer. Node's timers have millisecond resolution and fire late when the loop is
+   * busy, and may run a fraction of a millisecond early: either way the model settles on its own
+   * due time, and the difference is reported as lateness.
+   */
   private handleTimer(): void {
+    const dueMs = this.timerAtMs;
+    const wallMs = this.clock.now();
+    this.onTimerLateness?.(wallMs - dueMs);
+    this.advance(wallMs > dueMs ? wallMs : dueMs, true);
+    this.deliver();
+  }
+
+  /** The completions due at `atMs`, the earliest in the model: end them, then re-divide the cores. */
+  private completeDue(atMs: Millis): void {
     this.timerAtMs = Number.NaN;
-    const now = this.clock.now();
+    if (atMs > this.nowMs) this.nowMs = atMs;
+    const now = this.nowMs;
     let finishing: VmState | undefined;
     let finishingVms = 0;
     for (const vm of this.vms) {
@@ -347,11 +423,14 @@ class HostModel implements HypervisorHost, JobOwner {
       if (finishingVms === 0) for (const vm of this.vms) vm.completionStale = true;
       this.settle();
     }
-    this.deliver(now);
   }
 
-  /** Run a Condor/fault change as one event: charge, change, recompute, report, deliver. */
-  private transition(change: () => void): void {
+  /**
+   * Run a Condor/fault change as one event at its model instant `atMs`: complete what was due
+   * before it, charge, change, recompute, report, deliver; then catch up with the wall clock.
+   */
+  private transition(atMs: Millis, change: () => void): void {
+    this.advance(atMs, false);
     this.update();
     change();
     for (const vm of this.vms) vm.refreshStatus();
@@ -363,6 +442,7 @@ class HostModel implements HypervisorHost, JobOwner {
       for (const listener of this.listeners) listener(vm.spec.name, status);
     }
     this.deliver();
+    this.enter();
   }
 
   private ownerBegins(): void {
@@ -388,9 +468,10 @@ class HostModel implements HypervisorHost, JobOwner {
     vm.migrating = true;
     const { baseMs, msPerGb } = this.model.migration;
     const downtimeMs = baseMs + (msPerGb * vm.spec.memoryMb) / 1024;
+    const backAtMs = this.nowMs + downtimeMs;
     this.timelines.push(
       this.clock.schedule(downtimeMs, () =>
-        this.transition(() => {
+        this.transition(backAtMs, () => {
           vm.migrating = false;
         }),
       ),
@@ -418,7 +499,7 @@ class HostModel implements HypervisorHost, JobOwner {
    * cancel or even stop the host; a nested call continues from the shared read position, so every
    * job is called back exactly once.
    */
-  private deliver(finishedAt = this.clock.now()): void {
+  private deliver(): void {
     const ended = this.ended;
     while (this.endedRead < this.endedCount) {
       const job = ended[this.endedRead] as Job;
@@ -433,11 +514,11 @@ class HostModel implements HypervisorHost, JobOwner {
           vm.name,
           this.name,
           job.submittedAt,
-          finishedAt,
-          vm.jobCpuMs - job.cpu0,
-          vm.jobStealMs - job.steal0,
-          vm.jobQueuedMs - job.queued0,
-          vm.jobSuspendedMs - job.suspended0,
+          job.endedAtMs,
+          job.cpuMs,
+          job.stealMs,
+          job.queuedMs,
+          job.suspendedMs,
         ),
       );
     }
@@ -447,6 +528,7 @@ class HostModel implements HypervisorHost, JobOwner {
 
   /** Queue a job's callback for deliver(). */
   private ending(job: Job): void {
+    if (job.failure === undefined) job.end(this.nowMs);
     this.ended[this.endedCount++] = job;
   }
 }

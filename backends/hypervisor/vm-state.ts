@@ -27,11 +27,17 @@ export class Job implements JobHandle {
   }
   /** Set when the job ends other than by completing (crash, stop); read when results are delivered. */
   failure: 'crashed' | 'cancelled' | undefined;
+  /** The model instant it ended at (its answer may be delivered later, after a catch-up). */
+  endedAtMs = 0;
   readonly tagMs: number;
-  readonly cpu0: number;
-  readonly steal0: number;
-  readonly queued0: number;
-  readonly suspended0: number;
+  /**
+   * The VM's per-job counters when the job started; `end()` turns them into the job's own totals,
+   * read when its result is delivered (which after a catch-up is later than its end).
+   */
+  cpuMs: number;
+  stealMs: number;
+  queuedMs: number;
+  suspendedMs: number;
 
   constructor(
     readonly vm: VmState,
@@ -45,10 +51,20 @@ export class Job implements JobHandle {
     private readonly owner: JobOwner,
   ) {
     this.tagMs = vm.progressMs + workMs;
-    this.cpu0 = vm.jobCpuMs;
-    this.steal0 = vm.jobStealMs;
-    this.queued0 = vm.jobQueuedMs;
-    this.suspended0 = vm.jobSuspendedMs;
+    this.cpuMs = vm.jobCpuMs;
+    this.stealMs = vm.jobStealMs;
+    this.queuedMs = vm.jobQueuedMs;
+    this.suspendedMs = vm.jobSuspendedMs;
+  }
+
+  /** Completed at model time `atMs`, its VM charged up to it: keep what the job received. */
+  end(atMs: number): void {
+    const vm = this.vm;
+    this.endedAtMs = atMs;
+    this.cpuMs = vm.jobCpuMs - this.cpuMs;
+    this.stealMs = vm.jobStealMs - this.stealMs;
+    this.queuedMs = vm.jobQueuedMs - this.queuedMs;
+    this.suspendedMs = vm.jobSuspendedMs - this.suspendedMs;
   }
 }
 
