@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { ScenarioError, type Scenario } from '../core/scenario.js';
-import { createHostMetrics } from './host-metrics.js';
+import { createHostMetrics, type HostMetrics } from './host-metrics.js';
 import { createFleet, type HypervisorHost } from './hypervisor/index.js';
 import { closeServer, listen, serverUrl } from '../core/server-lifecycle.js';
 import { createReplicaApp, DEFAULT_MAX_BODY_BYTES } from './replica-app.js';
@@ -62,12 +62,13 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
   const rng = opts.rng ?? createRng(scenario.seed);
   // Built exactly as the simulator builds it (cost model, this host's faults); the fleet's other
   // hosts are never started, so they hold no timers and cost nothing.
-  let metrics: ReturnType<typeof createHostMetrics> | undefined;
+  // The metrics read the host, and the host reports its timer lateness to them.
+  const reportTo: { metrics?: HostMetrics } = {};
   const host = createFleet(scenario, {
     clock: opts.clock ?? systemClock,
-    onTimerLateness: (_host, lateMs) => metrics?.observeTimerLateness(lateMs),
+    onTimerLateness: (_host, lateMs) => reportTo.metrics?.observeTimerLateness(lateMs),
   }).host(hostName);
-  metrics = createHostMetrics(host);
+  const metrics = (reportTo.metrics = createHostMetrics(host));
 
   const servers: Server[] = [];
   const replicas: RunningReplica[] = [];
