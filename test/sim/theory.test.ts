@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { baselines, erlangC, mm1, mmc, powerOfD, randomAssignment, supermarketTime } from '../../sim/theory.js';
+import { baselines, erlangArrivalSigma, erlangC, mm1, mmc, powerOfD, randomAssignment, roundRobinAssignment, supermarketTime } from '../../sim/theory.js';
 
 describe('queueing theory baselines', () => {
   it('M/M/1: W = 1/(mu - lambda)', () => {
@@ -11,6 +11,19 @@ describe('queueing theory baselines', () => {
 
   it('random assignment splits the stream evenly into M/M/1 queues', () => {
     expect(randomAssignment(700, 10, 10).meanResponseMs).toBeCloseTo(mm1(70, 10).meanResponseMs, 9);
+  });
+
+  it('round robin: E_1/M/1 is M/M/1 (sigma = rho), and more phases (more regular arrivals) wait less', () => {
+    expect(erlangArrivalSigma(70, 10, 1)).toBeCloseTo(0.7, 12);
+    expect(roundRobinAssignment(70, 10, 1).meanResponseMs).toBeCloseTo(mm1(70, 10).meanResponseMs, 9);
+    // E_2/M/1 by hand: phase rate 0.1/ms and mu 0.1/ms (rho 0.5) give sigma = (1 / (2 - sigma))^2,
+    // whose root in (0, 1) is (3 - sqrt(5)) / 2.
+    expect(erlangArrivalSigma(100, 10, 2)).toBeCloseTo((3 - Math.sqrt(5)) / 2, 12);
+    expect(roundRobinAssignment(700, 10, 10).meanResponseMs).toBeLessThan(randomAssignment(700, 10, 10).meanResponseMs);
+  });
+
+  it('random over k-vCPU replicas is M/M/k per replica', () => {
+    expect(randomAssignment(700, 10, 5, 2).meanResponseMs).toBeCloseTo(mmc(140, 10, 2).meanResponseMs, 12);
   });
 
   it('Erlang C matches the textbook closed form for small c', () => {
