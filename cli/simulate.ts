@@ -90,7 +90,7 @@ function formatTheory(report: Report): string {
   const ms = (x: number | undefined): string => (x === undefined ? '-' : `${x.toFixed(2)} ms`);
   const central = theory.centralQueue?.meanResponseMs;
   const baseline = (label: string, q: { meanResponseMs: number } | undefined, why = ''): string[] =>
-    q === undefined ? [] : [`  ${label.padEnd(33)} mean ${ms(q.meanResponseMs)}${why}`];
+    q === undefined ? [] : [`  ${label.padEnd(34)} mean ${ms(q.meanResponseMs)}${why}`];
   const lines = [
     `theory: ${theory.servers} replicas of ${theory.vcpus} vCPU, ${theory.arrivalRps} rps, mean service ${ms(theory.serviceMs)}, utilisation ${theory.utilisation?.toFixed(3)}`,
     ...baseline(theory.vcpus === 1 ? 'random assignment (M/G/1-PS each)' : `random assignment (M/M/${theory.vcpus} each)`, theory.random),
