@@ -133,30 +133,3 @@ export function powerOfD(arrivalRps: number, serviceMs: number, servers: number,
   const meanResponseMs = supermarketTime(utilisation, d) * serviceMs;
   return { meanResponseMs, meanWaitMs: meanResponseMs - serviceMs };
 }
-
-export interface Baselines {
-  readonly arrivalRps: number;
-  readonly serviceMs: number;
-  readonly servers: number;
-  /** λ / (c μ). */
-  readonly utilisation: number;
-  readonly random: QueueBaseline;
-  readonly centralQueue: MMcBaseline;
-  readonly powerOfTwo: QueueBaseline;
-  readonly roundRobin: QueueBaseline;
-}
-
-/** Every baseline for one configuration. */
-export function baselines(arrivalRps: number, serviceMs: number, servers: number): Baselines {
-  const utilisation = checkStable(arrivalRps, serviceMs, servers);
-  return {
-    arrivalRps,
-    serviceMs,
-    servers,
-    utilisation,
-    random: randomAssignment(arrivalRps, serviceMs, servers),
-    centralQueue: mmc(arrivalRps, serviceMs, servers),
-    powerOfTwo: powerOfD(arrivalRps, serviceMs, servers, 2),
-    roundRobin: roundRobinAssignment(arrivalRps, serviceMs, servers),
-  };
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { baselines, erlangArrivalSigma, erlangC, mm1, mmc, powerOfD, randomAssignment, roundRobinAssignment, supermarketTime } from '../../sim/theory.js';
+import { erlangArrivalSigma, erlangC, mm1, mmc, powerOfD, randomAssignment, roundRobinAssignment, supermarketTime, utilisationOf } from '../../sim/theory.js';
 
 describe('queueing theory baselines', () => {
   it('M/M/1: W = 1/(mu - lambda)', () => {
@@ -55,11 +55,14 @@ describe('queueing theory baselines', () => {
     expect(powerOfD(9000, 10, 100, 2).meanResponseMs).toBeCloseTo(expected * 10, 5);
   });
 
-  it('orders central queue < power-of-two < random at high load', () => {
-    const b = baselines(9000, 10, 100);
-    expect(b.utilisation).toBeCloseTo(0.9, 12);
-    expect(b.centralQueue.meanResponseMs).toBeLessThan(b.powerOfTwo.meanResponseMs);
-    expect(b.powerOfTwo.meanResponseMs).toBeLessThan(b.random.meanResponseMs);
+  it('orders central queue < power-of-two < round robin < random at high load', () => {
+    expect(utilisationOf(9000, 10, 100)).toBeCloseTo(0.9, 12);
+    const central = mmc(9000, 10, 100).meanResponseMs;
+    const powerOfTwo = powerOfD(9000, 10, 100, 2).meanResponseMs;
+    const roundRobin = roundRobinAssignment(9000, 10, 100).meanResponseMs;
+    expect(central).toBeLessThan(powerOfTwo);
+    expect(powerOfTwo).toBeLessThan(roundRobin);
+    expect(roundRobin).toBeLessThan(randomAssignment(9000, 10, 100).meanResponseMs);
   });
 
   it('refuses unstable or meaningless inputs', () => {
