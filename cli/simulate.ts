@@ -88,13 +88,19 @@ function formatTheory(report: Report): string {
   if (theory === undefined) return '';
   if (!theory.applicable) return `no analytic baseline: ${theory.reasons.join('; ')}`;
   const ms = (x: number | undefined): string => (x === undefined ? '-' : `${x.toFixed(2)} ms`);
-  const best = theory.centralQueue?.meanResponseMs ?? Number.NaN;
+  const central = theory.centralQueue?.meanResponseMs;
+  const baseline = (label: string, q: { meanResponseMs: number } | undefined, why = ''): string[] =>
+    q === undefined ? [] : [`  ${label.padEnd(34)} mean ${ms(q.meanResponseMs)}${why}`];
   const lines = [
-    `theory: ${theory.servers} replicas, ${theory.arrivalRps} rps, mean service ${ms(theory.serviceMs)}, utilisation ${theory.utilisation?.toFixed(3)}`,
-    `  random assignment (M/M/1 each)   mean ${ms(theory.random?.meanResponseMs)}`,
-    `  central queue (M/M/c, Erlang C)   mean ${ms(theory.centralQueue?.meanResponseMs)}  (the best any dispatcher can do)`,
-    `  power of two (supermarket limit)  mean ${ms(theory.powerOfTwo?.meanResponseMs)}`,
-    ...report.runs.map((r) => `  measured ${r.policy.padEnd(24)} mean ${ms(r.latencyMs.mean)}  (${(r.latencyMs.mean / best).toFixed(2)}x the central queue)`),
+    `theory: ${theory.servers} replicas of ${theory.vcpus} vCPU, ${theory.arrivalRps} rps, mean service ${ms(theory.serviceMs)}, utilisation ${theory.utilisation?.toFixed(3)}`,
+    ...baseline(theory.vcpus === 1 ? 'random assignment (M/G/1-PS each)' : `random assignment (M/M/${theory.vcpus} each)`, theory.random),
+    ...baseline('round robin (E_n/M/1 each)', theory.roundRobin),
+    ...baseline('central queue (M/M/c, Erlang C)', theory.centralQueue, '  (the best any dispatcher can do)'),
+    ...baseline('power of two (supermarket limit)', theory.powerOfTwo),
+    ...(theory.omitted ?? []).map((why) => `  no ${why}`),
+    ...report.runs.map(
+      (r) => `  measured ${r.policy.padEnd(24)} mean ${ms(r.latencyMs.mean)}${central === undefined ? '' : `  (${(r.latencyMs.mean / central).toFixed(2)}x the central queue)`}`,
+    ),
   ];
   return lines.join('\n');
 }

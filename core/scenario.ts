@@ -29,11 +29,22 @@ const nonNegative = z.number().nonnegative();
 export const HYPERVISOR_TYPES = ['type1', 'type2'] as const;
 export const VIRTUALIZATION_TECHNIQUES = ['emulation', 'binary-translation', 'hardware-assisted', 'paravirtual', 'container'] as const;
 export const MMU_MODES = ['shadow', 'nested'] as const;
+export const MIGRATION_MODES = ['checkpoint', 'live'] as const;
+export const TYPE2_SHARING = ['per-thread', 'per-process'] as const;
 export { SERVICE_DISTRIBUTIONS };
 
 export type HypervisorType = (typeof HYPERVISOR_TYPES)[number];
 export type VirtualizationTechnique = (typeof VIRTUALIZATION_TECHNIQUES)[number];
 export type MmuMode = (typeof MMU_MODES)[number];
+export type MigrationMode = (typeof MIGRATION_MODES)[number];
+
+/**
+ * A VM's MMU mode when the scenario leaves it out: shadow page tables under binary translation (no
+ * BT hypervisor had hardware nested paging, and BT allows no other), nested paging otherwise.
+ */
+export function defaultMmu(technique: VirtualizationTechnique): MmuMode {
+  return technique === 'binary-translation' ? 'shadow' : 'nested';
+}
 
 const ownerInterval = z.strictObject({ at: duration, for: duration });
 
@@ -48,6 +59,10 @@ const HostSchema = z.strictObject({
   allowOvercommit: z.boolean().default(false),
   owner: z.array(ownerInterval).default([]),
   onOwnerReturn: z.enum(['suspend', 'migrate']).default('suspend'),
+  /** How a harvested VM migrates: checkpoint (Condor, stop-and-copy) or live (pre-copy, Clark et al. 2005). */
+  migrate: z.enum(MIGRATION_MODES).default('checkpoint'),
+  /** Type 2: how the host OS weighs a VM against its own processes: per runnable vCPU thread, or once per VM process. */
+  type2Sharing: z.enum(TYPE2_SHARING).default('per-thread'),
   /** First port of this host's replicas when run as `dispatchlab host` (one port per VM, in order). */
   basePort: z.number().int().min(1).max(65535).optional(),
   /** Where the dispatcher reaches this host's replicas when hosts run elsewhere (compose). */
@@ -63,7 +78,14 @@ const VmSchema = z.strictObject({
   weight: z.number().positive().default(1),
   capCores: nonNegative.default(0),
   virtualization: z.enum(VIRTUALIZATION_TECHNIQUES).default('hardware-assisted'),
-  mmu: z.enum(MMU_MODES).default('nested'),
+  /** Default: defaultMmu(virtualization), filled in by expandVms. */
+  mmu: z.enum(MMU_MODES).optional(),
+  /**
+   * Memory the guest keeps resident whatever its requests do (its OS, page cache, services); the
+   * host must back it plus the running requests' working sets, never more than memoryMb. Default:
+   * all of memoryMb (docs/model.md, "Memory and swap", says why).
+   */
+  residentMb: nonNegative.optional(),
   harvested: z.boolean().default(false),
   serves: z.boolean().default(true),
   background: z.strictObject({ cpuCores: nonNegative.default(0) }).default({ cpuCores: 0 }),
@@ -134,7 +156,7 @@ const PolicySpecSchema = z.union([
   z.strictObject({ name: z.string(), label: z.string().optional(), options: z.record(z.string(), z.unknown()).default({}) }),
 ]);
 
-const techniqueFactors = z.strictObject({ cpuFactor: z.number().positive().optional(), ioOpUs: nonNegative.optional() });
+const techniqueFactors = z.strictObject({ cpuFactor: z.number().positive().optional(), ioOpUs: nonNegative.optional(), ptTrapUs: nonNegative.optional() });
 const mmuFactors = z.strictObject({ cpuFactor: z.number().positive().optional(), ptUpdateUs: nonNegative.optional() });
 
 /** Overrides of the hypervisor cost model's documented defaults (backends/hypervisor/cost-model.ts). */
@@ -142,7 +164,20 @@ const CostModelSchema = z.strictObject({
   techniques: z.partialRecord(z.enum(VIRTUALIZATION_TECHNIQUES), techniqueFactors).optional(),
   mmu: z.partialRecord(z.enum(MMU_MODES), mmuFactors).optional(),
   swap: z.strictObject({ msPerMb: nonNegative.optional() }).optional(),
-  migration: z.strictObject({ baseMs: nonNegative.optional(), msPerGb: nonNegative.optional() }).optional(),
+  migration: z
+    .strictObject({
+      baseMs: nonNegative.optional(),
+      msPerGb: nonNegative.optional(),
+      live: z
+        .strictObject({
+          dirtyMbPerS: nonNegative.optional(),
+          maxRounds: positiveInt.optional(),
+          stopCopyMb: nonNegative.optional(),
+          resumeMs: nonNegative.optional(),
+        })
+        .optional(),
+    })
+    .optional(),
   type2: z.strictObject({ cpuFactor: z.number().positive().optional() }).optional(),
 });
 
@@ -174,9 +209,11 @@ export type PolicySpec = Scenario['policies'][number];
 export type CostModelOverrides = Scenario['costModel'];
 export type FaultSpec = Scenario['faults'][number];
 
-/** One VM after `count` is expanded: `web` with count 3 becomes web-1, web-2, web-3. */
-export interface VmSpec extends Omit<VmGroupSpec, 'count' | 'name'> {
+/** One VM after `count` is expanded: `web` with count 3 becomes web-1, web-2, web-3; its defaults filled in. */
+export interface VmSpec extends Omit<VmGroupSpec, 'count' | 'name' | 'mmu' | 'residentMb'> {
   readonly name: string;
+  readonly mmu: MmuMode;
+  readonly residentMb: number;
   /** The scenario entry it came from, and its index there (for error paths). */
   readonly group: string;
   readonly groupIndex: number;
@@ -186,11 +223,13 @@ export function expandVms(scenario: Pick<Scenario, 'vms'>): VmSpec[] {
   const out: VmSpec[] = [];
   scenario.vms.forEach((group, groupIndex) => {
     const { count, name, ...rest } = group;
+    const mmu = rest.mmu ?? defaultMmu(rest.virtualization);
+    const residentMb = Math.min(rest.memoryMb, rest.residentMb ?? rest.memoryMb);
     for (let i = 1; i <= count; i++) {
       // Object.assign, not a spread: with thousands of VMs V8's object-spread clones stop sharing
       // one hidden class, and every hot-path read of a VM's spec in the hypervisor model went
       // megamorphic (the simulator ran 30x slower per request at 10,000 VMs than at 100).
-      out.push(Object.assign({}, rest, { name: count === 1 ? name : `${name}-${i}`, group: name, groupIndex }));
+      out.push(Object.assign({}, rest, { mmu, residentMb, name: count === 1 ? name : `${name}-${i}`, group: name, groupIndex }));
     }
   });
   return out;
@@ -271,6 +310,12 @@ function crossCheck(s: Scenario): ScenarioIssue[] {
     }
     if (vm.capCores > vm.vcpus) {
       issues.push({ path: `vms[${i}].capCores`, message: `a cap of ${vm.capCores} cores exceeds the VM's ${vm.vcpus} vCPUs` });
+    }
+    if (vm.virtualization === 'binary-translation' && vm.mmu === 'nested') {
+      issues.push({ path: `vms[${i}].mmu`, message: 'binary translation runs on shadow page tables; no BT hypervisor used hardware nested paging' });
+    }
+    if (vm.residentMb !== undefined && vm.residentMb > vm.memoryMb) {
+      issues.push({ path: `vms[${i}].residentMb`, message: `${vm.residentMb} MB resident exceeds the VM's ${vm.memoryMb} MB maximum` });
     }
     if (vm.port !== undefined && vm.count > 1) {
       issues.push({ path: `vms[${i}].port`, message: 'a fixed port needs count: 1 (use the host\'s basePort for groups)' });

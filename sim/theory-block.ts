@@ -1,34 +1,53 @@
 import { resolveCostModel, serviceCpuMs } from '../backends/hypervisor/cost-model.js';
 import { expandVms, replicaVms, type Scenario } from '../core/scenario.js';
-import { baselines, utilisationOf, type Baselines } from './theory.js';
+import { mmc, powerOfD, randomAssignment, roundRobinAssignment, utilisationOf, type MMcBaseline, type QueueBaseline } from './theory.js';
 
 /**
- * The report's `theory` block: the analytic baselines of theory.ts, but only when the scenario is
- * one the formulas describe. Each condition below removes something the M/M/· models do not have;
- * when one fails the block says which, so a reader knows why no baseline is shown.
+ * The report's `theory` block: the analytic baselines of theory.ts, each only when the scenario is
+ * one its formula describes. When none applies the block says why, so a reader knows why no baseline
+ * is shown; when some do, `omitted` says why the others are missing.
  *
+ * Every baseline needs (`reasons` when one fails):
  * - Poisson arrivals: open loop (`arrival.rateRps`), not a closed loop.
- * - Exponential service with one mean: every class `service: exponential`, and every class costs the
- *   same mean VM time (a mix of means is hyperexponential). The mean is the cost model's
- *   serviceCpuMs of the class's mean native cost; drawCost scales ioOps and page-table updates with
- *   the CPU draw, and serviceCpuMs is linear, so the VM service time is exponential too.
- * - Homogeneous, single-server replicas: 1 vCPU each, the same service mean on every replica
- *   (technique, MMU, hypervisor type), equal weights, no cap below one core, no background load.
+ * - Identical replicas: the same VM service mean per class on every replica (technique, MMU,
+ *   hypervisor type), the same vCPUs, equal weights, no cap below the vCPUs, no background load.
+ *   The mean is the cost model's serviceCpuMs of the class's mean native cost; drawCost scales
+ *   ioOps and page-table updates with the CPU draw and serviceCpuMs is linear, so the VM service
+ *   time has the class's distribution too.
  * - No interference: on every host the VMs' vCPUs plus the host's own load fit in its cores (so no
  *   steal), and nothing swaps (Type 2 hosts are not overcommitted and classes have no working set).
  * - No faults and no owner intervals touching harvested VMs.
+ * Then:
+ * - random: 1-vCPU replicas with any service distribution and class mix (M/G/1-PS, mean over the
+ *   mix); k-vCPU replicas with exponential service of one mean (M/M/k each).
+ * - centralQueue (M/M/c over every vCPU), powerOfTwo, roundRobin (E_n/M/1): exponential service of
+ *   one mean; powerOfTwo and roundRobin 1-vCPU replicas.
  */
 
-export interface TheoryBlock extends Partial<Baselines> {
+export interface TheoryBlock {
   readonly applicable: boolean;
   readonly note: string;
-  /** Why the baselines do not apply (empty when they do). */
+  /** Why no baseline applies (empty when one does). */
   readonly reasons: readonly string[];
+  /** Why a baseline is missing while others apply. */
+  readonly omitted?: readonly string[];
   readonly sources?: readonly string[];
+  readonly arrivalRps?: number;
+  /** Mean VM service time, over the class mix. */
+  readonly serviceMs?: number;
+  readonly servers?: number;
+  readonly vcpus?: number;
+  /** λ / (servers · vcpus · μ). */
+  readonly utilisation?: number;
+  readonly random?: QueueBaseline;
+  readonly centralQueue?: MMcBaseline;
+  readonly powerOfTwo?: QueueBaseline;
+  readonly roundRobin?: QueueBaseline;
 }
 
 const SOURCES = [
-  'M/M/1 and M/M/c (Erlang C): Kleinrock, Queueing Systems vol. 1, 1975; Harchol-Balter, Performance Modeling and Design of Computer Systems, 2013',
+  'M/M/1, M/M/c (Erlang C) and E_n/M/1 (G/M/1): Kleinrock, Queueing Systems vol. 1, 1975; Harchol-Balter, Performance Modeling and Design of Computer Systems, 2013',
+  'M/G/1-PS insensitivity, mean E[S]/(1 - rho): Kleinrock, Queueing Systems vol. 2, 1976, section 4.4; Harchol-Balter 2013, ch. 22',
   'power of two choices (supermarket model, n -> infinity): Mitzenmacher, IEEE TPDS 12(10), 2001',
 ];
 
@@ -47,15 +66,17 @@ function differ(values: readonly number[]): boolean {
   return values.some((v) => Math.abs(v - values[0]) > 1e-9 * Math.max(1, Math.abs(values[0])));
 }
 
+/** What keeps every baseline out. */
 function obstacles(scenario: Scenario, means: number[][]): string[] {
   const reasons: string[] = [];
   if (!('rateRps' in scenario.workload.arrival)) reasons.push('arrivals are closed-loop (connections), not Poisson');
-  if (scenario.workload.classes.some((c) => c.service !== 'exponential')) reasons.push('a request class has non-exponential service');
-  if (differ(means.flat())) reasons.push('service means differ between classes or replicas (heterogeneous replicas or a class mix)');
+  if (scenario.workload.classes.some((_, c) => differ(means.map((perClass) => perClass[c])))) {
+    reasons.push('service means differ between replicas (heterogeneous replicas)');
+  }
   const replicas = replicaVms(scenario);
-  if (replicas.some((vm) => vm.vcpus !== 1)) reasons.push('a replica has more than one vCPU');
+  if (differ(replicas.map((vm) => vm.vcpus))) reasons.push('replicas have different numbers of vCPUs');
   if (differ(replicas.map((vm) => vm.weight))) reasons.push('replica weights differ');
-  if (replicas.some((vm) => vm.capCores > 0 && vm.capCores < 1)) reasons.push('a replica is capped below one core');
+  if (replicas.some((vm) => vm.capCores > 0 && vm.capCores < vm.vcpus)) reasons.push('a replica is capped below its vCPUs');
   if (replicas.some((vm) => vm.background.cpuCores > 0)) reasons.push('a replica has background load of its own');
   const vms = expandVms(scenario);
   for (const host of scenario.hosts) {
@@ -74,25 +95,52 @@ function obstacles(scenario: Scenario, means: number[][]): string[] {
   return reasons;
 }
 
+/** What keeps the baselines that need exponential service of one mean out. */
+function notExponential(scenario: Scenario, means: number[][]): string | undefined {
+  if (scenario.workload.classes.some((c) => c.service !== 'exponential')) return 'a request class has non-exponential service';
+  if (differ(means[0])) return 'service means differ between classes (a mix of means is not exponential)';
+  return undefined;
+}
+
 export function theoryFor(scenario: Scenario): TheoryBlock {
   const means = serviceMeans(scenario);
   const reasons = obstacles(scenario, means);
-  if (reasons.length === 0 && 'rateRps' in scenario.workload.arrival) {
-    const servers = means.length;
-    const serviceMs = means[0][0];
-    const arrivalRps = scenario.workload.arrival.rateRps;
-    const utilisation = utilisationOf(arrivalRps, serviceMs, servers);
-    if (utilisation >= 1) {
-      reasons.push(`utilisation ${utilisation.toFixed(3)} >= 1: the queues grow without bound`);
-    } else {
-      return {
-        applicable: true,
-        note: 'analytic baselines for Poisson arrivals, exponential service and identical 1-vCPU replicas: random = M/M/1 per replica, centralQueue = M/M/c (a dispatcher queue with one request per replica), powerOfTwo = the supermarket limit (n -> infinity)',
-        reasons: [],
-        sources: SOURCES,
-        ...baselines(arrivalRps, serviceMs, servers),
-      };
-    }
+  const none = (): TheoryBlock => ({ applicable: false, note: 'no analytic baseline: the scenario is outside the queueing models theory.ts knows', reasons });
+  if (reasons.length > 0 || !('rateRps' in scenario.workload.arrival)) return none();
+  const arrivalRps = scenario.workload.arrival.rateRps;
+  const servers = means.length;
+  const vcpus = replicaVms(scenario)[0].vcpus;
+  const serviceMs = scenario.workload.classes.reduce((sum, c, i) => sum + c.share * means[0][i], 0);
+  const utilisation = utilisationOf(arrivalRps, serviceMs, servers * vcpus);
+  if (utilisation >= 1) {
+    reasons.push(`utilisation ${utilisation.toFixed(3)} >= 1: the queues grow without bound`);
+    return none();
   }
-  return { applicable: false, note: 'no analytic baseline: the scenario is outside the M/M/c family', reasons };
+  const exponentialReason = notExponential(scenario, means);
+  const multiVcpuReason = vcpus > 1 ? `replicas have ${vcpus} vCPUs` : undefined;
+  if (exponentialReason !== undefined && multiVcpuReason !== undefined) {
+    reasons.push(`${multiVcpuReason} and ${exponentialReason}`);
+    return none();
+  }
+  const omitted: string[] = [];
+  if (exponentialReason !== undefined) omitted.push(`centralQueue, powerOfTwo, roundRobin: ${exponentialReason}`);
+  else if (multiVcpuReason !== undefined) omitted.push(`powerOfTwo, roundRobin: ${multiVcpuReason}`);
+  const exponential = exponentialReason === undefined;
+  const single = vcpus === 1;
+  return {
+    applicable: true,
+    note:
+      'analytic baselines for Poisson arrivals and identical replicas: random = M/G/1-PS per 1-vCPU replica (any service distribution) or M/M/k per k-vCPU replica, centralQueue = M/M/c over every vCPU (a dispatcher queue with one request per vCPU), powerOfTwo = the supermarket limit (n -> infinity), roundRobin = E_n/M/1 per replica',
+    reasons: [],
+    ...(omitted.length > 0 ? { omitted } : {}),
+    sources: SOURCES,
+    arrivalRps,
+    serviceMs,
+    servers,
+    vcpus,
+    utilisation,
+    random: randomAssignment(arrivalRps, serviceMs, servers, vcpus),
+    ...(exponential ? { centralQueue: mmc(arrivalRps, serviceMs, servers * vcpus) } : {}),
+    ...(exponential && single ? { powerOfTwo: powerOfD(arrivalRps, serviceMs, servers, 2), roundRobin: roundRobinAssignment(arrivalRps, serviceMs, servers) } : {}),
+  };
 }

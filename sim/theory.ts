@@ -1,14 +1,22 @@
 /**
- * Analytic baselines for n identical servers fed by Poisson arrivals with exponential service, so a
- * reader sees how far each measured policy is from what queueing theory says is possible.
+ * Analytic baselines for n identical servers fed by Poisson arrivals, so a reader sees how far each
+ * measured policy is from what queueing theory says is possible.
  *
  * - Random assignment: each server sees a Poisson stream of rate λ/n (Poisson splitting), so each
  *   is an M/M/1 queue: mean response W = 1/(μ - λ/n), mean wait Wq = ρ/(μ - λ/n).
  *   Source: Kleinrock, Queueing Systems vol. 1 (1975), §3.2; Harchol-Balter, Performance Modeling
  *   and Design of Computer Systems (2013), ch. 13. The same mean holds for processor sharing
- *   (M/M/1-PS), which is what a 1-vCPU VM running several requests does: with exponential service
- *   the number in system is the same birth-death chain under FCFS and PS, so by Little's law the
- *   mean response is the same.
+ *   (M/M/1-PS), which is what a 1-vCPU VM running several requests does, and there it holds for
+ *   ANY service distribution: M/G/1-PS is insensitive, mean response E[S]/(1 - ρ) (Kleinrock, Queueing
+ *   Systems vol. 2, 1976, §4.4; Harchol-Balter 2013, ch. 22), so a class mix, deterministic or
+ *   lognormal service all have it. A k-vCPU VM shares min(n, k) cores equally among its n requests:
+ *   with exponential service its number in system is the M/M/k birth-death chain (departure rate
+ *   min(n, k) μ), so random assignment over k-vCPU replicas is M/M/k per replica (Erlang C below).
+ * - Round robin: server i gets every n-th arrival, so its interarrival times are Erlang-n (the sum
+ *   of n exponentials of rate λ): an E_n/M/1 queue, a G/M/1 queue whose mean response is
+ *   1 / (μ(1 - σ)), σ the root in (0, 1) of σ = A*(μ(1 - σ)), A*(s) = (λ / (λ + s))^n the
+ *   interarrival Laplace-Stieltjes transform (Kleinrock 1975, §6.4). With exponential service a PS
+ *   server empties at rate μ whatever the discipline, so the same mean holds under PS.
  * - Central queue (a dispatcher queue with at most one request per server): M/M/c. Erlang C gives
  *   the probability of waiting, C(c, a) with offered load a = λ/μ; Wq = C / (cμ - λ), W = Wq + 1/μ.
  *   C is computed from Erlang B's recursion B(k) = a·B(k-1) / (k + a·B(k-1)), B(0) = 1, then
@@ -56,10 +64,35 @@ export function mm1(arrivalRps: number, serviceMs: number): QueueBaseline {
   return { meanResponseMs, meanWaitMs: meanResponseMs - serviceMs };
 }
 
-/** Random (or any state-blind Bernoulli) assignment of `arrivalRps` over `servers` M/M/1 queues. */
-export function randomAssignment(arrivalRps: number, serviceMs: number, servers: number): QueueBaseline {
-  checkStable(arrivalRps, serviceMs, servers);
-  return mm1(arrivalRps / servers, serviceMs);
+/**
+ * Random (or any state-blind Bernoulli) assignment of `arrivalRps` over `servers` queues: M/G/1-PS
+ * each (any service distribution) with one vCPU, M/M/k each with k = `vcpus` (exponential service).
+ */
+export function randomAssignment(arrivalRps: number, serviceMs: number, servers: number, vcpus = 1): QueueBaseline {
+  checkStable(arrivalRps, serviceMs, servers * vcpus);
+  return vcpus === 1 ? mm1(arrivalRps / servers, serviceMs) : mmc(arrivalRps / servers, serviceMs, vcpus);
+}
+
+/** σ of a G/M/1 queue with Erlang-n interarrivals of overall phase rate λ: the root in (0, 1) of σ = (λ / (λ + μ(1 - σ)))^n. */
+export function erlangArrivalSigma(arrivalRps: number, serviceMs: number, phases: number): number {
+  checkStable(arrivalRps, serviceMs, phases);
+  const lambda = arrivalRps / 1000;
+  const mu = 1 / serviceMs;
+  // Iterating from 0 climbs monotonically to the smallest root, the one in (0, 1) when ρ < 1.
+  let sigma = 0;
+  for (let i = 0; i < 1_000_000; i++) {
+    const next = Math.pow(lambda / (lambda + mu * (1 - sigma)), phases);
+    if (Math.abs(next - sigma) < 1e-15) return next;
+    sigma = next;
+  }
+  return sigma;
+}
+
+/** Round robin of a Poisson stream over `servers` exponential servers: E_n/M/1 each. */
+export function roundRobinAssignment(arrivalRps: number, serviceMs: number, servers: number): QueueBaseline {
+  const sigma = erlangArrivalSigma(arrivalRps, serviceMs, servers);
+  const meanResponseMs = serviceMs / (1 - sigma);
+  return { meanResponseMs, meanWaitMs: meanResponseMs - serviceMs };
 }
 
 /** Erlang C: the probability of waiting in an M/M/c queue with offered load `offered` = λ/μ. */
@@ -99,29 +132,4 @@ export function powerOfD(arrivalRps: number, serviceMs: number, servers: number,
   const utilisation = checkStable(arrivalRps, serviceMs, servers);
   const meanResponseMs = supermarketTime(utilisation, d) * serviceMs;
   return { meanResponseMs, meanWaitMs: meanResponseMs - serviceMs };
-}
-
-export interface Baselines {
-  readonly arrivalRps: number;
-  readonly serviceMs: number;
-  readonly servers: number;
-  /** λ / (c μ). */
-  readonly utilisation: number;
-  readonly random: QueueBaseline;
-  readonly centralQueue: MMcBaseline;
-  readonly powerOfTwo: QueueBaseline;
-}
-
-/** Every baseline for one configuration. */
-export function baselines(arrivalRps: number, serviceMs: number, servers: number): Baselines {
-  const utilisation = checkStable(arrivalRps, serviceMs, servers);
-  return {
-    arrivalRps,
-    serviceMs,
-    servers,
-    utilisation,
-    random: randomAssignment(arrivalRps, serviceMs, servers),
-    centralQueue: mmc(arrivalRps, serviceMs, servers),
-    powerOfTwo: powerOfD(arrivalRps, serviceMs, servers, 2),
-  };
 }

@@ -9,7 +9,9 @@
  *  - a VM with n running requests, background b (cores of its own work) and v vCPUs wants
  *    min(v, n + b) cores, at most its cap;
  *  - the host shares its cores among the VMs by weight with water-filling (water-fill.ts); on a
- *    Type 2 host the host OS's own load is one more claimant, weight 1 per core of load;
+ *    Type 2 host the host OS's own load is one more claimant, weight 1 per core of load, and a VM,
+ *    whose vCPUs are host threads like any other, weighs its weight per runnable vCPU thread (or
+ *    once, with type2Sharing: per-process);
  *  - inside a VM the cores it got are shared equally among its requests and background threads, at
  *    most one core per request (a request is one thread);
  *  - steal = cores wanted - cores got; a suspended or migrating VM wants nothing and makes no progress.
@@ -27,6 +29,7 @@ import type { Millis } from '../../core/types.js';
 import { type CostModel, serviceMs, vmServiceCost } from './cost-model.js';
 import { scheduleIntervals } from './intervals.js';
 import { swapInMs, swappedFraction } from './memory.js';
+import { migrationPlan } from './migration.js';
 import type { HostSnapshot, HypervisorHost, JobHandle, JobResult, JobTiming, RequestCost, VmPort, VmSnapshot, VmStatus, VmStatusListener } from './types.js';
 import { Job, type JobOwner, VmState } from './vm-state.js';
 import { WaterFill } from './water-fill.js';
@@ -75,8 +78,8 @@ class HostModel implements HypervisorHost, JobOwner {
   private readonly share: WaterFill;
   /** Whether requests pay swap-in: a Type 2 host swaps, a Type 1 host only if allowed to overcommit. */
   private readonly swaps: boolean;
-  private readonly vmMemoryMb: number;
-  private workingSetMb = 0;
+  /** Whether a VM weighs its weight per runnable vCPU thread (Type 2 per-thread sharing, see recompute). */
+  private readonly weighsThreads: boolean;
   private ownerDepth = 0;
   private jobSeq = 0;
   /** The one timer, at the earliest completion; `timerAtMs` is NaN while it is not armed. */
@@ -110,18 +113,22 @@ class HostModel implements HypervisorHost, JobOwner {
       if (this.byName.has(name)) throw new Error(`host "${spec.name}": VM "${name}" is defined twice`);
       if (vcpus > spec.cores) throw new Error(`host "${spec.name}": VM "${name}" has ${vcpus} vCPUs but the host only ${spec.cores} cores`);
       if (capCores > vcpus) throw new Error(`host "${spec.name}": VM "${name}" has a cap of ${capCores} cores above its ${vcpus} vCPUs`);
+      if (vm.spec.virtualization === 'binary-translation' && vm.spec.mmu !== 'shadow') {
+        throw new Error(`host "${spec.name}": VM "${name}" uses binary translation, which runs on shadow page tables only`);
+      }
       this.byName.set(name, vm);
     }
     for (const fault of this.faults) {
       if (!this.byName.has(fault.vm)) throw new Error(`host "${spec.name}": fault on "${fault.vm}", which is not a VM of this host`);
     }
-    this.vmMemoryMb = vms.reduce((sum, vm) => sum + vm.memoryMb, 0);
-    if (spec.hypervisor === 'type1' && this.vmMemoryMb > spec.memoryMb && !spec.allowOvercommit) {
+    const vmMemoryMb = vms.reduce((sum, vm) => sum + vm.memoryMb, 0);
+    if (spec.hypervisor === 'type1' && vmMemoryMb > spec.memoryMb && !spec.allowOvercommit) {
       throw new Error(
-        `type1 host "${spec.name}" has ${spec.memoryMb} MB but its VMs total ${this.vmMemoryMb} MB; a Type 1 hypervisor refuses overcommit unless allowOvercommit: true`,
+        `type1 host "${spec.name}" has ${spec.memoryMb} MB but its VMs total ${vmMemoryMb} MB; a Type 1 hypervisor refuses overcommit unless allowOvercommit: true`,
       );
     }
     this.swaps = spec.hypervisor === 'type2' || spec.allowOvercommit;
+    this.weighsThreads = spec.hypervisor === 'type2' && spec.type2Sharing === 'per-thread';
     this.share = new WaterFill(this.vms.length + (spec.hypervisor === 'type2' ? 1 : 0));
     this.recompute();
   }
@@ -140,15 +147,15 @@ class HostModel implements HypervisorHost, JobOwner {
     if (vm.status === 'crashed') return this.failSoon(vm, onDone);
     // Only this VM: its neighbours are charged if settleOne has to recompute their rates.
     vm.chargeTo(this.nowMs);
-    const fraction = this.swaps ? swappedFraction(this.memoryDemandMb() + cost.memoryMb, this.spec.memoryMb) : 0;
+    // The fraction out once this request's pages are in use too (memoryDemandMb counts them).
+    vm.workingSetMb += cost.memoryMb;
+    const fraction = this.swaps ? swappedFraction(this.memoryDemandMb(), this.spec.memoryMb) : 0;
     const workMs =
       serviceMs(cost, vm.cost) + swapInMs(cost.memoryMb, fraction, this.model.swap.msPerMb);
     const job = new Job(vm, this.jobSeq++, this.nowMs, workMs, cost.ioOps, cost.pageTableUpdates, cost.memoryMb, onDone, this);
     vm.addJob(job);
     vm.running++;
     vm.completionStale = true;
-    vm.workingSetMb += cost.memoryMb;
-    this.workingSetMb += cost.memoryMb;
     this.settleOne(vm);
     return job;
   }
@@ -217,7 +224,7 @@ class HostModel implements HypervisorHost, JobOwner {
       completed: vm.completed,
       cpuSeconds: vm.cpuMs / 1000,
       stealSeconds: vm.stealMs / 1000,
-      swappedMb: (vm.spec.memoryMb + vm.workingSetMb) * fraction,
+      swappedMb: vm.memoryInUseMb() * fraction,
       ioTraps: vm.ioTraps,
       pageTableTraps: vm.pageTableTraps,
       load: vm.load(),
@@ -239,8 +246,11 @@ class HostModel implements HypervisorHost, JobOwner {
     return vm;
   }
 
+  /** The memory the host must back: what each VM uses (VmState.memoryInUseMb), not its maximum. */
   private memoryDemandMb(): number {
-    return this.vmMemoryMb + this.workingSetMb;
+    let demandMb = 0;
+    for (const vm of this.vms) demandMb += vm.memoryInUseMb();
+    return demandMb;
   }
 
   /** A submit to a crashed VM fails on the next turn of the clock, never inside submit(). */
@@ -297,7 +307,6 @@ class HostModel implements HypervisorHost, JobOwner {
     vm.running--;
     vm.completionStale = true;
     vm.workingSetMb -= job.workingSetMb;
-    this.workingSetMb -= job.workingSetMb;
   }
 
   /** End every live job of `vm` with `reason`; their callbacks wait for deliver(). */
@@ -348,7 +357,9 @@ class HostModel implements HypervisorHost, JobOwner {
     const vms = this.vms;
     for (let i = 0; i < vms.length; i++) {
       demand[i] = vms[i].cappedDemand();
-      weight[i] = vms[i].spec.weight;
+      // A hosted VM's vCPUs are host threads, scheduled like the host's own: a VM with four
+      // runnable vCPUs weighs as much as four busy host processes (cappedDemand set wantedCores).
+      weight[i] = this.weighsThreads ? vms[i].spec.weight * vms[i].wantedCores : vms[i].spec.weight;
     }
     if (this.spec.hypervisor === 'type2') {
       demand[vms.length] = this.spec.hostLoad;
@@ -460,22 +471,30 @@ class HostModel implements HypervisorHost, JobOwner {
   }
 
   /**
-   * Condor migration: the VM is down for baseMs + msPerGb * its memory in GB (its memory is copied),
-   * then runs again. Simplification: it resumes in this same host model, as if the destination were
-   * an identical idle machine, so its neighbours and the owner's presence still apply to it.
+   * Migrate a harvested VM by the host's `migrate` mode (migration.ts): a live migration keeps it
+   * running while its memory is pre-copied, then both modes stop it for the downtime, and it runs
+   * again. Simplification: it resumes in this same host model, as if the destination were an
+   * identical idle machine, so its neighbours and the owner's presence still apply to it.
    */
   private migrate(vm: VmState): void {
+    const plan = migrationPlan(vm.spec.memoryMb, this.spec.migrate, this.model.migration);
     vm.migrating = true;
-    const { baseMs, msPerGb } = this.model.migration;
-    const downtimeMs = baseMs + (msPerGb * vm.spec.memoryMb) / 1024;
-    const backAtMs = this.nowMs + downtimeMs;
-    this.timelines.push(
-      this.clock.schedule(downtimeMs, () =>
-        this.transition(backAtMs, () => {
-          vm.migrating = false;
-        }),
-      ),
-    );
+    const stop = (): void => {
+      vm.migrationDown = true;
+      const backAtMs = this.nowMs + plan.downtimeMs;
+      this.timelines.push(
+        this.clock.schedule(plan.downtimeMs, () =>
+          this.transition(backAtMs, () => {
+            vm.migrating = vm.migrationDown = false;
+          }),
+        ),
+      );
+    };
+    if (plan.precopyMs === 0) stop();
+    else {
+      const stopAtMs = this.nowMs + plan.precopyMs;
+      this.timelines.push(this.clock.schedule(plan.precopyMs, () => this.transition(stopAtMs, stop)));
+    }
   }
 
   private faultBegins(fault: FaultSpec): void {

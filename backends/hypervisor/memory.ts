@@ -1,12 +1,17 @@
 /**
  * Memory overcommit and swap cost. A VM's memoryMb is its maximum, not a reservation; the host must
- * back the guests' memory plus the working sets of the requests running in them:
+ * back what each VM uses: its resident memory (residentMb) plus the working sets of the requests
+ * running in it, which live inside the VM's memory and so never take it past its maximum:
  *
- *   demandMb         = sum of VM memoryMb + sum of running requests' working sets
+ *   usedMb(vm)       = min(vm.memoryMb, vm.residentMb + its running requests' working sets)
+ *   demandMb         = sum of usedMb over the host's VMs
  *   swappedFraction  = max(0, 1 - hostMemoryMb / demandMb)      (the part that cannot be resident)
  *   swapMs(request)  = request.memoryMb * swappedFraction * swap.msPerMb
  *
- * so a request pays to page in the share of its working set that is out, and that share grows with
+ * residentMb defaults to the whole of memoryMb: a long-running guest uses its free memory as page
+ * cache, so without ballooning the host ends up backing all of it (Waldspurger, "Memory resource
+ * management in VMware ESX Server", OSDI 2002); a scenario sets it lower for guests that touch less.
+ * A request pays to page in the share of its working set that is out, and that share grows with
  * the overcommit ratio demandMb / hostMemoryMb (it is 1 - 1/ratio). The fraction is taken when the
  * request starts (its pages are touched then). The page-in time is added to the request's work, as
  * if its thread were running: a simplification (it is really blocked on the disk), which slightly

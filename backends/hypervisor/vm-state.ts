@@ -116,7 +116,9 @@ export class VmState {
 
   // Condor and fault state; `status` derives from it (refreshStatus) and is cached for the hot path.
   crashDepth = 0;
+  /** A migration is under way (from the owner's return until it resumes); down while it stops the VM. */
   migrating = false;
+  migrationDown = false;
   ownerSuspended = false;
   slowFactor = 1;
   status: VmStatus = 'running';
@@ -148,7 +150,7 @@ export class VmState {
   /** Recompute `status` after a change to the Condor or fault state. */
   refreshStatus(): void {
     if (this.crashDepth > 0) this.status = 'crashed';
-    else if (this.migrating) this.status = 'migrating';
+    else if (this.migrationDown) this.status = 'migrating';
     else if (this.ownerSuspended) this.status = 'suspended';
     else this.status = 'running';
   }
@@ -198,6 +200,14 @@ export class VmState {
       if (top === undefined || !top.done) return top;
       this.popJob();
     }
+  }
+
+  /**
+   * The memory the host must back for this VM: its resident memory plus its running requests'
+   * working sets, which live inside its maximum (memoryMb), so never more than that.
+   */
+  memoryInUseMb(): number {
+    return Math.min(this.spec.memoryMb, this.spec.residentMb + this.workingSetMb);
   }
 
   /** The VM's vCPU demand, min(vcpus, requests + background) while it runs, then at most its cap. */

@@ -30,6 +30,21 @@ describe('scenario validation', () => {
     expect(expandVms(s).map((vm) => vm.name)).toEqual(['web-1', 'web-2']);
   });
 
+  it('binary translation defaults to, and only allows, shadow page tables; other techniques default to nested', () => {
+    const data = base();
+    (data.vms as unknown[]).push({ name: 'bt', host: 'host-a', virtualization: 'binary-translation' }, { name: 'pv', host: 'host-a', virtualization: 'paravirtual' });
+    expect(expandVms(parseScenario(data)).map((vm) => [vm.name, vm.mmu])).toEqual([['web-1', 'nested'], ['web-2', 'nested'], ['bt', 'shadow'], ['pv', 'nested']]);
+    (data.vms as Record<string, unknown>[])[1].mmu = 'nested';
+    expect(issues(data)).toEqual(['vms[1].mmu: binary translation runs on shadow page tables; no BT hypervisor used hardware nested paging']);
+  });
+
+  it('a VM\'s resident memory defaults to its maximum and may not exceed it', () => {
+    const data = base();
+    expect(expandVms(parseScenario(data)).map((vm) => vm.residentMb)).toEqual([1024, 1024]);
+    (data.vms as Record<string, unknown>[])[0].residentMb = 2048;
+    expect(issues(data)).toEqual(['vms[0].residentMb: 2048 MB resident exceeds the VM\'s 1024 MB maximum']);
+  });
+
   it('names an unknown host with the path and the defined hosts', () => {
     const data = base();
     (data.vms as unknown[]).push({ name: 'db', host: 'host-z' });

@@ -26,7 +26,7 @@ export interface Bench {
 export const NATIVE_COSTS: CostModel = {
   ...DEFAULT_COST_MODEL,
   techniques: Object.fromEntries(
-    Object.keys(DEFAULT_COST_MODEL.techniques).map((t) => [t, { cpuFactor: 1, ioOpUs: 0 }]),
+    Object.keys(DEFAULT_COST_MODEL.techniques).map((t) => [t, { cpuFactor: 1, ioOpUs: 0, ptTrapUs: 0 }]),
   ) as unknown as CostModel['techniques'],
   mmu: { shadow: { cpuFactor: 1, ptUpdateUs: 0 }, nested: { cpuFactor: 1, ptUpdateUs: 0 } },
   type2: { cpuFactor: 1 },

@@ -167,8 +167,31 @@ describe('sharing physical cores between VMs', () => {
     for (const job of big) expect(latencyMs(job)).toBeCloseTo(100 + 100 / 3, 9);
   });
 
-  it("Type 2: the host OS's own load takes its share of the cores", () => {
+  it("Type 2: the host OS's own load takes its share of the cores; a VM weighs per runnable vCPU thread", () => {
     const b = bench({ hypervisor: 'type2', cores: 2, memoryMb: 4096, hostLoad: 1 }, [vm('a', { vcpus: 2 })]);
+    const jobs = [b.submit('a', { cpuMs: 100 }), b.submit('a', { cpuMs: 100 })];
+    b.clock.runUntilIdle();
+    // Two vCPU threads against one host process: the VM gets 2/3 of 2 cores, 2/3 core per request.
+    for (const job of jobs) {
+      expect(timing(job).finishedAt).toBeCloseTo(150, 9);
+      expect(timing(job).stealMs).toBeCloseTo(50, 9);
+    }
+  });
+
+  it('Type 2, the issue\'s example: a 4-vCPU VM beside host load 3 on 4 cores gets 16/7 cores, not 1', () => {
+    const perThread = bench({ hypervisor: 'type2', cores: 4, memoryMb: 8192, hostLoad: 3 }, [vm('a', { vcpus: 4 })]);
+    for (let i = 0; i < 4; i++) perThread.submit('a', { cpuMs: 1000 });
+    perThread.clock.advance(700);
+    expect(perThread.host.snapshot().vms[0].cpuSeconds).toBeCloseTo((0.7 * 16) / 7, 9);
+    // The per-process view (VirtualBox's VM as one weight, like one host process): 1 core.
+    const perProcess = bench({ hypervisor: 'type2', type2Sharing: 'per-process', cores: 4, memoryMb: 8192, hostLoad: 3 }, [vm('a', { vcpus: 4 })]);
+    for (let i = 0; i < 4; i++) perProcess.submit('a', { cpuMs: 1000 });
+    perProcess.clock.advance(700);
+    expect(perProcess.host.snapshot().vms[0].cpuSeconds).toBeCloseTo(0.7, 9);
+  });
+
+  it('Type 2 per-process sharing: the VM counts once, whatever its vCPUs', () => {
+    const b = bench({ hypervisor: 'type2', type2Sharing: 'per-process', cores: 2, memoryMb: 4096, hostLoad: 1 }, [vm('a', { vcpus: 2 })]);
     const jobs = [b.submit('a', { cpuMs: 100 }), b.submit('a', { cpuMs: 100 })];
     b.clock.runUntilIdle();
     for (const job of jobs) {

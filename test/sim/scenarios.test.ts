@@ -5,6 +5,8 @@ import { simulate } from '../../sim/simulation.js';
 
 // The shipped scenarios that are not published results: each shows what its header says.
 
+const VIRTUALIZATION_SCENARIOS = ['virt-emulation', 'virt-binary-translation', 'virt-hardware-shadow', 'virt-hardware-nested', 'virt-paravirtual', 'virt-container'];
+
 describe('shipped scenarios', () => {
   it('condor-harvest: round robin strands requests on a suspended replica until health checks notice; load-aware policies do not', () => {
     const report = simulate(loadScenario('scenarios/condor-harvest.yaml', checkPolicySpecs));
@@ -20,11 +22,29 @@ describe('shipped scenarios', () => {
   });
 
   it('every shipped scenario validates and simulates briefly without errors', () => {
-    for (const file of ['default', 'homogeneous', 'linkerd-slow-replica', 'stale-herding', 'condor-harvest']) {
+    for (const file of ['default', 'homogeneous', 'linkerd-slow-replica', 'stale-herding', 'condor-harvest', ...VIRTUALIZATION_SCENARIOS]) {
       const s = loadScenario(`scenarios/${file}.yaml`, checkPolicySpecs);
       const report = simulate(s, { policies: s.policies.slice(0, 1), requests: 2000 });
       expect(report.runs[0].requests, file).toBe(2000);
       expect(report.runs[0].errors, file).toBe(0);
     }
+  });
+
+  it('the virtualization scenarios read like the course notes: emulation >> BT ~ first-generation hardware assist > nested paging > para-virtual ~ container', () => {
+    const mean = Object.fromEntries(
+      VIRTUALIZATION_SCENARIOS.map((file) => {
+        const s = loadScenario(`scenarios/${file}.yaml`, checkPolicySpecs);
+        return [file.slice('virt-'.length), simulate(s, { policies: s.policies.slice(0, 1), requests: 500 }).runs[0].latencyMs.mean];
+      }),
+    );
+    expect(mean.emulation).toBeGreaterThan(10 * mean['binary-translation']);
+    // Adams & Agesen 2006: on page-table-heavy work first-generation hardware assist is slower
+    // than BT, but of the same order.
+    expect(mean['hardware-shadow']).toBeGreaterThan(mean['binary-translation']);
+    expect(mean['hardware-shadow']).toBeLessThan(1.25 * mean['binary-translation']);
+    expect(mean['hardware-nested']).toBeLessThan(mean['binary-translation']);
+    expect(mean.paravirtual).toBeLessThan(mean['hardware-nested']);
+    expect(mean.container).toBeLessThan(mean.paravirtual);
+    expect(mean.paravirtual).toBeLessThan(1.15 * mean.container);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { baselines, erlangC, mm1, mmc, powerOfD, randomAssignment, supermarketTime } from '../../sim/theory.js';
+import { erlangArrivalSigma, erlangC, mm1, mmc, powerOfD, randomAssignment, roundRobinAssignment, supermarketTime, utilisationOf } from '../../sim/theory.js';
 
 describe('queueing theory baselines', () => {
   it('M/M/1: W = 1/(mu - lambda)', () => {
@@ -11,6 +11,19 @@ describe('queueing theory baselines', () => {
 
   it('random assignment splits the stream evenly into M/M/1 queues', () => {
     expect(randomAssignment(700, 10, 10).meanResponseMs).toBeCloseTo(mm1(70, 10).meanResponseMs, 9);
+  });
+
+  it('round robin: E_1/M/1 is M/M/1 (sigma = rho), and more phases (more regular arrivals) wait less', () => {
+    expect(erlangArrivalSigma(70, 10, 1)).toBeCloseTo(0.7, 12);
+    expect(roundRobinAssignment(70, 10, 1).meanResponseMs).toBeCloseTo(mm1(70, 10).meanResponseMs, 9);
+    // E_2/M/1 by hand: phase rate 0.1/ms and mu 0.1/ms (rho 0.5) give sigma = (1 / (2 - sigma))^2,
+    // whose root in (0, 1) is (3 - sqrt(5)) / 2.
+    expect(erlangArrivalSigma(100, 10, 2)).toBeCloseTo((3 - Math.sqrt(5)) / 2, 12);
+    expect(roundRobinAssignment(700, 10, 10).meanResponseMs).toBeLessThan(randomAssignment(700, 10, 10).meanResponseMs);
+  });
+
+  it('random over k-vCPU replicas is M/M/k per replica', () => {
+    expect(randomAssignment(700, 10, 5, 2).meanResponseMs).toBeCloseTo(mmc(140, 10, 2).meanResponseMs, 12);
   });
 
   it('Erlang C matches the textbook closed form for small c', () => {
@@ -42,11 +55,14 @@ describe('queueing theory baselines', () => {
     expect(powerOfD(9000, 10, 100, 2).meanResponseMs).toBeCloseTo(expected * 10, 5);
   });
 
-  it('orders central queue < power-of-two < random at high load', () => {
-    const b = baselines(9000, 10, 100);
-    expect(b.utilisation).toBeCloseTo(0.9, 12);
-    expect(b.centralQueue.meanResponseMs).toBeLessThan(b.powerOfTwo.meanResponseMs);
-    expect(b.powerOfTwo.meanResponseMs).toBeLessThan(b.random.meanResponseMs);
+  it('orders central queue < power-of-two < round robin < random at high load', () => {
+    expect(utilisationOf(9000, 10, 100)).toBeCloseTo(0.9, 12);
+    const central = mmc(9000, 10, 100).meanResponseMs;
+    const powerOfTwo = powerOfD(9000, 10, 100, 2).meanResponseMs;
+    const roundRobin = roundRobinAssignment(9000, 10, 100).meanResponseMs;
+    expect(central).toBeLessThan(powerOfTwo);
+    expect(powerOfTwo).toBeLessThan(roundRobin);
+    expect(roundRobin).toBeLessThan(randomAssignment(9000, 10, 100).meanResponseMs);
   });
 
   it('refuses unstable or meaningless inputs', () => {
