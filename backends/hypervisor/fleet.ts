@@ -27,7 +27,8 @@ export function createFleet(scenario: Scenario, deps: FleetDeps): Fleet {
   const hosts = scenario.hosts.map((spec) => {
     const own = vmsByHost.get(spec.name) ?? [];
     const names = new Set(own.map((vm) => vm.name));
-    return createHost(spec, own, { clock: deps.clock, costModel, faults: scenario.faults.filter((f) => names.has(f.vm)) });
+    // A copy: the host's runtime controls change its spec (host load), never the caller's scenario.
+    return createHost({ ...spec }, own, { clock: deps.clock, costModel, faults: scenario.faults.filter((f) => names.has(f.vm)) });
   });
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const byVm = new Map(vms.map((vm) => [vm.name, byName.get(vm.host) as HypervisorHost]));
