@@ -157,14 +157,22 @@ export function createAdminApp(opts: { control: AdminControl; token: string; reg
   // One frame per tick for every open stream; no timer while nobody watches.
   const streams = new Set<Response>();
   let ticker: NodeJS.Timeout | undefined;
+  // A frame still being gathered (a slow host) is not started again: the next tick tries.
+  let gathering = false;
   const broadcast = async (): Promise<void> => {
     if (streams.size === 0) {
       clearInterval(ticker);
       ticker = undefined;
       return;
     }
-    const data = `data: ${JSON.stringify(await dashboard.frame())}\n\n`;
-    for (const res of streams) res.write(data);
+    if (gathering) return;
+    gathering = true;
+    try {
+      const data = `data: ${JSON.stringify(await dashboard.frame())}\n\n`;
+      for (const res of streams) res.write(data);
+    } finally {
+      gathering = false;
+    }
   };
 
   const app = express();

@@ -52,13 +52,13 @@ export const DASHBOARD_HTML = `<!doctype html>
     <h2>Last 60 s <span class="hint">(dashed lines: policy changes)</span></h2>
     <div id="legend" class="legend"></div>
     <div class="charts">
-      <figure><figcaption>requests/s</figcaption><svg id="chart-rps" viewBox="0 0 480 170"></svg></figure>
-      <figure><figcaption>errors/s</figcaption><svg id="chart-errors" viewBox="0 0 480 170"></svg></figure>
-      <figure><figcaption>p50 latency (ms)</figcaption><svg id="chart-p50" viewBox="0 0 480 170"></svg></figure>
-      <figure><figcaption>p99 latency (ms)</figcaption><svg id="chart-p99" viewBox="0 0 480 170"></svg></figure>
+      <figure><figcaption>requests/s</figcaption><svg id="chart-rps" viewBox="0 0 480 150"></svg></figure>
+      <figure><figcaption>errors/s</figcaption><svg id="chart-errors" viewBox="0 0 480 150"></svg></figure>
+      <figure><figcaption>p50 latency (ms)</figcaption><svg id="chart-p50" viewBox="0 0 480 150"></svg></figure>
+      <figure><figcaption>p99 latency (ms)</figcaption><svg id="chart-p99" viewBox="0 0 480 150"></svg></figure>
     </div>
   </section>
-  <section class="columns">
+  <section>
     <div>
       <h2>Backends</h2>
       <table>
@@ -112,7 +112,7 @@ section { margin-bottom: 1.2em; }
 .host-controls { display: flex; gap: .3em; align-items: center; margin: .2em 0 .4em; }
 .host-controls input { width: 4.5em; }
 .vms { display: flex; flex-wrap: wrap; gap: .5em; }
-.vm { border: 1px solid #d0d7de; border-left: 4px solid #1a7f37; border-radius: 4px; padding: .35em .5em; width: 15.5em; background: #fff; }
+.vm { border: 1px solid #d0d7de; border-left: 4px solid #1a7f37; border-radius: 4px; padding: .35em .5em; width: 16.5em; background: #fff; }
 .vm.neighbour { background: #f6f8fa; border-left-color: #8c959f; }
 .vm[data-status=suspended], .vm[data-status=migrating] { border-left-color: #bf8700; }
 .vm[data-status=crashed] { border-left-color: #cf222e; background: #ffebe9; }
@@ -127,26 +127,29 @@ section { margin-bottom: 1.2em; }
 button, select, input { font: inherit; }
 button { padding: .1em .5em; border: 1px solid #d0d7de; border-radius: 4px; background: #f6f8fa; cursor: pointer; }
 button:disabled, select:disabled, input:disabled { cursor: not-allowed; opacity: .5; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(24em, 1fr)); gap: .6em; }
+.charts { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: .6em; }
+@media (max-width: 60em) { .charts { grid-template-columns: minmax(0, 1fr); } }
 figure { margin: 0; background: #fff; border: 1px solid #d0d7de; border-radius: 6px; padding: .3em .5em; }
 figcaption { font-weight: 600; }
 svg { width: 100%; height: auto; display: block; }
-svg text { font: 10px system-ui, sans-serif; fill: #57606a; }
+svg text { font: 9px system-ui, sans-serif; fill: #57606a; }
 svg .grid { stroke: #eaeef2; } svg .marker { stroke: #8250df; stroke-dasharray: 4 3; } svg text.marker-label { fill: #8250df; }
 .legend { display: flex; flex-wrap: wrap; gap: .2em 1em; margin-bottom: .3em; }
 .legend i { display: inline-block; width: 1.2em; height: .25em; vertical-align: middle; margin-right: .3em; }
-.columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(30em, 1fr)); gap: 1.2em; }
-table { border-collapse: collapse; width: 100%; background: #fff; }
+#periods { display: grid; grid-template-columns: repeat(auto-fill, minmax(24em, 1fr)); gap: .4em; }
+table { border-collapse: collapse; background: #fff; }
 th, td { padding: .25em .5em; border-bottom: 1px solid #eaeef2; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child, td.state { text-align: left; }
 td.state.healthy { color: #1a7f37; } td.state.draining { color: #9a6700; } td.state.ejected, td.state.down { color: #cf222e; }
 td input { width: 4em; }
+td.controls { display: flex; gap: .25em; }
 .share { display: inline-block; height: .6em; background: #0969da; vertical-align: middle; margin-right: .3em; }
-.policy-form { display: flex; gap: .4em; flex-wrap: wrap; }
+.policy-form { display: flex; gap: .4em; flex-wrap: wrap; max-width: 50em; }
 .policy-form input { flex: 1; min-width: 10em; font-family: ui-monospace, monospace; }
-.period { background: #fff; border: 1px solid #d0d7de; border-radius: 4px; padding: .3em .5em; margin-bottom: .4em; }
+.period { background: #fff; border: 1px solid #d0d7de; border-radius: 4px; padding: .3em .5em; }
 .period.current { border-color: #0969da; }
-.period-head { display: flex; justify-content: space-between; }
+.period-head { display: flex; justify-content: space-between; gap: .6em; }
+.period-head strong { white-space: nowrap; }
 .period .row { display: grid; grid-template-columns: 7em 1fr 6em; gap: .4em; align-items: center; font-variant-numeric: tabular-nums; }
 .links { color: #57606a; }
 `;
@@ -187,7 +190,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     var faults = !!(frame && frame.fleet.controls);
     document.querySelectorAll('.control').forEach(function (c) {
       c.disabled = !token || (c.classList.contains('fault') && !faults);
-      c.title = !token ? 'unlock the controls with the admin token' : (c.classList.contains('fault') && !faults ? 'fault controls need the hosts in this process (dispatchlab up)' : '');
+      c.title = !token ? 'unlock the controls with the admin token' : (c.classList.contains('fault') && !faults ? 'fault controls need the hosts in this process (dispatchlab up)' : c.dataset.help || '');
     });
   }
   function act(method, path, body, done) {
@@ -269,8 +272,10 @@ export const DASHBOARD_JS = String.raw`'use strict';
         var target = 'vms/' + encodeURIComponent(vm.name) + '/';
         ctl.append(button('Crash', 'fault crash', function () { act('POST', target + 'crash'); }),
           button('Restore', 'fault restore', function () { act('POST', target + 'restore'); }),
-          button('Owner back: suspend 10 s', 'fault owner-suspend', function () { act('POST', target + 'owner', { mode: 'suspend', forMs: 10000 }); }),
-          button('Owner back: migrate', 'fault owner-migrate', function () { act('POST', target + 'owner', { mode: 'migrate' }); }));
+          button('Owner: suspend', 'fault owner-suspend', function () { act('POST', target + 'owner', { mode: 'suspend', forMs: 10000 }); }),
+          button('Owner: migrate', 'fault owner-migrate', function () { act('POST', target + 'owner', { mode: 'migrate' }); }));
+        ctl.querySelector('.owner-suspend').dataset.help = 'the owner comes back for 10 s: the VM is suspended';
+        ctl.querySelector('.owner-migrate').dataset.help = 'the owner comes back: the VM migrates (down for its migration time)';
         card.append(ctl);
         vms.append(card);
       });
@@ -317,8 +322,8 @@ export const DASHBOARD_JS = String.raw`'use strict';
       f.backends.forEach(function (b) {
         var tr = el('tr'); tr.dataset.backend = b.id;
         tr.append(el('td', '', b.id));
-        tr.append(el('td', 'state'), el('td', 'inflight'), el('td', 'weight'), el('td', 'rps'), el('td', 'p99'), el('td', 'share'));
-        var ctl = el('td');
+        tr.append(el('td', 'state'), el('td', 'inflight'), el('td', 'weight'), el('td', 'rps'), el('td', 'p99'), el('td', 'share-cell'));
+        var ctl = el('td', 'controls');
         var w = el('input', 'control'); w.type = 'number'; w.min = '0.1'; w.step = '0.5'; w.value = String(b.weight); w.setAttribute('aria-label', 'weight of ' + b.id);
         ctl.append(w, button('Set weight', '', function () { act('PUT', 'backends/' + encodeURIComponent(b.id) + '/weight', { weight: Number(w.value) }); }),
           button('Drain', 'drain', function () { act('POST', 'backends/' + encodeURIComponent(b.id) + '/drain'); }),
@@ -340,7 +345,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
       tr.querySelector('.rps').textContent = p ? p.rps : 0;
       tr.querySelector('.p99').textContent = p ? ms(p.p99Ms) : '-';
       var share = total > 0 ? (period.requests[b.id] || 0) / total : 0;
-      var cell = tr.querySelector('.share'); cell.replaceChildren();
+      var cell = tr.querySelector('.share-cell'); cell.replaceChildren();
       var bar = el('span', 'share'); bar.style.width = (share * 6) + 'em'; bar.style.background = colorOf[b.id];
       cell.append(bar, (share * 100).toFixed(1) + ' %');
     });
@@ -390,7 +395,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
   }
   function drawChart(svg, field, f) {
-    var W = 480, H = 170, L = 40, R = 8, T = 8, B = 20;
+    var W = 480, H = 150, L = 40, R = 8, T = 8, B = 20;
     var now = f.live.nowMs, from = now - WINDOW_MS;
     var ids = Object.keys(f.live.series);
     var max = 0;
@@ -407,10 +412,12 @@ export const DASHBOARD_JS = String.raw`'use strict';
     [['-60 s', from], ['-30 s', from + WINDOW_MS / 2], ['now', now]].forEach(function (t) {
       kids.push(svgEl('text', { x: x(t[1]), y: H - 5, 'text-anchor': t[0] === 'now' ? 'end' : 'middle' }, t[0]));
     });
-    f.live.markers.forEach(function (m) {
+    f.live.markers.forEach(function (m, i) {
       if (m.tMs < from) return;
       kids.push(svgEl('line', { x1: x(m.tMs), x2: x(m.tMs), y1: T, y2: H - B, class: 'marker' }));
-      kids.push(svgEl('text', { x: x(m.tMs) + 3, y: T + 9, class: 'marker-label' }, m.policy));
+      var nearEnd = x(m.tMs) > W - 90;
+      // Alternate rows, so the labels of changes close together do not overlap.
+      kids.push(svgEl('text', { x: x(m.tMs) + (nearEnd ? -3 : 3), y: T + 8 + (i % 2) * 11, class: 'marker-label', 'text-anchor': nearEnd ? 'end' : 'start' }, m.policy));
     });
     ids.sort(function (a, b) { return a === '*' ? 1 : b === '*' ? -1 : a < b ? -1 : 1; }).forEach(function (id) {
       // Each point is a whole second; draw it at the second's end, when it was complete.

@@ -113,12 +113,15 @@ function byLabel(samples: readonly Sample[], name: string, label: string): Map<s
   return out;
 }
 
+/** A host slower than this to answer shows as unreachable in this frame, rather than delaying it. */
+const SCRAPE_TIMEOUT_MS = 800;
+
 /** Readings from each host process's /metrics (docs/metrics.md, "Hypervisor hosts"): no controls. */
 export function remoteFleetSource(metricsUrls: ReadonlyMap<string, string>): FleetSource {
   const readHost = async (host: string, url: string): Promise<HostReading | undefined> => {
     let samples: Sample[];
     try {
-      samples = await scrape(url);
+      samples = await scrape(url, SCRAPE_TIMEOUT_MS);
     } catch {
       return undefined;
     }
