@@ -1,26 +1,21 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandVms, loadScenario } from '../../core/scenario.js';
 import type { AdminBackend, DashboardFrame } from '../../dispatcher/admin-api.js';
 import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
+import { CHROMIUM_PATH, haveChromium, launchChromium, type Browser } from '../../scripts/chromium.js';
 import { ADMIN_TOKEN } from './dispatcher-helpers.js';
 
 /**
  * The dashboard in a real browser: Debian's Chromium (scripts/ensure-chromium.sh, which CI runs),
  * driven by playwright-core, against `up` on the default scenario (real sockets, port 0) under a
  * small, bounded load. Where no Chromium is installed the suite says so and skips; in CI a missing
- * Chromium is a failure.
- *
- * DISPATCHLAB_SCREENSHOT=docs/img/dashboard.png also saves the page under load (the README's picture).
+ * Chromium is a failure. (scripts/dashboard-screenshot.ts takes the README's picture the same way.)
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  const message = `dashboard browser test: ${CHROMIUM} is absent, so the browser tests are skipped (install it: bash scripts/ensure-chromium.sh)`;
+const chromiumHere = haveChromium();
+if (!chromiumHere) {
+  const message = `dashboard browser test: ${CHROMIUM_PATH} is absent, so the browser tests are skipped (install it: bash scripts/ensure-chromium.sh)`;
   if (process.env.CI) throw new Error(`${message}; CI must install it`);
   console.warn(message);
 }
@@ -33,8 +28,8 @@ const LOAD_CLIENTS = 6;
 const LOAD_MAX_REQUESTS = 60_000;
 
 let up: RunningUp;
+let browser: Browser;
 let context: BrowserContext;
-let profileDir: string;
 let page: Page;
 let stopLoad: () => Promise<void> = async () => {};
 
@@ -70,26 +65,19 @@ async function unlock(p: Page): Promise<void> {
   await p.waitForSelector('#auth-state.unlocked');
 }
 
-describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
+describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
   beforeAll(async () => {
     up = await startUp({ scenario, policy: 'round-robin', adminToken: ADMIN_TOKEN, dispatcher: { settings } });
-    profileDir = mkdtempSync(join(tmpdir(), 'dispatchlab-chromium-'));
-    // A persistent context so the profile is ours: a fresh --user-data-dir, removed afterwards.
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1400, height: 1000 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
+    context = browser.context;
     page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`${up.dispatcher.adminUrl}/`);
   }, 60_000);
 
   afterAll(async () => {
     await stopLoad();
-    await context?.close();
+    await browser?.close();
     await up?.close();
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   });
 
   it('renders every host and VM of the scenario, with its technique, paging and state', async () => {
@@ -170,6 +158,5 @@ describe.skipIf(!haveChromium)('the dashboard in Chromium', () => {
     const after = await counts();
     expect(after['web-a-1'] ?? 0).toBe(before['web-a-1'] ?? 0);
     for (const other of ['web-a-2', 'web-b1', 'web-b2']) expect(after[other] ?? 0).toBeGreaterThan(before[other] ?? 0);
-    if (process.env.DISPATCHLAB_SCREENSHOT) await page.screenshot({ path: process.env.DISPATCHLAB_SCREENSHOT, fullPage: true });
   });
 });
