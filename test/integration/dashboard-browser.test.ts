@@ -21,8 +21,11 @@ if (!chromiumHere) {
 }
 
 const scenario = loadScenario('scenarios/default.yaml');
-/** Quick health checks, so a crashed VM leaves the rotation within a second. */
-const settings = { ...scenario.dispatcher, healthCheck: { ...scenario.dispatcher.healthCheck, intervalMs: 200, timeoutMs: 150, rise: 1, fall: 1 } };
+/**
+ * Frequent health checks, so a crashed VM (its /healthz answers 503 at once) leaves the rotation
+ * within a second; a generous timeout, so a busy machine does not take healthy replicas out.
+ */
+const settings = { ...scenario.dispatcher, healthCheck: { ...scenario.dispatcher.healthCheck, intervalMs: 200, timeoutMs: 2000, rise: 1, fall: 1 } };
 /** Bounds on the load: concurrent clients and total requests. */
 const LOAD_CLIENTS = 6;
 const LOAD_MAX_REQUESTS = 60_000;
