@@ -183,7 +183,6 @@ export const DASHBOARD_JS = String.raw`'use strict';
     $('auth-state').textContent = on ? 'controls unlocked' : 'read-only';
     $('auth-state').className = on ? 'unlocked' : 'readonly';
     $('token').hidden = on; $('unlock').hidden = on; $('lock').hidden = !on;
-    document.body.classList.toggle('can-control', on);
     refreshDisabled();
   }
   function refreshDisabled() {
@@ -193,14 +192,14 @@ export const DASHBOARD_JS = String.raw`'use strict';
       c.title = !token ? 'unlock the controls with the admin token' : (c.classList.contains('fault') && !faults ? 'fault controls need the hosts in this process (dispatchlab up)' : c.dataset.help || '');
     });
   }
-  function act(method, path, body, done) {
+  function act(method, path, body) {
     var headers = { 'content-type': 'application/json' };
     if (token) headers.authorization = 'Bearer ' + token;
     say(method + ' ' + path + ' …');
     fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit' })
       .then(function (res) {
         return res.json().catch(function () { return {}; }).then(function (json) {
-          if (res.ok) { say(method + ' ' + path + ': done'); if (done) done(json); return; }
+          if (res.ok) { say(method + ' ' + path + ': done'); return; }
           if (res.status === 401) { sessionStorage.removeItem(TOKEN_KEY); token = null; setUnlocked(false); }
           say(method + ' ' + path + ' refused (' + res.status + '): ' + (json.error || res.statusText), true);
         });
