@@ -1,5 +1,5 @@
 import { Counter, exponentialBuckets, Gauge, Histogram, Registry } from 'prom-client';
-import type { HostSnapshot, HypervisorHost, JobTiming, VmSnapshot } from './hypervisor/types.js';
+import type { HostSnapshot, HypervisorHost, JobTiming, VmSnapshot, VmStatus } from './hypervisor/types.js';
 
 /**
  * The Prometheus view of one hypervisor host (docs/metrics.md, "Hypervisor hosts"). One Registry
@@ -21,6 +21,7 @@ export interface HostMetrics {
 }
 
 const MS_PER_S = 1000;
+const VM_STATES: readonly VmStatus[] = ['running', 'suspended', 'migrating', 'crashed'];
 const BYTES_PER_MB = 1024 * 1024;
 
 export function createHostMetrics(host: HypervisorHost): HostMetrics {
@@ -59,6 +60,17 @@ export function createHostMetrics(host: HypervisorHost): HostMetrics {
   vmGauge('dispatchlab_vm_running_requests', 'Requests inside the VM now.', (vm) => vm.running);
   vmGauge('dispatchlab_vm_swapped_bytes', 'VM memory swapped out by a Type 2 host.', (vm) => Math.round(vm.swappedMb * BYTES_PER_MB));
   vmGauge('dispatchlab_vm_up', '1 while the VM runs, 0 while suspended, migrating or crashed.', (vm) => (vm.status === 'running' ? 1 : 0));
+  new Gauge({
+    name: 'dispatchlab_vm_state',
+    help: "1 for the VM's current state (running, suspended, migrating, crashed), 0 for the others.",
+    labelNames: ['host', 'vm', 'state'] as const,
+    registers,
+    collect() {
+      for (const vm of snapshot().vms) {
+        for (const state of VM_STATES) this.set({ host: vm.host, vm: vm.vm, state }, vm.status === state ? 1 : 0);
+      }
+    },
+  });
 
   new Counter({
     name: 'dispatchlab_vm_traps_total',
@@ -80,6 +92,16 @@ export function createHostMetrics(host: HypervisorHost): HostMetrics {
     registers,
     collect() {
       this.set({ host: host.name }, snapshot().ownerActive ? 1 : 0);
+    },
+  });
+
+  new Gauge({
+    name: 'dispatchlab_host_load_cores',
+    help: "Cores' worth of the host OS's own busy processes (Type 2 hosts; 0 on Type 1).",
+    labelNames: ['host'] as const,
+    registers,
+    collect() {
+      this.set({ host: host.name }, host.hostLoad());
     },
   });
 

@@ -44,6 +44,7 @@ export function registerDispatcher(program: Command): void {
         adminBind: opts.adminBind,
         adminToken,
         sessionSecret: readSessionSecret(),
+        fleet: { scenario },
       }).catch(asCliError);
       printDispatcher(running, policy, adminToken !== undefined);
       for (const b of backends) process.stdout.write(`backend    ${b.id} ${b.url}\n`);

@@ -4,13 +4,22 @@ import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { BackendId } from '../core/types.js';
 import type { BackendStatus } from './balancer/types.js';
-import { DASHBOARD_HTML } from './dashboard.js';
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
+import type { FleetControls, FleetView } from './fleet-view.js';
+import type { LiveWindow } from './live-stats.js';
 
 /**
  * The admin API (express 5, on its own port, loopback by default): read the backends and the
- * policy, and change them at runtime. Reads are open; every change needs `Authorization: Bearer
- * <token>` (401 otherwise), checked before the body is even parsed. Bodies are JSON: malformed
- * JSON or a bad field is a 400 with a message, an unknown backend a 404.
+ * policy, and change them at runtime; the dashboard page and its server-sent events (`/events`,
+ * one frame a second: docs/dispatcher.md). Reads are open; every change needs `Authorization:
+ * Bearer <token>` (401 otherwise), checked before the body is even parsed. Bodies are JSON:
+ * malformed JSON or a bad field is a 400 with a message, an unknown backend or VM a 404.
+ *
+ * Nothing here can be driven from another origin: the token travels only in the Authorization
+ * header (never a cookie or a URL), which a cross-origin page cannot send without a CORS preflight
+ * that this API never approves (it sends no CORS headers at all); on top of that a change whose
+ * Origin or Sec-Fetch-Site says it comes from elsewhere is refused (403), and the page may not be
+ * framed (clickjacking).
  */
 
 export interface AdminBackend extends BackendStatus {
@@ -35,6 +44,23 @@ export interface AdminControl {
   setWeight(id: BackendId, weight: number): void;
 }
 
+/** What the dashboard shows, once a second (GET /events) or on request (GET /dashboard.json). */
+export interface DashboardFrame {
+  readonly policy: AdminPolicy;
+  /** Registered policy names, for the page's policy switch. */
+  readonly policies: readonly string[];
+  readonly queueLength: number;
+  readonly backends: readonly AdminBackend[];
+  readonly fleet: FleetView;
+  readonly live: LiveWindow;
+}
+
+export interface DashboardFeed {
+  frame(): Promise<DashboardFrame>;
+  /** The model's fault controls; undefined where the models do not run in this process. */
+  readonly controls?: FleetControls;
+}
+
 /** A refusal with its HTTP status (404 unknown backend, 409 duplicate, 400 bad value). */
 export class AdminError extends Error {
   constructor(
@@ -49,6 +75,36 @@ export class AdminError extends Error {
 const PolicyBody = z.strictObject({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) });
 const BackendBody = z.strictObject({ id: z.string().min(1).max(100), url: z.string().min(1), weight: z.number().positive().optional() });
 const WeightBody = z.strictObject({ weight: z.number().positive() });
+const OwnerBody = z.strictObject({ mode: z.enum(['suspend', 'migrate']), forMs: z.number().positive().max(3_600_000).default(10_000) });
+const HostLoadBody = z.strictObject({ cores: z.number().nonnegative().max(1024) });
+
+/** Frames go out this often to every open /events stream. */
+const FRAME_INTERVAL_MS = 1000;
+
+/** Tight: only this origin's own script, style and event stream; never framed. */
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/**
+ * Refuse a change sent by a page of another origin. Browsers send Origin on every cross-origin
+ * request and on same-origin POST/PUT/DELETE, and Sec-Fetch-Site on all of them; tools such as
+ * curl send neither and are judged by the token alone.
+ */
+function sameOrigin(req: Request): boolean {
+  const site = req.get('sec-fetch-site');
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  const origin = req.get('origin');
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === req.get('host');
+  } catch {
+    return false;
+  }
+}
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
@@ -61,12 +117,22 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new AdminError(400, `${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}`);
 }
 
-export function createAdminApp(opts: { control: AdminControl; token: string; registry: Registry }): express.Express {
-  const { control, registry } = opts;
+export interface AdminApp {
+  readonly app: express.Express;
+  /** End every open /events stream (the server's close would otherwise wait for them). */
+  closeStreams(): void;
+}
+
+export function createAdminApp(opts: { control: AdminControl; token: string; registry: Registry; dashboard: DashboardFeed }): AdminApp {
+  const { control, registry, dashboard } = opts;
   if (opts.token.length < 8) throw new Error('the admin token must be at least 8 characters');
   // Compare digests, so the comparison takes the same time whatever the given token's length.
   const expected = digest(opts.token);
   const requireToken = (req: Request, res: Response, next: NextFunction): void => {
+    if (!sameOrigin(req)) {
+      res.status(403).json({ error: 'changes are only accepted from the dashboard\'s own origin' });
+      return;
+    }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
     if (match && timingSafeEqual(digest(match[1]), expected)) return next();
     res.status(401).set('www-authenticate', 'Bearer realm="dispatchlab-admin"').json({ error: 'a valid admin token is required: Authorization: Bearer <token>' });
@@ -81,11 +147,64 @@ export function createAdminApp(opts: { control: AdminControl; token: string; reg
     },
   ];
   const id = (req: Request): string => String(req.params.id);
+  const faults = (): NonNullable<DashboardFeed['controls']> => {
+    if (dashboard.controls === undefined) {
+      throw new AdminError(501, 'fault controls act on the hypervisor model, which runs in this process only under `dispatchlab up`; this dispatcher reads its hosts over HTTP');
+    }
+    return dashboard.controls;
+  };
+
+  // One frame per tick for every open stream; no timer while nobody watches.
+  const streams = new Set<Response>();
+  let ticker: NodeJS.Timeout | undefined;
+  // A frame still being gathered (a slow host) is not started again: the next tick tries.
+  let gathering = false;
+  const broadcast = async (): Promise<void> => {
+    if (streams.size === 0) {
+      clearInterval(ticker);
+      ticker = undefined;
+      return;
+    }
+    if (gathering) return;
+    gathering = true;
+    try {
+      const data = `data: ${JSON.stringify(await dashboard.frame())}\n\n`;
+      for (const res of streams) res.write(data);
+    } finally {
+      gathering = false;
+    }
+  };
 
   const app = express();
   app.disable('x-powered-by');
+  app.use((_req, res, next) => {
+    res.set(SECURITY_HEADERS);
+    next();
+  });
   app.get('/', (_req, res) => {
     res.type('html').send(DASHBOARD_HTML);
+  });
+  app.get('/dashboard.js', (_req, res) => {
+    res.type('text/javascript').send(DASHBOARD_JS);
+  });
+  app.get('/dashboard.css', (_req, res) => {
+    res.type('text/css').send(DASHBOARD_CSS);
+  });
+  app.get('/dashboard.json', async (_req, res) => {
+    res.json(await dashboard.frame());
+  });
+  app.get('/events', async (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+    // The browser reconnects after this long if the stream breaks.
+    res.write(`retry: 2000\n\n`);
+    streams.add(res);
+    req.on('close', () => streams.delete(res));
+    ticker ??= setInterval(() => void broadcast(), FRAME_INTERVAL_MS).unref();
+    res.write(`data: ${JSON.stringify(await dashboard.frame())}\n\n`);
+  });
+  // A cheap way for the page to check a token before it keeps it.
+  app.get('/auth', requireToken, (_req, res) => {
+    res.json({ ok: true });
   });
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
@@ -111,6 +230,13 @@ export function createAdminApp(opts: { control: AdminControl; token: string; reg
   app.post('/backends/:id/drain', ...mutation((req) => control.drain(id(req))));
   app.post('/backends/:id/undrain', ...mutation((req) => control.undrain(id(req))));
   app.put('/backends/:id/weight', ...mutation((req) => control.setWeight(id(req), parseBody(WeightBody, req.body).weight)));
+  app.post('/vms/:id/crash', ...mutation((req) => faults().crash(id(req))));
+  app.post('/vms/:id/restore', ...mutation((req) => faults().restore(id(req))));
+  app.post('/vms/:id/owner', ...mutation((req) => {
+    const body = parseBody(OwnerBody, req.body);
+    faults().ownerReturns(id(req), body.mode, body.forMs);
+  }));
+  app.put('/hosts/:id/load', ...mutation((req) => faults().setHostLoad(id(req), parseBody(HostLoadBody, req.body).cores)));
 
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: 'no such admin endpoint' });
@@ -131,5 +257,13 @@ export function createAdminApp(opts: { control: AdminControl; token: string; reg
     const status = typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 400;
     res.status(status).json({ error: e.message ?? String(err) });
   });
-  return app;
+  return {
+    app,
+    closeStreams() {
+      clearInterval(ticker);
+      ticker = undefined;
+      for (const res of streams) res.end();
+      streams.clear();
+    },
+  };
 }

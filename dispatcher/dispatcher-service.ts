@@ -4,14 +4,16 @@ import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createRng, type Rng } from '../core/rng.js';
-import { policyLabel, policyName, policyOptions, type DispatcherSettings, type PolicySpec } from '../core/scenario.js';
+import { policyLabel, policyName, policyOptions, type DispatcherSettings, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { BackendId } from '../core/types.js';
 import { closeServer, listen, serverUrl } from '../core/server-lifecycle.js';
-import { createPolicy } from '../policies/index.js';
+import { createPolicy, policyNames } from '../policies/index.js';
 import { AdminError, createAdminApp, type AdminControl } from './admin-api.js';
 import { Balancer } from './balancer/balancer.js';
 import { HealthChecker } from './health-check.js';
 import { createProxyHandler } from './http-dispatcher.js';
+import { FleetTracker, remoteFleetSource, type FleetSource } from './fleet-view.js';
+import { LiveStats } from './live-stats.js';
 import { DispatcherMetrics } from './metrics.js';
 import { createHttpProxyEngine } from './proxy-engine.js';
 import { SessionSigner } from './session-cookie.js';
@@ -51,6 +53,12 @@ export interface StartDispatcherOptions {
   readonly sessionSecret?: Buffer;
   /** Active health checks (default on). */
   readonly healthChecks?: boolean;
+  /**
+   * The fleet the dashboard shows: the scenario's hosts and VMs, read from `source` (the models
+   * in this process), or else from each host's /metrics on its backends' ports. Without it the
+   * dashboard shows the backends only.
+   */
+  readonly fleet?: { readonly scenario: Scenario; readonly source?: FleetSource };
 }
 
 export interface RunningDispatcher {
@@ -74,7 +82,13 @@ function backendUrl(id: BackendId, text: string): URL {
   return new URL(url.origin);
 }
 
-/** The URL a client reaches a server on: a 0.0.0.0 bind is reachable on loopback. */
+/** A host's registry is served on every replica port (docs/metrics.md): its first backend's will do. */
+function hostMetricsUrls(backends: readonly DispatcherBackend[]): Map<string, string> {
+  const urls = new Map<string, string>();
+  for (const b of backends) if (b.host !== undefined && !urls.has(b.host)) urls.set(b.host, new URL('/metrics', b.url).href);
+  return urls;
+}
+
 /** GET <backend><path> answered 2xx within timeoutMs (the HealthChecker also races its own timer). */
 function httpProbe(agent: http.Agent, url: URL, path: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -94,6 +108,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   const makePolicy = (spec: PolicySpec) => createPolicy(spec, { rng: rng.stream(`policy:${policyName(spec)}`) });
   let spec = opts.policy;
   const metrics = new DispatcherMetrics(policyLabel(spec));
+  const live = new LiveStats({ clock, policy: policyLabel(spec) });
   const targets = new Map<BackendId, URL>();
   for (const b of opts.backends) targets.set(b.id, backendUrl(b.id, b.url));
   const balancer = new Balancer({
@@ -117,7 +132,12 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
       targets,
       signer: new SessionSigner(opts.sessionSecret),
       totalTimeoutMs: settings.timeouts.totalMs,
-      recorder: metrics,
+      recorder: {
+        answered(backend, code, durationMs) {
+          metrics.answered(backend, code, durationMs);
+          live.answered(backend, code, durationMs);
+        },
+      },
     }),
   );
   // CONNECT (a tunnel request, as to a forward proxy) never reaches the request handler: Node emits
@@ -143,6 +163,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
       balancer.setPolicy(policy);
       spec = next;
       metrics.policyChanged(policyLabel(next));
+      live.policyChanged(policyLabel(next));
     },
     addBackend(b) {
       if (targets.has(b.id)) throw new AdminError(409, `backend "${b.id}" already exists`);
@@ -159,7 +180,24 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     setWeight: (id, weight) => balancer.setWeight(known(id), weight),
   };
   const adminToken = opts.adminToken ?? randomBytes(24).toString('base64url');
-  const adminServer = http.createServer(createAdminApp({ control, token: adminToken, registry: metrics.registry }));
+  const fleet = opts.fleet === undefined ? undefined : new FleetTracker(opts.fleet.scenario, opts.fleet.source ?? remoteFleetSource(hostMetricsUrls(opts.backends)), clock);
+  const admin = createAdminApp({
+    control,
+    token: adminToken,
+    registry: metrics.registry,
+    dashboard: {
+      controls: fleet?.controls,
+      frame: async () => ({
+        policy: control.policy(),
+        policies: policyNames(),
+        queueLength: balancer.queueLength(),
+        backends: control.backends(),
+        fleet: fleet === undefined ? { hosts: [], controls: false } : await fleet.view(),
+        live: live.window(),
+      }),
+    },
+  });
+  const adminServer = http.createServer(admin.app);
 
   const health = settings.healthCheck;
   const probeAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -203,6 +241,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     close(graceMs = 2000) {
       closing ??= (async () => {
         checker?.stop();
+        admin.closeStreams();
         await Promise.all([closeServer(proxyServer, graceMs), closeServer(adminServer, 0)]);
         engine.close();
         probeAgent.destroy();

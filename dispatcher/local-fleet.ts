@@ -1,14 +1,19 @@
 import type { Clock } from '../core/clock.js';
 import type { PolicySpec, Scenario } from '../core/scenario.js';
 import { replicaVms } from '../core/scenario.js';
+import { systemClock } from '../core/clock.js';
 import { startHost, type RunningHost } from '../backends/host-server.js';
+import { createFleet, type HypervisorHost } from '../backends/hypervisor/index.js';
 import { startDispatcher, type RunningDispatcher, type StartDispatcherOptions } from './dispatcher-service.js';
+import { localFleetSource } from './fleet-view.js';
 
 /**
  * The embedded default (`dispatchlab up`, and `compare`'s live runs): every host of a scenario and
  * the dispatcher in one process. Each host runs its own model (a model is per host anyway) on the
  * wall clock; replicas listen on ephemeral loopback ports, since only the dispatcher talks to them,
- * and the dispatcher's ports are the caller's (0 = ephemeral).
+ * and the dispatcher's ports are the caller's (0 = ephemeral). A host with no replicas runs its
+ * model with no server, so its neighbours still show (and can be faulted) on the dashboard, which
+ * reads every model directly.
  */
 
 export interface StartUpOptions {
@@ -29,6 +34,8 @@ export interface StartUpOptions {
 export interface RunningUp {
   readonly dispatcher: RunningDispatcher;
   readonly hosts: readonly RunningHost[];
+  /** Every host's model, in the scenario's order (those of `hosts` and the ones without replicas). */
+  readonly models: readonly HypervisorHost[];
   /** Dispatcher first (no new requests), then the hosts. Idempotent. */
   close(): Promise<void>;
 }
@@ -37,9 +44,20 @@ export async function startUp(opts: StartUpOptions): Promise<RunningUp> {
   const { scenario } = opts;
   const serving = new Set(replicaVms(scenario).map((vm) => vm.host));
   const hosts: RunningHost[] = [];
+  const models: HypervisorHost[] = [];
+  const idle: HypervisorHost[] = [];
   try {
     for (const h of scenario.hosts) {
-      if (serving.has(h.name)) hosts.push(await startHost({ scenario, hostName: h.name, clock: opts.clock, port: 'auto' }));
+      if (serving.has(h.name)) {
+        const running = await startHost({ scenario, hostName: h.name, clock: opts.clock, port: 'auto' });
+        hosts.push(running);
+        models.push(running.host);
+      } else {
+        const model = createFleet(scenario, { clock: opts.clock ?? systemClock }).host(h.name);
+        model.start();
+        idle.push(model);
+        models.push(model);
+      }
     }
     // Same backend set as the simulator: the VM's weight is also its dispatcher weight.
     const vmOf = new Map(replicaVms(scenario).map((vm) => [vm.name, vm]));
@@ -55,18 +73,24 @@ export async function startUp(opts: StartUpOptions): Promise<RunningUp> {
       adminToken: opts.adminToken,
       healthChecks: opts.dispatcher?.healthChecks,
       sessionSecret: opts.dispatcher?.sessionSecret,
+      fleet: { scenario, source: localFleetSource(models) },
     });
     let closing: Promise<void> | undefined;
     return {
       dispatcher,
       hosts,
+      models,
       close() {
-        closing ??= dispatcher.close().then(() => Promise.all(hosts.map((h) => h.close())).then(() => undefined));
+        closing ??= dispatcher.close().then(async () => {
+          await Promise.all(hosts.map((h) => h.close()));
+          for (const model of idle) model.stop();
+        });
         return closing;
       },
     };
   } catch (err) {
     await Promise.all(hosts.map((h) => h.close(0)));
+    for (const model of idle) model.stop();
     throw err;
   }
 }

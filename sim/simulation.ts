@@ -1,5 +1,6 @@
 import { createFleet } from '../backends/hypervisor/fleet.js';
 import type { Fleet } from '../backends/hypervisor/types.js';
+import type { Clock } from '../core/clock.js';
 import type { Report, PolicyRun } from '../core/report.js';
 import { createRng } from '../core/rng.js';
 import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core/scenario.js';
@@ -45,6 +46,12 @@ export interface SimulateOptions {
   /** Independent dispatchers sharing the fleet (default 1). */
   readonly dispatchers?: number;
   readonly onProgress?: (progress: SimProgress) => void;
+  /**
+   * Called once the fleet runs, before the first arrival, with the run's fleet and VirtualClock:
+   * schedule changes to the model there (its runtime controls: crash, owner visits, host load),
+   * the same calls the dashboard's fault buttons make live.
+   */
+  readonly atStart?: (fleet: Fleet, clock: Clock) => void;
 }
 
 /** A replica's VM port and counter index, resolved once (driver.ts). */
@@ -129,6 +136,7 @@ export function runPolicy(
     cpuAtWarmup = fleetCpuCounters(fleet);
   });
   fleet.start();
+  opts.atStart?.(fleet, clock);
   driver.start();
   driver.run(progress && (() => progress(driver.issued, clock.now(), false)));
   const cpuAtEnd = fleetCpuCounters(fleet);

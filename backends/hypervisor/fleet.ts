@@ -31,7 +31,8 @@ export function createFleet(scenario: Scenario, deps: FleetDeps): Fleet {
     const own = vmsByHost.get(spec.name) ?? [];
     const names = new Set(own.map((vm) => vm.name));
     const report = deps.onTimerLateness;
-    return createHost(spec, own, {
+    // A copy of the spec: the host's runtime controls change it (host load), never the caller's scenario.
+    return createHost({ ...spec }, own, {
       clock: deps.clock,
       costModel,
       faults: scenario.faults.filter((f) => names.has(f.vm)),

@@ -550,6 +550,78 @@ class HostModel implements HypervisorHost, JobOwner {
     if (job.failure === undefined) job.end(this.nowMs);
     this.ended[this.endedCount++] = job;
   }
+
+  // Runtime controls (the dashboard's fault buttons). Each is one transition(), like a scenario
+  // fault or owner interval, so rates, the completion timer, status listeners and failed jobs'
+  // callbacks all go the way they go for those.
+
+  /** A control acts when it is called: at the wall clock's now, after the model caught up to it. */
+  private transitionNow(change: () => void): void {
+    this.transition(this.clock.now(), change);
+  }
+
+  /** VMs crashed by crash() and not restored yet: restore() ends only these, never a scenario fault. */
+  private readonly crashedByControl = new Map<VmState, FaultSpec>();
+
+  crash(vmName: string): void {
+    const vm = this.vm(vmName);
+    if (this.crashedByControl.has(vm)) return;
+    // An open-ended crash fault: it lasts until restore().
+    const fault: FaultSpec = { vm: vmName, kind: 'crash', at: this.clock.now(), for: Infinity, factor: 1 };
+    this.crashedByControl.set(vm, fault);
+    this.transitionNow(() => this.faultBegins(fault));
+  }
+
+  restore(vmName: string): void {
+    const vm = this.vm(vmName);
+    const fault = this.crashedByControl.get(vm);
+    if (fault === undefined) return;
+    this.crashedByControl.delete(vm);
+    this.transitionNow(() => this.faultEnds(fault));
+  }
+
+  /**
+   * The VM's owner comes back, as if the VM were harvested: 'suspend' stops it for `forMs` (an owner
+   * interval of the scenario that ends meanwhile ends this one too: a host has one owner);
+   * 'migrate' takes it down for the migration's downtime (its memory), whatever `forMs` says.
+   */
+  ownerReturns(vmName: string, mode: 'suspend' | 'migrate', forMs: Millis): void {
+    const vm = this.vm(vmName);
+    if (mode === 'migrate') {
+      if (!vm.migrating) this.transitionNow(() => this.migrate(vm));
+      return;
+    }
+    if (!(forMs > 0 && Number.isFinite(forMs))) throw new Error(`host "${this.name}": an owner visit lasts a positive, finite time, got ${forMs} ms`);
+    this.transitionNow(() => {
+      vm.ownerSuspended = true;
+    });
+    const backAtMs = this.nowMs + forMs;
+    this.timelines.push(
+      this.clock.schedule(forMs, () =>
+        this.transition(backAtMs, () => {
+          // The scenario's owner may be at the workstation by now: then the VM stays suspended.
+          vm.ownerSuspended = this.ownerDepth > 0 && vm.spec.harvested && this.spec.onOwnerReturn === 'suspend';
+        }),
+      ),
+    );
+  }
+
+  /**
+   * The host OS's own load from now on (cores' worth of busy processes; a Type 2 host only, as in
+   * the scenario). The model owns its spec (createFleet hands it a copy), so the new value is
+   * simply the spec's, which every recompute reads.
+   */
+  setHostLoad(cores: number): void {
+    if (this.spec.hypervisor !== 'type2') throw new Error(`host "${this.name}" is Type 1: the hypervisor owns the cores, there is no host OS load to add`);
+    if (!(cores >= 0 && Number.isFinite(cores))) throw new Error(`host "${this.name}": host load must be a finite number of cores >= 0, got ${cores}`);
+    this.transitionNow(() => {
+      this.spec.hostLoad = cores;
+    });
+  }
+
+  hostLoad(): number {
+    return this.spec.hostLoad;
+  }
 }
 
 /**

@@ -100,6 +100,17 @@ export interface HypervisorHost {
   port(vm: string): VmPort;
   snapshot(): HostSnapshot;
   onStatusChange(listener: VmStatusListener): void;
+
+  // Runtime controls (the dashboard's fault buttons), each one model event like a scenario fault.
+  /** Crash the VM until restore(): its requests fail, new ones fail at once. */
+  crash(vm: string): void;
+  /** End a crash(); a crash from the scenario's faults ends only when the scenario says. */
+  restore(vm: string): void;
+  /** The VM's owner comes back: suspended for `forMs`, or migrated (down for its migration time). */
+  ownerReturns(vm: string, mode: 'suspend' | 'migrate', forMs: Millis): void;
+  /** Type 2 only: the host OS's own load, in cores, from now on. */
+  setHostLoad(cores: number): void;
+  hostLoad(): number;
 }
 
 /**

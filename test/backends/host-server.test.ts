@@ -126,6 +126,9 @@ describe('startHost', () => {
       'dispatchlab_vm_traps_total{host="host-a",vm="r1",kind="io"}',
       'dispatchlab_vm_up{host="host-a",vm="n1"}',
       'dispatchlab_host_owner_active{host="host-a"}',
+      'dispatchlab_vm_state{host="host-a",vm="n1",state="running"} 1',
+      'dispatchlab_vm_state{host="host-a",vm="n1",state="crashed"} 0',
+      'dispatchlab_host_load_cores{host="host-a"}',
     ]) {
       expect(scrape.text).toContain(name);
     }

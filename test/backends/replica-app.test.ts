@@ -60,6 +60,22 @@ class StandInHost implements HypervisorHost {
     return this.vmStatus;
   }
   onStatusChange(): void {}
+  // The replica app never calls the runtime controls; the stand-in sets vmStatus directly instead.
+  crash(): void {
+    throw new Error('not modelled by the stand-in');
+  }
+  restore(): void {
+    throw new Error('not modelled by the stand-in');
+  }
+  ownerReturns(): void {
+    throw new Error('not modelled by the stand-in');
+  }
+  setHostLoad(): void {
+    throw new Error('not modelled by the stand-in');
+  }
+  hostLoad(): number {
+    return 0;
+  }
   snapshot(): HostSnapshot {
     const vm = {
       vm: 'vm-1', host: this.name, status: this.vmStatus, vcpus: 1, serves: true, running: this.running,

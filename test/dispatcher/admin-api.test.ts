@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminError, createAdminApp, type AdminBackend, type AdminControl } from '../../dispatcher/admin-api.js';
+import { AdminError, createAdminApp, type AdminBackend, type AdminControl, type DashboardFeed, type DashboardFrame } from '../../dispatcher/admin-api.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const TOKEN = 'test-token-123456';
@@ -33,18 +33,38 @@ function fakeControl(): AdminControl & { calls: string[] } {
   };
 }
 
+/** A feed whose frames count up, and fault controls that record calls (or none: `controls: false`). */
+function fakeFeed(calls: string[], controls = true): DashboardFeed {
+  let n = 0;
+  return {
+    frame: async () => ({ queueLength: n++, policies: ['round-robin'] }) as unknown as DashboardFrame,
+    controls: controls
+      ? {
+          crash: (vm) => void calls.push(`crash ${vm}`),
+          restore: (vm) => void calls.push(`restore ${vm}`),
+          ownerReturns: (vm, mode, forMs) => void calls.push(`owner ${vm} ${mode} ${forMs}`),
+          setHostLoad: (host, cores) => void calls.push(`load ${host} ${cores}`),
+        }
+      : undefined,
+  };
+}
+
 let server: TestServer;
 let base: string;
 const control = fakeControl();
+const admin = createAdminApp({ control, token: TOKEN, registry: new Registry(), dashboard: fakeFeed(control.calls) });
 
 beforeAll(async () => {
-  server = await startTestServer(createAdminApp({ control, token: TOKEN, registry: new Registry() }));
+  server = await startTestServer(admin.app);
   base = server.url;
 });
-afterAll(() => server.close());
+afterAll(() => {
+  admin.closeStreams();
+  return server.close();
+});
 
-async function call(method: string, path: string, body?: string, token: string | null = TOKEN) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+async function call(method: string, path: string, body?: string, token: string | null = TOKEN, extra: Record<string, string> = {}) {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...extra };
   if (token !== null) headers.authorization = `Bearer ${token}`;
   const res = await fetch(`${base}${path}`, { method, headers, body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -96,11 +116,70 @@ describe('admin API', () => {
     expect((await call('GET', '/nothing')).status).toBe(404);
   });
 
-  it('serves the dashboard, /healthz and /metrics', async () => {
+  it('serves the dashboard (script and style as files, under a CSP that forbids inline code and framing), /healthz and /metrics', async () => {
     const page = await fetch(`${base}/`);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
-    expect(await page.text()).toMatch(/fetch\('backends'\)/);
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self';.*frame-ancestors 'none'/);
+    expect(page.headers.get('access-control-allow-origin')).toBeNull();
+    expect(await page.text()).toMatch(/<script src="dashboard.js"/);
+    const script = await fetch(`${base}/dashboard.js`);
+    expect(script.headers.get('content-type')).toMatch(/javascript/);
+    expect(await script.text()).toMatch(/new EventSource\('events'\)/);
+    expect((await fetch(`${base}/dashboard.css`)).headers.get('content-type')).toMatch(/text\/css/);
     expect((await call('GET', '/healthz')).body).toEqual({ ok: true });
     expect((await fetch(`${base}/metrics`)).headers.get('content-type')).toMatch(/text\/plain/);
+  });
+
+  it('streams frames as server-sent events, one right away and then one a second', async () => {
+    const ctrl = new AbortController();
+    const res = await fetch(`${base}/events`, { signal: ctrl.signal });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while ((text.match(/^data: /gm) ?? []).length < 2) text += decoder.decode((await reader.read()).value);
+    ctrl.abort();
+    const frames = [...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]) as { queueLength: number });
+    expect(frames[1].queueLength).toBeGreaterThan(frames[0].queueLength);
+  });
+
+  it('fault controls need the token, reach the model, and check their bodies', async () => {
+    const before = control.calls.length;
+    for (const [method, path] of [['POST', '/vms/web-1/crash'], ['POST', '/vms/web-1/restore'], ['POST', '/vms/web-1/owner'], ['PUT', '/hosts/h/load']]) {
+      expect((await call(method, path, '{"mode":"suspend","cores":1}', null)).status).toBe(401);
+    }
+    expect(control.calls.length).toBe(before);
+    expect((await call('POST', '/vms/web-1/crash')).status).toBe(200);
+    expect((await call('POST', '/vms/web-1/restore')).status).toBe(200);
+    expect((await call('POST', '/vms/web-1/owner', '{"mode":"migrate"}')).status).toBe(200);
+    expect((await call('POST', '/vms/web-1/owner', '{"mode":"suspend","forMs":2500}')).status).toBe(200);
+    expect((await call('PUT', '/hosts/h/load', '{"cores":1.5}')).status).toBe(200);
+    expect(control.calls.slice(-5)).toEqual(['crash web-1', 'restore web-1', 'owner web-1 migrate 10000', 'owner web-1 suspend 2500', 'load h 1.5']);
+    expect((await call('POST', '/vms/web-1/owner', '{"mode":"later"}')).status).toBe(400);
+    expect((await call('PUT', '/hosts/h/load', '{"cores":-1}')).status).toBe(400);
+  });
+
+  it('refuses a change from another origin even with the token (CSRF), and /auth checks a token', async () => {
+    const before = control.calls.length;
+    expect((await call('POST', '/vms/web-1/crash', undefined, TOKEN, { origin: 'http://evil.example' })).status).toBe(403);
+    expect((await call('PUT', '/policy', '{"name":"random"}', TOKEN, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await call('PUT', '/policy', '{"name":"random"}', TOKEN, { 'sec-fetch-site': 'same-site' })).status).toBe(403);
+    expect(control.calls.length).toBe(before);
+    expect((await call('POST', '/vms/web-1/crash', undefined, TOKEN, { origin: base, 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+    expect((await call('GET', '/auth', undefined, null)).status).toBe(401);
+    expect((await call('GET', '/auth')).body).toEqual({ ok: true });
+  });
+
+  it('answers 501 to fault controls where the models run elsewhere', async () => {
+    const remote = createAdminApp({ control, token: TOKEN, registry: new Registry(), dashboard: fakeFeed([], false) });
+    const other = await startTestServer(remote.app);
+    try {
+      const res = await fetch(`${other.url}/vms/web-1/crash`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(res.status).toBe(501);
+      expect(((await res.json()) as { error: string }).error).toMatch(/dispatchlab up/);
+    } finally {
+      remote.closeStreams();
+      await other.close();
+    }
   });
 });

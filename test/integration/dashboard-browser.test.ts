@@ -1,0 +1,165 @@
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expandVms, loadScenario } from '../../core/scenario.js';
+import type { AdminBackend, DashboardFrame } from '../../dispatcher/admin-api.js';
+import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
+import { CHROMIUM_PATH, haveChromium, launchChromium, type Browser } from '../../scripts/chromium.js';
+import { ADMIN_TOKEN } from './dispatcher-helpers.js';
+
+/**
+ * The dashboard in a real browser: Debian's Chromium (scripts/ensure-chromium.sh, which CI runs),
+ * driven by playwright-core, against `up` on the default scenario (real sockets, port 0) under a
+ * small, bounded load. Where no Chromium is installed the suite says so and skips; in CI a missing
+ * Chromium is a failure. (scripts/dashboard-screenshot.ts takes the README's picture the same way.)
+ */
+
+const chromiumHere = haveChromium();
+if (!chromiumHere) {
+  const message = `dashboard browser test: ${CHROMIUM_PATH} is absent, so the browser tests are skipped (install it: bash scripts/ensure-chromium.sh)`;
+  if (process.env.CI) throw new Error(`${message}; CI must install it`);
+  console.warn(message);
+}
+
+const scenario = loadScenario('scenarios/default.yaml');
+/**
+ * Frequent health checks, so a crashed VM (its /healthz answers 503 at once) leaves the rotation
+ * within a second; a generous timeout, so a busy machine does not take healthy replicas out.
+ */
+const settings = { ...scenario.dispatcher, healthCheck: { ...scenario.dispatcher.healthCheck, intervalMs: 200, timeoutMs: 2000, rise: 1, fall: 1 } };
+/** Bounds on the load: concurrent clients and total requests. */
+const LOAD_CLIENTS = 6;
+const LOAD_MAX_REQUESTS = 60_000;
+
+let up: RunningUp;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let stopLoad: () => Promise<void> = async () => {};
+
+/** Closed-loop load on the proxy until stopped (or LOAD_MAX_REQUESTS), from LOAD_CLIENTS clients. */
+function startLoad(url: string): () => Promise<void> {
+  let stop = false;
+  let sent = 0;
+  const client = async (i: number): Promise<void> => {
+    while (!stop && sent < LOAD_MAX_REQUESTS) {
+      sent++;
+      await fetch(`${url}/${i % 10 === 0 ? 'report' : 'page'}`).then((r) => r.arrayBuffer(), () => undefined);
+    }
+  };
+  const clients = Array.from({ length: LOAD_CLIENTS }, (_, i) => client(i));
+  return async () => {
+    stop = true;
+    await Promise.all(clients);
+  };
+}
+
+async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(`${up.dispatcher.adminUrl}${path}`, init);
+  return (await res.json()) as T;
+}
+
+async function frame(): Promise<DashboardFrame> {
+  return api<DashboardFrame>('/dashboard.json');
+}
+
+async function unlock(p: Page): Promise<void> {
+  await p.fill('#token', ADMIN_TOKEN);
+  await p.click('#unlock');
+  await p.waitForSelector('#auth-state.unlocked');
+}
+
+describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
+  beforeAll(async () => {
+    up = await startUp({ scenario, policy: 'round-robin', adminToken: ADMIN_TOKEN, dispatcher: { settings } });
+    browser = await launchChromium();
+    context = browser.context;
+    page = context.pages()[0] ?? (await context.newPage());
+    await page.goto(`${up.dispatcher.adminUrl}/`);
+  }, 60_000);
+
+  afterAll(async () => {
+    await stopLoad();
+    await browser?.close();
+    await up?.close();
+  });
+
+  it('renders every host and VM of the scenario, with its technique, paging and state', async () => {
+    await page.waitForSelector('body[data-frames]');
+    expect(await page.locator('.host').count()).toBe(scenario.hosts.length);
+    for (const vm of expandVms(scenario)) {
+      const card = page.locator(`.host[data-host="${vm.host}"] .vm[data-vm="${vm.name}"]`);
+      await expect.poll(() => card.getAttribute('data-status')).toBe('running');
+      const text = await card.innerText();
+      expect(text).toContain(vm.virtualization);
+      expect(text).toContain(vm.mmu === 'shadow' ? 'shadow page tables' : 'nested paging');
+      expect(text).toContain(vm.serves ? 'replica' : 'neighbour');
+    }
+    for (const h of scenario.hosts) expect(await page.locator(`.host[data-host="${h.name}"] .core`).count()).toBe(h.cores);
+    expect(await page.locator('#policy').innerText()).toBe('round-robin');
+  });
+
+  it('under load the numbers move: rates, CPU and the period counts', async () => {
+    const requestsInPeriod = async () => Object.values((await frame()).live.periods.at(-1)?.requests ?? {}).reduce((a, b) => a + b, 0);
+    const before = await requestsInPeriod();
+    stopLoad = startLoad(up.dispatcher.url);
+    await expect.poll(async () => Number(await page.locator('#total-rps').innerText()), { timeout: 15_000 }).toBeGreaterThan(0);
+    await expect.poll(async () => (await page.locator('.vm[data-vm="web-a-1"] .cpu-text').innerText()).replace('CPU ', ''), { timeout: 15_000 }).not.toBe('0.00');
+    await expect.poll(async () => (await page.locator('#total-p99').innerText()), { timeout: 15_000 }).toMatch(/ms$/);
+    // The neighbour burns its own background load, traffic or not.
+    expect(Number((await page.locator('.vm[data-vm="batch"] .cpu-text').innerText()).replace('CPU ', ''))).toBeGreaterThan(0);
+    const shown = await page.locator('body').getAttribute('data-frames');
+    await expect.poll(() => page.locator('body').getAttribute('data-frames'), { timeout: 10_000 }).not.toBe(shown);
+    expect(await requestsInPeriod()).toBeGreaterThan(before);
+    await expect.poll(() => page.locator('#chart-rps polyline[data-series="*"]').count()).toBe(1);
+  });
+
+  it('without the token the controls are disabled, and the API refuses them', async () => {
+    const readOnly = await context.newPage();
+    try {
+      await readOnly.goto(`${up.dispatcher.adminUrl}/`);
+      await readOnly.waitForSelector('.vm[data-vm="web-b1"] button.crash');
+      expect(await readOnly.locator('#auth-state').innerText()).toBe('read-only');
+      expect(await readOnly.locator('.vm[data-vm="web-b1"] button.crash').isDisabled()).toBe(true);
+      expect(await readOnly.locator('#policy-apply').isDisabled()).toBe(true);
+      // Enable the controls and click, in one turn (the next frame disables them again): the page
+      // has no token to send, and the admin port refuses.
+      const forceClick = (selector: string): Promise<unknown> =>
+        readOnly.evaluate(`document.querySelectorAll('.control').forEach((c) => { c.disabled = false; }); document.querySelector('${selector}').click();`);
+      await forceClick('#policy-apply');
+      await expect.poll(() => readOnly.locator('#message').innerText()).toMatch(/PUT policy refused \(401\)/);
+      await forceClick('.vm[data-vm="web-b1"] button.crash');
+      await expect.poll(() => readOnly.locator('#message').innerText()).toMatch(/crash refused \(401\)/);
+      expect((await api<{ name: string }>('/policy')).name).toBe('round-robin');
+      expect((await frame()).fleet.hosts.flatMap((h) => h.vms).find((v) => v.name === 'web-b1')?.status).toBe('running');
+    } finally {
+      await readOnly.close();
+    }
+  });
+
+  it('switching the policy from the page changes the dispatcher policy, and the charts mark it', async () => {
+    await unlock(page);
+    // The token lives in this tab's sessionStorage, never in the URL.
+    expect(await page.evaluate("sessionStorage.getItem('dispatchlab.adminToken')")).toBe(ADMIN_TOKEN);
+    expect(page.url()).not.toContain(ADMIN_TOKEN);
+    await page.selectOption('#policy-name', 'least-loaded');
+    await page.click('#policy-apply');
+    await expect.poll(async () => (await api<{ name: string }>('/policy')).name).toBe('least-loaded');
+    await expect.poll(() => page.locator('#policy').innerText()).toBe('least-loaded');
+    await expect.poll(() => page.locator('#chart-rps text.marker-label', { hasText: 'least-loaded' }).count()).toBe(1);
+    await expect.poll(() => page.locator('#periods .period.current strong').innerText()).toBe('least-loaded');
+  });
+
+  it('crashing a VM from the page shows it crashed, and its requests go elsewhere', async () => {
+    const card = page.locator('.vm[data-vm="web-a-1"]');
+    await card.locator('button.crash').click();
+    await expect.poll(() => card.getAttribute('data-status'), { timeout: 10_000 }).toBe('crashed');
+    await expect.poll(async () => (await api<{ backends: AdminBackend[] }>('/backends')).backends.find((b) => b.id === 'web-a-1')?.healthy, { timeout: 10_000 }).toBe(false);
+    const counts = async () => (await frame()).live.periods.at(-1)?.requests ?? {};
+    const before = await counts();
+    // Two frames' worth of traffic with the VM down.
+    await page.waitForTimeout(2500);
+    const after = await counts();
+    expect(after['web-a-1'] ?? 0).toBe(before['web-a-1'] ?? 0);
+    for (const other of ['web-a-2', 'web-b1', 'web-b2']) expect(after[other] ?? 0).toBeGreaterThan(before[other] ?? 0);
+  });
+});
