@@ -13,6 +13,7 @@ import { Balancer } from './balancer/balancer.js';
 import { HealthChecker } from './health-check.js';
 import { createProxyHandler } from './http-dispatcher.js';
 import { DispatcherMetrics } from './metrics.js';
+import { createPolicyErrorLog } from './policy-error-log.js';
 import { createHttpProxyEngine } from './proxy-engine.js';
 import { SessionSigner } from './session-cookie.js';
 
@@ -51,6 +52,8 @@ export interface StartDispatcherOptions {
   readonly sessionSecret?: Buffer;
   /** Active health checks (default on). */
   readonly healthChecks?: boolean;
+  /** Where policy errors go (the request fails with 500); default: stderr, deduplicated. */
+  readonly onPolicyError?: (message: string) => void;
 }
 
 export interface RunningDispatcher {
@@ -101,7 +104,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     policy: makePolicy(spec),
     settings,
     backends: opts.backends.map((b) => ({ id: b.id, weight: b.weight, host: b.host })),
-    observer: metrics.observer,
+    observer: { ...metrics.observer, onPolicyError: opts.onPolicyError ?? createPolicyErrorLog() },
   });
   metrics.bind(balancer);
 
