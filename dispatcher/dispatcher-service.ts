@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { resolve as resolvePath } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -7,7 +8,7 @@ import { createRng, type Rng } from '../core/rng.js';
 import { policyLabel, policyName, policyOptions, type DispatcherSettings, type PolicySpec } from '../core/scenario.js';
 import type { BackendId } from '../core/types.js';
 import { closeServer, listen, serverUrl } from '../core/server-lifecycle.js';
-import { createPolicy } from '../policies/index.js';
+import { createPolicy, loadPolicyFiles } from '../policies/index.js';
 import { AdminError, createAdminApp, type AdminControl } from './admin-api.js';
 import { Balancer } from './balancer/balancer.js';
 import { HealthChecker } from './health-check.js';
@@ -141,7 +142,12 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   const control: AdminControl = {
     backends: () => balancer.backends().map((b) => ({ ...b, url: targets.get(b.id)?.origin ?? '' })),
     policy: () => ({ name: policyName(spec), label: policyLabel(spec), options: policyOptions(spec) }),
-    setPolicy(next) {
+    async setPolicy(next) {
+      if ('file' in next) {
+        next = { ...next, file: resolvePath(next.file) };
+        const issues = await loadPolicyFiles([next], 'policy');
+        if (issues.length > 0) throw new AdminError(400, issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+      }
       const policy = makePolicy(next);
       balancer.setPolicy(policy);
       spec = next;
