@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkPolicy } from '../../cli/check-policy.js';
+import { resolvePolicy } from '../../cli/dispatcher-options.js';
+import { selectPolicies } from '../../cli/flags.js';
 import { createRng } from '../../core/rng.js';
 import { loadScenario, type PolicySpec } from '../../core/scenario.js';
 import { createPolicy, loadPolicyFiles } from '../../policies/index.js';
@@ -88,6 +90,13 @@ describe('the example policy', () => {
     expect(run.policy).toBe('mine');
     expect(run.errors).toBe(0);
     expect(run.backends.map((b) => b.requests).reduce((a, b) => a + b, 0)).toBe(500);
+  });
+
+  it('--policies and --policy take a file, relative to the working directory', async () => {
+    const scenario = loadScenario('scenarios/homogeneous.yaml');
+    expect(selectPolicies(scenario, 'random, examples/policies/slow-aware.ts')).toEqual(['random', { file: EXAMPLE, options: {} }]);
+    expect(await resolvePolicy(scenario, './examples/policies/slow-aware.ts')).toEqual({ file: EXAMPLE, options: {} });
+    await expect(resolvePolicy(scenario, join(dir, 'absent.ts'))).rejects.toThrow(`--policy[0]: ${join(dir, 'absent.ts')}: no such file`);
   });
 
   it('refuses bad options with the entry and field', async () => {
