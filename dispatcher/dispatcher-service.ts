@@ -145,7 +145,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     async setPolicy(next) {
       if ('file' in next) {
         next = { ...next, file: resolvePath(next.file) };
-        const issues = await loadPolicyFiles([next], 'policy');
+        const issues = await loadPolicyFiles([next], 'policy', true);
         if (issues.length > 0) throw new AdminError(400, issues.map((i) => `${i.path}: ${i.message}`).join('; '));
       }
       const policy = makePolicy(next);

@@ -78,15 +78,16 @@ function optionIssues(def: PolicyDefinition, spec: PolicySpec, path: string): Sc
 }
 
 /**
- * Import the policy files among `specs` (each once per process) and check their options, so that
- * createPolicy can build them synchronously. Issues are named `<where>[i]` like the scenario's.
+ * Import the policy files among `specs` (each once per process, unless `fresh`) and check their
+ * options, so that createPolicy can build them synchronously. Issues are named `<where>[i]` like
+ * the scenario's.
  */
-export async function loadPolicyFiles(specs: readonly PolicySpec[], where = 'policies'): Promise<ScenarioIssue[]> {
+export async function loadPolicyFiles(specs: readonly PolicySpec[], where = 'policies', fresh = false): Promise<ScenarioIssue[]> {
   const issues: ScenarioIssue[] = [];
   for (const [i, spec] of specs.entries()) {
     if (typeof spec !== 'object' || !('file' in spec)) continue;
     try {
-      issues.push(...optionIssues(await loadPolicyFile(spec.file), spec, `${where}[${i}]`));
+      issues.push(...optionIssues(await loadPolicyFile(spec.file, fresh), spec, `${where}[${i}]`));
     } catch (err) {
       if (!(err instanceof PolicyFileError)) throw err;
       issues.push({ path: `${where}[${i}]`, message: err.message });

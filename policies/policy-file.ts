@@ -1,6 +1,6 @@
-import Module, { register } from 'node:module';
+import { register } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 import type { BackendId, Millis } from '../core/types.js';
 import type { BackendView, Outcome, PickContext, Policy, PolicyDefinition, PolicyDeps } from './policy.js';
@@ -16,7 +16,8 @@ import type { BackendView, Outcome, PickContext, Policy, PolicyDefinition, Polic
  * - the file is an ES module even outside an ES-module package (tsx would compile it to CommonJS
  *   there, and stack traces would then point into a data: URL instead of the user's lines).
  * Loaded definitions are cached by absolute path, so creating a policy stays synchronous (the
- * simulator is) once `loadPolicyFile` has run.
+ * simulator is) once `loadPolicyFile` has run. A policy file is an ES module that imports only
+ * `dispatchlab/policy` and Node's built-ins (docs/policies.md).
  */
 
 export class PolicyFileError extends Error {
@@ -43,11 +44,6 @@ function registerHooks(): void {
     return { ...resolved, format: typescript ? 'module-typescript' : 'module' };
   }`;
   register(`data:text/javascript,${encodeURIComponent(hooks)}`);
-  // A CommonJS dependency of the file (or the file itself on a loader that ignores the format
-  // above) requires the module instead of importing it.
-  const cjs = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
-  const resolveFilename = cjs._resolveFilename;
-  cjs._resolveFilename = (request, ...rest) => resolveFilename(request === 'dispatchlab/policy' ? fileURLToPath(api) : request, ...rest);
 }
 
 /** `file:line:column` of the first stack frame in `path`, or `path` when there is none. */
@@ -86,10 +82,14 @@ function shapeProblem(def: unknown): string | undefined {
   return missing.length === 0 ? undefined : `the default export is not a PolicyDefinition: missing ${missing.join(', ')}`;
 }
 
-/** Import a policy file (once per absolute path); throws a PolicyFileError that names the file and line. */
-export async function loadPolicyFile(file: string): Promise<PolicyDefinition> {
+/**
+ * Import a policy file, once per absolute path unless `fresh` (the admin API's switch re-reads it,
+ * so an edited file takes effect without a restart; tsImport gives each import a module of its
+ * own). Throws a PolicyFileError that names the file and line.
+ */
+export async function loadPolicyFile(file: string, fresh = false): Promise<PolicyDefinition> {
   const path = isAbsolute(file) ? file : resolve(file);
-  if (!loaded.has(path)) {
+  if (fresh || !loaded.has(path)) {
     registerHooks();
     let result: PolicyDefinition | PolicyFileError;
     try {

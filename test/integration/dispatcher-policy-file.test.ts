@@ -86,11 +86,15 @@ describe('a policy file in a live dispatcher', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ name: last, label: 'last' });
     for (let i = 0; i < 3; i++) expect((await get(`${up.dispatcher.url}/page`)).servedBy).toBe('r2');
+    // Edited and switched to again: the new code runs, without a restart.
+    policyFile('last.ts', 'eligible(backends, ctx.avoid)[0]?.id');
+    expect((await putPolicy({ file: last })).status).toBe(200);
+    expect((await get(`${up.dispatcher.url}/page`)).servedBy).toBe('r1');
     const broken = join(dir, 'broken.ts');
     writeFileSync(broken, 'export default {\n  name: "x",\n');
     const refused = await putPolicy({ file: broken });
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as { error: string }).error).toMatch(new RegExp(`^policy\\[0\\]: ${broken}:\\d+:\\d+: syntax error`));
-    expect((await get(`${up.dispatcher.url}/page`)).servedBy).toBe('r2');
+    expect((await get(`${up.dispatcher.url}/page`)).servedBy).toBe('r1');
   });
 });
