@@ -181,6 +181,27 @@ export const POLICY_CONTRACT: readonly ContractCheck[] = [
     },
   },
   {
+    rule: 'takes one onComplete per onDispatch, completed out of order and some failed, and keeps picking',
+    run(make) {
+      const p = make(1);
+      const view = backends('a', 'b', 'c');
+      const open: BackendId[] = [];
+      for (let i = 0; i < 1000; i++) {
+        const id = p.pick(view, { now: i, sessionKey: `s${i % 11}`, clientKey: `c${i % 3}`, requestKey: '/' });
+        if (id === undefined) fail(`with three healthy backends it picked nothing (pick ${i + 1})`);
+        byId(view, id).inFlight++;
+        p.onDispatch?.(id, i);
+        open.push(id);
+        // Complete a request from the middle now and then, some as failures, as replicas answer in any order.
+        while (open.length > 6 || (open.length > 0 && i % 3 === 0)) {
+          const [done] = open.splice((i * 7) % open.length, 1);
+          byId(view, done).inFlight--;
+          p.onComplete?.(done, { ok: i % 5 !== 0, latencyMs: 1 + (i % 13) }, i);
+        }
+      }
+    },
+  },
+  {
     rule: 'uses no clock, timer or Math.random (time comes as `now`, randomness from deps.rng)',
     run(make) {
       const called = forbiddenCalls(() => drive(make(1), backends('a', 'b', 'c'), 500));

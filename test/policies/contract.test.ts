@@ -36,6 +36,21 @@ describe('the contract catches what it is for', () => {
     ]);
   });
 
+  it('a policy whose accounting breaks on completions out of order fails with its own error', () => {
+    const stack = (): Policy => {
+      const open: string[] = [];
+      return {
+        name: 'stack',
+        pick: (b, ctx) => eligible(b, ctx.avoid)[open.length % 2]?.id ?? eligible(b, ctx.avoid)[0]?.id,
+        onDispatch: (id) => void open.push(id),
+        onComplete: (id) => {
+          if (open.pop() !== id) throw new Error(`completed ${id}, expected the last dispatched`);
+        },
+      };
+    };
+    expect(failures(stack)).toContainEqual(expect.stringMatching(/^takes one onComplete per onDispatch.*: completed [abc], expected the last dispatched/));
+  });
+
   it('a well-behaved policy passes, and the same one reading the clock does not', () => {
     const rotating = (clock: () => number) => (): Policy => {
       let turn = 0;
