@@ -6,7 +6,7 @@ import { eligible, z, type PolicyDefinition } from 'dispatchlab/policy';
  * were slow. Ties: the first in the dispatcher's order. Cost: O(n) per pick, O(n) state.
  */
 const options = z.strictObject({
-  slowMs: z.number().positive().default(50),
+  slowMs: z.number().positive().default(20),
   windowMs: z.number().positive().default(1000),
 });
 

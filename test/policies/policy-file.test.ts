@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -66,6 +66,12 @@ describe('the example policy', () => {
     expect(text).toMatch(/│ round-robin /);
     expect(text).toMatch(/all checks passed$/);
     expect(text).not.toMatch(/FAIL/);
+  });
+
+  it('is what the tutorial in docs/policies.md shows (but for its header comment)', () => {
+    const doc = readFileSync('docs/policies.md', 'utf8');
+    const snippet = /```ts\n(import \{ eligible[\s\S]*?)```/.exec(doc)?.[1];
+    expect(snippet).toBe(readFileSync(EXAMPLE, 'utf8').replace(/\/\*\*[\s\S]*?\*\/\n/, ''));
   });
 
   it('runs from a scenario entry { file, options, label }, the file relative to the scenario', async () => {
