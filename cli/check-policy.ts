@@ -42,7 +42,7 @@ export function registerCheckPolicy(program: Command): void {
     .option('--options <json>', 'the policy\'s options as JSON (default: {})')
     .action(async (file: string, flags: { options?: string }) => {
       const spec = policyFileSpec(file);
-      if (spec === undefined || typeof spec !== 'object') throw new CliError(`${file}: expected a .ts, .mts, .js or .mjs file`);
+      if (spec === undefined) throw new CliError(`${file}: expected a .ts, .mts, .js or .mjs file`);
       const withOptions: PolicySpec = { ...spec, options: parseOptions(flags.options) };
       const issues = await loadPolicyFiles([withOptions], 'policy');
       if (issues.length > 0) throw new CliError(issues.map((i) => i.message).join('\n'));

@@ -9,7 +9,7 @@ import { CliError } from './errors.js';
  * `check-policy ./mine.ts`): relative to the working directory, as a shell user expects (a
  * scenario's `file:` entries are relative to the scenario file).
  */
-export function policyFileSpec(text: string): PolicySpec | undefined {
+export function policyFileSpec(text: string): Extract<PolicySpec, { file: string }> | undefined {
   return isPolicyFile(text) ? { file: resolve(text), options: {} } : undefined;
 }
 

@@ -47,7 +47,7 @@ function registerHooks(): void {
 }
 
 /** `file:line:column` of the first stack frame in `path`, or `path` when there is none. */
-export function locate(err: unknown, path: string): string {
+function locate(err: unknown, path: string): string {
   const stack = err instanceof Error ? (err.stack ?? '') : '';
   const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const frame = new RegExp(`(?:${escaped(path)}|${escaped(pathToFileURL(path).href)})(?:\\?[^:]*)?:(\\d+)(?::(\\d+))?`).exec(stack);
