@@ -201,10 +201,13 @@ export class Balancer {
     return this.currentPolicy;
   }
 
-  /** Runtime switch: the new policy learns the current views; leases already out end on the old one. */
+  /**
+   * Runtime switch: the new policy learns the current views; leases already out end on the old one.
+   * A policy that throws on learning them is refused (the error propagates) and the old one stays.
+   */
   setPolicy(policy: Policy): void {
-    this.currentPolicy = policy;
     policy.onMembershipChange?.(this.viewList);
+    this.currentPolicy = policy;
     this.pump();
   }
 
@@ -325,7 +328,12 @@ export class Balancer {
   }
 
   private membershipChanged(): void {
-    this.currentPolicy.onMembershipChange?.(this.viewList);
+    try {
+      this.currentPolicy.onMembershipChange?.(this.viewList);
+    } catch (err) {
+      // Often a health check's or an ejection's timer: reported, never thrown into it.
+      this.observer?.onPolicyError?.(messageOf(err));
+    }
     this.pump();
   }
 

@@ -141,6 +141,23 @@ describe('Balancer admission and queue', () => {
     expect(results.lease('r5').backend).toBe('b1');
   });
 
+  it('a policy that throws on a membership change: reported when a backend changes, refused as a new policy', () => {
+    const errors: string[] = [];
+    const { balancer, results } = setup({ observer: { onPolicyError: (m) => errors.push(m) } });
+    const throwing = new FirstEligible('throwing');
+    throwing.onMembershipChange = () => {
+      throw new Error('boom in onMembershipChange');
+    };
+    expect(() => balancer.setPolicy(throwing)).toThrow('boom in onMembershipChange');
+    expect(balancer.policy.name).toBe('first-eligible');
+    const policy = balancer.policy as FirstEligible;
+    policy.onMembershipChange = throwing.onMembershipChange;
+    balancer.drain('b1');
+    expect(errors).toEqual(['boom in onMembershipChange']);
+    balancer.begin(GET, results.for('r1'));
+    expect(results.lease('r1').backend).toBe('b2');
+  });
+
   it('a hook that throws is reported and the request goes on', () => {
     const errors: string[] = [];
     const policy = new FirstEligible();
