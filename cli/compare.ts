@@ -8,6 +8,7 @@ import { renderTable } from '../report/table.js';
 import { writeReports } from '../report/write.js';
 import { createCompareProgress } from './compare-progress.js';
 import { CliError } from './errors.js';
+import { loadPolicies } from './policy-files.js';
 import { parseCount, parseDurationFlag, parsePositive, selectPolicies } from './flags.js';
 
 /**
@@ -33,7 +34,7 @@ export function registerCompare(program: Command): void {
     .command('compare')
     .description('load-test each policy live on a fresh fleet of the scenario: table and report (JSON, HTML with charts, Markdown)')
     .requiredOption('--scenario <file>', 'scenario YAML file')
-    .option('--policies <list>', "comma-separated policy names or the scenario's labels (default: the scenario's)")
+    .option('--policies <list>', "comma-separated policy names, the scenario's labels or policy files (.ts, .js) (default: the scenario's)")
     .option('--duration <d>', "run length per policy, warm-up included (default: the scenario's), e.g. 20s", parseDurationFlag('--duration'))
     .option('--warmup <d>', "unmeasured warm-up per policy (default: the scenario's), e.g. 2s", parseDurationFlag('--warmup', true))
     .option('--rate <rps>', 'open-loop Poisson load at this rate (default: the scenario\'s arrival)', parsePositive('--rate'))
@@ -47,12 +48,14 @@ export function registerCompare(program: Command): void {
       const warmupMs = flags.warmup ?? scenario.warmup;
       const durationMs = flags.duration ?? scenario.duration;
       if (durationMs <= warmupMs) throw new CliError(`--duration: ${durationMs} ms must be longer than the warm-up (${warmupMs} ms)`);
+      const policies = flags.policies === undefined ? scenario.policies : selectPolicies(scenario, flags.policies);
+      await loadPolicies(policies, flags.policies === undefined ? 'policies' : '--policies');
       const progress = createCompareProgress();
       let report;
       try {
         report = await runCompare({
           scenario,
-          policies: flags.policies === undefined ? undefined : selectPolicies(scenario, flags.policies),
+          policies,
           durationMs,
           warmupMs,
           rateRps: flags.rate,

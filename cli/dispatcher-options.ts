@@ -2,13 +2,21 @@ import { readFileSync } from 'node:fs';
 import { policyLabel, policyName, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { RunningDispatcher } from '../dispatcher/dispatcher-service.js';
 import { CliError } from './errors.js';
+import { loadPolicies, policyFileSpec } from './policy-files.js';
 
 /** What `dispatchlab dispatcher` and `dispatchlab up` share: the policy, the admin token, the banner, and (with `host`) signals. */
 
-/** A policy by label or name: the scenario's entry (with its options) when it lists one, else the bare name. */
-export function resolvePolicy(scenario: Scenario, text: string | undefined): PolicySpec {
-  if (text === undefined) return scenario.policies[0];
-  return scenario.policies.find((p) => policyLabel(p) === text) ?? scenario.policies.find((p) => policyName(p) === text) ?? text;
+/**
+ * A policy by label or name: the scenario's entry (with its options) when it lists one, else a
+ * policy file or the bare name; policy files are loaded (async) before the dispatcher starts.
+ */
+export async function resolvePolicy(scenario: Scenario, text: string | undefined): Promise<PolicySpec> {
+  const spec =
+    text === undefined
+      ? scenario.policies[0]
+      : (scenario.policies.find((p) => policyLabel(p) === text) ?? scenario.policies.find((p) => policyName(p) === text) ?? policyFileSpec(text) ?? text);
+  await loadPolicies([spec], '--policy');
+  return spec;
 }
 
 /**

@@ -17,7 +17,7 @@ export function registerDispatcher(program: Command): void {
     .description('run the dispatcher in front of replicas served elsewhere (dispatchlab host)')
     .requiredOption('--scenario <file>', 'scenario YAML file (dispatcher settings, default backends)')
     .option('--backends <list>', 'id=URL,... or URL,... (default: the scenario hosts\' address and replica ports)')
-    .option('--policy <name>', 'policy name or scenario label (default: the scenario\'s first)')
+    .option('--policy <name>', 'policy name, scenario label or policy file (.ts, .js) (default: the scenario\'s first)')
     .option('--port <port>', 'proxy port', parsePort('--port'), 8080)
     .option('--admin-port <port>', 'admin API, dashboard and /metrics port', parsePort('--admin-port'), 9901)
     .option('--bind <address>', 'proxy address', '127.0.0.1')
@@ -32,7 +32,7 @@ export function registerDispatcher(program: Command): void {
         asCliError(err);
       }
       const adminToken = readAdminToken(opts.adminTokenFile);
-      const policy = resolvePolicy(scenario, opts.policy);
+      const policy = await resolvePolicy(scenario, opts.policy);
       const running = await startDispatcher({
         settings: scenario.dispatcher,
         backends,

@@ -2,16 +2,19 @@ import { parseDuration } from '../core/duration.js';
 import { policyLabel, type PolicySpec, type Scenario } from '../core/scenario.js';
 import { policyNames } from '../policies/index.js';
 import { CliError } from './errors.js';
+import { policyFileSpec } from './policy-files.js';
 
 /** Command-line flag parsing shared by the commands: bad values exit 2 with the flag and what was expected. */
 
-/** `--policies a,b`: each entry is a scenario label (keeping its options) or a registry name. */
+/** `--policies a,b`: each entry is a scenario label (keeping its options), a policy file or a registry name. */
 export function selectPolicies(scenario: Scenario, list: string): PolicySpec[] {
   const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (names.length === 0) throw new CliError('--policies: expected a comma-separated list of policies');
   return names.map((name) => {
     const fromScenario = scenario.policies.find((p) => policyLabel(p) === name);
     if (fromScenario !== undefined) return fromScenario;
+    const file = policyFileSpec(name);
+    if (file !== undefined) return file;
     if (!policyNames().includes(name)) {
       const labels = scenario.policies.map(policyLabel).filter((l) => !policyNames().includes(l));
       throw new CliError(`--policies: "${name}" is not a policy (known: ${[...policyNames(), ...labels].join(', ')})`);

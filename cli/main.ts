@@ -8,6 +8,7 @@ import { registerUp } from './up.js';
 import { registerSimulate } from './simulate.js';
 import { registerCompare } from './compare.js';
 import { registerLoad } from './load.js';
+import { registerCheckPolicy } from './check-policy.js';
 import { CliError } from './errors.js';
 import { ScenarioError } from '../core/scenario.js';
 
@@ -29,6 +30,7 @@ registerUp(program);
 registerSimulate(program);
 registerCompare(program);
 registerLoad(program);
+registerCheckPolicy(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ScenarioError || err instanceof CliError) {

@@ -8,7 +8,9 @@ import { renderTable } from '../report/table.js';
 import { writeReports } from '../report/write.js';
 import { simulate, type SimProgress } from '../sim/simulation.js';
 import type { TheoryBlock } from '../sim/theory-block.js';
+import { createPolicyErrorLog } from '../dispatcher/policy-error-log.js';
 import { CliError } from './errors.js';
+import { loadPolicies } from './policy-files.js';
 import { parseCount, parseDurationFlag, selectPolicies } from './flags.js';
 
 /**
@@ -34,7 +36,7 @@ export function registerSimulate(program: Command): void {
     .command('simulate')
     .description('run the policies on the simulated fleet in virtual time (no HTTP): table, report, theory baselines')
     .requiredOption('--scenario <file>', 'scenario YAML file')
-    .option('--policies <list>', "comma-separated policy names or the scenario's labels (default: the scenario's)")
+    .option('--policies <list>', "comma-separated policy names, the scenario's labels or policy files (.ts, .js) (default: the scenario's)")
     .option('--requests <n>', 'measured requests per policy (after the warmup); replaces the duration', parseCount('--requests'))
     .option('--duration <d>', "simulated time per policy, warmup included (default: the scenario's), e.g. 30s", parseDurationFlag('--duration'))
     .option('--dispatchers <k>', 'independent dispatchers sharing the fleet, each with its own view', parseCount('--dispatchers'), 1)
@@ -45,6 +47,7 @@ export function registerSimulate(program: Command): void {
       if (flags.requests !== undefined && flags.duration !== undefined) throw new CliError('--requests and --duration: give one or the other');
       const scenario = loadScenario(flags.scenario, checkPolicySpecs);
       const policies = flags.policies === undefined ? scenario.policies : selectPolicies(scenario, flags.policies);
+      await loadPolicies(policies, flags.policies === undefined ? 'policies' : '--policies');
       if (flags.duration !== undefined && flags.duration <= scenario.warmup) {
         throw new CliError(`--duration: ${flags.duration} ms must be longer than the scenario's warmup (${scenario.warmup} ms)`);
       }
@@ -58,6 +61,7 @@ export function registerSimulate(program: Command): void {
           durationMs: flags.duration,
           dispatchers: flags.dispatchers,
           onProgress: progress.update,
+          onPolicyError: createPolicyErrorLog(),
         });
       } finally {
         progress.stop();

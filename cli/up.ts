@@ -14,7 +14,7 @@ export function registerUp(program: Command): void {
     .command('up')
     .description('run all hosts of a scenario and the dispatcher in one process')
     .requiredOption('--scenario <file>', 'scenario YAML file')
-    .option('--policy <name>', 'policy name or scenario label (default: the scenario\'s first)')
+    .option('--policy <name>', 'policy name, scenario label or policy file (.ts, .js) (default: the scenario\'s first)')
     .option('--port <port>', 'proxy port', parsePort('--port'), 8080)
     .option('--admin-port <port>', 'admin API, dashboard and /metrics port', parsePort('--admin-port'), 9901)
     .option('--bind <address>', 'proxy address', '127.0.0.1')
@@ -22,7 +22,7 @@ export function registerUp(program: Command): void {
     .action(async (opts: { scenario: string; policy?: string; port: number; adminPort: number; bind: string; adminTokenFile?: string }) => {
       const scenario = loadScenario(opts.scenario, checkPolicySpecs);
       const adminToken = readAdminToken(opts.adminTokenFile);
-      const policy = resolvePolicy(scenario, opts.policy);
+      const policy = await resolvePolicy(scenario, opts.policy);
       const up = await startUp({
         scenario,
         policy,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { expandVms, loadScenario, ScenarioError, type Scenario } from '../core/scenario.js';
 import { formatDuration } from '../core/duration.js';
-import { checkPolicySpecs } from '../policies/index.js';
+import { checkPolicySpecs, loadPolicyFiles } from '../policies/index.js';
 import { CliError } from './errors.js';
 
 /** `dispatchlab validate F...`: check scenarios; exit 2 with the path of every bad field. */
@@ -10,13 +10,15 @@ export function registerValidate(program: Command): void {
     .command('validate')
     .description('check scenario files; exit 2 and the path of each bad field if one is wrong')
     .argument('<files...>', 'scenario YAML files')
-    .action((files: string[]) => {
+    .action(async (files: string[]) => {
       // Every file is checked, so one run lists every problem; the exit code says if any was bad.
       let bad = 0;
       for (const file of files) {
         let s: Scenario;
         try {
           s = loadScenario(file, checkPolicySpecs);
+          const issues = await loadPolicyFiles(s.policies);
+          if (issues.length > 0) throw new ScenarioError(file, issues);
         } catch (err) {
           if (!(err instanceof ScenarioError)) throw err;
           process.stderr.write(`${err.message}\n`);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
@@ -150,10 +151,18 @@ const DispatcherSchema = z.strictObject({
     .default({ upstreamMs: 10_000, totalMs: 30_000 }),
 });
 
-/** A policy to compare: its registry name, or the name with options and a label for the report. */
+/**
+ * A policy to compare: its registry name, or the name with options and a label for the report, or
+ * a user's policy file (relative to the scenario file) with its options and label.
+ */
 const PolicySpecSchema = z.union([
   z.string(),
   z.strictObject({ name: z.string(), label: z.string().optional(), options: z.record(z.string(), z.unknown()).default({}) }),
+  z.strictObject({
+    file: z.string().regex(/\.(ts|mts|js|mjs)$/, 'expected a .ts, .mts, .js or .mjs file'),
+    label: z.string().optional(),
+    options: z.record(z.string(), z.unknown()).default({}),
+  }),
 ]);
 
 const techniqueFactors = z.strictObject({ cpuFactor: z.number().positive().optional(), ioOpUs: nonNegative.optional(), ptTrapUs: nonNegative.optional() });
@@ -240,12 +249,13 @@ export function replicaVms(scenario: Pick<Scenario, 'vms'>): VmSpec[] {
   return expandVms(scenario).filter((vm) => vm.serves);
 }
 
-/** The registry name and report label of a policy entry. */
+/** The registry name (a policy file's path) and report label (by default the file's name) of a policy entry. */
 export function policyName(spec: PolicySpec): string {
-  return typeof spec === 'string' ? spec : spec.name;
+  return typeof spec === 'string' ? spec : 'file' in spec ? spec.file : spec.name;
 }
 export function policyLabel(spec: PolicySpec): string {
-  return typeof spec === 'string' ? spec : (spec.label ?? spec.name);
+  if (typeof spec === 'string') return spec;
+  return spec.label ?? ('file' in spec ? basename(spec.file).replace(/\.[^.]+$/, '') : spec.name);
 }
 export function policyOptions(spec: PolicySpec): Record<string, unknown> {
   return typeof spec === 'string' ? {} : spec.options;
@@ -422,5 +432,8 @@ export function loadScenario(file: string, extraChecks?: (s: Scenario) => Scenar
   } catch (err) {
     throw new ScenarioError(file, [{ path: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
   }
-  return parseScenarioText(text, file, extraChecks);
+  const scenario = parseScenarioText(text, file, extraChecks);
+  // Policy files are named relative to the scenario file, wherever the command runs.
+  const policies = scenario.policies.map((p) => (typeof p === 'object' && 'file' in p ? { ...p, file: resolve(dirname(file), p.file) } : p));
+  return { ...scenario, policies };
 }

@@ -36,7 +36,8 @@ export interface AdminPolicy {
 export interface AdminControl {
   backends(): AdminBackend[];
   policy(): AdminPolicy;
-  setPolicy(spec: { name: string; options: Record<string, unknown> }): void;
+  /** A built-in by name, or a policy file (loaded first, hence async). */
+  setPolicy(spec: { name: string; options: Record<string, unknown> } | { file: string; options: Record<string, unknown> }): void | Promise<void>;
   addBackend(b: { id: BackendId; url: string; weight?: number }): void;
   removeBackend(id: BackendId): void;
   drain(id: BackendId): void;
@@ -72,7 +73,10 @@ export class AdminError extends Error {
   }
 }
 
-const PolicyBody = z.strictObject({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) });
+const PolicyBody = z.union([
+  z.strictObject({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }),
+  z.strictObject({ file: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }),
+]);
 const BackendBody = z.strictObject({ id: z.string().min(1).max(100), url: z.string().min(1), weight: z.number().positive().optional() });
 const WeightBody = z.strictObject({ weight: z.number().positive() });
 const OwnerBody = z.strictObject({ mode: z.enum(['suspend', 'migrate']), forMs: z.number().positive().max(3_600_000).default(10_000) });
@@ -141,8 +145,9 @@ export function createAdminApp(opts: { control: AdminControl; token: string; reg
   const mutation = (act: (req: Request) => unknown) => [
     requireToken,
     json,
-    (req: Request, res: Response) => {
-      const result = act(req);
+    // async: express 5 sends a rejection to the error handler below, as it does a throw.
+    async (req: Request, res: Response) => {
+      const result = await act(req);
       res.json(result ?? { ok: true });
     },
   ];
@@ -218,8 +223,8 @@ export function createAdminApp(opts: { control: AdminControl; token: string; reg
   app.get('/policy', (_req, res) => {
     res.json(control.policy());
   });
-  app.put('/policy', ...mutation((req) => {
-    control.setPolicy(parseBody(PolicyBody, req.body));
+  app.put('/policy', ...mutation(async (req) => {
+    await control.setPolicy(parseBody(PolicyBody, req.body));
     return control.policy();
   }));
   app.post('/backends', ...mutation((req) => {

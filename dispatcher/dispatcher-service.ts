@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { resolve as resolvePath } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -7,7 +8,7 @@ import { createRng, type Rng } from '../core/rng.js';
 import { policyLabel, policyName, policyOptions, type DispatcherSettings, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { BackendId } from '../core/types.js';
 import { closeServer, listen, serverUrl } from '../core/server-lifecycle.js';
-import { createPolicy, policyNames } from '../policies/index.js';
+import { createPolicy, loadPolicyFiles, policyNames } from '../policies/index.js';
 import { AdminError, createAdminApp, type AdminControl } from './admin-api.js';
 import { Balancer } from './balancer/balancer.js';
 import { HealthChecker } from './health-check.js';
@@ -15,6 +16,7 @@ import { createProxyHandler } from './http-dispatcher.js';
 import { FleetTracker, remoteFleetSource, type FleetSource } from './fleet-view.js';
 import { LiveStats } from './live-stats.js';
 import { DispatcherMetrics } from './metrics.js';
+import { createPolicyErrorLog } from './policy-error-log.js';
 import { createHttpProxyEngine } from './proxy-engine.js';
 import { SessionSigner } from './session-cookie.js';
 
@@ -59,6 +61,8 @@ export interface StartDispatcherOptions {
    * dashboard shows the backends only.
    */
   readonly fleet?: { readonly scenario: Scenario; readonly source?: FleetSource };
+  /** Where policy errors go (the request fails with 500); default: stderr, deduplicated. */
+  readonly onPolicyError?: (message: string) => void;
 }
 
 export interface RunningDispatcher {
@@ -116,7 +120,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     policy: makePolicy(spec),
     settings,
     backends: opts.backends.map((b) => ({ id: b.id, weight: b.weight, host: b.host })),
-    observer: metrics.observer,
+    observer: { ...metrics.observer, onPolicyError: opts.onPolicyError ?? createPolicyErrorLog() },
   });
   metrics.bind(balancer);
 
@@ -158,7 +162,12 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   const control: AdminControl = {
     backends: () => balancer.backends().map((b) => ({ ...b, url: targets.get(b.id)?.origin ?? '' })),
     policy: () => ({ name: policyName(spec), label: policyLabel(spec), options: policyOptions(spec) }),
-    setPolicy(next) {
+    async setPolicy(next) {
+      if ('file' in next) {
+        next = { ...next, file: resolvePath(next.file) };
+        const issues = await loadPolicyFiles([next], 'policy', true);
+        if (issues.length > 0) throw new AdminError(400, issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+      }
       const policy = makePolicy(next);
       balancer.setPolicy(policy);
       spec = next;

@@ -3,7 +3,7 @@ import { serialize as serializeCookie } from 'cookie';
 import type { Cancel, Clock } from '../core/clock.js';
 import type { BackendId, Millis } from '../core/types.js';
 import type { Balancer } from './balancer/balancer.js';
-import type { Admission, AttemptOutcome, Lease, RequestInfo, Ticket } from './balancer/types.js';
+import { refusalStatus, type Admission, type AttemptOutcome, type Lease, type RequestInfo, type Ticket } from './balancer/types.js';
 import { prepareDownstreamHeaders, prepareUpstreamHeaders } from './forward-headers.js';
 import type { ForwardHandle, ProxyEngine } from './proxy-engine.js';
 import { originPath, readRequestInfo, type ParsedRequest } from './request-info.js';
@@ -83,6 +83,12 @@ class Exchange {
     this.waiting = false;
     this.ticket = undefined;
     if (admission.refused !== undefined) {
+      if (refusalStatus(admission.refused) === 500) {
+        // The Balancer's observer has logged why; the client learns only that this request failed.
+        sendJson(this.res, 500, { error: 'the balancing policy failed on this request (see the dispatcher log)' });
+        this.record('none', '500');
+        return;
+      }
       const retryAfterS = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
       sendJson(this.res, 503, { error: `no backend available: ${admission.refused}` }, { 'retry-after': String(retryAfterS) });
       this.record('none', '503');

@@ -6,6 +6,7 @@ import { joinIdleQueue } from './join-idle-queue.js';
 import { leastLoaded } from './least-loaded.js';
 import { peakEwma } from './peak-ewma.js';
 import type { Policy, PolicyDefinition, PolicyDeps } from './policy.js';
+import { loadedPolicyFile, loadPolicyFile, PolicyFileError } from './policy-file.js';
 import { powerOfTwo } from './power-of-two.js';
 import { random } from './random.js';
 import { roundRobin } from './round-robin.js';
@@ -30,11 +31,19 @@ export function policyNames(): string[] {
   return Object.keys(POLICIES);
 }
 
-/** Build a policy from a scenario entry; throws a readable Error on an unknown name or bad options. */
-export function createPolicy(spec: PolicySpec, deps: PolicyDeps): Policy {
+/** The definition of an entry: a built-in by name, or a policy file loadPolicyFiles has loaded. */
+function definitionOf(spec: PolicySpec): PolicyDefinition {
+  if (typeof spec === 'object' && 'file' in spec) return loadedPolicyFile(spec.file);
   const name = policyName(spec);
   const def = POLICIES[name];
   if (!def) throw new Error(`unknown policy "${name}" (known: ${policyNames().join(', ')})`);
+  return def;
+}
+
+/** Build a policy from a scenario entry; throws a readable Error on an unknown name or bad options. */
+export function createPolicy(spec: PolicySpec, deps: PolicyDeps): Policy {
+  const name = policyName(spec);
+  const def = definitionOf(spec);
   const parsed = def.options.safeParse(policyOptions(spec));
   if (!parsed.success) {
     const first = parsed.error.issues[0];
@@ -43,22 +52,46 @@ export function createPolicy(spec: PolicySpec, deps: PolicyDeps): Policy {
   return def.create(parsed.data, deps);
 }
 
-/** Scenario check: every listed policy exists and its options validate. */
+/**
+ * Scenario check: every listed built-in exists and its options validate. Policy files are checked
+ * by loadPolicyFiles, which must import them first (asynchronously).
+ */
 export function checkPolicySpecs(s: Scenario): ScenarioIssue[] {
   const issues: ScenarioIssue[] = [];
   s.policies.forEach((spec, i) => {
+    if (typeof spec === 'object' && 'file' in spec) return;
     const name = policyName(spec);
     const def = POLICIES[name];
     if (!def) {
       issues.push({ path: `policies[${i}]`, message: `"${name}" is not a known policy (known: ${policyNames().join(', ')})` });
       return;
     }
-    const parsed = def.options.safeParse(policyOptions(spec));
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        issues.push({ path: `policies[${i}].options${issue.path.length ? '.' + formatPath(issue.path) : ''}`, message: issue.message });
-      }
-    }
+    issues.push(...optionIssues(def, spec, `policies[${i}]`));
   });
+  return issues;
+}
+
+function optionIssues(def: PolicyDefinition, spec: PolicySpec, path: string): ScenarioIssue[] {
+  const parsed = def.options.safeParse(policyOptions(spec));
+  if (parsed.success) return [];
+  return parsed.error.issues.map((issue) => ({ path: `${path}.options${issue.path.length ? '.' + formatPath(issue.path) : ''}`, message: issue.message }));
+}
+
+/**
+ * Import the policy files among `specs` (each once per process, unless `fresh`) and check their
+ * options, so that createPolicy can build them synchronously. Issues are named `<where>[i]` like
+ * the scenario's.
+ */
+export async function loadPolicyFiles(specs: readonly PolicySpec[], where = 'policies', fresh = false): Promise<ScenarioIssue[]> {
+  const issues: ScenarioIssue[] = [];
+  for (const [i, spec] of specs.entries()) {
+    if (typeof spec !== 'object' || !('file' in spec)) continue;
+    try {
+      issues.push(...optionIssues(await loadPolicyFile(spec.file, fresh), spec, `${where}[${i}]`));
+    } catch (err) {
+      if (!(err instanceof PolicyFileError)) throw err;
+      issues.push({ path: `${where}[${i}]`, message: err.message });
+    }
+  }
   return issues;
 }

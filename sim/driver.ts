@@ -2,7 +2,7 @@ import type { JobResult, RequestCost, VmPort } from '../backends/hypervisor/type
 import type { VirtualClock } from '../core/virtual-clock.js';
 import type { Millis } from '../core/types.js';
 import type { Balancer } from '../dispatcher/balancer/balancer.js';
-import type { Admission, AttemptOutcome, Lease, RequestInfo } from '../dispatcher/balancer/types.js';
+import { refusalStatus, type Admission, type AttemptOutcome, type Lease, type RequestInfo } from '../dispatcher/balancer/types.js';
 import type { RequestClass } from '../core/scenario.js';
 import type { RunStats } from './run-stats.js';
 import type { SimWorkload } from './workload.js';
@@ -175,7 +175,7 @@ export class SimDriver {
   admitted(req: SimRequest, result: Admission): void {
     const lease = result.lease;
     if (lease === undefined) {
-      this.finish(req, 'failed', '503');
+      this.finish(req, 'failed', refusalStatus(result.refused) === 500 ? '500' : '503');
       return;
     }
     if (req.lease === undefined && req.measured) this.o.stats.queueWait.record(lease.queuedMs);

@@ -68,7 +68,7 @@ export class RunStats {
     this.backendErrors[index]++;
   }
 
-  /** A request that got no response: refused by the dispatcher (503) or out of retries (502). */
+  /** A request that got no response: refused by the dispatcher (503; 500 when the policy failed) or out of retries (502). */
   failed(code: string): void {
     this.errors++;
     this.errorsByCode[code] = (this.errorsByCode[code] ?? 0) + 1;

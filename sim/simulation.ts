@@ -52,6 +52,11 @@ export interface SimulateOptions {
    * the same calls the dashboard's fault buttons make live.
    */
   readonly atStart?: (fleet: Fleet, clock: Clock) => void;
+  /**
+   * The policy threw or picked a backend it may not. The request fails with code 500 in the
+   * report, as the live dispatcher answers it; this hears why (the live dispatcher logs it).
+   */
+  readonly onPolicyError?: (message: string) => void;
 }
 
 /** A replica's VM port and counter index, resolved once (driver.ts). */
@@ -112,9 +117,11 @@ export function runPolicy(
       if (hit) stats.stickyHits++;
       else stats.stickyMisses++;
     },
+    onPolicyError: opts.onPolicyError,
   };
+  const observed = sticky || opts.onPolicyError !== undefined;
   const balancers = policies.map(
-    (policy) => new Balancer({ clock, policy, settings: scenario.dispatcher, backends: replicas, ...(sticky ? { observer } : {}) }),
+    (policy) => new Balancer({ clock, policy, settings: scenario.dispatcher, backends: replicas, ...(observed ? { observer } : {}) }),
   );
 
   simulateHealthChecks(fleet, clock, scenario.dispatcher, new Set(replicas.map((r) => r.id)), balancers);

@@ -93,7 +93,16 @@ function validWeight(id: BackendId, weight: number): number {
   return weight;
 }
 
-/** Refusals are shared frozen objects: refusing allocates nothing. */
+/** A pick that threw or chose a backend it may not: the request is refused with this admission. */
+class PolicyFailure {
+  constructor(readonly admission: Admission) {}
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Refusals are shared frozen objects: refusing allocates nothing (but for the rare policy error). */
 function refusal(reason: RefusalReason, retryAfterMs: Millis): Admission {
   return Object.freeze({ refused: reason, retryAfterMs });
 }
@@ -143,7 +152,7 @@ export class Balancer {
     requests: 0,
     dispatched: 0,
     completed: 0,
-    refused: { 'no-backend': 0, 'queue-full': 0, 'queue-timeout': 0 },
+    refused: { 'no-backend': 0, 'queue-full': 0, 'queue-timeout': 0, 'policy-error': 0 },
     retries: 0,
     ejections: 0,
   };
@@ -164,6 +173,7 @@ export class Balancer {
       'no-backend': refusal('no-backend', backendRetryMs),
       'queue-full': refusal('queue-full', queueRetryMs),
       'queue-timeout': refusal('queue-timeout', queueRetryMs),
+      'policy-error': refusal('policy-error', 0),
     };
     for (const b of opts.backends) this.insert(b);
     this.currentPolicy.onMembershipChange?.(this.viewList);
@@ -178,6 +188,7 @@ export class Balancer {
     this.budget.deposit(now);
     if (this.queue.length === 0) {
       const lease = this.tryDispatch(info, now, now, 1, undefined);
+      if (lease instanceof PolicyFailure) return this.refuse('policy-error', onResult, lease.admission);
       if (lease !== undefined) {
         onResult(lease);
         return ANSWERED;
@@ -190,10 +201,13 @@ export class Balancer {
     return this.currentPolicy;
   }
 
-  /** Runtime switch: the new policy learns the current views; leases already out end on the old one. */
+  /**
+   * Runtime switch: the new policy learns the current views; leases already out end on the old one.
+   * A policy that throws on learning them is refused (the error propagates) and the old one stays.
+   */
   setPolicy(policy: Policy): void {
-    this.currentPolicy = policy;
     policy.onMembershipChange?.(this.viewList);
+    this.currentPolicy = policy;
     this.pump();
   }
 
@@ -314,7 +328,12 @@ export class Balancer {
   }
 
   private membershipChanged(): void {
-    this.currentPolicy.onMembershipChange?.(this.viewList);
+    try {
+      this.currentPolicy.onMembershipChange?.(this.viewList);
+    } catch (err) {
+      // Often a health check's or an ejection's timer: reported, never thrown into it.
+      this.observer?.onPolicyError?.(messageOf(err));
+    }
     this.pump();
   }
 
@@ -327,9 +346,10 @@ export class Balancer {
   }
 
   /**
-   * Ask the policy for a backend with a free slot and lease it, or return undefined (none free).
-   * Backends already tried are masked out of the pick views for the duration of the call, so a
-   * retry can only land on a different backend.
+   * Ask the policy for a backend with a free slot and lease it, or return undefined (none free),
+   * or a PolicyFailure when the pick threw or chose a backend it may not (the request is then
+   * refused, never the process brought down). Backends already tried are masked out of the pick
+   * views for the duration of the call, so a retry can only land on a different backend.
    */
   private tryDispatch(
     info: RequestInfo,
@@ -337,7 +357,7 @@ export class Balancer {
     enqueuedAt: Millis,
     attempt: number,
     tried: ReadonlySet<BackendId> | undefined,
-  ): BalancerLease | undefined {
+  ): BalancerLease | PolicyFailure | undefined {
     if (this.pickableCount === 0) return undefined;
     let masked: BackendRecord[] | undefined;
     if (tried !== undefined) {
@@ -362,13 +382,20 @@ export class Balancer {
     ctx.requestKey = info.requestKey;
     ctx.avoid = tried;
     ctx.eligibleCount = this.pickableCount - (masked?.length ?? 0);
-    const id = policy.pick(this.pickList, ctx);
+    let id: BackendId | undefined;
+    let failure: PolicyFailure | undefined;
+    try {
+      id = policy.pick(this.pickList, ctx);
+    } catch (err) {
+      failure = this.policyFailed(messageOf(err));
+    }
     const rec = id === undefined ? undefined : this.records.get(id);
     const pickable = rec !== undefined && rec.pickView.healthy;
     if (masked !== undefined) for (const m of masked) m.pickView.healthy = true;
+    if (failure !== undefined) return failure;
     if (id === undefined) return undefined;
     if (!pickable) {
-      throw new Error(`policy "${policy.name}" picked "${id}", which is not eligible (unknown, not healthy, full or already tried)`);
+      return this.policyFailed(`policy "${policy.name}" picked "${id}", which is not eligible (unknown, not healthy, full or already tried)`);
     }
     return this.dispatch(rec, policy, info, arrivedAt, enqueuedAt, attempt, tried, now);
   }
@@ -399,7 +426,12 @@ export class Balancer {
     }
     const queuedMs = now - enqueuedAt;
     const lease = new BalancerLease(this.leaseHost, rec, policy, info, tried, attempt, arrivedAt, now, queuedMs, repin);
-    policy.onDispatch?.(rec.id, now);
+    try {
+      policy.onDispatch?.(rec.id, now);
+    } catch (err) {
+      // The request is leased already: it goes on, and the failure is reported.
+      this.observer?.onPolicyError?.(messageOf(err));
+    }
     if (attempt > 1) this.observer?.onRetry?.(rec.id);
     this.observer?.onDispatch?.(rec.id, queuedMs, attempt);
     return lease;
@@ -422,11 +454,16 @@ export class Balancer {
     };
   }
 
-  private refuse(reason: RefusalReason, onResult: OnResult): Ticket {
+  private refuse(reason: RefusalReason, onResult: OnResult, admission = this.refusals[reason]): Ticket {
     this.counters.refused[reason]++;
     this.observer?.onRefused?.(reason);
-    onResult(this.refusals[reason]);
+    onResult(admission);
     return ANSWERED;
+  }
+
+  private policyFailed(message: string): PolicyFailure {
+    this.observer?.onPolicyError?.(message);
+    return new PolicyFailure(Object.freeze({ refused: 'policy-error' as const, retryAfterMs: 0, error: message }));
   }
 
   /** Dispatch from the head of the queue while it can go somewhere. FIFO: a stuck head waits. */
@@ -445,7 +482,8 @@ export class Balancer {
         if (lease === undefined) break;
         this.queue.shift();
         head.cancelTimeout();
-        head.onResult(lease);
+        if (lease instanceof PolicyFailure) this.refuse('policy-error', head.onResult, lease.admission);
+        else head.onResult(lease);
       }
     } finally {
       this.pumping = false;
@@ -462,7 +500,11 @@ export class Balancer {
     const failed = isBackendFailure(outcome);
     lease.retryableFailure = lease.info.retryable && (outcome.kind === 'connect-error' || outcome.kind === 'reset');
     // A client abort is not the backend's fault: the policy hears of it as a success.
-    lease.policy.onComplete?.(rec.id, { ok: !failed, latencyMs }, now);
+    try {
+      lease.policy.onComplete?.(rec.id, { ok: !failed, latencyMs }, now);
+    } catch (err) {
+      this.observer?.onPolicyError?.(messageOf(err));
+    }
     this.observer?.onComplete?.(rec.id, outcome, latencyMs);
     if (outcome.kind !== 'client-abort' && !rec.removed) this.trackOutlier(rec, failed);
     this.pump();
@@ -525,7 +567,8 @@ export class Balancer {
     // A retry keeps its place: it was admitted already, so it goes straight to a free backend or,
     // if none is free, to the head of the queue (HAProxy's redispatch does not re-queue at the tail).
     const next = this.tryDispatch(lease.info, lease.arrivedAt, now, lease.attempt + 1, tried);
-    if (next !== undefined) onResult(next);
+    if (next instanceof PolicyFailure) this.refuse('policy-error', onResult, next.admission);
+    else if (next !== undefined) onResult(next);
     else this.wait(new QueuedRequest(lease.info, onResult, lease.arrivedAt, now, lease.attempt + 1, tried), true);
     return true;
   }

@@ -56,11 +56,20 @@ export interface Lease {
   retry(onResult: (result: Admission) => void): boolean;
 }
 
-export type RefusalReason = 'no-backend' | 'queue-full' | 'queue-timeout';
+/** Why a request got no backend. 'policy-error': the policy's pick threw or returned a backend it may not choose. */
+export type RefusalReason = 'no-backend' | 'queue-full' | 'queue-timeout' | 'policy-error';
 
 export type Admission =
   | { readonly lease: Lease; readonly refused?: undefined }
-  | { readonly lease?: undefined; readonly refused: RefusalReason; readonly retryAfterMs: Millis };
+  | { readonly lease?: undefined; readonly refused: RefusalReason; readonly retryAfterMs: Millis; readonly error?: string };
+
+/**
+ * The HTTP status a refusal is answered with, live and in the simulator: 500 when the policy
+ * failed (a bug to fix, not a capacity problem to wait out), else 503 with Retry-After.
+ */
+export function refusalStatus(reason: RefusalReason): 500 | 503 {
+  return reason === 'policy-error' ? 500 : 503;
+}
 
 /** A request waiting in the queue, or already answered (cancel is then a no-op). */
 export interface Ticket {
@@ -82,6 +91,8 @@ export interface BalancerObserver {
   onDispatch?(backend: BackendId, queuedMs: Millis, attempt: number): void;
   onComplete?(backend: BackendId, outcome: AttemptOutcome, latencyMs: Millis): void;
   onRefused?(reason: RefusalReason): void;
+  /** The policy threw (or picked a backend it may not): the request is refused (pick) or goes on (hooks). */
+  onPolicyError?(message: string): void;
   onRetry?(backend: BackendId): void;
   onEjection?(backend: BackendId): void;
   onStateChange?(backend: BackendId, from: BackendState, to: BackendState): void;

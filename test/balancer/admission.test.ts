@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { eligible } from '../../policies/policy.js';
-import { GET, inFlight, setup } from './fixtures.js';
+import { refusalStatus } from '../../dispatcher/balancer/types.js';
+import { FirstEligible, GET, inFlight, setup } from './fixtures.js';
 
 describe('Balancer admission and queue', () => {
   it('without a limit dispatches at once and never queues', () => {
@@ -100,10 +101,78 @@ describe('Balancer admission and queue', () => {
     for (const [count, healthy] of seen) expect(count).toBe(healthy);
   });
 
-  it('refuses a policy that picks an ineligible backend', () => {
-    const { balancer } = setup({ settings: { maxConnPerBackend: 1 }, policy: { name: 'bad', pick: () => 'b1' } });
-    balancer.begin(GET, () => {});
-    expect(() => balancer.begin(GET, () => {})).toThrow(/policy "bad" picked "b1", which is not eligible/);
+  it('fails the request, not the caller, when the policy picks an ineligible backend', () => {
+    const errors: string[] = [];
+    const { balancer, results } = setup({ settings: { maxConnPerBackend: 1 }, policy: { name: 'bad', pick: () => 'b1' }, observer: { onPolicyError: (m) => errors.push(m) } });
+    balancer.begin(GET, results.for('r1'));
+    balancer.begin(GET, results.for('r2'));
+    expect(results.all[1].result).toMatchObject({ refused: 'policy-error', error: expect.stringMatching(/policy "bad" picked "b1", which is not eligible/) });
+    expect(errors).toEqual([expect.stringMatching(/picked "b1"/)]);
+    expect(refusalStatus('policy-error')).toBe(500);
+    expect(inFlight(balancer)).toEqual({ b1: 1, b2: 0 });
+  });
+
+  it('a pick that throws fails only that request: at once, from the queue and on a retry', () => {
+    let throwing = false;
+    const errors: string[] = [];
+    const policy = new FirstEligible();
+    const pick = policy.pick.bind(policy);
+    policy.pick = (b, ctx) => {
+      if (throwing) throw new Error('boom in pick');
+      return pick(b, ctx);
+    };
+    const { balancer, results } = setup({ settings: { maxConnPerBackend: 1 }, policy, observer: { onPolicyError: (m) => errors.push(m) } });
+    balancer.begin(GET, results.for('r1'));
+    balancer.begin(GET, results.for('r2'));
+    balancer.begin(GET, results.for('r3'));
+    expect(balancer.queueLength()).toBe(1);
+    throwing = true;
+    balancer.begin(GET, results.for('r4'));
+    results.lease('r1').end({ kind: 'connect-error' });
+    expect(results.lease('r1').retry(results.for('r1 retry'))).toBe(true);
+    results.lease('r2').end({ kind: 'response', status: 200 });
+    expect(results.all.filter((r) => r.result.refused === 'policy-error').map((r) => r.tag).sort()).toEqual(['r1 retry', 'r3', 'r4']);
+    expect(errors).toHaveLength(3);
+    expect(balancer.stats().refused['policy-error']).toBe(3);
+    expect(balancer.queueLength()).toBe(0);
+    expect(inFlight(balancer)).toEqual({ b1: 0, b2: 0 });
+    throwing = false;
+    balancer.begin(GET, results.for('r5'));
+    expect(results.lease('r5').backend).toBe('b1');
+  });
+
+  it('a policy that throws on a membership change: reported when a backend changes, refused as a new policy', () => {
+    const errors: string[] = [];
+    const { balancer, results } = setup({ observer: { onPolicyError: (m) => errors.push(m) } });
+    const throwing = new FirstEligible('throwing');
+    throwing.onMembershipChange = () => {
+      throw new Error('boom in onMembershipChange');
+    };
+    expect(() => balancer.setPolicy(throwing)).toThrow('boom in onMembershipChange');
+    expect(balancer.policy.name).toBe('first-eligible');
+    const policy = balancer.policy as FirstEligible;
+    policy.onMembershipChange = throwing.onMembershipChange;
+    balancer.drain('b1');
+    expect(errors).toEqual(['boom in onMembershipChange']);
+    balancer.begin(GET, results.for('r1'));
+    expect(results.lease('r1').backend).toBe('b2');
+  });
+
+  it('a hook that throws is reported and the request goes on', () => {
+    const errors: string[] = [];
+    const policy = new FirstEligible();
+    policy.onDispatch = () => {
+      throw new Error('boom in onDispatch');
+    };
+    policy.onComplete = () => {
+      throw new Error('boom in onComplete');
+    };
+    const { balancer, results } = setup({ policy, observer: { onPolicyError: (m) => errors.push(m) } });
+    balancer.begin(GET, results.for('r1'));
+    results.lease('r1').end({ kind: 'response', status: 200 });
+    expect(errors).toEqual(['boom in onDispatch', 'boom in onComplete']);
+    expect(balancer.stats()).toMatchObject({ dispatched: 1, completed: 1 });
+    expect(inFlight(balancer)).toEqual({ b1: 0, b2: 0 });
   });
 
   it('queue timeout refuses at exactly timeoutMs, with a Retry-After in whole seconds', () => {

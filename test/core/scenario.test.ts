@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { expandVms, loadScenario, parseScenario, parseScenarioText, ScenarioError } from '../../core/scenario.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { expandVms, loadScenario, parseScenario, parseScenarioText, policyLabel, policyName, ScenarioError } from '../../core/scenario.js';
 
 function base(): Record<string, unknown> {
   return {
@@ -114,5 +118,31 @@ describe('scenario validation', () => {
     const s = loadScenario(fileURLToPath(new URL('../../scenarios/default.yaml', import.meta.url)));
     expect(s.name).toBe('default');
     expect(() => loadScenario('/nonexistent/x.yaml')).toThrow(/cannot read the file: ENOENT/);
+  });
+});
+
+describe('policy file entries', () => {
+  it('take a file with options and a label; the label defaults to the file name', () => {
+    const s = parseScenario({ ...base(), policies: ['round-robin', { file: 'mine/slow-aware.ts', options: { slowMs: 5 } }, { file: 'x.mjs', label: 'x2' }] });
+    expect(s.policies.slice(1)).toEqual([{ file: 'mine/slow-aware.ts', options: { slowMs: 5 } }, { file: 'x.mjs', label: 'x2', options: {} }]);
+    expect(s.policies.map(policyLabel)).toEqual(['round-robin', 'slow-aware', 'x2']);
+    expect(policyName(s.policies[1])).toBe('mine/slow-aware.ts');
+  });
+
+  it('refuses a file that is not TypeScript or JavaScript, and two entries with one label', () => {
+    expect(issues({ ...base(), policies: [{ file: 'policy.py' }] }).join('\n')).toMatch(/expected a \.ts, \.mts, \.js or \.mjs file/);
+    expect(issues({ ...base(), policies: [{ file: 'a/mine.ts' }, { file: 'b/mine.js' }] })).toEqual(['policies[1]: "mine" is listed twice; give one a label']);
+  });
+
+  it('name files relative to the scenario file when loaded from one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dispatchlab-scenario-'));
+    try {
+      mkdirSync(join(dir, 'scenarios'));
+      const file = join(dir, 'scenarios', 's.yaml');
+      writeFileSync(file, stringify({ ...base(), policies: [{ file: '../policies/mine.ts' }, { file: '/abs/other.js' }, 'random'] }));
+      expect(loadScenario(file).policies).toEqual([{ file: join(dir, 'policies', 'mine.ts'), options: {} }, { file: '/abs/other.js', options: {} }, 'random']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

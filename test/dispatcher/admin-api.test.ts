@@ -21,9 +21,10 @@ function fakeControl(): AdminControl & { calls: string[] } {
     backends: () => [backend('web-1')],
     policy: () => ({ name: policy, label: policy, options: {} }),
     setPolicy(spec) {
-      if (spec.name === 'nope') throw new Error('unknown policy "nope" (known: round-robin)');
-      policy = spec.name;
-      calls.push(`policy ${spec.name} ${JSON.stringify(spec.options)}`);
+      const name = 'file' in spec ? spec.file : spec.name;
+      if (name === 'nope') throw new Error('unknown policy "nope" (known: round-robin)');
+      policy = name;
+      calls.push(`policy ${name} ${JSON.stringify(spec.options)}`);
     },
     addBackend: (b) => void calls.push(`add ${b.id} ${b.url} ${b.weight}`),
     removeBackend: (id) => (known(id), void calls.push(`remove ${id}`)),

@@ -42,6 +42,15 @@ describe('dispatchlab compare', () => {
     expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('arrival: { rateRps: 80 }');
   });
 
+  it('runs a policy file live, as simulate does', async () => {
+    const json = join(dir, 'file.json');
+    await cli(['--policies', 'examples/policies/slow-aware.ts', '--json', json]);
+    const [run] = (JSON.parse(readFileSync(json, 'utf8')) as Report).runs;
+    expect(run.policy).toBe('slow-aware');
+    expect(run.requests).toBeGreaterThan(0);
+    expect(run.errors).toBe(0);
+  });
+
   it('exits 2 with a message on bad input', async () => {
     await expect(cli(['--rate', '10', '--connections', '2'])).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/one or the other/) });
     await expect(cli(['--policies', 'nope'])).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/"nope" is not a policy/) });

@@ -1,63 +1,63 @@
 import { describe, expect, it } from 'vitest';
 import { policyNames } from '../../policies/index.js';
-import { backend, backends, byId, drive, policy } from './helpers.js';
+import { POLICY_CONTRACT, runContract } from '../../policies/contract.js';
+import { eligible, type Policy } from '../../policies/policy.js';
+import { policy } from './helpers.js';
 
 /**
- * The contract every registered policy keeps, with its default options (DESIGN.md, "Policy"):
- * only healthy backends, undefined when there are none, `avoid` honoured when an alternative
- * exists, reproducible from the seed, and no state kept for removed backends.
+ * The contract every registered policy keeps, with its default options: the checks live in
+ * policies/contract.ts, which `dispatchlab check-policy` runs on a user's file too.
  */
 describe.each(policyNames())('policy contract: %s', (name) => {
-  it('never picks an unhealthy, draining, ejected or down backend, even when pinned to one', () => {
-    const p = policy(name);
-    const view = [
-      backend('a'),
-      backend('b', { state: 'draining' }),
-      backend('c', { state: 'down' }),
-      backend('d', { state: 'ejected' }),
-      backend('e', { weight: 3 }),
-    ];
-    const picked = new Set(drive(p, view, 2000));
-    for (let i = 0; i < 200; i++) picked.add(p.pick(view, { now: 5000 + i, sessionKey: `x${i}`, pinned: 'bcd'[i % 3] }));
-    expect([...picked].sort()).toEqual(['a', 'e']);
+  it.each(POLICY_CONTRACT.map((check) => [check.rule, check] as const))('%s', (_rule, check) => {
+    check.run((seed) => policy(name, seed));
+  });
+});
+
+describe('the contract catches what it is for', () => {
+  const failures = (make: (seed: number) => Policy): string[] => runContract(make).flatMap((r) => (r.failure === undefined ? [] : [`${r.rule}: ${r.failure}`]));
+
+  it('a policy that ignores health, avoid, the seed and removals fails those rules, in plain words', () => {
+    const seen = new Set<string>();
+    const careless = (): Policy => ({
+      name: 'careless',
+      pick: (backends) => backends[Math.floor(Math.random() * backends.length)]?.id,
+      onComplete: (id) => void seen.add(id),
+      trackedIds: () => [...seen],
+    });
+    const found = failures(careless);
+    expect(found).toEqual([
+      expect.stringMatching(/^never picks an unhealthy.*: it picked "[bcd]"; of backends a \(healthy\)/),
+      expect.stringMatching(/^returns undefined when no backend is eligible: given only a down and a draining backend it returned "[ab]"/),
+      expect.stringMatching(/^honours avoid.*: asked to avoid a and b \(a retry\), it picked "[ab]"/),
+      expect.stringMatching(/^gives the same sequence.*: two runs with seed 42 differ at pick \d+/),
+      expect.stringMatching(/^keeps no state for removed backends.*: after c and d were removed .* still keeps state for [a-e, ]*\(trackedIds\)/),
+      expect.stringMatching(/^uses no clock, timer or Math.random.*: it called Math.random\(\)/),
+    ]);
   });
 
-  it('returns undefined when no backend is eligible', () => {
-    const p = policy(name);
-    expect(p.pick([], { now: 0 })).toBeUndefined();
-    const down = [backend('a', { state: 'down' }), backend('b', { state: 'draining' })];
-    expect(p.pick(down, { now: 1, sessionKey: 's', clientKey: 'c', requestKey: '/', pinned: 'a' })).toBeUndefined();
+  it('a policy whose accounting breaks on completions out of order fails with its own error', () => {
+    const stack = (): Policy => {
+      const open: string[] = [];
+      return {
+        name: 'stack',
+        pick: (b, ctx) => eligible(b, ctx.avoid)[open.length % 2]?.id ?? eligible(b, ctx.avoid)[0]?.id,
+        onDispatch: (id) => void open.push(id),
+        onComplete: (id) => {
+          if (open.pop() !== id) throw new Error(`completed ${id}, expected the last dispatched`);
+        },
+      };
+    };
+    expect(failures(stack)).toContainEqual(expect.stringMatching(/^takes one onComplete per onDispatch.*: completed [abc], expected the last dispatched/));
   });
 
-  it('honours avoid when an alternative exists, and ignores it when none does', () => {
-    const p = policy(name);
-    const view = backends('a', 'b', 'c');
-    for (let i = 0; i < 300; i++) {
-      const ctx = { now: i, sessionKey: `s${i}`, clientKey: `c${i % 7}`, requestKey: `/p${i % 3}`, pinned: 'a' };
-      expect(p.pick(view, { ...ctx, avoid: new Set(['a', 'b']) })).toBe('c');
-      expect(p.pick(view, { ...ctx, avoid: new Set(['a', 'b', 'c']) })).toMatch(/^[abc]$/);
-    }
-  });
-
-  it('gives the same sequence for the same seed', () => {
-    const run = (seed: number) => drive(policy(name, seed), [backend('a'), backend('b', { weight: 2 }), backend('c'), backend('d')], 3000);
-    expect(run(42)).toEqual(run(42));
-  });
-
-  it('keeps no state for removed backends, even when their requests complete late', () => {
-    const p = policy(name);
-    const view = backends('a', 'b', 'c', 'd');
-    drive(p, view, 500);
-    const c = byId(view, 'c');
-    c.inFlight += 1;
-    p.onDispatch?.('c', 500);
-    const survivors = view.filter((b) => b.id === 'a' || b.id === 'b');
-    p.onMembershipChange?.(survivors);
-    p.onComplete?.('c', { ok: true, latencyMs: 3 }, 501);
-    p.onComplete?.('d', { ok: false, latencyMs: 1 }, 501);
-    const picks = new Set(drive(p, survivors, 500, 600));
-    expect([...picks].every((id) => id === 'a' || id === 'b')).toBe(true);
-    for (const id of p.trackedIds?.() ?? []) expect(['a', 'b']).toContain(id);
+  it('a well-behaved policy passes, and the same one reading the clock does not', () => {
+    const rotating = (clock: () => number) => (): Policy => {
+      let turn = 0;
+      return { name: 'rotating', pick: (b, ctx) => (clock() >= 0 ? eligible(b, ctx.avoid)[turn++ % Math.max(1, eligible(b, ctx.avoid).length)]?.id : undefined) };
+    };
+    expect(failures(rotating(() => 0))).toEqual([]);
+    expect(failures(rotating(() => Date.now()))).toEqual([expect.stringMatching(/it called Date.now\(\)/)]);
   });
 });
 

@@ -1,0 +1,189 @@
+import { register } from 'node:module';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
+import type { BackendId, Millis } from '../core/types.js';
+import type { BackendView, Outcome, PickContext, Policy, PolicyDefinition, PolicyDeps } from './policy.js';
+
+/**
+ * A user's policy in one file (`.ts`, `.mts`, `.js`, `.mjs`) whose default export is a
+ * PolicyDefinition, loaded at run time without a build step. tsx's scoped loader (`tsImport`)
+ * compiles TypeScript on Node 20, 22 and 24 alike (Node 20 has no type stripping, and Node 22's
+ * before 22.18 sits behind a flag), and its esbuild source maps keep the user's line numbers in
+ * stack traces. Two resolve rules are added for these files only:
+ * - `dispatchlab/policy` (the public types module, policies/api.ts) resolves to the running
+ *   dispatcher's own copy, so a file anywhere (a compose mount, /tmp) needs no node_modules;
+ * - the file is an ES module even outside an ES-module package (tsx would compile it to CommonJS
+ *   there, and stack traces would then point into a data: URL instead of the user's lines).
+ * Loaded definitions are cached by absolute path, so creating a policy stays synchronous (the
+ * simulator is) once `loadPolicyFile` has run. A policy file is an ES module that imports only
+ * `dispatchlab/policy` and Node's built-ins (docs/policies.md).
+ */
+
+export class PolicyFileError extends Error {
+  override name = 'PolicyFileError';
+}
+
+const SOURCE_EXTENSIONS = /\.(ts|mts|js|mjs)$/;
+const loaded = new Map<string, PolicyDefinition | PolicyFileError>();
+let hooksRegistered = false;
+
+/** Does a policy name from a scenario or the command line name a file? */
+export function isPolicyFile(text: string): boolean {
+  return SOURCE_EXTENSIONS.test(text);
+}
+
+function registerHooks(): void {
+  if (hooksRegistered) return;
+  hooksRegistered = true;
+  const api = new URL(import.meta.url.endsWith('.ts') ? './api.ts' : './api.js', import.meta.url).href;
+  const hooks = `export async function resolve(specifier, context, next) {
+    const resolved = await next(specifier === 'dispatchlab/policy' ? ${JSON.stringify(api)} : specifier, context);
+    if (context.parentURL !== ${JSON.stringify(import.meta.url)}) return resolved;
+    const typescript = /[.]m?ts([?#].*)?$/.test(resolved.url);
+    return { ...resolved, format: typescript ? 'module-typescript' : 'module' };
+  }`;
+  register(`data:text/javascript,${encodeURIComponent(hooks)}`);
+}
+
+/** `file:line:column` of the first stack frame in `path`, or `path` when there is none. */
+function locate(err: unknown, path: string): string {
+  const stack = err instanceof Error ? (err.stack ?? '') : '';
+  const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const frame = new RegExp(`(?:${escaped(path)}|${escaped(pathToFileURL(path).href)})(?:\\?[^:]*)?:(\\d+)(?::(\\d+))?`).exec(stack);
+  return frame === null ? path : `${path}:${frame[1]}${frame[2] === undefined ? '' : `:${frame[2]}`}`;
+}
+
+function firstLine(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return `${err.name}: ${err.message.split('\n')[0]}`;
+}
+
+/** Why loading failed, in one line that starts with file:line:column where there is one. */
+function loadFailure(err: unknown, path: string): PolicyFileError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(path)) return new PolicyFileError(`${path}: no such file`);
+  // esbuild (TypeScript and JavaScript syntax errors): "Transform failed ...\n<file>:<line>:<col>: ERROR: <what>"
+  const transform = /^(.+:\d+:\d+): ERROR: (.*)$/m.exec(err instanceof Error ? err.message : '');
+  if (transform !== null) return new PolicyFileError(`${transform[1]}: syntax error: ${transform[2]}`);
+  return new PolicyFileError(`${locate(err, path)}: loading the file failed: ${firstLine(err)}`);
+}
+
+/** What is wrong with a default export that should be a PolicyDefinition, or undefined. */
+function shapeProblem(def: unknown): string | undefined {
+  if (def === undefined) return 'the file has no default export';
+  if (typeof def !== 'object' || def === null) return `the default export is a ${def === null ? 'null' : typeof def}, not an object`;
+  const d = def as Record<string, unknown>;
+  const missing = [
+    typeof d.name === 'string' && d.name !== '' ? undefined : 'name (a non-empty string)',
+    typeof (d.options as { safeParse?: unknown } | undefined)?.safeParse === 'function' ? undefined : 'options (a zod schema, e.g. z.strictObject({}))',
+    typeof d.create === 'function' ? undefined : 'create(options, deps) (a function returning the Policy)',
+  ].filter((m) => m !== undefined);
+  return missing.length === 0 ? undefined : `the default export is not a PolicyDefinition: missing ${missing.join(', ')}`;
+}
+
+/**
+ * Import a policy file, once per absolute path unless `fresh` (the admin API's switch re-reads it,
+ * so an edited file takes effect without a restart; tsImport gives each import a module of its
+ * own). Throws a PolicyFileError that names the file and line.
+ */
+export async function loadPolicyFile(file: string, fresh = false): Promise<PolicyDefinition> {
+  const path = isAbsolute(file) ? file : resolve(file);
+  if (fresh || !loaded.has(path)) {
+    registerHooks();
+    let result: PolicyDefinition | PolicyFileError;
+    try {
+      const mod = (await tsImport(pathToFileURL(path).href, import.meta.url)) as { default?: unknown };
+      const problem = shapeProblem(mod.default);
+      result = problem === undefined ? checkedDefinition(mod.default as PolicyDefinition, path) : new PolicyFileError(`${path}: ${problem}`);
+    } catch (err) {
+      result = loadFailure(err, path);
+    }
+    loaded.set(path, result);
+  }
+  return loadedPolicyFile(path);
+}
+
+/** A file `loadPolicyFile` has loaded; throws its load error, or says it was not loaded. */
+export function loadedPolicyFile(file: string): PolicyDefinition {
+  const path = isAbsolute(file) ? file : resolve(file);
+  const def = loaded.get(path);
+  if (def === undefined) throw new PolicyFileError(`${path}: the policy file was not loaded (loadPolicyFile first)`);
+  if (def instanceof PolicyFileError) throw def;
+  return def;
+}
+
+/** The user's definition, with every policy it creates wrapped in a CheckedPolicy. */
+function checkedDefinition(def: PolicyDefinition, path: string): PolicyDefinition {
+  return {
+    name: def.name,
+    summary: typeof def.summary === 'string' ? def.summary : '',
+    options: def.options,
+    create(options, deps: PolicyDeps) {
+      let policy: unknown;
+      try {
+        policy = def.create(options, deps);
+      } catch (err) {
+        throw new PolicyFileError(`${locate(err, path)}: create threw ${firstLine(err)}`);
+      }
+      if (typeof (policy as Policy | undefined)?.pick !== 'function') throw new PolicyFileError(`${path}: create() must return an object with a pick(backends, ctx) method`);
+      return new CheckedPolicy(policy as Policy, path);
+    },
+  };
+}
+
+/**
+ * A user's policy behind the checks a built-in needs no help with: an exception becomes a
+ * PolicyFileError naming the file, line and hook, and `pick` must return the id of one of the
+ * backends it was given (the Balancer then checks it is eligible). The Balancer fails the request
+ * (live: 500) rather than the process. Costs one scan of the backends per pick.
+ */
+export class CheckedPolicy implements Policy {
+  constructor(
+    private readonly inner: Policy,
+    readonly file: string,
+  ) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+  get sticky(): boolean | undefined {
+    return this.inner.sticky;
+  }
+  get session(): Policy['session'] {
+    return this.inner.session;
+  }
+
+  pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
+    const id = this.call('pick', () => this.inner.pick(backends, ctx));
+    if (id !== undefined && !backends.some((b) => b.id === id)) {
+      const known = backends.map((b) => b.id).join(', ');
+      throw new PolicyFileError(`${this.file}: pick returned ${JSON.stringify(id)}, which is not the id of any backend it was given (${known || 'none'})`);
+    }
+    return id;
+  }
+
+  onDispatch(id: BackendId, now: Millis): void {
+    this.call('onDispatch', () => this.inner.onDispatch?.(id, now));
+  }
+
+  onComplete(id: BackendId, outcome: Outcome, now: Millis): void {
+    this.call('onComplete', () => this.inner.onComplete?.(id, outcome, now));
+  }
+
+  onMembershipChange(backends: readonly BackendView[]): void {
+    this.call('onMembershipChange', () => this.inner.onMembershipChange?.(backends));
+  }
+
+  trackedIds(): BackendId[] {
+    return this.call('trackedIds', () => this.inner.trackedIds?.() ?? []);
+  }
+
+  private call<T>(hook: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw new PolicyFileError(`${locate(err, this.file)}: ${hook} threw ${firstLine(err)}`);
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'dispatchlab-check-policy-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { timeout: 90_000 });
+}
+
+describe('dispatchlab check-policy', () => {
+  it('passes the shipped example: every rule ok, then the table against round-robin; exit 0', async () => {
+    const { stdout } = await cli(['check-policy', 'examples/policies/slow-aware.ts', '--options', '{"slowMs": 30}']);
+    expect(stdout).toMatch(/^contract \(slow-aware\):\n {2}ok {4}never picks/);
+    expect(stdout).toMatch(/│ round-robin /);
+    expect(stdout).toMatch(/all checks passed\n$/);
+  });
+
+  it('a pick that throws: each failed rule with the file and line, exit 1; a broken file: exit 2', async () => {
+    const file = join(dir, 'throws.ts');
+    writeFileSync(
+      file,
+      [
+        "import { z, type PolicyDefinition } from 'dispatchlab/policy';",
+        '',
+        'const def: PolicyDefinition = {',
+        "  name: 'throws', summary: '', options: z.strictObject({}),",
+        '  create: () => ({',
+        "    name: 'throws',",
+        "    pick: () => { throw new Error('not written yet'); },",
+        '  }),',
+        '};',
+        'export default def;',
+      ].join('\n'),
+    );
+    const failed = await cli(['check-policy', file]).then(
+      () => undefined,
+      (err: { code: number; stdout: string }) => err,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stdout).toMatch(new RegExp(`FAIL {2}never picks an unhealthy.*\\n {8}${file}:7:25: pick threw Error: not written yet`));
+    expect(failed?.stdout).toMatch(/FAIL {2}every request was answered\n {8}3000 of 3000 requests failed \(3000 x 500\)/);
+    writeFileSync(file, 'export default {\n  name: "x",\n  create( {\n');
+    await expect(cli(['check-policy', file])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining(`${file}:4:0: syntax error`) });
+  });
+});
