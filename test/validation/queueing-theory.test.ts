@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { simulatePolicy } from '../../sim/simulation.js';
 import { theoryFor } from '../../sim/theory-block.js';
 import { mmc, powerOfD, randomAssignment } from '../../sim/theory.js';
-import { homogeneous, relativeError } from './fixtures.js';
+import { homogeneous, relativeError } from '../sim/fixtures.js';
 
 // The simulator against queueing theory: seeded runs of the real Balancer, policies and hypervisor
-// model on scenarios where the formulas hold exactly (fixtures.ts). Tolerances are the issue's.
+// model on scenarios where the formulas hold exactly (test/sim/fixtures.ts). Tolerances are the issue's.
 
 describe('simulate vs queueing theory', () => {
   it('random over 10 1-vCPU replicas: mean response within 3% of M/M/1', () => {

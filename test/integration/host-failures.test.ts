@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseScenario } from '../../core/scenario.js';
 import { startHost, type RunningHost } from '../../backends/host-server.js';
 import type { ReplicaResponse } from '../../backends/replica-app.js';
-import { getJson, http } from './http.js';
+import { getJson, http } from '../helpers/http.js';
 
 /**
  * What a replica looks like from outside when the model takes its VM away, on real sockets: a

@@ -8,7 +8,7 @@ import { createHostMetrics } from '../../backends/host-metrics.js';
 import { createReplicaApp, type ReplicaResponse } from '../../backends/replica-app.js';
 import type { HostSnapshot, HypervisorHost, JobResult, RequestCost, VmPort, VmStatus } from '../../backends/hypervisor/types.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { getJson, http } from './http.js';
+import { getJson, http } from '../helpers/http.js';
 
 /**
  * The replica app's HTTP contract against a tiny stand-in host whose jobs take exactly their cpuMs

@@ -1,0 +1,29 @@
+/**
+ * Where a command writes and how it ends the process. `dispatchlab` passes the process's own
+ * (processIo); tests pass captured streams and record the exit code, so every command runs in
+ * process under test.
+ */
+
+export interface Output {
+  write(text: string): unknown;
+  /** A terminal gets progress bars and colour; anything else gets plain lines. */
+  readonly isTTY?: boolean;
+}
+
+export interface CliIo {
+  readonly stdout: Output;
+  readonly stderr: Output;
+  /** End the process; called when a command is done for good (after a signal, or with an error). */
+  exit(code: number): void;
+}
+
+export const processIo: CliIo = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  exit: (code) => process.exit(code),
+};
+
+/** A real terminal stream: cli-progress draws on it. */
+export function isTerminal(out: Output): out is NodeJS.WriteStream {
+  return out.isTTY === true;
+}
