@@ -15,7 +15,7 @@ import { registerUp } from './up.js';
 import { registerValidate } from './validate.js';
 
 /**
- * `dispatchlab`: one program, one subcommand per job (DESIGN.md, "Interfaces people use"). Each
+ * `dispatchlab`: one program, one subcommand per job (README.md, "Commands"). Each
  * command lives in a file of its own in cli/ and is one line of COMMANDS. Bad input exits 2 with
  * a message, never a stack trace.
  */

@@ -3,7 +3,7 @@ import { policyNames } from '../../policies/index.js';
 import { backend, backends, byId, drive, policy } from './helpers.js';
 
 /**
- * The contract every registered policy keeps, with its default options (DESIGN.md, "Policy"):
+ * The contract every registered policy keeps, with its default options (docs/policies.md):
  * only healthy backends, undefined when there are none, `avoid` honoured when an alternative
  * exists, reproducible from the seed, and no state kept for removed backends.
  */
