@@ -1,14 +1,20 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 /**
  * Four projects, by cost and determinism; a test file's folder says which (test/README.md):
- * - unit: virtual time and in-process code only; the default, fast, as parallel as the cores allow.
+ * - unit: virtual time and in-process code only; the default, fast.
  * - validation (test/validation/): long seeded simulations against queueing theory and published
  *   results; CPU-bound but deterministic, so it shares the first group with unit.
  * - integration (test/integration/, test/compose/): real sockets, processes and wall time; after
  *   the CPU-bound group, one file at a time, with timeouts sized for a busy machine.
  * - cli (test/cli/): one spawn of the built CLI per command; builds dist/ first.
  * `npm test` runs all four; `npm run test:<project>` runs one.
+ *
+ * Files of a project share their worker's module cache (isolate: false): loading the modules
+ * again for every file cost several seconds per file on a busy 2-core machine, more than most
+ * files' tests. So a test must leave module-level state as it found it (restore what it mocks or
+ * sets in process.env), which the suite's tests do.
  */
 
 const INTEGRATION = ['test/integration/**/*.test.ts', 'test/compose/**/*.test.ts'];
@@ -19,6 +25,10 @@ export default defineConfig({
   test: {
     environment: 'node',
     pool: 'forks',
+    isolate: false,
+    // Every core but one for the CPU-bound group, and never fewer than two (vitest's default, one
+    // worker on a 2-core machine, leaves a core idle while the longest simulations run).
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     coverage: { provider: 'v8', include: ['{core,dispatcher,backends,policies,loadtest,sim,report,cli}/**/*.ts'] },
     projects: [
       {

@@ -65,10 +65,8 @@ export function printDispatcher(io: CliIo, d: RunningDispatcher, policy: PolicyS
 
 /** Run until SIGINT/SIGTERM, then close gracefully and exit 0. */
 export function closeOnSignal(io: CliIo, what: string, close: () => Promise<void>): void {
-  const shutdown = (signal: NodeJS.Signals): void => {
+  io.onStop((signal) => {
     io.stderr.write(`${what}: ${signal}, shutting down\n`);
     void close().then(() => io.exit(0));
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  });
 }

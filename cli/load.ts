@@ -47,12 +47,10 @@ export function registerLoad(program: Command, io: CliIo): void {
       // The generator speaks plain HTTP (node:http), as the dispatcher's proxy port does.
       if (url?.protocol !== 'http:') throw new CliError(`--target: expected an http:// URL such as http://127.0.0.1:8080, got "${opts.target}"`);
 
-      const stop = (signal: NodeJS.Signals): void => {
+      io.onStop((signal) => {
         io.stderr.write(`load: ${signal}, stopping\n`);
         io.exit(0);
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      });
 
       io.stdout.write(`load: ${rateRps} requests/s to ${url.href}, rounds of ${formatDuration(opts.round)}\n`);
       for (let round = 0, sentMs = 0; opts.duration === undefined || sentMs < opts.duration; round++) {

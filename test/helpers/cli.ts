@@ -13,21 +13,27 @@ export interface CliRun {
 export interface CapturedIo extends CliIo {
   stdoutText(): string;
   stderrText(): string;
-  /** Codes passed to exit (a command's signal handler ends the process through it). */
-  readonly exits: number[];
+  /** What a SIGTERM would do: call the command's stop handlers. */
+  stop(signal?: NodeJS.Signals): void;
+  /** Resolves with the first code the command ends the process with. */
+  exited(): Promise<number>;
 }
 
 export function captureIo(): CapturedIo {
   let out = '';
   let err = '';
-  const exits: number[] = [];
+  const stops: Array<(signal: NodeJS.Signals) => void> = [];
+  let exit: (code: number) => void = () => undefined;
+  const exited = new Promise<number>((resolve) => (exit = resolve));
   return {
     stdout: { write: (text: string) => (out += text) },
     stderr: { write: (text: string) => (err += text) },
-    exit: (code) => void exits.push(code),
+    onStop: (stop) => void stops.push(stop),
+    exit: (code) => exit(code),
     stdoutText: () => out,
     stderrText: () => err,
-    exits,
+    stop: (signal = 'SIGTERM') => stops.splice(0).forEach((stop) => stop(signal)),
+    exited: () => exited,
   };
 }
 
