@@ -1,6 +1,6 @@
-// Lint rules, and DESIGN.md's boundary: model code (core, policies, hypervisor, balancer, sim)
-// must run unchanged in virtual time, so it may not reach for HTTP, express, the proxy or metrics.
-// The boundary is drawn by folder: whatever lives in these folders is model code.
+// Lint rules, and the architecture's boundary: model code (core, policies, hypervisor, balancer,
+// sim) must run unchanged in virtual time, so it may not reach for HTTP, express, the proxy or
+// metrics. The boundary is drawn by folder: whatever lives in these folders is model code.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 

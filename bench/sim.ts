@@ -9,8 +9,8 @@ import { replaceSection } from './markdown-section.js';
  * beside a ceiling measured in the same run: a bare VirtualClock doing the same number of events
  * (what the simulation would cost if the Balancer, the policy, the hypervisor model and the
  * bookkeeping were free). Every point runs in a fresh child process, so its peak RSS is its own.
- * It runs the built code (dist/, `npm run build` first): tsx's transform adds a helper call to
- * every closure it creates, which costs the hot path about 4% (measured with --cpu-prof).
+ * It runs the built code (dist/, `npm run build` first), as users do: tsx's transform adds a
+ * helper call to every closure it creates, which the numbers would then include.
  *
  * Points: 100 replicas (25 hosts x 4 one-vCPU VMs) with round-robin and power-of-two, median of
  * three runs of 5M requests and of three of 1M, in a cold process and in a warm one (which ran
@@ -24,8 +24,8 @@ import { replaceSection } from './markdown-section.js';
  *
  * The children run with a 64 MB young generation (V8's --max-semi-space-size, default 16 MB): at
  * 10,000 VMs some 11,000 requests are in flight, their objects outlive two default-size scavenges
- * and get promoted, and the old generation fills with them (scavenges ~8% of the time; the flag
- * gave +4-15% there over three A/B pairs; no effect at 100 VMs).
+ * and get promoted, and the old generation fills with them; a larger young generation lets them
+ * die young. At 100 VMs it makes no difference.
  * `NODE_OPTIONS=--max-semi-space-size=64` does the same for `dispatchlab simulate` on large fleets.
  */
 const NODE_FLAGS = ['--max-semi-space-size=64'];

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { CompareProgress } from '../loadtest/compare.js';
+import { isTerminal, type Output } from './io.js';
 
 /**
  * Progress of `compare`: on a terminal, one bar per policy run (policy, elapsed, requests, current
@@ -26,7 +27,7 @@ function describe(p: CompareProgress): { elapsedS: string; requests: number; rat
   };
 }
 
-function plainProgress(stream: NodeJS.WritableStream): ProgressView {
+function plainProgress(stream: Output): ProgressView {
   let lastMs = -Infinity;
   return {
     update(p) {
@@ -72,6 +73,6 @@ function barProgress(stream: NodeJS.WriteStream): ProgressView {
   };
 }
 
-export function createCompareProgress(stream: NodeJS.WriteStream = process.stderr): ProgressView {
-  return stream.isTTY === true ? barProgress(stream) : plainProgress(stream);
+export function createCompareProgress(stream: Output): ProgressView {
+  return isTerminal(stream) ? barProgress(stream) : plainProgress(stream);
 }

@@ -9,7 +9,8 @@ import { writeReports } from '../report/write.js';
 import { createCompareProgress } from './compare-progress.js';
 import { CliError } from './errors.js';
 import { loadPolicies } from './policy-files.js';
-import { parseCount, parseDurationFlag, parsePositive, selectPolicies } from './flags.js';
+import { commandLine, parseCount, parseDurationFlag, parsePositive, selectPolicies } from './flags.js';
+import type { CliIo } from './io.js';
 
 /**
  * `dispatchlab compare --scenario F [--policies a,b] [--duration 20s] [--warmup 2s] [--rate R |
@@ -29,7 +30,7 @@ interface CompareFlags {
   out?: string;
 }
 
-export function registerCompare(program: Command): void {
+export function registerCompare(program: Command, io: CliIo): void {
   program
     .command('compare')
     .description('load-test each policy live on a fresh fleet of the scenario: table and report (JSON, HTML with charts, Markdown)')
@@ -42,7 +43,7 @@ export function registerCompare(program: Command): void {
     .option('--json <file>', 'write the JSON report here (with --html: only these files)')
     .option('--html <file>', 'write the HTML report here, the Markdown summary beside it')
     .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
-    .action(async (flags: CompareFlags) => {
+    .action(async (flags: CompareFlags, command: Command) => {
       if (flags.rate !== undefined && flags.connections !== undefined) throw new CliError('--rate and --connections: give one or the other (open or closed loop)');
       const scenario = loadScenario(flags.scenario, checkPolicySpecs);
       const warmupMs = flags.warmup ?? scenario.warmup;
@@ -50,7 +51,7 @@ export function registerCompare(program: Command): void {
       if (durationMs <= warmupMs) throw new CliError(`--duration: ${durationMs} ms must be longer than the warm-up (${warmupMs} ms)`);
       const policies = flags.policies === undefined ? scenario.policies : selectPolicies(scenario, flags.policies);
       await loadPolicies(policies, flags.policies === undefined ? 'policies' : '--policies');
-      const progress = createCompareProgress();
+      const progress = createCompareProgress(io.stderr);
       let report;
       try {
         report = await runCompare({
@@ -60,14 +61,14 @@ export function registerCompare(program: Command): void {
           warmupMs,
           rateRps: flags.rate,
           connections: flags.connections,
-          command: `dispatchlab ${process.argv.slice(2).join(' ')}`,
+          command: commandLine(command),
           onProgress: (p) => progress.update(p),
         });
       } finally {
         progress.stop();
       }
-      process.stdout.write(`${renderTable(report, { color: process.stdout.isTTY === true })}\n`);
+      io.stdout.write(`${renderTable(report, { color: io.stdout.isTTY === true })}\n`);
       const written = await writeReports(report, { dir: flags.out, json: flags.json, html: flags.html, scenarioText: readFileSync(flags.scenario, 'utf8') });
-      process.stdout.write(`report: ${written.dir}\n`);
+      io.stdout.write(`report: ${written.dir}\n`);
     });
 }

@@ -3,6 +3,7 @@ import { policyLabel, policyName, type PolicySpec, type Scenario } from '../core
 import type { RunningDispatcher } from '../dispatcher/dispatcher-service.js';
 import { CliError } from './errors.js';
 import { loadPolicies, policyFileSpec } from './policy-files.js';
+import type { CliIo } from './io.js';
 
 /** What `dispatchlab dispatcher` and `dispatchlab up` share: the policy, the admin token, the banner, and (with `host`) signals. */
 
@@ -59,7 +60,7 @@ export function asCliError(err: unknown): never {
   throw err;
 }
 
-export function printDispatcher(d: RunningDispatcher, policy: PolicySpec, tokenGiven: boolean): void {
+export function printDispatcher(io: CliIo, d: RunningDispatcher, policy: PolicySpec, tokenGiven: boolean): void {
   const lines = [
     `dispatcher ${d.url} (policy ${policyLabel(policy)})`,
     `admin      ${d.adminUrl}`,
@@ -67,15 +68,13 @@ export function printDispatcher(d: RunningDispatcher, policy: PolicySpec, tokenG
     `metrics    ${d.adminUrl}/metrics`,
     tokenGiven ? 'admin token: as configured' : `admin token: ${d.adminToken} (generated; set DISPATCHLAB_ADMIN_TOKEN or --admin-token-file to choose one)`,
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  io.stdout.write(`${lines.join('\n')}\n`);
 }
 
 /** Run until SIGINT/SIGTERM, then close gracefully and exit 0. */
-export function closeOnSignal(what: string, close: () => Promise<void>): void {
-  const shutdown = (signal: NodeJS.Signals): void => {
-    process.stderr.write(`${what}: ${signal}, shutting down\n`);
-    void close().then(() => process.exit(0));
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+export function closeOnSignal(io: CliIo, what: string, close: () => Promise<void>): void {
+  io.onStop((signal) => {
+    io.stderr.write(`${what}: ${signal}, shutting down\n`);
+    void close().then(() => io.exit(0));
+  });
 }

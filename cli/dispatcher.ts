@@ -5,13 +5,14 @@ import { startDispatcher } from '../dispatcher/dispatcher-service.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { asCliError, closeOnSignal, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
 import { parsePort } from './flags.js';
+import type { CliIo } from './io.js';
 
 /**
  * `dispatchlab dispatcher --scenario F [--backends ...]`: the dispatcher alone, in front of
  * replicas that run elsewhere (`dispatchlab host`, compose). Without --backends, the replicas are
  * where the scenario says the hosts listen.
  */
-export function registerDispatcher(program: Command): void {
+export function registerDispatcher(program: Command, io: CliIo): void {
   program
     .command('dispatcher')
     .description('run the dispatcher in front of replicas served elsewhere (dispatchlab host)')
@@ -46,8 +47,8 @@ export function registerDispatcher(program: Command): void {
         sessionSecret: readSessionSecret(),
         fleet: { scenario },
       }).catch(asCliError);
-      printDispatcher(running, policy, adminToken !== undefined);
-      for (const b of backends) process.stdout.write(`backend    ${b.id} ${b.url}\n`);
-      closeOnSignal('dispatcher', () => running.close());
+      printDispatcher(io, running, policy, adminToken !== undefined);
+      for (const b of backends) io.stdout.write(`backend    ${b.id} ${b.url}\n`);
+      closeOnSignal(io, 'dispatcher', () => running.close());
     });
 }

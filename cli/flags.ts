@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import { parseDuration } from '../core/duration.js';
 import { policyLabel, type PolicySpec, type Scenario } from '../core/scenario.js';
 import { policyNames } from '../policies/index.js';
@@ -57,4 +58,15 @@ export function parseDurationFlag(flag: string, allowZero = false): (text: strin
     if (ms === undefined || ms < 0 || (ms === 0 && !allowZero)) throw new CliError(`${flag}: expected a duration such as 30s or 2m, got "${text}"`);
     return ms;
   };
+}
+
+/**
+ * The command line as the user typed it, for a report's `command` field: `dispatchlab simulate
+ * --scenario ...`. The program has no options of its own, so its `args` are the subcommand's name
+ * and everything after it, as given.
+ */
+export function commandLine(command: Command): string {
+  let root = command;
+  while (root.parent !== null) root = root.parent;
+  return ['dispatchlab', ...root.args].join(' ');
 }

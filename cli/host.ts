@@ -4,6 +4,7 @@ import { DEFAULT_MAX_BODY_BYTES } from '../backends/replica-app.js';
 import { loadScenario, ScenarioError } from '../core/scenario.js';
 import { closeOnSignal } from './dispatcher-options.js';
 import { CliError } from './errors.js';
+import type { CliIo } from './io.js';
 import { parsePort } from './flags.js';
 
 /**
@@ -11,7 +12,7 @@ import { parsePort } from './flags.js';
  * process, around one shared hypervisor model. Prints one line per replica URL, then runs until
  * SIGTERM/SIGINT, when it stops accepting, gives in-flight requests a short grace and exits 0.
  */
-export function registerHost(program: Command): void {
+export function registerHost(program: Command, io: CliIo): void {
   program
     .command('host')
     .description("serve one host's replica VMs (one HTTP port each) around its simulated hypervisor")
@@ -36,10 +37,10 @@ export function registerHost(program: Command): void {
         if (err instanceof ScenarioError || !(err instanceof Error)) throw err;
         throw new CliError(err.message);
       });
-      for (const r of running.replicas) process.stdout.write(`${r.vm} ${r.url}\n`);
-      process.stdout.write(`${opts.host}: metrics at ${running.metricsUrl}\n`);
+      for (const r of running.replicas) io.stdout.write(`${r.vm} ${r.url}\n`);
+      io.stdout.write(`${opts.host}: metrics at ${running.metricsUrl}\n`);
 
-      closeOnSignal(opts.host, () => running.close());
+      closeOnSignal(io, opts.host, () => running.close());
     });
 }
 

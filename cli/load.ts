@@ -5,6 +5,7 @@ import type { Millis } from '../core/types.js';
 import { runOpenLoop } from '../loadtest/open-loop.js';
 import { CliError } from './errors.js';
 import { parseCount, parseDurationFlag, parsePositive } from './flags.js';
+import type { CliIo } from './io.js';
 
 /**
  * `dispatchlab load --scenario F --target URL [--rate R] [--duration D]`: a steady open-loop load
@@ -27,7 +28,7 @@ interface LoadOptions {
   timeout: Millis;
 }
 
-export function registerLoad(program: Command): void {
+export function registerLoad(program: Command, io: CliIo): void {
   program
     .command('load')
     .description('send a steady open-loop load of the scenario\'s requests to a running dispatcher')
@@ -46,14 +47,12 @@ export function registerLoad(program: Command): void {
       // The generator speaks plain HTTP (node:http), as the dispatcher's proxy port does.
       if (url?.protocol !== 'http:') throw new CliError(`--target: expected an http:// URL such as http://127.0.0.1:8080, got "${opts.target}"`);
 
-      const stop = (signal: NodeJS.Signals): void => {
-        process.stderr.write(`load: ${signal}, stopping\n`);
-        process.exit(0);
-      };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      io.onStop((signal) => {
+        io.stderr.write(`load: ${signal}, stopping\n`);
+        io.exit(0);
+      });
 
-      process.stdout.write(`load: ${rateRps} requests/s to ${url.href}, rounds of ${formatDuration(opts.round)}\n`);
+      io.stdout.write(`load: ${rateRps} requests/s to ${url.href}, rounds of ${formatDuration(opts.round)}\n`);
       for (let round = 0, sentMs = 0; opts.duration === undefined || sentMs < opts.duration; round++) {
         const durationMs = opts.duration === undefined ? opts.round : Math.min(opts.round, opts.duration - sentMs);
         const result = await runOpenLoop({
@@ -72,7 +71,7 @@ export function registerLoad(program: Command): void {
         sentMs += durationMs;
         const { p50, p99 } = result.latencyMs;
         const codes = Object.entries(result.codes).map(([code, n]) => `${code}:${n}`).join(' ');
-        process.stdout.write(
+        io.stdout.write(
           `load: round ${round + 1}: ${result.requests} requests, ${result.errors} errors, p50 ${p50.toFixed(1)}ms p99 ${p99.toFixed(1)}ms (${codes})\n`,
         );
       }

@@ -1,42 +1,81 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { registerValidate } from './validate.js';
-import { registerPolicies } from './policies.js';
-import { registerHost } from './host.js';
-import { registerDispatcher } from './dispatcher.js';
-import { registerUp } from './up.js';
-import { registerSimulate } from './simulate.js';
-import { registerCompare } from './compare.js';
-import { registerLoad } from './load.js';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
 import { registerCheckPolicy } from './check-policy.js';
-import { CliError } from './errors.js';
 import { ScenarioError } from '../core/scenario.js';
+import { registerCompare } from './compare.js';
+import { registerDispatcher } from './dispatcher.js';
+import { CliError } from './errors.js';
+import { registerHost } from './host.js';
+import { processIo, type CliIo } from './io.js';
+import { registerLoad } from './load.js';
+import { registerPolicies } from './policies.js';
+import { registerSimulate } from './simulate.js';
+import { registerUp } from './up.js';
+import { registerValidate } from './validate.js';
 
 /**
- * `dispatchlab`: one program, one subcommand per job (DESIGN.md, "Interfaces people use"). Each
- * command lives in a file of its own in cli/ and registers itself here. Bad input exits 2 with a message,
- * never a stack trace.
+ * `dispatchlab`: one program, one subcommand per job (README.md, "Commands"). Each
+ * command lives in a file of its own in cli/ and is one line of COMMANDS. Bad input exits 2 with
+ * a message, never a stack trace.
  */
-const program = new Command('dispatchlab')
-  .description('Load-balancer simulator: a dispatcher in front of replicas that are VMs on a simulated hypervisor')
-  .showHelpAfterError()
-  .configureOutput({ outputError: (text, write) => write(text) });
 
-registerValidate(program);
-registerPolicies(program);
-registerHost(program);
-registerDispatcher(program);
-registerUp(program);
-registerSimulate(program);
-registerCompare(program);
-registerLoad(program);
-registerCheckPolicy(program);
+/** The commands, in the order `--help` lists them. A new command is one more entry. */
+const COMMANDS: ReadonlyArray<(program: Command, io: CliIo) => void> = [
+  registerValidate,
+  registerPolicies,
+  registerHost,
+  registerDispatcher,
+  registerUp,
+  registerSimulate,
+  registerCompare,
+  registerLoad,
+  registerCheckPolicy,
+];
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ScenarioError || err instanceof CliError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
+/**
+ * The program, writing to `io`. Commander never exits the process itself (exitOverride, set before
+ * the commands are added so they inherit it): it throws a CommanderError, which `run` turns into
+ * an exit code and tests inspect.
+ */
+export function createProgram(io: CliIo = processIo): Command {
+  const program = new Command('dispatchlab')
+    .description('Load-balancer simulator: a dispatcher in front of replicas that are VMs on a simulated hypervisor')
+    .exitOverride()
+    .showHelpAfterError()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      outputError: (text, write) => write(text),
+    });
+  for (const register of COMMANDS) register(program, io);
+  return program;
+}
+
+/**
+ * Run one command line (the arguments after `dispatchlab`) and say how it ended: 0 done (or a
+ * server started and still running), 2 bad input, 1 a bug, commander's own code for usage errors
+ * (already printed by commander).
+ */
+export async function run(args: readonly string[], io: CliIo = processIo): Promise<number> {
+  try {
+    await createProgram(io).parseAsync(args, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof ScenarioError || err instanceof CliError) {
+      io.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`dispatchlab: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
   }
-  process.stderr.write(`dispatchlab: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+}
+
+// Run only as the program itself (the bin is a symlink, hence realpath), not when a test imports it.
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const code = await run(process.argv.slice(2));
+  // Servers keep the process alive after a 0; anything else ends it now.
+  if (code !== 0) processIo.exit(code);
+}

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { POLICIES } from '../policies/index.js';
+import type { CliIo } from './io.js';
 
 /**
  * `dispatchlab policies [--json]`: every registered policy with its options, their types, defaults
@@ -68,13 +69,13 @@ function formatPolicies(listing: readonly PolicyListing[]): string {
   return lines.join('\n');
 }
 
-export function registerPolicies(program: Command): void {
+export function registerPolicies(program: Command, io: CliIo): void {
   program
     .command('policies')
     .description('list the balancing policies and their options (types, defaults)')
     .option('--json', 'machine-readable output: name, summary and the options as JSON Schema')
     .action((opts: { json?: boolean }) => {
       const listing = listPolicies();
-      process.stdout.write(opts.json ? `${JSON.stringify(listing, null, 2)}\n` : formatPolicies(listing));
+      io.stdout.write(opts.json ? `${JSON.stringify(listing, null, 2)}\n` : formatPolicies(listing));
     });
 }

@@ -11,7 +11,8 @@ import type { TheoryBlock } from '../sim/theory-block.js';
 import { createPolicyErrorLog } from '../dispatcher/policy-error-log.js';
 import { CliError } from './errors.js';
 import { loadPolicies } from './policy-files.js';
-import { parseCount, parseDurationFlag, selectPolicies } from './flags.js';
+import { commandLine, parseCount, parseDurationFlag, selectPolicies } from './flags.js';
+import { isTerminal, type CliIo, type Output } from './io.js';
 
 /**
  * `dispatchlab simulate --scenario F [--policies a,b] [--requests N | --duration D] [--dispatchers K]
@@ -31,7 +32,7 @@ interface SimulateFlags {
   out?: string;
 }
 
-export function registerSimulate(program: Command): void {
+export function registerSimulate(program: Command, io: CliIo): void {
   program
     .command('simulate')
     .description('run the policies on the simulated fleet in virtual time (no HTTP): table, report, theory baselines')
@@ -43,7 +44,7 @@ export function registerSimulate(program: Command): void {
     .option('--json <file>', 'write the JSON report here')
     .option('--html <file>', 'write the HTML report here')
     .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
-    .action(async (flags: SimulateFlags) => {
+    .action(async (flags: SimulateFlags, command: Command) => {
       if (flags.requests !== undefined && flags.duration !== undefined) throw new CliError('--requests and --duration: give one or the other');
       const scenario = loadScenario(flags.scenario, checkPolicySpecs);
       const policies = flags.policies === undefined ? scenario.policies : selectPolicies(scenario, flags.policies);
@@ -51,7 +52,7 @@ export function registerSimulate(program: Command): void {
       if (flags.duration !== undefined && flags.duration <= scenario.warmup) {
         throw new CliError(`--duration: ${flags.duration} ms must be longer than the scenario's warmup (${scenario.warmup} ms)`);
       }
-      const progress = createProgress();
+      const progress = createProgress(io.stderr);
       const started = performance.now();
       let report: Report;
       try {
@@ -70,19 +71,19 @@ export function registerSimulate(program: Command): void {
       report = {
         ...report,
         createdAt: new Date().toISOString(),
-        command: `dispatchlab ${process.argv.slice(2).join(' ')}`,
+        command: commandLine(command),
         environment: { ...report.environment, wallSeconds: +(wallMs / 1000).toFixed(3) },
       };
-      process.stdout.write(`${renderTable(report, { color: process.stdout.isTTY === true })}\n`);
+      io.stdout.write(`${renderTable(report, { color: io.stdout.isTTY === true })}\n`);
       const theory = formatTheory(report);
-      if (theory !== '') process.stdout.write(`${theory}\n`);
+      if (theory !== '') io.stdout.write(`${theory}\n`);
       const written = await writeReports(report, {
         dir: flags.out,
         json: flags.json,
         html: flags.html,
         scenarioText: readFileSync(flags.scenario, 'utf8'),
       });
-      process.stdout.write(`report: ${written.dir}\n`);
+      io.stdout.write(`report: ${written.dir}\n`);
     });
 }
 
@@ -109,17 +110,17 @@ function formatTheory(report: Report): string {
   return lines.join('\n');
 }
 
-function createProgress(): { update: (p: SimProgress) => void; stop: () => void } {
-  if (process.stderr.isTTY !== true) {
+function createProgress(stream: Output): { update: (p: SimProgress) => void; stop: () => void } {
+  if (!isTerminal(stream)) {
     return {
       update: (p) => {
-        if (p.done) process.stderr.write(`simulated ${p.policy} (${p.policyIndex + 1}/${p.policies}): ${p.issued} requests, ${(p.simulatedMs / 1000).toFixed(1)} s of virtual time\n`);
+        if (p.done) stream.write(`simulated ${p.policy} (${p.policyIndex + 1}/${p.policies}): ${p.issued} requests, ${(p.simulatedMs / 1000).toFixed(1)} s of virtual time\n`);
       },
       stop: () => undefined,
     };
   }
   const bar = new cliProgress.SingleBar(
-    { format: '{policy} [{bar}] {percentage}% | {issued} requests | {simSeconds} s simulated', stream: process.stderr, hideCursor: true },
+    { format: '{policy} [{bar}] {percentage}% | {issued} requests | {simSeconds} s simulated', stream, hideCursor: true },
     cliProgress.Presets.shades_classic,
   );
   const steps = 1000;

@@ -4,12 +4,13 @@ import { checkPolicySpecs } from '../policies/index.js';
 import { startUp } from '../dispatcher/local-fleet.js';
 import { asCliError, closeOnSignal, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
 import { parsePort } from './flags.js';
+import type { CliIo } from './io.js';
 
 /**
  * `dispatchlab up --scenario F --policy P`: every host of the scenario and the dispatcher in this
  * one process (the embedded default). Prints the URLs and runs until SIGINT/SIGTERM.
  */
-export function registerUp(program: Command): void {
+export function registerUp(program: Command, io: CliIo): void {
   program
     .command('up')
     .description('run all hosts of a scenario and the dispatcher in one process')
@@ -32,11 +33,11 @@ export function registerUp(program: Command): void {
         adminToken,
         dispatcher: { sessionSecret: readSessionSecret() },
       }).catch(asCliError);
-      process.stdout.write(`scenario   ${scenario.name}\n`);
-      printDispatcher(up.dispatcher, policy, adminToken !== undefined);
+      io.stdout.write(`scenario   ${scenario.name}\n`);
+      printDispatcher(io, up.dispatcher, policy, adminToken !== undefined);
       for (const h of up.hosts) {
-        for (const r of h.replicas) process.stdout.write(`replica    ${r.vm} ${r.url} (host ${h.host.name})\n`);
+        for (const r of h.replicas) io.stdout.write(`replica    ${r.vm} ${r.url} (host ${h.host.name})\n`);
       }
-      closeOnSignal('up', () => up.close());
+      closeOnSignal(io, 'up', () => up.close());
     });
 }

@@ -3,9 +3,10 @@ import { expandVms, loadScenario, ScenarioError, type Scenario } from '../core/s
 import { formatDuration } from '../core/duration.js';
 import { checkPolicySpecs, loadPolicyFiles } from '../policies/index.js';
 import { CliError } from './errors.js';
+import type { CliIo } from './io.js';
 
 /** `dispatchlab validate F...`: check scenarios; exit 2 with the path of every bad field. */
-export function registerValidate(program: Command): void {
+export function registerValidate(program: Command, io: CliIo): void {
   program
     .command('validate')
     .description('check scenario files; exit 2 and the path of each bad field if one is wrong')
@@ -21,13 +22,13 @@ export function registerValidate(program: Command): void {
           if (issues.length > 0) throw new ScenarioError(file, issues);
         } catch (err) {
           if (!(err instanceof ScenarioError)) throw err;
-          process.stderr.write(`${err.message}\n`);
+          io.stderr.write(`${err.message}\n`);
           bad++;
           continue;
         }
         const vms = expandVms(s);
         const replicas = vms.filter((vm) => vm.serves).length;
-        process.stdout.write(
+        io.stdout.write(
           `${file}: ok (${s.name}: ${count(s.hosts.length, 'host')}, ${count(vms.length, 'VM')} of which ${replicas} serve, ` +
             `${count(s.workload.classes.length, 'request class', 'request classes')}, ${count(s.policies.length, 'policy', 'policies')}, ` +
             `duration ${formatDuration(s.duration)})\n`,

@@ -16,7 +16,7 @@ export interface Timer {
 }
 
 /**
- * The only way model code reads time or waits (DESIGN.md, "Clock"). The live servers pass
+ * The only way model code reads time or waits (docs/model.md, "How it runs"). The live servers pass
  * `systemClock`; the simulator passes a `VirtualClock`, so the same code runs in either.
  */
 export interface Clock {

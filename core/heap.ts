@@ -4,13 +4,12 @@
  * VirtualClock's event queue (key = due time) and by each VM's jobs (key = finish tag), on every
  * simulated event, so it is written for speed:
  * - keys and sequence numbers sit in their own number arrays beside the items and are compared
- *   inline (a comparator callback, shared by both users, was a polymorphic call V8 would not
- *   inline: about 10% of a simulation's time, profiled);
+ *   inline: a comparator callback shared by both users would be a polymorphic call, which V8
+ *   does not inline;
  * - the arrays never shrink: the heap keeps its own count and writes slots by index instead of
  *   Array push/pop, so a VM's job heap going from 0 to a few jobs and back on every request never
- *   has its storage trimmed and regrown (heap pop and push were the two largest self times in a
- *   profile without inlining; +5% simulated req/s measured). A popped item's slot is cleared so
- *   the heap does not keep it alive.
+ *   has its storage trimmed and regrown. A popped item's slot is cleared so the heap does not
+ *   keep it alive.
  */
 export class MinHeap<T> {
   private readonly items: Array<T | undefined> = [];

@@ -12,8 +12,8 @@ import type { Millis } from './types.js';
  * its own rounding.
  *
  * Recording is on the simulator's hot path (two values per request), and hdr-histogram-js computes
- * each value's slot with Math.log2 and Math.pow (about 14% of a simulation's time, profiled). So
- * values below 2^31 µs are counted in a front array indexed exactly as HdrHistogram indexes them
+ * each value's slot with Math.log2 and Math.pow, two floating-point calls per value. So values
+ * below 2^31 µs are counted in a front array indexed exactly as HdrHistogram indexes them
  * (bucket = floor(log2 v) - subBucketHalfCountMagnitude, sub-bucket = v >> bucket, with integer
  * operations), and moved into the histogram in one pass, one recordValueWithCount per used slot,
  * before anything reads it: the histogram ends up with the very same counts.

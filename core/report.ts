@@ -1,6 +1,6 @@
 /**
- * The report both `compare` (live) and `simulate` (virtual time) write (DESIGN.md, "The report
- * format"), so any two runs can be put side by side. Fields may be added; these stay.
+ * The report both `compare` (live) and `simulate` (virtual time) write, so any two runs can be
+ * put side by side. Fields may be added; these stay.
  */
 
 export interface LatencySummary {

@@ -3,9 +3,9 @@ import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 
 /**
- * The seeded source of every random draw (DESIGN.md: no Math.random in model code). One scenario
- * seed gives a root Rng; each consumer takes its own named stream, so adding a consumer never
- * shifts the draws of the others and the same seed always replays the same run.
+ * The seeded source of every random draw (no Math.random in model code: `npm run lint`). One
+ * scenario seed gives a root Rng; each consumer takes its own named stream, so adding a consumer
+ * never shifts the draws of the others and the same seed always replays the same run.
  */
 export interface Rng {
   /** Uniform on [0, 1). */

@@ -6,7 +6,7 @@ import { parseDuration } from './duration.js';
 import { SERVICE_DISTRIBUTIONS } from './rng.js';
 
 /**
- * The scenario file (DESIGN.md, "The scenario format"): hosts, VMs, workload, dispatcher settings
+ * The scenario file (docs/scenarios.md): hosts, VMs, workload, dispatcher settings
  * and the policies to compare. Parsed with zod so a bad file is refused with the path of the bad
  * field, the value found and what was expected, never a stack trace. Objects are strict: an
  * unknown key is almost always a typo, and a silently ignored typo is a wrong experiment.

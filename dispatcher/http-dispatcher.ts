@@ -10,12 +10,13 @@ import { originPath, readRequestInfo, type ParsedRequest } from './request-info.
 import type { SessionSigner } from './session-cookie.js';
 
 /**
- * The proxied hot path: a node:http request handler (never express here: it halves throughput,
- * notes/proxy-throughput-here.md). Per request: build RequestInfo, `balancer.begin`, then forward
- * through the engine; a refusal is a 503 with Retry-After; a connect error or reset before any
- * response byte is retried through `lease.retry` (the Balancer decides whether it may); an
- * upstream or total timeout is a 504. Each lease is ended exactly once by the engine's outcome,
- * and the request is recorded in the metrics exactly once, when its answer is known.
+ * The proxied hot path: a node:http request handler (never express here: its routing and request
+ * wrappers on every proxied request cost about half the throughput). Per request: build
+ * RequestInfo, `balancer.begin`, then forward through the engine; a refusal is a 503 with
+ * Retry-After; a connect error or reset before any response byte is retried through `lease.retry`
+ * (the Balancer decides whether it may); an upstream or total timeout is a 504. Each lease is ended
+ * exactly once by the engine's outcome, and the request is recorded in the metrics exactly once,
+ * when its answer is known.
  *
  * The total timeout is a timer of our own, not http-proxy's `timeout` option: that one sets the
  * client socket's idle timeout, which outlives the request on a keep-alive connection.

@@ -6,18 +6,17 @@ import type { AttemptOutcome } from './balancer/types.js';
 import { hasBody } from './request-info.js';
 
 /**
- * The proxied hot path's engine, behind a narrow seam (DESIGN.md, "Proxy engine"): forward this
- * request to that backend and report how the attempt ended. The dispatcher never touches the
- * library, so another engine (undici measured 2x faster here) can replace this one.
+ * The proxied hot path's engine, behind a narrow seam (docs/dispatcher.md, "The HTTP side"):
+ * forward this request to that backend and report how the attempt ended. The dispatcher never
+ * touches the library, so another engine (undici, say) can replace this one.
  *
- * This one is http-proxy 1.18.1 on a keep-alive Agent, with its known defects worked around
- * (notes/libraries-on-node20.md): a per-call error callback plus a server-level 'error' listener,
- * so no error can crash the process; the client-abort leak closed (1.18.1 listens to the 'aborted'
- * event Node no longer emits, so the upstream request is destroyed on the response's 'close');
- * proxyTimeout, which http-proxy reports as ECONNRESET "socket hang up", told apart with a flag set
- * on the upstream request's 'timeout' event. The target is always the URL the caller passes and
- * `changeOrigin` rewrites Host to it, so neither the request line nor a forged Host can choose
- * where a request goes.
+ * This one is http-proxy 1.18.1 on a keep-alive Agent, with its known defects worked around: a
+ * per-call error callback plus a server-level 'error' listener, so no error can crash the process;
+ * the client-abort leak closed (1.18.1 listens to the 'aborted' event Node no longer emits, so the
+ * upstream request is destroyed on the response's 'close'); proxyTimeout, which http-proxy reports
+ * as ECONNRESET "socket hang up", told apart with a flag set on the upstream request's 'timeout'
+ * event. The target is always the URL the caller passes and `changeOrigin` rewrites Host to it, so
+ * neither the request line nor a forged Host can choose where a request goes.
  */
 
 export interface ForwardHooks {

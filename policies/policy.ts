@@ -3,8 +3,8 @@ import type { Rng } from '../core/rng.js';
 import type { BackendId, Millis } from '../core/types.js';
 
 /**
- * The Policy seam (DESIGN.md). A policy only chooses; the Balancer owns in-flight accounting and
- * backend state, and tells the policy what happened through the optional hooks (after HAProxy's
+ * The Policy seam (docs/policies.md). A policy only chooses; the Balancer owns in-flight accounting
+ * and backend state, and tells the policy what happened through the optional hooks (after HAProxy's
  * lb_ops: take_conn / drop_conn / set_server_status). Policies never read a clock or set a timer:
  * time reaches them as `now`, so they run unchanged in virtual time.
  */

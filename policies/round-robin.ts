@@ -18,17 +18,17 @@ import { type BackendView, type PickContext, type Policy, type PolicyDefinition 
  * every backend is eligible (PickContext.eligibleCount says so) and all weights are the same whole
  * number, O(log n): every `current` grows by the same amount, so the order is that of a heap keyed
  * by `current` (ties by position) plus a common `lift`, and a pick only lowers the top (exact
- * integer arithmetic, so the picks are the walk's own; the walk was a fifth of a simulation).
+ * integer arithmetic, so the picks are the walk's own).
  */
 export class SmoothWeightedRoundRobin implements Policy {
   readonly name = 'round-robin';
   /**
    * Each backend's `current`, by position in the list the last pick saw: a pick walks every backend,
-   * so it reads and writes a number array by index instead of looking each id up in a map (the map
-   * walk was a fifth of a 100-backend simulation, profiled). Before the walk the positions are
-   * checked against the ids, unless the list is the very array laid out last (the Balancer passes
-   * the same array every time and announces every change to it with onMembershipChange, which
-   * drops the layout); when the list differs, the values move back to `byId` and are re-laid out.
+   * so it reads and writes a number array by index instead of looking each id up in a map (one
+   * lookup per backend per pick). Before the walk the positions are checked against the ids,
+   * unless the list is the very array laid out last (the Balancer passes the same array every
+   * time and announces every change to it with onMembershipChange, which drops the layout); when
+   * the list differs, the values move back to `byId` and are re-laid out.
    */
   private ids: BackendId[] = [];
   private current: number[] = [];

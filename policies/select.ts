@@ -12,7 +12,7 @@ import type { BackendView } from './policy.js';
  * uniformly at random by reservoir sampling over the tied set (the k-th tie replaces the current
  * choice with probability 1/k), so no position is favoured and the rng is only drawn from when
  * there is a tie. O(n), one pass. The metric is a parameter rather than a score callback: a
- * closure made per pick was an allocation and an indirect call on every request (profiled).
+ * closure made per pick would be an allocation and an indirect call on every request.
  */
 export function leastCost<T extends BackendView>(candidates: readonly T[], metric: LoadMetric, nowMs: Millis, rng: Rng): T | undefined {
   let best: T | undefined;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The report format (DESIGN.md, "The report format"; types in core/report.ts) as a zod schema, for
+ * The report format (types in core/report.ts) as a zod schema, for
  * tools that read a report back and for tests. Objects are loose: fields may be added.
  */
 

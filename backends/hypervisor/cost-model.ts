@@ -149,9 +149,9 @@ export function resolveCostModel(overrides: CostModelOverrides = {}, base: CostM
 }
 
 /** Drop undefined fields so `{ cpuFactor: undefined }` does not erase a default. */
-function definedFields<T extends object>(o: T | undefined): Partial<T> {
-  if (o === undefined) return {};
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+function definedFields<T extends object>(fields: T | undefined): Partial<T> {
+  if (fields === undefined) return {};
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** Whether shadow/nested paging applies to a technique (see the header). */

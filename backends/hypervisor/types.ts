@@ -2,9 +2,9 @@ import type { Cancel } from '../../core/clock.js';
 import type { Millis } from '../../core/types.js';
 
 /**
- * What the rest of dispatchlab sees of the hypervisor model (DESIGN.md, "Hypervisor model"). The
- * replica HTTP servers and the simulator both call `submit` and read snapshots; nothing here knows
- * about HTTP or which Clock drives it.
+ * What the rest of dispatchlab sees of the hypervisor model (docs/model.md). The replica HTTP
+ * servers and the simulator both call `submit` and read snapshots; nothing here knows about HTTP
+ * or which Clock drives it.
  */
 
 /** A request's native cost: what it would take on bare metal, before virtualization overheads. */
@@ -115,8 +115,7 @@ export interface HypervisorHost {
 
 /**
  * One VM of a host, resolved once: the same as the host's `submit(vm, ...)` and its snapshot's
- * `load`, without finding the VM by name on every call (two map lookups per request, a tenth of a
- * 10,000-VM simulation, profiled).
+ * `load`, without finding the VM by name on every call (two map lookups per request).
  */
 export interface VmPort {
   readonly vm: string;

@@ -1,36 +1,32 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { dispatchlab } from '../helpers/cli.js';
 
-/** `dispatchlab validate` as a user runs it: a real process, its output and exit code. */
+/** `dispatchlab validate`, in process: its output and exit code. */
 
 const dir = mkdtempSync(join(tmpdir(), 'dispatchlab-validate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function validate(...files: string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'validate', ...files], { encoding: 'utf8' });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
 describe('dispatchlab validate', () => {
-  it('accepts every shipped scenario', () => {
-    const run = validate('scenarios/default.yaml', 'scenarios/homogeneous.yaml');
-    expect(run.status).toBe(0);
+  it('accepts every shipped scenario', async () => {
+    const run = await dispatchlab('validate', 'scenarios/default.yaml', 'scenarios/homogeneous.yaml');
+    expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^scenarios\/default\.yaml: ok \(default: 2 hosts, 5 VMs of which 4 serve/m);
     expect(run.stdout).toMatch(/^scenarios\/homogeneous\.yaml: ok/m);
+    expect(run.stderr).toBe('');
   });
 
-  it('checks every file, lists each bad field with its path, and exits 2 with no stack trace', () => {
+  it('checks every file, lists each bad field with its path, and exits 2 with no stack trace', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(
       bad,
       ['name: x', 'hosts:', '  - {name: host-a, cores: 2, memoryMb: 4096}', 'vms:', '  - {name: web, host: host-z}',
         'workload:', '  classes:', '  - {name: a, share: 0.5, cpuMs: 1}', 'policies: [round-robin, nope]', ''].join('\n'),
     );
-    const run = validate(bad, 'scenarios/default.yaml', join(dir, 'missing.yaml'));
-    expect(run.status).toBe(2);
+    const run = await dispatchlab('validate', bad, 'scenarios/default.yaml', join(dir, 'missing.yaml'));
+    expect(run.code).toBe(2);
     expect(run.stderr).toContain('vms[0].host: "host-z" is not a defined host (hosts: host-a)');
     expect(run.stderr).toContain('workload.classes: shares sum to 0.5, expected 1');
     expect(run.stderr).toContain('policies[1]: "nope" is not a known policy');

@@ -14,7 +14,10 @@ export function replicasScenario(replicas: number, opts: { cpuMs?: number; dispa
     hosts,
     vms,
     workload: { classes: [{ name: 'page', share: 1, route: '/', cpuMs: opts.cpuMs ?? 1, service: 'deterministic' }] },
-    dispatcher: { healthCheck: { intervalMs: 200, timeoutMs: 150, rise: 1, fall: 1 }, ...opts.dispatcher },
+    // Probes every 200 ms, one failure marks a replica down: a stopped replica refuses the probe's
+    // connection at once. The timeout is beyond any stall of a busy machine, so a late answer is
+    // never taken for a dead replica (with 150 ms, one stall marked every replica down).
+    dispatcher: { healthCheck: { intervalMs: 200, timeoutMs: 10_000, rise: 1, fall: 1 }, ...opts.dispatcher },
     policies: ['round-robin'],
   });
 }
@@ -46,11 +49,20 @@ export function rawRequest(url: string, text: string): Promise<string> {
   });
 }
 
-/** Poll `check` until it holds or `timeoutMs` passes (real sockets: state changes are asynchronous). */
-export async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
+const POLL_MS = 5;
+
+/**
+ * Poll `check` until it holds (real sockets: state changes are asynchronous), or fail once
+ * `budgetMs` of polling has gone by without it. The budget counts the time this process could
+ * run: a poll that comes back late because the event loop stalled (a busy machine) is charged a
+ * few intervals, not the stall, so a slow machine delays the answer instead of failing the test.
+ */
+export async function until(check: () => boolean, budgetMs = 10_000): Promise<void> {
+  let spentMs = 0;
   while (!check()) {
-    if (performance.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (spentMs > budgetMs) throw new Error(`condition not reached in ${budgetMs} ms of polling`);
+    const startMs = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    spentMs += Math.min(performance.now() - startMs, 4 * POLL_MS);
   }
 }

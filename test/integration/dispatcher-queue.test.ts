@@ -13,9 +13,11 @@ async function start(cpuMs: number, dispatcher: Record<string, unknown>): Promis
   return up;
 }
 
+// Service times are long beside any stall of a busy machine: all requests of a test must be in
+// before the first answer, or the queue they are meant to fill would drain first.
 describe('the dispatcher queue on real sockets', () => {
   it('with maxConnPerBackend=1 and 2 replicas, 10 concurrent requests show 2 in flight and 8 queued, and all succeed', async () => {
-    const up = await start(250, { maxConnPerBackend: 1 });
+    const up = await start(1000, { maxConnPerBackend: 1 });
     const balancer = up.dispatcher.balancer;
     const answers = Promise.all(Array.from({ length: 10 }, () => get(`${up.dispatcher.url}/page`)));
     await until(() => balancer.queueLength() === 8);
@@ -28,7 +30,7 @@ describe('the dispatcher queue on real sockets', () => {
   });
 
   it('refuses with 503 and Retry-After when the queue timeout passes', async () => {
-    const up = await start(600, { maxConnPerBackend: 1, queue: { maxLength: 10, timeoutMs: 100 } });
+    const up = await start(2000, { maxConnPerBackend: 1, queue: { maxLength: 10, timeoutMs: 100 } });
     const answers = await Promise.all(Array.from({ length: 4 }, () => get(`${up.dispatcher.url}/page`)));
     const statuses = answers.map((a) => a.status).sort();
     expect(statuses).toEqual([200, 200, 503, 503]);

@@ -3,7 +3,7 @@ import { startHost, type RunningHost } from '../../backends/host-server.js';
 import type { ReplicaResponse } from '../../backends/replica-app.js';
 import { parseScenario } from '../../core/scenario.js';
 import { scrape, sumOf } from '../../loadtest/scrape.js';
-import { getJson } from '../backends/http.js';
+import { getJson } from '../helpers/http.js';
 
 /**
  * A live host on real sockets whose event loop is stalled while two requests run: the model's

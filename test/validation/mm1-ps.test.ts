@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../core/rng.js';
-import { bench } from './fixtures.js';
+import { bench } from '../hypervisor/fixtures.js';
 
 describe('against queueing theory', () => {
   it('M/M/1-PS at utilisation 0.7: mean response within 3% of 1/(mu - lambda) over 200,000 requests', () => {

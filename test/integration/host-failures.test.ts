@@ -4,7 +4,7 @@ import { startHost, type RunningHost } from '../../backends/host-server.js';
 import type { ReplicaResponse } from '../../backends/replica-app.js';
 import { resolveCostModel } from '../../backends/hypervisor/cost-model.js';
 import { migrationPlan } from '../../backends/hypervisor/migration.js';
-import { getJson, http } from './http.js';
+import { getJson, http } from '../helpers/http.js';
 
 /**
  * What a replica looks like from outside when the model takes its VM away, on real sockets: a
@@ -13,10 +13,12 @@ import { getJson, http } from './http.js';
  * connections dropped) until the fault ends.
  */
 
+// The owner's and the fault's intervals are seconds long, so a busy machine's stalls cannot carry a
+// test past them before it looks (the suspension must be seen, the crash must be met).
 const scenario = parseScenario({
   name: 'failures-test',
   hosts: [
-    { name: 'host-c', cores: 1, memoryMb: 4096, owner: [{ at: 300, for: 800 }], onOwnerReturn: 'suspend' },
+    { name: 'host-c', cores: 1, memoryMb: 4096, owner: [{ at: 300, for: 4000 }], onOwnerReturn: 'suspend' },
     { name: 'host-d', cores: 1, memoryMb: 4096 },
     { name: 'host-e', cores: 1, memoryMb: 4096, owner: [{ at: 300, for: 5000 }], onOwnerReturn: 'migrate', migrate: 'live' },
   ],
@@ -29,7 +31,7 @@ const scenario = parseScenario({
   // (256, 25.6, 2.56 MB), then 400 ms down (resumeMs plus the last 0.26 MB).
   costModel: { migration: { msPerGb: 1024, live: { dirtyMbPerS: 100, stopCopyMb: 1, resumeMs: 400 } } },
   workload: { classes: [{ name: 'page', share: 1, route: '/', cpuMs: 20, service: 'deterministic' }] },
-  faults: [{ at: 0, for: 1500, vm: 'fragile', kind: 'crash' }],
+  faults: [{ at: 0, for: 4000, vm: 'fragile', kind: 'crash' }],
 });
 
 // Each test starts its own host: owner intervals and faults count from the host's start.
@@ -54,7 +56,7 @@ describe('replicas of VMs the model takes away', () => {
     expect(await health(hostD)).toBe(503);
     expect((await http(hostD.metricsUrl)).text).toContain('dispatchlab_vm_up{host="host-d",vm="fragile"} 0');
 
-    await expect.poll(() => health(hostD), { timeout: 10_000, interval: 50 }).toBe(200);
+    await expect.poll(() => health(hostD), { timeout: 30_000, interval: 50 }).toBe(200);
     expect((await http(`${target}/page`)).status).toBe(200);
   });
 

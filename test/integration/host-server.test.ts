@@ -7,7 +7,7 @@ import { parseScenario } from '../../core/scenario.js';
 import { startHost, type RunningHost } from '../../backends/host-server.js';
 import type { ReplicaResponse } from '../../backends/replica-app.js';
 import type { VmSnapshot } from '../../backends/hypervisor/types.js';
-import { getJson, http } from './http.js';
+import { getJson, http } from '../helpers/http.js';
 
 /**
  * The host processes on real sockets around the real hypervisor model: one host-a process serving

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseScenario } from '../../core/scenario.js';
 import { startHost, type RunningHost } from '../../backends/host-server.js';
 import type { ReplicaResponse } from '../../backends/replica-app.js';
-import { getJson } from './http.js';
+import { getJson } from '../helpers/http.js';
 
 /**
  * Type 2 sharing on real sockets, the same model the simulator runs (test/hypervisor/sharing.test.ts

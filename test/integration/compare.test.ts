@@ -22,6 +22,8 @@ const scenario = parseScenario({
     { name: 'noise', host: 'busy', vcpus: 1, memoryMb: 512, serves: false, background: { cpuCores: 1 } },
   ],
   workload: { sessions: 20, classes: [{ name: 'page', share: 1, route: '/', cpuMs: 2 }], arrival: { rateRps: 100 } },
+  // A probe answer delayed by a busy machine must not take a replica out (it would skew the picks).
+  dispatcher: { healthCheck: { timeoutMs: 10_000 } },
   policies: ['round-robin', 'session-sticky'],
   duration: '2500ms',
   warmup: '500ms',

@@ -8,7 +8,7 @@ import { createHostMetrics } from '../../backends/host-metrics.js';
 import { createReplicaApp, type ReplicaResponse } from '../../backends/replica-app.js';
 import type { HostSnapshot, HypervisorHost, JobResult, RequestCost, VmPort, VmStatus } from '../../backends/hypervisor/types.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { getJson, http } from './http.js';
+import { getJson, http } from '../helpers/http.js';
 
 /**
  * The replica app's HTTP contract against a tiny stand-in host whose jobs take exactly their cpuMs
@@ -186,14 +186,14 @@ describe('replica app', () => {
 
   it('cancels the model job when the client goes away before it finishes', async () => {
     const before = fake.cancelled.length;
-    await new Promise<void>((resolve) => {
-      const req = httpRequest(`${base}/api/slow`, { agent: false });
-      req.on('error', () => resolve());
-      req.end();
-      // Give the request time to reach the model, then hang up.
-      setTimeout(() => req.destroy(), 100);
-    });
-    await expect.poll(() => fake.cancelled.length, { timeout: 2000 }).toBe(before + 1);
+    const req = httpRequest(`${base}/api/slow`, { agent: false });
+    const failed = new Promise<void>((resolve) => req.on('error', () => resolve()));
+    req.end();
+    // Hang up once the request has reached the model (not after a guess at how long that takes).
+    await expect.poll(() => fake.running, { timeout: 30_000, interval: 5 }).toBe(1);
+    req.destroy();
+    await failed;
+    await expect.poll(() => fake.cancelled.length, { timeout: 30_000 }).toBe(before + 1);
     expect(fake.running).toBe(0);
   });
 });

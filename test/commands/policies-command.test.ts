@@ -1,23 +1,13 @@
-import { Command } from 'commander';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { describeType, listPolicies, registerPolicies, type PolicyListing } from '../../cli/policies.js';
+import { describe, expect, it } from 'vitest';
+import { describeType, listPolicies, type PolicyListing } from '../../cli/policies.js';
 import { policyNames } from '../../policies/index.js';
+import { dispatchlab } from '../helpers/cli.js';
 
 async function run(...args: string[]): Promise<string> {
-  const out: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out.push(String(chunk));
-    return true;
-  });
-  const program = new Command('dispatchlab').exitOverride();
-  registerPolicies(program);
-  await program.parseAsync(['node', 'dispatchlab', 'policies', ...args]);
-  return out.join('');
+  const { code, stdout, stderr } = await dispatchlab('policies', ...args);
+  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  return stdout;
 }
-
-afterEach(() => {
-  vi.restoreAllMocks();
-});
 
 describe('dispatchlab policies', () => {
   it('lists every registered policy with its options, types and defaults', async () => {
