@@ -80,7 +80,7 @@ export class BackendRecord {
 
   /**
    * Copy state, weight and in-flight into the views. Returns how eligibility for picking changed
-   * (-1, 0 or +1), so the Balancer keeps its count of pickable backends without scanning.
+   * (-1, 0 or +1), so Membership keeps its count of pickable backends without scanning.
    */
   sync(): number {
     const view = this.view;

@@ -1,0 +1,149 @@
+import type { BackendId } from '../../core/types.js';
+import type { BackendState, BackendView } from '../../policies/policy.js';
+import { BackendRecord } from './backend.js';
+import type { BackendStatus } from './types.js';
+
+/**
+ * The Balancer's backend set: the records, the views policies read, and the counts admission
+ * needs without scanning (backends in state healthy, backends a pick may choose now). Admin and
+ * health-check changes land here; the owner hears of every state change and membership change
+ * through `MembershipListener`, so it can tell the policy and re-run its queue.
+ */
+
+export interface BackendInit {
+  id: BackendId;
+  weight?: number;
+  host?: string;
+  /**
+   * Anything the caller wants back on every lease of this backend (Lease.backendData): the
+   * simulator keeps the backend's VM there, so a dispatch finds it without a lookup by id.
+   */
+  data?: unknown;
+}
+
+export interface MembershipListener {
+  stateChanged(rec: BackendRecord, from: BackendState, to: BackendState): void;
+  /** Views were added, removed or changed state or weight: policies must relearn them. */
+  membershipChanged(): void;
+}
+
+function validWeight(id: BackendId, weight: number): number {
+  if (!Number.isFinite(weight) || weight < 0) throw new Error(`backend "${id}": weight must be a finite number >= 0, got ${weight}`);
+  return weight;
+}
+
+export class Membership {
+  readonly records = new Map<BackendId, BackendRecord>();
+  /** The views policies get in onMembershipChange and `views()`, in insertion order. */
+  readonly viewList: BackendView[] = [];
+  /** The views `pick` sees (full backends unhealthy); the same array when there is no limit. */
+  readonly pickList: BackendView[];
+  /** Backends in state healthy, and those a pick may choose now (healthy with a free slot). */
+  healthyCount = 0;
+  pickableCount = 0;
+
+  constructor(
+    /** 0 = no limit. */
+    private readonly maxConnPerBackend: number,
+    private readonly listener: MembershipListener,
+  ) {
+    this.pickList = maxConnPerBackend > 0 ? [] : this.viewList;
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  get(id: BackendId): BackendRecord {
+    const rec = this.records.get(id);
+    if (rec === undefined) throw new Error(`unknown backend "${id}" (known: ${[...this.records.keys()].join(', ')})`);
+    return rec;
+  }
+
+  /** Add a backend without announcing it (the constructor announces all of them at once). */
+  insert(b: BackendInit): void {
+    if (typeof b.id !== 'string' || b.id === '') throw new Error(`backend id must be a non-empty string, got ${JSON.stringify(b.id)}`);
+    if (this.records.has(b.id)) throw new Error(`backend "${b.id}" already exists`);
+    const rec = new BackendRecord(b.id, validWeight(b.id, b.weight ?? 1), b.host, this.maxConnPerBackend, b.data);
+    this.records.set(b.id, rec);
+    this.viewList.push(rec.view);
+    if (this.pickList !== this.viewList) this.pickList.push(rec.pickView);
+    this.healthyCount++;
+    this.pickableCount++;
+  }
+
+  add(b: BackendInit): void {
+    this.insert(b);
+    this.listener.membershipChanged();
+  }
+
+  /** The caller ends any ejection first; leases already out still end on the record. */
+  remove(rec: BackendRecord): void {
+    this.records.delete(rec.id);
+    this.viewList.splice(this.viewList.indexOf(rec.view), 1);
+    if (this.pickList !== this.viewList) this.pickList.splice(this.pickList.indexOf(rec.pickView), 1);
+    if (rec.state === 'healthy') this.healthyCount--;
+    rec.removed = true;
+    rec.state = rec.deriveState();
+    this.pickableCount += rec.sync();
+    this.listener.membershipChanged();
+  }
+
+  setDraining(rec: BackendRecord, draining: boolean): void {
+    rec.draining = draining;
+    this.refresh(rec);
+  }
+
+  setWeight(id: BackendId, weight: number): void {
+    const rec = this.get(id);
+    rec.weight = validWeight(id, weight);
+    rec.sync();
+    this.listener.membershipChanged();
+  }
+
+  /** Re-derive a backend's state after one of its flags changed; announce it if it did change. */
+  refresh(rec: BackendRecord): void {
+    const from = rec.state;
+    const to = rec.deriveState();
+    if (from === to) return;
+    rec.state = to;
+    if (from === 'healthy') this.healthyCount--;
+    if (to === 'healthy') this.healthyCount++;
+    this.pickableCount += rec.sync();
+    this.listener.stateChanged(rec, from, to);
+    this.listener.membershipChanged();
+  }
+
+  /** A lease was taken on `rec` (hot path: no allocation). */
+  take(rec: BackendRecord): void {
+    rec.inFlight++;
+    rec.requests++;
+    this.pickableCount += rec.sync();
+  }
+
+  /** A lease on `rec` ended (hot path: no allocation). */
+  release(rec: BackendRecord): void {
+    rec.inFlight--;
+    this.pickableCount += rec.sync();
+  }
+
+  /** Is there any healthy backend this request has not tried yet (full or not)? */
+  hasCandidate(tried: ReadonlySet<BackendId> | undefined): boolean {
+    if (tried === undefined) return this.healthyCount > 0;
+    let excluded = 0;
+    for (const id of tried) if (this.records.get(id)?.state === 'healthy') excluded++;
+    return this.healthyCount - excluded > 0;
+  }
+
+  /** Snapshot for admin APIs and reports. */
+  statuses(): BackendStatus[] {
+    return [...this.records.values()].map((r) => ({
+      ...r.view,
+      requests: r.requests,
+      errors: r.errors,
+      ejections: r.ejections,
+      consecutiveFailures: r.consecutiveFailures,
+      ejectedUntil: r.ejectedUntil,
+    }));
+  }
+}
