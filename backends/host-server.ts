@@ -7,6 +7,7 @@ import { createFleet, type HypervisorHost } from './hypervisor/index.js';
 import { closeServer, listen, serverUrl } from '../core/server-lifecycle.js';
 import { createReplicaApp, DEFAULT_MAX_BODY_BYTES } from './replica-app.js';
 import { replicaPorts } from './replica-ports.js';
+import { RequestCosts } from '../core/workload.js';
 
 /**
  * One hypervisor host as a process (`dispatchlab host`): the host's model runs once, and every
@@ -70,6 +71,7 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
   }).host(hostName);
   const metrics = (reportTo.metrics = createHostMetrics(host));
 
+  const costs = new RequestCosts(scenario.seed);
   const servers: Server[] = [];
   const replicas: RunningReplica[] = [];
   try {
@@ -78,6 +80,7 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
         host,
         vm: vm.name,
         classes: scenario.workload.classes,
+        costs,
         rng: rng.stream(`replica:${vm.name}`),
         metrics,
         maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,

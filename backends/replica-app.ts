@@ -3,14 +3,15 @@ import type { IncomingMessage } from 'node:http';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Rng } from '../core/rng.js';
 import type { RequestClass } from '../core/scenario.js';
-import { classify, drawCost } from '../core/workload.js';
+import { classify, drawCost, type RequestCosts } from '../core/workload.js';
 import type { HostMetrics } from './host-metrics.js';
 import type { HypervisorHost, JobTiming, VmPort, VmSnapshot } from './hypervisor/types.js';
 
 /**
  * The HTTP face of one simulated VM. Every path other than /healthz, /load and /metrics is a
- * request: its route picks a request class, the class's cost is drawn from this VM's own Rng stream,
- * and the response waits for the hypervisor model to finish running it on the VM. The answer is the
+ * request: its route picks a request class, its native cost is the simulator's draw for request n
+ * (RequestCosts; n is a generated request's `?n=`, else this VM's own stream draws it), and the
+ * response waits for the hypervisor model to finish running it on the VM. The answer is the
  * model's account of the request (service, steal, queueing, suspension), not a sleep.
  *
  * What a real VM would do decides the failure modes: a suspended or migrating VM makes no progress,
@@ -23,7 +24,9 @@ export interface ReplicaAppOptions {
   readonly host: HypervisorHost;
   readonly vm: string;
   readonly classes: readonly RequestClass[];
-  /** This VM's own stream, so a VM's cost draws do not depend on traffic to its neighbours. */
+  /** Request i's cost, the simulator's draw for it: i is the generated request's `n` query parameter. */
+  readonly costs: RequestCosts;
+  /** This VM's own stream, for requests that carry no index (curl, another load tool). */
   readonly rng: Rng;
   readonly metrics: HostMetrics;
   /** Larger request bodies get 413. */
@@ -90,7 +93,9 @@ async function serveRequest(opts: ReplicaAppOptions, port: VmPort, req: Request,
   if (body === 'aborted' || res.destroyed) return;
 
   let finished = false;
-  const job = port.submit(drawCost(cls, opts.rng), (result) => {
+  const index = requestIndex(req.query.n);
+  const cost = index === undefined ? drawCost(cls, opts.rng) : opts.costs.of(cls, index);
+  const job = port.submit(cost, (result) => {
     finished = true;
     if (!result.ok) {
       // crashed: refuse like a dead VM; cancelled: the client is already gone.
@@ -108,6 +113,12 @@ async function serveRequest(opts: ReplicaAppOptions, port: VmPort, req: Request,
   res.on('close', () => {
     if (!finished) job.cancel();
   });
+}
+
+/** The generated request's index (`?n=I`, an integer >= 0), or undefined. */
+function requestIndex(n: unknown): number | undefined {
+  if (typeof n !== 'string' || !/^\d{1,15}$/.test(n)) return undefined;
+  return Number(n);
 }
 
 function responseBody(timing: JobTiming, className: string, body: BodyDigest): ReplicaResponse {

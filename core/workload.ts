@@ -1,11 +1,12 @@
 import type { RequestCost } from '../backends/hypervisor/types.js';
-import { drawDuration, type Rng } from './rng.js';
+import { drawDuration, type Draws, IndexedDraws, type Rng } from './rng.js';
 import type { RequestClass } from './scenario.js';
 
 /**
  * The request classes of a scenario: which class a path belongs to (longest route prefix wins),
- * and one concrete draw of its native cost. Shared by the replica servers and the simulator so a
- * request costs the same in both.
+ * and one concrete draw of its native cost. Shared by the replica servers and the simulator: the
+ * cost of request i is drawn from RequestCosts at index i in both, so `compare` and `simulate` of
+ * one seed run literally the same work.
  */
 
 /** The class whose `route` is the longest prefix of `path`; undefined when none matches. */
@@ -18,7 +19,7 @@ export function classify(classes: readonly RequestClass[], path: string): Reques
 }
 
 /** One request's native cost: CPU time drawn from the class's distribution, the rest scaled with it. */
-export function drawCost(cls: RequestClass, rng: Rng): RequestCost {
+export function drawCost(cls: RequestClass, rng: Draws): RequestCost {
   if (cls.cpuMs === 0) return { cpuMs: 0, ioOps: cls.ioOps, pageTableUpdates: cls.pageTableUpdates, memoryMb: cls.memoryMb };
   const cpuMs = drawDuration(rng, cls.service, cls.cpuMs, cls.sigma);
   // A longer request does proportionally more I/O and page-table work: scale them with the draw.
@@ -34,4 +35,20 @@ export function pickClass(classes: readonly RequestClass[], rng: Rng): RequestCl
     if (u < 0) return c;
   }
   return classes[classes.length - 1];
+}
+
+/**
+ * Request i's native cost as a function of (seed, i) alone: the simulator's driver and every live
+ * replica (which reads i from the generated request's `n` query parameter) draw it here.
+ */
+export class RequestCosts {
+  private readonly draws: IndexedDraws;
+
+  constructor(seed: number) {
+    this.draws = new IndexedDraws(seed, 'costs');
+  }
+
+  of(cls: RequestClass, index: number): RequestCost {
+    return drawCost(cls, this.draws.at(index));
+  }
 }

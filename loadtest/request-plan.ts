@@ -27,11 +27,13 @@ export function createRequestPlanner(classes: readonly RequestClass[], sessions:
   const classDraws = runRng.stream('classes');
   // One zero-filled buffer per class, reused: only its size matters to the replica.
   const bodies = new Map(classes.map((c) => [c.name, !BODYLESS.has(c.method.toUpperCase()) && c.bodyBytes > 0 ? Buffer.alloc(c.bodyBytes) : undefined]));
-  let n = 0;
+  // Request n of the run, counted from 0 as the simulator counts its requests: the replica draws
+  // its cost from this index (RequestCosts), so live and simulated runs do the same work.
+  let next = 0;
   return () => {
     const cls = pickClass(classes, classDraws);
     const session = sessions > 0 ? sessionDraws.int(sessions) : undefined;
-    n++;
+    const n = next++;
     return {
       cls,
       session,

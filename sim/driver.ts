@@ -159,7 +159,7 @@ export class SimDriver {
     const dispatcher = (connection < 0 ? index : connection) % o.balancers.length;
     const req = this.free.pop() ?? new SimRequest(this);
     req.session = session;
-    req.cost = w.nextCost(cls);
+    req.cost = w.costOf(cls, index);
     req.arrivedAt = now;
     req.measured = measured;
     req.dispatcher = dispatcher;

@@ -1,16 +1,17 @@
 import type { RequestCost } from '../backends/hypervisor/types.js';
 import type { Rng } from '../core/rng.js';
 import type { RequestClass, Scenario } from '../core/scenario.js';
-import { drawCost, pickClass } from '../core/workload.js';
+import { pickClass, RequestCosts } from '../core/workload.js';
 import type { Millis } from '../core/types.js';
 
 /**
  * The simulated clients: what each request is (session, class, native cost) and, for the open loop,
- * when it arrives. Every kind of draw has its own Rng stream (gaps, sessions, classes, costs), so
+ * when it arrives. Every kind of draw has its own Rng stream (gaps, sessions, classes), so
  * request i is the same request whichever policy runs and however the run unfolds: the policies
  * are compared on the same work, as `compare` does with one seed. The streams are named as the
  * live open-loop generator names its own (loadtest/open-loop.ts, request-plan.ts), so a seed gives
- * the same arrival times, sessions and classes live and simulated.
+ * the same arrival times, sessions and classes live and simulated; request i's cost is a function
+ * of (seed, i) (RequestCosts), drawn by the live replica that serves it from the same index.
  *
  * - Open loop: Poisson arrivals at `arrival.rateRps` (exponential gaps); each request belongs to a
  *   session drawn uniformly from 0..sessions-1, like the live open-loop generator.
@@ -35,7 +36,7 @@ export class SimWorkload {
   private readonly gaps: Rng;
   private readonly sessionDraws: Rng;
   private readonly classDraws: Rng;
-  private readonly costDraws: Rng;
+  private readonly costs: RequestCosts;
   private readonly classes: readonly RequestClass[];
 
   constructor(scenario: Scenario, rng: Rng) {
@@ -51,7 +52,7 @@ export class SimWorkload {
     this.gaps = rng.stream('arrivals');
     this.sessionDraws = rng.stream('sessions');
     this.classDraws = rng.stream('classes');
-    this.costDraws = rng.stream('costs');
+    this.costs = new RequestCosts(scenario.seed);
   }
 
   /** Open loop: time to the next arrival. */
@@ -70,9 +71,9 @@ export class SimWorkload {
     return this.classes.length === 1 ? this.classes[0] : pickClass(this.classes, this.classDraws);
   }
 
-  /** One draw of the class's native cost. */
-  nextCost(cls: RequestClass): RequestCost {
-    return drawCost(cls, this.costDraws);
+  /** Request `index`'s native cost: the same draw a live replica makes for it (RequestCosts). */
+  costOf(cls: RequestClass, index: number): RequestCost {
+    return this.costs.of(cls, index);
   }
 
   sessionKey(session: number): string | undefined {

@@ -1,4 +1,4 @@
-import { hash32 } from '../../core/rng.js';
+import { fmix32, hash32 } from '../../core/rng.js';
 
 /**
  * The 32-bit key hash of the hashing policies: FNV-1a (core/rng.ts `hash32`) followed by
@@ -11,12 +11,3 @@ export function keyHash(text: string, seed = 0): number {
   return fmix32(hash32(text, (0x811c9dc5 ^ seed) >>> 0));
 }
 
-/** MurmurHash3's 32-bit finalizer (Appleby, public domain). */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}

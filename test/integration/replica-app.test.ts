@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../core/clock.js';
+import { RequestCosts } from '../../core/workload.js';
 import { createRng } from '../../core/rng.js';
 import { parseScenario } from '../../core/scenario.js';
 import { createHostMetrics } from '../../backends/host-metrics.js';
@@ -108,6 +109,7 @@ beforeAll(async () => {
     host: fake,
     vm: 'vm-1',
     classes: scenario.workload.classes,
+    costs: new RequestCosts(1),
     rng: createRng(1),
     metrics: createHostMetrics(fake),
     maxBodyBytes: MAX_BODY_BYTES,
