@@ -123,6 +123,11 @@ const DispatcherSchema = z.strictObject({
       maxEjectedFraction: z.number().min(0).max(1).default(0.5),
     })
     .default({ consecutiveErrors: 5, baseEjectionMs: 30_000, maxEjectedFraction: 0.5 }),
+  /**
+   * Envoy's healthy panic threshold, as a fraction: when fewer of the backends (draining ones
+   * aside) are healthy, down and ejected backends take traffic too. 0 turns panic mode off.
+   */
+  panicThreshold: z.number().min(0).max(1).default(0.5),
   timeouts: z
     .strictObject({ upstreamMs: positiveDuration.default(10_000), totalMs: positiveDuration.default(30_000) })
     .default({ upstreamMs: 10_000, totalMs: 30_000 }),
