@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { MAX_BACKENDS, MAX_WEIGHT } from './limits.js';
 import { SERVICE_DISTRIBUTIONS } from './rng.js';
 
 /**
@@ -56,11 +57,12 @@ const HostSchema = z.strictObject({
 
 const VmSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lowercase letters, digits and dashes'),
-  count: positiveInt.default(1),
+  count: positiveInt.max(MAX_BACKENDS).default(1),
   host: z.string(),
   vcpus: positiveInt.default(1),
   memoryMb: positiveInt.default(1024),
-  weight: z.number().positive().default(1),
+  /** Share of contended cores, and the replica's weight at the dispatcher (HAProxy's 0-256). */
+  weight: z.number().positive().max(MAX_WEIGHT).default(1),
   capCores: nonNegative.default(0),
   virtualization: z.enum(VIRTUALIZATION_TECHNIQUES).default('hardware-assisted'),
   mmu: z.enum(MMU_MODES).default('nested'),
@@ -262,6 +264,13 @@ function crossCheck(s: Scenario): ScenarioIssue[] {
       if (o.for <= 0) issues.push({ path: `hosts[${i}].owner[${j}].for`, message: 'an owner interval must last longer than 0' });
     });
   });
+
+  // Before anything expands `count`: a million VMs would exhaust memory just being listed.
+  const totalVms = s.vms.reduce((sum, vm) => sum + vm.count, 0);
+  if (totalVms > MAX_BACKENDS) {
+    issues.push({ path: 'vms', message: `${totalVms} VMs in all; at most ${MAX_BACKENDS}` });
+    return issues;
+  }
 
   const memoryByHost = new Map<string, number>();
   const seenVms = new Map<string, string>();

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
+import { MAX_WEIGHT } from '../core/limits.js';
 import type { BackendId } from '../core/types.js';
 import type { BackendStatus } from './balancer/types.js';
 import { DASHBOARD_HTML } from './dashboard.js';
@@ -47,8 +48,10 @@ export class AdminError extends Error {
 }
 
 const PolicyBody = z.strictObject({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) });
-const BackendBody = z.strictObject({ id: z.string().min(1).max(100), url: z.string().min(1), weight: z.number().positive().optional() });
-const WeightBody = z.strictObject({ weight: z.number().positive() });
+/** The bounds of the scenario's VM weight, and the Balancer's. */
+const weight = z.number().positive().max(MAX_WEIGHT);
+const BackendBody = z.strictObject({ id: z.string().min(1).max(100), url: z.string().min(1), weight: weight.optional() });
+const WeightBody = z.strictObject({ weight });
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();

@@ -30,10 +30,15 @@ export function policyNames(): string[] {
   return Object.keys(POLICIES);
 }
 
+/** Own keys only: `__proto__` or `toString` is an unknown policy, not Object.prototype's. */
+export function policyDefinition(name: string): PolicyDefinition | undefined {
+  return Object.hasOwn(POLICIES, name) ? POLICIES[name] : undefined;
+}
+
 /** Build a policy from a scenario entry; throws a readable Error on an unknown name or bad options. */
 export function createPolicy(spec: PolicySpec, deps: PolicyDeps): Policy {
   const name = policyName(spec);
-  const def = POLICIES[name];
+  const def = policyDefinition(name);
   if (!def) throw new Error(`unknown policy "${name}" (known: ${policyNames().join(', ')})`);
   const parsed = def.options.safeParse(policyOptions(spec));
   if (!parsed.success) {
@@ -48,7 +53,7 @@ export function checkPolicySpecs(s: Scenario): ScenarioIssue[] {
   const issues: ScenarioIssue[] = [];
   s.policies.forEach((spec, i) => {
     const name = policyName(spec);
-    const def = POLICIES[name];
+    const def = policyDefinition(name);
     if (!def) {
       issues.push({ path: `policies[${i}]`, message: `"${name}" is not a known policy (known: ${policyNames().join(', ')})` });
       return;

@@ -1,3 +1,4 @@
+import { MAX_BACKENDS, MAX_WEIGHT } from '../../core/limits.js';
 import type { BackendId } from '../../core/types.js';
 import type { BackendState, BackendView } from '../../policies/policy.js';
 import { BackendRecord } from './backend.js';
@@ -35,7 +36,7 @@ export interface MembershipListener {
 }
 
 function validWeight(id: BackendId, weight: number): number {
-  if (!Number.isFinite(weight) || weight < 0) throw new Error(`backend "${id}": weight must be a finite number >= 0, got ${weight}`);
+  if (!(weight >= 0 && weight <= MAX_WEIGHT)) throw new Error(`backend "${id}": weight must be a number from 0 to ${MAX_WEIGHT}, got ${weight}`);
   return weight;
 }
 
@@ -76,6 +77,7 @@ export class Membership {
   insert(b: BackendInit): void {
     if (typeof b.id !== 'string' || b.id === '') throw new Error(`backend id must be a non-empty string, got ${JSON.stringify(b.id)}`);
     if (this.records.has(b.id)) throw new Error(`backend "${b.id}" already exists`);
+    if (this.records.size >= MAX_BACKENDS) throw new Error(`at most ${MAX_BACKENDS} backends`);
     const rec = new BackendRecord(b.id, validWeight(b.id, b.weight ?? 1), b.host, this.maxConnPerBackend, b.data);
     this.records.set(b.id, rec);
     this.viewList.push(rec.view);
