@@ -25,3 +25,22 @@ export const MAX_MAGLEV_TABLE_SIZE = 65_537;
 
 /** Backends sampled per pick by power-of-d (the sample is an array of d). */
 export const MAX_CHOICES = 32;
+
+/** The longest duration anywhere (scenario or CLI): a week. A 400-digit number of seconds is Infinity, and a run that never ends. */
+export const MAX_DURATION_MS = 7 * 24 * 3_600_000;
+
+/** Open-loop arrival rates: slower than one request per 1000 s never ends a run; faster than 1M/s no generator here sends. */
+export const MIN_RATE_RPS = 0.001;
+export const MAX_RATE_RPS = 1_000_000;
+
+/** Closed-loop connections, sessions, queue length: counts that size arrays or socket pools. */
+export const MAX_CONNECTIONS = 10_000;
+export const MAX_SESSIONS = 1_000_000;
+export const MAX_QUEUE_LENGTH = 1_000_000;
+export const MAX_RETRIES = 10;
+
+/** A scenario file is a few kilobytes; a 50 MB one took 42 s and 1.8 GB to parse. */
+export const MAX_SCENARIO_BYTES = 1024 * 1024;
+
+/** YAML aliases per document: the yaml library's own default; an alias bomb is refused, not expanded. */
+export const MAX_YAML_ALIASES = 100;

@@ -1,8 +1,19 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
-import { MAX_BACKENDS, MAX_WEIGHT } from './limits.js';
+import {
+  MAX_BACKENDS,
+  MAX_CONNECTIONS,
+  MAX_QUEUE_LENGTH,
+  MAX_RATE_RPS,
+  MAX_RETRIES,
+  MAX_SCENARIO_BYTES,
+  MAX_SESSIONS,
+  MAX_WEIGHT,
+  MAX_YAML_ALIASES,
+  MIN_RATE_RPS,
+} from './limits.js';
 import { SERVICE_DISTRIBUTIONS } from './rng.js';
 
 /**
@@ -15,7 +26,7 @@ import { SERVICE_DISTRIBUTIONS } from './rng.js';
 const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const ms = parseDuration(value);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'expected a duration: milliseconds, or a string such as 500ms, 30s, 2m' });
+    ctx.addIssue({ code: 'custom', message: 'expected a duration of at most 7 days: milliseconds, or a string such as 500ms, 30s, 2m' });
     return z.NEVER;
   }
   return ms;
@@ -86,12 +97,12 @@ const RequestClassSchema = z.strictObject({
   /** Shape of the lognormal service distribution (sd of the underlying normal). */
   sigma: z.number().positive().default(1),
   /** Request body size sent by generated load (bytes). */
-  bodyBytes: z.number().int().nonnegative().default(0),
+  bodyBytes: z.number().int().nonnegative().max(100 * 1024 * 1024).default(0),
 });
 
 const ArrivalSchema = z.union([
-  z.strictObject({ rateRps: z.number().positive() }),
-  z.strictObject({ connections: positiveInt }),
+  z.strictObject({ rateRps: z.number().min(MIN_RATE_RPS).max(MAX_RATE_RPS) }),
+  z.strictObject({ connections: positiveInt.max(MAX_CONNECTIONS) }),
 ]);
 
 const FaultSchema = z.strictObject({
@@ -104,9 +115,9 @@ const FaultSchema = z.strictObject({
 });
 
 const DispatcherSchema = z.strictObject({
-  maxConnPerBackend: z.number().int().nonnegative().default(0),
-  queue: z.strictObject({ maxLength: z.number().int().nonnegative().default(1024), timeoutMs: duration.default(5000) }).default({ maxLength: 1024, timeoutMs: 5000 }),
-  retries: z.number().int().nonnegative().default(1),
+  maxConnPerBackend: z.number().int().nonnegative().max(MAX_CONNECTIONS).default(0),
+  queue: z.strictObject({ maxLength: z.number().int().nonnegative().max(MAX_QUEUE_LENGTH).default(1024), timeoutMs: duration.default(5000) }).default({ maxLength: 1024, timeoutMs: 5000 }),
+  retries: z.number().int().nonnegative().max(MAX_RETRIES).default(1),
   /** Retries allowed as a fraction of requests, plus a floor per second (Finagle/Linkerd budgets). */
   retryBudget: z.strictObject({ ratio: z.number().min(0).max(1).default(0.2), minPerSecond: nonNegative.default(10) }).default({ ratio: 0.2, minPerSecond: 10 }),
   healthCheck: z
@@ -162,7 +173,7 @@ export const ScenarioSchema = z.strictObject({
   costModel: CostModelSchema.default({}),
   workload: z.strictObject({
     classes: z.array(RequestClassSchema).min(1),
-    sessions: z.number().int().nonnegative().default(100),
+    sessions: z.number().int().nonnegative().max(MAX_SESSIONS).default(100),
     arrival: ArrivalSchema.default({ rateRps: 100 }),
   }),
   faults: z.array(FaultSchema).default([]),
@@ -373,11 +384,16 @@ export function parseScenario(
 export function parseScenarioText(text: string, source = 'scenario', extraChecks?: (s: Scenario) => ScenarioIssue[]): Scenario {
   let data: unknown;
   try {
-    data = parseYaml(text, { prettyErrors: true });
+    data = parseYaml(text, { prettyErrors: true, maxAliasCount: MAX_YAML_ALIASES });
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const pos = err.linePos?.[0];
       throw new ScenarioError(source, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: err.message.split('\n')[0] }]);
+    }
+    // The library refuses an alias bomb (aliases that expand to millions of nodes) with a
+    // ReferenceError: a property of the input, so a refusal like any other, not a crash.
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+      throw new ScenarioError(source, [{ path: '', message: `too many YAML aliases (at most ${MAX_YAML_ALIASES}): ${err.message}` }]);
     }
     throw err;
   }
@@ -387,8 +403,13 @@ export function parseScenarioText(text: string, source = 'scenario', extraChecks
 export function loadScenario(file: string, extraChecks?: (s: Scenario) => ScenarioIssue[]): Scenario {
   let text: string;
   try {
+    const { size } = statSync(file);
+    if (size > MAX_SCENARIO_BYTES) {
+      throw new ScenarioError(file, [{ path: '', message: `the file is ${size} bytes; a scenario may be at most ${MAX_SCENARIO_BYTES} bytes` }]);
+    }
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof ScenarioError) throw err;
     throw new ScenarioError(file, [{ path: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
   }
   return parseScenarioText(text, file, extraChecks);
