@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
@@ -12,6 +13,12 @@ import { DASHBOARD_HTML } from './dashboard.js';
  * policy, and change them at runtime. Reads are open; every change needs `Authorization: Bearer
  * <token>` (401 otherwise), checked before the body is even parsed. Bodies are JSON: malformed
  * JSON or a bad field is a 400 with a message, an unknown backend a 404.
+ *
+ * Every request, reads included, must name the admin port by an address, `localhost`, a
+ * or a single-label name (a compose service such as `dispatcher`): any other `Host` is answered
+ * 421. That stops DNS rebinding, where a page from an attacker's domain
+ * that now resolves to 127.0.0.1 reads (and, with a token it cannot have, would change) a
+ * loopback-only admin port from the victim's browser.
  */
 
 export interface AdminBackend extends BackendStatus {
@@ -64,6 +71,21 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new AdminError(400, `${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}`);
 }
 
+/** Is `host` (a Host header) one the admin port answers to? See the file comment. */
+export function isAllowedAdminHost(host: string | undefined): boolean {
+  if (host === undefined || host === '') return false;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  const bare = name.startsWith('[') ? name.slice(1, -1) : name;
+  if (isIP(bare) !== 0) return true;
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  return !name.includes('.');
+}
+
 export function createAdminApp(opts: { control: AdminControl; token: string; registry: Registry }): express.Express {
   const { control, registry } = opts;
   if (opts.token.length < 8) throw new Error('the admin token must be at least 8 characters');
@@ -87,6 +109,10 @@ export function createAdminApp(opts: { control: AdminControl; token: string; reg
 
   const app = express();
   app.disable('x-powered-by');
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (isAllowedAdminHost(req.headers.host)) return next();
+    res.status(421).json({ error: 'the admin API answers only to an address, localhost or a single-label name in Host (DNS rebinding)' });
+  });
   app.get('/', (_req, res) => {
     res.type('html').send(DASHBOARD_HTML);
   });

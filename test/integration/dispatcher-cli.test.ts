@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHost, type RunningHost } from '../../backends/host-server.js';
 import { loadScenario } from '../../core/scenario.js';
@@ -45,7 +46,11 @@ describe('dispatcher commands', () => {
   it('up: runs the hosts and the dispatcher, prints the URLs and a generated token, exits 0 on SIGTERM', async () => {
     const { child, out } = await cli(['up', '--scenario', FIXTURE, '--policy', 'll', '--port', '0', '--admin-port', '0'], /replica\s+r2 .*\n/);
     expect(out).toMatch(/^dispatcher http:\/\/127\.0\.0\.1:\d+ \(policy ll\)$/m);
-    expect(out).toMatch(/^admin token: \S{16,} \(generated/m);
+    const tokenFile = /^admin token: in (\S+) \(generated, mode 0600/m.exec(out)?.[1];
+    expect(tokenFile).toBeDefined();
+    expect(statSync(tokenFile!).mode & 0o777).toBe(0o600);
+    expect(readFileSync(tokenFile!, 'utf8').trim()).toMatch(/^\S{16,}$/);
+    expect(out).not.toContain(readFileSync(tokenFile!, 'utf8').trim());
     const answer = await get(`${field(out, 'dispatcher')}/page`);
     expect(answer.status).toBe(200);
     const policy = (await (await fetch(`${field(out, 'admin')}/policy`)).json()) as { name: string; label: string };
