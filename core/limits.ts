@@ -39,6 +39,9 @@ export const MAX_SESSIONS = 1_000_000;
 export const MAX_QUEUE_LENGTH = 1_000_000;
 export const MAX_RETRIES = 10;
 
+/** Client connections one dispatcher holds open (its server.maxConnections, at most). */
+export const MAX_CLIENT_CONNECTIONS = 1_000_000;
+
 /** A scenario file is a few kilobytes; a 50 MB one took 42 s and 1.8 GB to parse. */
 export const MAX_SCENARIO_BYTES = 1024 * 1024;
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import {
   MAX_BACKENDS,
+  MAX_CLIENT_CONNECTIONS,
   MAX_CONNECTIONS,
   MAX_QUEUE_LENGTH,
   MAX_RATE_RPS,
@@ -144,6 +145,20 @@ const DispatcherSchema = z.strictObject({
   timeouts: z
     .strictObject({ upstreamMs: positiveDuration.default(10_000), totalMs: positiveDuration.default(30_000) })
     .default({ upstreamMs: 10_000, totalMs: 30_000 }),
+  /**
+   * The client side of the proxy port (live only: the simulator has no client connections).
+   * Connections past `maxConnections` are closed at once (Node's server.maxConnections), the cheap
+   * refusal; `headersTimeoutMs` and `requestTimeoutMs` bound how long a client may take to send
+   * its headers and its whole request (HAProxy's `timeout http-request`): a slow client is
+   * answered 408 and its connection closed, and never held against a backend.
+   */
+  client: z
+    .strictObject({
+      maxConnections: z.number().int().min(1).max(MAX_CLIENT_CONNECTIONS).default(10_000),
+      headersTimeoutMs: positiveDuration.default(10_000),
+      requestTimeoutMs: positiveDuration.default(120_000),
+    })
+    .default({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000 }),
 });
 
 /** A policy to compare: its registry name, or the name with options and a label for the report. */
@@ -350,6 +365,10 @@ function crossCheck(s: Scenario): ScenarioIssue[] {
     if (labels.has(label)) issues.push({ path: `policies[${i}]`, message: `"${label}" is listed twice; give one a label` });
     labels.add(label);
   });
+  const client = s.dispatcher.client;
+  if (client.headersTimeoutMs > client.requestTimeoutMs) {
+    issues.push({ path: 'dispatcher.client.headersTimeoutMs', message: `${client.headersTimeoutMs} ms is longer than requestTimeoutMs (${client.requestTimeoutMs} ms), which includes the headers` });
+  }
   if (s.warmup >= s.duration) {
     issues.push({ path: 'warmup', message: `warmup (${s.warmup} ms) must be shorter than duration (${s.duration} ms)` });
   }

@@ -109,7 +109,10 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     upstreamTimeoutMs: settings.timeouts.upstreamMs,
     maxSocketsPerBackend: settings.maxConnPerBackend > 0 ? settings.maxConnPerBackend : undefined,
   });
+  // Node checks the header and request timeouts on this interval (30 s by default, which let a
+  // slow-header client live ~95 s); once a second is cheap and keeps the cut close to the setting.
   const proxyServer = http.createServer(
+    { connectionsCheckingInterval: Math.min(1000, settings.client.headersTimeoutMs) },
     createProxyHandler({
       balancer,
       engine,
@@ -129,7 +132,11 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   });
   // Clients may keep connections as long as the replicas keep ours.
   proxyServer.keepAliveTimeout = 65_000;
-  proxyServer.headersTimeout = 66_000;
+  // A client that is slow to send its request is the client's problem, answered 408 by Node before
+  // (headers) or while (body) the Balancer sees it; a backend is never charged for it (issue 17.7).
+  proxyServer.headersTimeout = settings.client.headersTimeoutMs;
+  proxyServer.requestTimeout = settings.client.requestTimeoutMs;
+  proxyServer.maxConnections = settings.client.maxConnections;
 
   const known = (id: BackendId): BackendId => {
     if (!targets.has(id)) throw new AdminError(404, `no backend "${id}" (backends: ${[...targets.keys()].join(', ') || 'none'})`);
