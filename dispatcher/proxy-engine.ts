@@ -42,7 +42,11 @@ export interface ProxyEngine {
 export interface HttpProxyEngineOptions {
   /** Idle time allowed on an upstream request before it is abandoned as a timeout (504). */
   readonly upstreamTimeoutMs: number;
-  /** Pool bounds per backend. */
+  /**
+   * Pool bounds per backend. No bound by default: the Balancer's maxConnPerBackend is the only
+   * limit on concurrency (a hidden pool limit queued requests out of the Balancer's sight, with no
+   * timeout of its own: issue 17.1).
+   */
   readonly maxSocketsPerBackend?: number;
   readonly maxFreeSocketsPerBackend?: number;
 }
@@ -88,7 +92,7 @@ type WithAttempt = IncomingMessage & { [ATTEMPT]?: Attempt };
 export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine {
   const agent = new http.Agent({
     keepAlive: true,
-    maxSockets: opts.maxSocketsPerBackend ?? 256,
+    maxSockets: opts.maxSocketsPerBackend ?? Infinity,
     maxFreeSockets: opts.maxFreeSocketsPerBackend ?? 64,
     scheduling: 'lifo',
   });
