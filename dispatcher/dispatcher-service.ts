@@ -13,6 +13,7 @@ import { Balancer } from './balancer/balancer.js';
 import { HealthChecker } from './health-check.js';
 import { createProxyHandler } from './http-dispatcher.js';
 import { DispatcherMetrics } from './metrics.js';
+import { DnsCache } from './dns-cache.js';
 import { createHttpProxyEngine } from './proxy-engine.js';
 import { SessionSigner } from './session-cookie.js';
 
@@ -105,7 +106,10 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   });
   metrics.bind(balancer);
 
+  // One resolver cache for the proxy and the probes: one lookup per backend name per TTL.
+  const dns = new DnsCache();
   const engine = createHttpProxyEngine({
+    lookup: dns.lookup,
     upstreamTimeoutMs: settings.timeouts.upstreamMs,
     maxSocketsPerBackend: settings.maxConnPerBackend > 0 ? settings.maxConnPerBackend : undefined,
   });
@@ -169,7 +173,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   const adminServer = http.createServer(createAdminApp({ control, token: adminToken, registry: metrics.registry }));
 
   const health = settings.healthCheck;
-  const probeAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const probeAgent = new http.Agent({ keepAlive: true, maxSockets: 1, lookup: dns.lookup });
   const checker =
     opts.healthChecks === false
       ? undefined

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import type { AttemptOutcome } from './balancer/types.js';
 import { hasBody } from './request-info.js';
@@ -49,6 +49,8 @@ export interface HttpProxyEngineOptions {
    */
   readonly maxSocketsPerBackend?: number;
   readonly maxFreeSocketsPerBackend?: number;
+  /** How backend names become addresses (dns-cache.ts), instead of a thread-pool lookup per connection. */
+  readonly lookup?: LookupFunction;
 }
 
 /** Errors that mean nothing reached the backend: safe to send elsewhere even with a body. */
@@ -95,6 +97,7 @@ export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine
     maxSockets: opts.maxSocketsPerBackend ?? Infinity,
     maxFreeSockets: opts.maxFreeSocketsPerBackend ?? 64,
     scheduling: 'lifo',
+    ...(opts.lookup ? { lookup: opts.lookup } : {}),
   });
   const proxy = httpProxy.createProxyServer({ agent, changeOrigin: true, proxyTimeout: opts.upstreamTimeoutMs, xfwd: false });
 
