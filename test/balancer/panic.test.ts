@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DispatcherMetrics } from '../../dispatcher/metrics.js';
 import { HealthChecker } from '../../dispatcher/health-check.js';
 import { GET, setup } from './fixtures.js';
 
@@ -145,5 +146,20 @@ describe('Balancer panic mode', () => {
     expect(h.balancer.queueLength()).toBe(1);
     h.results.lease('a').end(ok);
     expect(h.results.lease('c').backend).toBe('b1');
+  });
+});
+
+describe('panic mode in the metrics', () => {
+  it('dispatchlab_panic reads 1 exactly while the Balancer is in panic', async () => {
+    const metrics = new DispatcherMetrics('rr');
+    const h = setup({ backends: 2, observer: metrics.observer });
+    metrics.bind(h.balancer);
+    const panic = async () => /^dispatchlab_panic\{policy="rr"\} (\d)$/m.exec(await metrics.registry.metrics())?.[1];
+    expect(await panic()).toBe('0');
+    h.balancer.setHealth('b1', false);
+    h.balancer.setHealth('b2', false);
+    expect(await panic()).toBe('1');
+    h.balancer.setHealth('b2', true);
+    expect(await panic()).toBe('0');
   });
 });
