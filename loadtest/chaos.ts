@@ -66,6 +66,8 @@ const dispatcher = await startDispatcher({
 const anyHealthy = (): boolean => hosts.some((h) => h.state === 'up');
 
 const counts = { sent: 0, ok: 0, server5xx: 0, failed: 0, lostWhileHealthy: 0 };
+/** Lost-while-healthy requests by status (or "none" for no answer): which mechanism let them through. */
+const lostByCode = new Map<string, number>();
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 let outstanding = 0;
 function send(): void {
@@ -78,7 +80,11 @@ function send(): void {
     else {
       if (status === undefined) counts.failed++;
       else counts.server5xx++;
-      if (healthyAtSend && anyHealthy()) counts.lostWhileHealthy++;
+      if (healthyAtSend && anyHealthy()) {
+        counts.lostWhileHealthy++;
+        const code = String(status ?? 'none');
+        lostByCode.set(code, (lostByCode.get(code) ?? 0) + 1);
+      }
     }
   };
   const req = http.get(`${dispatcher.url}/`, { agent, timeout: 10_000 }, (res) => {
@@ -128,6 +134,7 @@ for (const h of hosts) {
 await dispatcher.close(0);
 agent.destroy();
 process.stdout.write(
-  `sent ${counts.sent}  2xx ${counts.ok}  5xx ${counts.server5xx}  failed ${counts.failed}  lost-while-healthy ${counts.lostWhileHealthy}  unanswered ${outstanding}\n`,
+  `sent ${counts.sent}  2xx ${counts.ok}  5xx ${counts.server5xx}  failed ${counts.failed}  lost-while-healthy ${counts.lostWhileHealthy}` +
+    ` (${[...lostByCode].map(([code, n]) => `${code}: ${n}`).join(', ') || 'none'})  unanswered ${outstanding}\n`,
 );
 process.exit(0);
