@@ -10,6 +10,13 @@ import type { HostSnapshot, HypervisorHost, JobTiming, VmSnapshot, VmStatus } fr
  * bookkeeping for it. Only the service-time histogram needs each completion, since a snapshot keeps
  * no distribution. It observes the time a request spent in the VM (finishedAt - submittedAt, model
  * time), the meaning docs/metrics.md gives `dispatchlab_vm_service_seconds`.
+ *
+ * A counter is exported through `MonotoneTotals`: never below what the last scrape showed, never
+ * negative. prom-client's Counter throws "It is not possible to decrease a counter" on a negative
+ * inc(), and that error fails the whole scrape, so one bad figure lost every metric of the host
+ * for the rest of a run (issue 17.9). The model's totals are cumulative and should never go down
+ * (test/backends/host-metrics-monotone.test.ts checks them under owners, migrations and crashes);
+ * should one ever be fed a value that does, Prometheus still sees a counter, not a reset.
  */
 
 export interface HostMetrics {
@@ -31,6 +38,7 @@ export function createHostMetrics(host: HypervisorHost): HostMetrics {
 
   /** A counter that mirrors a cumulative per-VM total of the snapshot. */
   const vmCounter = (name: string, help: string, value: (vm: VmSnapshot) => number): void => {
+    const totals = new MonotoneTotals();
     new Counter({
       name,
       help,
@@ -38,7 +46,7 @@ export function createHostMetrics(host: HypervisorHost): HostMetrics {
       registers,
       collect() {
         this.reset();
-        for (const vm of snapshot().vms) this.inc({ host: vm.host, vm: vm.vm }, value(vm));
+        for (const vm of snapshot().vms) this.inc({ host: vm.host, vm: vm.vm }, totals.next(vm.vm, value(vm)));
       },
     });
   };
@@ -72,6 +80,7 @@ export function createHostMetrics(host: HypervisorHost): HostMetrics {
     },
   });
 
+  const trapTotals = new MonotoneTotals();
   new Counter({
     name: 'dispatchlab_vm_traps_total',
     help: 'Traps, exits or hypercalls (kind="io") and shadow page-table traps (kind="page_table").',
@@ -80,8 +89,8 @@ export function createHostMetrics(host: HypervisorHost): HostMetrics {
     collect() {
       this.reset();
       for (const vm of snapshot().vms) {
-        this.inc({ host: vm.host, vm: vm.vm, kind: 'io' }, vm.ioTraps);
-        this.inc({ host: vm.host, vm: vm.vm, kind: 'page_table' }, vm.pageTableTraps);
+        this.inc({ host: vm.host, vm: vm.vm, kind: 'io' }, trapTotals.next(`${vm.vm}\u0000io`, vm.ioTraps));
+        this.inc({ host: vm.host, vm: vm.vm, kind: 'page_table' }, trapTotals.next(`${vm.vm}\u0000pt`, vm.pageTableTraps));
       }
     },
   });
@@ -136,6 +145,17 @@ export function createHostMetrics(host: HypervisorHost): HostMetrics {
       lateness.observe(Math.max(0, lateMs) / MS_PER_S);
     },
   };
+}
+
+/** The value each series of a counter exports: the largest seen so far, and 0 for anything not a finite non-negative number. */
+export class MonotoneTotals {
+  private readonly last = new Map<string, number>();
+
+  next(series: string, value: number): number {
+    const exported = Math.max(this.last.get(series) ?? 0, Number.isFinite(value) ? value : 0);
+    this.last.set(series, exported);
+    return exported;
+  }
 }
 
 /**

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { policyLabel, policyName, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { RunningDispatcher } from '../dispatcher/dispatcher-service.js';
 import { CliError } from './errors.js';
@@ -60,13 +62,25 @@ export function asCliError(err: unknown): never {
   throw err;
 }
 
+/**
+ * A generated token goes to a file only its owner can read (a fresh 0700 directory, the file
+ * 0600), never to stdout, which ends up in container logs. Returns the file's path.
+ */
+export function writeGeneratedToken(token: string, dir = tmpdir()): string {
+  const file = join(mkdtempSync(join(dir, 'dispatchlab-')), 'admin-token');
+  writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  return file;
+}
+
 export function printDispatcher(io: CliIo, d: RunningDispatcher, policy: PolicySpec, tokenGiven: boolean): void {
   const lines = [
     `dispatcher ${d.url} (policy ${policyLabel(policy)})`,
     `admin      ${d.adminUrl}`,
     `dashboard  ${d.adminUrl}/`,
     `metrics    ${d.adminUrl}/metrics`,
-    tokenGiven ? 'admin token: as configured' : `admin token: ${d.adminToken} (generated; set DISPATCHLAB_ADMIN_TOKEN or --admin-token-file to choose one)`,
+    tokenGiven
+      ? 'admin token: as configured'
+      : `admin token: in ${writeGeneratedToken(d.adminToken)} (generated, mode 0600; set DISPATCHLAB_ADMIN_TOKEN or --admin-token-file to choose one)`,
   ];
   io.stdout.write(`${lines.join('\n')}\n`);
 }

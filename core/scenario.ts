@@ -1,8 +1,21 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import {
+  MAX_BACKENDS,
+  MAX_CLIENT_CONNECTIONS,
+  MAX_CONNECTIONS,
+  MAX_QUEUE_LENGTH,
+  MAX_RATE_RPS,
+  MAX_RETRIES,
+  MAX_SCENARIO_BYTES,
+  MAX_SESSIONS,
+  MAX_WEIGHT,
+  MAX_YAML_ALIASES,
+  MIN_RATE_RPS,
+} from './limits.js';
 import { SERVICE_DISTRIBUTIONS } from './rng.js';
 
 /**
@@ -15,7 +28,7 @@ import { SERVICE_DISTRIBUTIONS } from './rng.js';
 const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const ms = parseDuration(value);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'expected a duration: milliseconds, or a string such as 500ms, 30s, 2m' });
+    ctx.addIssue({ code: 'custom', message: 'expected a duration of at most 7 days: milliseconds, or a string such as 500ms, 30s, 2m' });
     return z.NEVER;
   }
   return ms;
@@ -72,11 +85,12 @@ const HostSchema = z.strictObject({
 
 const VmSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lowercase letters, digits and dashes'),
-  count: positiveInt.default(1),
+  count: positiveInt.max(MAX_BACKENDS).default(1),
   host: z.string(),
   vcpus: positiveInt.default(1),
   memoryMb: positiveInt.default(1024),
-  weight: z.number().positive().default(1),
+  /** Share of contended cores, and the replica's weight at the dispatcher (HAProxy's 0-256). */
+  weight: z.number().positive().max(MAX_WEIGHT).default(1),
   capCores: nonNegative.default(0),
   virtualization: z.enum(VIRTUALIZATION_TECHNIQUES).default('hardware-assisted'),
   /** Default: defaultMmu(virtualization), filled in by expandVms. */
@@ -107,12 +121,12 @@ const RequestClassSchema = z.strictObject({
   /** Shape of the lognormal service distribution (sd of the underlying normal). */
   sigma: z.number().positive().default(1),
   /** Request body size sent by generated load (bytes). */
-  bodyBytes: z.number().int().nonnegative().default(0),
+  bodyBytes: z.number().int().nonnegative().max(100 * 1024 * 1024).default(0),
 });
 
 const ArrivalSchema = z.union([
-  z.strictObject({ rateRps: z.number().positive() }),
-  z.strictObject({ connections: positiveInt }),
+  z.strictObject({ rateRps: z.number().min(MIN_RATE_RPS).max(MAX_RATE_RPS) }),
+  z.strictObject({ connections: positiveInt.max(MAX_CONNECTIONS) }),
 ]);
 
 const FaultSchema = z.strictObject({
@@ -125,9 +139,9 @@ const FaultSchema = z.strictObject({
 });
 
 const DispatcherSchema = z.strictObject({
-  maxConnPerBackend: z.number().int().nonnegative().default(0),
-  queue: z.strictObject({ maxLength: z.number().int().nonnegative().default(1024), timeoutMs: duration.default(5000) }).default({ maxLength: 1024, timeoutMs: 5000 }),
-  retries: z.number().int().nonnegative().default(1),
+  maxConnPerBackend: z.number().int().nonnegative().max(MAX_CONNECTIONS).default(0),
+  queue: z.strictObject({ maxLength: z.number().int().nonnegative().max(MAX_QUEUE_LENGTH).default(1024), timeoutMs: duration.default(5000) }).default({ maxLength: 1024, timeoutMs: 5000 }),
+  retries: z.number().int().nonnegative().max(MAX_RETRIES).default(1),
   /** Retries allowed as a fraction of requests, plus a floor per second (Finagle/Linkerd budgets). */
   retryBudget: z.strictObject({ ratio: z.number().min(0).max(1).default(0.2), minPerSecond: nonNegative.default(10) }).default({ ratio: 0.2, minPerSecond: 10 }),
   healthCheck: z
@@ -146,9 +160,28 @@ const DispatcherSchema = z.strictObject({
       maxEjectedFraction: z.number().min(0).max(1).default(0.5),
     })
     .default({ consecutiveErrors: 5, baseEjectionMs: 30_000, maxEjectedFraction: 0.5 }),
+  /**
+   * Envoy's healthy panic threshold, as a fraction: when fewer of the backends (draining ones
+   * aside) are healthy, down and ejected backends take traffic too. 0 turns panic mode off.
+   */
+  panicThreshold: z.number().min(0).max(1).default(0.5),
   timeouts: z
     .strictObject({ upstreamMs: positiveDuration.default(10_000), totalMs: positiveDuration.default(30_000) })
     .default({ upstreamMs: 10_000, totalMs: 30_000 }),
+  /**
+   * The client side of the proxy port (live only: the simulator has no client connections).
+   * Connections past `maxConnections` are closed at once (Node's server.maxConnections), the cheap
+   * refusal; `headersTimeoutMs` and `requestTimeoutMs` bound how long a client may take to send
+   * its headers and its whole request (HAProxy's `timeout http-request`): a slow client is
+   * answered 408 and its connection closed, and never held against a backend.
+   */
+  client: z
+    .strictObject({
+      maxConnections: z.number().int().min(1).max(MAX_CLIENT_CONNECTIONS).default(10_000),
+      headersTimeoutMs: positiveDuration.default(10_000),
+      requestTimeoutMs: positiveDuration.default(120_000),
+    })
+    .default({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000 }),
 });
 
 /**
@@ -199,7 +232,7 @@ export const ScenarioSchema = z.strictObject({
   costModel: CostModelSchema.default({}),
   workload: z.strictObject({
     classes: z.array(RequestClassSchema).min(1),
-    sessions: z.number().int().nonnegative().default(100),
+    sessions: z.number().int().nonnegative().max(MAX_SESSIONS).default(100),
     arrival: ArrivalSchema.default({ rateRps: 100 }),
   }),
   faults: z.array(FaultSchema).default([]),
@@ -307,6 +340,13 @@ function crossCheck(s: Scenario): ScenarioIssue[] {
     });
   });
 
+  // Before anything expands `count`: a million VMs would exhaust memory just being listed.
+  const totalVms = s.vms.reduce((sum, vm) => sum + vm.count, 0);
+  if (totalVms > MAX_BACKENDS) {
+    issues.push({ path: 'vms', message: `${totalVms} VMs in all; at most ${MAX_BACKENDS}` });
+    return issues;
+  }
+
   const memoryByHost = new Map<string, number>();
   const seenVms = new Map<string, string>();
   s.vms.forEach((vm, i) => {
@@ -380,6 +420,10 @@ function crossCheck(s: Scenario): ScenarioIssue[] {
     if (labels.has(label)) issues.push({ path: `policies[${i}]`, message: `"${label}" is listed twice; give one a label` });
     labels.add(label);
   });
+  const client = s.dispatcher.client;
+  if (client.headersTimeoutMs > client.requestTimeoutMs) {
+    issues.push({ path: 'dispatcher.client.headersTimeoutMs', message: `${client.headersTimeoutMs} ms is longer than requestTimeoutMs (${client.requestTimeoutMs} ms), which includes the headers` });
+  }
   if (s.warmup >= s.duration) {
     issues.push({ path: 'warmup', message: `warmup (${s.warmup} ms) must be shorter than duration (${s.duration} ms)` });
   }
@@ -414,11 +458,16 @@ export function parseScenario(
 export function parseScenarioText(text: string, source = 'scenario', extraChecks?: (s: Scenario) => ScenarioIssue[]): Scenario {
   let data: unknown;
   try {
-    data = parseYaml(text, { prettyErrors: true });
+    data = parseYaml(text, { prettyErrors: true, maxAliasCount: MAX_YAML_ALIASES });
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const pos = err.linePos?.[0];
       throw new ScenarioError(source, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: err.message.split('\n')[0] }]);
+    }
+    // The library refuses an alias bomb (aliases that expand to millions of nodes) with a
+    // ReferenceError: a property of the input, so a refusal like any other, not a crash.
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+      throw new ScenarioError(source, [{ path: '', message: `too many YAML aliases (at most ${MAX_YAML_ALIASES}): ${err.message}` }]);
     }
     throw err;
   }
@@ -428,8 +477,13 @@ export function parseScenarioText(text: string, source = 'scenario', extraChecks
 export function loadScenario(file: string, extraChecks?: (s: Scenario) => ScenarioIssue[]): Scenario {
   let text: string;
   try {
+    const { size } = statSync(file);
+    if (size > MAX_SCENARIO_BYTES) {
+      throw new ScenarioError(file, [{ path: '', message: `the file is ${size} bytes; a scenario may be at most ${MAX_SCENARIO_BYTES} bytes` }]);
+    }
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof ScenarioError) throw err;
     throw new ScenarioError(file, [{ path: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
   }
   const scenario = parseScenarioText(text, file, extraChecks);

@@ -24,13 +24,30 @@ export function listen(server: Server, port: number, bind: string, what: string)
   });
 }
 
-/** Stop accepting; close idle keep-alive sockets now and busy ones once `graceMs` has passed. */
+/** How often a closing server looks for keep-alive connections that have gone idle. */
+const DRAIN_POLL_MS = 50;
+
+/**
+ * Stop accepting; finish what is in flight, then close (issue 17.7). Idle keep-alive sockets are
+ * closed now, and busy ones as soon as their response is done (polled every DRAIN_POLL_MS: Node
+ * has no event for a connection going idle); a request that still arrives on one (pipelined) is
+ * answered with `Connection: close` (Node's `shouldKeepAlive`). Only what is still busy after
+ * `graceMs` is cut.
+ */
 export function closeServer(server: Server, graceMs: number): Promise<void> {
   if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
+    server.prependListener('request', (_req: unknown, res: { shouldKeepAlive: boolean }) => {
+      res.shouldKeepAlive = false;
+    });
+    let cancelPoll = systemClock.schedule(DRAIN_POLL_MS, function poll() {
+      server.closeIdleConnections();
+      cancelPoll = systemClock.schedule(DRAIN_POLL_MS, poll);
+    });
     const cancelForce = systemClock.schedule(graceMs, () => server.closeAllConnections());
     server.close(() => {
       cancelForce();
+      cancelPoll();
       resolve();
     });
     server.closeIdleConnections();

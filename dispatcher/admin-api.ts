@@ -1,7 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
+import { MAX_WEIGHT } from '../core/limits.js';
 import type { BackendId } from '../core/types.js';
 import type { BackendStatus } from './balancer/types.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
@@ -20,6 +22,12 @@ import type { LiveWindow } from './live-stats.js';
  * that this API never approves (it sends no CORS headers at all); on top of that a change whose
  * Origin or Sec-Fetch-Site says it comes from elsewhere is refused (403), and the page may not be
  * framed (clickjacking).
+ *
+ * Every request, reads included, must name the admin port by an address, `localhost`, or a
+ * single-label name (a compose service such as `dispatcher`): any other `Host` is answered 421.
+ * That stops DNS rebinding, where a page from an attacker's domain that now resolves to 127.0.0.1
+ * reads (and, with a token it cannot have, would change) a loopback-only admin port from the
+ * victim's browser.
  */
 
 export interface AdminBackend extends BackendStatus {
@@ -77,8 +85,10 @@ const PolicyBody = z.union([
   z.strictObject({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }),
   z.strictObject({ file: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }),
 ]);
-const BackendBody = z.strictObject({ id: z.string().min(1).max(100), url: z.string().min(1), weight: z.number().positive().optional() });
-const WeightBody = z.strictObject({ weight: z.number().positive() });
+/** The bounds of the scenario's VM weight, and the Balancer's. */
+const weight = z.number().positive().max(MAX_WEIGHT);
+const BackendBody = z.strictObject({ id: z.string().min(1).max(100), url: z.string().min(1), weight: weight.optional() });
+const WeightBody = z.strictObject({ weight });
 const OwnerBody = z.strictObject({ mode: z.enum(['suspend', 'migrate']), forMs: z.number().positive().max(3_600_000).default(10_000) });
 const HostLoadBody = z.strictObject({ cores: z.number().nonnegative().max(1024) });
 
@@ -119,6 +129,21 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   throw new AdminError(400, `${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}`);
+}
+
+/** Is `host` (a Host header) one the admin port answers to? See the file comment. */
+export function isAllowedAdminHost(host: string | undefined): boolean {
+  if (host === undefined || host === '') return false;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  const bare = name.startsWith('[') ? name.slice(1, -1) : name;
+  if (isIP(bare) !== 0) return true;
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  return !name.includes('.');
 }
 
 export interface AdminApp {
@@ -182,7 +207,11 @@ export function createAdminApp(opts: { control: AdminControl; token: string; reg
 
   const app = express();
   app.disable('x-powered-by');
-  app.use((_req, res, next) => {
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (!isAllowedAdminHost(req.headers.host)) {
+      res.status(421).json({ error: 'the admin API answers only to an address, localhost or a single-label name in Host (DNS rebinding)' });
+      return;
+    }
     res.set(SECURITY_HEADERS);
     next();
   });

@@ -17,6 +17,7 @@ import { FleetTracker, remoteFleetSource, type FleetSource } from './fleet-view.
 import { LiveStats } from './live-stats.js';
 import { DispatcherMetrics } from './metrics.js';
 import { createPolicyErrorLog } from './policy-error-log.js';
+import { DnsCache } from './dns-cache.js';
 import { createHttpProxyEngine } from './proxy-engine.js';
 import { SessionSigner } from './session-cookie.js';
 
@@ -124,11 +125,17 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   });
   metrics.bind(balancer);
 
+  // One resolver cache for the proxy and the probes: one lookup per backend name per TTL.
+  const dns = new DnsCache();
   const engine = createHttpProxyEngine({
+    lookup: dns.lookup,
     upstreamTimeoutMs: settings.timeouts.upstreamMs,
     maxSocketsPerBackend: settings.maxConnPerBackend > 0 ? settings.maxConnPerBackend : undefined,
   });
+  // Node checks the header and request timeouts on this interval (30 s by default, which let a
+  // slow-header client live ~95 s); once a second is cheap and keeps the cut close to the setting.
   const proxyServer = http.createServer(
+    { connectionsCheckingInterval: Math.min(1000, settings.client.headersTimeoutMs) },
     createProxyHandler({
       balancer,
       engine,
@@ -153,7 +160,11 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   });
   // Clients may keep connections as long as the replicas keep ours.
   proxyServer.keepAliveTimeout = 65_000;
-  proxyServer.headersTimeout = 66_000;
+  // A client that is slow to send its request is the client's problem, answered 408 by Node before
+  // (headers) or while (body) the Balancer sees it; a backend is never charged for it (issue 17.7).
+  proxyServer.headersTimeout = settings.client.headersTimeoutMs;
+  proxyServer.requestTimeout = settings.client.requestTimeoutMs;
+  proxyServer.maxConnections = settings.client.maxConnections;
 
   const known = (id: BackendId): BackendId => {
     if (!targets.has(id)) throw new AdminError(404, `no backend "${id}" (backends: ${[...targets.keys()].join(', ') || 'none'})`);
@@ -209,7 +220,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   const adminServer = http.createServer(admin.app);
 
   const health = settings.healthCheck;
-  const probeAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const probeAgent = new http.Agent({ keepAlive: true, maxSockets: 1, lookup: dns.lookup });
   const checker =
     opts.healthChecks === false
       ? undefined

@@ -6,6 +6,7 @@ import type { Balancer } from './balancer/balancer.js';
 import { refusalStatus, type Admission, type AttemptOutcome, type Lease, type RequestInfo, type Ticket } from './balancer/types.js';
 import { prepareDownstreamHeaders, prepareUpstreamHeaders } from './forward-headers.js';
 import type { ForwardHandle, ProxyEngine } from './proxy-engine.js';
+import { guardRequest } from './request-guard.js';
 import { originPath, readRequestInfo, type ParsedRequest } from './request-info.js';
 import type { SessionSigner } from './session-cookie.js';
 
@@ -185,6 +186,13 @@ class Exchange {
 /** The node:http 'request' listener of the proxy port. */
 export function createProxyHandler(deps: HttpDispatcherDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    const verdict = guardRequest(req);
+    if (verdict !== undefined) {
+      if (verdict.kind === 'close') req.socket.destroy();
+      else sendJson(res, verdict.status, { error: verdict.error }, verdict.headers);
+      deps.recorder.answered('none', verdict.kind === 'close' ? '400' : String(verdict.status), 0);
+      return;
+    }
     const path = originPath(req.url);
     if (path === undefined) {
       sendJson(res, 400, { error: 'the request target must be a path (or an absolute http URL, whose host is ignored)' });

@@ -19,6 +19,8 @@ const LATENCY_BUCKETS_S = exponentialBuckets(0.0005, 2, 16);
 export interface MetricsSource {
   backends(): readonly BackendStatus[];
   queueLength(): number;
+  /** Panic mode (docs/dispatcher.md): too few backends healthy, so every one takes traffic. */
+  readonly panic: boolean;
 }
 
 export class DispatcherMetrics implements ExchangeRecorder {
@@ -54,6 +56,13 @@ export class DispatcherMetrics implements ExchangeRecorder {
       collect() {
         this.reset();
         this.set({ policy: policyOf() }, read()?.queueLength() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'dispatchlab_panic', help: '1 while too few backends are healthy and down or ejected ones take traffic too (panic mode)', labelNames: ['policy'], registers,
+      collect() {
+        this.reset();
+        this.set({ policy: policyOf() }, read()?.panic === true ? 1 : 0);
       },
     });
     const perBackend = (name: string, help: string, value: (b: BackendStatus) => number): void => {

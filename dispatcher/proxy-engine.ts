@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import type { AttemptOutcome } from './balancer/types.js';
 import { hasBody } from './request-info.js';
@@ -41,9 +41,15 @@ export interface ProxyEngine {
 export interface HttpProxyEngineOptions {
   /** Idle time allowed on an upstream request before it is abandoned as a timeout (504). */
   readonly upstreamTimeoutMs: number;
-  /** Pool bounds per backend. */
+  /**
+   * Pool bounds per backend. No bound by default: the Balancer's maxConnPerBackend is the only
+   * limit on concurrency (a hidden pool limit queued requests out of the Balancer's sight, with no
+   * timeout of its own: issue 17.1).
+   */
   readonly maxSocketsPerBackend?: number;
   readonly maxFreeSocketsPerBackend?: number;
+  /** How backend names become addresses (dns-cache.ts), instead of a thread-pool lookup per connection. */
+  readonly lookup?: LookupFunction;
 }
 
 /** Errors that mean nothing reached the backend: safe to send elsewhere even with a body. */
@@ -87,9 +93,10 @@ type WithAttempt = IncomingMessage & { [ATTEMPT]?: Attempt };
 export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine {
   const agent = new http.Agent({
     keepAlive: true,
-    maxSockets: opts.maxSocketsPerBackend ?? 256,
+    maxSockets: opts.maxSocketsPerBackend ?? Infinity,
     maxFreeSockets: opts.maxFreeSocketsPerBackend ?? 64,
     scheduling: 'lifo',
+    ...(opts.lookup ? { lookup: opts.lookup } : {}),
   });
   const proxy = httpProxy.createProxyServer({ agent, changeOrigin: true, proxyTimeout: opts.upstreamTimeoutMs, xfwd: false });
 

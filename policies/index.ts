@@ -31,11 +31,16 @@ export function policyNames(): string[] {
   return Object.keys(POLICIES);
 }
 
+/** Own keys only: `__proto__` or `toString` is an unknown policy, not Object.prototype's. */
+export function policyDefinition(name: string): PolicyDefinition | undefined {
+  return Object.hasOwn(POLICIES, name) ? POLICIES[name] : undefined;
+}
+
 /** The definition of an entry: a built-in by name, or a policy file loadPolicyFiles has loaded. */
 function definitionOf(spec: PolicySpec): PolicyDefinition {
   if (typeof spec === 'object' && 'file' in spec) return loadedPolicyFile(spec.file);
   const name = policyName(spec);
-  const def = POLICIES[name];
+  const def = policyDefinition(name);
   if (!def) throw new Error(`unknown policy "${name}" (known: ${policyNames().join(', ')})`);
   return def;
 }
@@ -61,7 +66,7 @@ export function checkPolicySpecs(s: Scenario): ScenarioIssue[] {
   s.policies.forEach((spec, i) => {
     if (typeof spec === 'object' && 'file' in spec) return;
     const name = policyName(spec);
-    const def = POLICIES[name];
+    const def = policyDefinition(name);
     if (!def) {
       issues.push({ path: `policies[${i}]`, message: `"${name}" is not a known policy (known: ${policyNames().join(', ')})` });
       return;

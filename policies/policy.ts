@@ -9,14 +9,17 @@ import type { BackendId, Millis } from '../core/types.js';
  * time reaches them as `now`, so they run unchanged in virtual time.
  */
 
-/** A backend's state as the Balancer tracks it. Only `healthy` backends are eligible. */
+/** A backend's state as the Balancer tracks it. Only `healthy` backends are eligible, except in panic mode. */
 export type BackendState = 'healthy' | 'ejected' | 'draining' | 'down';
 
 /** A read-only view of one backend, maintained by the Balancer. */
 export interface BackendView {
   readonly id: BackendId;
   readonly weight: number;
-  /** state === 'healthy': eligible for new requests. */
+  /**
+   * Eligible for new requests: state === 'healthy', or, in panic mode (too few backends healthy,
+   * Envoy's healthy panic threshold), also 'down' or 'ejected'.
+   */
   readonly healthy: boolean;
   readonly state: BackendState;
   /** Requests this Balancer has dispatched to it and not yet completed. */

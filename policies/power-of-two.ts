@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_CHOICES } from '../core/limits.js';
 import type { Rng } from '../core/rng.js';
 import type { BackendId } from '../core/types.js';
 import { createLoadMetric, loadMetricOptions } from './load/index.js';
@@ -95,7 +96,7 @@ export class PowerOfChoices extends MetricPolicy {
 
 export type Sampling = 'distinct' | 'with-replacement';
 
-export const choicesOption = z.number().int().min(2).default(2).describe('how many backends to sample per pick (d)');
+export const choicesOption = z.number().int().min(2).max(MAX_CHOICES).default(2).describe('how many backends to sample per pick (d)');
 
 const options = z.strictObject({
   choices: choicesOption,

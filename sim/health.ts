@@ -15,11 +15,21 @@ import type { DispatcherSettings } from '../core/scenario.js';
  *
  * A status change that is undone before it is detected is never seen, as with a real prober; each
  * VM keeps a generation number so a pending transition of an older status is ignored.
+ *
+ * A passing probe also ends an outlier ejection (Balancer.healthCheckPassed): here an ejected
+ * backend is probed every `intervalMs` from its ejection (the latest the live prober's next probe
+ * would land) and passes the first probe that finds its VM running.
  */
 
 /** The part of the Balancer this needs. */
 export interface HealthTarget {
   setHealth(id: string, up: boolean): void;
+  healthCheckPassed(id: string): void;
+}
+
+export interface SimulatedHealthChecks {
+  /** Tell the prober model that `target` ejected `vm` (wire it to the Balancer's onEjection). */
+  ejected(target: HealthTarget, vm: string): void;
 }
 
 export function simulateHealthChecks(
@@ -28,7 +38,7 @@ export function simulateHealthChecks(
   settings: DispatcherSettings,
   replicas: ReadonlySet<string>,
   targets: readonly HealthTarget[],
-): void {
+): SimulatedHealthChecks {
   const { intervalMs, fall, rise } = settings.healthCheck;
   const downAfterMs: Millis = intervalMs * fall;
   const upAfterMs: Millis = intervalMs * rise;
@@ -47,4 +57,14 @@ export function simulateHealthChecks(
     });
   };
   for (const host of fleet.hosts) host.onStatusChange(onStatus);
+  return {
+    ejected(target, vm) {
+      const host = fleet.hostOf(vm);
+      const probe = (): void => {
+        if (host.status(vm) === 'running') target.healthCheckPassed(vm);
+        else clock.schedule(intervalMs, probe);
+      };
+      clock.schedule(intervalMs, probe);
+    },
+  };
 }

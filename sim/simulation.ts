@@ -111,20 +111,23 @@ export function runPolicy(
     opts.requests !== undefined && workload.openLoop ? (opts.requests * 1000) / workload.rateRps : (opts.durationMs ?? scenario.duration) - warmupMs;
   const stats = new RunStats(replicas, warmupMs, timelineBucketMs(expectedWindowMs));
   const sticky = policies[0].sticky === true;
-  const observer: BalancerObserver = {
-    onSticky: (hit) => {
-      if (clock.now() < warmupMs) return;
-      if (hit) stats.stickyHits++;
-      else stats.stickyMisses++;
-    },
-    onPolicyError: opts.onPolicyError,
+  const onSticky = (hit: boolean): void => {
+    if (clock.now() < warmupMs) return;
+    if (hit) stats.stickyHits++;
+    else stats.stickyMisses++;
   };
-  const observed = sticky || opts.onPolicyError !== undefined;
-  const balancers = policies.map(
-    (policy) => new Balancer({ clock, policy, settings: scenario.dispatcher, backends: replicas, ...(observed ? { observer } : {}) }),
-  );
+  const balancers: Balancer[] = [];
+  const health = simulateHealthChecks(fleet, clock, scenario.dispatcher, new Set(replicas.map((r) => r.id)), balancers);
+  for (const policy of policies) {
+    const observer: BalancerObserver = {
+      onEjection: (id) => health.ejected(balancer, id),
+      ...(sticky ? { onSticky } : {}),
+      ...(opts.onPolicyError ? { onPolicyError: opts.onPolicyError } : {}),
+    };
+    const balancer: Balancer = new Balancer({ clock, policy, settings: scenario.dispatcher, backends: replicas, observer });
+    balancers.push(balancer);
+  }
 
-  simulateHealthChecks(fleet, clock, scenario.dispatcher, new Set(replicas.map((r) => r.id)), balancers);
   // Decided once per class (the rule reads the method string), not on every request.
   const retryableClasses = new Set(scenario.workload.classes.filter((c) => isRetryable(c.method, c.bodyBytes > 0)));
   const driver = new SimDriver({

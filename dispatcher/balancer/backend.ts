@@ -8,8 +8,9 @@ import type { BackendState, BackendView } from '../../policies/policy.js';
  * request.
  *
  * Two views per backend when there is a concurrency limit: `view` tells the truth about the
- * backend (state healthy => healthy), `pickView` is what `Policy.pick` sees, where a healthy but
- * full backend reads `healthy: false`, so no policy can choose it. Without a limit they are the
+ * backend (`healthy`: eligible for new requests, which is state healthy, or in panic mode also
+ * down or ejected), `pickView` is what `Policy.pick` sees, where an eligible but full backend
+ * reads `healthy: false`, so no policy can choose it. Without a limit they are the
  * same object.
  */
 
@@ -79,15 +80,23 @@ export class BackendRecord {
   }
 
   /**
-   * Copy state, weight and in-flight into the views. Returns how eligibility for picking changed
+   * In panic mode (too few backends healthy) down and ejected backends take traffic again; a
+   * draining or removed one never does: that is the admin's decision, not a health verdict.
+   */
+  servesInPanic(): boolean {
+    return (this.state === 'down' && !this.removed) || this.state === 'ejected';
+  }
+
+  /**
+   * Copy state, eligibility, weight and in-flight into the views. Returns how eligibility for picking changed
    * (-1, 0 or +1), so Membership keeps its count of pickable backends without scanning.
    */
-  sync(): number {
+  sync(panic: boolean): number {
     const view = this.view;
     const pick = this.pickView;
     const wasPickable = pick.healthy;
     view.state = this.state;
-    view.healthy = this.state === 'healthy';
+    view.healthy = this.state === 'healthy' || (panic && this.servesInPanic());
     view.inFlight = this.inFlight;
     view.weight = this.weight;
     if (pick !== view) {

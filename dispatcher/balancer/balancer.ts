@@ -85,7 +85,7 @@ export class Balancer {
     this.observer = opts.observer;
     this.currentPolicy = opts.policy;
     const settings = opts.settings;
-    this.members = new Membership(settings.maxConnPerBackend, {
+    this.members = new Membership(settings.maxConnPerBackend, settings.panicThreshold, {
       stateChanged: (rec, from, to) => this.observer?.onStateChange?.(rec.id, from, to),
       membershipChanged: () => this.membershipChanged(),
     });
@@ -185,12 +185,33 @@ export class Balancer {
     this.members.setWeight(id, weight);
   }
 
-  /** From active health checks: down <-> healthy. Ignores ids removed while a probe was out. */
+  /**
+   * From active health checks: down <-> healthy. Coming up also ends an outlier ejection: the
+   * backend has just passed `rise` checks in a row. Ignores ids removed while a probe was out.
+   */
   setHealth(id: BackendId, up: boolean): void {
     const rec = this.members.records.get(id);
     if (rec === undefined) return;
     rec.up = up;
+    if (up && rec.cancelEjection !== undefined) this.outliers.end(rec);
     this.members.refresh(rec);
+  }
+
+  /**
+   * One active health check passed: an outlier ejection ends now instead of at its time, after
+   * Envoy's `successful_active_health_check_uneject_host`. A recovered backend is back within one
+   * check interval rather than 30 s, 60 s, ... later. The checker calls it on every passing probe.
+   */
+  healthCheckPassed(id: BackendId): void {
+    const rec = this.members.records.get(id);
+    if (rec?.cancelEjection === undefined) return;
+    this.outliers.end(rec);
+    this.members.refresh(rec);
+  }
+
+  /** Panic mode: too few backends are healthy, so down and ejected ones take traffic too. */
+  get panic(): boolean {
+    return this.members.panic;
   }
 
   /** A fresh load figure from the VM (X-VM-Load, GET /load). Late reports of removed backends are ignored. */

@@ -1,3 +1,4 @@
+import { MAX_BACKENDS, MAX_WEIGHT } from '../../core/limits.js';
 import type { BackendId } from '../../core/types.js';
 import type { BackendState, BackendView } from '../../policies/policy.js';
 import { BackendRecord } from './backend.js';
@@ -8,6 +9,13 @@ import type { BackendStatus } from './types.js';
  * needs without scanning (backends in state healthy, backends a pick may choose now). Admin and
  * health-check changes land here; the owner hears of every state change and membership change
  * through `MembershipListener`, so it can tell the policy and re-run its queue.
+ *
+ * Panic mode, after Envoy's healthy panic threshold and Finagle's PanicMode: when fewer than
+ * `panicThreshold` of the backends not draining are healthy, health checks and outlier ejection
+ * are more likely wrong (a starved prober, a shared dependency, a burst of client errors) than
+ * that many backends broken, and sending everything to the few left would overload them too. So
+ * down and ejected backends become eligible again until enough are healthy. Checking it costs
+ * nothing per request: it is re-derived only when a state changes.
  */
 
 export interface BackendInit {
@@ -28,7 +36,7 @@ export interface MembershipListener {
 }
 
 function validWeight(id: BackendId, weight: number): number {
-  if (!Number.isFinite(weight) || weight < 0) throw new Error(`backend "${id}": weight must be a finite number >= 0, got ${weight}`);
+  if (!(weight >= 0 && weight <= MAX_WEIGHT)) throw new Error(`backend "${id}": weight must be a number from 0 to ${MAX_WEIGHT}, got ${weight}`);
   return weight;
 }
 
@@ -41,10 +49,15 @@ export class Membership {
   /** Backends in state healthy, and those a pick may choose now (healthy with a free slot). */
   healthyCount = 0;
   pickableCount = 0;
+  /** Backends in state draining: the admin took them out, so they do not count towards panic. */
+  private drainingCount = 0;
+  panic = false;
 
   constructor(
     /** 0 = no limit. */
     private readonly maxConnPerBackend: number,
+    /** Fraction of the backends not draining that must be healthy; below it, panic. 0 = never. */
+    private readonly panicThreshold: number,
     private readonly listener: MembershipListener,
   ) {
     this.pickList = maxConnPerBackend > 0 ? [] : this.viewList;
@@ -64,12 +77,14 @@ export class Membership {
   insert(b: BackendInit): void {
     if (typeof b.id !== 'string' || b.id === '') throw new Error(`backend id must be a non-empty string, got ${JSON.stringify(b.id)}`);
     if (this.records.has(b.id)) throw new Error(`backend "${b.id}" already exists`);
+    if (this.records.size >= MAX_BACKENDS) throw new Error(`at most ${MAX_BACKENDS} backends`);
     const rec = new BackendRecord(b.id, validWeight(b.id, b.weight ?? 1), b.host, this.maxConnPerBackend, b.data);
     this.records.set(b.id, rec);
     this.viewList.push(rec.view);
     if (this.pickList !== this.viewList) this.pickList.push(rec.pickView);
     this.healthyCount++;
-    this.pickableCount++;
+    this.pickableCount += rec.sync(this.panic) + 1;
+    this.updatePanic();
   }
 
   add(b: BackendInit): void {
@@ -83,9 +98,11 @@ export class Membership {
     this.viewList.splice(this.viewList.indexOf(rec.view), 1);
     if (this.pickList !== this.viewList) this.pickList.splice(this.pickList.indexOf(rec.pickView), 1);
     if (rec.state === 'healthy') this.healthyCount--;
+    if (rec.state === 'draining') this.drainingCount--;
     rec.removed = true;
     rec.state = rec.deriveState();
-    this.pickableCount += rec.sync();
+    this.pickableCount += rec.sync(this.panic);
+    this.updatePanic();
     this.listener.membershipChanged();
   }
 
@@ -97,7 +114,7 @@ export class Membership {
   setWeight(id: BackendId, weight: number): void {
     const rec = this.get(id);
     rec.weight = validWeight(id, weight);
-    rec.sync();
+    rec.sync(this.panic);
     this.listener.membershipChanged();
   }
 
@@ -109,7 +126,10 @@ export class Membership {
     rec.state = to;
     if (from === 'healthy') this.healthyCount--;
     if (to === 'healthy') this.healthyCount++;
-    this.pickableCount += rec.sync();
+    if (from === 'draining') this.drainingCount--;
+    if (to === 'draining') this.drainingCount++;
+    this.pickableCount += rec.sync(this.panic);
+    this.updatePanic();
     this.listener.stateChanged(rec, from, to);
     this.listener.membershipChanged();
   }
@@ -118,21 +138,31 @@ export class Membership {
   take(rec: BackendRecord): void {
     rec.inFlight++;
     rec.requests++;
-    this.pickableCount += rec.sync();
+    this.pickableCount += rec.sync(this.panic);
   }
 
   /** A lease on `rec` ended (hot path: no allocation). */
   release(rec: BackendRecord): void {
     rec.inFlight--;
-    this.pickableCount += rec.sync();
+    this.pickableCount += rec.sync(this.panic);
   }
 
-  /** Is there any healthy backend this request has not tried yet (full or not)? */
+  /** Is there any eligible backend this request has not tried yet (full or not)? */
   hasCandidate(tried: ReadonlySet<BackendId> | undefined): boolean {
-    if (tried === undefined) return this.healthyCount > 0;
+    const eligible = this.panic ? this.records.size - this.drainingCount : this.healthyCount;
+    if (tried === undefined) return eligible > 0;
     let excluded = 0;
-    for (const id of tried) if (this.records.get(id)?.state === 'healthy') excluded++;
-    return this.healthyCount - excluded > 0;
+    for (const id of tried) if (this.records.get(id)?.view.healthy === true) excluded++;
+    return eligible - excluded > 0;
+  }
+
+  /** Enter or leave panic mode after a count changed; on a change every view is re-derived. */
+  private updatePanic(): void {
+    const serving = this.records.size - this.drainingCount;
+    const panic = serving > 0 && this.healthyCount < this.panicThreshold * serving;
+    if (panic === this.panic) return;
+    this.panic = panic;
+    for (const rec of this.records.values()) this.pickableCount += rec.sync(panic);
   }
 
   /** Snapshot for admin APIs and reports. */

@@ -9,6 +9,8 @@ export interface HashMember {
 /** A consistent-hash lookup structure (ring or Maglev table), built once per membership. */
 export interface HashTable {
   readonly memberIds: readonly BackendId[];
+  /** Ring points or Maglev slots: what a build costs, in time and memory. */
+  readonly entries: number;
   /**
    * The members in this key's order of preference, each once: the first is the key's home, the
    * next ones are where it goes when the earlier ones are full or to be avoided. Lazy, so the usual

@@ -19,10 +19,12 @@ export class MaglevTable implements HashTable {
   readonly memberIds: readonly BackendId[];
   private readonly slots: Int32Array;
 
-  constructor(members: readonly HashMember[], tableSize: number) {
-    if (!isPrime(tableSize)) throw new Error(`maglev table size must be prime (got ${tableSize})`);
+  constructor(members: readonly HashMember[], requestedSize: number) {
+    if (!isPrime(requestedSize)) throw new Error(`maglev table size must be prime (got ${requestedSize})`);
     const sorted = sortedMembers(members);
-    if (sorted.length > tableSize) throw new Error(`maglev table size ${tableSize} is smaller than the ${sorted.length} backends`);
+    // Every backend needs a slot: with more backends than slots (added at runtime, or a small
+    // table), the table grows to the next prime, rather than failing every pick.
+    const tableSize = sorted.length > requestedSize ? nextPrime(sorted.length) : requestedSize;
     this.memberIds = sorted.map((m) => m.id);
     this.slots = new Int32Array(tableSize).fill(-1);
     if (sorted.length === 0) return;
@@ -48,6 +50,10 @@ export class MaglevTable implements HashTable {
     }
   }
 
+  get entries(): number {
+    return this.slots.length;
+  }
+
   *preferences(hash: number): Iterable<BackendId> {
     const size = this.slots.length;
     const seen = new Set<number>();
@@ -59,6 +65,13 @@ export class MaglevTable implements HashTable {
       yield this.memberIds[owner];
     }
   }
+}
+
+/** The smallest prime >= n. */
+export function nextPrime(n: number): number {
+  let p = Math.max(2, Math.ceil(n));
+  while (!isPrime(p)) p++;
+  return p;
 }
 
 export function isPrime(n: number): boolean {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { BackendId } from '../../core/types.js';
 import type { BackendView, PickContext } from '../policy.js';
+import { MAX_MAGLEV_TABLE_SIZE, MAX_VNODES } from '../../core/limits.js';
 import { keyHash } from './hash.js';
 import type { HashTable } from './hash-table.js';
 import { MaglevTable, isPrime } from './maglev.js';
@@ -23,15 +24,17 @@ import { HashRing } from './ring.js';
  */
 export const hashingOptions = (boundedLoadDefault: number) => ({
   algorithm: z.enum(['ring', 'maglev']).default('ring').describe('ring (ketama) or maglev lookup table'),
-  vnodes: z.number().int().positive().default(100).describe('ring: points per unit of weight'),
+  vnodes: z.number().int().min(1).max(MAX_VNODES).default(100).describe('ring: points per unit of weight'),
   tableSize: z
     .number()
     .int()
+    .min(2)
+    .max(MAX_MAGLEV_TABLE_SIZE)
     .refine(isPrime, 'must be a prime number')
     .default(65537)
     .describe('maglev: lookup table size, a prime well above 100 x backends'),
   boundedLoad: z
-    .union([z.literal(0), z.number().min(1)])
+    .union([z.literal(0), z.number().min(1).max(100)])
     .default(boundedLoadDefault)
     .describe('bounded-load factor c >= 1: cap each backend at ceil(c x average in-flight); 0 = unbounded'),
 });

@@ -221,8 +221,8 @@ describe('Balancer admission and queue', () => {
     expect(balancer.stats().refused['queue-timeout']).toBe(0);
   });
 
-  it('refuses no-backend at once, and flushes the queue, when no backend is healthy', () => {
-    const { balancer, results } = setup({ backends: 1, settings: { maxConnPerBackend: 1 } });
+  it('refuses no-backend at once, and flushes the queue, when no backend is healthy (panic mode off)', () => {
+    const { balancer, results } = setup({ backends: 1, settings: { maxConnPerBackend: 1, panicThreshold: 0 } });
     balancer.begin(GET, results.for('a'));
     balancer.begin(GET, results.for('b'));
     balancer.setHealth('b1', false);
@@ -233,10 +233,10 @@ describe('Balancer admission and queue', () => {
     expect(balancer.stats().refused['no-backend']).toBe(2);
   });
 
-  it('without a limit, refuses no-backend without asking the policy once every backend is out', () => {
+  it('without a limit, refuses no-backend without asking the policy once every backend is out (panic mode off)', () => {
     let picks = 0;
     const { balancer, results } = setup({
-      settings: { maxConnPerBackend: 0 },
+      settings: { maxConnPerBackend: 0, panicThreshold: 0 },
       policy: { name: 'count', pick: (backends) => (picks++, backends.find((b) => b.healthy)?.id) },
     });
     balancer.setHealth('b1', false);

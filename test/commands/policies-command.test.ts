@@ -14,8 +14,8 @@ describe('dispatchlab policies', () => {
     const text = await run();
     for (const name of policyNames()) expect(text).toMatch(new RegExp(`^${name}: `, 'm'));
     expect(text).toMatch(/^ {4}metric +in-flight \| reported \| peak-ewma \(default "in-flight"\): /m);
-    expect(text).toMatch(/^ {4}boundedLoad +0 \| number >= 1 \(default 1\.25\)/m);
-    expect(text).toMatch(/^ {4}choices +integer >= 2 \(default 2\)/m);
+    expect(text).toMatch(/^ {4}boundedLoad +0 \| number >= 1 <= 100 \(default 1\.25\)/m);
+    expect(text).toMatch(/^ {4}choices +integer >= 2 <= 32 \(default 2\)/m);
   });
 
   it('--json gives the options as JSON Schema, defaults included', async () => {

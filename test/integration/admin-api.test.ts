@@ -184,3 +184,26 @@ describe('admin API', () => {
     }
   });
 });
+describe('admin API: Host check (DNS rebinding)', () => {
+  it('answers an address, localhost or a single-label name, and 421 to any other Host, reads included', async () => {
+    const { isAllowedAdminHost } = await import('../../dispatcher/admin-api.js');
+    for (const host of ['127.0.0.1:9901', '[::1]:9901', 'localhost:9901', 'LOCALHOST', 'app.localhost', 'dispatcher:9901', '10.0.0.5']) {
+      expect(isAllowedAdminHost(host)).toBe(true);
+    }
+    for (const host of [undefined, '', 'evil.example:9901', 'evil.example', '127.0.0.1.nip.io', 'a b']) {
+      expect(isAllowedAdminHost(host)).toBe(false);
+    }
+    const { request } = await import('node:http');
+    const status = (hostHeader: string) =>
+      new Promise<number | undefined>((resolve, reject) => {
+        const req = request(`${base}/backends`, { headers: { host: hostHeader } }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await status('evil.example:9901')).toBe(421);
+    expect(await status('127.0.0.1:9901')).toBe(200);
+  });
+});

@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHost, type RunningHost } from '../../backends/host-server.js';
 import { loadScenario } from '../../core/scenario.js';
@@ -78,7 +79,12 @@ describe('server commands in process', () => {
     }
     const out = io.stdoutText();
     expect(out).toMatch(/^scenario {3}dispatcher-two-replicas$/m);
-    expect(out).toMatch(/^admin token: \S{16,} \(generated/m);
+    const tokenFile = /^admin token: in (\S+) \(generated, mode 0600/m.exec(out)?.[1];
+    expect(tokenFile).toBeDefined();
+    expect(statSync(tokenFile!).mode & 0o777).toBe(0o600);
+    const token = readFileSync(tokenFile!, 'utf8').trim();
+    expect(token).toMatch(/^\S{16,}$/);
+    expect(out).not.toContain(token);
     expect(out).toMatch(/^replica {4}r1 http:\/\/127\.0\.0\.1:\d+ \(host h1\)$/m);
     expect(out).toMatch(/^replica {4}r2 http:\/\/127\.0\.0\.1:\d+ \(host h2\)$/m);
     const servedBy = new Set<unknown>();

@@ -113,9 +113,11 @@ describe('hash tables', () => {
     }
   });
 
-  it('refuse a Maglev table size that is not prime or smaller than the membership', () => {
+  it('refuse a Maglev table size that is not prime; grow one smaller than the membership to the next prime', () => {
     expect(() => new MaglevTable([{ id: 'a', weight: 1 }], 100)).toThrow(/prime/);
-    expect(() => new MaglevTable(['a', 'b', 'c', 'd'].map((id) => ({ id, weight: 1 })), 3)).toThrow(/smaller/);
+    const grown = new MaglevTable(['a', 'b', 'c', 'd'].map((id) => ({ id, weight: 1 })), 3);
+    expect(grown.entries).toBe(5);
+    expect(new Set([...grown.preferences(0)])).toEqual(new Set(['a', 'b', 'c', 'd']));
   });
 
   it('hashes the first key present when the chosen one is missing, and picks at random without any', () => {

@@ -1,0 +1,68 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseDuration } from '../../core/duration.js';
+import { MAX_SCENARIO_BYTES } from '../../core/limits.js';
+import { loadScenario, parseScenario, parseScenarioText, ScenarioError } from '../../core/scenario.js';
+
+// Issue 17.8: inputs that used to crash, hang or exhaust memory are refused with the path of the
+// bad field (the CLI turns a ScenarioError into exit 2).
+
+const base = {
+  name: 't',
+  hosts: [{ name: 'h', cores: 4, memoryMb: 8192 }],
+  vms: [{ name: 'web', count: 2, host: 'h', memoryMb: 1024 }],
+  workload: { classes: [{ name: 'page', share: 1, cpuMs: 5 }] },
+};
+
+function refusal(run: () => unknown): string {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ScenarioError);
+    return (err as ScenarioError).issues.map((i) => `${i.path}: ${i.message}`).join('\n');
+  }
+  throw new Error('accepted');
+}
+
+describe('scenario limits', () => {
+  it('a YAML alias bomb is a ScenarioError, not a stack trace', () => {
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    expect(refusal(() => parseScenarioText(levels.join('\n')))).toMatch(/too many YAML aliases/);
+  });
+
+  it('a duration that overflows to Infinity, or longer than a week, is refused', () => {
+    expect(parseDuration('9'.repeat(400))).toBeUndefined();
+    expect(parseDuration(`${'9'.repeat(400)}s`)).toBeUndefined();
+    expect(parseDuration('8d')).toBeUndefined();
+    expect(parseDuration('169h')).toBeUndefined();
+    expect(parseDuration('168h')).toBe(7 * 24 * 3_600_000);
+    expect(refusal(() => parseScenarioText(`${JSON.stringify(base)}`.replace('"name":"t"', `"name":"t","duration":"${'9'.repeat(400)}s"`)))).toMatch(
+      /^duration: .*at most 7 days/m,
+    );
+  });
+
+  it('absurd rates, counts and sizes are refused with their path', () => {
+    expect(refusal(() => parseScenario({ ...base, workload: { ...base.workload, arrival: { rateRps: 1e-300 } } }))).toMatch(/workload\.arrival/);
+    expect(refusal(() => parseScenario({ ...base, workload: { ...base.workload, arrival: { rateRps: 1e9 } } }))).toMatch(/workload\.arrival/);
+    expect(refusal(() => parseScenario({ ...base, vms: [{ ...base.vms[0], count: 1e7 }] }))).toMatch(/^vms\[0\]\.count/m);
+    // Many entries each within the per-entry bound still cannot add up past the total.
+    const many = Array.from({ length: 3 }, (_, i) => ({ ...base.vms[0], name: `w${i}`, count: 5000 }));
+    expect(refusal(() => parseScenario({ ...base, vms: many }))).toMatch(/^vms: 15000 VMs in all; at most 10000/m);
+    expect(refusal(() => parseScenario({ ...base, workload: { ...base.workload, sessions: 1e12 } }))).toMatch(/workload\.sessions/);
+    expect(refusal(() => parseScenario({ ...base, dispatcher: { retries: 1000 } }))).toMatch(/dispatcher\.retries/);
+  });
+
+  it('a scenario file larger than the cap is refused before it is read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scenario-limits-'));
+    const file = join(dir, 'big.yaml');
+    writeFileSync(file, `# ${'x'.repeat(MAX_SCENARIO_BYTES)}\n${JSON.stringify(base)}\n`);
+    expect(refusal(() => loadScenario(file))).toMatch(/at most 1048576 bytes/);
+  });
+});
