@@ -34,7 +34,8 @@ import { RunRecorder } from './run-recorder.js';
 const TICK_MS = 500;
 
 export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Promise<LoadResult> {
-  const target = new URL(plan.url);
+  const targets = (plan.dispatchers ?? [plan.url]).map((url) => new URL(url));
+  if (targets.length === 0) throw new Error('open loop: no dispatcher to send to');
   const agent = new http.Agent({ keepAlive: true, maxSockets: plan.maxInFlight, maxFreeSockets: plan.maxInFlight });
   const runRng = createRng(plan.seed);
   const gaps = runRng.stream('arrivals');
@@ -42,9 +43,10 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
   const jars = new Map<number, CookieJar>();
   const meanGapMs = 1000 / plan.rateRps;
   let inFlight = 0;
+  let arrivals = 0;
   let onIdle: (() => void) | undefined;
 
-  function send(request: PlannedRequest, intendedMs: Millis, recorder: RunRecorder): void {
+  function send(request: PlannedRequest, intendedMs: Millis, recorder: RunRecorder, target: URL): void {
     let jar: CookieJar | undefined;
     if (request.session !== undefined) {
       jar = jars.get(request.session) ?? new CookieJar();
@@ -61,6 +63,7 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
       finished = true;
       inFlight--;
       recorder.record(code, answered ? intendedMs : undefined, answered ? performance.now() : undefined);
+      hooks.onRequestEnd?.(code, target.href);
       if (inFlight === 0) onIdle?.();
     };
     inFlight++;
@@ -96,8 +99,11 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
         const now = performance.now();
         for (; nextMs <= now && nextMs < endMs; nextMs += gaps.exponential(meanGapMs)) {
           const request = nextRequest();
-          if (inFlight >= plan.maxInFlight) recorder.record('dropped');
-          else send(request, nextMs, recorder);
+          const target = targets[arrivals++ % targets.length];
+          if (inFlight >= plan.maxInFlight) {
+            recorder.record('dropped');
+            hooks.onRequestEnd?.('dropped', target.href);
+          } else send(request, nextMs, recorder, target);
         }
         if (nextMs >= endMs) resolve();
         else setTimeout(pump, nextMs - now);
