@@ -16,6 +16,7 @@ import {
   recordingRules,
   type Dashboard,
   type DatasourceRef,
+  type PrometheusConfig,
 } from './deploy-files.js';
 
 /**
@@ -30,6 +31,8 @@ interface ComposeService {
   environment?: Record<string, string>;
   volumes?: string[];
   ports?: string[];
+  profiles?: string[];
+  networks?: Record<string, { aliases?: string[] }>;
 }
 const compose = readYaml<{ services: Record<string, ComposeService> }>(COMPOSE_FILE);
 const dashboard = readJson<Dashboard>(DASHBOARD_FILE);
@@ -37,7 +40,7 @@ const datasources = readYaml<{ datasources: { uid: string; type: string; url: st
   'deploy/grafana/provisioning/datasources/prometheus.yml',
 );
 const providers = readYaml<{ providers: { options: { path: string } }[] }>('deploy/grafana/provisioning/dashboards/dispatchlab.yml');
-const prometheus = readYaml<{ scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] }>(PROMETHEUS_FILE);
+const prometheus = readYaml<PrometheusConfig>(PROMETHEUS_FILE);
 
 function service(name: string): ComposeService {
   const found = compose.services[name];
@@ -60,10 +63,14 @@ function mountTarget(name: string, source: string): string {
   return volume.split(':')[1];
 }
 
-function scrapeTargets(job: string): string[] {
+function scrapeJob(job: string): PrometheusConfig['scrape_configs'][number] {
   const config = prometheus.scrape_configs.find((c) => c.job_name === job);
   if (!config) throw new Error(`${PROMETHEUS_FILE} has no job "${job}"`);
-  return config.static_configs.flatMap((s) => s.targets);
+  return config;
+}
+
+function scrapeTargets(job: string): string[] {
+  return (scrapeJob(job).static_configs ?? []).flatMap((s) => s.targets);
 }
 
 function promtoolPath(): string {
@@ -72,6 +79,8 @@ function promtoolPath(): string {
 }
 
 const scenarioFile = flag('dispatcher', '--scenario');
+/** The network alias every dispatcher container answers to (docker-compose.yml). */
+const DISPATCHERS_ALIAS = 'dispatchers';
 const scenario = loadScenario(scenarioFile);
 
 describe('the Grafana dashboard', () => {
@@ -158,9 +167,23 @@ describe('Prometheus and the compose services agree with the scenario', () => {
     }
   });
 
-  it('the load generator and the comparison use that scenario too, and load goes through the dispatcher', () => {
+  it('the load generator and the comparison use that scenario too, and load goes through every dispatcher', () => {
     for (const name of ['loadgen', 'compare']) expect(flag(name, '--scenario')).toBe(scenarioFile);
-    expect(flag('loadgen', '--target')).toBe(`http://dispatcher:${flag('dispatcher', '--port')}`);
+    expect(flag('loadgen', '--target')).toBe(`http://${DISPATCHERS_ALIAS}:${flag('dispatcher', '--port')}`);
+    expect(service('loadgen').command).toContain('--all-addresses');
+  });
+
+  it('extra dispatchers run the dispatcher’s very command under the shared name, and scale without a fixed host port', () => {
+    const extra = service('extra-dispatcher');
+    expect(extra.command).toEqual(service('dispatcher').command);
+    expect(extra.environment).toEqual(service('dispatcher').environment);
+    expect(extra.profiles).toEqual(['dispatchers']);
+    for (const name of ['dispatcher', 'extra-dispatcher']) expect(service(name).networks?.default.aliases).toContain(DISPATCHERS_ALIAS);
+    // 127.0.0.1::8080 publishes on a free loopback port; a fixed one would clash at the second container.
+    expect(extra.ports?.map((p) => p.split(':'))).toEqual([
+      ['127.0.0.1', '', flag('dispatcher', '--port')],
+      ['127.0.0.1', '', flag('dispatcher', '--admin-port')],
+    ]);
   });
 
   it('Prometheus scrapes one replica port of every host: the first one', () => {
@@ -168,8 +191,14 @@ describe('Prometheus and the compose services agree with the scenario', () => {
     expect(scrapeTargets('hosts').sort()).toEqual(expected.sort());
   });
 
-  it('Prometheus scrapes the dispatcher’s admin port', () => {
-    expect(scrapeTargets('dispatcher')).toEqual([`dispatcher:${flag('dispatcher', '--admin-port')}`]);
+  it('Prometheus scrapes the admin port of every dispatcher, found by the shared name', () => {
+    expect(scrapeJob('dispatcher').dns_sd_configs).toEqual([
+      expect.objectContaining({ names: [DISPATCHERS_ALIAS], type: 'A', port: Number(flag('dispatcher', '--admin-port')) }),
+    ]);
+  });
+
+  it('Prometheus scrapes the load generator’s metrics port', () => {
+    expect(scrapeTargets('loadgen')).toEqual([`loadgen:${flag('loadgen', '--metrics-port')}`]);
   });
 
   it('the dispatcher is given every replica at the port its host serves it on', () => {

@@ -55,8 +55,18 @@ export function readJson<T>(file: string): T {
   return JSON.parse(readFileSync(file, 'utf8')) as T;
 }
 
+/** YAML with merge keys (`<<: *anchor`), which docker-compose.yml uses and YAML 1.2 leaves off by default. */
 export function readYaml<T>(file: string): T {
-  return parseYaml(readFileSync(file, 'utf8')) as T;
+  return parseYaml(readFileSync(file, 'utf8'), { merge: true }) as T;
+}
+
+/** deploy/prometheus/prometheus.yml, as far as the tests read it. */
+export interface PrometheusConfig {
+  scrape_configs: {
+    job_name: string;
+    static_configs?: { targets: string[] }[];
+    dns_sd_configs?: { names: string[]; type: string; port: number }[];
+  }[];
 }
 
 export function recordingRules(file = RULES_FILE): RecordingRule[] {
