@@ -7,13 +7,15 @@ import { stringify as toYaml } from 'yaml';
 import { replicaPorts } from '../../backends/replica-ports.js';
 import { loadScenario } from '../../core/scenario.js';
 import {
-  COMPOSE_FILE,
+  composeFlag,
   DASHBOARD_FILE,
   dashboardQueries,
   PROMETHEUS_FILE,
   readJson,
+  readCompose,
   readYaml,
   recordingRules,
+  type ComposeService,
   type Dashboard,
   type DatasourceRef,
   type PrometheusConfig,
@@ -26,15 +28,7 @@ import {
  * listen on. test/compose/run.sh checks the same files against live services.
  */
 
-interface ComposeService {
-  command?: string[];
-  environment?: Record<string, string>;
-  volumes?: string[];
-  ports?: string[];
-  profiles?: string[];
-  networks?: Record<string, { aliases?: string[] }>;
-}
-const compose = readYaml<{ services: Record<string, ComposeService> }>(COMPOSE_FILE);
+const compose = readCompose();
 const dashboard = readJson<Dashboard>(DASHBOARD_FILE);
 const datasources = readYaml<{ datasources: { uid: string; type: string; url: string }[] }>(
   'deploy/grafana/provisioning/datasources/prometheus.yml',
@@ -50,10 +44,7 @@ function service(name: string): ComposeService {
 
 /** The value after `flag` in a service's command, with `${VAR:-default}` taken at its default. */
 function flag(name: string, flagName: string): string {
-  const command = service(name).command ?? [];
-  const at = command.indexOf(flagName);
-  if (at < 0 || at + 1 >= command.length) throw new Error(`service ${name}: no ${flagName} in its command`);
-  return command[at + 1].replace(/\$\{\w+:-([^}]*)\}/g, '$1');
+  return composeFlag(compose.services, name, flagName);
 }
 
 /** Where a service mounts a folder of the repository (`./deploy/x:/target:ro`). */

@@ -120,3 +120,32 @@ export function dashboardQueries(dashboard: Dashboard, rangeSeconds: number): Na
   }
   return queries;
 }
+
+/** docker-compose.yml, as far as the tests read it (merge keys resolved). */
+export interface ComposeService {
+  image?: string;
+  build?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  volumes?: string[];
+  ports?: string[];
+  profiles?: string[];
+  networks?: Record<string, { aliases?: string[] }>;
+}
+
+export function readCompose(file = COMPOSE_FILE): { services: Record<string, ComposeService> } {
+  return readYaml(file);
+}
+
+/**
+ * The value after `flag` in a compose service's command, with `${VAR:-default}` taken at its
+ * default: what a user who sets nothing runs.
+ */
+export function composeFlag(services: Record<string, ComposeService>, name: string, flagName: string): string {
+  const service = services[name];
+  if (!service) throw new Error(`${COMPOSE_FILE} has no service "${name}"`);
+  const command = service.command ?? [];
+  const at = command.indexOf(flagName);
+  if (at < 0 || at + 1 >= command.length) throw new Error(`service ${name}: no ${flagName} in its command`);
+  return command[at + 1].replace(/\$\{\w+:-([^}]*)\}/g, '$1');
+}
