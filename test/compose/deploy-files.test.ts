@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -195,5 +195,27 @@ describe('Prometheus and the compose services agree with the scenario', () => {
   it('the dispatcher is given every replica at the port its host serves it on', () => {
     const expected = scenario.hosts.flatMap((h) => replicaPorts(scenario, h.name).map((r) => `${r.vm.name}=http://${h.name}:${r.port}`));
     expect(flag('dispatcher', '--backends').split(',').sort()).toEqual(expected.sort());
+  });
+});
+
+describe('the image', () => {
+  /** Native addon files under `dir`, outside its own nested node_modules (those are packages of their own). */
+  function addons(dir: string): string[] {
+    return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+      if (e.isDirectory()) return e.name === 'node_modules' ? [] : addons(join(dir, e.name));
+      return e.name.endsWith('.node') || e.name === 'binding.gyp' ? [join(dir, e.name)] : [];
+    });
+  }
+
+  it('holds production dependencies with no native addon, so one build serves linux/amd64 and linux/arm64', () => {
+    // What `npm prune --omit=dev` in the Dockerfile keeps; the first line is the project itself.
+    const dirs = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { encoding: 'utf8' }).trim().split('\n').slice(1);
+    expect(dirs.length).toBeGreaterThan(10);
+    const native = dirs.flatMap((dir) => {
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { os?: unknown; cpu?: unknown; gypfile?: unknown };
+      const platformBound = manifest.os !== undefined || manifest.cpu !== undefined || manifest.gypfile === true ? [`${dir} (package.json os/cpu/gypfile)`] : [];
+      return [...platformBound, ...addons(dir)];
+    });
+    expect(native).toEqual([]);
   });
 });
