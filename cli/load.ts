@@ -58,7 +58,7 @@ export function registerLoad(program: Command): void {
       if (rateRps === undefined) throw new CliError(`--rate: ${opts.scenario} has a closed-loop arrival; give a rate in requests per second`);
       const targets = opts.target.split(',').map(parseTarget);
       const metrics = new LoadgenMetrics();
-      if (opts.metricsPort !== undefined) process.stdout.write(`load: metrics on ${await metrics.serve(opts.metricsPort, opts.metricsBind)}\n`);
+      if (opts.metricsPort !== undefined) process.stdout.write(`load: metrics on ${(await metrics.serve(opts.metricsPort, opts.metricsBind)).url}\n`);
 
       const stop = (signal: NodeJS.Signals): void => {
         process.stderr.write(`load: ${signal}, stopping\n`);

@@ -31,7 +31,7 @@ export class LoadgenMetrics {
   }
 
   /** Serves GET /metrics on `port` (0: any free one); resolves once listening, with its URL. */
-  async serve(port: number, bind: string): Promise<string> {
+  async serve(port: number, bind: string): Promise<{ url: string; close(): Promise<void> }> {
     const server = http.createServer((req, res) => {
       if (req.method !== 'GET' || req.url !== '/metrics') {
         res.writeHead(404).end();
@@ -42,6 +42,9 @@ export class LoadgenMetrics {
     server.listen(port, bind);
     await once(server, 'listening');
     const address = server.address() as AddressInfo;
-    return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/metrics`;
+    return {
+      url: `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/metrics`,
+      close: () => new Promise((resolve) => server.close(() => resolve())),
+    };
   }
 }
