@@ -26,6 +26,10 @@ import { RunRecorder } from './run-recorder.js';
  * bounded by `timeoutMs`. While `maxInFlight` requests are outstanding, new arrivals are not sent
  * but counted as code "dropped", so an overloaded target yields errors, not an unbounded backlog.
  *
+ * Several dispatchers (plan.dispatchers): arrival i goes to dispatcher i mod K, the rule
+ * sim/driver.ts follows for `simulate --dispatchers K`, so a live run and a simulated one split the
+ * same arrivals the same way.
+ *
  * Phases: warm-up (not measured), drain, `beforeMeasure` (the parent scrapes metrics), measured
  * window, drain. Draining between them means every measured request is one the target's counters
  * saw inside the window, so the report and the metrics agree exactly.
