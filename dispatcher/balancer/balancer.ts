@@ -177,7 +177,7 @@ export class Balancer {
     this.counters.requests++;
     this.budget.deposit(now);
     if (this.queue.length === 0) {
-      const lease = this.tryDispatch(info, now, now, 1, undefined);
+      const lease = this.tryDispatch(info, now, now, 1, undefined, now);
       if (lease !== undefined) {
         onResult(lease);
         return ANSWERED;
@@ -329,7 +329,9 @@ export class Balancer {
   /**
    * Ask the policy for a backend with a free slot and lease it, or return undefined (none free).
    * Backends already tried are masked out of the pick views for the duration of the call, so a
-   * retry can only land on a different backend.
+   * retry can only land on a different backend. `now` is the caller's reading of the clock, not a
+   * new one: a request dispatched on arrival waited exactly 0, where a second reading of the system
+   * clock would record the microseconds between the two as queue wait.
    */
   private tryDispatch(
     info: RequestInfo,
@@ -337,6 +339,7 @@ export class Balancer {
     enqueuedAt: Millis,
     attempt: number,
     tried: ReadonlySet<BackendId> | undefined,
+    now: Millis,
   ): BalancerLease | undefined {
     if (this.pickableCount === 0) return undefined;
     let masked: BackendRecord[] | undefined;
@@ -354,7 +357,6 @@ export class Balancer {
     }
     const policy = this.currentPolicy;
     const ctx = this.ctx;
-    const now = this.clock.now();
     ctx.now = now;
     ctx.sessionKey = info.sessionKey;
     ctx.pinned = info.pinned;
@@ -441,7 +443,7 @@ export class Balancer {
           this.refuse('no-backend', head.onResult);
           continue;
         }
-        const lease = this.tryDispatch(head.info, head.arrivedAt, head.enqueuedAt, head.attempt, head.tried);
+        const lease = this.tryDispatch(head.info, head.arrivedAt, head.enqueuedAt, head.attempt, head.tried, this.clock.now());
         if (lease === undefined) break;
         this.queue.shift();
         head.cancelTimeout();
@@ -524,7 +526,7 @@ export class Balancer {
     this.counters.retries++;
     // A retry keeps its place: it was admitted already, so it goes straight to a free backend or,
     // if none is free, to the head of the queue (HAProxy's redispatch does not re-queue at the tail).
-    const next = this.tryDispatch(lease.info, lease.arrivedAt, now, lease.attempt + 1, tried);
+    const next = this.tryDispatch(lease.info, lease.arrivedAt, now, lease.attempt + 1, tried, now);
     if (next !== undefined) onResult(next);
     else this.wait(new QueuedRequest(lease.info, onResult, lease.arrivedAt, now, lease.attempt + 1, tried), true);
     return true;
