@@ -65,6 +65,7 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
     const finish = (code: string, answered: boolean): void => {
       if (finished) return;
       finished = true;
+      clearTimeout(deadline);
       inFlight--;
       recorder.record(code, answered ? intendedMs : undefined, answered ? performance.now() : undefined);
       hooks.onRequestEnd?.(code, target.href);
@@ -72,10 +73,14 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
     };
     inFlight++;
     const req = http.request({ agent, hostname: target.hostname, port: target.port, method: request.method, path: request.path, headers });
-    req.setTimeout(plan.timeoutMs, () => {
+    // A deadline on the whole request, not req.setTimeout: that one is an idle timeout that starts
+    // only once the socket is connected, so a connect to an address nobody answers any more (a
+    // dispatcher scaled away) or an answer trickling in would hold the request, and the round
+    // that waits for it, for minutes.
+    const deadline = setTimeout(() => {
       timedOut = true;
       req.destroy();
-    });
+    }, plan.timeoutMs);
     req.on('response', (res) => {
       jar?.store(res.headers['set-cookie']);
       res.resume();

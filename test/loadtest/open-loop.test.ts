@@ -115,6 +115,23 @@ describe('runOpenLoop', () => {
     }
   });
 
+  it('gives up on a request at its deadline even while its answer trickles in, and counts it as a timeout', async () => {
+    const trickle = await startTestServer((req, res) => {
+      req.resume();
+      res.writeHead(200);
+      // A byte every 50 ms, never the end: an idle timeout would never fire.
+      const drip = setInterval(() => res.write('.'), 50);
+      res.on('close', () => clearInterval(drip));
+    });
+    try {
+      const result = await runOpenLoop(plan({ url: trickle.url, rateRps: 20, durationMs: 300, timeoutMs: 400 }));
+      expect(result.requests).toBeGreaterThan(0);
+      expect(result.codes).toEqual({ timeout: result.requests });
+    } finally {
+      await trickle.close();
+    }
+  });
+
   it('drops arrivals beyond maxInFlight instead of queueing them, and reports them', async () => {
     delayMs = 300;
     const result = await runOpenLoop(plan({ maxInFlight: 4, durationMs: 500 }));
