@@ -24,6 +24,11 @@ interface PlanBase {
 export interface OpenLoopPlan extends PlanBase {
   readonly kind: 'open';
   readonly rateRps: number;
+  /**
+   * Several dispatchers in front of one fleet, the live twin of `simulate --dispatchers K`:
+   * arrival i goes to dispatchers[i mod K], as sim/driver.ts sends it. Default: [url].
+   */
+  readonly dispatchers?: readonly string[];
   /** Arrivals while this many requests are outstanding are not sent: counted as code "dropped". */
   readonly maxInFlight: number;
 }
@@ -53,6 +58,8 @@ export interface LoadHooks {
   onTick?(tick: LoadTick): void;
   /** Called between the warm-up and the measured window, with nothing in flight; the generator waits for it. */
   beforeMeasure?(): Promise<void>;
+  /** Open loop: a request ended (answered, failed, timed out, or dropped unsent) with `code`; `url` is where it went. */
+  onRequestEnd?(code: string, url: string): void;
 }
 
 export interface LoadResult {

@@ -26,6 +26,10 @@ import { RunRecorder } from './run-recorder.js';
  * bounded by `timeoutMs`. While `maxInFlight` requests are outstanding, new arrivals are not sent
  * but counted as code "dropped", so an overloaded target yields errors, not an unbounded backlog.
  *
+ * Several dispatchers (plan.dispatchers): arrival i goes to dispatcher i mod K, the rule
+ * sim/driver.ts follows for `simulate --dispatchers K`, so a live run and a simulated one split the
+ * same arrivals the same way.
+ *
  * Phases: warm-up (not measured), drain, `beforeMeasure` (the parent scrapes metrics), measured
  * window, drain. Draining between them means every measured request is one the target's counters
  * saw inside the window, so the report and the metrics agree exactly.
@@ -34,7 +38,8 @@ import { RunRecorder } from './run-recorder.js';
 const TICK_MS = 500;
 
 export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Promise<LoadResult> {
-  const target = new URL(plan.url);
+  const targets = (plan.dispatchers ?? [plan.url]).map((url) => new URL(url));
+  if (targets.length === 0) throw new Error('open loop: no dispatcher to send to');
   const agent = new http.Agent({ keepAlive: true, maxSockets: plan.maxInFlight, maxFreeSockets: plan.maxInFlight });
   const runRng = createRng(plan.seed);
   const gaps = runRng.stream('arrivals');
@@ -42,9 +47,10 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
   const jars = new Map<number, CookieJar>();
   const meanGapMs = 1000 / plan.rateRps;
   let inFlight = 0;
+  let arrivals = 0;
   let onIdle: (() => void) | undefined;
 
-  function send(request: PlannedRequest, intendedMs: Millis, recorder: RunRecorder): void {
+  function send(request: PlannedRequest, intendedMs: Millis, recorder: RunRecorder, target: URL): void {
     let jar: CookieJar | undefined;
     if (request.session !== undefined) {
       jar = jars.get(request.session) ?? new CookieJar();
@@ -59,16 +65,22 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
     const finish = (code: string, answered: boolean): void => {
       if (finished) return;
       finished = true;
+      clearTimeout(deadline);
       inFlight--;
       recorder.record(code, answered ? intendedMs : undefined, answered ? performance.now() : undefined);
+      hooks.onRequestEnd?.(code, target.href);
       if (inFlight === 0) onIdle?.();
     };
     inFlight++;
     const req = http.request({ agent, hostname: target.hostname, port: target.port, method: request.method, path: request.path, headers });
-    req.setTimeout(plan.timeoutMs, () => {
+    // A deadline on the whole request, not req.setTimeout: that one is an idle timeout that starts
+    // only once the socket is connected, so a connect to an address nobody answers any more (a
+    // dispatcher scaled away) or an answer trickling in would hold the request, and the round
+    // that waits for it, for minutes.
+    const deadline = setTimeout(() => {
       timedOut = true;
       req.destroy();
-    });
+    }, plan.timeoutMs);
     req.on('response', (res) => {
       jar?.store(res.headers['set-cookie']);
       res.resume();
@@ -96,8 +108,11 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
         const now = performance.now();
         for (; nextMs <= now && nextMs < endMs; nextMs += gaps.exponential(meanGapMs)) {
           const request = nextRequest();
-          if (inFlight >= plan.maxInFlight) recorder.record('dropped');
-          else send(request, nextMs, recorder);
+          const target = targets[arrivals++ % targets.length];
+          if (inFlight >= plan.maxInFlight) {
+            recorder.record('dropped');
+            hooks.onRequestEnd?.('dropped', target.href);
+          } else send(request, nextMs, recorder, target);
         }
         if (nextMs >= endMs) resolve();
         else setTimeout(pump, nextMs - now);

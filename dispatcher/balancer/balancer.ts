@@ -90,7 +90,7 @@ export class Balancer {
       membershipChanged: () => this.membershipChanged(),
     });
     this.admission = new AdmissionQueue(opts.clock, settings, this.members, opts.observer, (info, arrivedAt, enqueuedAt, attempt, tried) =>
-      this.tryDispatch(info, arrivedAt, enqueuedAt, attempt, tried),
+      this.tryDispatch(info, arrivedAt, enqueuedAt, attempt, tried, this.clock.now()),
     );
     this.retryGate = new RetryGate(settings, this.members);
     this.outliers = new OutlierDetector(opts.clock, settings.outlier, this.members, (id) => this.observer?.onEjection?.(id));
@@ -106,7 +106,7 @@ export class Balancer {
     this.requests++;
     this.retryGate.deposit(now);
     if (this.admission.length === 0) {
-      const lease = this.tryDispatch(info, now, now, 1, undefined);
+      const lease = this.tryDispatch(info, now, now, 1, undefined, now);
       if (lease instanceof PolicyFailure) return this.admission.refuse('policy-error', onResult, lease.admission);
       if (lease !== undefined) {
         onResult(lease);
@@ -237,6 +237,9 @@ export class Balancer {
    * or a PolicyFailure when the pick threw or chose a backend it may not (the request is then
    * refused, never the process brought down). Backends already tried are masked out of the pick
    * views for the duration of the call, so a retry can only land on a different backend.
+   * `now` is the caller's reading of the clock, not a new one: a request dispatched on arrival
+   * waited exactly 0, where a second reading of the system clock would record the microseconds
+   * between the two as queue wait.
    */
   private tryDispatch(
     info: RequestInfo,
@@ -244,6 +247,7 @@ export class Balancer {
     enqueuedAt: Millis,
     attempt: number,
     tried: ReadonlySet<BackendId> | undefined,
+    now: Millis,
   ): BalancerLease | PolicyFailure | undefined {
     const members = this.members;
     if (members.pickableCount === 0) return undefined;
@@ -262,7 +266,6 @@ export class Balancer {
     }
     const policy = this.currentPolicy;
     const ctx = this.ctx;
-    const now = this.clock.now();
     ctx.now = now;
     ctx.sessionKey = info.sessionKey;
     ctx.pinned = info.pinned;
@@ -353,7 +356,7 @@ export class Balancer {
     if (tried === undefined) return false;
     // A retry keeps its place: it was admitted already, so it goes straight to a free backend or,
     // if none is free, to the head of the queue (HAProxy's redispatch does not re-queue at the tail).
-    const next = this.tryDispatch(lease.info, lease.arrivedAt, now, lease.attempt + 1, tried);
+    const next = this.tryDispatch(lease.info, lease.arrivedAt, now, lease.attempt + 1, tried, now);
     if (next instanceof PolicyFailure) this.admission.refuse('policy-error', onResult, next.admission);
     else if (next !== undefined) onResult(next);
     else this.admission.wait(new QueuedRequest(lease.info, onResult, lease.arrivedAt, now, lease.attempt + 1, tried), true);

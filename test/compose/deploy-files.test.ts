@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,15 +7,18 @@ import { stringify as toYaml } from 'yaml';
 import { replicaPorts } from '../../backends/replica-ports.js';
 import { loadScenario } from '../../core/scenario.js';
 import {
-  COMPOSE_FILE,
+  composeFlag,
   DASHBOARD_FILE,
   dashboardQueries,
   PROMETHEUS_FILE,
   readJson,
+  readCompose,
   readYaml,
   recordingRules,
+  type ComposeService,
   type Dashboard,
   type DatasourceRef,
+  type PrometheusConfig,
 } from './deploy-files.js';
 
 /**
@@ -25,19 +28,13 @@ import {
  * listen on. test/compose/run.sh checks the same files against live services.
  */
 
-interface ComposeService {
-  command?: string[];
-  environment?: Record<string, string>;
-  volumes?: string[];
-  ports?: string[];
-}
-const compose = readYaml<{ services: Record<string, ComposeService> }>(COMPOSE_FILE);
+const compose = readCompose();
 const dashboard = readJson<Dashboard>(DASHBOARD_FILE);
 const datasources = readYaml<{ datasources: { uid: string; type: string; url: string }[] }>(
   'deploy/grafana/provisioning/datasources/prometheus.yml',
 );
 const providers = readYaml<{ providers: { options: { path: string } }[] }>('deploy/grafana/provisioning/dashboards/dispatchlab.yml');
-const prometheus = readYaml<{ scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] }>(PROMETHEUS_FILE);
+const prometheus = readYaml<PrometheusConfig>(PROMETHEUS_FILE);
 
 function service(name: string): ComposeService {
   const found = compose.services[name];
@@ -47,10 +44,7 @@ function service(name: string): ComposeService {
 
 /** The value after `flag` in a service's command, with `${VAR:-default}` taken at its default. */
 function flag(name: string, flagName: string): string {
-  const command = service(name).command ?? [];
-  const at = command.indexOf(flagName);
-  if (at < 0 || at + 1 >= command.length) throw new Error(`service ${name}: no ${flagName} in its command`);
-  return command[at + 1].replace(/\$\{\w+:-([^}]*)\}/g, '$1');
+  return composeFlag(compose.services, name, flagName);
 }
 
 /** Where a service mounts a folder of the repository (`./deploy/x:/target:ro`). */
@@ -60,10 +54,14 @@ function mountTarget(name: string, source: string): string {
   return volume.split(':')[1];
 }
 
-function scrapeTargets(job: string): string[] {
+function scrapeJob(job: string): PrometheusConfig['scrape_configs'][number] {
   const config = prometheus.scrape_configs.find((c) => c.job_name === job);
   if (!config) throw new Error(`${PROMETHEUS_FILE} has no job "${job}"`);
-  return config.static_configs.flatMap((s) => s.targets);
+  return config;
+}
+
+function scrapeTargets(job: string): string[] {
+  return (scrapeJob(job).static_configs ?? []).flatMap((s) => s.targets);
 }
 
 function promtoolPath(): string {
@@ -72,6 +70,8 @@ function promtoolPath(): string {
 }
 
 const scenarioFile = flag('dispatcher', '--scenario');
+/** The network alias every dispatcher container answers to (docker-compose.yml). */
+const DISPATCHERS_ALIAS = 'dispatchers';
 const scenario = loadScenario(scenarioFile);
 
 describe('the Grafana dashboard', () => {
@@ -158,9 +158,23 @@ describe('Prometheus and the compose services agree with the scenario', () => {
     }
   });
 
-  it('the load generator and the comparison use that scenario too, and load goes through the dispatcher', () => {
+  it('the load generator and the comparison use that scenario too, and load goes through every dispatcher', () => {
     for (const name of ['loadgen', 'compare']) expect(flag(name, '--scenario')).toBe(scenarioFile);
-    expect(flag('loadgen', '--target')).toBe(`http://dispatcher:${flag('dispatcher', '--port')}`);
+    expect(flag('loadgen', '--target')).toBe(`http://${DISPATCHERS_ALIAS}:${flag('dispatcher', '--port')}`);
+    expect(service('loadgen').command).toContain('--all-addresses');
+  });
+
+  it('extra dispatchers run the dispatcher’s very command under the shared name, and scale without a fixed host port', () => {
+    const extra = service('extra-dispatcher');
+    expect(extra.command).toEqual(service('dispatcher').command);
+    expect(extra.environment).toEqual(service('dispatcher').environment);
+    expect(extra.profiles).toEqual(['dispatchers']);
+    for (const name of ['dispatcher', 'extra-dispatcher']) expect(service(name).networks?.default.aliases).toContain(DISPATCHERS_ALIAS);
+    // 127.0.0.1::8080 publishes on a free loopback port; a fixed one would clash at the second container.
+    expect(extra.ports?.map((p) => p.split(':'))).toEqual([
+      ['127.0.0.1', '', flag('dispatcher', '--port')],
+      ['127.0.0.1', '', flag('dispatcher', '--admin-port')],
+    ]);
   });
 
   it('Prometheus scrapes one replica port of every host: the first one', () => {
@@ -168,12 +182,40 @@ describe('Prometheus and the compose services agree with the scenario', () => {
     expect(scrapeTargets('hosts').sort()).toEqual(expected.sort());
   });
 
-  it('Prometheus scrapes the dispatcher’s admin port', () => {
-    expect(scrapeTargets('dispatcher')).toEqual([`dispatcher:${flag('dispatcher', '--admin-port')}`]);
+  it('Prometheus scrapes the admin port of every dispatcher, found by the shared name', () => {
+    expect(scrapeJob('dispatcher').dns_sd_configs).toEqual([
+      expect.objectContaining({ names: [DISPATCHERS_ALIAS], type: 'A', port: Number(flag('dispatcher', '--admin-port')) }),
+    ]);
+  });
+
+  it('Prometheus scrapes the load generator’s metrics port', () => {
+    expect(scrapeTargets('loadgen')).toEqual([`loadgen:${flag('loadgen', '--metrics-port')}`]);
   });
 
   it('the dispatcher is given every replica at the port its host serves it on', () => {
     const expected = scenario.hosts.flatMap((h) => replicaPorts(scenario, h.name).map((r) => `${r.vm.name}=http://${h.name}:${r.port}`));
     expect(flag('dispatcher', '--backends').split(',').sort()).toEqual(expected.sort());
+  });
+});
+
+describe('the image', () => {
+  /** Native addon files under `dir`, outside its own nested node_modules (those are packages of their own). */
+  function addons(dir: string): string[] {
+    return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+      if (e.isDirectory()) return e.name === 'node_modules' ? [] : addons(join(dir, e.name));
+      return e.name.endsWith('.node') || e.name === 'binding.gyp' ? [join(dir, e.name)] : [];
+    });
+  }
+
+  it('holds production dependencies with no native addon, so one build serves linux/amd64 and linux/arm64', () => {
+    // What `npm prune --omit=dev` in the Dockerfile keeps; the first line is the project itself.
+    const dirs = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { encoding: 'utf8' }).trim().split('\n').slice(1);
+    expect(dirs.length).toBeGreaterThan(10);
+    const native = dirs.flatMap((dir) => {
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { os?: unknown; cpu?: unknown; gypfile?: unknown };
+      const platformBound = manifest.os !== undefined || manifest.cpu !== undefined || manifest.gypfile === true ? [`${dir} (package.json os/cpu/gypfile)`] : [];
+      return [...platformBound, ...addons(dir)];
+    });
+    expect(native).toEqual([]);
   });
 });

