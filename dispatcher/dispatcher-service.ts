@@ -11,7 +11,7 @@ import { closeServer, listen, serverUrl } from '../core/server-lifecycle.js';
 import { createPolicy, loadPolicyFiles, policyNames } from '../policies/index.js';
 import { AdminError, createAdminApp, type AdminControl } from './admin-api.js';
 import { Balancer } from './balancer/balancer.js';
-import { HealthChecker } from './health-check.js';
+import { HealthChecker, type HealthProbe } from './balancer/health-check.js';
 import { createProxyHandler } from './http-dispatcher.js';
 import { FleetTracker, remoteFleetSource, type FleetSource } from './fleet-view.js';
 import { LiveStats } from './live-stats.js';
@@ -94,16 +94,25 @@ function hostMetricsUrls(backends: readonly DispatcherBackend[]): Map<string, st
   return urls;
 }
 
-/** GET <backend><path> answered 2xx within timeoutMs (the HealthChecker also races its own timer). */
-function httpProbe(agent: http.Agent, url: URL, path: string, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.get(new URL(path, url), { agent, timeout: timeoutMs }, (res) => {
+/**
+ * The live health probe: GET <backend><path>, passing on a 2xx. The HealthChecker owns the
+ * timeout (on its clock, where it can tell our own lateness from the backend's) and cancels the
+ * request through the returned function.
+ */
+function httpProbe(agent: http.Agent, targets: ReadonlyMap<BackendId, URL>, path: string): HealthProbe {
+  return (id, done) => {
+    const url = targets.get(id);
+    if (url === undefined) {
+      done(false);
+      return;
+    }
+    const req = http.get(new URL(path, url), { agent }, (res) => {
       res.resume();
-      resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300);
+      done(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300);
     });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-  });
+    req.on('error', () => done(false));
+    return () => req.destroy();
+  };
 }
 
 export async function startDispatcher(opts: StartDispatcherOptions): Promise<RunningDispatcher> {
@@ -227,14 +236,8 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
       : new HealthChecker({
           clock,
           balancer,
-          intervalMs: health.intervalMs,
-          timeoutMs: health.timeoutMs,
-          rise: health.rise,
-          fall: health.fall,
-          probe: (id) => {
-            const url = targets.get(id);
-            return url ? httpProbe(probeAgent, url, health.path, health.timeoutMs) : Promise.resolve(false);
-          },
+          settings: health,
+          probe: httpProbe(probeAgent, targets, health.path),
         });
 
   let url: string;

@@ -7,10 +7,10 @@ import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core
 import type { Millis } from '../core/types.js';
 import { VirtualClock } from '../core/virtual-clock.js';
 import { Balancer } from '../dispatcher/balancer/balancer.js';
+import { HealthChecker, type HealthProbe } from '../dispatcher/balancer/health-check.js';
 import { isRetryable, type BalancerObserver } from '../dispatcher/balancer/types.js';
 import { createPolicy } from '../policies/index.js';
 import { SimDriver, type BackendSlot } from './driver.js';
-import { simulateHealthChecks } from './health.js';
 import { fleetCpuCounters, RunStats, timelineBucketMs } from './run-stats.js';
 import { theoryFor } from './theory-block.js';
 import { SimWorkload } from './workload.js';
@@ -60,6 +60,11 @@ export interface SimulateOptions {
 }
 
 /** A replica's VM port and counter index, resolved once (driver.ts). */
+/** The simulator's health probe: a VM answers while it runs (not suspended, migrating or crashed). */
+function vmProbe(fleet: Fleet): HealthProbe {
+  return (id, done) => done(fleet.hostOf(id).status(id) === 'running');
+}
+
 function backendSlot(fleet: Fleet, id: string, index: number): BackendSlot {
   return { vm: fleet.hostOf(id).port(id), index };
 }
@@ -116,18 +121,16 @@ export function runPolicy(
     if (hit) stats.stickyHits++;
     else stats.stickyMisses++;
   };
-  const balancers: Balancer[] = [];
-  const health = simulateHealthChecks(fleet, clock, scenario.dispatcher, new Set(replicas.map((r) => r.id)), balancers);
-  for (const policy of policies) {
-    const observer: BalancerObserver = {
-      onEjection: (id) => health.ejected(balancer, id),
-      ...(sticky ? { onSticky } : {}),
-      ...(opts.onPolicyError ? { onPolicyError: opts.onPolicyError } : {}),
-    };
-    const balancer: Balancer = new Balancer({ clock, policy, settings: scenario.dispatcher, backends: replicas, observer });
-    balancers.push(balancer);
-  }
-
+  const observer: BalancerObserver = {
+    ...(sticky ? { onSticky } : {}),
+    ...(opts.onPolicyError ? { onPolicyError: opts.onPolicyError } : {}),
+  };
+  const balancers = policies.map((policy) => new Balancer({ clock, policy, settings: scenario.dispatcher, backends: replicas, observer }));
+  const checkers = balancers.map((balancer) => new HealthChecker({ clock, balancer, settings: scenario.dispatcher.healthCheck, probe: vmProbe(fleet) }));
+  // The prober's worst-case phase: a status change is found intervalMs * fall (or * rise) after it.
+  for (const host of fleet.hosts) host.onStatusChange((vm) => {
+    for (const checker of checkers) checker.resync(vm);
+  });
   // Decided once per class (the rule reads the method string), not on every request.
   const retryableClasses = new Set(scenario.workload.classes.filter((c) => isRetryable(c.method, c.bodyBytes > 0)));
   const driver = new SimDriver({
@@ -145,11 +148,13 @@ export function runPolicy(
   clock.schedule(warmupMs, () => {
     cpuAtWarmup = fleetCpuCounters(fleet);
   });
+  for (const checker of checkers) checker.start();
   fleet.start();
   opts.atStart?.(fleet, clock);
   driver.start();
   driver.run(progress && (() => progress(driver.issued, clock.now(), false)));
   const cpuAtEnd = fleetCpuCounters(fleet);
+  for (const checker of checkers) checker.stop();
   fleet.stop();
   progress?.(driver.issued, clock.now(), true);
   const run = stats.toPolicyRun({

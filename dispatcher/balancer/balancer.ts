@@ -25,6 +25,7 @@ export type { BackendInit } from './membership.js';
  * - retries.ts: whether a failed attempt goes again (retry-budget.ts is Finagle's budget).
  * - outlier.ts: passive outlier ejection.
  * - lease.ts: one attempt; `end` is idempotent.
+ * - health-check.ts: active health checks, live and simulated; they drive the Balancer through setHealth.
  *
  * The policy only chooses, among views where full and non-healthy backends read
  * `healthy: false`; the Balancer owns in-flight counts and tells the policy about dispatch,

@@ -66,8 +66,8 @@ export function ids(n: number): BackendInit[] {
   return Array.from({ length: n }, (_, i) => ({ id: `b${i + 1}` }));
 }
 
-export function setup(opts: { backends?: number; settings?: Record<string, unknown>; policy?: Policy; observer?: BalancerObserver } = {}) {
-  const clock = new VirtualClock();
+export function setup(opts: { backends?: number; settings?: Record<string, unknown>; policy?: Policy; observer?: BalancerObserver; clock?: VirtualClock } = {}) {
+  const clock = opts.clock ?? new VirtualClock();
   const policy = opts.policy ?? new FirstEligible();
   const balancer = new Balancer({
     clock,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DispatcherMetrics } from '../../dispatcher/metrics.js';
-import { HealthChecker } from '../../dispatcher/health-check.js';
+import { HealthChecker } from '../../dispatcher/balancer/health-check.js';
 import { GET, setup } from './fixtures.js';
 
 const fail = { kind: 'connect-error' } as const;
@@ -54,11 +54,8 @@ describe('Balancer: a passing health check ends an ejection', () => {
     const checker = new HealthChecker({
       clock: h.clock,
       balancer: h.balancer,
-      intervalMs: 1000,
-      timeoutMs: 300,
-      rise: 2,
-      fall: 2,
-      probe: async (id) => id !== 'b1' || b1Answers,
+      settings: { intervalMs: 1000, timeoutMs: 300, rise: 2, fall: 2 },
+      probe: (id, done) => done(id !== 'b1' || b1Answers),
     });
     const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
     checker.start();
