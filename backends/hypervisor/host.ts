@@ -28,7 +28,7 @@ import type { FaultSpec, HostSpec, VmSpec } from '../../core/scenario.js';
 import type { Millis } from '../../core/types.js';
 import { type CostModel, serviceMs, vmServiceCost } from './cost-model.js';
 import { scheduleIntervals } from './intervals.js';
-import { swapInMs, swappedFraction } from './memory.js';
+import { checkOvercommit, hostSwaps, memoryDemandMb, swapInMs, swappedFraction } from './memory.js';
 import { migrationPlan } from './migration.js';
 import type { HostSnapshot, HypervisorHost, JobHandle, JobResult, JobTiming, RequestCost, VmPort, VmSnapshot, VmStatus, VmStatusListener } from './types.js';
 import { Job, type JobOwner, VmState } from './vm-state.js';
@@ -76,7 +76,7 @@ class HostModel implements HypervisorHost, JobOwner {
   private readonly vms: VmState[];
   private readonly byName = new Map<string, VmState>();
   private readonly share: WaterFill;
-  /** Whether requests pay swap-in: a Type 2 host swaps, a Type 1 host only if allowed to overcommit. */
+  /** Whether requests pay swap-in (memory.ts hostSwaps). */
   private readonly swaps: boolean;
   /** Whether a VM weighs its weight per runnable vCPU thread (Type 2 per-thread sharing, see recompute). */
   private readonly weighsThreads: boolean;
@@ -121,13 +121,8 @@ class HostModel implements HypervisorHost, JobOwner {
     for (const fault of this.faults) {
       if (!this.byName.has(fault.vm)) throw new Error(`host "${spec.name}": fault on "${fault.vm}", which is not a VM of this host`);
     }
-    const vmMemoryMb = vms.reduce((sum, vm) => sum + vm.memoryMb, 0);
-    if (spec.hypervisor === 'type1' && vmMemoryMb > spec.memoryMb && !spec.allowOvercommit) {
-      throw new Error(
-        `type1 host "${spec.name}" has ${spec.memoryMb} MB but its VMs total ${vmMemoryMb} MB; a Type 1 hypervisor refuses overcommit unless allowOvercommit: true`,
-      );
-    }
-    this.swaps = spec.hypervisor === 'type2' || spec.allowOvercommit;
+    checkOvercommit(spec, vms);
+    this.swaps = hostSwaps(spec);
     this.weighsThreads = spec.hypervisor === 'type2' && spec.type2Sharing === 'per-thread';
     this.share = new WaterFill(this.vms.length + (spec.hypervisor === 'type2' ? 1 : 0));
     this.recompute();
@@ -149,7 +144,7 @@ class HostModel implements HypervisorHost, JobOwner {
     vm.chargeTo(this.nowMs);
     // The fraction out once this request's pages are in use too (memoryDemandMb counts them).
     vm.workingSetMb += cost.memoryMb;
-    const fraction = this.swaps ? swappedFraction(this.memoryDemandMb(), this.spec.memoryMb) : 0;
+    const fraction = this.swaps ? swappedFraction(memoryDemandMb(this.vms), this.spec.memoryMb) : 0;
     const workMs =
       serviceMs(cost, vm.cost) + swapInMs(cost.memoryMb, fraction, this.model.swap.msPerMb);
     const job = new Job(vm, this.jobSeq++, this.nowMs, workMs, cost.ioOps, cost.pageTableUpdates, cost.memoryMb, onDone, this);
@@ -212,7 +207,7 @@ class HostModel implements HypervisorHost, JobOwner {
   snapshot(): HostSnapshot {
     this.enter();
     this.update();
-    const demandMb = this.memoryDemandMb();
+    const demandMb = memoryDemandMb(this.vms);
     const fraction = this.swaps ? swappedFraction(demandMb, this.spec.memoryMb) : 0;
     const vms: VmSnapshot[] = this.vms.map((vm) => ({
       vm: vm.spec.name,
@@ -244,13 +239,6 @@ class HostModel implements HypervisorHost, JobOwner {
     const vm = this.byName.get(name);
     if (vm === undefined) throw new Error(`host "${this.name}" has no VM "${name}" (VMs: ${[...this.byName.keys()].join(', ')})`);
     return vm;
-  }
-
-  /** The memory the host must back: what each VM uses (VmState.memoryInUseMb), not its maximum. */
-  private memoryDemandMb(): number {
-    let demandMb = 0;
-    for (const vm of this.vms) demandMb += vm.memoryInUseMb();
-    return demandMb;
   }
 
   /** A submit to a crashed VM fails on the next turn of the clock, never inside submit(). */
