@@ -3,10 +3,10 @@
  * docs/model.md explains it to a student and states the semantics the tests pin.
  *
  * On every event (submit, completion, cancel, an owner/fault/migration change from disturbances.ts):
- * charge the elapsed time
- * to the VMs at their current rates, apply the change, recompute the rates, and keep ONE timer, for
- * the earliest completion. (A VM is charged lazily: whenever its rates are about to change or its
- * counters are read, which is the same as charging every VM on every event.) Rates:
+ * charge the elapsed time to the VMs at their current rates, apply the change, recompute the rates,
+ * and keep ONE timer, for the earliest completion. (A VM is charged lazily: whenever its rates are
+ * about to change or its counters are read, which is the same as charging every VM on every event.)
+ * Rates:
  *  - a VM with n running requests, background b (cores of its own work) and v vCPUs wants
  *    min(v, n + b) cores, at most its cap;
  *  - the host shares its cores among the VMs by weight with water-filling (water-fill.ts); on a
@@ -16,6 +16,7 @@
  *  - inside a VM the cores it got are shared equally among its requests and background threads, at
  *    most one core per request (a request is one thread);
  *  - steal = cores wanted - cores got; a suspended or migrating VM wants nothing and makes no progress.
+ * memory.ts says what a request pays to swap its pages in and whether the host may overcommit.
  * Per event the cost is O(VMs on the host) plus O(log n) heap work per job started or finished.
  *
  * Model time is the host's own (`nowMs`), not the wall clock's reading. On the VirtualClock they are
