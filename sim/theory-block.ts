@@ -1,4 +1,5 @@
 import { resolveCostModel, serviceCpuMs } from '../backends/hypervisor/cost-model.js';
+import { hostSwaps } from '../backends/hypervisor/memory.js';
 import { expandVms, replicaVms, type Scenario } from '../core/scenario.js';
 import { mmc, powerOfD, randomAssignment, roundRobinAssignment, utilisationOf, type MMcBaseline, type QueueBaseline } from './theory.js';
 
@@ -84,9 +85,7 @@ function obstacles(scenario: Scenario, means: number[][]): string[] {
     const demand = onHost.reduce((sum, vm) => sum + vm.vcpus, 0) + host.hostLoad;
     if (demand > host.cores) reasons.push(`host ${host.name}: its VMs' vCPUs and host load (${demand}) exceed its ${host.cores} cores, so VMs can steal from each other`);
     const memoryMb = onHost.reduce((sum, vm) => sum + vm.memoryMb, 0);
-    // The model swaps on Type 2 hosts and on Type 1 hosts allowed to overcommit (host.ts `swaps`).
-    const maySwap = host.hypervisor === 'type2' || host.allowOvercommit;
-    if (maySwap && (memoryMb > host.memoryMb || scenario.workload.classes.some((c) => c.memoryMb > 0))) {
+    if (hostSwaps(host) && (memoryMb > host.memoryMb || scenario.workload.classes.some((c) => c.memoryMb > 0))) {
       reasons.push(`host ${host.name}: ${host.hypervisor === 'type2' ? 'a Type 2 host' : 'a Type 1 host allowed to overcommit'} may swap`);
     }
     if (host.owner.length > 0 && onHost.some((vm) => vm.harvested)) reasons.push(`host ${host.name}: owner intervals suspend or migrate harvested VMs`);

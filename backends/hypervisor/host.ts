@@ -1,11 +1,12 @@
 /**
  * One hypervisor host as an event-driven fluid model (generalized processor sharing), clock-agnostic:
- * docs/model.md explains it to a student; DESIGN.md "Hypervisor model" fixes the semantics.
+ * docs/model.md explains it to a student and states the semantics the tests pin.
  *
- * On every event (submit, completion, cancel, owner/fault/migration change): charge the elapsed time
- * to the VMs at their current rates, apply the change, recompute the rates, and keep ONE timer, for
- * the earliest completion. (A VM is charged lazily: whenever its rates are about to change or its
- * counters are read, which is the same as charging every VM on every event.) Rates:
+ * On every event (submit, completion, cancel, an owner/fault/migration change from disturbances.ts):
+ * charge the elapsed time to the VMs at their current rates, apply the change, recompute the rates,
+ * and keep ONE timer, for the earliest completion. (A VM is charged lazily: whenever its rates are
+ * about to change or its counters are read, which is the same as charging every VM on every event.)
+ * Rates:
  *  - a VM with n running requests, background b (cores of its own work) and v vCPUs wants
  *    min(v, n + b) cores, at most its cap;
  *  - the host shares its cores among the VMs by weight with water-filling (water-fill.ts); on a
@@ -15,6 +16,7 @@
  *  - inside a VM the cores it got are shared equally among its requests and background threads, at
  *    most one core per request (a request is one thread);
  *  - steal = cores wanted - cores got; a suspended or migrating VM wants nothing and makes no progress.
+ * memory.ts says what a request pays to swap its pages in and whether the host may overcommit.
  * Per event the cost is O(VMs on the host) plus O(log n) heap work per job started or finished.
  *
  * Model time is the host's own (`nowMs`), not the wall clock's reading. On the VirtualClock they are
@@ -23,13 +25,12 @@
  * order, whatever was due before it (advance). Lateness then delays answers, as it must, but never
  * hands a finished job's vCPU time to its neighbours or to the job itself.
  */
-import type { Cancel, Clock, Timer } from '../../core/clock.js';
+import type { Clock, Timer } from '../../core/clock.js';
 import type { FaultSpec, HostSpec, VmSpec } from '../../core/scenario.js';
 import type { Millis } from '../../core/types.js';
 import { type CostModel, serviceMs, vmServiceCost } from './cost-model.js';
-import { scheduleIntervals } from './intervals.js';
-import { swapInMs, swappedFraction } from './memory.js';
-import { migrationPlan } from './migration.js';
+import { type DisturbedHost, Disturbances } from './disturbances.js';
+import { checkOvercommit, hostSwaps, memoryDemandMb, swapInMs, swappedFraction } from './memory.js';
 import type { HostSnapshot, HypervisorHost, JobHandle, JobResult, JobTiming, RequestCost, VmPort, VmSnapshot, VmStatus, VmStatusListener } from './types.js';
 import { Job, type JobOwner, VmState } from './vm-state.js';
 import { WaterFill } from './water-fill.js';
@@ -63,31 +64,28 @@ function isDue(tagMs: number, progressMs: number, progressRate: number, nowMs: n
   return leftMs <= DUE_WORK_RELATIVE * Math.max(1, tagMs) || leftMs / progressRate <= DUE_TIME_RELATIVE * Math.max(1, nowMs);
 }
 
-class HostModel implements HypervisorHost, JobOwner {
+class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
   readonly name: string;
   private readonly clock: Clock;
   private readonly model: CostModel;
-  private readonly faults: readonly FaultSpec[];
   private readonly onTimerLateness: ((lateMs: Millis) => void) | undefined;
   /** The model's current instant: never behind an event already run, never decreasing. */
-  private nowMs: Millis;
-  /** When start() ran: owner and fault intervals are relative to it. */
-  private startedAtMs = Number.NaN;
-  private readonly vms: VmState[];
+  nowMs: Millis;
+  readonly vms: VmState[];
   private readonly byName = new Map<string, VmState>();
   private readonly share: WaterFill;
-  /** Whether requests pay swap-in: a Type 2 host swaps, a Type 1 host only if allowed to overcommit. */
+  /** Whether requests pay swap-in (memory.ts hostSwaps). */
   private readonly swaps: boolean;
   /** Whether a VM weighs its weight per runnable vCPU thread (Type 2 per-thread sharing, see recompute). */
   private readonly weighsThreads: boolean;
-  private ownerDepth = 0;
   private jobSeq = 0;
   /** The one timer, at the earliest completion; `timerAtMs` is NaN while it is not armed. */
   private readonly timer: Timer;
   private timerAtMs = Number.NaN;
   /** Whether the last water-fill gave every claimant its whole demand (see settleOne). */
   private uncontended = false;
-  private readonly timelines: Cancel[] = [];
+  /** Owners, faults, migrations and the runtime controls: each change comes back as transition(). */
+  private readonly disturbances: Disturbances;
   private readonly listeners: VmStatusListener[] = [];
   /** Jobs that ended in the current event; their callbacks run after the state is consistent again. */
   private readonly ended: Array<Job | undefined> = [];
@@ -102,7 +100,6 @@ class HostModel implements HypervisorHost, JobOwner {
     this.name = spec.name;
     this.clock = deps.clock;
     this.model = deps.costModel;
-    this.faults = deps.faults ?? [];
     this.onTimerLateness = deps.onTimerLateness;
     const nowMs = (this.nowMs = this.clock.now());
     this.vms = vms.map((vm, index) => new VmState(vm, index, vmServiceCost(vm, deps.costModel, spec.hypervisor), nowMs));
@@ -118,16 +115,9 @@ class HostModel implements HypervisorHost, JobOwner {
       }
       this.byName.set(name, vm);
     }
-    for (const fault of this.faults) {
-      if (!this.byName.has(fault.vm)) throw new Error(`host "${spec.name}": fault on "${fault.vm}", which is not a VM of this host`);
-    }
-    const vmMemoryMb = vms.reduce((sum, vm) => sum + vm.memoryMb, 0);
-    if (spec.hypervisor === 'type1' && vmMemoryMb > spec.memoryMb && !spec.allowOvercommit) {
-      throw new Error(
-        `type1 host "${spec.name}" has ${spec.memoryMb} MB but its VMs total ${vmMemoryMb} MB; a Type 1 hypervisor refuses overcommit unless allowOvercommit: true`,
-      );
-    }
-    this.swaps = spec.hypervisor === 'type2' || spec.allowOvercommit;
+    this.disturbances = new Disturbances(this, spec, deps.faults ?? [], deps.costModel.migration, this.clock);
+    checkOvercommit(spec, vms);
+    this.swaps = hostSwaps(spec);
     this.weighsThreads = spec.hypervisor === 'type2' && spec.type2Sharing === 'per-thread';
     this.share = new WaterFill(this.vms.length + (spec.hypervisor === 'type2' ? 1 : 0));
     this.recompute();
@@ -149,7 +139,7 @@ class HostModel implements HypervisorHost, JobOwner {
     vm.chargeTo(this.nowMs);
     // The fraction out once this request's pages are in use too (memoryDemandMb counts them).
     vm.workingSetMb += cost.memoryMb;
-    const fraction = this.swaps ? swappedFraction(this.memoryDemandMb(), this.spec.memoryMb) : 0;
+    const fraction = this.swaps ? swappedFraction(memoryDemandMb(this.vms), this.spec.memoryMb) : 0;
     const workMs =
       serviceMs(cost, vm.cost) + swapInMs(cost.memoryMb, fraction, this.model.swap.msPerMb);
     const job = new Job(vm, this.jobSeq++, this.nowMs, workMs, cost.ioOps, cost.pageTableUpdates, cost.memoryMb, onDone, this);
@@ -171,27 +161,12 @@ class HostModel implements HypervisorHost, JobOwner {
   }
 
   start(): void {
-    if (this.timelines.length > 0) throw new Error(`host "${this.name}": start() called twice`);
     this.enter();
-    const startMs = (this.startedAtMs = this.nowMs);
-    this.timelines.push(
-      scheduleIntervals(
-        this.clock,
-        this.spec.owner,
-        (o) => this.transition(startMs + o.at, () => this.ownerBegins()),
-        (o) => this.transition(startMs + o.at + o.for, () => this.ownerEnds()),
-      ),
-      scheduleIntervals(
-        this.clock,
-        this.faults,
-        (f) => this.transition(startMs + f.at, () => this.faultBegins(f)),
-        (f) => this.transition(startMs + f.at + f.for, () => this.faultEnds(f)),
-      ),
-    );
+    this.disturbances.start(this.nowMs);
   }
 
   stop(): void {
-    for (const cancel of this.timelines.splice(0)) cancel();
+    this.disturbances.stop();
     this.enter();
     this.timer.clear();
     this.timerAtMs = Number.NaN;
@@ -212,7 +187,7 @@ class HostModel implements HypervisorHost, JobOwner {
   snapshot(): HostSnapshot {
     this.enter();
     this.update();
-    const demandMb = this.memoryDemandMb();
+    const demandMb = memoryDemandMb(this.vms);
     const fraction = this.swaps ? swappedFraction(demandMb, this.spec.memoryMb) : 0;
     const vms: VmSnapshot[] = this.vms.map((vm) => ({
       vm: vm.spec.name,
@@ -233,24 +208,17 @@ class HostModel implements HypervisorHost, JobOwner {
       host: this.name,
       hypervisor: this.spec.hypervisor,
       cores: this.spec.cores,
-      ownerActive: this.ownerDepth > 0,
+      ownerActive: this.disturbances.ownerActive,
       memoryMb: this.spec.memoryMb,
       memoryDemandMb: demandMb,
       vms,
     };
   }
 
-  private vm(name: string): VmState {
+  vm(name: string): VmState {
     const vm = this.byName.get(name);
     if (vm === undefined) throw new Error(`host "${this.name}" has no VM "${name}" (VMs: ${[...this.byName.keys()].join(', ')})`);
     return vm;
-  }
-
-  /** The memory the host must back: what each VM uses (VmState.memoryInUseMb), not its maximum. */
-  private memoryDemandMb(): number {
-    let demandMb = 0;
-    for (const vm of this.vms) demandMb += vm.memoryInUseMb();
-    return demandMb;
   }
 
   /** A submit to a crashed VM fails on the next turn of the clock, never inside submit(). */
@@ -310,7 +278,7 @@ class HostModel implements HypervisorHost, JobOwner {
   }
 
   /** End every live job of `vm` with `reason`; their callbacks wait for deliver(). */
-  private failAll(vm: VmState, reason: 'crashed' | 'cancelled'): void {
+  failAll(vm: VmState, reason: 'crashed' | 'cancelled'): void {
     for (let job = vm.liveTop(); job !== undefined; job = vm.liveTop()) {
       vm.popJob();
       this.endJob(job);
@@ -329,7 +297,8 @@ class HostModel implements HypervisorHost, JobOwner {
    * the event behind nearly every call. While the host's cores cover every claimant's demand,
    * before and after, water-filling gives each VM exactly its demand, so only this VM's share and
    * rates change and its neighbours' inputs, hence their rates and completion times, are the same
-   * numbers as before: they are left alone (the full recompute was ~15% of a simulation, profiled).
+   * numbers as before: they are left alone, which spares nearly every event the water-fill and a
+   * rate update per neighbour.
    */
   private settleOne(vm: VmState): void {
     const share = this.share;
@@ -437,10 +406,11 @@ class HostModel implements HypervisorHost, JobOwner {
   }
 
   /**
-   * Run a Condor/fault change as one event at its model instant `atMs`: complete what was due
+   * Run a change from disturbances.ts (an owner, a fault, a migration step, a runtime control) as
+   * one event at its model instant `atMs`: complete what was due
    * before it, charge, change, recompute, report, deliver; then catch up with the wall clock.
    */
-  private transition(atMs: Millis, change: () => void): void {
+  transition(atMs: Millis, change: () => void): void {
     this.advance(atMs, false);
     this.update();
     change();
@@ -454,63 +424,6 @@ class HostModel implements HypervisorHost, JobOwner {
     }
     this.deliver();
     this.enter();
-  }
-
-  private ownerBegins(): void {
-    if (this.ownerDepth++ > 0) return;
-    for (const vm of this.vms) {
-      if (!vm.spec.harvested) continue;
-      if (this.spec.onOwnerReturn === 'suspend') vm.ownerSuspended = true;
-      else if (!vm.migrating) this.migrate(vm);
-    }
-  }
-
-  private ownerEnds(): void {
-    if (--this.ownerDepth > 0) return;
-    for (const vm of this.vms) vm.ownerSuspended = false;
-  }
-
-  /**
-   * Migrate a harvested VM by the host's `migrate` mode (migration.ts): a live migration keeps it
-   * running while its memory is pre-copied, then both modes stop it for the downtime, and it runs
-   * again. Simplification: it resumes in this same host model, as if the destination were an
-   * identical idle machine, so its neighbours and the owner's presence still apply to it.
-   */
-  private migrate(vm: VmState): void {
-    const plan = migrationPlan(vm.spec.memoryMb, this.spec.migrate, this.model.migration);
-    vm.migrating = true;
-    const stop = (): void => {
-      vm.migrationDown = true;
-      const backAtMs = this.nowMs + plan.downtimeMs;
-      this.timelines.push(
-        this.clock.schedule(plan.downtimeMs, () =>
-          this.transition(backAtMs, () => {
-            vm.migrating = vm.migrationDown = false;
-          }),
-        ),
-      );
-    };
-    if (plan.precopyMs === 0) stop();
-    else {
-      const stopAtMs = this.nowMs + plan.precopyMs;
-      this.timelines.push(this.clock.schedule(plan.precopyMs, () => this.transition(stopAtMs, stop)));
-    }
-  }
-
-  private faultBegins(fault: FaultSpec): void {
-    const vm = this.vm(fault.vm);
-    if (fault.kind === 'slow') {
-      vm.slowFactor *= fault.factor;
-      return;
-    }
-    vm.crashDepth++;
-    this.failAll(vm, 'crashed');
-  }
-
-  private faultEnds(fault: FaultSpec): void {
-    const vm = this.vm(fault.vm);
-    if (fault.kind === 'slow') vm.slowFactor /= fault.factor;
-    else vm.crashDepth--;
   }
 
   /**
@@ -541,7 +454,8 @@ class HostModel implements HypervisorHost, JobOwner {
         ),
       );
     }
-    // Reset by count, not `length = 0` (a runtime call on every event, profiled).
+    // Reset by count, not `length = 0`: truncating is a runtime call, and this runs on every event;
+    // the slots were cleared as they were read.
     this.endedCount = this.endedRead = 0;
   }
 
@@ -551,72 +465,20 @@ class HostModel implements HypervisorHost, JobOwner {
     this.ended[this.endedCount++] = job;
   }
 
-  // Runtime controls (the dashboard's fault buttons). Each is one transition(), like a scenario
-  // fault or owner interval, so rates, the completion timer, status listeners and failed jobs'
-  // callbacks all go the way they go for those.
-
-  /** A control acts when it is called: at the wall clock's now, after the model caught up to it. */
-  private transitionNow(change: () => void): void {
-    this.transition(this.clock.now(), change);
-  }
-
-  /** VMs crashed by crash() and not restored yet: restore() ends only these, never a scenario fault. */
-  private readonly crashedByControl = new Map<VmState, FaultSpec>();
-
   crash(vmName: string): void {
-    const vm = this.vm(vmName);
-    if (this.crashedByControl.has(vm)) return;
-    // An open-ended crash fault: it lasts until restore().
-    const fault: FaultSpec = { vm: vmName, kind: 'crash', at: this.clock.now(), for: Infinity, factor: 1 };
-    this.crashedByControl.set(vm, fault);
-    this.transitionNow(() => this.faultBegins(fault));
+    this.disturbances.crash(vmName);
   }
 
   restore(vmName: string): void {
-    const vm = this.vm(vmName);
-    const fault = this.crashedByControl.get(vm);
-    if (fault === undefined) return;
-    this.crashedByControl.delete(vm);
-    this.transitionNow(() => this.faultEnds(fault));
+    this.disturbances.restore(vmName);
   }
 
-  /**
-   * The VM's owner comes back, as if the VM were harvested: 'suspend' stops it for `forMs` (an owner
-   * interval of the scenario that ends meanwhile ends this one too: a host has one owner);
-   * 'migrate' takes it down for the migration's downtime (its memory), whatever `forMs` says.
-   */
   ownerReturns(vmName: string, mode: 'suspend' | 'migrate', forMs: Millis): void {
-    const vm = this.vm(vmName);
-    if (mode === 'migrate') {
-      if (!vm.migrating) this.transitionNow(() => this.migrate(vm));
-      return;
-    }
-    if (!(forMs > 0 && Number.isFinite(forMs))) throw new Error(`host "${this.name}": an owner visit lasts a positive, finite time, got ${forMs} ms`);
-    this.transitionNow(() => {
-      vm.ownerSuspended = true;
-    });
-    const backAtMs = this.nowMs + forMs;
-    this.timelines.push(
-      this.clock.schedule(forMs, () =>
-        this.transition(backAtMs, () => {
-          // The scenario's owner may be at the workstation by now: then the VM stays suspended.
-          vm.ownerSuspended = this.ownerDepth > 0 && vm.spec.harvested && this.spec.onOwnerReturn === 'suspend';
-        }),
-      ),
-    );
+    this.disturbances.ownerReturns(vmName, mode, forMs);
   }
 
-  /**
-   * The host OS's own load from now on (cores' worth of busy processes; a Type 2 host only, as in
-   * the scenario). The model owns its spec (createFleet hands it a copy), so the new value is
-   * simply the spec's, which every recompute reads.
-   */
   setHostLoad(cores: number): void {
-    if (this.spec.hypervisor !== 'type2') throw new Error(`host "${this.name}" is Type 1: the hypervisor owns the cores, there is no host OS load to add`);
-    if (!(cores >= 0 && Number.isFinite(cores))) throw new Error(`host "${this.name}": host load must be a finite number of cores >= 0, got ${cores}`);
-    this.transitionNow(() => {
-      this.spec.hostLoad = cores;
-    });
+    this.disturbances.setHostLoad(cores);
   }
 
   hostLoad(): number {

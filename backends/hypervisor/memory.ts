@@ -16,7 +16,34 @@
  * request starts (its pages are touched then). The page-in time is added to the request's work, as
  * if its thread were running: a simplification (it is really blocked on the disk), which slightly
  * overstates CPU contention on a swapping host.
+ *
+ * Which hosts swap: a Type 2 host always may (its VMs are host processes); a Type 1 host refuses
+ * VMs whose memory exceeds its own unless the scenario allows overcommit, and then swaps like ESXi.
  */
+import type { HostSpec, VmSpec } from '../../core/scenario.js';
+import type { VmState } from './vm-state.js';
+
+/** Throws when a Type 1 host's VMs total more memory than it has and overcommit is not allowed. */
+export function checkOvercommit(host: HostSpec, vms: readonly VmSpec[]): void {
+  const vmMemoryMb = vms.reduce((sum, vm) => sum + vm.memoryMb, 0);
+  if (host.hypervisor === 'type1' && vmMemoryMb > host.memoryMb && !host.allowOvercommit) {
+    throw new Error(
+      `type1 host "${host.name}" has ${host.memoryMb} MB but its VMs total ${vmMemoryMb} MB; a Type 1 hypervisor refuses overcommit unless allowOvercommit: true`,
+    );
+  }
+}
+
+/** Whether requests on `host` pay swap-in: a Type 2 host swaps, a Type 1 host only if allowed to overcommit. */
+export function hostSwaps(host: HostSpec): boolean {
+  return host.hypervisor === 'type2' || host.allowOvercommit;
+}
+
+/** The memory the host must back: what each VM uses (VmState.memoryInUseMb), not its maximum. */
+export function memoryDemandMb(vms: readonly VmState[]): number {
+  let demandMb = 0;
+  for (const vm of vms) demandMb += vm.memoryInUseMb();
+  return demandMb;
+}
 
 /** The fraction of all demanded memory that is swapped out. */
 export function swappedFraction(demandMb: number, hostMemoryMb: number): number {

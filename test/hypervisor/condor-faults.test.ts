@@ -171,4 +171,10 @@ describe('lifecycle', () => {
     b.host.start();
     expect(() => b.host.start()).toThrow(/start\(\) called twice/);
   });
+
+  it('refuses a fault on a VM that is not on the host', () => {
+    const faults = [{ vm: 'elsewhere', kind: 'crash' as const, at: 10, for: 10 }];
+    expect(() => bench({ cores: 1, memoryMb: 4096 }, [{ name: 'a' }], { faults })).toThrow('host "h": fault on "elsewhere", which is not a VM of this host');
+    expect(() => bench({ cores: 1, memoryMb: 4096 }, [{ name: 'a' }], { faults: [{ ...faults[0], vm: 'a' }] })).not.toThrow();
+  });
 });
