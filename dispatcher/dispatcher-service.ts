@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
+import { fanOut, NO_BACKEND, type RequestEvents } from '../core/request-events.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { policyLabel, policyName, policyOptions, type DispatcherSettings, type PolicySpec } from '../core/scenario.js';
 import type { BackendId } from '../core/types.js';
@@ -51,6 +52,8 @@ export interface StartDispatcherOptions {
   readonly sessionSecret?: Buffer;
   /** Active health checks (default on). */
   readonly healthChecks?: boolean;
+  /** Another sink of the request events, beside the metrics (`compare` builds its report from them). */
+  readonly events?: RequestEvents;
 }
 
 export interface RunningDispatcher {
@@ -104,6 +107,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     observer: metrics.observer,
   });
   metrics.bind(balancer);
+  const events = opts.events === undefined ? metrics : fanOut([metrics, opts.events]);
 
   const engine = createHttpProxyEngine({
     upstreamTimeoutMs: settings.timeouts.upstreamMs,
@@ -117,7 +121,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
       targets,
       signer: new SessionSigner(opts.sessionSecret),
       totalTimeoutMs: settings.timeouts.totalMs,
-      recorder: metrics,
+      events,
     }),
   );
   // CONNECT (a tunnel request, as to a forward proxy) never reaches the request handler: Node emits
@@ -125,7 +129,9 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   proxyServer.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
     const body = JSON.stringify({ error: 'CONNECT is not supported: the dispatcher only forwards to its configured backends' });
     socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-    metrics.answered('none', '405', 0);
+    const now = clock.now();
+    events.arrived(now);
+    events.answered(now, NO_BACKEND, '405', 0);
   });
   // Clients may keep connections as long as the replicas keep ours.
   proxyServer.keepAliveTimeout = 65_000;

@@ -23,7 +23,7 @@ export interface StartUpOptions {
   readonly adminToken?: string;
   readonly clock?: Clock;
   /** Passed through to the dispatcher (e.g. healthChecks: false). */
-  readonly dispatcher?: Partial<Pick<StartDispatcherOptions, 'healthChecks' | 'sessionSecret' | 'settings'>>;
+  readonly dispatcher?: Partial<Pick<StartDispatcherOptions, 'healthChecks' | 'sessionSecret' | 'settings' | 'events'>>;
 }
 
 export interface RunningUp {
@@ -55,6 +55,7 @@ export async function startUp(opts: StartUpOptions): Promise<RunningUp> {
       adminToken: opts.adminToken,
       healthChecks: opts.dispatcher?.healthChecks,
       sessionSecret: opts.dispatcher?.sessionSecret,
+      events: opts.dispatcher?.events,
     });
     let closing: Promise<void> | undefined;
     return {

@@ -1,19 +1,23 @@
 import os from 'node:os';
+import { systemClock } from '../core/clock.js';
 import type { PolicyRun, Report } from '../core/report.js';
-import { jainIndex, maxOverMean } from '../core/report.js';
+import type { RequestEvents } from '../core/request-events.js';
+import { RunAccumulator, timelineBucketMs } from '../core/run-accumulator.js';
 import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { Millis } from '../core/types.js';
 import { startUp } from '../dispatcher/local-fleet.js';
 import { fleetDelta, scrapeFleet, type FleetScrape } from './fleet-metrics.js';
-import { isSuccess, type LoadPlan, type LoadTick } from './load-plan.js';
+import type { LoadPlan, LoadTick } from './load-plan.js';
 import { runLoadInChild, type ChildLoadResult } from './loadgen.js';
 
 /**
  * `compare`: the policies measured live on the same work. For each policy, in turn: start a fresh
  * fleet (every host of the scenario and the dispatcher, in this process, same scenario, same
- * seed), run the load in a child process (warm-up, drain, measured window, drain), scrape the
- * dispatcher's and the hosts' metrics at both ends of the measured window, tear the fleet down.
- * The load generator re-uses one seed, so every policy gets the same arrivals, classes and sessions.
+ * seed), run the load in a child process (warm-up, drain, measured window, drain), tear the fleet
+ * down. The request fields of the report come from the dispatcher's request events, accumulated
+ * from the start of the measured window exactly as `simulate` accumulates its own (core/run-accumulator.ts);
+ * the VMs' CPU and steal seconds and the sticky ratio from the metrics, scraped at both ends of the
+ * window. The load generator re-uses one seed, so every policy gets the same arrivals, classes and sessions.
  */
 
 export interface CompareProgress {
@@ -61,32 +65,34 @@ function loadPlan(opts: CompareOptions, url: string, warmupMs: Millis, measureMs
   return { ...base, kind: 'open', rateRps, maxInFlight: MAX_IN_FLIGHT };
 }
 
-function policyRun(label: string, scenario: Scenario, load: ChildLoadResult, before: FleetScrape, after: FleetScrape): PolicyRun {
+function policyRun(label: string, scenario: Scenario, windowMs: Millis, events: RunAccumulator, load: ChildLoadResult, before: FleetScrape, after: FleetScrape): PolicyRun {
   const fleet = fleetDelta(scenario, before, after);
-  const ok = Object.entries(load.codes).reduce((acc, [code, n]) => acc + (isSuccess(code) ? n : 0), 0);
-  // What only the client sees (arrivals not sent, its own timeouts and failed connections to the
-  // dispatcher) joins the dispatcher's codes, named so they cannot be mistaken for them.
-  const errorsByCode = { ...fleet.errorsByCode };
-  for (const [code, name] of [['dropped', 'dropped'], ['timeout', 'client-timeout'], ['error', 'client-error']]) {
-    if ((load.codes[code] ?? 0) > 0) errorsByCode[name] = load.codes[code];
-  }
-  const counts = fleet.backends.map((b) => b.requests);
+  events.dropped(load.codes.dropped ?? 0);
+  const fields = events.fields(windowMs);
+  const vm = new Map(fleet.vms.map((v) => [v.vm, v]));
   return {
     policy: label,
-    requests: load.requests,
-    errors: load.errors,
-    throughputRps: load.elapsedMs > 0 ? (ok * 1000) / load.elapsedMs : 0,
-    latencyMs: load.latencyMs,
-    backends: fleet.backends,
+    ...fields,
+    clientLatencyMs: load.latencyMs,
+    backends: fields.backends.map((b) => ({ ...b, cpuSeconds: vm.get(b.id)?.cpuSeconds ?? 0, stealSeconds: vm.get(b.id)?.stealSeconds ?? 0 })),
     vms: fleet.vms,
-    imbalance: maxOverMean(counts),
-    jain: jainIndex(counts),
     stickyHitRatio: fleet.stickyHitRatio,
-    retries: fleet.retries,
-    queueWaitMs: fleet.queueWaitMs,
-    errorsByCode,
-    timeline: load.timeline,
-    cdf: load.cdf,
+  };
+}
+
+/** Request events go nowhere until the measured window starts, then to that window's accumulator. */
+function windowedEvents(): { sink: RequestEvents; start(accumulator: RunAccumulator): void } {
+  let target: RequestEvents | undefined;
+  return {
+    sink: {
+      arrived: (at) => target?.arrived(at),
+      admitted: (at, backend, waitMs, attempt) => target?.admitted(at, backend, waitMs, attempt),
+      attemptEnded: (at, backend, failed) => target?.attemptEnded(at, backend, failed),
+      answered: (at, backend, code, latencyMs) => target?.answered(at, backend, code, latencyMs),
+    },
+    start: (accumulator) => {
+      target = accumulator;
+    },
   };
 }
 
@@ -99,6 +105,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
   const measureMs = (opts.durationMs ?? scenario.duration) - warmupMs;
   if (!(measureMs > 0)) throw new Error(`compare: the duration (${opts.durationMs ?? scenario.duration} ms) must be longer than the warm-up (${warmupMs} ms)`);
   const runs: PolicyRun[] = [];
+  const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host }));
   let plan: LoadPlan | undefined;
   const generatorPids: number[] = [];
 
@@ -107,28 +114,31 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
     const progress = (stage: CompareProgress['stage'], tick?: LoadTick): void =>
       opts.onProgress?.({ policy: label, index, total: policies.length, stage, tick, durationMs: measureMs, warmupMs });
     progress('starting');
-    const up = await startUp({ scenario, policy: spec });
+    const events = windowedEvents();
+    const up = await startUp({ scenario, policy: spec, dispatcher: { events: events.sink } });
     try {
       const endpoints = { dispatcherMetricsUrl: `${up.dispatcher.adminUrl}/metrics`, hostMetricsUrls: up.hosts.map((h) => h.metricsUrl) };
       plan = loadPlan(opts, up.dispatcher.url, warmupMs, measureMs);
       let before: FleetScrape | undefined;
+      let accumulator: RunAccumulator | undefined;
       const load = await runLoadInChild(plan, {
         onTick: (tick) => progress('load', tick),
         beforeMeasure: async () => {
           before = await scrapeFleet(endpoints);
+          accumulator = new RunAccumulator(replicas, systemClock.now(), timelineBucketMs(measureMs));
+          events.start(accumulator);
         },
       });
       const after = await scrapeFleet(endpoints);
-      if (before === undefined) throw new Error('compare: the load generator never reached the measured window');
+      if (before === undefined || accumulator === undefined) throw new Error('compare: the load generator never reached the measured window');
       generatorPids.push(load.pid);
-      runs.push(policyRun(label, scenario, load, before, after));
+      runs.push(policyRun(label, scenario, measureMs, accumulator, load, before, after));
     } finally {
       await up.close();
     }
     progress('done');
   }
 
-  const replicas = replicaVms(scenario);
   return {
     mode: 'live',
     scenario: scenario.name,

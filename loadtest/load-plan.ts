@@ -68,8 +68,3 @@ export interface LoadResult {
   readonly cdf: ReadonlyArray<readonly [number, number]>;
   readonly timeline: readonly TimelinePoint[];
 }
-
-/** A status that is not an error: 1xx-3xx. */
-export function isSuccess(code: string): boolean {
-  return /^[123]\d\d$/.test(code);
-}

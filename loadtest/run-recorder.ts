@@ -1,6 +1,7 @@
 import { createLatencyRecorder, createLatencyTimeline, type LatencyTimeline } from '../core/latency.js';
 import type { Millis } from '../core/types.js';
-import { isSuccess, type LoadPhase, type LoadResult, type LoadTick } from './load-plan.js';
+import { isSuccess } from '../core/request-events.js';
+import type { LoadPhase, LoadResult, LoadTick } from './load-plan.js';
 
 /** Timeline bucket for the "latency over time" chart: one point per second of the window. */
 const TIMELINE_BUCKET_MS = 1000;
