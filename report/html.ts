@@ -33,7 +33,7 @@ function summaryTable(report: Report): string {
     (run, i) =>
       `<tr><td>${escapeHtml(run.policy)}</td>${cells[i].map((c) => (c.best ? `<td class="best">${escapeHtml(c.text)}*</td>` : `<td>${escapeHtml(c.text)}</td>`)).join('')}</tr>`,
   );
-  return `<table>${head}${rows.join('')}</table><p class="caption">* best in its column. max/mean and Jain describe the spread over replicas and are not ranked.</p>`;
+  return `<table>${head}${rows.join('')}</table><p class="caption">* best in its column; the speed columns (ok/s, latency, queue) are ranked among the runs with the fewest errors, and show - when nothing succeeded. max/mean and Jain describe the spread over replicas and are not ranked.</p>`;
 }
 
 function runDetails(run: PolicyRun): string {

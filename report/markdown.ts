@@ -18,7 +18,7 @@ export function renderMarkdown(report: Report, links: { readonly html?: string; 
     `|---|${COLUMNS.map(() => '---:').join('|')}|`,
     ...report.runs.map((run, i) => `| ${cell(run.policy)} | ${cells[i].map((c) => (c.best ? `**${cell(c.text)}**` : cell(c.text))).join(' | ')} |`),
     '',
-    'Bold: best in its column. max/mean and Jain describe the spread over replicas and are not ranked.',
+    'Bold: best in its column; the speed columns (ok/s, latency, queue) are ranked among the runs with the fewest errors, and show - when nothing succeeded. max/mean and Jain describe the spread over replicas and are not ranked.',
   ];
   if (links.html || links.json) {
     lines.push('', [links.html && `Charts: [${links.html}](${links.html})`, links.json && `data: [${links.json}](${links.json})`].filter(Boolean).join('; '));

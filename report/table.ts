@@ -28,5 +28,5 @@ export function renderTable(report: Report, opts: TableOptions = {}): string {
     ]);
   });
   const what = report.mode === 'live' ? 'live run' : 'simulation';
-  return `${table.toString()}\n${what} of "${report.scenario}" (seed ${report.seed}); * best in column; max/mean and Jain show the spread over replicas and are not ranked`;
+  return `${table.toString()}\n${what} of "${report.scenario}" (seed ${report.seed}); * best in column (speed columns among the runs with the fewest errors; - when nothing succeeded); max/mean and Jain show the spread over replicas and are not ranked`;
 }
