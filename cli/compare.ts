@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
+import type { Report } from '../core/report.js';
 import type { Millis } from '../core/types.js';
 import { runCompare } from '../loadtest/compare.js';
 import { checkPolicySpecs } from '../policies/index.js';
@@ -8,7 +9,8 @@ import { renderTable } from '../report/table.js';
 import { writeReports } from '../report/write.js';
 import { createCompareProgress } from './compare-progress.js';
 import { CliError } from './errors.js';
-import { parseCount, parseDurationFlag, parsePositive, selectPolicies } from './flags.js';
+import { sloMet, withSlo } from '../core/slo.js';
+import { parseCount, parseDurationFlag, parsePositive, selectPolicies, parseSloFlag, SLO_HELP } from './flags.js';
 
 /**
  * `dispatchlab compare --scenario F [--policies a,b] [--duration 20s] [--warmup 2s] [--rate R |
@@ -26,6 +28,7 @@ interface CompareFlags {
   json?: string;
   html?: string;
   out?: string;
+  slo?: string;
 }
 
 export function registerCompare(program: Command): void {
@@ -40,6 +43,7 @@ export function registerCompare(program: Command): void {
     .option('--connections <n>', 'closed-loop load (autocannon) with this many connections', parseCount('--connections'))
     .option('--json <file>', 'write the JSON report here (with --html: only these files)')
     .option('--html <file>', 'write the HTML report here, the Markdown summary beside it')
+    .option('--slo <thresholds>', SLO_HELP, parseSloFlag)
     .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
     .action(async (flags: CompareFlags) => {
       if (flags.rate !== undefined && flags.connections !== undefined) throw new CliError('--rate and --connections: give one or the other (open or closed loop)');
@@ -48,7 +52,7 @@ export function registerCompare(program: Command): void {
       const durationMs = flags.duration ?? scenario.duration;
       if (durationMs <= warmupMs) throw new CliError(`--duration: ${durationMs} ms must be longer than the warm-up (${warmupMs} ms)`);
       const progress = createCompareProgress();
-      let report;
+      let report: Report;
       try {
         report = await runCompare({
           scenario,
@@ -63,8 +67,10 @@ export function registerCompare(program: Command): void {
       } finally {
         progress.stop();
       }
+      report = withSlo(report, flags.slo ?? scenario.slo);
       process.stdout.write(`${renderTable(report, { color: process.stdout.isTTY === true })}\n`);
       const written = await writeReports(report, { dir: flags.out, json: flags.json, html: flags.html, scenarioText: readFileSync(flags.scenario, 'utf8') });
       process.stdout.write(`report: ${written.dir}\n`);
+      if (!sloMet(report)) process.exitCode = 1;
     });
 }

@@ -1,5 +1,6 @@
 import { parseDuration } from '../core/duration.js';
 import { policyLabel, type PolicySpec, type Scenario } from '../core/scenario.js';
+import { parseSlo, SloError } from '../core/slo.js';
 import { policyNames } from '../policies/index.js';
 import { CliError } from './errors.js';
 
@@ -55,3 +56,16 @@ export function parseDurationFlag(flag: string, allowZero = false): (text: strin
     return ms;
   };
 }
+
+/** `--slo 'p99<200ms,errors<1%'` (core/slo.ts): checked here, kept as written for the report. */
+export function parseSloFlag(text: string): string {
+  try {
+    parseSlo(text);
+  } catch (err) {
+    if (err instanceof SloError) throw new CliError(`--slo: ${err.message}`);
+    throw err;
+  }
+  return text;
+}
+
+export const SLO_HELP = "service-level objectives each policy must meet, e.g. 'p99<200ms,errors<1%' (default: the scenario's slo); exit code 1 when a policy fails them";

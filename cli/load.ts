@@ -3,8 +3,12 @@ import { formatDuration } from '../core/duration.js';
 import { loadScenario } from '../core/scenario.js';
 import type { Millis } from '../core/types.js';
 import { runOpenLoop } from '../loadtest/open-loop.js';
+import type { PolicyRun } from '../core/report.js';
+import { isSuccess } from '../core/request-events.js';
+import { checkSlo, parseSlo } from '../core/slo.js';
+import type { LoadResult } from '../loadtest/load-plan.js';
 import { CliError } from './errors.js';
-import { parseCount, parseDurationFlag, parsePositive } from './flags.js';
+import { parseCount, parseDurationFlag, parsePositive, parseSloFlag, SLO_HELP } from './flags.js';
 
 /**
  * `dispatchlab load --scenario F --target URL [--rate R] [--duration D]`: a steady open-loop load
@@ -25,6 +29,7 @@ interface LoadOptions {
   round: Millis;
   maxInFlight: number;
   timeout: Millis;
+  slo?: string;
 }
 
 export function registerLoad(program: Command): void {
@@ -38,8 +43,12 @@ export function registerLoad(program: Command): void {
     .option('--round <time>', 'length of one round, one printed line each', parseDurationFlag('--round'), DEFAULT_ROUND_MS)
     .option('--max-in-flight <n>', 'arrivals beyond this many outstanding requests are dropped, not sent', parseCount('--max-in-flight'), 512)
     .option('--timeout <time>', 'a request unanswered after this long counts as a timeout', parseDurationFlag('--timeout'), 10_000)
+    .option('--slo <thresholds>', `${SLO_HELP}, in any round`, parseSloFlag)
     .action(async (opts: LoadOptions) => {
       const scenario = loadScenario(opts.scenario);
+      const sloText = opts.slo ?? scenario.slo;
+      const slo = sloText === undefined ? undefined : parseSlo(sloText);
+      let sloFailed = false;
       const rateRps = opts.rate ?? ('rateRps' in scenario.workload.arrival ? scenario.workload.arrival.rateRps : undefined);
       if (rateRps === undefined) throw new CliError(`--rate: ${opts.scenario} has a closed-loop arrival; give a rate in requests per second`);
       const url = URL.canParse(opts.target) ? new URL(opts.target) : undefined;
@@ -48,7 +57,7 @@ export function registerLoad(program: Command): void {
 
       const stop = (signal: NodeJS.Signals): void => {
         process.stderr.write(`load: ${signal}, stopping\n`);
-        process.exit(0);
+        process.exit(sloFailed ? 1 : 0);
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
@@ -72,9 +81,19 @@ export function registerLoad(program: Command): void {
         sentMs += durationMs;
         const { p50, p99 } = result.latencyMs;
         const codes = Object.entries(result.codes).map(([code, n]) => `${code}:${n}`).join(' ');
-        process.stdout.write(
-          `load: round ${round + 1}: ${result.requests} requests, ${result.errors} errors, p50 ${p50.toFixed(1)}ms p99 ${p99.toFixed(1)}ms (${codes})\n`,
-        );
+        // Latency over failed requests is not a latency: none is shown when nothing succeeded.
+        const latency = result.requests > result.errors ? `p50 ${p50.toFixed(1)}ms p99 ${p99.toFixed(1)}ms` : 'no successful answer';
+        const verdict = slo === undefined ? undefined : checkSlo(roundRun(result, durationMs), slo);
+        if (verdict?.pass === false) sloFailed = true;
+        const sloText = verdict === undefined ? '' : verdict.pass ? ', SLO pass' : `, SLO FAIL: ${verdict.failed.join(', ')}`;
+        process.stdout.write(`load: round ${round + 1}: ${result.requests} requests, ${result.errors} errors, ${latency} (${codes})${sloText}\n`);
       }
+      if (sloFailed) process.exitCode = 1;
     });
+}
+
+/** A round in the report's terms, for its SLO check: successful answers per second of the round. */
+function roundRun(result: LoadResult, durationMs: Millis): PolicyRun {
+  const ok = Object.entries(result.codes).reduce((sum, [code, n]) => sum + (isSuccess(code) ? n : 0), 0);
+  return { policy: 'load', requests: result.requests, errors: result.errors, throughputRps: (ok * 1000) / durationMs, latencyMs: result.latencyMs, backends: [] };
 }

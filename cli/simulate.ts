@@ -9,7 +9,8 @@ import { writeReports } from '../report/write.js';
 import { simulate, type SimProgress } from '../sim/simulation.js';
 import type { TheoryBlock } from '../sim/theory-block.js';
 import { CliError } from './errors.js';
-import { parseCount, parseDurationFlag, selectPolicies } from './flags.js';
+import { sloMet, withSlo } from '../core/slo.js';
+import { parseCount, parseDurationFlag, selectPolicies, parseSloFlag, SLO_HELP } from './flags.js';
 
 /**
  * `dispatchlab simulate --scenario F [--policies a,b] [--requests N | --duration D] [--dispatchers K]
@@ -27,6 +28,7 @@ interface SimulateFlags {
   json?: string;
   html?: string;
   out?: string;
+  slo?: string;
 }
 
 export function registerSimulate(program: Command): void {
@@ -40,6 +42,7 @@ export function registerSimulate(program: Command): void {
     .option('--dispatchers <k>', 'independent dispatchers sharing the fleet, each with its own view', parseCount('--dispatchers'), 1)
     .option('--json <file>', 'write the JSON report here')
     .option('--html <file>', 'write the HTML report here')
+    .option('--slo <thresholds>', SLO_HELP, parseSloFlag)
     .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
     .action(async (flags: SimulateFlags) => {
       if (flags.requests !== undefined && flags.duration !== undefined) throw new CliError('--requests and --duration: give one or the other');
@@ -69,6 +72,7 @@ export function registerSimulate(program: Command): void {
         command: `dispatchlab ${process.argv.slice(2).join(' ')}`,
         environment: { ...report.environment, wallSeconds: +(wallMs / 1000).toFixed(3) },
       };
+      report = withSlo(report, flags.slo ?? scenario.slo);
       process.stdout.write(`${renderTable(report, { color: process.stdout.isTTY === true })}\n`);
       const theory = formatTheory(report);
       if (theory !== '') process.stdout.write(`${theory}\n`);
@@ -79,6 +83,7 @@ export function registerSimulate(program: Command): void {
         scenarioText: readFileSync(flags.scenario, 'utf8'),
       });
       process.stdout.write(`report: ${written.dir}\n`);
+      if (!sloMet(report)) process.exitCode = 1;
     });
 }
 

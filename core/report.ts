@@ -76,6 +76,8 @@ export interface PolicyRun {
   readonly errorsByCode?: Readonly<Record<string, number>>;
   /** Latency over time: one point per bucket of the window, by arrival time; rps counts successful answers. */
   readonly timeline?: ReadonlyArray<{ readonly tMs: number; readonly p50: number; readonly p99: number; readonly rps: number }>;
+  /** Whether the run met the report's SLO (`Report.slo`), and which thresholds it missed; absent without an SLO. */
+  readonly slo?: { readonly pass: boolean; readonly failed: readonly string[] };
   /** Latency CDF points for charts: [latencyMs, fraction <= latencyMs]. */
   readonly cdf?: ReadonlyArray<readonly [number, number]>;
 }
@@ -90,6 +92,8 @@ export interface Report {
   /** What ran where (live) or how the simulation was driven. */
   readonly environment?: Readonly<Record<string, unknown>>;
   readonly runs: readonly PolicyRun[];
+  /** The SLO the runs were checked against, as written (`p99<200ms,errors<1%`: core/slo.ts). */
+  readonly slo?: string;
   readonly theory?: Readonly<Record<string, unknown>>;
 }
 

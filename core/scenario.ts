@@ -3,6 +3,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { SERVICE_DISTRIBUTIONS } from './rng.js';
+import { parseSlo } from './slo.js';
 
 /**
  * The scenario file (DESIGN.md, "The scenario format"): hosts, VMs, workload, dispatcher settings
@@ -163,6 +164,17 @@ export const ScenarioSchema = z.strictObject({
   policies: z.array(PolicySpecSchema).min(1).default(['round-robin', 'least-loaded', 'session-sticky']),
   duration: duration.default(30_000),
   warmup: duration.default(3000),
+  /** Service-level objectives every policy is checked against (core/slo.ts), e.g. `p99<200ms,errors<1%`; `--slo` overrides. */
+  slo: z
+    .string()
+    .superRefine((text, ctx) => {
+      try {
+        parseSlo(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      }
+    })
+    .optional(),
 });
 
 export type Scenario = z.output<typeof ScenarioSchema>;

@@ -1,4 +1,4 @@
-import type { PolicyRun } from '../core/report.js';
+import type { PolicyRun, Report } from '../core/report.js';
 
 /**
  * The per-policy columns every summary shows (terminal table, Markdown, HTML), with which way is
@@ -22,6 +22,8 @@ export interface Column {
   text?(run: PolicyRun): string;
   /** Ranked only among the runs with the fewest errors (the speed columns). */
   readonly speed?: boolean;
+  /** Shown only when some run has a value (the SLO verdict, when an SLO was given). */
+  readonly optional?: boolean;
 }
 
 const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -42,6 +44,7 @@ const latency = (pick: (l: PolicyRun['latencyMs']) => number) => (run: PolicyRun
   run.requests - run.errors > 0 ? pick(run.latencyMs) : undefined;
 
 export const COLUMNS: readonly Column[] = [
+  { key: 'slo', label: 'SLO', value: (r) => (r.slo === undefined ? undefined : r.slo.pass ? 1 : 0), better: 'higher', format: (v) => (v === 1 ? 'pass' : 'FAIL'), optional: true },
   { key: 'errors', label: 'errors', value: (r) => errorRate(r), better: 'lower', format: percent, text: (r) => (r.errors === 0 ? '0' : `${r.errors} (${percent(errorRate(r))})`) },
   { key: 'throughput', label: 'ok/s', value: (r) => (r.requests - r.errors > 0 ? r.throughputRps : undefined), better: 'higher', format: (v) => v.toFixed(1), speed: true },
   { key: 'mean', label: 'mean ms', value: latency((l) => l.mean), better: 'lower', format: ms, speed: true },
@@ -66,10 +69,16 @@ export interface Cell {
   readonly best: boolean;
 }
 
-/** One row of cells per run; a cell is best when it ties the best value of a ranked column among 2+ candidate runs. */
+/** The columns a summary of these runs shows: all but the optional ones no run has a value for. */
+export function visibleColumns(runs: readonly PolicyRun[]): Column[] {
+  return COLUMNS.filter((col) => !col.optional || runs.some((r) => col.value(r) !== undefined));
+}
+
+/** One row of cells per run, one cell per visible column; a cell is best when it ties the best value of a ranked column among 2+ candidate runs. */
 export function summaryCells(runs: readonly PolicyRun[]): Cell[][] {
+  const columns = visibleColumns(runs);
   const fewestErrors = Math.min(...runs.map(errorRate));
-  const bests = COLUMNS.map((col) => {
+  const bests = columns.map((col) => {
     if (!RANKED.has(col.key)) return undefined;
     const candidates = col.speed ? runs.filter((r) => errorRate(r) === fewestErrors) : runs;
     const values = candidates.map((r) => col.value(r)).filter((v): v is number => v !== undefined && Number.isFinite(v));
@@ -78,7 +87,7 @@ export function summaryCells(runs: readonly PolicyRun[]): Cell[][] {
     return { value: col.better === 'higher' ? Math.max(...values) : Math.min(...values), candidates: new Set(candidates) };
   });
   return runs.map((run) =>
-    COLUMNS.map((col, i) => {
+    columns.map((col, i) => {
       const v = col.value(run);
       if (v === undefined || !Number.isFinite(v)) return { text: '-', best: false };
       const best = bests[i];
@@ -87,4 +96,12 @@ export function summaryCells(runs: readonly PolicyRun[]): Cell[][] {
       return { text: col.text?.(run) ?? col.format(v), best: isBest };
     }),
   );
+}
+
+/** One line per run that missed the report's SLO, saying which thresholds and by how much; [] without an SLO. */
+export function sloLines(report: Report): string[] {
+  if (report.slo === undefined) return [];
+  const failed = report.runs.filter((r) => r.slo?.pass === false);
+  if (failed.length === 0) return [`SLO ${report.slo}: every policy passed`];
+  return [`SLO ${report.slo}: ${failed.length} of ${report.runs.length} policies failed`, ...failed.map((r) => `  ${r.policy}: ${r.slo?.failed.join(', ')}`)];
 }

@@ -1,6 +1,6 @@
 import type { PolicyRun, Report } from '../core/report.js';
 import { renderCharts, type RenderedChart } from './charts.js';
-import { COLUMNS, summaryCells } from './columns.js';
+import { sloLines, summaryCells, visibleColumns } from './columns.js';
 
 /**
  * One self-contained HTML page for a report: the summary table, the SVG charts inline (no
@@ -28,12 +28,14 @@ pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; font-size: 13px; } 
 
 function summaryTable(report: Report): string {
   const cells = summaryCells(report.runs);
-  const head = `<tr><th>policy</th>${COLUMNS.map((c) => `<th>${escapeHtml(c.label)}</th>`).join('')}</tr>`;
+  const head = `<tr><th>policy</th>${visibleColumns(report.runs).map((c) => `<th>${escapeHtml(c.label)}</th>`).join('')}</tr>`;
   const rows = report.runs.map(
     (run, i) =>
       `<tr><td>${escapeHtml(run.policy)}</td>${cells[i].map((c) => (c.best ? `<td class="best">${escapeHtml(c.text)}*</td>` : `<td>${escapeHtml(c.text)}</td>`)).join('')}</tr>`,
   );
-  return `<table>${head}${rows.join('')}</table><p class="caption">* best in its column; the speed columns (ok/s, latency, queue) are ranked among the runs with the fewest errors, and show - when nothing succeeded. max/mean and Jain describe the spread over replicas and are not ranked.</p>`;
+  const slo = sloLines(report);
+  const sloBlock = slo.length === 0 ? '' : `<p>${slo.map(escapeHtml).join('<br>')}</p>`;
+  return `<table>${head}${rows.join('')}</table>${sloBlock}<p class="caption">* best in its column; the speed columns (ok/s, latency, queue) are ranked among the runs with the fewest errors, and show - when nothing succeeded. max/mean and Jain describe the spread over replicas and are not ranked.</p>`;
 }
 
 function runDetails(run: PolicyRun): string {

@@ -41,6 +41,7 @@ const PolicyRunSchema = z.object({
   errorsByCode: z.record(z.string(), count).optional(),
   timeline: z.array(z.object({ tMs: finite, p50: finite.nonnegative(), p99: finite.nonnegative(), rps: finite.nonnegative() })).optional(),
   cdf: z.array(z.tuple([finite.nonnegative(), fraction])).optional(),
+  slo: z.object({ pass: z.boolean(), failed: z.array(z.string()) }).optional(),
 });
 
 export const ReportSchema = z.object({
@@ -51,5 +52,6 @@ export const ReportSchema = z.object({
   command: z.string().optional(),
   environment: z.record(z.string(), z.unknown()).optional(),
   runs: z.array(PolicyRunSchema).min(1),
+  slo: z.string().optional(),
   theory: z.record(z.string(), z.unknown()).optional(),
 });

@@ -30,7 +30,24 @@ describe('dispatchlab simulate', () => {
     expect(readFileSync(html, 'utf8')).toMatch(/<svg/);
   });
 
+  it('checks --slo per policy: exit 1 and the failed thresholds when one fails, 0 when all pass', async () => {
+    const args = ['simulate', '--scenario', 'scenarios/homogeneous.yaml', '--policies', 'random,least-loaded', '--requests', '3000', '--out', join(dir, 'slo')];
+    // At utilisation 0.9, random assignment's p99 is hundreds of ms and least-loaded's far less.
+    const failed = cli([...args, '--slo', 'p99<300ms,errors<1%']);
+    await expect(failed).rejects.toMatchObject({ code: 1, stdout: expect.stringMatching(/SLO p99<300ms,errors<1%: 1 of 2 policies failed\n\s+random: p99<300ms \(was \d+\.\d+ ms\)/) });
+    const passed = await cli([...args, '--slo', 'errors<1%']);
+    expect(passed.stdout).toMatch(/SLO errors<1%: every policy passed/);
+    expect(passed.stdout).toMatch(/│ +SLO +│ +errors +│/);
+    const report = JSON.parse(readFileSync(join(dir, 'slo', 'report.json'), 'utf8')) as Report;
+    expect(report.slo).toBe('errors<1%');
+    expect(report.runs.map((r) => r.slo?.pass)).toEqual([true, true]);
+  });
+
   it('exits 2 with a message on bad input', async () => {
+    await expect(cli(['simulate', '--scenario', 'scenarios/homogeneous.yaml', '--slo', 'p99<<1'])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--slo: "p99<<1": expected METRIC<VALUE/),
+    });
     await expect(cli(['simulate', '--scenario', 'scenarios/homogeneous.yaml', '--policies', 'nope'])).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringMatching(/"nope" is not a policy/),
