@@ -50,6 +50,10 @@ export interface PolicyRun {
   readonly errors: number;
   /** Arrivals of the window the open-loop generator could not send (it had maxInFlight outstanding); counted in requests and errors. Always 0 simulated. */
   readonly dropped?: number;
+  /** Live, open loop: arrivals of the window the generator sent 10 ms or more after their intended time (it or its machine fell behind). */
+  readonly late?: number;
+  /** Live, open loop: how long after its intended time an arrival was sent. */
+  readonly sendLagMs?: { readonly p99: number; readonly max: number };
   /** Successful answers to requests of the window, per second of the window (the drain is not in the denominator). */
   readonly throughputRps: number;
   readonly latencyMs: LatencySummary;

@@ -74,6 +74,7 @@ function policyRun(label: string, scenario: Scenario, windowMs: Millis, events: 
     policy: label,
     ...fields,
     clientLatencyMs: load.latencyMs,
+    ...(load.late !== undefined ? { late: load.late, sendLagMs: load.sendLagMs } : {}),
     backends: fields.backends.map((b) => ({ ...b, cpuSeconds: vm.get(b.id)?.cpuSeconds ?? 0, stealSeconds: vm.get(b.id)?.stealSeconds ?? 0 })),
     vms: fleet.vms,
     stickyHitRatio: fleet.stickyHitRatio,

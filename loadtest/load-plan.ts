@@ -67,4 +67,15 @@ export interface LoadResult {
   readonly latencyMs: LatencySummary;
   readonly cdf: ReadonlyArray<readonly [number, number]>;
   readonly timeline: readonly TimelinePoint[];
+  /** Open loop: arrivals sent LATE_SEND_MS or more after their intended time (the generator or its machine fell behind). */
+  readonly late?: number;
+  /** Open loop: how long after its intended time each arrival was sent. */
+  readonly sendLagMs?: { readonly p99: number; readonly max: number };
 }
+
+/**
+ * An arrival sent this much after its intended time is late. Node's timers wake about a
+ * millisecond late as a matter of course; 10 ms is beyond that, and at 100 req/s (10 ms apart)
+ * already reorders the arrival process.
+ */
+export const LATE_SEND_MS = 10;

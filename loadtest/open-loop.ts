@@ -64,6 +64,7 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
       if (inFlight === 0) onIdle?.();
     };
     inFlight++;
+    recorder.sent(performance.now() - intendedMs);
     const req = http.request({ agent, hostname: target.hostname, port: target.port, method: request.method, path: request.path, headers });
     req.setTimeout(plan.timeoutMs, () => {
       timedOut = true;

@@ -1,7 +1,7 @@
 import { createLatencyRecorder, createLatencyTimeline, type LatencyTimeline } from '../core/latency.js';
 import type { Millis } from '../core/types.js';
 import { isSuccess } from '../core/request-events.js';
-import type { LoadPhase, LoadResult, LoadTick } from './load-plan.js';
+import { LATE_SEND_MS, type LoadPhase, type LoadResult, type LoadTick } from './load-plan.js';
 
 /** Timeline bucket for the "latency over time" chart: one point per second of the window. */
 const TIMELINE_BUCKET_MS = 1000;
@@ -14,6 +14,8 @@ const CDF_POINTS = 80;
  */
 export class RunRecorder {
   private readonly latency = createLatencyRecorder();
+  private readonly sendLag = createLatencyRecorder();
+  private late = 0;
   private readonly timeline: LatencyTimeline;
   private readonly codes = new Map<string, number>();
   private done = 0;
@@ -42,6 +44,12 @@ export class RunRecorder {
     if (endMs !== undefined && endMs > this.lastEndMs) this.lastEndMs = endMs;
   }
 
+  /** An open-loop arrival was sent `lagMs` after its intended time. */
+  sent(lagMs: Millis): void {
+    this.sendLag.record(Math.max(0, lagMs));
+    if (lagMs >= LATE_SEND_MS) this.late++;
+  }
+
   tick(nowMs: Millis, inFlight: number, phase: LoadPhase = this.phase): LoadTick {
     const dtMs = nowMs - this.lastTick.atMs;
     const rateRps = dtMs > 0 ? ((this.done - this.lastTick.done) * 1000) / dtMs : 0;
@@ -58,6 +66,7 @@ export class RunRecorder {
       latencyMs: this.latency.summary(),
       cdf: this.latency.cdf(CDF_POINTS),
       timeline: this.timeline.points(),
+      ...(this.sendLag.count > 0 ? { late: this.late, sendLagMs: { p99: this.sendLag.percentile(99), max: this.sendLag.summary().max } } : {}),
     };
   }
 }

@@ -22,8 +22,8 @@ export interface Column {
   text?(run: PolicyRun): string;
   /** Ranked only among the runs with the fewest errors (the speed columns). */
   readonly speed?: boolean;
-  /** Shown only when some run has a value (the SLO verdict, when an SLO was given). */
-  readonly optional?: boolean;
+  /** Shown only when some run has a value (the SLO verdict) or a value other than 0 (dropped arrivals). */
+  readonly shownIf?: 'value' | 'nonzero';
 }
 
 const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -44,8 +44,10 @@ const latency = (pick: (l: PolicyRun['latencyMs']) => number) => (run: PolicyRun
   run.requests - run.errors > 0 ? pick(run.latencyMs) : undefined;
 
 export const COLUMNS: readonly Column[] = [
-  { key: 'slo', label: 'SLO', value: (r) => (r.slo === undefined ? undefined : r.slo.pass ? 1 : 0), better: 'higher', format: (v) => (v === 1 ? 'pass' : 'FAIL'), optional: true },
+  { key: 'slo', label: 'SLO', value: (r) => (r.slo === undefined ? undefined : r.slo.pass ? 1 : 0), better: 'higher', format: (v) => (v === 1 ? 'pass' : 'FAIL'), shownIf: 'value' },
   { key: 'errors', label: 'errors', value: (r) => errorRate(r), better: 'lower', format: percent, text: (r) => (r.errors === 0 ? '0' : `${r.errors} (${percent(errorRate(r))})`) },
+  // Arrivals the open-loop generator could not send (already among the errors): overload shows here first.
+  { key: 'dropped', label: 'dropped', value: (r) => r.dropped, better: 'lower', format: (v) => String(v), shownIf: 'nonzero' },
   { key: 'throughput', label: 'ok/s', value: (r) => (r.requests - r.errors > 0 ? r.throughputRps : undefined), better: 'higher', format: (v) => v.toFixed(1), speed: true },
   { key: 'mean', label: 'mean ms', value: latency((l) => l.mean), better: 'lower', format: ms, speed: true },
   { key: 'p50', label: 'p50 ms', value: latency((l) => l.p50), better: 'lower', format: ms, speed: true },
@@ -71,7 +73,11 @@ export interface Cell {
 
 /** The columns a summary of these runs shows: all but the optional ones no run has a value for. */
 export function visibleColumns(runs: readonly PolicyRun[]): Column[] {
-  return COLUMNS.filter((col) => !col.optional || runs.some((r) => col.value(r) !== undefined));
+  return COLUMNS.filter((col) => {
+    if (col.shownIf === undefined) return true;
+    const values = runs.map((r) => col.value(r)).filter((v) => v !== undefined);
+    return col.shownIf === 'value' ? values.length > 0 : values.some((v) => v !== 0);
+  });
 }
 
 /** One row of cells per run, one cell per visible column; a cell is best when it ties the best value of a ranked column among 2+ candidate runs. */
@@ -104,4 +110,11 @@ export function sloLines(report: Report): string[] {
   const failed = report.runs.filter((r) => r.slo?.pass === false);
   if (failed.length === 0) return [`SLO ${report.slo}: every policy passed`];
   return [`SLO ${report.slo}: ${failed.length} of ${report.runs.length} policies failed`, ...failed.map((r) => `  ${r.policy}: ${r.slo?.failed.join(', ')}`)];
+}
+
+/** A warning per live run whose generator sent more than 1% of its arrivals late: its latencies are partly the machine's. */
+export function lateLines(report: Report): string[] {
+  return report.runs
+    .filter((r) => r.late !== undefined && r.requests > 0 && r.late / r.requests > 0.01)
+    .map((r) => `warning: ${r.policy}: the load generator sent ${r.late} of ${r.requests} arrivals 10 ms or more late (send lag p99 ${r.sendLagMs?.p99.toFixed(1)} ms, max ${r.sendLagMs?.max.toFixed(1)} ms): the machine, not only the policy, set these latencies`);
 }

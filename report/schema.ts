@@ -28,6 +28,8 @@ const PolicyRunSchema = z.object({
   requests: count,
   errors: count,
   dropped: count.optional(),
+  late: count.optional(),
+  sendLagMs: z.object({ p99: finite.nonnegative(), max: finite.nonnegative() }).optional(),
   throughputRps: finite.nonnegative(),
   latencyMs: LatencySummarySchema,
   clientLatencyMs: LatencySummarySchema.optional(),

@@ -33,6 +33,25 @@ describe('renderTable', () => {
     expect(row(text, 'session-sticky').slice(1, 4)).toEqual(['0*', '66.7*', '7.50*']);
   });
 
+  it('shows dropped arrivals and the SLO verdict only when there are some, and warns when the generator fell behind', () => {
+    const report = fixtureReport();
+    expect(table).not.toMatch(/dropped|SLO|warning/);
+    const [rr, ll] = report.runs;
+    const text = renderTable({
+      ...report,
+      slo: 'p99<1ms',
+      runs: [
+        { ...rr, dropped: 7, late: 40, sendLagMs: { p99: 35, max: 120 }, slo: { pass: false, failed: ['p99<1ms (was 40.00 ms)'] } },
+        { ...ll, dropped: 0, late: 0, sendLagMs: { p99: 1, max: 2 }, slo: { pass: false, failed: ['p99<1ms (was 20.00 ms)'] } },
+      ],
+    });
+    expect(row(text, 'round-robin').slice(0, 4)).toEqual(['round-robin', 'FAIL', '3 (0.3%)', '7']);
+    expect(row(text, 'least-loaded').slice(0, 4)).toEqual(['least-loaded', 'FAIL', '0*', '0']);
+    expect(text).toContain('SLO p99<1ms: 2 of 2 policies failed');
+    expect(text).toMatch(/warning: round-robin: the load generator sent 40 of 1000 arrivals 10 ms or more late \(send lag p99 35.0 ms, max 120.0 ms\)/);
+    expect(text).not.toMatch(/warning: least-loaded/);
+  });
+
   it('has no ANSI escapes unless colour is asked for', () => {
     expect(table).not.toContain('\u001b[');
     expect(renderTable(fixtureReport(), { color: true })).toContain('\u001b[1;32m100.0*');
