@@ -1,15 +1,12 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import type { Report } from '../core/report.js';
 import type { Millis } from '../core/types.js';
 import { runCompare } from '../loadtest/compare.js';
 import { checkPolicySpecs } from '../policies/index.js';
-import { renderTable } from '../report/table.js';
-import { writeReports } from '../report/write.js';
 import { createCompareProgress } from './compare-progress.js';
 import { CliError } from './errors.js';
-import { sloMet, withSlo } from '../core/slo.js';
+import { checkReportFlags, finishReport } from './report-output.js';
 import { parseCount, parseDurationFlag, parsePositive, selectPolicies, parseSloFlag, SLO_HELP } from './flags.js';
 
 /**
@@ -41,7 +38,7 @@ export function registerCompare(program: Command): void {
     .option('--warmup <d>', "unmeasured warm-up per policy (default: the scenario's), e.g. 2s", parseDurationFlag('--warmup', true))
     .option('--rate <rps>', 'open-loop Poisson load at this rate (default: the scenario\'s arrival)', parsePositive('--rate'))
     .option('--connections <n>', 'closed-loop load (autocannon) with this many connections', parseCount('--connections'))
-    .option('--json <file>', 'write the JSON report here (with --html: only these files)')
+    .option('--json <file>', 'write the JSON report here and no other file but --html\'s; - for stdout (the table then goes to stderr)')
     .option('--html <file>', 'write the HTML report here, the Markdown summary beside it')
     .option('--slo <thresholds>', SLO_HELP, parseSloFlag)
     .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
@@ -51,6 +48,7 @@ export function registerCompare(program: Command): void {
       const warmupMs = flags.warmup ?? scenario.warmup;
       const durationMs = flags.duration ?? scenario.duration;
       if (durationMs <= warmupMs) throw new CliError(`--duration: ${durationMs} ms must be longer than the warm-up (${warmupMs} ms)`);
+      checkReportFlags(flags);
       const progress = createCompareProgress();
       let report: Report;
       try {
@@ -67,10 +65,6 @@ export function registerCompare(program: Command): void {
       } finally {
         progress.stop();
       }
-      report = withSlo(report, flags.slo ?? scenario.slo);
-      process.stdout.write(`${renderTable(report, { color: process.stdout.isTTY === true })}\n`);
-      const written = await writeReports(report, { dir: flags.out, json: flags.json, html: flags.html, scenarioText: readFileSync(flags.scenario, 'utf8') });
-      process.stdout.write(`report: ${written.dir}\n`);
-      if (!sloMet(report)) process.exitCode = 1;
+      await finishReport(report, flags, flags.scenario, scenario.slo);
     });
 }

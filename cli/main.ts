@@ -9,6 +9,7 @@ import { registerSimulate } from './simulate.js';
 import { registerCompare } from './compare.js';
 import { registerLoad } from './load.js';
 import { CliError } from './errors.js';
+import { packageVersion } from './version.js';
 import { ScenarioError } from '../core/scenario.js';
 
 /**
@@ -18,6 +19,7 @@ import { ScenarioError } from '../core/scenario.js';
  */
 const program = new Command('dispatchlab')
   .description('Load-balancer simulator: a dispatcher in front of replicas that are VMs on a simulated hypervisor')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError()
   .configureOutput({ outputError: (text, write) => write(text) });
 

@@ -1,15 +1,12 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import type { Report } from '../core/report.js';
 import { loadScenario } from '../core/scenario.js';
 import { checkPolicySpecs } from '../policies/index.js';
-import { renderTable } from '../report/table.js';
-import { writeReports } from '../report/write.js';
 import { simulate, type SimProgress } from '../sim/simulation.js';
 import type { TheoryBlock } from '../sim/theory-block.js';
 import { CliError } from './errors.js';
-import { sloMet, withSlo } from '../core/slo.js';
+import { checkReportFlags, finishReport } from './report-output.js';
 import { parseCount, parseDurationFlag, selectPolicies, parseSloFlag, SLO_HELP } from './flags.js';
 
 /**
@@ -40,7 +37,7 @@ export function registerSimulate(program: Command): void {
     .option('--requests <n>', 'measured requests per policy (after the warmup); replaces the duration', parseCount('--requests'))
     .option('--duration <d>', "simulated time per policy, warmup included (default: the scenario's), e.g. 30s", parseDurationFlag('--duration'))
     .option('--dispatchers <k>', 'independent dispatchers sharing the fleet, each with its own view', parseCount('--dispatchers'), 1)
-    .option('--json <file>', 'write the JSON report here')
+    .option('--json <file>', 'write the JSON report here and no other file but --html\'s; - for stdout (the table then goes to stderr)')
     .option('--html <file>', 'write the HTML report here')
     .option('--slo <thresholds>', SLO_HELP, parseSloFlag)
     .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
@@ -51,6 +48,7 @@ export function registerSimulate(program: Command): void {
       if (flags.duration !== undefined && flags.duration <= scenario.warmup) {
         throw new CliError(`--duration: ${flags.duration} ms must be longer than the scenario's warmup (${scenario.warmup} ms)`);
       }
+      checkReportFlags(flags);
       const progress = createProgress();
       const started = performance.now();
       let report: Report;
@@ -72,18 +70,7 @@ export function registerSimulate(program: Command): void {
         command: `dispatchlab ${process.argv.slice(2).join(' ')}`,
         environment: { ...report.environment, wallSeconds: +(wallMs / 1000).toFixed(3) },
       };
-      report = withSlo(report, flags.slo ?? scenario.slo);
-      process.stdout.write(`${renderTable(report, { color: process.stdout.isTTY === true })}\n`);
-      const theory = formatTheory(report);
-      if (theory !== '') process.stdout.write(`${theory}\n`);
-      const written = await writeReports(report, {
-        dir: flags.out,
-        json: flags.json,
-        html: flags.html,
-        scenarioText: readFileSync(flags.scenario, 'utf8'),
-      });
-      process.stdout.write(`report: ${written.dir}\n`);
-      if (!sloMet(report)) process.exitCode = 1;
+      await finishReport(report, flags, flags.scenario, scenario.slo, formatTheory(report));
     });
 }
 

@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderHtml } from '../../report/html.js';
-import { writeReports } from '../../report/write.js';
+import { checkOutputs, writeReports } from '../../report/write.js';
 import { fixtureReport } from './fixture.js';
 
 /** The sections of the page by id (sections do not nest, and SVG holds none). */
@@ -62,7 +62,7 @@ describe('writeReports', () => {
     expect(written.dir).toMatch(/tiny-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d$/);
     expect(JSON.parse(await readFile(written.json!, 'utf8'))).toEqual(fixtureReport());
     expect(await readFile(written.html!, 'utf8')).toContain('<section id="request-share">');
-    expect(await readFile(written.markdown, 'utf8')).toContain('[report.html](report.html)');
+    expect(await readFile(written.markdown!, 'utf8')).toContain('[report.html](report.html)');
   });
 
   it('writes exactly the explicit paths, the summary beside the HTML', async () => {
@@ -70,7 +70,38 @@ describe('writeReports', () => {
     dirs.push(root);
     const written = await writeReports(fixtureReport(), { json: join(root, 'a/out.json'), html: join(root, 'b/page.html') });
     expect(written.markdown).toBe(join(root, 'b/page.md'));
-    expect(await readFile(written.markdown, 'utf8')).toContain('[../a/out.json](../a/out.json)');
+    expect(await readFile(written.markdown!, 'utf8')).toContain('[../a/out.json](../a/out.json)');
+  });
+
+  it('with --json only writes only that file; with "-" writes the JSON to stdout and no file', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'dispatchlab-report-'));
+    dirs.push(root);
+    const only = await writeReports(fixtureReport(), { json: join(root, 'only.json') });
+    expect(await readdir(root)).toEqual(['only.json']);
+    expect(only.dir).toBe(root);
+    let out = '';
+    const piped = await writeReports(fixtureReport(), { json: '-', stdout: { write: (t: string) => (out += t) }, reportsRoot: root });
+    expect(JSON.parse(out)).toEqual(fixtureReport());
+    expect(piped.dir).toBeUndefined();
+    expect(await readdir(root)).toEqual(['only.json']);
+  });
+
+  it('refuses, before any run, paths it could not write, in one line naming the flag', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'dispatchlab-report-'));
+    dirs.push(root);
+    const file = join(root, 'a-file');
+    await writeFile(file, 'x');
+    expect(() => checkOutputs({ json: join(file, 'r.json') })).toThrow(/^--json: cannot create .*a-file is a file, not a directory$/);
+    expect(() => checkOutputs({ html: root })).toThrow(/^--html: .* is a directory; give a file name$/);
+    expect(() => checkOutputs({ dir: join(file, 'out') })).toThrow(/^--out: cannot create/);
+    expect(() => checkOutputs({ html: '-' })).toThrow(/only --json can be "-"/);
+    expect(() => checkOutputs({ json: '-', dir: join(file, 'out') })).not.toThrow();
+    expect(() => checkOutputs({ json: join(root, 'new/deeper/r.json'), html: join(root, 'r.html') })).not.toThrow();
+    if (process.getuid?.() !== 0) {
+      const locked = join(root, 'locked');
+      await mkdir(locked, { mode: 0o500 });
+      expect(() => checkOutputs({ dir: join(locked, 'x') })).toThrow(/is not writable/);
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -41,6 +41,28 @@ describe('dispatchlab simulate', () => {
     const report = JSON.parse(readFileSync(join(dir, 'slo', 'report.json'), 'utf8')) as Report;
     expect(report.slo).toBe('errors<1%');
     expect(report.runs.map((r) => r.slo?.pass)).toEqual([true, true]);
+  });
+
+  it('--json - writes the JSON report to stdout and nothing else there; the table goes to stderr', async () => {
+    const { stdout, stderr } = await cli(['simulate', '--scenario', 'scenarios/homogeneous.yaml', '--policies', 'least-loaded', '--requests', '500', '--json', '-']);
+    const report = JSON.parse(stdout) as Report;
+    expect(report.runs.map((r) => r.requests)).toEqual([500]);
+    expect(stderr).toMatch(/│ least-loaded +│/);
+  });
+
+  it('refuses an output path it could not write before running, in one line', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    // The whole of stderr is that line: no policy ran (each one prints a "simulated ..." line when done).
+    await expect(cli(['simulate', '--scenario', 'scenarios/homogeneous.yaml', '--requests', '1000', '--json', join(file, 'r.json')])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^--json: cannot create .*a-file is a file, not a directory\n$/),
+    });
+  });
+
+  it('prints its version', async () => {
+    const { stdout } = await cli(['--version']);
+    expect(stdout.trim()).toBe((JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
   });
 
   it('exits 2 with a message on bad input', async () => {
