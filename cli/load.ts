@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatDuration } from '../core/duration.js';
 import { loadScenario } from '../core/scenario.js';
@@ -5,7 +6,9 @@ import type { Millis } from '../core/types.js';
 import { runOpenLoop } from '../loadtest/open-loop.js';
 import type { PolicyRun } from '../core/report.js';
 import { isSuccess } from '../core/request-events.js';
-import { checkSlo, parseSlo } from '../core/slo.js';
+import { checkSlo, parseSlo, type SloResult } from '../core/slo.js';
+import { STDOUT } from '../report/write.js';
+import { checkReportFlags } from './report-output.js';
 import type { LoadResult } from '../loadtest/load-plan.js';
 import { CliError } from './errors.js';
 import { parseCount, parseDurationFlag, parsePositive, parseSloFlag, SLO_HELP } from './flags.js';
@@ -30,6 +33,7 @@ interface LoadOptions {
   maxInFlight: number;
   timeout: Millis;
   slo?: string;
+  json?: string;
 }
 
 export function registerLoad(program: Command): void {
@@ -44,6 +48,7 @@ export function registerLoad(program: Command): void {
     .option('--max-in-flight <n>', 'arrivals beyond this many outstanding requests are dropped, not sent', parseCount('--max-in-flight'), 512)
     .option('--timeout <time>', 'a request unanswered after this long counts as a timeout', parseDurationFlag('--timeout'), 10_000)
     .option('--slo <thresholds>', `${SLO_HELP}, in any round`, parseSloFlag)
+    .option('--json <file>', 'at the end, write every round\'s counts and latencies as JSON here; - for stdout (the round lines then go to stderr)')
     .action(async (opts: LoadOptions) => {
       const scenario = loadScenario(opts.scenario);
       const sloText = opts.slo ?? scenario.slo;
@@ -55,14 +60,24 @@ export function registerLoad(program: Command): void {
       // The generator speaks plain HTTP (node:http), as the dispatcher's proxy port does.
       if (url?.protocol !== 'http:') throw new CliError(`--target: expected an http:// URL such as http://127.0.0.1:8080, got "${opts.target}"`);
 
+      if (opts.json !== undefined) checkReportFlags({ json: opts.json });
+      const out = opts.json === STDOUT ? process.stderr : process.stdout;
+      const rounds: Array<LoadResult & { readonly round: number; readonly slo?: SloResult }> = [];
+      const writeJson = (): void => {
+        if (opts.json === undefined) return;
+        const text = `${JSON.stringify({ target: url.href, rateRps, slo: sloText, rounds }, null, 2)}\n`;
+        if (opts.json === STDOUT) process.stdout.write(text);
+        else writeFileSync(opts.json, text);
+      };
       const stop = (signal: NodeJS.Signals): void => {
         process.stderr.write(`load: ${signal}, stopping\n`);
+        writeJson();
         process.exit(sloFailed ? 1 : 0);
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
 
-      process.stdout.write(`load: ${rateRps} requests/s to ${url.href}, rounds of ${formatDuration(opts.round)}\n`);
+      out.write(`load: ${rateRps} requests/s to ${url.href}, rounds of ${formatDuration(opts.round)}\n`);
       for (let round = 0, sentMs = 0; opts.duration === undefined || sentMs < opts.duration; round++) {
         const durationMs = opts.duration === undefined ? opts.round : Math.min(opts.round, opts.duration - sentMs);
         const result = await runOpenLoop({
@@ -86,8 +101,10 @@ export function registerLoad(program: Command): void {
         const verdict = slo === undefined ? undefined : checkSlo(roundRun(result, durationMs), slo);
         if (verdict?.pass === false) sloFailed = true;
         const sloText = verdict === undefined ? '' : verdict.pass ? ', SLO pass' : `, SLO FAIL: ${verdict.failed.join(', ')}`;
-        process.stdout.write(`load: round ${round + 1}: ${result.requests} requests, ${result.errors} errors, ${latency} (${codes})${sloText}\n`);
+        rounds.push({ round: round + 1, ...result, ...(verdict === undefined ? {} : { slo: verdict }) });
+        out.write(`load: round ${round + 1}: ${result.requests} requests, ${result.errors} errors, ${latency} (${codes})${sloText}\n`);
       }
+      writeJson();
       if (sloFailed) process.exitCode = 1;
     });
 }

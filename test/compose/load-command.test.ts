@@ -72,6 +72,17 @@ describe('dispatchlab load', () => {
     expect(run.stderr).toContain('SIGTERM, stopping');
   });
 
+  it('--json - writes the rounds as JSON on stdout alone; --slo fails the run with exit 1; a dead target shows no latency', async () => {
+    const run = await load(['--scenario', 'scenarios/default.yaml', '--target', 'http://127.0.0.1:1', '--rate', '50', '--duration', '400ms', '--round', '400ms', '--slo', 'errors<1%', '--json', '-']);
+    expect(run.code).toBe(1);
+    const json = JSON.parse(run.stdout) as { slo: string; rounds: Array<{ requests: number; errors: number; slo: { pass: boolean } }> };
+    expect(json.slo).toBe('errors<1%');
+    expect(json.rounds).toHaveLength(1);
+    expect(json.rounds[0].errors).toBe(json.rounds[0].requests);
+    expect(json.rounds[0].slo.pass).toBe(false);
+    expect(run.stderr).toMatch(/round 1: \d+ requests, \d+ errors, no successful answer .*SLO FAIL: errors<1% \(was 100.00%\)/);
+  });
+
   it('refuses a target that is not a URL with exit 2 and a message', async () => {
     const run = await load(['--scenario', 'scenarios/default.yaml', '--target', 'dispatcher:8080x', '--duration', '1s']);
     expect(run.code).toBe(2);
