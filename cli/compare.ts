@@ -3,9 +3,10 @@ import { loadScenario } from '../core/scenario.js';
 import type { Report } from '../core/report.js';
 import type { Millis } from '../core/types.js';
 import { runCompare } from '../loadtest/compare.js';
+import { LoadAborted } from '../loadtest/loadgen.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { createCompareProgress } from './compare-progress.js';
-import { CliError } from './errors.js';
+import { CliError, INTERRUPTED_EXIT } from './errors.js';
 import { checkReportFlags, finishReport } from './report-output.js';
 import { parseCount, parseDurationFlag, parsePositive, selectPolicies, parseSloFlag, SLO_HELP } from './flags.js';
 
@@ -50,6 +51,10 @@ export function registerCompare(program: Command): void {
       if (durationMs <= warmupMs) throw new CliError(`--duration: ${durationMs} ms must be longer than the warm-up (${warmupMs} ms)`);
       checkReportFlags(flags);
       const progress = createCompareProgress();
+      // Ctrl-C: stop the policy being measured, keep the ones that finished (exit 130, as a shell does).
+      const interrupt = new AbortController();
+      const onInterrupt = (): void => interrupt.abort();
+      process.once('SIGINT', onInterrupt);
       let report: Report;
       try {
         report = await runCompare({
@@ -61,10 +66,21 @@ export function registerCompare(program: Command): void {
           connections: flags.connections,
           command: `dispatchlab ${process.argv.slice(2).join(' ')}`,
           onProgress: (p) => progress.update(p),
+          signal: interrupt.signal,
         });
+      } catch (err) {
+        if (!(err instanceof LoadAborted)) throw err;
+        process.stderr.write(`${err.message}; no report\n`);
+        process.exitCode = INTERRUPTED_EXIT;
+        return;
       } finally {
         progress.stop();
+        process.off('SIGINT', onInterrupt);
       }
       await finishReport(report, flags, flags.scenario, scenario.slo);
+      if (report.interrupted !== undefined) {
+        process.stderr.write(`compare: interrupted; the report holds the policies that finished, not ${report.interrupted.notFinished.join(', ')}\n`);
+        process.exitCode = INTERRUPTED_EXIT;
+      }
     });
 }

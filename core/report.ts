@@ -96,6 +96,8 @@ export interface Report {
   /** What ran where (live) or how the simulation was driven. */
   readonly environment?: Readonly<Record<string, unknown>>;
   readonly runs: readonly PolicyRun[];
+  /** Present when the run was interrupted (Ctrl-C): the policies that did not finish, in order; `runs` holds the ones that did. */
+  readonly interrupted?: { readonly notFinished: readonly string[] };
   /** The SLO the runs were checked against, as written (`p99<200ms,errors<1%`: core/slo.ts). */
   readonly slo?: string;
   readonly theory?: Readonly<Record<string, unknown>>;

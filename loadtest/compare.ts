@@ -8,7 +8,7 @@ import type { Millis } from '../core/types.js';
 import { startUp } from '../dispatcher/local-fleet.js';
 import { fleetDelta, scrapeFleet, type FleetScrape } from './fleet-metrics.js';
 import type { LoadPlan, LoadTick } from './load-plan.js';
-import { runLoadInChild, type ChildLoadResult } from './loadgen.js';
+import { LoadAborted, runLoadInChild, type ChildLoadResult } from './loadgen.js';
 
 /**
  * `compare`: the policies measured live on the same work. For each policy, in turn: start a fresh
@@ -47,6 +47,12 @@ export interface CompareOptions {
   /** The command line that reproduces the run, for the report. */
   readonly command?: string;
   readonly onProgress?: (progress: CompareProgress) => void;
+  /**
+   * Aborting stops the policy being measured (its load generator is killed, its fleet closed) and
+   * runs no more: the report then holds the policies that finished and names the others in
+   * `interrupted`. Aborted before any policy finished, runCompare rejects with LoadAborted.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Generator bounds: a request is abandoned after this long, and at most this many are outstanding. */
@@ -111,6 +117,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
   const generatorPids: number[] = [];
 
   for (const [index, spec] of policies.entries()) {
+    if (opts.signal?.aborted) break;
     const label = policyLabel(spec);
     const progress = (stage: CompareProgress['stage'], tick?: LoadTick): void =>
       opts.onProgress?.({ policy: label, index, total: policies.length, stage, tick, durationMs: measureMs, warmupMs });
@@ -122,23 +129,32 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
       plan = loadPlan(opts, up.dispatcher.url, warmupMs, measureMs);
       let before: FleetScrape | undefined;
       let accumulator: RunAccumulator | undefined;
-      const load = await runLoadInChild(plan, {
-        onTick: (tick) => progress('load', tick),
-        beforeMeasure: async () => {
-          before = await scrapeFleet(endpoints);
-          accumulator = new RunAccumulator(replicas, systemClock.now(), timelineBucketMs(measureMs));
-          events.start(accumulator);
+      const load = await runLoadInChild(
+        plan,
+        {
+          onTick: (tick) => progress('load', tick),
+          beforeMeasure: async () => {
+            before = await scrapeFleet(endpoints);
+            accumulator = new RunAccumulator(replicas, systemClock.now(), timelineBucketMs(measureMs));
+            events.start(accumulator);
+          },
         },
-      });
+        opts.signal,
+      );
       const after = await scrapeFleet(endpoints);
       if (before === undefined || accumulator === undefined) throw new Error('compare: the load generator never reached the measured window');
       generatorPids.push(load.pid);
       runs.push(policyRun(label, scenario, measureMs, accumulator, load, before, after));
+    } catch (err) {
+      if (!(err instanceof LoadAborted)) throw err;
     } finally {
       await up.close();
     }
+    if (opts.signal?.aborted) break;
     progress('done');
   }
+  const notFinished = policies.map(policyLabel).slice(runs.length);
+  if (runs.length === 0) throw new LoadAborted(`compare: interrupted before any policy finished (${notFinished.join(', ')} not measured)`);
 
   return {
     mode: 'live',
@@ -151,7 +167,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
       loadGenerator:
         plan?.kind === 'closed'
           ? `autocannon, closed loop, ${plan.connections} connections, in a child process per policy (pids ${generatorPids.join(', ')})`
-          : `seeded open-loop Poisson generator at ${plan?.kind === 'open' ? plan.rateRps : '?'} req/s (latency from the intended send time), in a child process per policy (pids ${generatorPids.join(', ')})`,
+          : `seeded open-loop Poisson generator at ${plan?.kind === 'open' ? plan.rateRps : '?'} req/s (clientLatencyMs from the intended send time), in a child process per policy (pids ${generatorPids.join(', ')})`,
       phases:
         plan?.kind === 'closed'
           ? `per policy: ${warmupMs} ms warm-up, scrape, ${measureMs} ms measured window, scrape; requests in flight when a phase ends are abandoned (the dispatcher counts them as client aborts)`
@@ -161,5 +177,6 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
       cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown'}`,
     },
     runs,
+    ...(notFinished.length > 0 ? { interrupted: { notFinished } } : {}),
   };
 }

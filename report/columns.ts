@@ -118,3 +118,9 @@ export function lateLines(report: Report): string[] {
     .filter((r) => r.late !== undefined && r.requests > 0 && r.late / r.requests > 0.01)
     .map((r) => `warning: ${r.policy}: the load generator sent ${r.late} of ${r.requests} arrivals 10 ms or more late (send lag p99 ${r.sendLagMs?.p99.toFixed(1)} ms, max ${r.sendLagMs?.max.toFixed(1)} ms): the machine, not only the policy, set these latencies`);
 }
+
+/** What a reader must know under the table: the SLO verdicts, a generator that fell behind, an interrupted run. */
+export function noteLines(report: Report): string[] {
+  const interrupted = report.interrupted === undefined ? [] : [`interrupted: not measured: ${report.interrupted.notFinished.join(', ')}`];
+  return [...interrupted, ...sloLines(report), ...lateLines(report)];
+}

@@ -1,6 +1,6 @@
 import type { PolicyRun, Report } from '../core/report.js';
 import { renderCharts, type RenderedChart } from './charts.js';
-import { lateLines, sloLines, summaryCells, visibleColumns } from './columns.js';
+import { noteLines, summaryCells, visibleColumns } from './columns.js';
 
 /**
  * One self-contained HTML page for a report: the summary table, the SVG charts inline (no
@@ -33,7 +33,7 @@ function summaryTable(report: Report): string {
     (run, i) =>
       `<tr><td>${escapeHtml(run.policy)}</td>${cells[i].map((c) => (c.best ? `<td class="best">${escapeHtml(c.text)}*</td>` : `<td>${escapeHtml(c.text)}</td>`)).join('')}</tr>`,
   );
-  const slo = [...sloLines(report), ...lateLines(report)];
+  const slo = noteLines(report);
   const sloBlock = slo.length === 0 ? '' : `<p>${slo.map(escapeHtml).join('<br>')}</p>`;
   return `<table>${head}${rows.join('')}</table>${sloBlock}<p class="caption">* best in its column; the speed columns (ok/s, latency, queue) are ranked among the runs with the fewest errors, and show - when nothing succeeded. max/mean and Jain describe the spread over replicas and are not ranked.</p>`;
 }

@@ -1,5 +1,5 @@
 import type { Report } from '../core/report.js';
-import { lateLines, sloLines, summaryCells, visibleColumns } from './columns.js';
+import { noteLines, summaryCells, visibleColumns } from './columns.js';
 
 /** A Markdown summary beside the HTML page: the table (best values in bold) and how to reproduce. */
 
@@ -18,7 +18,7 @@ export function renderMarkdown(report: Report, links: { readonly html?: string; 
     `|---|${visibleColumns(report.runs).map(() => '---:').join('|')}|`,
     ...report.runs.map((run, i) => `| ${cell(run.policy)} | ${cells[i].map((c) => (c.best ? `**${cell(c.text)}**` : cell(c.text))).join(' | ')} |`),
     '',
-    ...[...sloLines(report), ...lateLines(report)].flatMap((l) => [l.startsWith('  ') ? `- ${cell(l.trim())}` : cell(l), '']),
+    ...noteLines(report).flatMap((l) => [l.startsWith('  ') ? `- ${cell(l.trim())}` : cell(l), '']),
     'Bold: best in its column; the speed columns (ok/s, latency, queue) are ranked among the runs with the fewest errors, and show - when nothing succeeded. max/mean and Jain describe the spread over replicas and are not ranked.',
   ];
   if (links.html || links.json) {

@@ -55,5 +55,6 @@ export const ReportSchema = z.object({
   environment: z.record(z.string(), z.unknown()).optional(),
   runs: z.array(PolicyRunSchema).min(1),
   slo: z.string().optional(),
+  interrupted: z.object({ notFinished: z.array(z.string()) }).optional(),
   theory: z.record(z.string(), z.unknown()).optional(),
 });

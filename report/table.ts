@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import type { Report } from '../core/report.js';
-import { lateLines, sloLines, summaryCells, visibleColumns } from './columns.js';
+import { noteLines, summaryCells, visibleColumns } from './columns.js';
 
 /**
  * The terminal table, one row per policy, best value of each ranked column marked with `*` (and
@@ -28,6 +28,6 @@ export function renderTable(report: Report, opts: TableOptions = {}): string {
     ]);
   });
   const what = report.mode === 'live' ? 'live run' : 'simulation';
-  const slo = [...sloLines(report), ...lateLines(report)];
+  const slo = noteLines(report);
   return `${table.toString()}\n${slo.map((l) => `${l}\n`).join('')}${what} of "${report.scenario}" (seed ${report.seed}); * best in column (speed columns among the runs with the fewest errors; - when nothing succeeded); max/mean and Jain show the spread over replicas and are not ranked`;
 }

@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,30 @@ describe('dispatchlab compare', () => {
     expect(report.command).toBe(`dispatchlab compare --scenario ${scenarioFile} --policies least-loaded --out ${out}`);
     expect(existsSync(join(out, 'report.html')) && existsSync(join(out, 'report.md'))).toBe(true);
     expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('arrival: { rateRps: 80 }');
+  });
+
+  it('on Ctrl-C writes the report of the policies that finished, names the others, and exits 130', async () => {
+    const out = join(dir, 'interrupted');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'compare', '--scenario', scenarioFile, '--out', out], { stdio: 'pipe' });
+    let stderr = '';
+    let interrupted = false;
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      // The first policy is done: interrupt the second while it runs (once: a second Ctrl-C kills outright).
+      if (!interrupted && stderr.includes('(1/2): done')) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(killer);
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/compare: interrupted; the report holds the policies that finished, not least-loaded/);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+    expect(report.runs.map((r) => r.policy)).toEqual(['round-robin']);
+    expect(report.interrupted).toEqual({ notFinished: ['least-loaded'] });
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('interrupted: not measured: least-loaded');
   });
 
   it('exits 2 with a message on bad input', async () => {
