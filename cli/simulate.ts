@@ -4,7 +4,7 @@ import type { Report } from '../core/report.js';
 import { loadScenario } from '../core/scenario.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { simulate, type SimProgress } from '../sim/simulation.js';
-import type { TheoryBlock } from '../sim/theory-block.js';
+import { theoryText } from '../report/theory.js';
 import { CliError } from './errors.js';
 import { checkReportFlags, finishReport } from './report-output.js';
 import { parseCount, parseDurationFlag, selectPolicies, parseSloFlag, SLO_HELP } from './flags.js';
@@ -70,25 +70,8 @@ export function registerSimulate(program: Command): void {
         command: `dispatchlab ${process.argv.slice(2).join(' ')}`,
         environment: { ...report.environment, wallSeconds: +(wallMs / 1000).toFixed(3) },
       };
-      await finishReport(report, flags, flags.scenario, scenario.slo, formatTheory(report));
+      await finishReport(report, flags, flags.scenario, scenario.slo, theoryText(report));
     });
-}
-
-/** The analytic baselines as text under the table, with each measured mean beside the best possible. */
-function formatTheory(report: Report): string {
-  const theory = report.theory as TheoryBlock | undefined;
-  if (theory === undefined) return '';
-  if (!theory.applicable) return `no analytic baseline: ${theory.reasons.join('; ')}`;
-  const ms = (x: number | undefined): string => (x === undefined ? '-' : `${x.toFixed(2)} ms`);
-  const best = theory.centralQueue?.meanResponseMs ?? Number.NaN;
-  const lines = [
-    `theory: ${theory.servers} replicas, ${theory.arrivalRps} rps, mean service ${ms(theory.serviceMs)}, utilisation ${theory.utilisation?.toFixed(3)}`,
-    `  random assignment (M/M/1 each)   mean ${ms(theory.random?.meanResponseMs)}`,
-    `  central queue (M/M/c, Erlang C)   mean ${ms(theory.centralQueue?.meanResponseMs)}  (the best any dispatcher can do)`,
-    `  power of two (supermarket limit)  mean ${ms(theory.powerOfTwo?.meanResponseMs)}`,
-    ...report.runs.map((r) => `  measured ${r.policy.padEnd(24)} mean ${ms(r.latencyMs.mean)}  (${(r.latencyMs.mean / best).toFixed(2)}x the central queue)`),
-  ];
-  return lines.join('\n');
 }
 
 function createProgress(): { update: (p: SimProgress) => void; stop: () => void } {

@@ -1,5 +1,6 @@
 import type { PolicyRun, Report } from '../core/report.js';
 import { renderCharts, type RenderedChart } from './charts.js';
+import { theoryHtml } from './theory.js';
 import { noteLines, summaryCells, visibleColumns } from './columns.js';
 
 /**
@@ -73,7 +74,7 @@ export async function renderHtml({ report, scenarioText }: HtmlInput): Promise<s
     `<section id="runs"><h2>Per policy</h2>${report.runs.map(runDetails).join('')}</section>`,
   ];
   if (report.environment) sections.push(`<section id="environment"><h2>What ran where</h2>${jsonBlock(report.environment)}</section>`);
-  if (report.theory) sections.push(`<section id="theory"><h2>Theory</h2>${jsonBlock(report.theory)}</section>`);
+  if (report.theory) sections.push(`<section id="theory"><h2>Theory</h2>${theoryHtml(report, escapeHtml) || jsonBlock(report.theory)}</section>`);
   if (scenarioText !== undefined) sections.push(`<section id="scenario"><h2>Scenario</h2><pre>${escapeHtml(scenarioText)}</pre></section>`);
   if (report.command) sections.push(`<section id="command"><h2>Reproduce</h2><pre>${escapeHtml(report.command)}</pre></section>`);
   return `<!doctype html>

@@ -1,4 +1,5 @@
 import type { Report } from '../core/report.js';
+import { theoryMarkdown } from './theory.js';
 import { noteLines, summaryCells, visibleColumns } from './columns.js';
 
 /** A Markdown summary beside the HTML page: the table (best values in bold) and how to reproduce. */
@@ -21,6 +22,8 @@ export function renderMarkdown(report: Report, links: { readonly html?: string; 
     ...noteLines(report).flatMap((l) => [l.startsWith('  ') ? `- ${cell(l.trim())}` : cell(l), '']),
     'Bold: best in its column; the speed columns (ok/s, latency, queue) are ranked among the runs with the fewest errors, and show - when nothing succeeded. max/mean and Jain describe the spread over replicas and are not ranked.',
   ];
+  const theory = theoryMarkdown(report);
+  if (theory.length > 0) lines.push('', ...theory);
   if (links.html || links.json) {
     lines.push('', [links.html && `Charts: [${links.html}](${links.html})`, links.json && `data: [${links.json}](${links.json})`].filter(Boolean).join('; '));
   }

@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderHtml } from '../../report/html.js';
+import { renderMarkdown } from '../../report/markdown.js';
+import { theoryFor } from '../../sim/theory-block.js';
+import { homogeneous } from '../sim/fixtures.js';
 import { checkOutputs, writeReports } from '../../report/write.js';
 import { fixtureReport } from './fixture.js';
 
@@ -46,6 +49,25 @@ describe('renderHtml', async () => {
     const bare = await renderHtml({ report: { ...report, runs: report.runs.map(({ timeline: _t, ...run }) => run) } });
     expect(sections(bare).has('timeline')).toBe(false);
     expect(sections(bare).has('latency-cdf')).toBe(true);
+  });
+});
+
+describe('the theory block', () => {
+  const report = { ...fixtureReport(), mode: 'simulate' as const, theory: { ...theoryFor(homogeneous({ replicas: 10, utilisation: 0.9 })) } };
+
+  it('is a readable table in the HTML, at 2 decimals, each measured mean beside the best possible', async () => {
+    const theory = sections(await renderHtml({ report })).get('theory') ?? '';
+    expect(theory).toMatch(/<table>.*<td>central queue \(M\/M\/c, Erlang C\)<\/td><td>16\.69 ms<\/td><td>6\.69 ms<\/td>/);
+    expect(theory).toContain('<td>random assignment (M/M/1 each)</td><td>100.00 ms</td>');
+    expect(theory).toMatch(/<td>measured: least-loaded<\/td><td>5\.00 ms<\/td><td><\/td><td>0\.30x the central queue<\/td>/);
+    expect(theory).not.toMatch(/\d\.\d{5,}/);
+  });
+
+  it('is a table in the Markdown summary too', () => {
+    const md = renderMarkdown(report);
+    expect(md).toContain('## Theory');
+    expect(md).toContain('| central queue (M/M/c, Erlang C) | 16.69 ms | 6.69 ms | the best any dispatcher can do |');
+    expect(md).not.toMatch(/\d\.\d{5,}/);
   });
 });
 
