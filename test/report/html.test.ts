@@ -2,6 +2,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Report } from '../../core/report.js';
+import { requestShareChart, stealChart } from '../../report/charts.js';
 import { renderHtml } from '../../report/html.js';
 import { renderMarkdown } from '../../report/markdown.js';
 import { theoryFor } from '../../sim/theory-block.js';
@@ -49,6 +51,41 @@ describe('renderHtml', async () => {
     const bare = await renderHtml({ report: { ...report, runs: report.runs.map(({ timeline: _t, ...run }) => run) } });
     expect(sections(bare).has('timeline')).toBe(false);
     expect(sections(bare).has('latency-cdf')).toBe(true);
+  });
+});
+
+describe('charts', () => {
+  const many = (): Report => {
+    const report = fixtureReport();
+    const ids = Array.from({ length: 30 }, (_, i) => `web-${30 - i}`);
+    return {
+      ...report,
+      runs: report.runs.map((run) => ({
+        ...run,
+        backends: ids.map((id) => ({ id, host: 'h', requests: 10, share: 1 / 30, stealSeconds: 0 })),
+        vms: ids.map((vm) => ({ vm, host: 'h', serves: true, cpuSeconds: 1, stealSeconds: 0 })),
+      })),
+    };
+  };
+
+  it('sorts replica labels naturally and turns them upright-to-vertical with room to spare at 30 replicas', () => {
+    const x = (requestShareChart(many()).spec as { encoding: { x: { sort: string[]; axis: { labelAngle: number } } }; width: number });
+    expect(x.encoding.x.sort.slice(0, 3)).toEqual(['web-1', 'web-2', 'web-3']);
+    expect(x.encoding.x.sort.indexOf('web-2')).toBeLessThan(x.encoding.x.sort.indexOf('web-10'));
+    expect(x.encoding.x.axis.labelAngle).toBe(-90);
+    // 30 groups of 3 bars: at least 6 px per bar.
+    expect(x.width).toBeGreaterThanOrEqual(30 * 3 * 6);
+    const few = requestShareChart(fixtureReport()).spec as { encoding: { x: { axis: { labelAngle: number } } } };
+    expect(few.encoding.x.axis.labelAngle).toBe(0);
+  });
+
+  it('leaves the steal chart out when nothing was stolen, and draws one latency-over-time panel per policy', async () => {
+    expect(stealChart(many()).rows).toBe(0);
+    const page = sections(await renderHtml({ report: many() }));
+    expect(page.has('steal')).toBe(false);
+    const timeline = page.get('timeline') ?? '';
+    // Each policy names its own panel and its legend entry.
+    for (const policy of ['round-robin', 'least-loaded', 'session-sticky']) expect(timeline.split(`>${policy}</text>`).length - 1).toBe(2);
   });
 });
 
