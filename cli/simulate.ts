@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import type { Report } from '../core/report.js';
-import { loadScenario } from '../core/scenario.js';
+import { join } from 'node:path';
+import { loadScenario, type PolicySpec, type Scenario } from '../core/scenario.js';
+import { sweepTable, writeSweep } from '../report/sweep.js';
+import { parseSweep, SweepError, sweepRates, type SweepReport, type SweepSpec } from '../sim/sweep.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { simulate, type SimProgress } from '../sim/simulation.js';
 import { theoryText } from '../report/theory.js';
 import { CliError } from './errors.js';
+import { runSweepOnWorkers } from './sweep-workers.js';
 import { checkReportFlags, finishReport } from './report-output.js';
 import { parseCount, parseDurationFlag, selectPolicies, parseSloFlag, SLO_HELP } from './flags.js';
 
@@ -26,6 +30,7 @@ interface SimulateFlags {
   html?: string;
   out?: string;
   slo?: string;
+  sweep?: string;
 }
 
 export function registerSimulate(program: Command): void {
@@ -40,6 +45,7 @@ export function registerSimulate(program: Command): void {
     .option('--json <file>', 'write the JSON report here and no other file but --html\'s; - for stdout (the table then goes to stderr)')
     .option('--html <file>', 'write the HTML report here')
     .option('--slo <thresholds>', SLO_HELP, parseSloFlag)
+    .option('--sweep <spec>', `latency against load: every policy at each point, e.g. rate=100..1000:10 or utilisation=0.1..0.95:10 (--requests per policy per point, default ${SWEEP_REQUESTS}); sweep.json, sweep.svg, sweep.html in --out`)
     .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
     .action(async (flags: SimulateFlags) => {
       if (flags.requests !== undefined && flags.duration !== undefined) throw new CliError('--requests and --duration: give one or the other');
@@ -49,6 +55,10 @@ export function registerSimulate(program: Command): void {
         throw new CliError(`--duration: ${flags.duration} ms must be longer than the scenario's warmup (${scenario.warmup} ms)`);
       }
       checkReportFlags(flags);
+      if (flags.sweep !== undefined) {
+        await runSweepCommand(scenario, policies, flags);
+        return;
+      }
       const progress = createProgress();
       const started = performance.now();
       let report: Report;
@@ -72,6 +82,30 @@ export function registerSimulate(program: Command): void {
       };
       await finishReport(report, flags, flags.scenario, scenario.slo, theoryText(report));
     });
+}
+
+const SWEEP_REQUESTS = 20_000;
+
+async function runSweepCommand(scenario: Scenario, policies: readonly PolicySpec[], flags: SimulateFlags): Promise<void> {
+  if (flags.json !== undefined || flags.html !== undefined || flags.duration !== undefined || flags.slo !== undefined) {
+    throw new CliError('--sweep: writes sweep.json, sweep.svg and sweep.html into --out, for --requests per point; --json, --html, --duration and --slo do not apply');
+  }
+  let rates: number[];
+  let spec: SweepSpec;
+  try {
+    spec = parseSweep(flags.sweep ?? '');
+    rates = sweepRates(scenario, spec);
+  } catch (err) {
+    if (err instanceof SweepError) throw new CliError(`--sweep: ${err.message}`);
+    throw err;
+  }
+  const requests = flags.requests ?? SWEEP_REQUESTS;
+  const points = await runSweepOnWorkers(scenario, rates, policies, requests, (done, total) => process.stderr.write(`sweep: ${done}/${total} points\n`));
+  const report: SweepReport = { mode: 'simulate', scenario: scenario.name, seed: scenario.seed, sweep: spec, requestsPerPoint: requests, points };
+  process.stdout.write(`${sweepTable(report)}\n`);
+  const stamp = new Date().toISOString().replace(/\.\d+Z$/, '').replace(/:/g, '-');
+  const written = await writeSweep(report, flags.out ?? join('reports', `${scenario.name}-sweep-${stamp}`));
+  process.stdout.write(`report: ${written.dir}\n`);
 }
 
 function createProgress(): { update: (p: SimProgress) => void; stop: () => void } {
