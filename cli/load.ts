@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { formatDuration } from '../core/duration.js';
 import { loadScenario } from '../core/scenario.js';
 import type { Millis } from '../core/types.js';
@@ -23,6 +23,7 @@ import { parseCount, parseDurationFlag, parsePositive, parseSloFlag, SLO_HELP } 
  */
 
 const DEFAULT_ROUND_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 interface LoadOptions {
   scenario: string;
@@ -44,9 +45,9 @@ export function registerLoad(program: Command): void {
     .requiredOption('--target <url>', 'the dispatcher\'s URL, e.g. http://127.0.0.1:8080')
     .option('--rate <rps>', 'requests per second (default: the scenario\'s arrival rate)', parsePositive('--rate'))
     .option('--duration <time>', 'stop after this long, e.g. 5m (default: until SIGTERM/SIGINT)', parseDurationFlag('--duration'))
-    .option('--round <time>', 'length of one round, one printed line each', parseDurationFlag('--round'), DEFAULT_ROUND_MS)
+    .addOption(new Option('--round <time>', 'length of one round, one printed line each').argParser(parseDurationFlag('--round')).default(DEFAULT_ROUND_MS, formatDuration(DEFAULT_ROUND_MS)))
     .option('--max-in-flight <n>', 'arrivals beyond this many outstanding requests are dropped, not sent', parseCount('--max-in-flight'), 512)
-    .option('--timeout <time>', 'a request unanswered after this long counts as a timeout', parseDurationFlag('--timeout'), 10_000)
+    .addOption(new Option('--timeout <time>', 'a request unanswered after this long counts as a timeout').argParser(parseDurationFlag('--timeout')).default(DEFAULT_TIMEOUT_MS, formatDuration(DEFAULT_TIMEOUT_MS)))
     .option('--slo <thresholds>', `${SLO_HELP}, in any round`, parseSloFlag)
     .option('--json <file>', 'at the end, write every round\'s counts and latencies as JSON here; - for stdout (the round lines then go to stderr)')
     .action(async (opts: LoadOptions) => {
