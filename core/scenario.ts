@@ -235,8 +235,10 @@ export class ScenarioError extends Error {
   constructor(
     readonly source: string,
     readonly issues: readonly ScenarioIssue[],
+    /** A one-line message instead of the list (a file that cannot be read is not an invalid scenario). */
+    message?: string,
   ) {
-    super(`${source}: invalid scenario\n${issues.map((i) => `  ${i.path || '(top)'}: ${i.message}`).join('\n')}`);
+    super(message ?? `${source}: invalid scenario\n${issues.map((i) => `  ${i.path || '(top)'}: ${i.message}`).join('\n')}`);
     this.name = 'ScenarioError';
   }
 }
@@ -356,9 +358,11 @@ export function parseScenario(
   if (!result.success) {
     throw new ScenarioError(
       source,
-      result.error.issues.map((issue) => {
+      result.error.issues.flatMap((issue) => {
+        // An unknown key is named by its own path, not by a dump of the object that holds it.
+        if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }));
         const input = 'input' in issue && issue.input !== undefined ? `${show(issue.input)}: ` : '';
-        return { path: formatPath(issue.path), message: `${input}${issue.message}` };
+        return [{ path: formatPath(issue.path), message: `${input}${issue.message}` }];
       }),
     );
   }
@@ -375,19 +379,28 @@ export function parseScenarioText(text: string, source = 'scenario', extraChecks
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const pos = err.linePos?.[0];
-      throw new ScenarioError(source, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: err.message.split('\n')[0] }]);
+      // The parser's first line repeats the position at its end ("... at line 4, column 1:"): say it once.
+      const message = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      throw new ScenarioError(source, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message }]);
     }
     throw err;
   }
   return parseScenario(data, source, extraChecks);
 }
 
+const READ_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory',
+};
+
 export function loadScenario(file: string, extraChecks?: (s: Scenario) => ScenarioIssue[]): Scenario {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ScenarioError(file, [{ path: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+    const reason = READ_ERRORS[(err as NodeJS.ErrnoException).code ?? ''] ?? (err instanceof Error ? err.message : String(err));
+    throw new ScenarioError(file, [{ path: '', message: reason }], `cannot read ${file}: ${reason}`);
   }
   return parseScenarioText(text, file, extraChecks);
 }
