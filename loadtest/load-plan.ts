@@ -63,7 +63,7 @@ export interface LoadResult {
   readonly errors: number;
   /** From the start of the measured window to its last completion (the drain included). */
   readonly elapsedMs: Millis;
-  /** Latency of answered requests, from the intended send time (open loop) or the send (closed). */
+  /** Latency of successful (1xx-3xx) answers, from the intended send time (open loop) or the send (closed). */
   readonly latencyMs: LatencySummary;
   readonly cdf: ReadonlyArray<readonly [number, number]>;
   readonly timeline: readonly TimelinePoint[];

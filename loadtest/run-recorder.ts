@@ -32,12 +32,13 @@ export class RunRecorder {
     this.lastTick = { atMs: startMs, done: 0 };
   }
 
-  /** A finished request: its code, and for answered ones when it was sent and when it ended. */
+  /** A finished request: its code, and for answered ones when it was sent and when it ended (latency and timeline count successes only). */
   record(code: string, sentMs?: Millis, endMs?: Millis): void {
     this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
     this.done++;
     if (!isSuccess(code)) this.errors++;
-    if (sentMs !== undefined && endMs !== undefined && /^\d+$/.test(code)) {
+    // Latency over failed requests is not a latency (a fast 503 would pull it down): successes only.
+    if (sentMs !== undefined && endMs !== undefined && isSuccess(code)) {
       this.latency.record(endMs - sentMs);
       this.timeline.record(sentMs - this.startMs, endMs - sentMs);
     }
