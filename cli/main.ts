@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerValidate } from './validate.js';
 import { registerPolicies } from './policies.js';
 import { registerHost } from './host.js';
@@ -21,6 +21,8 @@ const program = new Command('dispatchlab')
   .description('Load-balancer simulator: a dispatcher in front of replicas that are VMs on a simulated hypervisor')
   .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError()
+  // Usage errors throw instead of exiting 1, so they exit 2 like every other bad input (below).
+  .exitOverride()
   .configureOutput({ outputError: (text, write) => write(text) });
 
 registerValidate(program);
@@ -33,6 +35,8 @@ registerCompare(program);
 registerLoad(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  // Commander has printed its message (or the help, or the version) already.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   if (err instanceof ScenarioError || err instanceof CliError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);

@@ -66,6 +66,12 @@ describe('dispatchlab simulate', () => {
   });
 
   it('exits 2 with a message on bad input', async () => {
+    // Usage errors (commander's own) exit 2 like bad values, not 1 (which means an SLO failed).
+    await expect(cli(['simulate', '--scenario', 'scenarios/homogeneous.yaml', '--no-such-flag'])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/unknown option '--no-such-flag'/),
+    });
+    await expect(cli(['simulate'])).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/required option '--scenario <file>' not specified/) });
     await expect(cli(['simulate', '--scenario', 'scenarios/homogeneous.yaml', '--slo', 'p99<<1'])).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringMatching(/--slo: "p99<<1": expected METRIC<VALUE/),
