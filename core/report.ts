@@ -78,10 +78,15 @@ export interface PolicyRun {
   readonly queueWaitMs?: { readonly mean: number; readonly p99: number };
   /** The errors by answer: HTTP status, "error" (502, connection failed), "timeout" (504), "499" (client left), "dropped". Sums to errors. */
   readonly errorsByCode?: Readonly<Record<string, number>>;
-  /** Latency over time: one point per bucket of the window, by arrival time; rps counts successful answers. */
+  /**
+   * Latency over time: one point per bucket from the run's start, warm-up included, by arrival time
+   * (tMs from the start); p50/p99 of the successful answers, rps counts them.
+   */
   readonly timeline?: ReadonlyArray<{ readonly tMs: number; readonly p50: number; readonly p99: number; readonly rps: number }>;
   /** Whether the run met the report's SLO (`Report.slo`), and which thresholds it missed; absent without an SLO. */
   readonly slo?: { readonly pass: boolean; readonly failed: readonly string[] };
+  /** Where the measured window starts on the timeline (tMs): what comes before is warm-up. */
+  readonly timelineWarmupMs?: number;
   /** Latency CDF points for charts: [latencyMs, fraction <= latencyMs]. */
   readonly cdf?: ReadonlyArray<readonly [number, number]>;
 }

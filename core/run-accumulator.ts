@@ -7,14 +7,16 @@ import type { BackendId, Millis } from './types.js';
  * The one accumulator of a policy run's request counts and latencies, in both modes: the live
  * dispatcher and the simulator's driver feed it the same events (core/request-events.ts), and it
  * turns them into the report's request fields exactly as core/report.ts defines them. A request
- * counts when it arrived in the measured window (at or after `windowStartMs`); every later event of
- * a request that arrived before it (a warm-up request still in flight) is ignored.
+ * counts when it arrived in the measured window (at or after its start, `startWindow`); every later
+ * event of a request that arrived before it (a warm-up request still in flight) is ignored. The
+ * latency-over-time timeline alone covers the warm-up too (from `originMs`, the run's start), so a
+ * chart can show it, shaded, before the window.
  */
 
 /** The report fields this accumulator owns (the rest of a PolicyRun is the fleet's CPU, the label, stickiness). */
 export type RequestFields = Pick<
   PolicyRun,
-  'requests' | 'errors' | 'dropped' | 'throughputRps' | 'latencyMs' | 'backends' | 'imbalance' | 'jain' | 'retries' | 'queueWaitMs' | 'errorsByCode' | 'timeline' | 'cdf'
+  'requests' | 'errors' | 'dropped' | 'throughputRps' | 'latencyMs' | 'backends' | 'imbalance' | 'jain' | 'retries' | 'queueWaitMs' | 'errorsByCode' | 'timeline' | 'timelineWarmupMs' | 'cdf'
 >;
 
 class BackendCounts {
@@ -45,19 +47,26 @@ export class RunAccumulator implements RequestEvents {
   private errors = 0;
   private retries = 0;
   private droppedArrivals = 0;
+  /** Nothing is measured until the window starts. */
+  private windowStartMs: Millis = Infinity;
 
   /**
    * @param replicas the run's backends, in report order (backends added later are appended).
-   * @param windowStartMs the measured window's start, on the clock the events' times are read on.
+   * @param originMs the run's start (its warm-up's), on the clock the events' times are read on.
    * @param bucketMs the timeline's bucket.
    */
   constructor(
     replicas: ReadonlyArray<{ readonly id: BackendId; readonly host?: string }>,
-    private readonly windowStartMs: Millis,
+    private readonly originMs: Millis,
     bucketMs: Millis,
   ) {
     for (const r of replicas) this.backends.set(r.id, new BackendCounts(r.id, r.host ?? ''));
-    this.timeline = createLatencyTimeline(bucketMs, windowStartMs);
+    this.timeline = createLatencyTimeline(bucketMs, originMs);
+  }
+
+  /** The measured window starts now (the warm-up is over): requests arriving from here on count. */
+  startWindow(atMs: Millis): void {
+    this.windowStartMs = atMs;
   }
 
   private backend(id: BackendId): BackendCounts {
@@ -85,11 +94,12 @@ export class RunAccumulator implements RequestEvents {
   }
 
   answered(arrivedAtMs: Millis, _backend: BackendId, code: string, latencyMs: Millis): void {
+    const success = isSuccess(code);
+    if (success && arrivedAtMs >= this.originMs) this.timeline.record(arrivedAtMs, latencyMs);
     if (arrivedAtMs < this.windowStartMs) return;
-    if (isSuccess(code)) {
+    if (success) {
       this.ok++;
       this.latency.record(latencyMs);
-      this.timeline.record(arrivedAtMs, latencyMs);
     } else {
       this.errors++;
       this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
@@ -128,6 +138,7 @@ export class RunAccumulator implements RequestEvents {
       queueWaitMs: { mean: this.queueWait.meanMs, p99: this.queueWait.percentile(99) },
       errorsByCode,
       timeline: this.timeline.points(),
+      timelineWarmupMs: Number.isFinite(this.windowStartMs) ? this.windowStartMs - this.originMs : 0,
       cdf: this.latency.cdf(),
     };
   }

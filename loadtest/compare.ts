@@ -1,7 +1,6 @@
 import os from 'node:os';
 import { systemClock } from '../core/clock.js';
 import type { PolicyRun, Report } from '../core/report.js';
-import type { RequestEvents } from '../core/request-events.js';
 import { RunAccumulator, timelineBucketMs } from '../core/run-accumulator.js';
 import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { Millis } from '../core/types.js';
@@ -87,22 +86,6 @@ function policyRun(label: string, scenario: Scenario, windowMs: Millis, events: 
   };
 }
 
-/** Request events go nowhere until the measured window starts, then to that window's accumulator. */
-function windowedEvents(): { sink: RequestEvents; start(accumulator: RunAccumulator): void } {
-  let target: RequestEvents | undefined;
-  return {
-    sink: {
-      arrived: (at) => target?.arrived(at),
-      admitted: (at, backend, waitMs, attempt) => target?.admitted(at, backend, waitMs, attempt),
-      attemptEnded: (at, backend, failed) => target?.attemptEnded(at, backend, failed),
-      answered: (at, backend, code, latencyMs) => target?.answered(at, backend, code, latencyMs),
-    },
-    start: (accumulator) => {
-      target = accumulator;
-    },
-  };
-}
-
 export async function runCompare(opts: CompareOptions): Promise<Report> {
   const { scenario } = opts;
   const policies = opts.policies ?? scenario.policies;
@@ -122,27 +105,26 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
     const progress = (stage: CompareProgress['stage'], tick?: LoadTick): void =>
       opts.onProgress?.({ policy: label, index, total: policies.length, stage, tick, durationMs: measureMs, warmupMs });
     progress('starting');
-    const events = windowedEvents();
-    const up = await startUp({ scenario, policy: spec, dispatcher: { events: events.sink } });
+    // From the fleet's start: the timeline shows the warm-up too; the counts start with the window.
+    const accumulator = new RunAccumulator(replicas, systemClock.now(), timelineBucketMs(warmupMs + measureMs));
+    const up = await startUp({ scenario, policy: spec, dispatcher: { events: accumulator } });
     try {
       const endpoints = { dispatcherMetricsUrl: `${up.dispatcher.adminUrl}/metrics`, hostMetricsUrls: up.hosts.map((h) => h.metricsUrl) };
       plan = loadPlan(opts, up.dispatcher.url, warmupMs, measureMs);
       let before: FleetScrape | undefined;
-      let accumulator: RunAccumulator | undefined;
       const load = await runLoadInChild(
         plan,
         {
           onTick: (tick) => progress('load', tick),
           beforeMeasure: async () => {
             before = await scrapeFleet(endpoints);
-            accumulator = new RunAccumulator(replicas, systemClock.now(), timelineBucketMs(measureMs));
-            events.start(accumulator);
+            accumulator.startWindow(systemClock.now());
           },
         },
         opts.signal,
       );
       const after = await scrapeFleet(endpoints);
-      if (before === undefined || accumulator === undefined) throw new Error('compare: the load generator never reached the measured window');
+      if (before === undefined) throw new Error('compare: the load generator never reached the measured window');
       generatorPids.push(load.pid);
       runs.push(policyRun(label, scenario, measureMs, accumulator, load, before, after));
     } catch (err) {

@@ -132,18 +132,23 @@ export function stealChart(report: Report): Chart {
   };
 }
 
-/** One small chart per policy (facets share the x axis, each has its own y): overload and failures show where they happen. */
+/**
+ * One small chart per policy (facets share the x axis, each has its own y): overload and failures
+ * show where they happen. The warm-up, before the measured window, is shaded.
+ */
 export function timelineChart(report: Report): Chart {
-  const rows = report.runs.flatMap((run) =>
-    (run.timeline ?? []).flatMap((p) => [
-      { policy: run.policy, s: p.tMs / 1000, quantile: 'p50', ms: p.p50 },
-      { policy: run.policy, s: p.tMs / 1000, quantile: 'p99', ms: p.p99 },
-    ]),
-  );
+  const rows = report.runs.flatMap((run) => {
+    const warmS = (run.timelineWarmupMs ?? 0) / 1000;
+    return (run.timeline ?? []).flatMap((p) => [
+      { policy: run.policy, s: p.tMs / 1000, quantile: 'p50', ms: p.p50, warmS },
+      { policy: run.policy, s: p.tMs / 1000, quantile: 'p99', ms: p.p99, warmS },
+    ]);
+  });
+  const x = { field: 's', type: 'quantitative', title: 'time since the run started (s); shaded: warm-up, not measured' } as const;
   return {
     id: 'timeline',
     title: 'Latency over time, per policy',
-    caption: 'p50 (solid) and p99 (dashed) of the successful requests that arrived in each interval of the measured window; each policy on its own latency scale.',
+    caption: 'p50 (solid) and p99 (dashed) of the successful requests that arrived in each interval, warm-up (shaded) included; each policy on its own latency scale.',
     rows: rows.length,
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -154,13 +159,21 @@ export function timelineChart(report: Report): Chart {
       spec: {
         width: WIDTH,
         height: 110,
-        mark: { type: 'line', point: false },
-        encoding: {
-          x: { field: 's', type: 'quantitative', title: 'time in the measured window (s)' },
-          y: { field: 'ms', type: 'quantitative', title: 'latency (ms)' },
-          color: policyColor(report),
-          strokeDash: { field: 'quantile', type: 'nominal', title: 'quantile' },
-        },
+        layer: [
+          {
+            mark: { type: 'rect', color: '#999', opacity: 0.15 },
+            encoding: { x: { aggregate: 'min', field: 'warmS', type: 'quantitative', title: x.title, scale: { zero: true } }, x2: { datum: 0 } },
+          },
+          {
+            mark: { type: 'line', point: false },
+            encoding: {
+              x,
+              y: { field: 'ms', type: 'quantitative', title: 'latency (ms)' },
+              color: policyColor(report),
+              strokeDash: { field: 'quantile', type: 'nominal', title: 'quantile' },
+            },
+          },
+        ],
       },
     } as TopLevelSpec,
   };

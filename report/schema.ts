@@ -42,6 +42,7 @@ const PolicyRunSchema = z.object({
   queueWaitMs: z.object({ mean: finite.nonnegative(), p99: finite.nonnegative() }).optional(),
   errorsByCode: z.record(z.string(), count).optional(),
   timeline: z.array(z.object({ tMs: finite, p50: finite.nonnegative(), p99: finite.nonnegative(), rps: finite.nonnegative() })).optional(),
+  timelineWarmupMs: finite.nonnegative().optional(),
   cdf: z.array(z.tuple([finite.nonnegative(), fraction])).optional(),
   slo: z.object({ pass: z.boolean(), failed: z.array(z.string()) }).optional(),
 });

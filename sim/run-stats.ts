@@ -38,7 +38,9 @@ export class RunStats {
   stickyMisses = 0;
 
   constructor(replicas: ReadonlyArray<{ readonly id: string; readonly host: string }>, warmupMs: Millis, bucketMs: Millis) {
-    this.events = new RunAccumulator(replicas, warmupMs, bucketMs);
+    // The run starts at 0 on its VirtualClock; its window when the warm-up ends.
+    this.events = new RunAccumulator(replicas, 0, bucketMs);
+    this.events.startWindow(warmupMs);
   }
 
   toPolicyRun(opts: {

@@ -98,7 +98,7 @@ export function runPolicy(
   const stopAtMs = opts.requests !== undefined ? Number.POSITIVE_INFINITY : (opts.durationMs ?? scenario.duration);
   const expectedWindowMs =
     opts.requests !== undefined && workload.openLoop ? (opts.requests * 1000) / workload.rateRps : (opts.durationMs ?? scenario.duration) - warmupMs;
-  const stats = new RunStats(replicas, warmupMs, timelineBucketMs(expectedWindowMs));
+  const stats = new RunStats(replicas, warmupMs, timelineBucketMs(warmupMs + expectedWindowMs));
   const sticky = policies[0].sticky === true;
   const observer: BalancerObserver = {
     onSticky: (hit) => {

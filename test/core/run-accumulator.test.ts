@@ -40,7 +40,8 @@ function play(events: RequestEvents): void {
 
 describe('RunAccumulator', () => {
   it('counts requests of the window, attempts and failures per backend, retries, errors by code', () => {
-    const acc = new RunAccumulator([{ id: 'a', host: 'h' }, { id: 'b', host: 'h' }], 100, 1000);
+    const acc = new RunAccumulator([{ id: 'a', host: 'h' }, { id: 'b', host: 'h' }], 0, 1000);
+    acc.startWindow(100);
     play(acc);
     acc.dropped(2);
     const f = acc.fields(2000);
@@ -57,12 +58,27 @@ describe('RunAccumulator', () => {
     expect(f.latencyMs.max).toBeCloseTo(30, 6);
     expect(f.queueWaitMs?.mean).toBeCloseTo(5 / 4, 6);
   });
+
+  it('counts nothing before the window starts, but its timeline covers the warm-up, marked', () => {
+    const acc = new RunAccumulator([], 0, 100);
+    acc.arrived(50);
+    acc.answered(50, 'a', '200', 400);
+    acc.startWindow(100);
+    acc.arrived(250);
+    acc.answered(250, 'a', '200', 10);
+    const f = acc.fields(1000);
+    expect([f.requests, f.latencyMs.max]).toEqual([1, 10]);
+    expect(f.timelineWarmupMs).toBe(100);
+    // Buckets of 100 ms from the run's start: the warm-up request in the first, the measured one in the third.
+    expect(f.timeline?.map((p) => [p.tMs, Math.round(p.p50)])).toEqual([[0, 400], [100, 0], [200, 10]]);
+  });
 });
 
 describe('Prometheus as another sink of the same events', () => {
   it('counts what the accumulator counts when both see the whole run', async () => {
     const metrics = new DispatcherMetrics('p');
     const acc = new RunAccumulator([], 0, 1000);
+    acc.startWindow(0);
     play(fanOut([metrics, acc]));
     const f = acc.fields(1000);
     const samples = parseMetrics(await metrics.registry.metrics());

@@ -84,6 +84,7 @@ describe('charts', () => {
     const page = sections(await renderHtml({ report: many() }));
     expect(page.has('steal')).toBe(false);
     const timeline = page.get('timeline') ?? '';
+    expect(timeline).toContain('shaded: warm-up, not measured');
     // Each policy names its own panel and its legend entry.
     for (const policy of ['round-robin', 'least-loaded', 'session-sticky']) expect(timeline.split(`>${policy}</text>`).length - 1).toBe(2);
   });
