@@ -70,16 +70,17 @@ export function registerLoad(program: Command): void {
         if (opts.json === STDOUT) process.stdout.write(text);
         else writeFileSync(opts.json, text);
       };
+      // A signal ends the round in progress early; its partial summary is printed like any round's.
+      const interrupt = new AbortController();
       const stop = (signal: NodeJS.Signals): void => {
         process.stderr.write(`load: ${signal}, stopping\n`);
-        writeJson();
-        process.exit(sloFailed ? 1 : 0);
+        interrupt.abort();
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
 
       out.write(`load: ${rateRps} requests/s to ${url.href}, rounds of ${formatDuration(opts.round)}\n`);
-      for (let round = 0, sentMs = 0; opts.duration === undefined || sentMs < opts.duration; round++) {
+      for (let round = 0, sentMs = 0; !interrupt.signal.aborted && (opts.duration === undefined || sentMs < opts.duration); round++) {
         const durationMs = opts.duration === undefined ? opts.round : Math.min(opts.round, opts.duration - sentMs);
         const result = await runOpenLoop({
           kind: 'open',
@@ -93,17 +94,18 @@ export function registerLoad(program: Command): void {
           timeoutMs: opts.timeout,
           rateRps,
           maxInFlight: opts.maxInFlight,
-        });
+        }, { signal: interrupt.signal });
         sentMs += durationMs;
         const { p50, p99 } = result.latencyMs;
         const codes = Object.entries(result.codes).map(([code, n]) => `${code}:${n}`).join(' ');
         // Latency over failed requests is not a latency: none is shown when nothing succeeded.
         const latency = result.requests > result.errors ? `p50 ${p50.toFixed(1)}ms p99 ${p99.toFixed(1)}ms` : 'no successful answer';
-        const verdict = slo === undefined ? undefined : checkSlo(roundRun(result, durationMs), slo);
+        const verdict = slo === undefined ? undefined : checkSlo(roundRun(result, interrupt.signal.aborted ? Math.min(durationMs, result.elapsedMs) : durationMs), slo);
         if (verdict?.pass === false) sloFailed = true;
         const sloText = verdict === undefined ? '' : verdict.pass ? ', SLO pass' : `, SLO FAIL: ${verdict.failed.join(', ')}`;
         rounds.push({ round: round + 1, ...result, ...(verdict === undefined ? {} : { slo: verdict }) });
-        out.write(`load: round ${round + 1}: ${result.requests} requests, ${result.errors} errors, ${latency} (${codes})${sloText}\n`);
+        const partial = interrupt.signal.aborted ? ' (interrupted: partial round)' : '';
+        out.write(`load: round ${round + 1}${partial}: ${result.requests} requests, ${result.errors} errors, ${latency} (${codes})${sloText}\n`);
       }
       writeJson();
       if (sloFailed) process.exitCode = 1;

@@ -53,6 +53,8 @@ export interface LoadHooks {
   onTick?(tick: LoadTick): void;
   /** Called between the warm-up and the measured window, with nothing in flight; the generator waits for it. */
   beforeMeasure?(): Promise<void>;
+  /** Open loop: stop sending when it aborts; what was sent is drained and reported as the phase's result. */
+  readonly signal?: AbortSignal;
 }
 
 export interface LoadResult {

@@ -93,6 +93,13 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
     const ticker = setInterval(() => hooks.onTick?.(recorder.tick(performance.now(), inFlight, label)), TICK_MS);
     let nextMs = startMs + gaps.exponential(meanGapMs);
     await new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const abort = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (hooks.signal?.aborted) return abort();
+      hooks.signal?.addEventListener('abort', abort, { once: true });
       const pump = (): void => {
         const now = performance.now();
         for (; nextMs <= now && nextMs < endMs; nextMs += gaps.exponential(meanGapMs)) {
@@ -100,8 +107,10 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
           if (inFlight >= plan.maxInFlight) recorder.record('dropped');
           else send(request, nextMs, recorder);
         }
-        if (nextMs >= endMs) resolve();
-        else setTimeout(pump, nextMs - now);
+        if (nextMs >= endMs) {
+          hooks.signal?.removeEventListener('abort', abort);
+          resolve();
+        } else timer = setTimeout(pump, nextMs - now);
       };
       pump();
     });

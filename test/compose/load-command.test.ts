@@ -38,8 +38,13 @@ function load(args: string[], stopAfterMs?: number): Promise<Run> {
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   if (stopAfterMs !== undefined) {
     // Stop once the first round has been reported, so the test does not depend on startup speed.
+    let stopping = false;
     child.stdout.on('data', () => {
-      if (stdout.includes('round 1:')) setTimeout(() => child.kill('SIGTERM'), stopAfterMs);
+      // Once: a second signal would kill it outright, as a second Ctrl-C does.
+      if (!stopping && stdout.includes('round 1:')) {
+        stopping = true;
+        setTimeout(() => child.kill('SIGTERM'), stopAfterMs);
+      }
     });
   }
   const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -70,6 +75,8 @@ describe('dispatchlab load', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('round 1:');
     expect(run.stderr).toContain('SIGTERM, stopping');
+    // The round in progress is cut short and still summarised.
+    expect(run.stdout).toMatch(/load: round 2 \(interrupted: partial round\): \d+ requests, 0 errors, p50/);
   });
 
   it('--json - writes the rounds as JSON on stdout alone; --slo fails the run with exit 1; a dead target shows no latency', async () => {
