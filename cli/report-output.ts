@@ -28,7 +28,7 @@ export function checkReportFlags(flags: ReportFlags): void {
 }
 
 /** Where the human-readable summary goes: stdout, unless stdout carries the JSON report. */
-export function summaryStream(flags: ReportFlags): NodeJS.WriteStream {
+function summaryStream(flags: ReportFlags): NodeJS.WriteStream {
   return flags.json === STDOUT ? process.stderr : process.stdout;
 }
 

@@ -30,7 +30,7 @@ const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed
 const ratio = (v: number): string => v.toFixed(2);
 
 /** The share of a run's requests that got no successful answer (0 for a run with no requests). */
-export function errorRate(run: PolicyRun): number {
+function errorRate(run: PolicyRun): number {
   return run.requests === 0 ? 0 : run.errors / run.requests;
 }
 
@@ -105,7 +105,7 @@ export function summaryCells(runs: readonly PolicyRun[]): Cell[][] {
 }
 
 /** One line per run that missed the report's SLO, saying which thresholds and by how much; [] without an SLO. */
-export function sloLines(report: Report): string[] {
+function sloLines(report: Report): string[] {
   if (report.slo === undefined) return [];
   const failed = report.runs.filter((r) => r.slo?.pass === false);
   if (failed.length === 0) return [`SLO ${report.slo}: every policy passed`];
@@ -113,7 +113,7 @@ export function sloLines(report: Report): string[] {
 }
 
 /** A warning per live run whose generator sent more than 1% of its arrivals late: its latencies are partly the machine's. */
-export function lateLines(report: Report): string[] {
+function lateLines(report: Report): string[] {
   return report.runs
     .filter((r) => r.late !== undefined && r.requests > 0 && r.late / r.requests > 0.01)
     .map((r) => `warning: ${r.policy}: the load generator sent ${r.late} of ${r.requests} arrivals 10 ms or more late (send lag p99 ${r.sendLagMs?.p99.toFixed(1)} ms, max ${r.sendLagMs?.max.toFixed(1)} ms): the machine, not only the policy, set these latencies`);

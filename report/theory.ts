@@ -15,7 +15,7 @@ interface TheoryRow {
   readonly note: string;
 }
 
-export interface TheorySummary {
+interface TheorySummary {
   readonly applicable: boolean;
   /** One line: replicas, arrival rate, service mean, utilisation; or why no baseline applies. */
   readonly intro: string;
@@ -27,7 +27,7 @@ export interface TheorySummary {
 
 const ms = (x: number | undefined): string => (x === undefined ? '-' : `${x.toFixed(2)} ms`);
 
-export function theorySummary(report: Report): TheorySummary | undefined {
+function theorySummary(report: Report): TheorySummary | undefined {
   const theory = report.theory as TheoryBlock | undefined;
   if (theory === undefined || typeof theory.applicable !== 'boolean') return undefined;
   if (!theory.applicable) return { applicable: false, intro: `no analytic baseline: ${theory.reasons.join('; ')}`, rows: [], measured: [], sources: [] };

@@ -65,7 +65,7 @@ export function parseSweep(text: string): SweepSpec {
 }
 
 /** The scenario at another open-loop rate, everything else unchanged. */
-export function atRate(scenario: Scenario, rateRps: number): Scenario {
+function atRate(scenario: Scenario, rateRps: number): Scenario {
   return { ...scenario, workload: { ...scenario.workload, arrival: { rateRps } } };
 }
 
