@@ -15,11 +15,33 @@ export interface ProgressView {
 
 const PLAIN_EVERY_MS = 3000;
 
-function describe(p: CompareProgress): { elapsedS: string; requests: number; rate: string; errors: number; phase: string } {
+/**
+ * Time since a policy's run started, as the bar shows it. The generator's warm-up phase lasts its
+ * planned length plus the drain after it, so the measured phase is placed after the warm-up that
+ * really happened, not the planned one: the bar never jumps back, and shows the real warm-up.
+ */
+export function createElapsed(): (p: CompareProgress) => number {
+  let index = -1;
+  let warmedMs = 0;
+  return (p) => {
+    if (p.index !== index) {
+      index = p.index;
+      warmedMs = 0;
+    }
+    const t = p.tick;
+    if (t === undefined) return 0;
+    if (t.phase === 'warmup') {
+      warmedMs = Math.max(warmedMs, t.elapsedMs);
+      return t.elapsedMs;
+    }
+    return Math.max(p.warmupMs, warmedMs) + t.elapsedMs;
+  };
+}
+
+function describe(p: CompareProgress, elapsedMs: number): { elapsedS: string; requests: number; rate: string; errors: number; phase: string } {
   const t = p.tick;
-  const offsetMs = t?.phase === 'warmup' ? 0 : p.warmupMs;
   return {
-    elapsedS: (((t?.elapsedMs ?? 0) + (t ? offsetMs : 0)) / 1000).toFixed(1),
+    elapsedS: (elapsedMs / 1000).toFixed(1),
     requests: t?.requests ?? 0,
     rate: (t?.rateRps ?? 0).toFixed(0),
     errors: t?.errors ?? 0,
@@ -29,10 +51,11 @@ function describe(p: CompareProgress): { elapsedS: string; requests: number; rat
 
 function plainProgress(stream: Output): ProgressView {
   let lastMs = -Infinity;
+  const elapsed = createElapsed();
   return {
     update(p) {
       const now = performance.now();
-      const d = describe(p);
+      const d = describe(p, elapsed(p));
       const label = `${p.policy} (${p.index + 1}/${p.total})`;
       if (p.stage === 'starting') stream.write(`compare: ${label}: starting a fresh fleet\n`);
       else if (p.stage === 'done') stream.write(`compare: ${label}: done\n`);
@@ -55,19 +78,25 @@ function barProgress(stream: NodeJS.WriteStream): ProgressView {
     },
     cliProgress.Presets.shades_classic,
   );
-  let current: { index: number; bar: cliProgress.SingleBar } | undefined;
+  let current: { index: number; bar: cliProgress.SingleBar; totalMs: number } | undefined;
+  const elapsed = createElapsed();
   return {
     update(p) {
-      const totalMs = p.warmupMs + p.durationMs;
       if (p.stage === 'done') {
         // No tick with 'done': keep the last numbers on the finished bar.
-        current?.bar.update(totalMs);
+        if (current !== undefined) current.bar.update(current.totalMs);
         return;
       }
-      const d = describe(p);
+      const elapsedMs = elapsed(p);
+      const d = describe(p, elapsedMs);
       const payload = { policy: p.policy.padEnd(16), elapsed: d.elapsedS, phase: d.phase.padEnd(7), requests: d.requests, rate: d.rate, errors: d.errors };
-      if (current?.index !== p.index) current = { index: p.index, bar: bars.create(totalMs, 0, payload) };
-      current.bar.update(Math.min(totalMs, Number(d.elapsedS) * 1000), payload);
+      if (current?.index !== p.index) current = { index: p.index, bar: bars.create(p.warmupMs + p.durationMs, 0, payload), totalMs: p.warmupMs + p.durationMs };
+      // A warm-up that ran long (its drain) moves the end out, rather than the bar running past it.
+      if (p.tick?.phase !== 'warmup' && elapsedMs - (p.tick?.elapsedMs ?? 0) + p.durationMs > current.totalMs) {
+        current.totalMs = elapsedMs - (p.tick?.elapsedMs ?? 0) + p.durationMs;
+        current.bar.setTotal(current.totalMs);
+      }
+      current.bar.update(Math.min(current.totalMs, elapsedMs), payload);
     },
     stop: () => bars.stop(),
   };

@@ -1,16 +1,16 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
+import type { Report } from '../core/report.js';
 import type { Millis } from '../core/types.js';
 import { runCompare } from '../loadtest/compare.js';
+import { LoadAborted } from '../loadtest/loadgen.js';
 import { checkPolicySpecs } from '../policies/index.js';
-import { renderTable } from '../report/table.js';
-import { writeReports } from '../report/write.js';
 import { createCompareProgress } from './compare-progress.js';
-import { CliError } from './errors.js';
-import { loadPolicies } from './policy-files.js';
-import { commandLine, parseCount, parseDurationFlag, parsePositive, selectPolicies } from './flags.js';
+import { CliError, INTERRUPTED_EXIT } from './errors.js';
+import { commandLine, parseCount, parseDurationFlag, parsePositive, parseSloFlag, selectPolicies, SLO_HELP } from './flags.js';
 import type { CliIo } from './io.js';
+import { loadPolicies } from './policy-files.js';
+import { checkReportFlags, finishReport } from './report-output.js';
 
 /**
  * `dispatchlab compare --scenario F [--policies a,b] [--duration 20s] [--warmup 2s] [--rate R |
@@ -28,6 +28,7 @@ interface CompareFlags {
   json?: string;
   html?: string;
   out?: string;
+  slo?: string;
 }
 
 export function registerCompare(program: Command, io: CliIo): void {
@@ -40,8 +41,9 @@ export function registerCompare(program: Command, io: CliIo): void {
     .option('--warmup <d>', "unmeasured warm-up per policy (default: the scenario's), e.g. 2s", parseDurationFlag('--warmup', true))
     .option('--rate <rps>', 'open-loop Poisson load at this rate (default: the scenario\'s arrival)', parsePositive('--rate'))
     .option('--connections <n>', 'closed-loop load (autocannon) with this many connections', parseCount('--connections'))
-    .option('--json <file>', 'write the JSON report here (with --html: only these files)')
+    .option('--json <file>', 'write the JSON report here and no other file but --html\'s; - for stdout (the table then goes to stderr)')
     .option('--html <file>', 'write the HTML report here, the Markdown summary beside it')
+    .option('--slo <thresholds>', SLO_HELP, parseSloFlag)
     .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
     .action(async (flags: CompareFlags, command: Command) => {
       if (flags.rate !== undefined && flags.connections !== undefined) throw new CliError('--rate and --connections: give one or the other (open or closed loop)');
@@ -49,10 +51,14 @@ export function registerCompare(program: Command, io: CliIo): void {
       const warmupMs = flags.warmup ?? scenario.warmup;
       const durationMs = flags.duration ?? scenario.duration;
       if (durationMs <= warmupMs) throw new CliError(`--duration: ${durationMs} ms must be longer than the warm-up (${warmupMs} ms)`);
+      checkReportFlags(flags);
       const policies = flags.policies === undefined ? scenario.policies : selectPolicies(scenario, flags.policies);
       await loadPolicies(policies, flags.policies === undefined ? 'policies' : '--policies');
       const progress = createCompareProgress(io.stderr);
-      let report;
+      // Ctrl-C: stop the policy being measured, keep the ones that finished (exit 130, as a shell does).
+      const interrupt = new AbortController();
+      io.onStop(() => interrupt.abort());
+      let report: Report;
       try {
         report = await runCompare({
           scenario,
@@ -63,12 +69,20 @@ export function registerCompare(program: Command, io: CliIo): void {
           connections: flags.connections,
           command: commandLine(command),
           onProgress: (p) => progress.update(p),
+          signal: interrupt.signal,
         });
+      } catch (err) {
+        if (!(err instanceof LoadAborted)) throw err;
+        io.stderr.write(`${err.message}; no report\n`);
+        io.fail(INTERRUPTED_EXIT);
+        return;
       } finally {
         progress.stop();
       }
-      io.stdout.write(`${renderTable(report, { color: io.stdout.isTTY === true })}\n`);
-      const written = await writeReports(report, { dir: flags.out, json: flags.json, html: flags.html, scenarioText: readFileSync(flags.scenario, 'utf8') });
-      io.stdout.write(`report: ${written.dir}\n`);
+      await finishReport(io, report, flags, flags.scenario, scenario.slo);
+      if (report.interrupted !== undefined) {
+        io.stderr.write(`compare: interrupted; the report holds the policies that finished, not ${report.interrupted.notFinished.join(', ')}\n`);
+        io.fail(INTERRUPTED_EXIT);
+      }
     });
 }

@@ -2,3 +2,6 @@
 export class CliError extends Error {
   override name = 'CliError';
 }
+
+/** The exit code of a run stopped by Ctrl-C (SIGINT): 128 + 2, as shells report it. */
+export const INTERRUPTED_EXIT = 130;

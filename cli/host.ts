@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { startHost } from '../backends/host-server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../backends/replica-app.js';
 import { loadScenario, ScenarioError } from '../core/scenario.js';
@@ -20,7 +20,7 @@ export function registerHost(program: Command, io: CliIo): void {
     .requiredOption('--host <name>', 'which host of the scenario to run')
     .option('--bind <address>', 'address to listen on', '127.0.0.1')
     .option('--base-port <port>', "first replica port, overriding the host's basePort (0: ephemeral ports)", parsePort('--base-port'))
-    .option('--max-body-bytes <bytes>', 'larger request bodies get 413', parseByteCount, DEFAULT_MAX_BODY_BYTES)
+    .addOption(new Option('--max-body-bytes <bytes>', 'larger request bodies get 413').argParser(parseByteCount).default(DEFAULT_MAX_BODY_BYTES, `${DEFAULT_MAX_BODY_BYTES} (${DEFAULT_MAX_BODY_BYTES / (1024 * 1024)} MiB)`))
     .action(async (opts: { scenario: string; host: string; bind: string; basePort?: number; maxBodyBytes: number }) => {
       // Policies are the dispatcher's business; a host runs whatever the scenario's policies are.
       const scenario = loadScenario(opts.scenario);

@@ -17,6 +17,8 @@ export interface CliIo {
   onStop(stop: (signal: NodeJS.Signals) => void): void;
   /** End the process; called when a command is done for good (after a stop, or with an error). */
   exit(code: number): void;
+  /** The command finished, but the process must end with `code` (an SLO missed: 1; interrupted: 130). */
+  fail(code: number): void;
 }
 
 export const processIo: CliIo = {
@@ -27,6 +29,9 @@ export const processIo: CliIo = {
     process.once('SIGINT', stop);
   },
   exit: (code) => process.exit(code),
+  fail: (code) => {
+    process.exitCode = code;
+  },
 };
 
 /** A real terminal stream: cli-progress draws on it. */

@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerCheckPolicy } from './check-policy.js';
+import { packageVersion } from './version.js';
 import { ScenarioError } from '../core/scenario.js';
 import { registerCompare } from './compare.js';
 import { registerDispatcher } from './dispatcher.js';
@@ -42,6 +43,7 @@ const COMMANDS: ReadonlyArray<(program: Command, io: CliIo) => void> = [
 export function createProgram(io: CliIo = processIo): Command {
   const program = new Command('dispatchlab')
     .description('Load-balancer simulator: a dispatcher in front of replicas that are VMs on a simulated hypervisor')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .showHelpAfterError()
     .configureOutput({
@@ -54,16 +56,25 @@ export function createProgram(io: CliIo = processIo): Command {
 }
 
 /**
- * Run one command line (the arguments after `dispatchlab`) and say how it ended: 0 done (or a
- * server started and still running), 2 bad input, 1 a bug, commander's own code for usage errors
- * (already printed by commander).
+ * Run one command line (the arguments after `dispatchlab`) and say how it ended (docs: README,
+ * "Exit codes"): 0 done (or a server started and still running), 1 an SLO missed (or a bug),
+ * 2 bad input, usage errors included (commander has printed them), 130 interrupted.
  */
 export async function run(args: readonly string[], io: CliIo = processIo): Promise<number> {
+  let failed = 0;
+  const tracked: CliIo = {
+    ...io,
+    fail(code) {
+      failed = code;
+      io.fail(code);
+    },
+  };
   try {
-    await createProgram(io).parseAsync(args, { from: 'user' });
-    return 0;
+    await createProgram(tracked).parseAsync(args, { from: 'user' });
+    return failed;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    // Help and --version end with 0; every usage error exits 2, like any other bad input.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof ScenarioError || err instanceof CliError) {
       io.stderr.write(`${err.message}\n`);
       return 2;
@@ -76,6 +87,7 @@ export async function run(args: readonly string[], io: CliIo = processIo): Promi
 // Run only as the program itself (the bin is a symlink, hence realpath), not when a test imports it.
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const code = await run(process.argv.slice(2));
-  // Servers keep the process alive after a 0; anything else ends it now.
-  if (code !== 0) processIo.exit(code);
+  // Servers keep the process alive after a 0; anything else ends it, once stdout has taken what
+  // was written (a JSON report on a pipe).
+  if (code !== 0) process.stdout.write('', () => processIo.exit(code));
 }

@@ -1,18 +1,20 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import type { Report } from '../core/report.js';
-import { loadScenario } from '../core/scenario.js';
+import { join } from 'node:path';
+import { loadScenario, type PolicySpec, type Scenario } from '../core/scenario.js';
+import { sweepTable, writeSweep } from '../report/sweep.js';
+import { parseSweep, SweepError, sweepRates, type SweepReport, type SweepSpec } from '../sim/sweep.js';
 import { checkPolicySpecs } from '../policies/index.js';
-import { renderTable } from '../report/table.js';
-import { writeReports } from '../report/write.js';
 import { simulate, type SimProgress } from '../sim/simulation.js';
-import type { TheoryBlock } from '../sim/theory-block.js';
+import { theoryText } from '../report/theory.js';
 import { createPolicyErrorLog } from '../dispatcher/policy-error-log.js';
 import { CliError } from './errors.js';
-import { loadPolicies } from './policy-files.js';
-import { commandLine, parseCount, parseDurationFlag, selectPolicies } from './flags.js';
+import { runSweepOnWorkers } from './sweep-workers.js';
+import { checkReportFlags, finishReport } from './report-output.js';
+import { commandLine, parseCount, parseDurationFlag, parseSloFlag, selectPolicies, SLO_HELP } from './flags.js';
 import { isTerminal, type CliIo, type Output } from './io.js';
+import { loadPolicies } from './policy-files.js';
 
 /**
  * `dispatchlab simulate --scenario F [--policies a,b] [--requests N | --duration D] [--dispatchers K]
@@ -30,6 +32,8 @@ interface SimulateFlags {
   json?: string;
   html?: string;
   out?: string;
+  slo?: string;
+  sweep?: string;
 }
 
 export function registerSimulate(program: Command, io: CliIo): void {
@@ -41,16 +45,23 @@ export function registerSimulate(program: Command, io: CliIo): void {
     .option('--requests <n>', 'measured requests per policy (after the warmup); replaces the duration', parseCount('--requests'))
     .option('--duration <d>', "simulated time per policy, warmup included (default: the scenario's), e.g. 30s", parseDurationFlag('--duration'))
     .option('--dispatchers <k>', 'independent dispatchers sharing the fleet, each with its own view', parseCount('--dispatchers'), 1)
-    .option('--json <file>', 'write the JSON report here')
+    .option('--json <file>', 'write the JSON report here and no other file but --html\'s; - for stdout (the table then goes to stderr)')
     .option('--html <file>', 'write the HTML report here')
+    .option('--slo <thresholds>', SLO_HELP, parseSloFlag)
+    .option('--sweep <spec>', `latency against load: every policy at each point, e.g. rate=100..1000:10 or utilisation=0.1..0.95:10 (--requests per policy per point, default ${SWEEP_REQUESTS}); sweep.json, sweep.svg, sweep.html in --out`)
     .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
     .action(async (flags: SimulateFlags, command: Command) => {
       if (flags.requests !== undefined && flags.duration !== undefined) throw new CliError('--requests and --duration: give one or the other');
       const scenario = loadScenario(flags.scenario, checkPolicySpecs);
       const policies = flags.policies === undefined ? scenario.policies : selectPolicies(scenario, flags.policies);
-      await loadPolicies(policies, flags.policies === undefined ? 'policies' : '--policies');
       if (flags.duration !== undefined && flags.duration <= scenario.warmup) {
         throw new CliError(`--duration: ${flags.duration} ms must be longer than the scenario's warmup (${scenario.warmup} ms)`);
+      }
+      await loadPolicies(policies, flags.policies === undefined ? 'policies' : '--policies');
+      checkReportFlags(flags);
+      if (flags.sweep !== undefined) {
+        await runSweepCommand(io, scenario, policies, flags);
+        return;
       }
       const progress = createProgress(io.stderr);
       const started = performance.now();
@@ -74,40 +85,32 @@ export function registerSimulate(program: Command, io: CliIo): void {
         command: commandLine(command),
         environment: { ...report.environment, wallSeconds: +(wallMs / 1000).toFixed(3) },
       };
-      io.stdout.write(`${renderTable(report, { color: io.stdout.isTTY === true })}\n`);
-      const theory = formatTheory(report);
-      if (theory !== '') io.stdout.write(`${theory}\n`);
-      const written = await writeReports(report, {
-        dir: flags.out,
-        json: flags.json,
-        html: flags.html,
-        scenarioText: readFileSync(flags.scenario, 'utf8'),
-      });
-      io.stdout.write(`report: ${written.dir}\n`);
+      await finishReport(io, report, flags, flags.scenario, scenario.slo, theoryText(report));
     });
 }
 
-/** The analytic baselines as text under the table, with each measured mean beside the best possible. */
-function formatTheory(report: Report): string {
-  const theory = report.theory as TheoryBlock | undefined;
-  if (theory === undefined) return '';
-  if (!theory.applicable) return `no analytic baseline: ${theory.reasons.join('; ')}`;
-  const ms = (x: number | undefined): string => (x === undefined ? '-' : `${x.toFixed(2)} ms`);
-  const central = theory.centralQueue?.meanResponseMs;
-  const baseline = (label: string, q: { meanResponseMs: number } | undefined, why = ''): string[] =>
-    q === undefined ? [] : [`  ${label.padEnd(34)} mean ${ms(q.meanResponseMs)}${why}`];
-  const lines = [
-    `theory: ${theory.servers} replicas of ${theory.vcpus} vCPU, ${theory.arrivalRps} rps, mean service ${ms(theory.serviceMs)}, utilisation ${theory.utilisation?.toFixed(3)}`,
-    ...baseline(theory.vcpus === 1 ? 'random assignment (M/G/1-PS each)' : `random assignment (M/M/${theory.vcpus} each)`, theory.random),
-    ...baseline('round robin (E_n/M/1 each)', theory.roundRobin),
-    ...baseline('central queue (M/M/c, Erlang C)', theory.centralQueue, '  (the best any dispatcher can do)'),
-    ...baseline('power of two (supermarket limit)', theory.powerOfTwo),
-    ...(theory.omitted ?? []).map((why) => `  no ${why}`),
-    ...report.runs.map(
-      (r) => `  measured ${r.policy.padEnd(24)} mean ${ms(r.latencyMs.mean)}${central === undefined ? '' : `  (${(r.latencyMs.mean / central).toFixed(2)}x the central queue)`}`,
-    ),
-  ];
-  return lines.join('\n');
+const SWEEP_REQUESTS = 20_000;
+
+async function runSweepCommand(io: CliIo, scenario: Scenario, policies: readonly PolicySpec[], flags: SimulateFlags): Promise<void> {
+  if (flags.json !== undefined || flags.html !== undefined || flags.duration !== undefined || flags.slo !== undefined) {
+    throw new CliError('--sweep: writes sweep.json, sweep.svg and sweep.html into --out, for --requests per point; --json, --html, --duration and --slo do not apply');
+  }
+  let rates: number[];
+  let spec: SweepSpec;
+  try {
+    spec = parseSweep(flags.sweep ?? '');
+    rates = sweepRates(scenario, spec);
+  } catch (err) {
+    if (err instanceof SweepError) throw new CliError(`--sweep: ${err.message}`);
+    throw err;
+  }
+  const requests = flags.requests ?? SWEEP_REQUESTS;
+  const points = await runSweepOnWorkers(scenario, rates, policies, requests, (done, total) => io.stderr.write(`sweep: ${done}/${total} points\n`));
+  const report: SweepReport = { mode: 'simulate', scenario: scenario.name, seed: scenario.seed, sweep: spec, requestsPerPoint: requests, points };
+  io.stdout.write(`${sweepTable(report)}\n`);
+  const stamp = new Date().toISOString().replace(/\.\d+Z$/, '').replace(/:/g, '-');
+  const written = await writeSweep(report, flags.out ?? join('reports', `${scenario.name}-sweep-${stamp}`));
+  io.stdout.write(`report: ${written.dir}\n`);
 }
 
 function createProgress(stream: Output): { update: (p: SimProgress) => void; stop: () => void } {

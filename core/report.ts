@@ -1,8 +1,14 @@
 /**
- * The report both `compare` (live) and `simulate` (virtual time) write, so any two runs can be
- * put side by side. Fields may be added; these stay.
+ * The report both `compare` (live) and `simulate` (virtual time) write (docs: README,
+ * "Reports"), so any two runs can be put side by side. Fields may be added; these stay.
+ *
+ * Every request field means the same in both modes: both are built by one accumulator
+ * (core/run-accumulator.ts) from one stream of request events (core/request-events.ts). "The
+ * window" is the measured window, after the warm-up; "a request of the window" is one that arrived
+ * in it, followed to its answer even when that comes after the window (the drain).
  */
 
+/** Latency of the successful (1xx-3xx) answers, from the request's arrival at the dispatcher to its answer. */
 export interface LatencySummary {
   readonly mean: number;
   readonly p50: number;
@@ -15,10 +21,13 @@ export interface LatencySummary {
 export interface BackendShare {
   readonly id: string;
   readonly host: string;
+  /** Attempts dispatched to this backend (first attempts and retries) for requests of the window. */
   readonly requests: number;
-  /** requests / the run's total requests over all backends; shares sum to 1. */
+  /** requests / the attempts over all backends; shares sum to 1. */
   readonly share: number;
+  /** Of those attempts, the ones that failed by the backend's fault (connect error, reset, timeout, 5xx). */
   readonly errors?: number;
+  /** CPU seconds its VM ran in the window, and vCPU seconds it wanted and did not get (steal). */
   readonly cpuSeconds?: number;
   readonly stealSeconds?: number;
 }
@@ -35,10 +44,25 @@ export interface VmUsage {
 export interface PolicyRun {
   /** The policy's label (its name unless the scenario gave a label). */
   readonly policy: string;
+  /** Requests of the window: every arrival, answered or not, plus (live) the arrivals the generator dropped. */
   readonly requests: number;
+  /** Requests of the window without a successful answer: any answer other than 1xx-3xx, plus the dropped ones. requests = successes + errors. */
   readonly errors: number;
+  /** Arrivals of the window the open-loop generator could not send (it had maxInFlight outstanding); counted in requests and errors. Always 0 simulated. */
+  readonly dropped?: number;
+  /** Live, open loop: arrivals of the window the generator sent 10 ms or more after their intended time (it or its machine fell behind). */
+  readonly late?: number;
+  /** Live, open loop: how long after its intended time an arrival was sent. */
+  readonly sendLagMs?: { readonly p99: number; readonly max: number };
+  /** Successful answers to requests of the window, per second of the window (the drain is not in the denominator). */
   readonly throughputRps: number;
   readonly latencyMs: LatencySummary;
+  /**
+   * Live only: the successful answers' latency as the load generator saw it, from the intended send
+   * time (open loop) or the send (closed loop) to the response's end. latencyMs plus the loopback
+   * network and the generator's own lateness.
+   */
+  readonly clientLatencyMs?: LatencySummary;
   readonly backends: readonly BackendShare[];
   /** Every VM of the fleet, replicas and neighbours, with its CPU and steal seconds in the run. */
   readonly vms?: readonly VmUsage[];
@@ -48,7 +72,9 @@ export interface PolicyRun {
   readonly jain?: number;
   /** Sticky hits / (hits + misses); undefined for policies that do not pin sessions. */
   readonly stickyHitRatio?: number;
+  /** Attempts after the first, over the requests of the window. */
   readonly retries?: number;
+  /** Time an attempt waited in the dispatcher queue before it was dispatched (0 when it went straight to a backend), over all attempts of the window. */
   readonly queueWaitMs?: { readonly mean: number; readonly p99: number };
   /**
    * Live runs only: how late the hosts' completion timers fired in the measured window (the
@@ -56,9 +82,17 @@ export interface PolicyRun {
    * the machine, not the model, set the latency.
    */
   readonly timerLatenessMs?: { readonly mean: number; readonly p99: number };
+  /** The errors by answer: HTTP status, "error" (502, connection failed), "timeout" (504), "499" (client left), "dropped". Sums to errors. */
   readonly errorsByCode?: Readonly<Record<string, number>>;
-  /** Latency over time: one point per bucket of the run. */
+  /**
+   * Latency over time: one point per bucket from the run's start, warm-up included, by arrival time
+   * (tMs from the start); p50/p99 of the successful answers, rps counts them.
+   */
   readonly timeline?: ReadonlyArray<{ readonly tMs: number; readonly p50: number; readonly p99: number; readonly rps: number }>;
+  /** Whether the run met the report's SLO (`Report.slo`), and which thresholds it missed; absent without an SLO. */
+  readonly slo?: { readonly pass: boolean; readonly failed: readonly string[] };
+  /** Where the measured window starts on the timeline (tMs): what comes before is warm-up. */
+  readonly timelineWarmupMs?: number;
   /** Latency CDF points for charts: [latencyMs, fraction <= latencyMs]. */
   readonly cdf?: ReadonlyArray<readonly [number, number]>;
 }
@@ -73,6 +107,10 @@ export interface Report {
   /** What ran where (live) or how the simulation was driven. */
   readonly environment?: Readonly<Record<string, unknown>>;
   readonly runs: readonly PolicyRun[];
+  /** Present when the run was interrupted (Ctrl-C): the policies that did not finish, in order; `runs` holds the ones that did. */
+  readonly interrupted?: { readonly notFinished: readonly string[] };
+  /** The SLO the runs were checked against, as written (`p99<200ms,errors<1%`: core/slo.ts). */
+  readonly slo?: string;
   readonly theory?: Readonly<Record<string, unknown>>;
 }
 

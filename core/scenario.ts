@@ -17,6 +17,7 @@ import {
   MIN_RATE_RPS,
 } from './limits.js';
 import { SERVICE_DISTRIBUTIONS } from './rng.js';
+import { parseSlo } from './slo.js';
 
 /**
  * The scenario file (docs/scenarios.md): hosts, VMs, workload, dispatcher settings
@@ -240,6 +241,17 @@ export const ScenarioSchema = z.strictObject({
   policies: z.array(PolicySpecSchema).min(1).default(['round-robin', 'least-loaded', 'session-sticky']),
   duration: duration.default(30_000),
   warmup: duration.default(3000),
+  /** Service-level objectives every policy is checked against (core/slo.ts), e.g. `p99<200ms,errors<1%`; `--slo` overrides. */
+  slo: z
+    .string()
+    .superRefine((text, ctx) => {
+      try {
+        parseSlo(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      }
+    })
+    .optional(),
 });
 
 export type Scenario = z.output<typeof ScenarioSchema>;
@@ -305,8 +317,10 @@ export class ScenarioError extends Error {
   constructor(
     readonly source: string,
     readonly issues: readonly ScenarioIssue[],
+    /** A one-line message instead of the list (a file that cannot be read is not an invalid scenario). */
+    message?: string,
   ) {
-    super(`${source}: invalid scenario\n${issues.map((i) => `  ${i.path || '(top)'}: ${i.message}`).join('\n')}`);
+    super(message ?? `${source}: invalid scenario\n${issues.map((i) => `  ${i.path || '(top)'}: ${i.message}`).join('\n')}`);
     this.name = 'ScenarioError';
   }
 }
@@ -443,9 +457,11 @@ export function parseScenario(
   if (!result.success) {
     throw new ScenarioError(
       source,
-      result.error.issues.map((issue) => {
+      result.error.issues.flatMap((issue) => {
+        // An unknown key is named by its own path, not by a dump of the object that holds it.
+        if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }));
         const input = 'input' in issue && issue.input !== undefined ? `${show(issue.input)}: ` : '';
-        return { path: formatPath(issue.path), message: `${input}${issue.message}` };
+        return [{ path: formatPath(issue.path), message: `${input}${issue.message}` }];
       }),
     );
   }
@@ -462,7 +478,9 @@ export function parseScenarioText(text: string, source = 'scenario', extraChecks
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const pos = err.linePos?.[0];
-      throw new ScenarioError(source, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: err.message.split('\n')[0] }]);
+      // The parser's first line repeats the position at its end ("... at line 4, column 1:"): say it once.
+      const message = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      throw new ScenarioError(source, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message }]);
     }
     // The library refuses an alias bomb (aliases that expand to millions of nodes) with a
     // ReferenceError: a property of the input, so a refusal like any other, not a crash.
@@ -474,6 +492,12 @@ export function parseScenarioText(text: string, source = 'scenario', extraChecks
   return parseScenario(data, source, extraChecks);
 }
 
+const READ_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory',
+};
+
 export function loadScenario(file: string, extraChecks?: (s: Scenario) => ScenarioIssue[]): Scenario {
   let text: string;
   try {
@@ -484,7 +508,8 @@ export function loadScenario(file: string, extraChecks?: (s: Scenario) => Scenar
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof ScenarioError) throw err;
-    throw new ScenarioError(file, [{ path: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+    const reason = READ_ERRORS[(err as NodeJS.ErrnoException).code ?? ''] ?? (err instanceof Error ? err.message : String(err));
+    throw new ScenarioError(file, [{ path: '', message: reason }], `cannot read ${file}: ${reason}`);
   }
   const scenario = parseScenarioText(text, file, extraChecks);
   // Policy files are named relative to the scenario file, wherever the command runs.

@@ -167,8 +167,17 @@ export function createAdminApp(opts: { control: AdminControl; token: string; reg
     res.status(401).set('www-authenticate', 'Bearer realm="dispatchlab-admin"').json({ error: 'a valid admin token is required: Authorization: Bearer <token>' });
   };
   const json = express.json({ limit: '64kb' });
+  // A body express.json skips (no JSON content type) would read as {}: say what is wrong instead of "field required".
+  const jsonOnly = (req: Request, res: Response, next: NextFunction): void => {
+    if (!req.is('application/json') && (Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined)) {
+      res.status(415).json({ error: `the body must be JSON: send Content-Type: application/json (got ${req.get('content-type') ?? 'none'})` });
+      return;
+    }
+    next();
+  };
   const mutation = (act: (req: Request) => unknown) => [
     requireToken,
+    jsonOnly,
     json,
     // async: express 5 sends a rejection to the error handler below, as it does a throw.
     async (req: Request, res: Response) => {

@@ -4,6 +4,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../core/clock.js';
+import { fanOut, NO_BACKEND, type RequestEvents } from '../core/request-events.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { policyLabel, policyName, policyOptions, type DispatcherSettings, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { BackendId } from '../core/types.js';
@@ -64,6 +65,8 @@ export interface StartDispatcherOptions {
   readonly fleet?: { readonly scenario: Scenario; readonly source?: FleetSource };
   /** Where policy errors go (the request fails with 500); default: stderr, deduplicated. */
   readonly onPolicyError?: (message: string) => void;
+  /** Another sink of the request events, beside the metrics (`compare` builds its report from them). */
+  readonly events?: RequestEvents;
 }
 
 export interface RunningDispatcher {
@@ -133,6 +136,14 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     observer: { ...metrics.observer, onPolicyError: opts.onPolicyError ?? createPolicyErrorLog() },
   });
   metrics.bind(balancer);
+  // The dashboard's rolling window hears the answers, as the metrics and a run's accumulator do.
+  const liveAnswers: RequestEvents = {
+    arrived: () => undefined,
+    admitted: () => undefined,
+    attemptEnded: () => undefined,
+    answered: (_arrivedAtMs, backend, code, latencyMs) => live.answered(backend, code, latencyMs),
+  };
+  const events = fanOut([metrics, liveAnswers, ...(opts.events === undefined ? [] : [opts.events])]);
 
   // One resolver cache for the proxy and the probes: one lookup per backend name per TTL.
   const dns = new DnsCache();
@@ -152,12 +163,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
       targets,
       signer: new SessionSigner(opts.sessionSecret),
       totalTimeoutMs: settings.timeouts.totalMs,
-      recorder: {
-        answered(backend, code, durationMs) {
-          metrics.answered(backend, code, durationMs);
-          live.answered(backend, code, durationMs);
-        },
-      },
+      events,
     }),
   );
   // CONNECT (a tunnel request, as to a forward proxy) never reaches the request handler: Node emits
@@ -165,7 +171,9 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   proxyServer.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
     const body = JSON.stringify({ error: 'CONNECT is not supported: the dispatcher only forwards to its configured backends' });
     socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-    metrics.answered('none', '405', 0);
+    const now = clock.now();
+    events.arrived(now);
+    events.answered(now, NO_BACKEND, '405', 0);
   });
   // Clients may keep connections as long as the replicas keep ours.
   proxyServer.keepAliveTimeout = 65_000;

@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serialize as serializeCookie } from 'cookie';
 import type { Cancel, Clock } from '../core/clock.js';
+import { NO_BACKEND, type RequestEvents } from '../core/request-events.js';
 import type { BackendId, Millis } from '../core/types.js';
 import type { Balancer } from './balancer/balancer.js';
+import { isBackendFailure } from './balancer/outlier.js';
 import { refusalStatus, type Admission, type AttemptOutcome, type Lease, type RequestInfo, type Ticket } from './balancer/types.js';
 import { prepareDownstreamHeaders, prepareUpstreamHeaders } from './forward-headers.js';
 import type { ForwardHandle, ProxyEngine } from './proxy-engine.js';
@@ -11,22 +13,17 @@ import { originPath, readRequestInfo, type ParsedRequest } from './request-info.
 import type { SessionSigner } from './session-cookie.js';
 
 /**
- * The proxied hot path: a node:http request handler (never express here: its routing and request
- * wrappers on every proxied request cost about half the throughput). Per request: build
- * RequestInfo, `balancer.begin`, then forward through the engine; a refusal is a 503 with
- * Retry-After; a connect error or reset before any response byte is retried through `lease.retry`
- * (the Balancer decides whether it may); an upstream or total timeout is a 504. Each lease is ended
- * exactly once by the engine's outcome, and the request is recorded in the metrics exactly once,
- * when its answer is known.
+ * The proxied hot path: a node:http request handler (never express here: its routing and
+ * request wrappers on every proxied request cost about half the throughput). Per request: build RequestInfo, `balancer.begin`, then forward
+ * through the engine; a refusal is a 503 with Retry-After; a connect error or reset before any
+ * response byte is retried through `lease.retry` (the Balancer decides whether it may); an
+ * upstream or total timeout is a 504. Each lease is ended exactly once by the engine's outcome,
+ * and the request's events (core/request-events.ts: arrived, each attempt admitted and ended, answered
+ * exactly once, when its answer is known) go to `events`: the metrics, and a run's accumulator.
  *
  * The total timeout is a timer of our own, not http-proxy's `timeout` option: that one sets the
  * client socket's idle timeout, which outlives the request on a keep-alive connection.
  */
-
-/** Where a request is answered: the metrics implement it (backend "none" when no backend answered). */
-export interface ExchangeRecorder {
-  answered(backend: BackendId, code: string, durationMs: Millis): void;
-}
 
 export interface HttpDispatcherDeps {
   readonly balancer: Balancer;
@@ -36,7 +33,7 @@ export interface HttpDispatcherDeps {
   readonly targets: ReadonlyMap<BackendId, URL>;
   readonly signer: SessionSigner;
   readonly totalTimeoutMs: Millis;
-  readonly recorder: ExchangeRecorder;
+  readonly events: RequestEvents;
 }
 
 /** Status code recorded when the client leaves before its answer (nginx's "client closed request"). */
@@ -74,6 +71,7 @@ class Exchange {
   }
 
   start(info: RequestInfo): void {
+    this.deps.events.arrived(this.arrivedAt);
     this.cancelTotal = this.deps.clock.schedule(this.deps.totalTimeoutMs, () => this.totalTimeout());
     this.res.once('close', () => this.clientGone());
     const ticket = this.deps.balancer.begin(info, (admission) => this.admitted(admission));
@@ -93,13 +91,15 @@ class Exchange {
       }
       const retryAfterS = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
       sendJson(this.res, 503, { error: `no backend available: ${admission.refused}` }, { 'retry-after': String(retryAfterS) });
-      this.record('none', '503');
+      this.record(NO_BACKEND, '503');
       return;
     }
     const lease = admission.lease;
+    this.deps.events.admitted(this.arrivedAt, lease.backend, lease.queuedMs, lease.attempt);
     if (this.closed || this.recorded) {
       // The client left (or the total timeout answered) while this attempt waited for a slot.
       lease.end({ kind: 'client-abort' });
+      this.deps.events.attemptEnded(this.arrivedAt, lease.backend, false);
       this.record(lease.backend, CLIENT_CLOSED);
       return;
     }
@@ -133,6 +133,7 @@ class Exchange {
   private attemptEnded(lease: Lease, outcome: AttemptOutcome): void {
     this.forwarding = undefined;
     lease.end(outcome);
+    this.deps.events.attemptEnded(this.arrivedAt, lease.backend, isBackendFailure(outcome));
     switch (outcome.kind) {
       case 'response':
         this.record(lease.backend, String(outcome.status));
@@ -162,7 +163,7 @@ class Exchange {
     }
     this.ticket?.cancel();
     sendJson(this.res, 504, { error: 'request timed out in the dispatcher' });
-    this.record(this.lease?.backend ?? 'none', 'timeout');
+    this.record(this.lease?.backend ?? NO_BACKEND, 'timeout');
   }
 
   private clientGone(): void {
@@ -171,7 +172,7 @@ class Exchange {
     if (this.ticket) {
       this.ticket.cancel();
       this.ticket = undefined;
-      this.record('none', CLIENT_CLOSED);
+      this.record(NO_BACKEND, CLIENT_CLOSED);
     }
   }
 
@@ -179,7 +180,7 @@ class Exchange {
     if (this.recorded) return;
     this.recorded = true;
     this.cancelTotal?.();
-    this.deps.recorder.answered(backend, code, this.deps.clock.now() - this.arrivedAt);
+    this.deps.events.answered(this.arrivedAt, backend, code, this.deps.clock.now() - this.arrivedAt);
   }
 }
 
@@ -190,13 +191,17 @@ export function createProxyHandler(deps: HttpDispatcherDeps): (req: IncomingMess
     if (verdict !== undefined) {
       if (verdict.kind === 'close') req.socket.destroy();
       else sendJson(res, verdict.status, { error: verdict.error }, verdict.headers);
-      deps.recorder.answered('none', verdict.kind === 'close' ? '400' : String(verdict.status), 0);
+      const now = deps.clock.now();
+      deps.events.arrived(now);
+      deps.events.answered(now, NO_BACKEND, verdict.kind === 'close' ? '400' : String(verdict.status), 0);
       return;
     }
     const path = originPath(req.url);
     if (path === undefined) {
       sendJson(res, 400, { error: 'the request target must be a path (or an absolute http URL, whose host is ignored)' });
-      deps.recorder.answered('none', '400', 0);
+      const now = deps.clock.now();
+      deps.events.arrived(now);
+      deps.events.answered(now, NO_BACKEND, '400', 0);
       return;
     }
     // The absolute form's host is dropped here: the backend comes from the configured set only.

@@ -28,7 +28,7 @@ export interface StartUpOptions {
   readonly adminToken?: string;
   readonly clock?: Clock;
   /** Passed through to the dispatcher (e.g. healthChecks: false). */
-  readonly dispatcher?: Partial<Pick<StartDispatcherOptions, 'healthChecks' | 'sessionSecret' | 'settings'>>;
+  readonly dispatcher?: Partial<Pick<StartDispatcherOptions, 'healthChecks' | 'sessionSecret' | 'settings' | 'events'>>;
 }
 
 export interface RunningUp {
@@ -74,6 +74,7 @@ export async function startUp(opts: StartUpOptions): Promise<RunningUp> {
       healthChecks: opts.dispatcher?.healthChecks,
       sessionSecret: opts.dispatcher?.sessionSecret,
       fleet: { scenario, source: localFleetSource(models) },
+      events: opts.dispatcher?.events,
     });
     let closing: Promise<void> | undefined;
     return {

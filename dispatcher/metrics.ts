@@ -1,14 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
+import type { RequestEvents } from '../core/request-events.js';
 import type { BackendId, Millis } from '../core/types.js';
 import type { BackendState } from '../policies/policy.js';
 import type { BackendStatus, BalancerObserver } from './balancer/types.js';
-import type { ExchangeRecorder } from './http-dispatcher.js';
 
 /**
  * The dispatcher's Prometheus metrics (docs/metrics.md, "Dispatcher"), in one Registry of its own.
- * Events come from the Balancer (as its observer) and from the HTTP side (one `answered` per
- * request); levels (in-flight, queue length, backend state and weight) are read from the Balancer
- * at scrape time in `collect()`, so they cannot drift from the truth.
+ * The request counts are a sink of the request events (core/request-events.ts) the HTTP side
+ * emits, the very events a run's report is built from (core/run-accumulator.ts), so Prometheus and
+ * the report count the same things; ejections, refusal reasons and sticky hits come from the
+ * Balancer (as its observer); levels (in-flight, queue length, backend state and weight) are read
+ * from the Balancer at scrape time in `collect()`, so they cannot drift from the truth.
  */
 
 const STATES: readonly BackendState[] = ['healthy', 'ejected', 'draining', 'down'];
@@ -29,7 +31,7 @@ export interface MetricsSource {
   readonly panic: boolean;
 }
 
-export class DispatcherMetrics implements ExchangeRecorder {
+export class DispatcherMetrics implements RequestEvents {
   readonly registry: Registry;
   readonly observer: BalancerObserver;
   private policy: string;
@@ -37,6 +39,9 @@ export class DispatcherMetrics implements ExchangeRecorder {
 
   private readonly requests: Counter<'policy' | 'backend' | 'code'>;
   private readonly duration: Histogram<'policy' | 'backend'>;
+  private readonly queueWait: Histogram<'policy'>;
+  private readonly retries: Counter<'policy' | 'backend'>;
+  private readonly attemptFailures: Counter<'policy' | 'backend'>;
   private readonly policyInfo: Gauge<'policy'>;
 
   constructor(policyLabel: string, registry: Registry = new Registry()) {
@@ -46,8 +51,9 @@ export class DispatcherMetrics implements ExchangeRecorder {
 
     this.requests = new Counter({ name: 'dispatchlab_requests_total', help: 'Requests answered, by backend and HTTP status (error: connection failure, timeout: 504, 499: client left first; backend none: refused or not routable, e.g. 400, 405)', labelNames: ['policy', 'backend', 'code'], registers });
     this.duration = new Histogram({ name: 'dispatchlab_request_duration_seconds', help: 'Time from arrival at the dispatcher to the end of the response', labelNames: ['policy', 'backend'], buckets: LATENCY_BUCKETS_S, registers });
-    const queueWait = new Histogram({ name: 'dispatchlab_queue_wait_seconds', help: 'Time spent in the dispatcher queue before dispatch (0 for a request dispatched on arrival)', labelNames: ['policy'], buckets: QUEUE_WAIT_BUCKETS_S, registers });
-    const retries = new Counter({ name: 'dispatchlab_retries_total', help: 'Retries sent to the backend', labelNames: ['policy', 'backend'], registers });
+    this.queueWait = new Histogram({ name: 'dispatchlab_queue_wait_seconds', help: 'Time an attempt spent in the dispatcher queue before dispatch (0 for one dispatched on arrival)', labelNames: ['policy'], buckets: QUEUE_WAIT_BUCKETS_S, registers });
+    this.retries = new Counter({ name: 'dispatchlab_retries_total', help: 'Retries sent to the backend', labelNames: ['policy', 'backend'], registers });
+    this.attemptFailures = new Counter({ name: 'dispatchlab_attempt_failures_total', help: "Attempts that failed by the backend's fault (connect error, reset, timeout, 5xx), retried or not", labelNames: ['policy', 'backend'], registers });
     const ejections = new Counter({ name: 'dispatchlab_ejections_total', help: 'Passive outlier ejections', labelNames: ['backend'], registers });
     const refused = new Counter({ name: 'dispatchlab_refused_total', help: 'Requests refused (no-backend, queue-full, queue-timeout; policy-error: the policy failed, answered 500)', labelNames: ['policy', 'reason'], registers });
     const stickyHits = new Counter({ name: 'dispatchlab_sticky_hits_total', help: 'Sticky sessions that stayed on their pinned replica', labelNames: ['policy'], registers });
@@ -94,9 +100,7 @@ export class DispatcherMetrics implements ExchangeRecorder {
     });
 
     this.observer = {
-      onDispatch: (_backend: BackendId, queuedMs: Millis) => queueWait.observe({ policy: this.policy }, queuedMs / 1000),
       onRefused: (reason) => refused.inc({ policy: this.policy, reason }),
-      onRetry: (backend) => retries.inc({ policy: this.policy, backend }),
       onEjection: (backend) => ejections.inc({ backend }),
       onSticky: (hit) => (hit ? stickyHits : stickyMisses).inc({ policy: this.policy }),
     };
@@ -113,8 +117,21 @@ export class DispatcherMetrics implements ExchangeRecorder {
     this.policyInfo.set({ policy: label }, 1);
   }
 
-  answered(backend: BackendId, code: string, durationMs: Millis): void {
+  arrived(): void {
+    // Counted when answered: dispatchlab_requests_total is by answer code.
+  }
+
+  admitted(_arrivedAtMs: Millis, backend: BackendId, queueWaitMs: Millis, attempt: number): void {
+    this.queueWait.observe({ policy: this.policy }, queueWaitMs / 1000);
+    if (attempt > 1) this.retries.inc({ policy: this.policy, backend });
+  }
+
+  attemptEnded(_arrivedAtMs: Millis, backend: BackendId, failed: boolean): void {
+    if (failed) this.attemptFailures.inc({ policy: this.policy, backend });
+  }
+
+  answered(_arrivedAtMs: Millis, backend: BackendId, code: string, latencyMs: Millis): void {
     this.requests.inc({ policy: this.policy, backend, code });
-    this.duration.observe({ policy: this.policy, backend }, durationMs / 1000);
+    this.duration.observe({ policy: this.policy, backend }, latencyMs / 1000);
   }
 }

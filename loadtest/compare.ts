@@ -1,19 +1,22 @@
 import os from 'node:os';
+import { systemClock } from '../core/clock.js';
 import type { PolicyRun, Report } from '../core/report.js';
-import { jainIndex, maxOverMean } from '../core/report.js';
+import { RunAccumulator, timelineBucketMs } from '../core/run-accumulator.js';
 import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { Millis } from '../core/types.js';
 import { startUp } from '../dispatcher/local-fleet.js';
 import { fleetDelta, scrapeFleet, type FleetScrape } from './fleet-metrics.js';
-import { isSuccess, type LoadPlan, type LoadTick } from './load-plan.js';
-import { runLoadInChild, type ChildLoadResult } from './loadgen.js';
+import type { LoadPlan, LoadTick } from './load-plan.js';
+import { LoadAborted, runLoadInChild, type ChildLoadResult } from './loadgen.js';
 
 /**
  * `compare`: the policies measured live on the same work. For each policy, in turn: start a fresh
  * fleet (every host of the scenario and the dispatcher, in this process, same scenario, same
- * seed), run the load in a child process (warm-up, drain, measured window, drain), scrape the
- * dispatcher's and the hosts' metrics at both ends of the measured window, tear the fleet down.
- * The load generator re-uses one seed, so every policy gets the same arrivals, classes and sessions.
+ * seed), run the load in a child process (warm-up, drain, measured window, drain), tear the fleet
+ * down. The request fields of the report come from the dispatcher's request events, accumulated
+ * from the start of the measured window exactly as `simulate` accumulates its own (core/run-accumulator.ts);
+ * the VMs' CPU and steal seconds and the sticky ratio from the metrics, scraped at both ends of the
+ * window. The load generator re-uses one seed, so every policy gets the same arrivals, classes and sessions.
  */
 
 export interface CompareProgress {
@@ -43,6 +46,12 @@ export interface CompareOptions {
   /** The command line that reproduces the run, for the report. */
   readonly command?: string;
   readonly onProgress?: (progress: CompareProgress) => void;
+  /**
+   * Aborting stops the policy being measured (its load generator is killed, its fleet closed) and
+   * runs no more: the report then holds the policies that finished and names the others in
+   * `interrupted`. Aborted before any policy finished, runCompare rejects with LoadAborted.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Generator bounds: a request is abandoned after this long, and at most this many are outstanding. */
@@ -61,33 +70,20 @@ function loadPlan(opts: CompareOptions, url: string, warmupMs: Millis, measureMs
   return { ...base, kind: 'open', rateRps, maxInFlight: MAX_IN_FLIGHT };
 }
 
-function policyRun(label: string, scenario: Scenario, load: ChildLoadResult, before: FleetScrape, after: FleetScrape): PolicyRun {
+function policyRun(label: string, scenario: Scenario, windowMs: Millis, events: RunAccumulator, load: ChildLoadResult, before: FleetScrape, after: FleetScrape): PolicyRun {
   const fleet = fleetDelta(scenario, before, after);
-  const ok = Object.entries(load.codes).reduce((acc, [code, n]) => acc + (isSuccess(code) ? n : 0), 0);
-  // What only the client sees (arrivals not sent, its own timeouts and failed connections to the
-  // dispatcher) joins the dispatcher's codes, named so they cannot be mistaken for them.
-  const errorsByCode = { ...fleet.errorsByCode };
-  for (const [code, name] of [['dropped', 'dropped'], ['timeout', 'client-timeout'], ['error', 'client-error']]) {
-    if ((load.codes[code] ?? 0) > 0) errorsByCode[name] = load.codes[code];
-  }
-  const counts = fleet.backends.map((b) => b.requests);
+  events.dropped(load.codes.dropped ?? 0);
+  const fields = events.fields(windowMs);
+  const vm = new Map(fleet.vms.map((v) => [v.vm, v]));
   return {
     policy: label,
-    requests: load.requests,
-    errors: load.errors,
-    throughputRps: load.elapsedMs > 0 ? (ok * 1000) / load.elapsedMs : 0,
-    latencyMs: load.latencyMs,
-    backends: fleet.backends,
+    ...fields,
+    clientLatencyMs: load.latencyMs,
+    ...(load.late !== undefined ? { late: load.late, sendLagMs: load.sendLagMs } : {}),
+    backends: fields.backends.map((b) => ({ ...b, cpuSeconds: vm.get(b.id)?.cpuSeconds ?? 0, stealSeconds: vm.get(b.id)?.stealSeconds ?? 0 })),
     vms: fleet.vms,
-    imbalance: maxOverMean(counts),
-    jain: jainIndex(counts),
     stickyHitRatio: fleet.stickyHitRatio,
-    retries: fleet.retries,
-    queueWaitMs: fleet.queueWaitMs,
     timerLatenessMs: fleet.timerLatenessMs,
-    errorsByCode,
-    timeline: load.timeline,
-    cdf: load.cdf,
   };
 }
 
@@ -100,36 +96,49 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
   const measureMs = (opts.durationMs ?? scenario.duration) - warmupMs;
   if (!(measureMs > 0)) throw new Error(`compare: the duration (${opts.durationMs ?? scenario.duration} ms) must be longer than the warm-up (${warmupMs} ms)`);
   const runs: PolicyRun[] = [];
+  const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host }));
   let plan: LoadPlan | undefined;
   const generatorPids: number[] = [];
 
   for (const [index, spec] of policies.entries()) {
+    if (opts.signal?.aborted) break;
     const label = policyLabel(spec);
     const progress = (stage: CompareProgress['stage'], tick?: LoadTick): void =>
       opts.onProgress?.({ policy: label, index, total: policies.length, stage, tick, durationMs: measureMs, warmupMs });
     progress('starting');
-    const up = await startUp({ scenario, policy: spec });
+    // From the fleet's start: the timeline shows the warm-up too; the counts start with the window.
+    const accumulator = new RunAccumulator(replicas, systemClock.now(), timelineBucketMs(warmupMs + measureMs));
+    const up = await startUp({ scenario, policy: spec, dispatcher: { events: accumulator } });
     try {
       const endpoints = { dispatcherMetricsUrl: `${up.dispatcher.adminUrl}/metrics`, hostMetricsUrls: up.hosts.map((h) => h.metricsUrl) };
       plan = loadPlan(opts, up.dispatcher.url, warmupMs, measureMs);
       let before: FleetScrape | undefined;
-      const load = await runLoadInChild(plan, {
-        onTick: (tick) => progress('load', tick),
-        beforeMeasure: async () => {
-          before = await scrapeFleet(endpoints);
+      const load = await runLoadInChild(
+        plan,
+        {
+          onTick: (tick) => progress('load', tick),
+          beforeMeasure: async () => {
+            before = await scrapeFleet(endpoints);
+            accumulator.startWindow(systemClock.now());
+          },
         },
-      });
+        opts.signal,
+      );
       const after = await scrapeFleet(endpoints);
       if (before === undefined) throw new Error('compare: the load generator never reached the measured window');
       generatorPids.push(load.pid);
-      runs.push(policyRun(label, scenario, load, before, after));
+      runs.push(policyRun(label, scenario, measureMs, accumulator, load, before, after));
+    } catch (err) {
+      if (!(err instanceof LoadAborted)) throw err;
     } finally {
       await up.close();
     }
+    if (opts.signal?.aborted) break;
     progress('done');
   }
+  const notFinished = policies.map(policyLabel).slice(runs.length);
+  if (runs.length === 0) throw new LoadAborted(`compare: interrupted before any policy finished (${notFinished.join(', ')} not measured)`);
 
-  const replicas = replicaVms(scenario);
   return {
     mode: 'live',
     scenario: scenario.name,
@@ -141,7 +150,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
       loadGenerator:
         plan?.kind === 'closed'
           ? `autocannon, closed loop, ${plan.connections} connections, in a child process per policy (pids ${generatorPids.join(', ')})`
-          : `seeded open-loop Poisson generator at ${plan?.kind === 'open' ? plan.rateRps : '?'} req/s (latency from the intended send time), in a child process per policy (pids ${generatorPids.join(', ')})`,
+          : `seeded open-loop Poisson generator at ${plan?.kind === 'open' ? plan.rateRps : '?'} req/s (clientLatencyMs from the intended send time), in a child process per policy (pids ${generatorPids.join(', ')})`,
       phases:
         plan?.kind === 'closed'
           ? `per policy: ${warmupMs} ms warm-up, scrape, ${measureMs} ms measured window, scrape; requests in flight when a phase ends are abandoned (the dispatcher counts them as client aborts)`
@@ -151,5 +160,6 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
       cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown'}`,
     },
     runs,
+    ...(notFinished.length > 0 ? { interrupted: { notFinished } } : {}),
   };
 }

@@ -60,6 +60,8 @@ export interface LoadHooks {
   beforeMeasure?(): Promise<void>;
   /** Open loop: a request ended (answered, failed, timed out, or dropped unsent) with `code`; `url` is where it went. */
   onRequestEnd?(code: string, url: string): void;
+  /** Open loop: stop sending when it aborts; what was sent is drained and reported as the phase's result. */
+  readonly signal?: AbortSignal;
 }
 
 export interface LoadResult {
@@ -70,13 +72,19 @@ export interface LoadResult {
   readonly errors: number;
   /** From the start of the measured window to its last completion (the drain included). */
   readonly elapsedMs: Millis;
-  /** Latency of answered requests, from the intended send time (open loop) or the send (closed). */
+  /** Latency of successful (1xx-3xx) answers, from the intended send time (open loop) or the send (closed). */
   readonly latencyMs: LatencySummary;
   readonly cdf: ReadonlyArray<readonly [number, number]>;
   readonly timeline: readonly TimelinePoint[];
+  /** Open loop: arrivals sent LATE_SEND_MS or more after their intended time (the generator or its machine fell behind). */
+  readonly late?: number;
+  /** Open loop: how long after its intended time each arrival was sent. */
+  readonly sendLagMs?: { readonly p99: number; readonly max: number };
 }
 
-/** A status that is not an error: 1xx-3xx. */
-export function isSuccess(code: string): boolean {
-  return /^[123]\d\d$/.test(code);
-}
+/**
+ * An arrival sent this much after its intended time is late. Node's timers wake about a
+ * millisecond late as a matter of course; 10 ms is beyond that, and at 100 req/s (10 ms apart)
+ * already reorders the arrival process.
+ */
+export const LATE_SEND_MS = 10;

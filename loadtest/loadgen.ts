@@ -20,7 +20,12 @@ function childEntry(): { file: string; execArgv: string[] } {
   return { file: join(dirname(here), `loadgen-process${ext}`), execArgv: ext === '.ts' ? ['--import', 'tsx'] : [] };
 }
 
-export function runLoadInChild(plan: LoadPlan, hooks: LoadHooks = {}): Promise<ChildLoadResult> {
+/** Rejected with this when the caller's signal aborts the run (the child is killed). */
+export class LoadAborted extends Error {
+  override name = 'LoadAborted';
+}
+
+export function runLoadInChild(plan: LoadPlan, hooks: LoadHooks = {}, signal?: AbortSignal): Promise<ChildLoadResult> {
   const { file, execArgv } = childEntry();
   const child = fork(file, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
   const pid = child.pid ?? -1;
@@ -53,6 +58,8 @@ export function runLoadInChild(plan: LoadPlan, hooks: LoadHooks = {}): Promise<C
           break;
       }
     });
+    if (signal?.aborted) fail(new LoadAborted('load aborted'));
+    signal?.addEventListener('abort', () => fail(new LoadAborted('load aborted')), { once: true });
     child.on('error', (err) => fail(new Error(`load generator process: ${err.message}`)));
     child.on('exit', (code, signal) => fail(new Error(`load generator exited (${signal ?? `code ${code}`}) before reporting`)));
     tell({ type: 'run', plan });

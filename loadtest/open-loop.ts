@@ -72,6 +72,7 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
       if (inFlight === 0) onIdle?.();
     };
     inFlight++;
+    recorder.sent(performance.now() - intendedMs);
     const req = http.request({ agent, hostname: target.hostname, port: target.port, method: request.method, path: request.path, headers });
     // A deadline on the whole request, not req.setTimeout: that one is an idle timeout that starts
     // only once the socket is connected, so a connect to an address nobody answers any more (a
@@ -104,6 +105,13 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
     const ticker = setInterval(() => hooks.onTick?.(recorder.tick(performance.now(), inFlight, label)), TICK_MS);
     let nextMs = startMs + gaps.exponential(meanGapMs);
     await new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const abort = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (hooks.signal?.aborted) return abort();
+      hooks.signal?.addEventListener('abort', abort, { once: true });
       const pump = (): void => {
         const now = performance.now();
         for (; nextMs <= now && nextMs < endMs; nextMs += gaps.exponential(meanGapMs)) {
@@ -114,8 +122,10 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
             hooks.onRequestEnd?.('dropped', target.href);
           } else send(request, nextMs, recorder, target);
         }
-        if (nextMs >= endMs) resolve();
-        else setTimeout(pump, nextMs - now);
+        if (nextMs >= endMs) {
+          hooks.signal?.removeEventListener('abort', abort);
+          resolve();
+        } else timer = setTimeout(pump, nextMs - now);
       };
       pump();
     });

@@ -1,6 +1,7 @@
 import { createLatencyRecorder, createLatencyTimeline, type LatencyTimeline } from '../core/latency.js';
 import type { Millis } from '../core/types.js';
-import { isSuccess, type LoadPhase, type LoadResult, type LoadTick } from './load-plan.js';
+import { isSuccess } from '../core/request-events.js';
+import { LATE_SEND_MS, type LoadPhase, type LoadResult, type LoadTick } from './load-plan.js';
 
 /** Timeline bucket for the "latency over time" chart: one point per second of the window. */
 const TIMELINE_BUCKET_MS = 1000;
@@ -13,6 +14,8 @@ const CDF_POINTS = 80;
  */
 export class RunRecorder {
   private readonly latency = createLatencyRecorder();
+  private readonly sendLag = createLatencyRecorder();
+  private late = 0;
   private readonly timeline: LatencyTimeline;
   private readonly codes = new Map<string, number>();
   private done = 0;
@@ -29,16 +32,23 @@ export class RunRecorder {
     this.lastTick = { atMs: startMs, done: 0 };
   }
 
-  /** A finished request: its code, and for answered ones when it was sent and when it ended. */
+  /** A finished request: its code, and for answered ones when it was sent and when it ended (latency and timeline count successes only). */
   record(code: string, sentMs?: Millis, endMs?: Millis): void {
     this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
     this.done++;
     if (!isSuccess(code)) this.errors++;
-    if (sentMs !== undefined && endMs !== undefined && /^\d+$/.test(code)) {
+    // Latency over failed requests is not a latency (a fast 503 would pull it down): successes only.
+    if (sentMs !== undefined && endMs !== undefined && isSuccess(code)) {
       this.latency.record(endMs - sentMs);
       this.timeline.record(sentMs - this.startMs, endMs - sentMs);
     }
     if (endMs !== undefined && endMs > this.lastEndMs) this.lastEndMs = endMs;
+  }
+
+  /** An open-loop arrival was sent `lagMs` after its intended time. */
+  sent(lagMs: Millis): void {
+    this.sendLag.record(Math.max(0, lagMs));
+    if (lagMs >= LATE_SEND_MS) this.late++;
   }
 
   tick(nowMs: Millis, inFlight: number, phase: LoadPhase = this.phase): LoadTick {
@@ -57,6 +67,7 @@ export class RunRecorder {
       latencyMs: this.latency.summary(),
       cdf: this.latency.cdf(CDF_POINTS),
       timeline: this.timeline.points(),
+      ...(this.sendLag.count > 0 ? { late: this.late, sendLagMs: { p99: this.sendLag.percentile(99), max: this.sendLag.summary().max } } : {}),
     };
   }
 }

@@ -45,6 +45,22 @@ function policyOffset(report: Report) {
   return { field: 'policy', type: 'nominal', sort: report.runs.map((r) => r.policy) } as const;
 }
 
+const natural = new Intl.Collator('en', { numeric: true });
+
+/**
+ * A categorical x axis for per-replica or per-VM bars: labels in natural order (web-2 before
+ * web-10), upright while a few fit, turned vertical past that, and the chart widened so each
+ * label keeps room for its group of bars (10 to 100 replicas stay legible, never overlapping).
+ */
+function labelAxis(labels: readonly string[], title: string, groupSize: number) {
+  const sorted = [...new Set(labels)].sort(natural.compare);
+  const many = sorted.length > 8;
+  return {
+    width: Math.max(WIDTH, sorted.length * Math.max(groupSize, 1) * 6),
+    x: { field: 'label', type: 'nominal', title, sort: sorted, axis: { labelAngle: many ? -90 : 0, labelOverlap: false, labelLimit: 160 } },
+  } as const;
+}
+
 export function latencyCdfChart(report: Report): Chart {
   // A log x axis cannot show 0; the CDF's first points are well above it anyway.
   const rows = report.runs.flatMap((run) => (run.cdf ?? []).filter(([ms]) => ms > 0).map(([ms, fraction]) => ({ policy: run.policy, ms, fraction })));
@@ -66,7 +82,8 @@ export function latencyCdfChart(report: Report): Chart {
 }
 
 export function requestShareChart(report: Report): Chart {
-  const rows = report.runs.flatMap((run) => run.backends.map((b) => ({ policy: run.policy, backend: b.id, host: b.host, share: b.share })));
+  const rows = report.runs.flatMap((run) => run.backends.map((b) => ({ policy: run.policy, label: b.id, host: b.host, share: b.share })));
+  const axis = labelAxis(rows.map((r) => r.label), 'replica', report.runs.length);
   return {
     id: 'request-share',
     title: 'Request share per replica',
@@ -74,9 +91,10 @@ export function requestShareChart(report: Report): Chart {
     rows: rows.length,
     spec: {
       ...base(rows),
+      width: axis.width,
       mark: 'bar',
       encoding: {
-        x: { field: 'backend', type: 'nominal', title: 'replica', axis: { labelAngle: 0 } },
+        x: axis.x,
         xOffset: policyOffset(report),
         y: { field: 'share', type: 'quantitative', title: 'share of requests', axis: { format: '%' } },
         color: policyColor(report),
@@ -86,23 +104,26 @@ export function requestShareChart(report: Report): Chart {
   };
 }
 
-function stealChart(report: Report): Chart {
+export function stealChart(report: Report): Chart {
   // Every VM when the run has them (a noisy neighbour is not a backend), else the replicas.
   const rows = report.runs.flatMap((run) =>
     run.vms !== undefined
-      ? run.vms.map((v) => ({ policy: run.policy, vm: `${v.vm} (${v.host})`, steal: v.stealSeconds }))
-      : run.backends.filter((b) => b.stealSeconds !== undefined).map((b) => ({ policy: run.policy, vm: `${b.id} (${b.host})`, steal: b.stealSeconds })),
+      ? run.vms.map((v) => ({ policy: run.policy, label: `${v.vm} (${v.host})`, steal: v.stealSeconds }))
+      : run.backends.filter((b) => b.stealSeconds !== undefined).map((b) => ({ policy: run.policy, label: `${b.id} (${b.host})`, steal: b.stealSeconds ?? 0 })),
   );
+  const axis = labelAxis(rows.map((r) => r.label), 'VM (host)', report.runs.length);
   return {
     id: 'steal',
     title: 'Steal time per VM',
     caption: 'vCPU seconds each VM wanted and the hypervisor gave to another VM or to the host OS, during the measured window.',
-    rows: rows.length,
+    // Nothing stolen anywhere: an empty chart says less than leaving it out.
+    rows: rows.some((r) => r.steal > 0) ? rows.length : 0,
     spec: {
       ...base(rows),
+      width: axis.width,
       mark: 'bar',
       encoding: {
-        x: { field: 'vm', type: 'nominal', title: 'VM (host)', axis: { labelAngle: 0 } },
+        x: axis.x,
         xOffset: policyOffset(report),
         y: { field: 'steal', type: 'quantitative', title: 'steal (s)' },
         color: policyColor(report),
@@ -111,26 +132,48 @@ function stealChart(report: Report): Chart {
   };
 }
 
-function timelineChart(report: Report): Chart {
-  const rows = report.runs.flatMap((run) =>
-    (run.timeline ?? []).flatMap((p) => [
-      { policy: run.policy, s: p.tMs / 1000, quantile: 'p50', ms: p.p50 },
-      { policy: run.policy, s: p.tMs / 1000, quantile: 'p99', ms: p.p99 },
-    ]),
-  );
+/**
+ * One small chart per policy (facets share the x axis, each has its own y): overload and failures
+ * show where they happen. The warm-up, before the measured window, is shaded.
+ */
+export function timelineChart(report: Report): Chart {
+  const rows = report.runs.flatMap((run) => {
+    const warmS = (run.timelineWarmupMs ?? 0) / 1000;
+    return (run.timeline ?? []).flatMap((p) => [
+      { policy: run.policy, s: p.tMs / 1000, quantile: 'p50', ms: p.p50, warmS },
+      { policy: run.policy, s: p.tMs / 1000, quantile: 'p99', ms: p.p99, warmS },
+    ]);
+  });
+  const x = { field: 's', type: 'quantitative', title: 'time since the run started (s); shaded: warm-up, not measured' } as const;
   return {
     id: 'timeline',
-    title: 'Latency over time',
-    caption: 'p50 (solid) and p99 (dashed) of the requests completed in each interval of the measured window.',
+    title: 'Latency over time, per policy',
+    caption: 'p50 (solid) and p99 (dashed) of the successful requests that arrived in each interval, warm-up (shaded) included; each policy on its own latency scale.',
     rows: rows.length,
     spec: {
-      ...base(rows),
-      mark: { type: 'line', point: false },
-      encoding: {
-        x: { field: 's', type: 'quantitative', title: 'time in the measured window (s)' },
-        y: { field: 'ms', type: 'quantitative', title: 'latency (ms)' },
-        color: policyColor(report),
-        strokeDash: { field: 'quantile', type: 'nominal', title: 'quantile' },
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      data: { values: rows },
+      config: { font: 'sans-serif', view: { stroke: null } },
+      facet: { row: { field: 'policy', type: 'nominal', title: null, sort: report.runs.map((r) => r.policy) } },
+      resolve: { scale: { y: 'independent' } },
+      spec: {
+        width: WIDTH,
+        height: 110,
+        layer: [
+          {
+            mark: { type: 'rect', color: '#999', opacity: 0.15 },
+            encoding: { x: { aggregate: 'min', field: 'warmS', type: 'quantitative', title: x.title, scale: { zero: true } }, x2: { datum: 0 } },
+          },
+          {
+            mark: { type: 'line', point: false },
+            encoding: {
+              x,
+              y: { field: 'ms', type: 'quantitative', title: 'latency (ms)' },
+              color: policyColor(report),
+              strokeDash: { field: 'quantile', type: 'nominal', title: 'quantile' },
+            },
+          },
+        ],
       },
     } as TopLevelSpec,
   };

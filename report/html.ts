@@ -1,6 +1,7 @@
 import type { PolicyRun, Report } from '../core/report.js';
 import { renderCharts, type RenderedChart } from './charts.js';
-import { COLUMNS, summaryCells } from './columns.js';
+import { theoryHtml } from './theory.js';
+import { noteLines, summaryCells, visibleColumns } from './columns.js';
 
 /**
  * One self-contained HTML page for a report: the summary table, the SVG charts inline (no
@@ -28,12 +29,14 @@ pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; font-size: 13px; } 
 
 function summaryTable(report: Report): string {
   const cells = summaryCells(report.runs);
-  const head = `<tr><th>policy</th>${COLUMNS.map((c) => `<th>${escapeHtml(c.label)}</th>`).join('')}</tr>`;
+  const head = `<tr><th>policy</th>${visibleColumns(report.runs).map((c) => `<th>${escapeHtml(c.label)}</th>`).join('')}</tr>`;
   const rows = report.runs.map(
     (run, i) =>
       `<tr><td>${escapeHtml(run.policy)}</td>${cells[i].map((c) => (c.best ? `<td class="best">${escapeHtml(c.text)}*</td>` : `<td>${escapeHtml(c.text)}</td>`)).join('')}</tr>`,
   );
-  return `<table>${head}${rows.join('')}</table><p class="caption">* best in its column. max/mean and Jain describe the spread over replicas and are not ranked.</p>`;
+  const slo = noteLines(report);
+  const sloBlock = slo.length === 0 ? '' : `<p>${slo.map(escapeHtml).join('<br>')}</p>`;
+  return `<table>${head}${rows.join('')}</table>${sloBlock}<p class="caption">* best in its column; the speed columns (ok/s, latency, queue) are ranked among the runs with the fewest errors, and show - when nothing succeeded. max/mean and Jain describe the spread over replicas and are not ranked.</p>`;
 }
 
 function runDetails(run: PolicyRun): string {
@@ -71,7 +74,7 @@ export async function renderHtml({ report, scenarioText }: HtmlInput): Promise<s
     `<section id="runs"><h2>Per policy</h2>${report.runs.map(runDetails).join('')}</section>`,
   ];
   if (report.environment) sections.push(`<section id="environment"><h2>What ran where</h2>${jsonBlock(report.environment)}</section>`);
-  if (report.theory) sections.push(`<section id="theory"><h2>Theory</h2>${jsonBlock(report.theory)}</section>`);
+  if (report.theory) sections.push(`<section id="theory"><h2>Theory</h2>${theoryHtml(report, escapeHtml) || jsonBlock(report.theory)}</section>`);
   if (scenarioText !== undefined) sections.push(`<section id="scenario"><h2>Scenario</h2><pre>${escapeHtml(scenarioText)}</pre></section>`);
   if (report.command) sections.push(`<section id="command"><h2>Reproduce</h2><pre>${escapeHtml(report.command)}</pre></section>`);
   return `<!doctype html>

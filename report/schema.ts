@@ -27,8 +27,12 @@ const PolicyRunSchema = z.object({
   policy: z.string().min(1),
   requests: count,
   errors: count,
+  dropped: count.optional(),
+  late: count.optional(),
+  sendLagMs: z.object({ p99: finite.nonnegative(), max: finite.nonnegative() }).optional(),
   throughputRps: finite.nonnegative(),
   latencyMs: LatencySummarySchema,
+  clientLatencyMs: LatencySummarySchema.optional(),
   backends: z.array(BackendShareSchema),
   vms: z.array(VmUsageSchema).optional(),
   imbalance: finite.min(0).optional(),
@@ -39,7 +43,9 @@ const PolicyRunSchema = z.object({
   timerLatenessMs: z.object({ mean: finite.nonnegative(), p99: finite.nonnegative() }).optional(),
   errorsByCode: z.record(z.string(), count).optional(),
   timeline: z.array(z.object({ tMs: finite, p50: finite.nonnegative(), p99: finite.nonnegative(), rps: finite.nonnegative() })).optional(),
+  timelineWarmupMs: finite.nonnegative().optional(),
   cdf: z.array(z.tuple([finite.nonnegative(), fraction])).optional(),
+  slo: z.object({ pass: z.boolean(), failed: z.array(z.string()) }).optional(),
 });
 
 export const ReportSchema = z.object({
@@ -50,5 +56,7 @@ export const ReportSchema = z.object({
   command: z.string().optional(),
   environment: z.record(z.string(), z.unknown()).optional(),
   runs: z.array(PolicyRunSchema).min(1),
+  slo: z.string().optional(),
+  interrupted: z.object({ notFinished: z.array(z.string()) }).optional(),
   theory: z.record(z.string(), z.unknown()).optional(),
 });

@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import type { Report } from '../core/report.js';
-import { COLUMNS, summaryCells } from './columns.js';
+import { noteLines, summaryCells, visibleColumns } from './columns.js';
 
 /**
  * The terminal table, one row per policy, best value of each ranked column marked with `*` (and
@@ -16,8 +16,8 @@ const BOLD_GREEN = (text: string): string => `\u001b[1;32m${text}\u001b[0m`;
 
 export function renderTable(report: Report, opts: TableOptions = {}): string {
   const table = new Table({
-    head: ['policy', ...COLUMNS.map((c) => c.label)],
-    colAligns: ['left', ...COLUMNS.map(() => 'right' as const)],
+    head: ['policy', ...visibleColumns(report.runs).map((c) => c.label)],
+    colAligns: ['left', ...visibleColumns(report.runs).map(() => 'right' as const)],
     style: opts.color ? { head: ['cyan'], border: ['grey'] } : { head: [], border: [] },
   });
   const cells = summaryCells(report.runs);
@@ -28,5 +28,6 @@ export function renderTable(report: Report, opts: TableOptions = {}): string {
     ]);
   });
   const what = report.mode === 'live' ? 'live run' : 'simulation';
-  return `${table.toString()}\n${what} of "${report.scenario}" (seed ${report.seed}); * best in column; max/mean and Jain show the spread over replicas and are not ranked`;
+  const slo = noteLines(report);
+  return `${table.toString()}\n${slo.map((l) => `${l}\n`).join('')}${what} of "${report.scenario}" (seed ${report.seed}); * best in column (speed columns among the runs with the fewest errors; - when nothing succeeded); max/mean and Jain show the spread over replicas and are not ranked`;
 }

@@ -1,5 +1,6 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, dirname, extname, join, relative } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import type { Report } from '../core/report.js';
 import { renderHtml } from './html.js';
 import { renderMarkdown } from './markdown.js';
@@ -7,9 +8,13 @@ import { renderMarkdown } from './markdown.js';
 /**
  * Where reports go. With neither `json` nor `html`, all three files (report.json, report.html,
  * report.md) go into `dir`, by default `reports/<scenario>-<timestamp>/`. With an explicit `json`
- * and/or `html` path, exactly those are written, and the Markdown summary goes beside the HTML
- * (or the JSON when there is no HTML). Used by `compare` and `simulate` alike.
+ * and/or `html` path, exactly those are written, plus the Markdown summary beside the HTML when
+ * there is one; `json: '-'` writes the JSON to `stdout` instead of a file. Used by `compare` and
+ * `simulate` alike; `checkOutputs` refuses paths that cannot be written before a run starts.
  */
+
+/** The `json` path that means standard output. */
+export const STDOUT = '-';
 
 export interface WriteOptions {
   readonly dir?: string;
@@ -19,14 +24,16 @@ export interface WriteOptions {
   readonly scenarioText?: string;
   /** Base of the default directory; `reports` under the working directory unless given. */
   readonly reportsRoot?: string;
+  /** Where `json: '-'` goes (process.stdout unless given). */
+  readonly stdout?: { write(text: string): unknown };
 }
 
 export interface WrittenReports {
-  /** The directory the report's files are in (the HTML's, the JSON's, or the default one). */
-  readonly dir: string;
+  /** The directory the report's files are in (the HTML's, the JSON's, or the default one); undefined when only stdout was written. */
+  readonly dir?: string;
   readonly json?: string;
   readonly html?: string;
-  readonly markdown: string;
+  readonly markdown?: string;
 }
 
 /** `default-2026-11-26T00-31-02` — sortable, and safe in file names on every OS. */
@@ -49,12 +56,68 @@ export async function writeReports(report: Report, opts: WriteOptions = {}): Pro
   const dir = opts.dir ?? defaultReportDir(report, opts.reportsRoot);
   const jsonPath = explicit ? opts.json : join(dir, 'report.json');
   const htmlPath = explicit ? opts.html : join(dir, 'report.html');
-  const markdownPath = htmlPath !== undefined ? beside(htmlPath, '.md') : beside(jsonPath as string, '.md');
+  const markdownPath = htmlPath !== undefined ? beside(htmlPath, '.md') : undefined;
+  const json = `${JSON.stringify(report, null, 2)}\n`;
 
-  if (jsonPath !== undefined) await write(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  if (jsonPath === STDOUT) (opts.stdout ?? process.stdout).write(json);
+  else if (jsonPath !== undefined) await write(jsonPath, json);
   if (htmlPath !== undefined) await write(htmlPath, await renderHtml({ report, scenarioText: opts.scenarioText }));
-  // Links in the summary are relative to it, so the directory can be moved as a whole.
-  const link = (p: string | undefined): string | undefined => (p === undefined ? undefined : relative(dirname(markdownPath), p));
-  await write(markdownPath, renderMarkdown(report, { html: link(htmlPath), json: link(jsonPath) }));
-  return { dir: dirname(markdownPath), json: jsonPath, html: htmlPath, markdown: markdownPath };
+  const jsonFile = jsonPath === STDOUT ? undefined : jsonPath;
+  if (markdownPath !== undefined) {
+    // Links in the summary are relative to it, so the directory can be moved as a whole.
+    const link = (p: string | undefined): string | undefined => (p === undefined ? undefined : relative(dirname(markdownPath), p));
+    await write(markdownPath, renderMarkdown(report, { html: link(htmlPath), json: link(jsonFile) }));
+  }
+  const anchor = markdownPath ?? jsonFile;
+  return { dir: anchor === undefined ? undefined : dirname(anchor), json: jsonPath, html: htmlPath, markdown: markdownPath };
+}
+
+/** The nearest existing ancestor of a path (the path itself if it exists). */
+function nearestExisting(path: string): string {
+  let p = resolve(path);
+  for (;;) {
+    try {
+      statSync(p);
+      return p;
+    } catch {
+      const up = dirname(p);
+      if (up === p) return p;
+      p = up;
+    }
+  }
+}
+
+function writableDir(path: string, what: string): void {
+  const existing = nearestExisting(path);
+  if (!statSync(existing).isDirectory()) throw new Error(`${what}: cannot create ${path}: ${existing} is a file, not a directory`);
+  try {
+    accessSync(existing, constants.W_OK);
+  } catch {
+    throw new Error(`${what}: cannot write ${path}: ${existing} is not writable`);
+  }
+}
+
+function writableFile(path: string, what: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch {
+    // Does not exist yet: its directory must be creatable.
+  }
+  if (isDir) throw new Error(`${what}: ${path} is a directory; give a file name`);
+  writableDir(dirname(path), what);
+}
+
+/**
+ * Refuse, before any run, output paths that could not be written: a file where a directory is
+ * needed, a directory where a file is, a read-only place. Throws an Error with one line that names
+ * the flag.
+ */
+export function checkOutputs(opts: Pick<WriteOptions, 'dir' | 'json' | 'html' | 'reportsRoot'>): void {
+  if (opts.json !== undefined && opts.json !== STDOUT) writableFile(opts.json, '--json');
+  if (opts.html !== undefined) {
+    if (opts.html === STDOUT) throw new Error('--html: the HTML report goes to a file; only --json can be "-" (stdout)');
+    writableFile(opts.html, '--html');
+  }
+  if (opts.json === undefined && opts.html === undefined) writableDir(opts.dir ?? opts.reportsRoot ?? 'reports', opts.dir !== undefined ? '--out' : 'report directory');
 }

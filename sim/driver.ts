@@ -4,7 +4,7 @@ import type { Millis } from '../core/types.js';
 import type { Balancer } from '../dispatcher/balancer/balancer.js';
 import { refusalStatus, type Admission, type AttemptOutcome, type Lease, type RequestInfo } from '../dispatcher/balancer/types.js';
 import type { RequestClass } from '../core/scenario.js';
-import type { RunStats } from './run-stats.js';
+import { ANSWER_CODES, NO_BACKEND, type RequestEvents } from '../core/request-events.js';
 import type { SimWorkload } from './workload.js';
 
 /**
@@ -28,12 +28,13 @@ import type { SimWorkload } from './workload.js';
  * it finished (its job was delivered, its lease ended, it is in no queue). finish() is the last
  * thing any path does with a request: a closed-loop client may issue its next request, on the
  * same object, from inside finish().
- * Each backend's VM port and report index are resolved once, into a BackendSlot that the Balancer
+ * Each backend's VM port is resolved once, into a BackendSlot that the Balancer
  * hands back on every lease (BackendInit.data), so the hot path looks nothing up by id (profiled:
  * lookups in maps of 10,000 backends were a tenth of the time at that scale).
  */
 
 const ANSWERED: AttemptOutcome = { kind: 'response', status: 200 };
+const ANSWERED_CODE = '200';
 const CONNECT_ERROR: AttemptOutcome = { kind: 'connect-error' };
 /** How long a closed-loop client waits after a failed request before its next one. */
 const FAILED_CLIENT_PAUSE_MS: Millis = 1;
@@ -42,15 +43,14 @@ const FAILED_CLIENT_PAUSE_MS: Millis = 1;
 export interface BackendSlot {
   /** Its VM: submit, and the load it reports on a response (what X-VM-Load carries live). */
   readonly vm: VmPort;
-  /** Its index in the run's per-backend counters. */
-  readonly index: number;
 }
 
 export interface DriverOptions {
   readonly clock: VirtualClock;
   readonly balancers: readonly Balancer[];
   readonly workload: SimWorkload;
-  readonly stats: RunStats;
+  /** Where the request events go (the run's accumulator): the same events the live dispatcher emits. */
+  readonly events: RequestEvents;
   /** Requests that arrive before this are served but not measured. */
   readonly warmupMs: Millis;
   /** Stop issuing at this time (open and closed loop)... */
@@ -75,7 +75,6 @@ class SimRequest implements RequestInfo {
   session = -1;
   cost: RequestCost = NO_COST;
   arrivedAt: Millis = 0;
-  measured = false;
   dispatcher = 0;
   connection = -1;
   // RequestInfo, what the Balancer and the policy see of the request:
@@ -154,14 +153,12 @@ export class SimDriver {
     const index = this.issued++;
     const session = w.nextSession(connection);
     const cls = w.nextClass();
-    const measured = now >= o.warmupMs;
-    if (measured) this.measuredIssued++;
+    if (now >= o.warmupMs) this.measuredIssued++;
     const dispatcher = (connection < 0 ? index : connection) % o.balancers.length;
     const req = this.free.pop() ?? new SimRequest(this);
     req.session = session;
     req.cost = w.costOf(cls, index);
     req.arrivedAt = now;
-    req.measured = measured;
     req.dispatcher = dispatcher;
     req.connection = connection;
     req.sessionKey = w.sessionKey(session);
@@ -169,16 +166,17 @@ export class SimDriver {
     req.requestKey = cls.route;
     req.retryable = o.retryable(cls);
     this.outstanding++;
+    o.events.arrived(now);
     o.balancers[dispatcher].begin(req, req.callback);
   }
 
   admitted(req: SimRequest, result: Admission): void {
     const lease = result.lease;
     if (lease === undefined) {
-      this.finish(req, 'failed', refusalStatus(result.refused) === 500 ? '500' : '503');
+      this.finish(req, 'failed', refusalStatus(result.refused) === 500 ? '500' : ANSWER_CODES.refused, NO_BACKEND);
       return;
     }
-    if (req.lease === undefined && req.measured) this.o.stats.queueWait.record(lease.queuedMs);
+    this.o.events.admitted(req.arrivedAt, lease.backend, lease.queuedMs, lease.attempt);
     const slot = lease.backendData as BackendSlot | undefined;
     if (slot === undefined) throw new Error(`simulation: the balancer leased "${lease.backend}", which has no backend slot`);
     req.lease = lease;
@@ -196,28 +194,21 @@ export class SimDriver {
       // As live: the load arrives with the response headers, the lease ends when the response does.
       o.balancers[req.dispatcher].reportLoad(lease.backend, slot.vm.load());
       lease.end(ANSWERED);
+      o.events.attemptEnded(req.arrivedAt, lease.backend, false);
       if (lease.repin) o.workload.pin(req.session, lease.backend);
-      if (req.measured) o.stats.completed(slot.index, o.clock.now(), o.clock.now() - req.arrivedAt);
-      this.finish(req, 'answered', '');
+      this.finish(req, 'answered', ANSWERED_CODE, lease.backend);
       return;
     }
     lease.end(CONNECT_ERROR);
-    // Read before the retry: a retry refused at once finishes the request, whose object a
-    // closed-loop client may then reuse for its next one.
-    const measured = req.measured;
-    if (measured) o.stats.backendError(slot.index);
-    if (lease.retry(req.callback)) {
-      if (measured) o.stats.retries++;
-      return;
-    }
-    this.finish(req, 'failed', '502');
+    o.events.attemptEnded(req.arrivedAt, lease.backend, true);
+    if (lease.retry(req.callback)) return;
+    this.finish(req, 'failed', ANSWER_CODES.connectFailed, lease.backend);
   }
 
-  private finish(req: SimRequest, how: 'answered' | 'failed', code: string): void {
+  private finish(req: SimRequest, how: 'answered' | 'failed', code: string, backend: string): void {
     this.outstanding--;
-    if (how === 'failed' && req.measured) this.o.stats.failed(code);
+    this.o.events.answered(req.arrivedAt, backend, code, this.o.clock.now() - req.arrivedAt);
     const connection = req.connection;
-    // No lease marks the next use's first admission (admitted() records its queue wait).
     req.lease = req.slot = undefined;
     this.free.push(req);
     if (connection < 0) return;

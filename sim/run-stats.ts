@@ -1,5 +1,5 @@
-import { createLatencyRecorder, createLatencyTimeline, type LatencyTimeline } from '../core/latency.js';
-import { jainIndex, maxOverMean, type BackendShare, type PolicyRun, type VmUsage } from '../core/report.js';
+import type { PolicyRun, VmUsage } from '../core/report.js';
+import { RunAccumulator } from '../core/run-accumulator.js';
 import type { Millis } from '../core/types.js';
 import type { Fleet } from '../backends/hypervisor/types.js';
 
@@ -27,51 +27,20 @@ export function fleetCpuCounters(fleet: Fleet): Map<string, CpuCounters> {
   return out;
 }
 
-/** A timeline bucket that gives 20 to 100 points over the expected window, rounded to 1/2/5 x 10^k ms. */
-export function timelineBucketMs(windowMs: Millis): Millis {
-  const raw = Math.max(1, windowMs / 100);
-  const decade = Math.pow(10, Math.floor(Math.log10(raw)));
-  for (const step of [1, 2, 5, 10]) if (raw <= step * decade) return step * decade;
-  return 10 * decade;
-}
-
+/**
+ * The request fields come from the run's accumulator (core/run-accumulator.ts), which the driver
+ * feeds the same request events as the live dispatcher; what only the simulator knows directly
+ * (the fleet's CPU counters, sticky hits from the Balancer's observer) is added here.
+ */
 export class RunStats {
-  readonly latency = createLatencyRecorder();
-  readonly queueWait = createLatencyRecorder();
-  private readonly timeline: LatencyTimeline;
-  private readonly backendRequests: Float64Array;
-  private readonly backendErrors: Float64Array;
-  private readonly errorsByCode: Record<string, number> = {};
-  errors = 0;
-  retries = 0;
+  readonly events: RunAccumulator;
   stickyHits = 0;
   stickyMisses = 0;
 
-  constructor(
-    private readonly replicas: ReadonlyArray<{ readonly id: string; readonly host: string }>,
-    warmupMs: Millis,
-    timelineBucketMs: Millis,
-  ) {
-    this.backendRequests = new Float64Array(replicas.length);
-    this.backendErrors = new Float64Array(replicas.length);
-    this.timeline = createLatencyTimeline(timelineBucketMs, warmupMs);
-  }
-
-  /** A measured request answered by the replica at `index` (its position in `replicas`). */
-  completed(index: number, nowMs: Millis, latencyMs: Millis): void {
-    this.latency.record(latencyMs);
-    this.timeline.record(nowMs, latencyMs);
-    this.backendRequests[index]++;
-  }
-
-  backendError(index: number): void {
-    this.backendErrors[index]++;
-  }
-
-  /** A request that got no response: refused by the dispatcher (503; 500 when the policy failed) or out of retries (502). */
-  failed(code: string): void {
-    this.errors++;
-    this.errorsByCode[code] = (this.errorsByCode[code] ?? 0) + 1;
+  constructor(replicas: ReadonlyArray<{ readonly id: string; readonly host: string }>, warmupMs: Millis, bucketMs: Millis) {
+    // The run starts at 0 on its VirtualClock; its window when the warm-up ends.
+    this.events = new RunAccumulator(replicas, 0, bucketMs);
+    this.events.startWindow(warmupMs);
   }
 
   toPolicyRun(opts: {
@@ -81,8 +50,6 @@ export class RunStats {
     cpuAtWarmup: ReadonlyMap<string, CpuCounters>;
     cpuAtEnd: ReadonlyMap<string, CpuCounters>;
   }): PolicyRun {
-    const counts = Array.from(this.backendRequests);
-    const total = counts.reduce((a, b) => a + b, 0);
     const cpuDelta = (vm: string): { cpuSeconds: number; stealSeconds: number } => {
       const end = opts.cpuAtEnd.get(vm);
       const start = opts.cpuAtWarmup.get(vm);
@@ -91,32 +58,15 @@ export class RunStats {
         stealSeconds: (end?.stealSeconds ?? 0) - (start?.stealSeconds ?? 0),
       };
     };
-    const backends: BackendShare[] = this.replicas.map((r, i) => ({
-      id: r.id,
-      host: r.host,
-      requests: counts[i],
-      share: total === 0 ? 0 : counts[i] / total,
-      errors: this.backendErrors[i],
-      ...cpuDelta(r.id),
-    }));
+    const fields = this.events.fields(opts.measuredWindowMs);
     const vms: VmUsage[] = [...opts.cpuAtEnd].map(([vm, c]) => ({ vm, host: c.host, serves: c.serves, ...cpuDelta(vm) }));
     const stickyTotal = this.stickyHits + this.stickyMisses;
     return {
       policy: opts.label,
-      requests: this.latency.count + this.errors,
-      errors: this.errors,
-      throughputRps: opts.measuredWindowMs > 0 ? (this.latency.count * 1000) / opts.measuredWindowMs : 0,
-      latencyMs: this.latency.summary(),
-      backends,
+      ...fields,
+      backends: fields.backends.map((b) => ({ ...b, ...cpuDelta(b.id) })),
       vms,
-      imbalance: maxOverMean(counts),
-      jain: jainIndex(counts),
       ...(opts.sticky ? { stickyHitRatio: stickyTotal === 0 ? 1 : this.stickyHits / stickyTotal } : {}),
-      retries: this.retries,
-      queueWaitMs: { mean: this.queueWait.meanMs, p99: this.queueWait.percentile(99) },
-      errorsByCode: { ...this.errorsByCode },
-      timeline: this.timeline.points(),
-      cdf: this.latency.cdf(),
     };
   }
 }

@@ -3,6 +3,7 @@ import type { Fleet } from '../backends/hypervisor/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Report, PolicyRun } from '../core/report.js';
 import { createRng } from '../core/rng.js';
+import { timelineBucketMs } from '../core/run-accumulator.js';
 import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { Millis } from '../core/types.js';
 import { VirtualClock } from '../core/virtual-clock.js';
@@ -11,7 +12,7 @@ import { HealthChecker, type HealthProbe } from '../dispatcher/balancer/health-c
 import { isRetryable, type BalancerObserver } from '../dispatcher/balancer/types.js';
 import { createPolicy } from '../policies/index.js';
 import { SimDriver, type BackendSlot } from './driver.js';
-import { fleetCpuCounters, RunStats, timelineBucketMs } from './run-stats.js';
+import { fleetCpuCounters, RunStats } from './run-stats.js';
 import { theoryFor } from './theory-block.js';
 import { SimWorkload } from './workload.js';
 
@@ -59,14 +60,14 @@ export interface SimulateOptions {
   readonly onPolicyError?: (message: string) => void;
 }
 
-/** A replica's VM port and counter index, resolved once (driver.ts). */
 /** The simulator's health probe: a VM answers while it runs (not suspended, migrating or crashed). */
 function vmProbe(fleet: Fleet): HealthProbe {
   return (id, done) => done(fleet.hostOf(id).status(id) === 'running');
 }
 
-function backendSlot(fleet: Fleet, id: string, index: number): BackendSlot {
-  return { vm: fleet.hostOf(id).port(id), index };
+/** A replica's VM port, resolved once (driver.ts). */
+function backendSlot(fleet: Fleet, id: string): BackendSlot {
+  return { vm: fleet.hostOf(id).port(id) };
 }
 
 function checkOptions(scenario: Scenario, opts: SimulateOptions): void {
@@ -104,7 +105,7 @@ export function runPolicy(
   const clock = new VirtualClock();
   const rng = createRng(scenario.seed);
   const fleet = createFleet(scenario, { clock });
-  const replicas = replicaVms(scenario).map((vm, index) => ({ id: vm.name, host: vm.host, weight: vm.weight, data: backendSlot(fleet, vm.name, index) }));
+  const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host, weight: vm.weight, data: backendSlot(fleet, vm.name) }));
   const policies = Array.from({ length: dispatchers }, (_, k) => createPolicy(spec, { rng: rng.stream(`policy-${k}`) }));
   // The root Rng's 'arrivals', 'sessions' and 'classes' streams, as the live open-loop generator draws
   // them (loadtest/request-plan.ts): one seed gives the same arrivals live and simulated.
@@ -114,7 +115,7 @@ export function runPolicy(
   const stopAtMs = opts.requests !== undefined ? Number.POSITIVE_INFINITY : (opts.durationMs ?? scenario.duration);
   const expectedWindowMs =
     opts.requests !== undefined && workload.openLoop ? (opts.requests * 1000) / workload.rateRps : (opts.durationMs ?? scenario.duration) - warmupMs;
-  const stats = new RunStats(replicas, warmupMs, timelineBucketMs(expectedWindowMs));
+  const stats = new RunStats(replicas, warmupMs, timelineBucketMs(warmupMs + expectedWindowMs));
   const sticky = policies[0].sticky === true;
   const onSticky = (hit: boolean): void => {
     if (clock.now() < warmupMs) return;
@@ -137,7 +138,7 @@ export function runPolicy(
     clock,
     balancers,
     workload,
-    stats,
+    events: stats.events,
     warmupMs,
     stopAtMs,
     measuredLimit: opts.requests ?? Number.POSITIVE_INFINITY,
@@ -160,7 +161,8 @@ export function runPolicy(
   const run = stats.toPolicyRun({
     label: policyLabel(spec),
     sticky,
-    measuredWindowMs: Math.max(0, driver.stoppedAtMs - warmupMs),
+    // Issuing stops at the first arrival at or past the end; the window itself ends at the end.
+    measuredWindowMs: Math.max(0, Math.min(driver.stoppedAtMs, stopAtMs) - warmupMs),
     cpuAtWarmup,
     cpuAtEnd,
   });

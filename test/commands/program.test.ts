@@ -35,23 +35,23 @@ describe('dispatchlab (in process)', () => {
     ['simulate', [], '--scenario <file>'],
     ['compare', [], '--scenario <file>'],
     ['load', ['--target', 'http://127.0.0.1:1'], '--scenario <file>'],
-    ['load', ['--scenario', 'x.yaml'], '--target <url>'],
-  ])('%s %j: a missing required option is a usage error (exit 1) naming it', async (command, args, option) => {
+    ['load', ['--scenario', 'x.yaml'], '--target <urls>'],
+  ])('%s %j: a missing required option is a usage error (exit 2) naming it', async (command, args, option) => {
     const run = await dispatchlab(command, ...args);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.stderr).toContain(`required option '${option}' not specified`);
     expect(run.stdout).toBe('');
   });
 
   it('validate needs at least one file', async () => {
     const run = await dispatchlab('validate');
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.stderr).toContain("missing required argument 'files'");
   });
 
   it('refuses an option a command does not have', async () => {
     const run = await dispatchlab('policies', '--colour');
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.stderr).toContain("unknown option '--colour'");
   });
 });

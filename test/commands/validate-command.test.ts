@@ -18,6 +18,18 @@ describe('dispatchlab validate', () => {
     expect(run.stderr).toBe('');
   });
 
+  it('names an unknown key by its path and a YAML error by its line and column, once', async () => {
+    const unknown = join(dir, 'unknown.yaml');
+    writeFileSync(unknown, 'name: x\nhosts: [{name: h, cores: 1, memoryMb: 1024}]\nvms: [{name: web, host: h, gpu: 1}]\nworkload: {classes: [{name: c, share: 1, cpuMs: 1}]}\n');
+    const broken = join(dir, 'broken.yaml');
+    writeFileSync(broken, 'name: x\nhosts: [\n  - a: [\n');
+    const run = await dispatchlab('validate', unknown, broken);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${unknown}: invalid scenario\n  vms[0].gpu: unknown field\n`);
+    expect(run.stderr).not.toContain('Unrecognized');
+    expect(run.stderr.match(/line \d+, column \d+/g)).toHaveLength(1);
+  });
+
   it('checks every file, lists each bad field with its path, and exits 2 with no stack trace', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(
@@ -30,7 +42,7 @@ describe('dispatchlab validate', () => {
     expect(run.stderr).toContain('vms[0].host: "host-z" is not a defined host (hosts: host-a)');
     expect(run.stderr).toContain('workload.classes: shares sum to 0.5, expected 1');
     expect(run.stderr).toContain('policies[1]: "nope" is not a known policy');
-    expect(run.stderr).toContain('missing.yaml: invalid scenario');
+    expect(run.stderr).toContain(`cannot read ${join(dir, 'missing.yaml')}: no such file\n`);
     expect(run.stdout).toMatch(/scenarios\/default\.yaml: ok/);
     expect(run.stderr).toContain('2 of 3 scenario files invalid');
     expect(run.stderr).not.toMatch(/\n\s+at /);

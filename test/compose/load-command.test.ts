@@ -40,8 +40,13 @@ function load(args: string[], stopAfterMs?: number): Promise<Run> {
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   if (stopAfterMs !== undefined) {
     // Stop once the first round has been reported, so the test does not depend on startup speed.
+    let stopping = false;
     child.stdout.on('data', () => {
-      if (stdout.includes('round 1:')) setTimeout(() => child.kill('SIGTERM'), stopAfterMs);
+      // Once: a second signal would kill it outright, as a second Ctrl-C does.
+      if (!stopping && stdout.includes('round 1:')) {
+        stopping = true;
+        setTimeout(() => child.kill('SIGTERM'), stopAfterMs);
+      }
     });
   }
   const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -121,6 +126,19 @@ describe('dispatchlab load', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('round 1:');
     expect(run.stderr).toContain('SIGTERM, stopping');
+    // The round in progress is cut short and still summarised.
+    expect(run.stdout).toMatch(/load: round 2 \(interrupted: partial round\): \d+ requests, 0 errors, p50/);
+  });
+
+  it('--json - writes the rounds as JSON on stdout alone; --slo fails the run with exit 1; a dead target shows no latency', async () => {
+    const run = await load(['--scenario', 'scenarios/default.yaml', '--target', 'http://127.0.0.1:1', '--rate', '50', '--duration', '400ms', '--round', '400ms', '--slo', 'errors<1%', '--json', '-']);
+    expect(run.code).toBe(1);
+    const json = JSON.parse(run.stdout) as { slo: string; rounds: Array<{ requests: number; errors: number; slo: { pass: boolean } }> };
+    expect(json.slo).toBe('errors<1%');
+    expect(json.rounds).toHaveLength(1);
+    expect(json.rounds[0].errors).toBe(json.rounds[0].requests);
+    expect(json.rounds[0].slo.pass).toBe(false);
+    expect(run.stderr).toMatch(/round 1: \d+ requests, \d+ errors, no successful answer .*SLO FAIL: errors<1% \(was 100.00%\)/);
   });
 
   it('refuses a target that is not a URL with exit 2 and a message', async () => {

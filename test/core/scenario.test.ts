@@ -110,6 +110,8 @@ describe('scenario validation', () => {
       expect(err).toBeInstanceOf(ScenarioError);
       const issue = (err as ScenarioError).issues[0];
       expect(issue.path).toMatch(/^line \d+, column \d+$/);
+      // The position is given once, as the issue's path, not again at the end of the message.
+      expect(issue.message).not.toMatch(/line \d+, column \d+/);
       expect((err as ScenarioError).message).toMatch(/^bad\.yaml: invalid scenario/);
     }
   });
@@ -117,7 +119,7 @@ describe('scenario validation', () => {
   it('loads the shipped default scenario', () => {
     const s = loadScenario(fileURLToPath(new URL('../../scenarios/default.yaml', import.meta.url)));
     expect(s.name).toBe('default');
-    expect(() => loadScenario('/nonexistent/x.yaml')).toThrow(/cannot read the file: ENOENT/);
+    expect(() => loadScenario('/nonexistent/x.yaml')).toThrow(/^cannot read \/nonexistent\/x\.yaml: no such file$/);
   });
 });
 

@@ -11,8 +11,9 @@ function bucket(text: string, le: string): number {
 describe('DispatcherMetrics queue wait', () => {
   it('counts a request dispatched on arrival in a bucket of its own for 0, so quantiles of an unqueued run are 0', async () => {
     const metrics = new DispatcherMetrics('p');
-    for (let i = 0; i < 3; i++) metrics.observer.onDispatch?.('web-1', 0, 1);
-    metrics.observer.onDispatch?.('web-1', 2, 1);
+    // Attempts admitted through the request events, as the dispatcher emits them.
+    for (let i = 0; i < 3; i++) metrics.admitted(0, 'web-1', 0, 1);
+    metrics.admitted(0, 'web-1', 2, 1);
     const text = await metrics.registry.metrics();
     expect(bucket(text, '0')).toBe(3);
     expect(bucket(text, '0.0005')).toBe(3);

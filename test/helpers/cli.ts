@@ -30,6 +30,8 @@ export function captureIo(): CapturedIo {
     stderr: { write: (text: string) => (err += text) },
     onStop: (stop) => void stops.push(stop),
     exit: (code) => exit(code),
+    // The exit code comes back from run(); nothing more to record here.
+    fail: () => undefined,
     stdoutText: () => out,
     stderrText: () => err,
     stop: (signal = 'SIGTERM') => stops.splice(0).forEach((stop) => stop(signal)),

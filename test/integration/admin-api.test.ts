@@ -112,6 +112,16 @@ describe('admin API', () => {
     expect(badPolicy).toEqual({ status: 400, body: { error: 'unknown policy "nope" (known: round-robin)' } });
   });
 
+  it('says a body without a JSON content type must be JSON (415), instead of reading it as empty', async () => {
+    const before = control.calls.length;
+    const res = await fetch(`${base}/policy`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/plain' }, body: '{"name":"random"}' });
+    expect(res.status).toBe(415);
+    expect(((await res.json()) as { error: string }).error).toBe('the body must be JSON: send Content-Type: application/json (got text/plain)');
+    expect(control.calls.length).toBe(before);
+    // No body at all (drain) needs no content type.
+    expect((await fetch(`${base}/backends/web-1/drain`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+  });
+
   it('answers 404 for an unknown backend or endpoint', async () => {
     expect(await call('POST', '/backends/ghost/drain')).toEqual({ status: 404, body: { error: 'no backend "ghost"' } });
     expect((await call('GET', '/nothing')).status).toBe(404);

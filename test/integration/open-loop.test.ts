@@ -198,4 +198,18 @@ describe('runLoadInChild', () => {
     const { runLoadInChild } = await import('../../loadtest/loadgen.js');
     await expect(runLoadInChild({ ...plan(), url: 'not a url' })).rejects.toThrow(/load generator: Invalid URL/);
   });
+
+  it('counts arrivals it sent late when its event loop stalls, and how late', async () => {
+    delayMs = 1;
+    // Stall this process (the generator's) for 80 ms a little into the run: ~16 arrivals at 200 req/s fall due meanwhile.
+    const stall = setTimeout(() => {
+      const until = performance.now() + 80;
+      while (performance.now() < until);
+    }, 150);
+    const result = await runOpenLoop(plan({ durationMs: 500 }));
+    clearTimeout(stall);
+    expect(result.late).toBeGreaterThan(0);
+    expect(result.sendLagMs?.max).toBeGreaterThanOrEqual(40);
+    expect(result.sendLagMs?.p99).toBeLessThanOrEqual(result.sendLagMs?.max ?? 0);
+  });
 });

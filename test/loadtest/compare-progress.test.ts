@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createCompareProgress } from '../../cli/compare-progress.js';
+import { createCompareProgress, createElapsed } from '../../cli/compare-progress.js';
 
 function sink(): { stream: NodeJS.WriteStream; text: () => string } {
   let out = '';
@@ -31,5 +31,17 @@ describe('compare progress off a terminal', () => {
       '',
     ]);
     expect(text()).not.toContain('\u001b[');
+  });
+});
+
+describe('compare progress time', () => {
+  it('never goes back between the warm-up (drain included) and the measured window, and restarts per policy', () => {
+    const elapsed = createElapsed();
+    const base = { policy: 'p', index: 0, total: 2, durationMs: 8000, warmupMs: 2000, stage: 'load' as const };
+    const tick = (phase: 'warmup' | 'measure' | 'drain', elapsedMs: number) => ({ phase, elapsedMs, requests: 0, errors: 0, inFlight: 0, rateRps: 0 });
+    // The warm-up ran 2.6 s (its drain) where 2 s were planned.
+    const seen = [tick('warmup', 500), tick('warmup', 2600), tick('measure', 100), tick('drain', 8200)].map((t) => elapsed({ ...base, tick: t }));
+    expect(seen).toEqual([500, 2600, 2700, 10_800]);
+    expect(elapsed({ ...base, index: 1, tick: tick('measure', 100) })).toBe(2100);
   });
 });

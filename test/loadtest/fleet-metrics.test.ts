@@ -46,26 +46,13 @@ describe('fleetDelta', () => {
     { dispatcher: parseMetrics(dispatcherAfter), hosts: parseMetrics(hostsAfter) },
   );
 
-  it('gives every replica its requests, share of the served ones, errors and CPU, in scenario order', () => {
-    expect(delta.backends.map((b) => [b.id, b.host, b.requests, b.errors])).toEqual([
-      ['web-1', 'a', 60, 0],
-      ['web-2', 'a', 30, 0],
-      ['web-b', 'b', 10, 2],
-    ]);
-    expect(delta.backends.map((b) => b.share)).toEqual([0.6, 0.3, 0.1]);
-    expect(delta.dispatcherRequests).toBe(104);
-    expect(delta.errorsByCode).toEqual({ '502': 2, '503': 4 });
-  });
-
   it('reports every VM, neighbours included, with CPU and steal over the window', () => {
     expect(delta.vms.find((v) => v.vm === 'noise')).toEqual({ vm: 'noise', host: 'b', serves: false, cpuSeconds: 2, stealSeconds: 0.5 });
     expect(delta.vms.find((v) => v.vm === 'web-b')?.stealSeconds).toBe(0.25);
     expect(delta.vms.find((v) => v.vm === 'web-2')?.cpuSeconds).toBe(0);
   });
 
-  it('computes retries, the sticky hit ratio, and a queue-wait p99 of 0 when nobody waited', () => {
-    expect(delta.retries).toBe(3);
+  it('computes the sticky hit ratio over the window', () => {
     expect(delta.stickyHitRatio).toBe(0.9);
-    expect(delta.queueWaitMs).toEqual({ mean: 0, p99: 0 });
   });
 });

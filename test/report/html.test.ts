@@ -1,9 +1,14 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Report } from '../../core/report.js';
+import { requestShareChart, stealChart } from '../../report/charts.js';
 import { renderHtml } from '../../report/html.js';
-import { writeReports } from '../../report/write.js';
+import { renderMarkdown } from '../../report/markdown.js';
+import { theoryFor } from '../../sim/theory-block.js';
+import { homogeneous } from '../sim/fixtures.js';
+import { checkOutputs, writeReports } from '../../report/write.js';
 import { fixtureReport } from './fixture.js';
 
 /** The sections of the page by id (sections do not nest, and SVG holds none). */
@@ -49,6 +54,61 @@ describe('renderHtml', async () => {
   });
 });
 
+describe('charts', () => {
+  const many = (): Report => {
+    const report = fixtureReport();
+    const ids = Array.from({ length: 30 }, (_, i) => `web-${30 - i}`);
+    return {
+      ...report,
+      runs: report.runs.map((run) => ({
+        ...run,
+        backends: ids.map((id) => ({ id, host: 'h', requests: 10, share: 1 / 30, stealSeconds: 0 })),
+        vms: ids.map((vm) => ({ vm, host: 'h', serves: true, cpuSeconds: 1, stealSeconds: 0 })),
+      })),
+    };
+  };
+
+  it('sorts replica labels naturally and turns them upright-to-vertical with room to spare at 30 replicas', () => {
+    const x = (requestShareChart(many()).spec as { encoding: { x: { sort: string[]; axis: { labelAngle: number } } }; width: number });
+    expect(x.encoding.x.sort.slice(0, 3)).toEqual(['web-1', 'web-2', 'web-3']);
+    expect(x.encoding.x.sort.indexOf('web-2')).toBeLessThan(x.encoding.x.sort.indexOf('web-10'));
+    expect(x.encoding.x.axis.labelAngle).toBe(-90);
+    // 30 groups of 3 bars: at least 6 px per bar.
+    expect(x.width).toBeGreaterThanOrEqual(30 * 3 * 6);
+    const few = requestShareChart(fixtureReport()).spec as { encoding: { x: { axis: { labelAngle: number } } } };
+    expect(few.encoding.x.axis.labelAngle).toBe(0);
+  });
+
+  it('leaves the steal chart out when nothing was stolen, and draws one latency-over-time panel per policy', async () => {
+    expect(stealChart(many()).rows).toBe(0);
+    const page = sections(await renderHtml({ report: many() }));
+    expect(page.has('steal')).toBe(false);
+    const timeline = page.get('timeline') ?? '';
+    expect(timeline).toContain('shaded: warm-up, not measured');
+    // Each policy names its own panel and its legend entry.
+    for (const policy of ['round-robin', 'least-loaded', 'session-sticky']) expect(timeline.split(`>${policy}</text>`).length - 1).toBe(2);
+  });
+});
+
+describe('the theory block', () => {
+  const report = { ...fixtureReport(), mode: 'simulate' as const, theory: { ...theoryFor(homogeneous({ replicas: 10, utilisation: 0.9 })) } };
+
+  it('is a readable table in the HTML, at 2 decimals, each measured mean beside the best possible', async () => {
+    const theory = sections(await renderHtml({ report })).get('theory') ?? '';
+    expect(theory).toMatch(/<table>.*<td>central queue \(M\/M\/c, Erlang C\)<\/td><td>16\.69 ms<\/td><td>6\.69 ms<\/td>/);
+    expect(theory).toContain('<td>random assignment (M/G/1-PS each)</td><td>100.00 ms</td>');
+    expect(theory).toMatch(/<td>measured: least-loaded<\/td><td>5\.00 ms<\/td><td><\/td><td>0\.30x the central queue<\/td>/);
+    expect(theory).not.toMatch(/\d\.\d{5,}/);
+  });
+
+  it('is a table in the Markdown summary too', () => {
+    const md = renderMarkdown(report);
+    expect(md).toContain('## Theory');
+    expect(md).toContain('| central queue (M/M/c, Erlang C) | 16.69 ms | 6.69 ms | the best any dispatcher can do |');
+    expect(md).not.toMatch(/\d\.\d{5,}/);
+  });
+});
+
 describe('writeReports', () => {
   const dirs: string[] = [];
   afterAll(async () => {
@@ -62,7 +122,7 @@ describe('writeReports', () => {
     expect(written.dir).toMatch(/tiny-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d$/);
     expect(JSON.parse(await readFile(written.json!, 'utf8'))).toEqual(fixtureReport());
     expect(await readFile(written.html!, 'utf8')).toContain('<section id="request-share">');
-    expect(await readFile(written.markdown, 'utf8')).toContain('[report.html](report.html)');
+    expect(await readFile(written.markdown!, 'utf8')).toContain('[report.html](report.html)');
   });
 
   it('writes exactly the explicit paths, the summary beside the HTML', async () => {
@@ -70,7 +130,38 @@ describe('writeReports', () => {
     dirs.push(root);
     const written = await writeReports(fixtureReport(), { json: join(root, 'a/out.json'), html: join(root, 'b/page.html') });
     expect(written.markdown).toBe(join(root, 'b/page.md'));
-    expect(await readFile(written.markdown, 'utf8')).toContain('[../a/out.json](../a/out.json)');
+    expect(await readFile(written.markdown!, 'utf8')).toContain('[../a/out.json](../a/out.json)');
+  });
+
+  it('with --json only writes only that file; with "-" writes the JSON to stdout and no file', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'dispatchlab-report-'));
+    dirs.push(root);
+    const only = await writeReports(fixtureReport(), { json: join(root, 'only.json') });
+    expect(await readdir(root)).toEqual(['only.json']);
+    expect(only.dir).toBe(root);
+    let out = '';
+    const piped = await writeReports(fixtureReport(), { json: '-', stdout: { write: (t: string) => (out += t) }, reportsRoot: root });
+    expect(JSON.parse(out)).toEqual(fixtureReport());
+    expect(piped.dir).toBeUndefined();
+    expect(await readdir(root)).toEqual(['only.json']);
+  });
+
+  it('refuses, before any run, paths it could not write, in one line naming the flag', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'dispatchlab-report-'));
+    dirs.push(root);
+    const file = join(root, 'a-file');
+    await writeFile(file, 'x');
+    expect(() => checkOutputs({ json: join(file, 'r.json') })).toThrow(/^--json: cannot create .*a-file is a file, not a directory$/);
+    expect(() => checkOutputs({ html: root })).toThrow(/^--html: .* is a directory; give a file name$/);
+    expect(() => checkOutputs({ dir: join(file, 'out') })).toThrow(/^--out: cannot create/);
+    expect(() => checkOutputs({ html: '-' })).toThrow(/only --json can be "-"/);
+    expect(() => checkOutputs({ json: '-', dir: join(file, 'out') })).not.toThrow();
+    expect(() => checkOutputs({ json: join(root, 'new/deeper/r.json'), html: join(root, 'r.html') })).not.toThrow();
+    if (process.getuid?.() !== 0) {
+      const locked = join(root, 'locked');
+      await mkdir(locked, { mode: 0o500 });
+      expect(() => checkOutputs({ dir: join(locked, 'x') })).toThrow(/is not writable/);
+    }
   });
 });
 

@@ -19,7 +19,11 @@ const scenario = parseScenario({
   warmup: '2s',
 });
 
-const served = (run: ReturnType<typeof simulatePolicy>, id: string) => run.backends.find((b) => b.id === id)?.requests ?? 0;
+/** Attempts the replica answered: its attempts less its failed ones (a crashed VM's attempts fail). */
+const served = (run: ReturnType<typeof simulatePolicy>, id: string) => {
+  const b = run.backends.find((x) => x.id === id);
+  return b === undefined ? 0 : b.requests - b.errors;
+};
 
 describe('runtime controls in a simulation', () => {
   it('a VM crashed at the start of the measured window serves nothing more; retries and health checks send its share elsewhere', () => {
