@@ -18,6 +18,7 @@ import { FleetTracker, remoteFleetSource, type FleetSource } from './fleet-view.
 import { LiveStats } from './live-stats.js';
 import { DispatcherMetrics } from './metrics.js';
 import { createPolicyErrorLog } from './policy-error-log.js';
+import { DeadlineQueue } from './balancer/deadlines.js';
 import { DnsCache } from './dns-cache.js';
 import { createHttpProxyEngine } from './proxy-engine.js';
 import { SessionSigner } from './session-cookie.js';
@@ -145,6 +146,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   };
   const events = fanOut([metrics, liveAnswers, ...(opts.events === undefined ? [] : [opts.events])]);
 
+  const deadlines = { upstream: new DeadlineQueue(clock, settings.timeouts.upstreamMs), total: new DeadlineQueue(clock, settings.timeouts.totalMs) };
   // One resolver cache for the proxy and the probes: one lookup per backend name per TTL.
   const dns = new DnsCache();
   const engine = createHttpProxyEngine({
@@ -162,7 +164,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
       clock,
       targets,
       signer: new SessionSigner(opts.sessionSecret),
-      totalTimeoutMs: settings.timeouts.totalMs,
+      deadlines,
       events,
     }),
   );
@@ -258,6 +260,8 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   } catch (err) {
     await Promise.all([closeServer(proxyServer, 0), closeServer(adminServer, 0)]);
     engine.close();
+    deadlines.upstream.clear();
+    deadlines.total.clear();
     throw err;
   }
   checker?.start();
@@ -275,6 +279,8 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
         admin.closeStreams();
         await Promise.all([closeServer(proxyServer, graceMs), closeServer(adminServer, 0)]);
         engine.close();
+        deadlines.upstream.clear();
+        deadlines.total.clear();
         probeAgent.destroy();
       })();
       return closing;

@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serialize as serializeCookie } from 'cookie';
-import type { Cancel, Clock } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import { NO_BACKEND, type RequestEvents } from '../core/request-events.js';
 import type { BackendId, Millis } from '../core/types.js';
 import type { Balancer } from './balancer/balancer.js';
+import type { DeadlineOwner, DeadlineQueue } from './balancer/deadlines.js';
 import { isBackendFailure } from './balancer/outlier.js';
 import { refusalStatus, type Admission, type AttemptOutcome, type Lease, type RequestInfo, type Ticket } from './balancer/types.js';
 import { prepareDownstreamHeaders, prepareUpstreamHeaders } from './forward-headers.js';
@@ -32,7 +33,11 @@ export interface HttpDispatcherDeps {
   /** The configured backends: the only places a request can be sent. */
   readonly targets: ReadonlyMap<BackendId, URL>;
   readonly signer: SessionSigner;
-  readonly totalTimeoutMs: Millis;
+  /**
+   * The upstream timeout (each attempt, to its response head) and the total timeout (from
+   * arrival), kept as the simulator keeps them (balancer/deadlines.ts): either answers 504.
+   */
+  readonly deadlines: { readonly upstream: DeadlineQueue; readonly total: DeadlineQueue };
   readonly events: RequestEvents;
 }
 
@@ -50,12 +55,14 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 }
 
 /** One client request, from arrival to its answer, across queueing and retries. */
-class Exchange {
+class Exchange implements DeadlineOwner {
   private lease?: Lease;
   private forwarding?: ForwardHandle;
   private ticket?: Ticket;
   private waiting = true;
-  private cancelTotal?: Cancel;
+  /** Attempts forwarded so far; the current one's upstream deadline holds until its response head. */
+  private attempts = 0;
+  private awaitingHead = false;
   private recorded = false;
   private closed = false;
   private readonly arrivedAt: Millis;
@@ -72,7 +79,7 @@ class Exchange {
 
   start(info: RequestInfo): void {
     this.deps.events.arrived(this.arrivedAt);
-    this.cancelTotal = this.deps.clock.schedule(this.deps.totalTimeoutMs, () => this.totalTimeout());
+    this.deps.deadlines.total.add(this, 0);
     this.res.once('close', () => this.clientGone());
     const ticket = this.deps.balancer.begin(info, (admission) => this.admitted(admission));
     // Keep the ticket only while the request waits in the queue (begin may have admitted it already).
@@ -110,13 +117,27 @@ class Exchange {
       this.attemptEnded(lease, { kind: 'connect-error' });
       return;
     }
+    this.awaitingHead = true;
+    this.deps.deadlines.upstream.add(this, ++this.attempts);
     this.forwarding = this.deps.engine.forward(this.req, this.res, target, {
       onResponseHead: (_status, headers) => this.responseHead(lease, headers),
       onOutcome: (outcome) => this.attemptEnded(lease, outcome),
     });
   }
 
+  awaits(queue: DeadlineQueue, attempt: number): boolean {
+    if (queue === this.deps.deadlines.total) return !this.recorded;
+    return attempt === this.attempts && this.awaitingHead && this.forwarding !== undefined;
+  }
+
+  deadlinePassed(queue: DeadlineQueue): void {
+    if (queue === this.deps.deadlines.total) this.totalTimeout();
+    // The engine reports the attempt as a timeout: 504, counted against the backend.
+    else this.forwarding?.timeOut();
+  }
+
   private responseHead(lease: Lease, headers: IncomingMessage['headers']): void {
+    this.awaitingHead = false;
     const load = Number(headers['x-vm-load']);
     if (headers['x-vm-load'] !== undefined && Number.isFinite(load)) this.deps.balancer.reportLoad(lease.backend, load);
     prepareDownstreamHeaders(headers, this.clientClose);
@@ -132,6 +153,7 @@ class Exchange {
 
   private attemptEnded(lease: Lease, outcome: AttemptOutcome): void {
     this.forwarding = undefined;
+    this.awaitingHead = false;
     lease.end(outcome);
     this.deps.events.attemptEnded(this.arrivedAt, lease.backend, isBackendFailure(outcome));
     switch (outcome.kind) {
@@ -168,7 +190,6 @@ class Exchange {
 
   private clientGone(): void {
     this.closed = true;
-    this.cancelTotal?.();
     if (this.ticket) {
       this.ticket.cancel();
       this.ticket = undefined;
@@ -179,7 +200,6 @@ class Exchange {
   private record(backend: BackendId, code: string): void {
     if (this.recorded) return;
     this.recorded = true;
-    this.cancelTotal?.();
     this.deps.events.answered(this.arrivedAt, backend, code, this.deps.clock.now() - this.arrivedAt);
   }
 }

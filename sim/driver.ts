@@ -1,8 +1,9 @@
-import type { JobResult, RequestCost, VmPort } from '../backends/hypervisor/types.js';
+import type { JobHandle, JobResult, RequestCost, VmPort } from '../backends/hypervisor/types.js';
 import type { VirtualClock } from '../core/virtual-clock.js';
 import type { Millis } from '../core/types.js';
 import type { Balancer } from '../dispatcher/balancer/balancer.js';
-import { refusalStatus, type Admission, type AttemptOutcome, type Lease, type RequestInfo } from '../dispatcher/balancer/types.js';
+import type { DeadlineOwner, DeadlineQueue } from '../dispatcher/balancer/deadlines.js';
+import { refusalStatus, type Admission, type AttemptOutcome, type Lease, type RequestInfo, type Ticket } from '../dispatcher/balancer/types.js';
 import type { RequestClass } from '../core/scenario.js';
 import { ANSWER_CODES, NO_BACKEND, type RequestEvents } from '../core/request-events.js';
 import type { SimWorkload } from './workload.js';
@@ -36,6 +37,9 @@ import type { SimWorkload } from './workload.js';
 const ANSWERED: AttemptOutcome = { kind: 'response', status: 200 };
 const ANSWERED_CODE = '200';
 const CONNECT_ERROR: AttemptOutcome = { kind: 'connect-error' };
+const TIMED_OUT: AttemptOutcome = { kind: 'timeout' };
+/** What a request abandoned while it waited for a retry slot does with the slot when it comes. */
+const ABANDONED: AttemptOutcome = { kind: 'client-abort' };
 /** How long a closed-loop client waits after a failed request before its next one. */
 const FAILED_CLIENT_PAUSE_MS: Millis = 1;
 
@@ -58,12 +62,30 @@ export interface DriverOptions {
   /** ...or once this many measured requests were issued. */
   readonly measuredLimit: number;
   readonly retryable: (cls: RequestClass) => boolean;
+  /**
+   * The dispatcher's timeouts (scenario `dispatcher.timeouts`), as the live dispatcher keeps them:
+   * `upstream` from each attempt's dispatch to its answer (a VM sends nothing before it is done),
+   * `total` from arrival, queueing and retries included. Either answers 504; an attempt cut off
+   * counts against its backend.
+   */
+  readonly deadlines: { readonly upstream: DeadlineQueue; readonly total: DeadlineQueue };
 }
 
 type Event = Admission | JobResult;
 
-class SimRequest implements RequestInfo {
+class SimRequest implements RequestInfo, DeadlineOwner {
   lease: Lease | undefined = undefined;
+  /** Its place in the Balancer's queue while it waits for its first admission. */
+  ticket: Ticket | undefined = undefined;
+  /** The job on its VM while onVm. */
+  job: JobHandle | undefined = undefined;
+  /** Which request this object is now (objects are reused) and which attempt: for deadlines. */
+  generation = 0;
+  attemptGeneration = 0;
+  /** Answered (a timeout) while it waited for a retry slot: the slot, when it comes, is given back. */
+  abandoned = false;
+  /** Set while the driver cancels its job: the host reports the cancellation back at once. */
+  cancelling = false;
   slot: BackendSlot | undefined = undefined;
   /**
    * Whether the request is on a VM, so the next callback is the host's JobResult; otherwise it is
@@ -85,11 +107,21 @@ class SimRequest implements RequestInfo {
   /** Called by the Balancer with an Admission and by the host with a JobResult. */
   readonly callback: (event: Event) => void;
 
-  constructor(driver: SimDriver) {
+  constructor(private readonly driver: SimDriver) {
     this.callback = (event) => {
-      if (this.onVm) driver.jobDone(this, event as JobResult);
+      if (this.cancelling) return;
+      if (this.abandoned) driver.abandonedAdmission(this, event as Admission);
+      else if (this.onVm) driver.jobDone(this, event as JobResult);
       else driver.admitted(this, event as Admission);
     };
+  }
+
+  awaits(queue: DeadlineQueue, generation: number): boolean {
+    return this.driver.awaits(this, queue, generation);
+  }
+
+  deadlinePassed(queue: DeadlineQueue): void {
+    this.driver.timedOut(this, queue);
   }
 }
 
@@ -165,9 +197,14 @@ export class SimDriver {
     req.pinned = w.pinnedOf(session);
     req.requestKey = cls.route;
     req.retryable = o.retryable(cls);
+    const generation = ++req.generation;
     this.outstanding++;
     o.events.arrived(now);
-    o.balancers[dispatcher].begin(req, req.callback);
+    o.deadlines.total.add(req, generation);
+    const ticket = o.balancers[dispatcher].begin(req, req.callback);
+    // Kept only while it waits in the queue: begin may have admitted it, or answered it already
+    // (and a closed-loop client may have reused the object for its next request).
+    if (req.generation === generation && req.lease === undefined) req.ticket = ticket;
   }
 
   admitted(req: SimRequest, result: Admission): void {
@@ -179,14 +216,59 @@ export class SimDriver {
     this.o.events.admitted(req.arrivedAt, lease.backend, lease.queuedMs, lease.attempt);
     const slot = lease.backendData as BackendSlot | undefined;
     if (slot === undefined) throw new Error(`simulation: the balancer leased "${lease.backend}", which has no backend slot`);
+    req.ticket = undefined;
     req.lease = lease;
     req.slot = slot;
     req.onVm = true;
-    slot.vm.submit(req.cost, req.callback);
+    this.o.deadlines.upstream.add(req, ++req.attemptGeneration);
+    req.job = slot.vm.submit(req.cost, req.callback);
+  }
+
+  /** A deadline of `req` still matters: its request (total) or its attempt on a VM (upstream) is unanswered. */
+  awaits(req: SimRequest, queue: DeadlineQueue, generation: number): boolean {
+    if (queue === this.o.deadlines.upstream) return req.onVm && generation === req.attemptGeneration;
+    return generation === req.generation && !req.abandoned;
+  }
+
+  /**
+   * A timeout ran out, as the live dispatcher's does: the attempt on a VM is cut off (its job
+   * cancelled, the lease ended as a timeout, counted against the backend); a request still waiting
+   * in the queue leaves it; either is answered 504. One waiting for a retry slot is answered now
+   * and gives the slot back when it comes (live: the lease is ended at once, as a client abort).
+   */
+  timedOut(req: SimRequest, queue: DeadlineQueue): void {
+    const lease = req.lease;
+    if (req.onVm && lease !== undefined) {
+      req.onVm = false;
+      req.cancelling = true;
+      req.job?.cancel();
+      req.cancelling = false;
+      lease.end(TIMED_OUT);
+      this.o.events.attemptEnded(req.arrivedAt, lease.backend, true);
+      this.finish(req, 'failed', ANSWER_CODES.timeout, lease.backend);
+      return;
+    }
+    if (queue !== this.o.deadlines.total) return;
+    if (req.ticket !== undefined) {
+      req.ticket.cancel();
+      this.finish(req, 'failed', ANSWER_CODES.timeout, NO_BACKEND);
+      return;
+    }
+    // Waiting for a retry slot: the Balancer will still call back; keep the object until then.
+    req.abandoned = true;
+    this.clientGoesOn(this.answer(req, ANSWER_CODES.timeout, lease?.backend ?? NO_BACKEND), 'failed');
+  }
+
+  /** The admission a timed-out request waited for: give the slot back, then reuse the object. */
+  abandonedAdmission(req: SimRequest, result: Admission): void {
+    result.lease?.end(ABANDONED);
+    req.abandoned = false;
+    this.recycle(req);
   }
 
   jobDone(req: SimRequest, result: JobResult): void {
     req.onVm = false;
+    req.job = undefined;
     const lease = req.lease as Lease;
     const slot = req.slot as BackendSlot;
     const o = this.o;
@@ -206,11 +288,29 @@ export class SimDriver {
   }
 
   private finish(req: SimRequest, how: 'answered' | 'failed', code: string, backend: string): void {
+    const connection = this.answer(req, code, backend);
+    this.recycle(req);
+    this.clientGoesOn(connection, how);
+  }
+
+  /** Count the request's answer; returns its closed-loop client (-1: open loop). */
+  private answer(req: SimRequest, code: string, backend: string): number {
     this.outstanding--;
     this.o.events.answered(req.arrivedAt, backend, code, this.o.clock.now() - req.arrivedAt);
-    const connection = req.connection;
-    req.lease = req.slot = undefined;
+    req.generation++;
+    return req.connection;
+  }
+
+  /**
+   * Nothing holds a finished request (its job was delivered or cancelled, its lease ended, it is in
+   * no queue), so its object is reused: a closed-loop client's next request may take it at once.
+   */
+  private recycle(req: SimRequest): void {
+    req.lease = req.slot = req.ticket = req.job = undefined;
     this.free.push(req);
+  }
+
+  private clientGoesOn(connection: number, how: 'answered' | 'failed'): void {
     if (connection < 0) return;
     // A client whose request failed pauses before trying again: live, the 503 or 502 costs it a
     // network round trip; here a refusal is synchronous and a crashed VM fails at the same instant

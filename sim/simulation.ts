@@ -8,6 +8,7 @@ import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core
 import type { Millis } from '../core/types.js';
 import { VirtualClock } from '../core/virtual-clock.js';
 import { Balancer } from '../dispatcher/balancer/balancer.js';
+import { DeadlineQueue } from '../dispatcher/balancer/deadlines.js';
 import { HealthChecker, type HealthProbe } from '../dispatcher/balancer/health-check.js';
 import { isRetryable, type BalancerObserver } from '../dispatcher/balancer/types.js';
 import { createPolicy } from '../policies/index.js';
@@ -143,6 +144,10 @@ export function runPolicy(
     stopAtMs,
     measuredLimit: opts.requests ?? Number.POSITIVE_INFINITY,
     retryable: (cls) => retryableClasses.has(cls),
+    deadlines: {
+      upstream: new DeadlineQueue(clock, scenario.dispatcher.timeouts.upstreamMs),
+      total: new DeadlineQueue(clock, scenario.dispatcher.timeouts.totalMs),
+    },
   });
 
   let cpuAtWarmup = fleetCpuCounters(fleet);

@@ -34,7 +34,7 @@ describe('the built dispatchlab', () => {
     expect(good.stdout).toMatch(/^scenarios\/default\.yaml: ok/m);
     const bad = await runBuilt(['validate', 'test/fixtures/backends-host.yaml', join(dir, 'missing.yaml')]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('missing.yaml: invalid scenario');
+    expect(bad.stderr).toMatch(/cannot read .*missing\.yaml: no such file/);
   });
 
   it('policies: runs through a symlink to the bin, as npm installs it, and prints JSON', async () => {
@@ -64,7 +64,7 @@ describe('the built dispatchlab', () => {
       env: { DISPATCHLAB_ADMIN_TOKEN: '' },
     });
     const out = await dispatcher.printed(/^backend\s+web-1 .*\n/m);
-    expect(out).toMatch(/^admin token: \S{16,} \(generated/m);
+    expect(out).toMatch(/^admin token: in \S+ \(generated, mode 0600/m);
     const answer = await http(`${field(out, 'dispatcher')}/page`);
     expect(answer.status).toBe(200);
     expect(answer.headers['x-served-by']).toBe('web-1');

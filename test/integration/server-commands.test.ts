@@ -104,7 +104,7 @@ describe('server commands in process', () => {
       expect(await run(['load', '--scenario', 'scenarios/default.yaml', '--target', target.url, '--rate', '100', '--duration', '1s', '--round', '500ms'], io)).toBe(0);
       const lines = io.stdoutText().trim().split('\n');
       expect(lines[0]).toBe(`load: 100 requests/s to ${target.url}/, rounds of 500ms`);
-      const rounds = lines.slice(1).map((l) => /^load: round (\d+): (\d+) requests, 0 errors, p50 [\d.]+ms p99 [\d.]+ms \(200:\d+\)$/.exec(l));
+      const rounds = lines.slice(1).map((l) => /^load: round (\d+): (\d+) requests, 0 errors, p50 [\d.]+ms p99 [\d.]+ms \(200:\d+\) over 1 dispatcher\(s\)$/.exec(l));
       expect(rounds.map((m) => m?.[1])).toEqual(['1', '2']);
       expect(received).toBe(rounds.reduce((sum, m) => sum + Number(m![2]), 0));
     } finally {

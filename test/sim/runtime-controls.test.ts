@@ -22,7 +22,7 @@ const scenario = parseScenario({
 /** Attempts the replica answered: its attempts less its failed ones (a crashed VM's attempts fail). */
 const served = (run: ReturnType<typeof simulatePolicy>, id: string) => {
   const b = run.backends.find((x) => x.id === id);
-  return b === undefined ? 0 : b.requests - b.errors;
+  return b === undefined ? 0 : b.requests - (b.errors ?? 0);
 };
 
 describe('runtime controls in a simulation', () => {

@@ -1,0 +1,105 @@
+import type { Clock, Timer } from '../../core/clock.js';
+import type { Millis } from '../../core/types.js';
+
+/**
+ * Request deadlines on the Clock (the dispatcher's upstream and total timeouts), one queue per
+ * timeout: the live dispatcher and the simulator both keep theirs here, so a timeout fires at the
+ * same model instant in either mode.
+ *
+ * Every deadline of a queue is `timeoutMs` after it was added and the clock never goes back, so
+ * deadlines come due in the order they were added: a FIFO is the whole data structure, with one
+ * timer for the queue instead of one per request. Adding is O(1) and allocates nothing per
+ * request (parallel arrays, compacted as the head advances); a deadline is never removed when its
+ * request finishes first: the owner is asked, when the deadline is reached (or when it is the
+ * oldest and a new one is added), whether that generation of it still waits, and an owner reused
+ * for another request (the simulator's) has moved to another generation.
+ */
+export interface DeadlineOwner {
+  /** Is this owner still waiting on the deadline it added as `generation`? */
+  awaits(queue: DeadlineQueue, generation: number): boolean;
+  /** The deadline it added as `generation` has passed (and it still awaited it). */
+  deadlinePassed(queue: DeadlineQueue, generation: number): void;
+}
+
+/** Compact the arrays once this many entries at their head are spent. */
+const COMPACT_AT = 1024;
+
+export class DeadlineQueue {
+  private owners: Array<DeadlineOwner | undefined> = [];
+  private generations: number[] = [];
+  private dueAtMs: number[] = [];
+  private head = 0;
+  private readonly timer: Timer;
+  private armed = false;
+
+  constructor(
+    private readonly clock: Clock,
+    readonly timeoutMs: Millis,
+  ) {
+    this.timer = clock.timer(() => this.expire());
+  }
+
+  /** Deadlines not yet reached (finished requests' included, until they reach the head). */
+  get size(): number {
+    return this.owners.length - this.head;
+  }
+
+  /** `owner`'s deadline, `timeoutMs` from now, as its generation `generation`. */
+  add(owner: DeadlineOwner, generation: number): void {
+    this.dropSpentHead();
+    this.owners.push(owner);
+    this.generations.push(generation);
+    this.dueAtMs.push(this.clock.now() + this.timeoutMs);
+    if (!this.armed) this.arm();
+  }
+
+  /** Forget every deadline (the dispatcher is closing). */
+  clear(): void {
+    this.owners = [];
+    this.generations = [];
+    this.dueAtMs = [];
+    this.head = 0;
+    this.timer.clear();
+    this.armed = false;
+  }
+
+  private expire(): void {
+    this.armed = false;
+    const now = this.clock.now();
+    while (this.head < this.owners.length && this.dueAtMs[this.head] <= now) {
+      const owner = this.owners[this.head] as DeadlineOwner;
+      const generation = this.generations[this.head];
+      this.owners[this.head++] = undefined;
+      if (owner.awaits(this, generation)) owner.deadlinePassed(this, generation);
+    }
+    this.compact();
+    if (this.size > 0 && !this.armed) this.arm();
+  }
+
+  /** Finished requests at the head need no timer: drop them as new deadlines come in. */
+  private dropSpentHead(): void {
+    while (this.head < this.owners.length) {
+      const owner = this.owners[this.head] as DeadlineOwner;
+      if (owner.awaits(this, this.generations[this.head])) break;
+      this.owners[this.head++] = undefined;
+    }
+    this.compact();
+  }
+
+  private compact(): void {
+    if (this.head === this.owners.length) {
+      if (this.head > 0) this.clear();
+      return;
+    }
+    if (this.head < COMPACT_AT || this.head * 2 < this.owners.length) return;
+    this.owners = this.owners.slice(this.head);
+    this.generations = this.generations.slice(this.head);
+    this.dueAtMs = this.dueAtMs.slice(this.head);
+    this.head = 0;
+  }
+
+  private arm(): void {
+    this.armed = true;
+    this.timer.set(this.dueAtMs[this.head] - this.clock.now());
+  }
+}
