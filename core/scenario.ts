@@ -170,6 +170,14 @@ const DispatcherSchema = z.strictObject({
     .strictObject({ upstreamMs: positiveDuration.default(10_000), totalMs: positiveDuration.default(30_000) })
     .default({ upstreamMs: 10_000, totalMs: 30_000 }),
   /**
+   * Where a request's client key (policies keyed on the client: consistent-hash `key: client`,
+   * session-sticky `key: client`) comes from: the first address of X-Forwarded-For, falling back
+   * to the socket's, as behind a trusted front proxy (and the load generator, which names each
+   * session's client there: core/workload.ts); or the socket's address only, for clients that
+   * connect directly and must not choose their key. The simulator follows the same setting.
+   */
+  clientAddress: z.enum(['x-forwarded-for', 'socket']).default('x-forwarded-for'),
+  /**
    * The client side of the proxy port (live only: the simulator has no client connections).
    * Connections past `maxConnections` are closed at once (Node's server.maxConnections), the cheap
    * refusal; `headersTimeoutMs` and `requestTimeoutMs` bound how long a client may take to send

@@ -52,3 +52,25 @@ export class RequestCosts {
     return drawCost(cls, this.draws.at(index));
   }
 }
+
+/**
+ * Who a generated request comes from, the same live and simulated. Each session is one client (a
+ * browser: one address, one cookie jar), named by an address of the IPv6 documentation range
+ * 2001:db8::/32 (RFC 3849) that no network routes; live, the load generator says so in
+ * X-Forwarded-For, as the front proxy or CDN before a real balancer does, and the dispatcher takes
+ * it as the client key when `dispatcher.clientAddress` is `x-forwarded-for` (the default). A
+ * request of no session, or any request when the dispatcher reads the socket instead, comes from
+ * the generator's own address.
+ */
+export const GENERATOR_ADDRESS = '127.0.0.1';
+
+export function clientAddress(session: number | undefined): string {
+  return session === undefined || session < 0 ? GENERATOR_ADDRESS : `2001:db8::${(session + 1).toString(16)}`;
+}
+
+/** The header a generated request names its session in (session-sticky `key: header` reads it by default). */
+export const SESSION_HEADER = 'x-session-id';
+
+export function sessionName(session: number): string {
+  return `s${session}`;
+}

@@ -12,6 +12,7 @@ import { closeServer, listen, serverUrl } from '../core/server-lifecycle.js';
 import { createPolicy, loadPolicyFiles, policyNames } from '../policies/index.js';
 import { AdminError, createAdminApp, type AdminControl } from './admin-api.js';
 import { Balancer } from './balancer/balancer.js';
+import type { BalancerObserver } from './balancer/types.js';
 import { HealthChecker, type HealthProbe } from './balancer/health-check.js';
 import { createProxyHandler } from './http-dispatcher.js';
 import { FleetTracker, remoteFleetSource, type FleetSource } from './fleet-view.js';
@@ -66,6 +67,8 @@ export interface StartDispatcherOptions {
   readonly fleet?: { readonly scenario: Scenario; readonly source?: FleetSource };
   /** Where policy errors go (the request fails with 500); default: stderr, deduplicated. */
   readonly onPolicyError?: (message: string) => void;
+  /** Hears every attempt as it ends (BalancerObserver.onAttemptEnded): the trace parity tests compare. */
+  readonly onAttemptEnded?: BalancerObserver['onAttemptEnded'];
   /** Another sink of the request events, beside the metrics (`compare` builds its report from them). */
   readonly events?: RequestEvents;
 }
@@ -123,7 +126,8 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   const { settings } = opts;
   const clock = opts.clock ?? systemClock;
   const rng: Rng = createRng(opts.seed ?? 1);
-  const makePolicy = (spec: PolicySpec) => createPolicy(spec, { rng: rng.stream(`policy:${policyName(spec)}`) });
+  // The stream the simulator gives its (first) dispatcher's policy: the same seed, the same draws.
+  const makePolicy = (spec: PolicySpec) => createPolicy(spec, { rng: rng.stream('policy-0') });
   let spec = opts.policy;
   const metrics = new DispatcherMetrics(policyLabel(spec));
   const live = new LiveStats({ clock, policy: policyLabel(spec) });
@@ -134,7 +138,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     policy: makePolicy(spec),
     settings,
     backends: opts.backends.map((b) => ({ id: b.id, weight: b.weight, host: b.host })),
-    observer: { ...metrics.observer, onPolicyError: opts.onPolicyError ?? createPolicyErrorLog() },
+    observer: { ...metrics.observer, onPolicyError: opts.onPolicyError ?? createPolicyErrorLog(), ...(opts.onAttemptEnded ? { onAttemptEnded: opts.onAttemptEnded } : {}) },
   });
   metrics.bind(balancer);
   // The dashboard's rolling window hears the answers, as the metrics and a run's accumulator do.
@@ -165,6 +169,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
       targets,
       signer: new SessionSigner(opts.sessionSecret),
       deadlines,
+      clientAddress: settings.clientAddress,
       events,
     }),
   );

@@ -39,6 +39,8 @@ export interface HttpDispatcherDeps {
    */
   readonly deadlines: { readonly upstream: DeadlineQueue; readonly total: DeadlineQueue };
   readonly events: RequestEvents;
+  /** Where the client key comes from (scenario `dispatcher.clientAddress`). */
+  readonly clientAddress: 'x-forwarded-for' | 'socket';
 }
 
 /** Status code recorded when the client leaves before its answer (nginx's "client closed request"). */
@@ -226,7 +228,7 @@ export function createProxyHandler(deps: HttpDispatcherDeps): (req: IncomingMess
     }
     // The absolute form's host is dropped here: the backend comes from the configured set only.
     req.url = path;
-    const { info, cookieSession } = readRequestInfo(req, path, deps.balancer.policy.session, deps.signer);
+    const { info, cookieSession } = readRequestInfo(req, path, deps.balancer.policy.session, deps.signer, deps.clientAddress);
     const { clientClose } = prepareUpstreamHeaders(req);
     new Exchange(deps, req, res, cookieSession, clientClose).start(info);
   };

@@ -28,7 +28,7 @@ export interface StartUpOptions {
   readonly adminToken?: string;
   readonly clock?: Clock;
   /** Passed through to the dispatcher (e.g. healthChecks: false). */
-  readonly dispatcher?: Partial<Pick<StartDispatcherOptions, 'healthChecks' | 'sessionSecret' | 'settings' | 'events'>>;
+  readonly dispatcher?: Partial<Pick<StartDispatcherOptions, 'healthChecks' | 'sessionSecret' | 'settings' | 'events' | 'onAttemptEnded'>>;
 }
 
 export interface RunningUp {
@@ -75,6 +75,7 @@ export async function startUp(opts: StartUpOptions): Promise<RunningUp> {
       sessionSecret: opts.dispatcher?.sessionSecret,
       fleet: { scenario, source: localFleetSource(models) },
       events: opts.dispatcher?.events,
+      onAttemptEnded: opts.dispatcher?.onAttemptEnded,
     });
     let closing: Promise<void> | undefined;
     return {

@@ -46,26 +46,46 @@ export function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined;
 }
 
+/** The client key: X-Forwarded-For's first (the original client's) address when trusted, else the socket's. */
+export function clientKeyOf(req: IncomingMessage, from: ClientAddressSource): string | undefined {
+  if (from === 'x-forwarded-for') {
+    const header = req.headers['x-forwarded-for'];
+    const first = (Array.isArray(header) ? header[0] : header)?.split(',', 1)[0].trim();
+    if (first) return first;
+  }
+  return req.socket.remoteAddress;
+}
+
+export type ClientAddressSource = 'x-forwarded-for' | 'socket';
+
+/** `n` of a generated request's query (loadtest/request-plan.ts), its index in the run. */
+function generatedIndex(query: string): number | undefined {
+  const match = /(?:^|&)n=(\d{1,15})(?:&|$)/.exec(query);
+  return match === null ? undefined : Number(match[1]);
+}
+
 export function readRequestInfo(
   req: IncomingMessage,
   path: string,
   session: SessionKeying | undefined,
   signer: SessionSigner,
+  clientFrom: ClientAddressSource,
 ): ParsedRequest {
-  const clientKey = req.socket.remoteAddress;
+  const clientKey = clientKeyOf(req, clientFrom);
   const queryAt = path.indexOf('?');
   const requestKey = queryAt < 0 ? path : path.slice(0, queryAt);
   const retryable = isRetryable(req.method ?? '', hasBody(req));
-  if (!session) return { info: { clientKey, requestKey, retryable } };
+  const index = queryAt < 0 ? undefined : generatedIndex(path.slice(queryAt + 1));
+  if (!session) return { info: { clientKey, requestKey, retryable, index } };
 
   switch (session.key) {
     case 'client':
-      return { info: { clientKey, requestKey, retryable, sessionKey: clientKey } };
+      return { info: { clientKey, requestKey, retryable, index, sessionKey: clientKey } };
     case 'header': {
       const name = (session.headerName ?? 'x-session-id').toLowerCase();
       const value = req.headers[name];
       const sessionKey = Array.isArray(value) ? value[0] : value;
-      return { info: { clientKey, requestKey, retryable, sessionKey: sessionKey || undefined } };
+      return { info: { clientKey, requestKey, retryable, index, sessionKey: sessionKey || undefined } };
     }
     case 'cookie': {
       const raw = req.headers.cookie;
@@ -74,7 +94,7 @@ export function readRequestInfo(
       // A missing, malformed or tampered cookie starts a new session: never trust an unsigned pin.
       const sessionId = pin?.sessionId ?? signer.newSessionId();
       return {
-        info: { clientKey, requestKey, retryable, sessionKey: sessionId, pinned: pin?.backend },
+        info: { clientKey, requestKey, retryable, index, sessionKey: sessionId, pinned: pin?.backend },
         cookieSession: { id: sessionId, fresh: pin === undefined },
       };
     }

@@ -45,6 +45,7 @@ export async function runClosedLoop(plan: ClosedLoopPlan, hooks: LoadHooks = {})
     return {
       method: planned.method as autocannon.Request['method'],
       path: planned.path,
+      headers: { ...planned.headers },
       ...(planned.body !== undefined ? { body: planned.body } : {}),
       setupRequest(request: autocannon.Request, context: object) {
         const cookie = (context as SessionContext).jar?.header();

@@ -56,7 +56,7 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
       jar = jars.get(request.session) ?? new CookieJar();
       jars.set(request.session, jar);
     }
-    const headers: http.OutgoingHttpHeaders = {};
+    const headers: http.OutgoingHttpHeaders = { ...request.headers };
     const cookie = jar?.header();
     if (cookie !== undefined) headers.cookie = cookie;
     if (request.body !== undefined) headers['content-length'] = request.body.length;

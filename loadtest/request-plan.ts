@@ -1,6 +1,8 @@
 import type { Rng } from '../core/rng.js';
 import type { RequestClass } from '../core/scenario.js';
-import { pickClass } from '../core/workload.js';
+import { clientAddress, pickClass, SESSION_HEADER, sessionName } from '../core/workload.js';
+
+const NO_HEADERS: Readonly<Record<string, string>> = {};
 
 /**
  * What a generated request looks like, shared by the open- and closed-loop generators so both send
@@ -18,6 +20,8 @@ export interface PlannedRequest {
   readonly method: string;
   readonly path: string;
   readonly body: Buffer | undefined;
+  /** Who sends it: X-Forwarded-For (its session's client) and the session's name (core/workload.ts). */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
@@ -30,6 +34,7 @@ export function createRequestPlanner(classes: readonly RequestClass[], sessions:
   // Request n of the run, counted from 0 as the simulator counts its requests: the replica draws
   // its cost from this index (RequestCosts), so live and simulated runs do the same work.
   let next = 0;
+  const sessionHeaders = Array.from({ length: sessions }, (_, s) => ({ 'x-forwarded-for': clientAddress(s), [SESSION_HEADER]: sessionName(s) }));
   return () => {
     const cls = pickClass(classes, classDraws);
     const session = sessions > 0 ? sessionDraws.int(sessions) : undefined;
@@ -40,6 +45,7 @@ export function createRequestPlanner(classes: readonly RequestClass[], sessions:
       method: cls.method.toUpperCase(),
       path: `${cls.route}${cls.route.includes('?') ? '&' : '?'}n=${n}${session === undefined ? '' : `&s=${session}`}`,
       body: bodies.get(cls.name),
+      headers: session === undefined ? NO_HEADERS : sessionHeaders[session],
     };
   };
 }

@@ -6,6 +6,8 @@ import type { DeadlineOwner, DeadlineQueue } from '../dispatcher/balancer/deadli
 import { refusalStatus, type Admission, type AttemptOutcome, type Lease, type RequestInfo, type Ticket } from '../dispatcher/balancer/types.js';
 import type { RequestClass } from '../core/scenario.js';
 import { ANSWER_CODES, NO_BACKEND, type RequestEvents } from '../core/request-events.js';
+import { GENERATOR_ADDRESS, SESSION_HEADER } from '../core/workload.js';
+import type { SessionKeying } from '../policies/policy.js';
 import type { SimWorkload } from './workload.js';
 
 /**
@@ -69,6 +71,8 @@ export interface DriverOptions {
    * counts against its backend.
    */
   readonly deadlines: { readonly upstream: DeadlineQueue; readonly total: DeadlineQueue };
+  /** `dispatcher.clientAddress: socket`: every generated request has the generator's address as its client key. */
+  readonly socketClients: boolean;
 }
 
 type Event = Admission | JobResult;
@@ -101,6 +105,8 @@ class SimRequest implements RequestInfo, DeadlineOwner {
   connection = -1;
   // RequestInfo, what the Balancer and the policy see of the request:
   sessionKey: string | undefined = undefined;
+  clientKey: string | undefined = undefined;
+  index = 0;
   pinned: string | undefined = undefined;
   requestKey = '';
   retryable = false;
@@ -193,10 +199,14 @@ export class SimDriver {
     req.arrivedAt = now;
     req.dispatcher = dispatcher;
     req.connection = connection;
-    req.sessionKey = w.sessionKey(session);
+    // Keys as the live dispatcher reads them off the generated request (request-info.ts).
+    const client = o.socketClients ? GENERATOR_ADDRESS : w.clientKey(session);
+    req.clientKey = client;
+    req.sessionKey = this.sessionKeyOf(o.balancers[dispatcher].policy.session, session, client);
     req.pinned = w.pinnedOf(session);
     req.requestKey = cls.route;
     req.retryable = o.retryable(cls);
+    req.index = index;
     const generation = ++req.generation;
     this.outstanding++;
     o.events.arrived(now);
@@ -222,6 +232,23 @@ export class SimDriver {
     req.onVm = true;
     this.o.deadlines.upstream.add(req, ++req.attemptGeneration);
     req.job = slot.vm.submit(req.cost, req.callback);
+  }
+
+  /**
+   * The session key the live dispatcher would read for this policy's keying: the client for
+   * `key: client`; the generated request's session header for `key: header` when the policy reads
+   * that header; the session (its cookie) for `key: cookie`; none for a policy without sessions.
+   */
+  private sessionKeyOf(keying: SessionKeying | undefined, session: number, client: string): string | undefined {
+    if (keying === undefined) return undefined;
+    switch (keying.key) {
+      case 'client':
+        return client;
+      case 'header':
+        return (keying.headerName ?? SESSION_HEADER).toLowerCase() === SESSION_HEADER ? this.o.workload.sessionKey(session) : undefined;
+      case 'cookie':
+        return this.o.workload.sessionKey(session);
+    }
   }
 
   /** A deadline of `req` still matters: its request (total) or its attempt on a VM (upstream) is unanswered. */

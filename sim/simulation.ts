@@ -59,6 +59,8 @@ export interface SimulateOptions {
    * report, as the live dispatcher answers it; this hears why (the live dispatcher logs it).
    */
   readonly onPolicyError?: (message: string) => void;
+  /** Hears every attempt as it ends, as StartDispatcherOptions.onAttemptEnded does live. */
+  readonly onAttemptEnded?: BalancerObserver['onAttemptEnded'];
 }
 
 /** The simulator's health probe: a VM answers while it runs (not suspended, migrating or crashed). */
@@ -126,6 +128,7 @@ export function runPolicy(
   const observer: BalancerObserver = {
     ...(sticky ? { onSticky } : {}),
     ...(opts.onPolicyError ? { onPolicyError: opts.onPolicyError } : {}),
+    ...(opts.onAttemptEnded ? { onAttemptEnded: opts.onAttemptEnded } : {}),
   };
   const balancers = policies.map((policy) => new Balancer({ clock, policy, settings: scenario.dispatcher, backends: replicas, observer }));
   const checkers = balancers.map((balancer) => new HealthChecker({ clock, balancer, settings: scenario.dispatcher.healthCheck, probe: vmProbe(fleet) }));
@@ -144,6 +147,7 @@ export function runPolicy(
     stopAtMs,
     measuredLimit: opts.requests ?? Number.POSITIVE_INFINITY,
     retryable: (cls) => retryableClasses.has(cls),
+    socketClients: scenario.dispatcher.clientAddress === 'socket',
     deadlines: {
       upstream: new DeadlineQueue(clock, scenario.dispatcher.timeouts.upstreamMs),
       total: new DeadlineQueue(clock, scenario.dispatcher.timeouts.totalMs),

@@ -1,7 +1,7 @@
 import type { RequestCost } from '../backends/hypervisor/types.js';
 import type { Rng } from '../core/rng.js';
 import type { RequestClass, Scenario } from '../core/scenario.js';
-import { pickClass, RequestCosts } from '../core/workload.js';
+import { clientAddress, pickClass, RequestCosts, sessionName } from '../core/workload.js';
 import type { Millis } from '../core/types.js';
 
 /**
@@ -32,6 +32,7 @@ export class SimWorkload {
   readonly connections: number;
   private readonly meanGapMs: Millis;
   private readonly sessionKeys: string[];
+  private readonly clients: string[];
   private readonly pins: Array<string | undefined>;
   private readonly gaps: Rng;
   private readonly sessionDraws: Rng;
@@ -46,7 +47,8 @@ export class SimWorkload {
     this.connections = 'connections' in arrival ? arrival.connections : 0;
     this.meanGapMs = this.openLoop ? 1000 / this.rateRps : 0;
     const sessions = scenario.workload.sessions;
-    this.sessionKeys = Array.from({ length: sessions }, (_, i) => `s${i}`);
+    this.sessionKeys = Array.from({ length: sessions }, (_, i) => sessionName(i));
+    this.clients = Array.from({ length: sessions }, (_, i) => clientAddress(i));
     this.pins = new Array<string | undefined>(sessions).fill(undefined);
     this.classes = scenario.workload.classes;
     this.gaps = rng.stream('arrivals');
@@ -74,6 +76,11 @@ export class SimWorkload {
   /** Request `index`'s native cost: the same draw a live replica makes for it (RequestCosts). */
   costOf(cls: RequestClass, index: number): RequestCost {
     return this.costs.of(cls, index);
+  }
+
+  /** The client the session's requests come from, as the live generator names it (X-Forwarded-For). */
+  clientKey(session: number): string {
+    return session < 0 ? clientAddress(undefined) : this.clients[session];
   }
 
   sessionKey(session: number): string | undefined {

@@ -342,6 +342,7 @@ export class Balancer {
       this.observer?.onPolicyError?.(messageOf(err));
     }
     this.observer?.onComplete?.(rec.id, outcome, latencyMs);
+    this.observer?.onAttemptEnded?.(lease.info, rec.id, lease.attempt, outcome);
     if (outcome.kind !== 'client-abort' && !rec.removed) this.outliers.record(rec, failed);
     this.admission.pump();
   }

@@ -19,6 +19,8 @@ export function isRetryable(method: string, hasBody: boolean): boolean {
 export type RequestInfo = Omit<PickContext, 'now' | 'avoid'> & {
   /** May this request be sent again to another backend if the first attempt fails before any response byte? */
   readonly retryable: boolean;
+  /** A generated request's index in its run (live: its `?n=`), for the attempt trace. */
+  readonly index?: number;
 };
 
 /** How an attempt ended, as the transport saw it. */
@@ -97,4 +99,9 @@ export interface BalancerObserver {
   onEjection?(backend: BackendId): void;
   onStateChange?(backend: BackendId, from: BackendState, to: BackendState): void;
   onSticky?(hit: boolean): void;
+  /**
+   * Every attempt as it ends: the trace a live run and its simulation share (the same picks for
+   * the same requests on a deterministic scenario: test/integration/parity.test.ts).
+   */
+  onAttemptEnded?(info: RequestInfo, backend: BackendId, attempt: number, outcome: AttemptOutcome): void;
 }

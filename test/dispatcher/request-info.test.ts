@@ -54,33 +54,33 @@ describe('readRequestInfo', () => {
   const cookie = { cookieName: 'dl_session', key: 'cookie' as const };
 
   it('marks only bodiless safe methods retryable', () => {
-    expect(readRequestInfo(request('GET', {}), '/', undefined, signer).info.retryable).toBe(true);
-    expect(readRequestInfo(request('HEAD', { 'content-length': '0' }), '/', undefined, signer).info.retryable).toBe(true);
-    expect(readRequestInfo(request('GET', { 'content-length': '5' }), '/', undefined, signer).info.retryable).toBe(false);
-    expect(readRequestInfo(request('POST', {}), '/', undefined, signer).info.retryable).toBe(false);
+    expect(readRequestInfo(request('GET', {}), '/', undefined, signer, 'socket').info.retryable).toBe(true);
+    expect(readRequestInfo(request('HEAD', { 'content-length': '0' }), '/', undefined, signer, 'socket').info.retryable).toBe(true);
+    expect(readRequestInfo(request('GET', { 'content-length': '5' }), '/', undefined, signer, 'socket').info.retryable).toBe(false);
+    expect(readRequestInfo(request('POST', {}), '/', undefined, signer, 'socket').info.retryable).toBe(false);
     expect(hasBody(request('PUT', { 'transfer-encoding': 'chunked' }))).toBe(true);
   });
 
   it('keys on the path without its query, and on the client address', () => {
-    const { info } = readRequestInfo(request('GET', {}), '/cart?id=3', undefined, signer);
+    const { info } = readRequestInfo(request('GET', {}), '/cart?id=3', undefined, signer, 'socket');
     expect(info).toMatchObject({ requestKey: '/cart', clientKey: '10.0.0.9' });
     expect(info.sessionKey).toBeUndefined();
   });
 
   it('pins a session whose cookie verifies', () => {
     const value = signer.sign('s1', 'web-2');
-    const parsed = readRequestInfo(request('GET', { cookie: `other=1; dl_session=${value}` }), '/', cookie, signer);
+    const parsed = readRequestInfo(request('GET', { cookie: `other=1; dl_session=${value}` }), '/', cookie, signer, 'socket');
     expect(parsed.info).toMatchObject({ sessionKey: 's1', pinned: 'web-2' });
     expect(parsed.cookieSession).toEqual({ id: 's1', fresh: false });
   });
 
   it('gives a tampered or missing cookie a new session and no pin', () => {
     const value = signer.sign('s1', 'web-2').replace(/\.[^.]+\./, `.${Buffer.from('web-1').toString('base64url')}.`);
-    const tampered = readRequestInfo(request('GET', { cookie: `dl_session=${value}` }), '/', cookie, signer);
+    const tampered = readRequestInfo(request('GET', { cookie: `dl_session=${value}` }), '/', cookie, signer, 'socket');
     expect(tampered.info.pinned).toBeUndefined();
     expect(tampered.cookieSession?.id).not.toBe('s1');
     expect(tampered.cookieSession?.fresh).toBe(true);
-    const fresh = readRequestInfo(request('GET', {}), '/', cookie, signer);
+    const fresh = readRequestInfo(request('GET', {}), '/', cookie, signer, 'socket');
     expect(fresh.info.pinned).toBeUndefined();
     expect(fresh.info.sessionKey).toBe(fresh.cookieSession?.id);
     expect(fresh.cookieSession?.fresh).toBe(true);
@@ -89,9 +89,19 @@ describe('readRequestInfo', () => {
 
   it('keys sessions on a header or on the client address when the policy says so', () => {
     const header = { cookieName: 'x', key: 'header' as const, headerName: 'X-User' };
-    expect(readRequestInfo(request('GET', { 'x-user': 'u7' }), '/', header, signer).info.sessionKey).toBe('u7');
-    expect(readRequestInfo(request('GET', {}), '/', header, signer).info.sessionKey).toBeUndefined();
+    expect(readRequestInfo(request('GET', { 'x-user': 'u7' }), '/', header, signer, 'socket').info.sessionKey).toBe('u7');
+    expect(readRequestInfo(request('GET', {}), '/', header, signer, 'socket').info.sessionKey).toBeUndefined();
     const client = { cookieName: 'x', key: 'client' as const };
-    expect(readRequestInfo(request('GET', {}), '/', client, signer).info.sessionKey).toBe('10.0.0.9');
+    expect(readRequestInfo(request('GET', {}), '/', client, signer, 'socket').info.sessionKey).toBe('10.0.0.9');
+  });
+
+  it('takes the client key from X-Forwarded-For (its first address) when trusted, never when reading the socket', () => {
+    const forwarded = request('GET', { 'x-forwarded-for': '2001:db8::7, 10.1.1.1' });
+    expect(readRequestInfo(forwarded, '/', undefined, signer, 'x-forwarded-for').info.clientKey).toBe('2001:db8::7');
+    expect(readRequestInfo(forwarded, '/', undefined, signer, 'socket').info.clientKey).toBe('10.0.0.9');
+    // No header: the socket's address, whatever the setting.
+    expect(readRequestInfo(request('GET', {}), '/', undefined, signer, 'x-forwarded-for').info.clientKey).toBe('10.0.0.9');
+    const client = { cookieName: 'x', key: 'client' as const };
+    expect(readRequestInfo(forwarded, '/', client, signer, 'x-forwarded-for').info.sessionKey).toBe('2001:db8::7');
   });
 });
