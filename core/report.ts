@@ -109,6 +109,8 @@ export interface Report {
   readonly runs: readonly PolicyRun[];
   /** Present when the run was interrupted (Ctrl-C): the policies that did not finish, in order; `runs` holds the ones that did. */
   readonly interrupted?: { readonly notFinished: readonly string[] };
+  /** Live runs: each policy's latency beside its simulation (report/against-sim.ts). */
+  readonly againstSim?: readonly AgainstSimRow[];
   /** The SLO the runs were checked against, as written (`p99<200ms,errors<1%`: core/slo.ts). */
   readonly slo?: string;
   readonly theory?: Readonly<Record<string, unknown>>;
@@ -131,4 +133,22 @@ export function maxOverMean(values: readonly number[]): number {
   if (values.length === 0) return 1;
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   return mean === 0 ? 1 : Math.max(...values) / mean;
+}
+
+/** One policy of a live run beside its simulation (report/against-sim.ts). */
+export interface AgainstSimRow {
+  readonly policy: string;
+  readonly liveMeanMs: number;
+  readonly simulatedMeanMs: number;
+  readonly liveP99Ms: number;
+  readonly simulatedP99Ms: number;
+  /** live / simulated mean. */
+  readonly meanRatio: number;
+  /** Mean lateness of the hosts' completion timers in the live run: what the machine added to every answer. */
+  readonly timerLatenessMs: number;
+  /**
+   * agrees: live within 10% + 1 ms of simulated (mean; p99 within 20% + 2 ms); explained: farther,
+   * but not beyond what the timer lateness adds; diverges: neither.
+   */
+  readonly verdict: 'agrees' | 'explained' | 'diverges';
 }

@@ -58,5 +58,19 @@ export const ReportSchema = z.object({
   runs: z.array(PolicyRunSchema).min(1),
   slo: z.string().optional(),
   interrupted: z.object({ notFinished: z.array(z.string()) }).optional(),
+  againstSim: z
+    .array(
+      z.object({
+        policy: z.string(),
+        liveMeanMs: finite,
+        simulatedMeanMs: finite,
+        liveP99Ms: finite,
+        simulatedP99Ms: finite,
+        meanRatio: finite,
+        timerLatenessMs: finite,
+        verdict: z.enum(['agrees', 'explained', 'diverges']),
+      }),
+    )
+    .optional(),
   theory: z.record(z.string(), z.unknown()).optional(),
 });
