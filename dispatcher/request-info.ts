@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { parse as parseCookies } from 'cookie';
+import { SESSION_HEADER } from '../core/workload.js';
 import type { SessionKeying } from '../policies/policy.js';
 import { isRetryable, type RequestInfo } from './balancer/types.js';
 import type { SessionSigner } from './session-cookie.js';
@@ -58,6 +59,13 @@ export function clientKeyOf(req: IncomingMessage, from: ClientAddressSource): st
 
 export type ClientAddressSource = 'x-forwarded-for' | 'socket';
 
+/** The session a trusted front names (X-Session-Id), if it is a plausible id. */
+function namedSession(req: IncomingMessage): string | undefined {
+  const value = req.headers[SESSION_HEADER];
+  const name = Array.isArray(value) ? value[0] : value;
+  return name !== undefined && /^[\w.:-]{1,64}$/.test(name) ? name : undefined;
+}
+
 /** `n` of a generated request's query (loadtest/request-plan.ts), its index in the run. */
 function generatedIndex(query: string): number | undefined {
   const match = /(?:^|&)n=(\d{1,15})(?:&|$)/.exec(query);
@@ -92,7 +100,9 @@ export function readRequestInfo(
       const value = raw ? parseCookies(raw)[session.cookieName] : undefined;
       const pin = value ? signer.verify(value) : undefined;
       // A missing, malformed or tampered cookie starts a new session: never trust an unsigned pin.
-      const sessionId = pin?.sessionId ?? signer.newSessionId();
+      // Behind a trusted front (clientAddress x-forwarded-for) the front may name the new session
+      // (the load generator does, as the simulator names it); a name only places it, never pins it.
+      const sessionId = pin?.sessionId ?? (clientFrom === 'x-forwarded-for' ? namedSession(req) : undefined) ?? signer.newSessionId();
       return {
         info: { clientKey, requestKey, retryable, index, sessionKey: sessionId, pinned: pin?.backend },
         cookieSession: { id: sessionId, fresh: pin === undefined },

@@ -104,4 +104,15 @@ describe('readRequestInfo', () => {
     const client = { cookieName: 'x', key: 'client' as const };
     expect(readRequestInfo(forwarded, '/', client, signer, 'x-forwarded-for').info.sessionKey).toBe('2001:db8::7');
   });
+
+  it('lets a trusted front name a new cookie session (X-Session-Id), never pin it; the socket setting ignores the name', () => {
+    const named = readRequestInfo(request('GET', { 'x-session-id': 's7' }), '/', cookie, signer, 'x-forwarded-for');
+    expect(named.info).toMatchObject({ sessionKey: 's7' });
+    expect(named.info.pinned).toBeUndefined();
+    expect(named.cookieSession).toEqual({ id: 's7', fresh: true });
+    expect(readRequestInfo(request('GET', { 'x-session-id': 's7' }), '/', cookie, signer, 'socket').cookieSession?.id).not.toBe('s7');
+    // A signed cookie wins over the header.
+    const value = signer.sign('s1', 'web-2');
+    expect(readRequestInfo(request('GET', { 'x-session-id': 's7', cookie: `dl_session=${value}` }), '/', cookie, signer, 'x-forwarded-for').info).toMatchObject({ sessionKey: 's1', pinned: 'web-2' });
+  });
 });

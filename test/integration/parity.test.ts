@@ -4,7 +4,7 @@ import { createRng } from '../../core/rng.js';
 import { parseScenario, type PolicySpec } from '../../core/scenario.js';
 import type { AttemptOutcome } from '../../dispatcher/balancer/types.js';
 import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
-import { createRequestPlanner } from '../../loadtest/request-plan.js';
+import { CookieJar, createRequestPlanner } from '../../loadtest/request-plan.js';
 import { simulatePolicy } from '../../sim/simulation.js';
 
 /**
@@ -45,9 +45,11 @@ afterAll(async () => {
   await Promise.all(running.map((up) => up.close()));
 });
 
-function send(url: URL, path: string, headers: Record<string, string>): Promise<number> {
+function send(url: URL, path: string, headers: Record<string, string>, jar: CookieJar | undefined): Promise<number> {
+  const cookie = jar?.header();
   return new Promise((resolve, reject) => {
-    const req = http.request({ hostname: url.hostname, port: url.port, path, headers, agent: false }, (res) => {
+    const req = http.request({ hostname: url.hostname, port: url.port, path, headers: cookie === undefined ? headers : { ...headers, cookie }, agent: false }, (res) => {
+      jar?.store(res.headers['set-cookie']);
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
@@ -66,9 +68,16 @@ async function liveTrace(policy: PolicySpec): Promise<Entry[]> {
   running.push(up);
   const url = new URL(up.dispatcher.url);
   const next = createRequestPlanner(scenario.workload.classes, scenario.workload.sessions, createRng(scenario.seed));
+  // Each session keeps its cookies, as the generator's clients do.
+  const jars = new Map<number, CookieJar>();
   for (let i = 0; i < REQUESTS; i++) {
     const request = next();
-    expect(await send(url, request.path, { ...request.headers })).toBe(200);
+    let jar: CookieJar | undefined;
+    if (request.session !== undefined) {
+      jar = jars.get(request.session) ?? new CookieJar();
+      jars.set(request.session, jar);
+    }
+    expect(await send(url, request.path, { ...request.headers }, jar)).toBe(200);
   }
   return trace;
 }
@@ -85,6 +94,7 @@ describe('live and simulated runs make the same decisions', () => {
     ['random (seeded)', 'random'],
     ['consistent hashing on the client address (X-Forwarded-For)', { name: 'consistent-hash', options: { key: 'client' } }],
     ['session-sticky keyed on the session header', { name: 'session-sticky', options: { key: 'header' } }],
+    ['session-sticky with its signed cookie', 'session-sticky'],
   ])('%s: the same backend for every request, attempt and outcome', async (_label, policy) => {
     const live = await liveTrace(policy);
     const simulated = simulatedTrace(policy);
