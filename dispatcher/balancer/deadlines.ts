@@ -88,7 +88,9 @@ export class DeadlineQueue {
 
   private compact(): void {
     if (this.head === this.owners.length) {
-      if (this.head > 0) this.clear();
+      // Every deadline is spent: empty the arrays in place (no new ones per request). A timer still
+      // armed fires, finds nothing due and re-arms for whatever was added since.
+      if (this.head > 0) this.owners.length = this.generations.length = this.dueAtMs.length = this.head = 0;
       return;
     }
     if (this.head < COMPACT_AT || this.head * 2 < this.owners.length) return;
