@@ -139,6 +139,10 @@ const FaultSchema = z.strictObject({
   factor: z.number().positive().default(1),
 });
 
+/** The proxy engines of the live dispatcher (docs/dispatcher.md, "The HTTP side"); the first is the default. */
+export const PROXY_ENGINES = ['undici', 'http-proxy'] as const;
+export type ProxyEngineName = (typeof PROXY_ENGINES)[number];
+
 const DispatcherSchema = z.strictObject({
   maxConnPerBackend: z.number().int().nonnegative().max(MAX_CONNECTIONS).default(0),
   queue: z.strictObject({ maxLength: z.number().int().nonnegative().max(MAX_QUEUE_LENGTH).default(1024), timeoutMs: duration.default(5000) }).default({ maxLength: 1024, timeoutMs: 5000 }),
@@ -189,8 +193,16 @@ const DispatcherSchema = z.strictObject({
       maxConnections: z.number().int().min(1).max(MAX_CLIENT_CONNECTIONS).default(10_000),
       headersTimeoutMs: positiveDuration.default(10_000),
       requestTimeoutMs: positiveDuration.default(120_000),
+      /**
+       * A small body (at most SMALL_BODY_BYTES, declared by Content-Length) is read whole before
+       * a backend is chosen, within this time from the end of the headers; past it the client
+       * gets 408 and no backend is involved.
+       */
+      bodyTimeoutMs: positiveDuration.default(10_000),
     })
-    .default({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000 }),
+    .default({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000 }),
+  /** The live proxy's engine (live only): undici (dispatcher/undici-engine.ts) or http-proxy. */
+  engine: z.enum(PROXY_ENGINES).default('undici'),
 });
 
 /**

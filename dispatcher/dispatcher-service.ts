@@ -21,7 +21,8 @@ import { DispatcherMetrics } from './metrics.js';
 import { createPolicyErrorLog } from './policy-error-log.js';
 import { DeadlineQueue } from './balancer/deadlines.js';
 import { DnsCache } from './dns-cache.js';
-import { createHttpProxyEngine } from './proxy-engine.js';
+import { createHttpProxyEngine, type ProxyEngine, type ProxyEngineOptions } from './proxy-engine.js';
+import { createUndiciEngine } from './undici-engine.js';
 import { SessionSigner } from './session-cookie.js';
 
 /**
@@ -82,6 +83,11 @@ export interface RunningDispatcher {
   /** Graceful: in-flight requests get up to graceMs (default 2 s) to finish. Idempotent. */
   close(graceMs?: number): Promise<void>;
 }
+
+const ENGINES: Record<DispatcherSettings['engine'], (opts: ProxyEngineOptions) => ProxyEngine> = {
+  undici: createUndiciEngine,
+  'http-proxy': createHttpProxyEngine,
+};
 
 function backendUrl(id: BackendId, text: string): URL {
   let url: URL;
@@ -150,10 +156,14 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   };
   const events = fanOut([metrics, liveAnswers, ...(opts.events === undefined ? [] : [opts.events])]);
 
-  const deadlines = { upstream: new DeadlineQueue(clock, settings.timeouts.upstreamMs), total: new DeadlineQueue(clock, settings.timeouts.totalMs) };
+  const deadlines = {
+    upstream: new DeadlineQueue(clock, settings.timeouts.upstreamMs),
+    total: new DeadlineQueue(clock, settings.timeouts.totalMs),
+    body: new DeadlineQueue(clock, settings.client.bodyTimeoutMs),
+  };
   // One resolver cache for the proxy and the probes: one lookup per backend name per TTL.
   const dns = new DnsCache();
-  const engine = createHttpProxyEngine({
+  const engine = ENGINES[settings.engine]({
     lookup: dns.lookup,
     upstreamTimeoutMs: settings.timeouts.upstreamMs,
     maxSocketsPerBackend: settings.maxConnPerBackend > 0 ? settings.maxConnPerBackend : undefined,
@@ -265,8 +275,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   } catch (err) {
     await Promise.all([closeServer(proxyServer, 0), closeServer(adminServer, 0)]);
     engine.close();
-    deadlines.upstream.clear();
-    deadlines.total.clear();
+    for (const queue of Object.values(deadlines)) queue.clear();
     throw err;
   }
   checker?.start();
@@ -284,8 +293,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
         admin.closeStreams();
         await Promise.all([closeServer(proxyServer, graceMs), closeServer(adminServer, 0)]);
         engine.close();
-        deadlines.upstream.clear();
-        deadlines.total.clear();
+        for (const queue of Object.values(deadlines)) queue.clear();
         probeAgent.destroy();
       })();
       return closing;

@@ -9,6 +9,7 @@ import { isBackendFailure } from './balancer/outlier.js';
 import { refusalStatus, type Admission, type AttemptOutcome, type Lease, type RequestInfo, type Ticket } from './balancer/types.js';
 import { prepareDownstreamHeaders, prepareUpstreamHeaders } from './forward-headers.js';
 import type { ForwardHandle, ProxyEngine } from './proxy-engine.js';
+import { isSmallBody, readSmallBody } from './request-body.js';
 import { guardRequest } from './request-guard.js';
 import { originPath, readRequestInfo, type ParsedRequest } from './request-info.js';
 import type { SessionSigner } from './session-cookie.js';
@@ -35,9 +36,10 @@ export interface HttpDispatcherDeps {
   readonly signer: SessionSigner;
   /**
    * The upstream timeout (each attempt, to its response head) and the total timeout (from
-   * arrival), kept as the simulator keeps them (balancer/deadlines.ts): either answers 504.
+   * arrival), kept as the simulator keeps them (balancer/deadlines.ts): either answers 504. The
+   * client's deadline to send a small body before it is routed (request-body.ts): 408.
    */
-  readonly deadlines: { readonly upstream: DeadlineQueue; readonly total: DeadlineQueue };
+  readonly deadlines: { readonly upstream: DeadlineQueue; readonly total: DeadlineQueue; readonly body: DeadlineQueue };
   readonly events: RequestEvents;
   /** Where the client key comes from (scenario `dispatcher.clientAddress`). */
   readonly clientAddress: 'x-forwarded-for' | 'socket';
@@ -75,6 +77,8 @@ class Exchange implements DeadlineOwner {
     private readonly res: ServerResponse,
     private readonly cookieSession: ParsedRequest['cookieSession'],
     private readonly clientClose: boolean,
+    /** The request's body when it was read before routing (request-body.ts). */
+    private readonly body: Buffer | undefined,
   ) {
     this.arrivedAt = deps.clock.now();
   }
@@ -121,10 +125,16 @@ class Exchange implements DeadlineOwner {
     }
     this.awaitingHead = true;
     this.deps.deadlines.upstream.add(this, ++this.attempts);
-    this.forwarding = this.deps.engine.forward(this.req, this.res, target, {
-      onResponseHead: (_status, headers) => this.responseHead(lease, headers),
-      onOutcome: (outcome) => this.attemptEnded(lease, outcome),
-    });
+    this.forwarding = this.deps.engine.forward(
+      this.req,
+      this.res,
+      target,
+      {
+        onResponseHead: (_status, headers) => this.responseHead(lease, headers),
+        onOutcome: (outcome) => this.attemptEnded(lease, outcome),
+      },
+      this.body,
+    );
   }
 
   awaits(queue: DeadlineQueue, attempt: number): boolean {
@@ -206,6 +216,13 @@ class Exchange implements DeadlineOwner {
   }
 }
 
+/** A request answered before routing (refused, or its client failed to send it): no backend involved. */
+function answeredUnrouted(deps: HttpDispatcherDeps, code: string): void {
+  const now = deps.clock.now();
+  deps.events.arrived(now);
+  deps.events.answered(now, NO_BACKEND, code, 0);
+}
+
 /** The node:http 'request' listener of the proxy port. */
 export function createProxyHandler(deps: HttpDispatcherDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
@@ -213,23 +230,28 @@ export function createProxyHandler(deps: HttpDispatcherDeps): (req: IncomingMess
     if (verdict !== undefined) {
       if (verdict.kind === 'close') req.socket.destroy();
       else sendJson(res, verdict.status, { error: verdict.error }, verdict.headers);
-      const now = deps.clock.now();
-      deps.events.arrived(now);
-      deps.events.answered(now, NO_BACKEND, verdict.kind === 'close' ? '400' : String(verdict.status), 0);
+      answeredUnrouted(deps, verdict.kind === 'close' ? '400' : String(verdict.status));
       return;
     }
     const path = originPath(req.url);
     if (path === undefined) {
       sendJson(res, 400, { error: 'the request target must be a path (or an absolute http URL, whose host is ignored)' });
-      const now = deps.clock.now();
-      deps.events.arrived(now);
-      deps.events.answered(now, NO_BACKEND, '400', 0);
+      answeredUnrouted(deps, '400');
       return;
     }
     // The absolute form's host is dropped here: the backend comes from the configured set only.
     req.url = path;
     const { info, cookieSession } = readRequestInfo(req, path, deps.balancer.policy.session, deps.signer, deps.clientAddress);
     const { clientClose } = prepareUpstreamHeaders(req);
-    new Exchange(deps, req, res, cookieSession, clientClose).start(info);
+    const route = (body?: Buffer): void => new Exchange(deps, req, res, cookieSession, clientClose, body).start(info);
+    if (!isSmallBody(req)) {
+      route();
+      return;
+    }
+    readSmallBody(req, deps.deadlines.body, route, (why) => {
+      // The client's fault either way: answered (or recorded) without a backend.
+      if (why === 'timeout') sendJson(res, 408, { error: 'the request body did not arrive in time' }, { connection: 'close' });
+      answeredUnrouted(deps, why === 'timeout' ? '408' : CLIENT_CLOSED);
+    });
   };
 }

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { LookupFunction, Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { AttemptOutcome } from './balancer/types.js';
 import { hasBody } from './request-info.js';
@@ -8,7 +9,8 @@ import { hasBody } from './request-info.js';
 /**
  * The proxied hot path's engine, behind a narrow seam (docs/dispatcher.md, "The HTTP side"):
  * forward this request to that backend and report how the attempt ended. The dispatcher never
- * touches the library, so another engine (undici, say) can replace this one.
+ * touches the library: the scenario's `dispatcher.engine` (or `--engine`) picks undici
+ * (undici-engine.ts, the default) or this one.
  *
  * This one is http-proxy 1.18.1 on a keep-alive Agent, with its known defects worked around: a
  * per-call error callback plus a server-level 'error' listener, so no error can crash the process;
@@ -32,13 +34,17 @@ export interface ForwardHandle {
 }
 
 export interface ProxyEngine {
-  /** Send `req` to `target` (origin only: its path is ignored) and stream the answer into `res`. */
-  forward(req: IncomingMessage, res: ServerResponse, target: URL, hooks: ForwardHooks): ForwardHandle;
+  /**
+   * Send `req` to `target` (origin only: its path is ignored) and stream the answer into `res`.
+   * `body`: the request's body when the dispatcher has already read it (small bodies,
+   * request-body.ts); else the engine streams it from `req`.
+   */
+  forward(req: IncomingMessage, res: ServerResponse, target: URL, hooks: ForwardHooks, body?: Buffer): ForwardHandle;
   /** Close pooled upstream connections. */
   close(): void;
 }
 
-export interface HttpProxyEngineOptions {
+export interface ProxyEngineOptions {
   /** Idle time allowed on an upstream request before it is abandoned as a timeout (504). */
   readonly upstreamTimeoutMs: number;
   /**
@@ -47,13 +53,14 @@ export interface HttpProxyEngineOptions {
    * timeout of its own: issue 17.1).
    */
   readonly maxSocketsPerBackend?: number;
+  /** http-proxy only (undici keeps idle connections for the backend's keep-alive time). */
   readonly maxFreeSocketsPerBackend?: number;
   /** How backend names become addresses (dns-cache.ts), instead of a thread-pool lookup per connection. */
   readonly lookup?: LookupFunction;
 }
 
 /** Errors that mean nothing reached the backend: safe to send elsewhere even with a body. */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+export const NOT_CONNECTED: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 /** One forward's state; events of a superseded attempt find theirs already settled. */
 class Attempt implements ForwardHandle {
@@ -90,7 +97,7 @@ class Attempt implements ForwardHandle {
 const ATTEMPT = Symbol('dispatchlab.attempt');
 type WithAttempt = IncomingMessage & { [ATTEMPT]?: Attempt };
 
-export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine {
+export function createHttpProxyEngine(opts: ProxyEngineOptions): ProxyEngine {
   const agent = new http.Agent({
     keepAlive: true,
     maxSockets: opts.maxSocketsPerBackend ?? Infinity,
@@ -139,7 +146,7 @@ export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine
   });
 
   return {
-    forward(req, res, target, hooks) {
+    forward(req, res, target, hooks, body) {
       const attempt = new Attempt(hooks, hasBody(req));
       (req as WithAttempt)[ATTEMPT] = attempt;
       // Registered before the leak fix's listener, so the outcome is the client's leaving, not the
@@ -148,7 +155,9 @@ export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine
         if (res.writableFinished) return;
         attempt.settle({ kind: 'client-abort' });
       });
-      proxy.web(req, res, { target: target.origin }, (err) => attempt.fail(err as NodeJS.ErrnoException));
+      // http-proxy pipes `buffer` instead of req when given: the body the dispatcher already read.
+      const buffer = body === undefined ? {} : { buffer: Readable.from([body]) };
+      proxy.web(req, res, { target: target.origin, ...buffer }, (err) => attempt.fail(err as NodeJS.ErrnoException));
       return attempt;
     },
     close() {

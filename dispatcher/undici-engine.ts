@@ -1,0 +1,164 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Pool, type Dispatcher } from 'undici';
+import type { AttemptOutcome } from './balancer/types.js';
+import { NOT_CONNECTED, type ForwardHandle, type ForwardHooks, type ProxyEngine, type ProxyEngineOptions } from './proxy-engine.js';
+import { hasBody } from './request-info.js';
+
+/**
+ * The default proxy engine: undici 7 (issue 12). One `Pool` per backend origin, and each attempt
+ * is a `Pool.dispatch` with the hand-written handler below that writes the backend's answer
+ * straight into the client's response: no upstream stream objects, no pipes, no URL parsing per
+ * request (the fastest of the ways measured in notes/proxy-throughput-here.md, about twice
+ * http-proxy's throughput per core).
+ *
+ * - No hidden pool limit: a pool opens as many connections as there are requests in flight to its
+ *   backend unless maxSocketsPerBackend is given; the Balancer's maxConnPerBackend is the limit.
+ * - Names resolve through the dispatcher's DNS cache (dns-cache.ts) as undici's `connect` option.
+ * - Upstream timeouts are undici's headersTimeout and bodyTimeout (outcome 'timeout', 504), told
+ *   apart from resets (502) by their error codes; a connection refused before the request was
+ *   written is a 'connect-error', which the Balancer may retry.
+ * - A client that leaves aborts the upstream dispatch: the replica sees its connection close.
+ * - An early answer (a replica's 413 before it read the whole upload) is relayed: undici delivers
+ *   the response even when the request body was not fully written, then drops that connection.
+ *   The client's own broken upload is the client's error ('client-abort'), never the backend's.
+ */
+
+/** Undici's error codes for its header and body timeouts. */
+const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** A connection attempt that timed out sent nothing, like a refused one. */
+const UNDICI_NOT_CONNECTED = new Set([...NOT_CONNECTED, 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** The reasons this engine aborts a dispatch for (undici hands them back through onResponseError). */
+class AttemptOver extends Error {}
+
+/** One forward: an undici dispatch handler that relays into `res`, and the handle to time it out. */
+class UndiciAttempt implements ForwardHandle, Dispatcher.DispatchHandler {
+  private settled = false;
+  private responded = false;
+  private controller?: Dispatcher.DispatchController;
+  private readonly resume = (): void => this.controller?.resume();
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly hooks: ForwardHooks,
+    private readonly withBody: boolean,
+  ) {}
+
+  private settle(outcome: AttemptOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.hooks.onOutcome(outcome);
+  }
+
+  /** Ends the dispatch now (or as soon as undici starts it, when it is still queued in the pool). */
+  private abort(): void {
+    if (this.controller && !this.controller.aborted) this.controller.abort(new AttemptOver());
+  }
+
+  timeOut(): void {
+    this.settle({ kind: 'timeout' });
+    this.abort();
+  }
+
+  /** The client's response closed before it was finished: the client left. */
+  readonly clientClosed = (): void => {
+    if (this.res.writableFinished) return;
+    this.settle({ kind: 'client-abort' });
+    this.abort();
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) this.abort();
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    if (this.settled) return;
+    this.responded = true;
+    this.hooks.onResponseHead?.(status, headers);
+    if (statusMessage) this.res.writeHead(status, statusMessage, headers);
+    else this.res.writeHead(status, headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
+    // Backpressure: a slow client pauses the backend's connection instead of filling our memory.
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', this.resume);
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    const status = this.res.statusCode;
+    this.res.end(() => this.settle({ kind: 'response', status }));
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.settled) return;
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (this.req.readableAborted) {
+      // The client's upload broke (undici saw its body stream fail): the client's error.
+      this.settle({ kind: 'client-abort' });
+    } else if (TIMEOUTS.has(code)) {
+      this.settle({ kind: 'timeout' });
+    } else if (!this.responded && (!this.withBody || UNDICI_NOT_CONNECTED.has(code))) {
+      this.settle({ kind: 'connect-error' });
+    } else {
+      this.settle({ kind: 'reset' });
+    }
+    // The backend died mid-answer: the client must not wait for bytes that will never come.
+    if (this.responded) this.res.destroy();
+  }
+}
+
+/** Request headers undici frames itself and refuses to be given (hop-by-hop ones are gone already). */
+function upstreamHeaders(req: IncomingMessage, host: string): IncomingHttpHeaders {
+  // Host names the backend (as http-proxy's changeOrigin): a forged one cannot steer the request.
+  req.headers.host = host;
+  if (req.headers['transfer-encoding'] === undefined) return req.headers;
+  const { 'transfer-encoding': _chunked, ...rest } = req.headers;
+  return rest;
+}
+
+export function createUndiciEngine(opts: ProxyEngineOptions): ProxyEngine {
+  const pools = new Map<string, Pool>();
+  const poolFor = (origin: string): Pool => {
+    let pool = pools.get(origin);
+    if (pool === undefined) {
+      pool = new Pool(origin, {
+        // null: no bound (the Balancer's maxConnPerBackend is the only limit, issue 17.1).
+        connections: opts.maxSocketsPerBackend ?? null,
+        headersTimeout: opts.upstreamTimeoutMs,
+        bodyTimeout: opts.upstreamTimeoutMs,
+        ...(opts.lookup ? { connect: { lookup: opts.lookup } } : {}),
+      });
+      pools.set(origin, pool);
+    }
+    return pool;
+  };
+
+  return {
+    forward(req, res, target, hooks, body) {
+      const withBody = hasBody(req);
+      const attempt = new UndiciAttempt(req, res, hooks, withBody);
+      res.once('close', attempt.clientClosed);
+      poolFor(target.origin).dispatch(
+        {
+          path: req.url ?? '/',
+          method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+          headers: upstreamHeaders(req, target.host),
+          body: body ?? (withBody ? req : null),
+        },
+        attempt,
+      );
+      return attempt;
+    },
+    close() {
+      for (const pool of pools.values()) void pool.destroy().catch(() => undefined);
+      pools.clear();
+    },
+  };
+}
