@@ -85,9 +85,8 @@ async function serveRequest(opts: ReplicaAppOptions, port: VmPort, req: Request,
   }
   const body = await readBody(req, opts.maxBodyBytes);
   if (body === 'too-large') {
-    // Close the connection: the rest of the body is not worth reading, and leaving it unread
-    // on a kept-alive socket would corrupt the next request.
-    res.set('Connection', 'close').status(413).json({ error: `request body exceeds ${opts.maxBodyBytes} bytes`, vm });
+    res.status(413).json({ error: `request body exceeds ${opts.maxBodyBytes} bytes`, vm });
+    lingerOn(req);
     return;
   }
   if (body === 'aborted' || res.destroyed) return;
@@ -113,6 +112,24 @@ async function serveRequest(opts: ReplicaAppOptions, port: VmPort, req: Request,
   res.on('close', () => {
     if (!finished) job.cancel();
   });
+}
+
+/** How long a replica reads (and drops) the rest of an upload it refused: nginx's lingering_time. */
+export const LINGER_MS = 5000;
+
+/**
+ * After an early answer, read and drop the rest of the request body for up to LINGER_MS before
+ * cutting the connection, as nginx's lingering close does. Closing at once while the client still
+ * sends makes the kernel reset the connection, and the reset can destroy the answer before a
+ * client that is still uploading reads it: through the dispatcher, a 413 became a 502 counted
+ * against the replica (issue 17.6). Once the body is in, the connection is kept alive as usual.
+ */
+function lingerOn(req: IncomingMessage): void {
+  if (req.complete) return;
+  const cut = setTimeout(() => req.socket.destroy(), LINGER_MS);
+  const done = (): void => clearTimeout(cut);
+  req.once('end', done).once('close', done);
+  req.resume();
 }
 
 /** The generated request's index (`?n=I`, an integer >= 0), or undefined. */

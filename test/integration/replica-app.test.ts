@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../core/clock.js';
 import { RequestCosts } from '../../core/workload.js';
@@ -156,7 +157,25 @@ describe('replica app', () => {
     expect(declared).toMatchObject({ status: 413 });
     const streamed = await getJson<{ error: string }>(`${base}/api`, { method: 'POST', body: [Buffer.alloc(MAX_BODY_BYTES), Buffer.alloc(10)] });
     expect(streamed.status).toBe(413);
-    expect(streamed.headers.connection).toBe('close');
+  });
+
+  it('answers 413 while the client still uploads, drops the rest, and keeps the connection for the next request', async () => {
+    const { port } = new URL(base);
+    const socket = connect(Number(port), '127.0.0.1');
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (data += chunk));
+    const waitFor = async (pattern: RegExp): Promise<void> => {
+      while (!pattern.test(data)) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    socket.write(`POST /api HTTP/1.1\r\nHost: x\r\nContent-Length: ${2 * MAX_BODY_BYTES}\r\n\r\n`);
+    socket.write(Buffer.alloc(MAX_BODY_BYTES + 10));
+    // The answer comes before the upload is done: the client is not reset mid-upload.
+    await waitFor(/^HTTP\/1\.1 413 /);
+    socket.write(Buffer.alloc(MAX_BODY_BYTES - 10));
+    socket.write('GET /api HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(/HTTP\/1\.1 200 /);
+    socket.destroy();
   });
 
   it('reports health from the VM status: 503 while suspended, migrating or crashed', async () => {

@@ -1,0 +1,265 @@
+import http from 'node:http';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PROXY_ENGINES, ScenarioSchema } from '../../core/scenario.js';
+import type { BackendId } from '../../core/types.js';
+import type { AttemptOutcome } from '../../dispatcher/balancer/types.js';
+import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
+import { SMALL_BODY_BYTES } from '../../dispatcher/request-body.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { until } from './dispatcher-helpers.js';
+
+// The data path's promises, held by every engine (issues 12, 17.1, 17.6) on real sockets: client
+// aborts reach the backend, hop-by-hop headers stay on their hop, timeouts are told from resets,
+// an early 413 reaches the client, and a small body is the client's to send in time.
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((c) => c()));
+});
+
+interface Setup {
+  readonly backend: TestServer;
+  readonly dispatcher: RunningDispatcher;
+  /** Every attempt's outcome, as the Balancer heard it. */
+  readonly outcomes: { backend: BackendId; outcome: AttemptOutcome }[];
+}
+
+async function setup(engine: string, handler: http.RequestListener, dispatcher: Record<string, unknown> = {}): Promise<Setup> {
+  const backend = await startTestServer(handler);
+  const outcomes: Setup['outcomes'] = [];
+  const running = await startDispatcher({
+    settings: ScenarioSchema.shape.dispatcher.parse({ engine, retries: 0, ...dispatcher }),
+    backends: [{ id: 'a', url: backend.url }],
+    policy: 'round-robin',
+    healthChecks: false,
+    onAttemptEnded: (_info, id, _attempt, outcome) => outcomes.push({ backend: id, outcome }),
+  });
+  cleanups.push(async () => {
+    await running.close(0);
+    await backend.close();
+  });
+  return { backend, dispatcher: running, outcomes };
+}
+
+interface RawAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request on its own connection; the body is written in `chunks` (with `gapMs` between them). */
+function request(url: string, opts: { method?: string; path?: string; headers?: http.OutgoingHttpHeaders; chunks?: Buffer[]; gapMs?: number } = {}): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}${opts.path ?? '/'}`, { method: opts.method ?? 'GET', headers: opts.headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    const chunks = [...(opts.chunks ?? [])];
+    const next = (): void => {
+      const chunk = chunks.shift();
+      if (chunk === undefined) req.end();
+      else req.write(chunk, () => setTimeout(next, opts.gapMs ?? 0));
+    };
+    next();
+  });
+}
+
+/** The dispatcher's metrics line for `code` on `backend`, or undefined. */
+async function requestsTotal(d: RunningDispatcher, backend: string, code: string): Promise<number | undefined> {
+  const text = await (await fetch(`${d.adminUrl}/metrics`)).text();
+  const match = new RegExp(`dispatchlab_requests_total\\{policy="round-robin",backend="${backend}",code="${code}"\\} (\\d+)`).exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
+  it('drops hop-by-hop headers both ways, rewrites Host and appends X-Forwarded-*', async () => {
+    let seen: http.IncomingHttpHeaders = {};
+    let seenBody = '';
+    const { dispatcher, backend } = await setup(engine, (req, res) => {
+      seen = req.headers;
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => (seenBody += chunk));
+      req.on('end', () => {
+        res.writeHead(200, {
+          connection: 'x-backend-private, keep-alive',
+          'x-backend-private': 'secret',
+          'keep-alive': 'timeout=65',
+          'proxy-authenticate': 'Basic',
+          upgrade: 'h2c',
+          trailer: 'x-checksum',
+          'x-end-to-end': 'kept',
+        });
+        res.end('ok');
+      });
+    });
+    const answer = await request(dispatcher.url, {
+      method: 'POST',
+      path: '/form?x=1',
+      headers: {
+        host: 'forged.example:1',
+        connection: 'x-client-private',
+        'x-client-private': 'secret',
+        'keep-alive': 'timeout=5',
+        te: 'trailers',
+        'proxy-authorization': 'Basic eDp5',
+        'x-forwarded-for': '10.0.0.1',
+        'transfer-encoding': 'chunked',
+      },
+      chunks: [Buffer.from('hello '), Buffer.from('world')],
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toBe('ok');
+    for (const name of ['x-client-private', 'keep-alive', 'te', 'proxy-authorization', 'upgrade']) expect(seen[name], name).toBeUndefined();
+    expect(seen.connection ?? 'keep-alive').toMatch(/^keep-alive$/i);
+    expect(seenBody).toBe('hello world');
+    expect(seen.host).toBe(new URL(backend.url).host);
+    expect(seen['x-forwarded-host']).toBe('forged.example:1');
+    expect(seen['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
+    for (const name of ['x-backend-private', 'keep-alive', 'proxy-authenticate', 'upgrade', 'trailer']) expect(answer.headers[name], name).toBeUndefined();
+    expect(answer.headers['x-end-to-end']).toBe('kept');
+    expect(answer.headers.connection).toBe('keep-alive');
+  });
+
+  it('a client that leaves aborts the upstream request, frees the lease, and is not held against the backend', async () => {
+    let upstreamClosed = false;
+    let arrived = false;
+    const { dispatcher, outcomes } = await setup(engine, (req, res) => {
+      arrived = true;
+      res.on('close', () => (upstreamClosed = !res.writableFinished));
+    });
+    const req = http.get(`${dispatcher.url}/slow`, { agent: false });
+    req.on('error', () => {});
+    await until(() => arrived);
+    req.destroy();
+    await until(() => upstreamClosed && dispatcher.balancer.views()[0].inFlight === 0);
+    expect(outcomes.map((o) => o.outcome)).toEqual([{ kind: 'client-abort' }]);
+    await until(() => dispatcher.balancer.stats().requests === 1);
+    expect(await requestsTotal(dispatcher, 'a', '499')).toBe(1);
+  });
+
+  it('tells a silent backend (504, timeout) from one that resets (502) or refuses (502, connect-error)', async () => {
+    let mode: 'silent' | 'reset' = 'silent';
+    const { dispatcher, outcomes, backend } = await setup(
+      engine,
+      (req) => {
+        if (mode === 'reset') req.socket.destroy();
+      },
+      { timeouts: { upstreamMs: 200, totalMs: 20_000 } },
+    );
+    expect((await request(dispatcher.url, { path: '/silent' })).status).toBe(504);
+    mode = 'reset';
+    const reset = await request(dispatcher.url, { path: '/reset' });
+    expect(reset.status).toBe(502);
+    await backend.close();
+    const refused = await request(dispatcher.url, { path: '/refused' });
+    expect(refused.status).toBe(502);
+    expect(refused.body).toContain('connect-error');
+    // A GET that died before any response byte could be retried elsewhere: it is a connect error.
+    expect(outcomes.map((o) => o.outcome.kind)).toEqual(['timeout', 'connect-error', 'connect-error']);
+  });
+
+  it('a backend that dies mid-answer cuts the client off and counts as a reset', async () => {
+    const { dispatcher, outcomes } = await setup(engine, (_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial', () => setTimeout(() => res.socket?.destroy(), 20));
+    });
+    await expect(request(dispatcher.url)).rejects.toThrow();
+    await until(() => outcomes.length === 1);
+    expect(outcomes[0].outcome).toEqual({ kind: 'reset' });
+  });
+
+  it("relays a backend's early 413 on an oversized upload, and never charges the backend for it", async () => {
+    const { dispatcher, outcomes } = await setup(
+      engine,
+      (req, res) => {
+        // Answer before reading the body, then drop the rest: as the replicas do (backends/replica-app.ts).
+        res.writeHead(413, { 'content-type': 'application/json' });
+        res.end('{"error":"too large"}');
+        req.resume();
+      },
+      { outlier: { consecutiveErrors: 1 } },
+    );
+    const upload = Array.from({ length: 32 }, () => Buffer.alloc(64 * 1024, 7));
+    for (let i = 0; i < 8; i++) {
+      const answer = await request(dispatcher.url, { method: 'POST', path: '/upload', headers: { 'content-length': String(32 * 64 * 1024) }, chunks: upload });
+      expect(answer.status).toBe(413);
+      expect(answer.body).toContain('too large');
+    }
+    expect(outcomes.map((o) => o.outcome)).toEqual(Array.from({ length: 8 }, () => ({ kind: 'response', status: 413 })));
+    expect(dispatcher.balancer.backends()[0].state).toBe('healthy');
+  });
+
+  it("a client's broken upload is the client's error, not the backend's", async () => {
+    let arrived = false;
+    const { dispatcher, outcomes } = await setup(
+      engine,
+      (req, res) => {
+        arrived = true;
+        req.resume();
+        req.on('end', () => res.end('ok'));
+      },
+      { outlier: { consecutiveErrors: 1 } },
+    );
+    const req = http.request(`${dispatcher.url}/upload`, { method: 'POST', agent: false, headers: { 'content-length': String(SMALL_BODY_BYTES * 4) } });
+    req.on('error', () => {});
+    req.write(Buffer.alloc(SMALL_BODY_BYTES * 2));
+    await until(() => arrived);
+    req.destroy();
+    await until(() => outcomes.length === 1);
+    expect(outcomes[0].outcome).toEqual({ kind: 'client-abort' });
+    expect(dispatcher.balancer.backends()[0].state).toBe('healthy');
+  });
+
+  it('reads a small body before routing: a slow one holds no backend, and its total timeout starts when it is in', async () => {
+    let served = 0;
+    let bodyBytes = 0;
+    const { dispatcher } = await setup(
+      engine,
+      (req, res) => {
+        served++;
+        req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
+        req.on('end', () => res.end('ok'));
+      },
+      { timeouts: { upstreamMs: 5000, totalMs: 300 }, client: { bodyTimeoutMs: 20_000 } },
+    );
+    const chunks = Array.from({ length: 5 }, () => Buffer.alloc(1000, 1));
+    const answer = request(dispatcher.url, { method: 'POST', headers: { 'content-length': '5000' }, chunks, gapMs: 150 });
+    // While the body trickles in (longer than the total timeout), no backend slot is taken.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(dispatcher.balancer.views()[0].inFlight).toBe(0);
+    expect(served).toBe(0);
+    expect((await answer).status).toBe(200);
+    expect(bodyBytes).toBe(5000);
+  });
+
+  it('answers 408 to a small body that does not arrive in time, without a backend', async () => {
+    let served = 0;
+    const { dispatcher, outcomes } = await setup(
+      engine,
+      (_req, res) => {
+        served++;
+        res.end('ok');
+      },
+      { client: { bodyTimeoutMs: 150 } },
+    );
+    const answer = await new Promise<string>((resolve) => {
+      const { port } = new URL(dispatcher.url);
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.write('POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-part'));
+      let data = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (data += chunk));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(data));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toMatch(/connection: close/i);
+    expect(served).toBe(0);
+    expect(outcomes).toEqual([]);
+    expect(await requestsTotal(dispatcher, 'none', '408')).toBe(1);
+  });
+});
