@@ -1,19 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROXY_ENGINES } from '../../core/scenario.js';
 import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { get, replicasScenario, until } from './dispatcher-helpers.js';
 
-let up: RunningUp;
+describe.each(PROXY_ENGINES)('failover on real sockets, %s engine', (engine) => {
+  let up: RunningUp;
 
-beforeAll(async () => {
-  // No active health checks here: a probe could notice the killed replica before any request
-  // reaches it, and then there would be nothing to retry. The last test covers the probes.
-  up = await startUp({ scenario: replicasScenario(3, { cpuMs: 5 }), policy: 'round-robin', dispatcher: { healthChecks: false } });
-});
-afterAll(async () => {
-  await up?.close();
-});
+  beforeAll(async () => {
+    // No active health checks here: a probe could notice the killed replica before any request
+    // reaches it, and then there would be nothing to retry. The last test covers the probes.
+    up = await startUp({ scenario: replicasScenario(3, { cpuMs: 5, dispatcher: { engine } }), policy: 'round-robin', dispatcher: { healthChecks: false } });
+  });
+  afterAll(async () => {
+    await up?.close();
+  });
 
-describe('failover on real sockets', () => {
   it('a replica killed under load costs no GET', async () => {
     const total = 150;
     const killAt = 40;
@@ -41,7 +42,7 @@ describe('failover on real sockets', () => {
   });
 
   it('a GET whose only replica refuses connections gets 502 with the failure, not a 503 refusal', async () => {
-    const single = await startUp({ scenario: replicasScenario(1), policy: 'round-robin', dispatcher: { healthChecks: false } });
+    const single = await startUp({ scenario: replicasScenario(1, { dispatcher: { engine } }), policy: 'round-robin', dispatcher: { healthChecks: false } });
     try {
       await single.hosts[0].close(0);
       const answer = await get(`${single.dispatcher.url}/page`);
@@ -53,7 +54,7 @@ describe('failover on real sockets', () => {
   });
 
   it('active health checks mark a stopped replica down without any traffic, and it shows in /metrics', async () => {
-    const quiet = await startUp({ scenario: replicasScenario(2), policy: 'round-robin' });
+    const quiet = await startUp({ scenario: replicasScenario(2, { dispatcher: { engine } }), policy: 'round-robin' });
     try {
       await quiet.hosts[1].close(0);
       await until(() => quiet.dispatcher.balancer.backends().find((b) => b.id === 'r2')!.state === 'down');

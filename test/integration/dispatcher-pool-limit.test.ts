@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ScenarioSchema } from '../../core/scenario.js';
+import { PROXY_ENGINES, ScenarioSchema } from '../../core/scenario.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { until } from './dispatcher-helpers.js';
@@ -9,27 +9,28 @@ import { until } from './dispatcher-helpers.js';
 // with an unbounded queue behind it. The Balancer's limit must be the only one.
 
 const CONCURRENT = 300;
-let backend: TestServer;
-let dispatcher: RunningDispatcher;
-const held: http.ServerResponse[] = [];
 
-beforeAll(async () => {
-  backend = await startTestServer((_req, res) => {
-    held.push(res);
-  });
-  dispatcher = await startDispatcher({
-    settings: ScenarioSchema.shape.dispatcher.parse({ maxConnPerBackend: 0 }),
-    backends: [{ id: 'a', url: backend.url }],
-    policy: 'round-robin',
-    healthChecks: false,
-  });
-});
-afterAll(async () => {
-  await dispatcher.close(0);
-  await backend.close();
-});
+describe.each(PROXY_ENGINES)('no hidden pool limit, %s engine', (engine) => {
+  let backend: TestServer;
+  let dispatcher: RunningDispatcher;
+  const held: http.ServerResponse[] = [];
 
-describe('no hidden pool limit', () => {
+  beforeAll(async () => {
+    backend = await startTestServer((_req, res) => {
+      held.push(res);
+    });
+    dispatcher = await startDispatcher({
+      settings: ScenarioSchema.shape.dispatcher.parse({ maxConnPerBackend: 0, engine }),
+      backends: [{ id: 'a', url: backend.url }],
+      policy: 'round-robin',
+      healthChecks: false,
+    });
+  });
+  afterAll(async () => {
+    await dispatcher.close(0);
+    await backend.close();
+  });
+
   it(`${CONCURRENT} concurrent requests to one backend all reach it at once`, async () => {
     const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
     const answers = Array.from(

@@ -1,21 +1,22 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROXY_ENGINES } from '../../core/scenario.js';
 import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { ADMIN_TOKEN, get, rawRequest, replicasScenario } from './dispatcher-helpers.js';
 
-let up: RunningUp;
-let url: string;
+describe.each(PROXY_ENGINES)('dispatcher routing on real sockets, %s engine', (engine) => {
+  let up: RunningUp;
+  let url: string;
 
-beforeAll(async () => {
-  up = await startUp({ scenario: replicasScenario(3), policy: 'round-robin', adminToken: ADMIN_TOKEN });
-  url = up.dispatcher.url;
-});
-afterAll(async () => {
-  await up?.close();
-});
+  beforeAll(async () => {
+    up = await startUp({ scenario: replicasScenario(3, { dispatcher: { engine } }), policy: 'round-robin', adminToken: ADMIN_TOKEN });
+    url = up.dispatcher.url;
+  });
+  afterAll(async () => {
+    await up?.close();
+  });
 
-describe('dispatcher routing on real sockets', () => {
   it('round-robin visits the replicas in order', async () => {
     const served: (string | null)[] = [];
     for (let i = 0; i < 9; i++) {
@@ -55,6 +56,21 @@ describe('dispatcher routing on real sockets', () => {
     const answer = await get(`${url}/page`);
     expect(answer.headers.get('keep-alive')).toBeNull();
     expect(answer.headers.get('x-vm-load')).not.toBeNull();
+  });
+});
+
+describe('dispatcher admin and metrics on real sockets', () => {
+  let up: RunningUp;
+  let url: string;
+
+  beforeAll(async () => {
+    up = await startUp({ scenario: replicasScenario(3), policy: 'round-robin', adminToken: ADMIN_TOKEN });
+    url = up.dispatcher.url;
+    // Traffic for the counts and metrics below: four rounds of the three replicas.
+    for (let i = 0; i < 12; i++) expect((await get(`${url}/page`)).status).toBe(200);
+  });
+  afterAll(async () => {
+    await up?.close();
   });
 
   it('switches policy through the admin API with the token, and refuses it without', async () => {

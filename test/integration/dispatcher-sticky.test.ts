@@ -1,22 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROXY_ENGINES } from '../../core/scenario.js';
 import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { get, replicasScenario } from './dispatcher-helpers.js';
-
-let up: RunningUp;
-
-beforeAll(async () => {
-  up = await startUp({ scenario: replicasScenario(3), policy: 'session-sticky' });
-});
-afterAll(async () => {
-  await up?.close();
-});
 
 /** The `name=value` part of a Set-Cookie header for the session cookie. */
 function sessionCookie(setCookie: string[]): string | undefined {
   return setCookie.find((c) => c.startsWith('dl_session='))?.split(';')[0];
 }
 
-describe('session-sticky on real sockets', () => {
+describe.each(PROXY_ENGINES)('session-sticky on real sockets, %s engine', (engine) => {
+  let up: RunningUp;
+
+  beforeAll(async () => {
+    up = await startUp({ scenario: replicasScenario(3, { dispatcher: { engine } }), policy: 'session-sticky' });
+  });
+  afterAll(async () => {
+    await up?.close();
+  });
+
   it('keeps a session on its replica for 100 requests, and re-pins it when that replica stops', async () => {
     const first = await get(`${up.dispatcher.url}/cart`);
     expect(first.status).toBe(200);
@@ -54,7 +55,7 @@ describe('session-sticky on real sockets', () => {
   });
 
   it('keys sessions on a header when the policy says so, without cookies', async () => {
-    const byHeader = await startUp({ scenario: replicasScenario(3), policy: { name: 'session-sticky', options: { key: 'header', header: 'x-user' } } });
+    const byHeader = await startUp({ scenario: replicasScenario(3, { dispatcher: { engine } }), policy: { name: 'session-sticky', options: { key: 'header', header: 'x-user' } } });
     try {
       for (const user of ['ann', 'bob', 'cy']) {
         const seen = new Set<string | null>();

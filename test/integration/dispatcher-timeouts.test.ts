@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
+import { PROXY_ENGINES } from '../../core/scenario.js';
 import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { get, replicasScenario, until } from './dispatcher-helpers.js';
 
@@ -8,13 +9,13 @@ afterAll(async () => {
   await Promise.all(running.map((u) => u.close()));
 });
 
-async function start(cpuMs: number, timeouts: { upstreamMs: number; totalMs: number }): Promise<RunningUp> {
-  const up = await startUp({ scenario: replicasScenario(1, { cpuMs, dispatcher: { timeouts } }), policy: 'round-robin', dispatcher: { healthChecks: false } });
-  running.push(up);
-  return up;
-}
+describe.each(PROXY_ENGINES)('timeouts and client aborts on real sockets, %s engine', (engine) => {
+  async function start(cpuMs: number, timeouts: { upstreamMs: number; totalMs: number }): Promise<RunningUp> {
+    const up = await startUp({ scenario: replicasScenario(1, { cpuMs, dispatcher: { timeouts, engine } }), policy: 'round-robin', dispatcher: { healthChecks: false } });
+    running.push(up);
+    return up;
+  }
 
-describe('timeouts and client aborts on real sockets', () => {
   it('answers 504 when the backend is silent past the upstream timeout, and frees the lease', async () => {
     const up = await start(3000, { upstreamMs: 150, totalMs: 10_000 });
     const answer = await get(`${up.dispatcher.url}/slow`);
