@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { loadScenario, policyLabel, type PolicySpec } from '../core/scenario.js';
+import { loadScenario, policyLabel, type PolicySpec, type ProxyEngineName } from '../core/scenario.js';
 import type { Report } from '../core/report.js';
 import type { Millis } from '../core/types.js';
 import { runCompare } from '../loadtest/compare.js';
 import { LoadAborted } from '../loadtest/loadgen.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { createCompareProgress } from './compare-progress.js';
+import { ENGINE_HELP, parseEngine, withEngine } from './dispatcher-options.js';
 import { CliError, INTERRUPTED_EXIT } from './errors.js';
 import { commandLine, parseCount, parseDurationFlag, parsePositive, parseSloFlag, selectPolicies, SLO_HELP } from './flags.js';
 import type { CliIo } from './io.js';
@@ -31,6 +32,7 @@ interface CompareFlags {
   html?: string;
   out?: string;
   slo?: string;
+  engine?: ProxyEngineName;
 }
 
 export function registerCompare(program: Command, io: CliIo): void {
@@ -47,9 +49,10 @@ export function registerCompare(program: Command, io: CliIo): void {
     .option('--html <file>', 'write the HTML report here, the Markdown summary beside it')
     .option('--slo <thresholds>', SLO_HELP, parseSloFlag)
     .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
+    .option('--engine <name>', ENGINE_HELP, parseEngine)
     .action(async (flags: CompareFlags, command: Command) => {
       if (flags.rate !== undefined && flags.connections !== undefined) throw new CliError('--rate and --connections: give one or the other (open or closed loop)');
-      const scenario = loadScenario(flags.scenario, checkPolicySpecs);
+      const scenario = withEngine(loadScenario(flags.scenario, checkPolicySpecs), flags.engine);
       const warmupMs = flags.warmup ?? scenario.warmup;
       const durationMs = flags.duration ?? scenario.duration;
       if (durationMs <= warmupMs) throw new CliError(`--duration: ${durationMs} ms must be longer than the warm-up (${warmupMs} ms)`);

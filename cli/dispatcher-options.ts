@@ -1,13 +1,27 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { policyLabel, policyName, type PolicySpec, type Scenario } from '../core/scenario.js';
+import { policyLabel, policyName, PROXY_ENGINES, type PolicySpec, type ProxyEngineName, type Scenario } from '../core/scenario.js';
 import type { RunningDispatcher } from '../dispatcher/dispatcher-service.js';
 import { CliError } from './errors.js';
 import { loadPolicies, policyFileSpec } from './policy-files.js';
 import type { CliIo } from './io.js';
 
 /** What `dispatchlab dispatcher` and `dispatchlab up` share: the policy, the admin token, the banner, and (with `host`) signals. */
+
+export const ENGINE_HELP = `the proxy engine: ${PROXY_ENGINES.join(' or ')} (default: the scenario's dispatcher.engine, else undici)`;
+
+/** `--engine`: one of PROXY_ENGINES. */
+export function parseEngine(text: string): ProxyEngineName {
+  const engine = PROXY_ENGINES.find((name) => name === text);
+  if (engine === undefined) throw new CliError(`--engine: expected ${PROXY_ENGINES.join(' or ')}, got "${text}"`);
+  return engine;
+}
+
+/** The scenario with `--engine`, when given, in place of its dispatcher.engine. */
+export function withEngine(scenario: Scenario, engine: ProxyEngineName | undefined): Scenario {
+  return engine === undefined ? scenario : { ...scenario, dispatcher: { ...scenario.dispatcher, engine } };
+}
 
 /**
  * A policy by label or name: the scenario's entry (with its options) when it lists one, else a

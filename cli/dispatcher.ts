@@ -3,7 +3,8 @@ import { loadScenario } from '../core/scenario.js';
 import { backendsFromScenario, parseBackendList } from '../dispatcher/backend-list.js';
 import { startDispatcher } from '../dispatcher/dispatcher-service.js';
 import { checkPolicySpecs } from '../policies/index.js';
-import { asCliError, closeOnSignal, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
+import { asCliError, closeOnSignal, ENGINE_HELP, parseEngine, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withEngine } from './dispatcher-options.js';
+import type { ProxyEngineName } from '../core/scenario.js';
 import { parsePort } from './flags.js';
 import type { CliIo } from './io.js';
 
@@ -24,8 +25,9 @@ export function registerDispatcher(program: Command, io: CliIo): void {
     .option('--bind <address>', 'proxy address', '127.0.0.1')
     .option('--admin-bind <address>', 'admin address (keep it private: it controls the dispatcher)', '127.0.0.1')
     .option('--admin-token-file <file>', 'file holding the admin bearer token (else DISPATCHLAB_ADMIN_TOKEN, else generated)')
-    .action(async (opts: { scenario: string; backends?: string; policy?: string; port: number; adminPort: number; bind: string; adminBind: string; adminTokenFile?: string }) => {
-      const scenario = loadScenario(opts.scenario, checkPolicySpecs);
+    .option('--engine <name>', ENGINE_HELP, parseEngine)
+    .action(async (opts: { scenario: string; backends?: string; policy?: string; port: number; adminPort: number; bind: string; adminBind: string; adminTokenFile?: string; engine?: ProxyEngineName }) => {
+      const scenario = withEngine(loadScenario(opts.scenario, checkPolicySpecs), opts.engine);
       let backends;
       try {
         backends = opts.backends !== undefined ? parseBackendList(opts.backends, scenario) : backendsFromScenario(scenario);

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { startUp } from '../dispatcher/local-fleet.js';
-import { asCliError, closeOnSignal, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
+import { asCliError, closeOnSignal, ENGINE_HELP, parseEngine, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withEngine } from './dispatcher-options.js';
+import type { ProxyEngineName } from '../core/scenario.js';
 import { parsePort } from './flags.js';
 import type { CliIo } from './io.js';
 
@@ -20,8 +21,9 @@ export function registerUp(program: Command, io: CliIo): void {
     .option('--admin-port <port>', 'admin API, dashboard and /metrics port', parsePort('--admin-port'), 9901)
     .option('--bind <address>', 'proxy address', '127.0.0.1')
     .option('--admin-token-file <file>', 'file holding the admin bearer token (else DISPATCHLAB_ADMIN_TOKEN, else generated)')
-    .action(async (opts: { scenario: string; policy?: string; port: number; adminPort: number; bind: string; adminTokenFile?: string }) => {
-      const scenario = loadScenario(opts.scenario, checkPolicySpecs);
+    .option('--engine <name>', ENGINE_HELP, parseEngine)
+    .action(async (opts: { scenario: string; policy?: string; port: number; adminPort: number; bind: string; adminTokenFile?: string; engine?: ProxyEngineName }) => {
+      const scenario = withEngine(loadScenario(opts.scenario, checkPolicySpecs), opts.engine);
       const adminToken = readAdminToken(opts.adminTokenFile);
       const policy = await resolvePolicy(scenario, opts.policy);
       const up = await startUp({

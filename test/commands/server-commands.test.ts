@@ -63,6 +63,10 @@ describe('dispatchlab dispatcher: bad input', () => {
     await refused(['dispatcher', '--scenario', TWO, '--backends', 'a=http://127.0.0.1:1,a=http://127.0.0.1:2'], 'backend "a" is listed twice');
   });
 
+  it('checks --engine', async () => {
+    await refused(['dispatcher', '--scenario', TWO, '--engine', 'nginx'], '--engine: expected undici or http-proxy, got "nginx"');
+  });
+
   it('checks the ports', async () => {
     await refused(['dispatcher', '--scenario', TWO, '--port', '-1'], '--port: expected a port 0-65535, got "-1"');
     await refused(['dispatcher', '--scenario', TWO, '--admin-port', 'x'], '--admin-port: expected a port 0-65535, got "x"');
@@ -89,5 +93,6 @@ describe('dispatchlab up: bad input', () => {
     await refused(['up', '--scenario', TWO, '--policy', 'nope', '--port', '0', '--admin-port', '0'], /unknown policy "nope"/);
     await refused(['up', '--scenario', TWO, '--port', '65536'], '--port: expected a port 0-65535, got "65536"');
     await refused(['up', '--scenario', TWO, '--admin-token-file', join(dir, 'none')], '--admin-token-file: cannot read');
+    await refused(['up', '--scenario', TWO, '--engine', 'HTTP-PROXY'], '--engine: expected undici or http-proxy, got "HTTP-PROXY"');
   });
 });
