@@ -44,8 +44,14 @@ export function prepareUpstreamHeaders(req: IncomingMessage): { clientClose: boo
   return { clientClose };
 }
 
-/** Rewrite a backend response's headers in place before they are copied to the client. */
+/**
+ * Rewrite a backend response's headers in place before they are copied to the client. The
+ * backend's Transfer-Encoding goes too: the body arrives decoded, and our server frames it for
+ * the client's connection (chunked, or closed at the end for HTTP/1.0). Upstream, each engine
+ * frames the request body itself.
+ */
 export function prepareDownstreamHeaders(headers: IncomingHttpHeaders, clientClose: boolean): void {
   dropHopByHop(headers);
+  delete headers['transfer-encoding'];
   headers.connection = clientClose ? 'close' : 'keep-alive';
 }

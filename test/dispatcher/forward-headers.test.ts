@@ -32,7 +32,7 @@ describe('prepareUpstreamHeaders', () => {
 
 describe('prepareDownstreamHeaders', () => {
   it("drops the backend's connection headers and states the client's", () => {
-    const headers: Record<string, string> = { connection: 'keep-alive', 'keep-alive': 'timeout=65', 'x-vm-load': '0.5' };
+    const headers: Record<string, string> = { connection: 'keep-alive', 'keep-alive': 'timeout=65', 'transfer-encoding': 'chunked', 'x-vm-load': '0.5' };
     prepareDownstreamHeaders(headers, true);
     expect(headers).toEqual({ connection: 'close', 'x-vm-load': '0.5' });
   });

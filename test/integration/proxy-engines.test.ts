@@ -122,6 +122,8 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
     expect(seen['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
     for (const name of ['x-backend-private', 'keep-alive', 'proxy-authenticate', 'upgrade', 'trailer']) expect(answer.headers[name], name).toBeUndefined();
     expect(answer.headers['x-end-to-end']).toBe('kept');
+    // Chunked from the backend, framed again by the dispatcher for this connection.
+    expect(answer.headers['transfer-encoding']).toBe('chunked');
     expect(answer.headers.connection).toBe('keep-alive');
   });
 
@@ -225,11 +227,12 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
         req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
         req.on('end', () => res.end('ok'));
       },
-      { timeouts: { upstreamMs: 5000, totalMs: 300 }, client: { bodyTimeoutMs: 20_000 } },
+      { timeouts: { upstreamMs: 5000, totalMs: 1000 }, client: { bodyTimeoutMs: 20_000 } },
     );
+    // The body takes at least 1.2 s, longer than the total timeout.
     const chunks = Array.from({ length: 5 }, () => Buffer.alloc(1000, 1));
-    const answer = request(dispatcher.url, { method: 'POST', headers: { 'content-length': '5000' }, chunks, gapMs: 150 });
-    // While the body trickles in (longer than the total timeout), no backend slot is taken.
+    const answer = request(dispatcher.url, { method: 'POST', headers: { 'content-length': '5000' }, chunks, gapMs: 300 });
+    // While the body trickles in, no backend slot is taken.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(dispatcher.balancer.views()[0].inFlight).toBe(0);
     expect(served).toBe(0);
