@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Rng } from '../core/rng.js';
+import { lingerOn } from '../core/server-lifecycle.js';
 import type { RequestClass } from '../core/scenario.js';
 import { classify, drawCost, type RequestCosts } from '../core/workload.js';
 import type { HostMetrics } from './host-metrics.js';
@@ -85,6 +86,8 @@ async function serveRequest(opts: ReplicaAppOptions, port: VmPort, req: Request,
   }
   const body = await readBody(req, opts.maxBodyBytes);
   if (body === 'too-large') {
+    // Answered before the whole body: drop the rest rather than reset the connection under the
+    // 413 (through the dispatcher, the reset turned it into a 502 charged to this replica: 17.6).
     res.status(413).json({ error: `request body exceeds ${opts.maxBodyBytes} bytes`, vm });
     lingerOn(req);
     return;
@@ -112,24 +115,6 @@ async function serveRequest(opts: ReplicaAppOptions, port: VmPort, req: Request,
   res.on('close', () => {
     if (!finished) job.cancel();
   });
-}
-
-/** How long a replica reads (and drops) the rest of an upload it refused: nginx's lingering_time. */
-export const LINGER_MS = 5000;
-
-/**
- * After an early answer, read and drop the rest of the request body for up to LINGER_MS before
- * cutting the connection, as nginx's lingering close does. Closing at once while the client still
- * sends makes the kernel reset the connection, and the reset can destroy the answer before a
- * client that is still uploading reads it: through the dispatcher, a 413 became a 502 counted
- * against the replica (issue 17.6). Once the body is in, the connection is kept alive as usual.
- */
-function lingerOn(req: IncomingMessage): void {
-  if (req.complete) return;
-  const cut = setTimeout(() => req.socket.destroy(), LINGER_MS);
-  const done = (): void => clearTimeout(cut);
-  req.once('end', done).once('close', done);
-  req.resume();
 }
 
 /** The generated request's index (`?n=I`, an integer >= 0), or undefined. */

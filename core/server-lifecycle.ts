@@ -1,5 +1,5 @@
 import type { AddressInfo, Server as NetServer } from 'node:net';
-import { systemClock } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
 
 /** What node:http's Server adds that a graceful close needs; typed here so core/ stays free of node:http. */
 export type Server = NetServer & { closeAllConnections(): void; closeIdleConnections(): void };
@@ -61,4 +61,34 @@ export function closeServer(server: Server, graceMs: number): Promise<void> {
 export function serverUrl(bind: string, port: number): string {
   const host = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind;
   return `http://${host}:${port}`;
+}
+
+/** How long a server reads (and drops) the rest of an upload it answered early: nginx's lingering_time. */
+export const LINGER_MS = 5000;
+
+/** What lingerOn needs of a node:http IncomingMessage (typed here so core/ stays free of node:http). */
+export interface Upload {
+  readonly complete: boolean;
+  readonly socket: { destroy(): void } | null;
+  unpipe(): unknown;
+  resume(): unknown;
+  once(event: 'end', fn: () => void): unknown;
+}
+
+/**
+ * After an answer that came before the whole request body (a 413, a 503, an error), read and drop
+ * the rest of the body for up to LINGER_MS, then cut the connection, as nginx's lingering close
+ * does. Closing at once while the client still sends makes the kernel reset the connection, and
+ * the reset can destroy the answer before the client reads it; leaving the rest unread would
+ * stall the connection, so its next request would never be read. Once the body is in, the
+ * connection is kept alive as usual.
+ */
+export function lingerOn(req: Upload, clock: Clock = systemClock): void {
+  if (req.complete) return;
+  const socket = req.socket;
+  const cancel = clock.schedule(LINGER_MS, () => socket?.destroy());
+  req.once('end', cancel);
+  // Whatever still reads the body (a proxy's upstream request) has no use for it now.
+  req.unpipe();
+  req.resume();
 }

@@ -3,6 +3,7 @@ import { serialize as serializeCookie } from 'cookie';
 import type { Clock } from '../core/clock.js';
 import { NO_BACKEND, type RequestEvents } from '../core/request-events.js';
 import type { BackendId, Millis } from '../core/types.js';
+import { lingerOn } from '../core/server-lifecycle.js';
 import type { Balancer } from './balancer/balancer.js';
 import type { DeadlineOwner, DeadlineQueue } from './balancer/deadlines.js';
 import { isBackendFailure } from './balancer/outlier.js';
@@ -212,6 +213,8 @@ class Exchange implements DeadlineOwner {
   private record(backend: BackendId, code: string): void {
     if (this.recorded) return;
     this.recorded = true;
+    // Answered before the client finished its upload (an early 413, a 503): drop the rest.
+    lingerOn(this.req);
     this.deps.events.answered(this.arrivedAt, backend, code, this.deps.clock.now() - this.arrivedAt);
   }
 }

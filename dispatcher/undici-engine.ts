@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { AttemptOutcome } from './balancer/types.js';
 import { NOT_CONNECTED, type ForwardHandle, type ForwardHooks, type ProxyEngine, type ProxyEngineOptions } from './proxy-engine.js';
@@ -19,7 +20,8 @@ import { hasBody } from './request-info.js';
  *   written is a 'connect-error', which the Balancer may retry.
  * - A client that leaves aborts the upstream dispatch: the replica sees its connection close.
  * - An early answer (a replica's 413 before it read the whole upload) is relayed: undici delivers
- *   the response even when the request body was not fully written, then drops that connection.
+ *   the response even when the request body was not fully written, then drops that connection
+ *   (and the dispatcher drops the rest of the client's upload, keeping its connection).
  *   The client's own broken upload is the client's error ('client-abort'), never the backend's.
  */
 
@@ -74,7 +76,8 @@ class UndiciAttempt implements ForwardHandle, Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    if (this.settled) return;
+    // Informational answers (103 Early Hints) are not relayed: the client gets the final one.
+    if (this.settled || status < 200) return;
     this.responded = true;
     this.hooks.onResponseHead?.(status, headers);
     if (statusMessage) this.res.writeHead(status, statusMessage, headers);
@@ -114,6 +117,20 @@ class UndiciAttempt implements ForwardHandle, Dispatcher.DispatchHandler {
   }
 }
 
+/**
+ * The streamed body undici reads: `req` piped into a PassThrough. Undici destroys its body stream
+ * when a dispatch ends before the body was all sent (an early answer, a reset); destroying `req`
+ * itself would stall the client's connection (nothing would read the rest of its upload). This
+ * way only the PassThrough goes, `req` is unpiped, and the dispatcher drops the rest (lingerOn).
+ */
+function streamedBody(req: IncomingMessage): Readable {
+  const body = new PassThrough();
+  req.pipe(body);
+  // The client's broken upload reaches undici as a body error.
+  req.once('error', (err) => body.destroy(err));
+  return body;
+}
+
 /** Request headers undici frames itself and refuses to be given (hop-by-hop ones are gone already). */
 function upstreamHeaders(req: IncomingMessage, host: string): IncomingHttpHeaders {
   // Host names the backend (as http-proxy's changeOrigin): a forged one cannot steer the request.
@@ -150,7 +167,7 @@ export function createUndiciEngine(opts: ProxyEngineOptions): ProxyEngine {
           path: req.url ?? '/',
           method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
           headers: upstreamHeaders(req, target.host),
-          body: body ?? (withBody ? req : null),
+          body: body ?? (withBody ? streamedBody(req) : null),
         },
         attempt,
       );

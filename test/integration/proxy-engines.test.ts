@@ -196,6 +196,29 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
     expect(dispatcher.balancer.backends()[0].state).toBe('healthy');
   });
 
+  it("after an early answer, the rest of the client's upload is dropped and its connection serves the next request", async () => {
+    const { dispatcher } = await setup(engine, (req, res) => {
+      if (req.method === 'POST') {
+        res.writeHead(413);
+        res.end('too large');
+        req.resume();
+      } else {
+        res.end('next');
+      }
+    });
+    const socket = net.connect(Number(new URL(dispatcher.url).port), '127.0.0.1');
+    cleanups.push(async () => void socket.destroy());
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (data += chunk));
+    socket.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${4 << 20}\r\n\r\n`);
+    socket.write(Buffer.alloc(1 << 20));
+    await until(() => /^HTTP\/1\.1 413 [^]*too large/.test(data));
+    socket.write(Buffer.alloc(3 << 20));
+    socket.write('GET /next HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => /HTTP\/1\.1 200 [^]*next$/.test(data));
+  });
+
   it("a client's broken upload is the client's error, not the backend's", async () => {
     let arrived = false;
     const { dispatcher, outcomes } = await setup(
