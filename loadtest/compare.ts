@@ -147,6 +147,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
     command: opts.command,
     environment: {
       systemUnderTest: `dispatcher and ${scenario.hosts.length} hypervisor host(s) with ${replicas.length} replicas, in one process (pid ${process.pid}), fresh for each policy, on 127.0.0.1`,
+      proxyEngine: scenario.dispatcher.engine,
       loadGenerator:
         plan?.kind === 'closed'
           ? `autocannon, closed loop, ${plan.connections} connections, in a child process per policy (pids ${generatorPids.join(', ')})`

@@ -68,6 +68,7 @@ describe('runCompare', () => {
     expect(progress.filter((p) => p.stage === 'done').map((p) => p.policy)).toEqual(['round-robin', 'session-sticky']);
     expect(progress.some((p) => p.tick?.phase === 'measure')).toBe(true);
     expect(String(report.environment?.loadGenerator)).toMatch(/child process per policy \(pids \d+, \d+\)/);
+    expect(report.environment?.proxyEngine).toBe('undici');
   });
 
   it('renders the report as HTML with a chart per section', async () => {
