@@ -153,7 +153,10 @@ class Exchange implements DeadlineOwner {
     this.awaitingHead = false;
     const load = Number(headers['x-vm-load']);
     if (headers['x-vm-load'] !== undefined && Number.isFinite(load)) this.deps.balancer.reportLoad(lease.backend, load);
-    prepareDownstreamHeaders(headers, this.clientClose);
+    // An answer before the whole upload (an early 413) keeps the connection, even for a client
+    // that asked to close it, while the rest is read and dropped (lingerOn): closing under the
+    // upload would reset the connection, which can destroy the answer before the client reads it.
+    prepareDownstreamHeaders(headers, this.clientClose && this.req.complete);
     // (Re)issue the session cookie when a sticky policy (re)pinned the session, or the session is new.
     const session = this.deps.balancer.policy.session;
     if (session && this.cookieSession && (lease.repin || this.cookieSession.fresh)) {
@@ -167,6 +170,14 @@ class Exchange implements DeadlineOwner {
   private attemptEnded(lease: Lease, outcome: AttemptOutcome): void {
     this.forwarding = undefined;
     this.awaitingHead = false;
+    if (outcome.kind === 'timeout' && this.uploadStalledByClient()) {
+      // HAProxy's `timeout http-request`: time ran out while we waited for the client's body.
+      lease.end({ kind: 'client-abort' });
+      this.deps.events.attemptEnded(this.arrivedAt, lease.backend, false);
+      sendJson(this.res, 408, { error: 'the request body did not arrive in time' }, { connection: 'close' });
+      this.record(lease.backend, '408');
+      return;
+    }
     lease.end(outcome);
     this.deps.events.attemptEnded(this.arrivedAt, lease.backend, isBackendFailure(outcome));
     switch (outcome.kind) {
@@ -187,6 +198,14 @@ class Exchange implements DeadlineOwner {
         this.record(lease.backend, 'error');
         return;
     }
+  }
+
+  /**
+   * The client is still sending a streamed body and we wait on it: the body is incomplete and
+   * flowing (a backend that stopped reading would have paused it, through the pipe's backpressure).
+   */
+  private uploadStalledByClient(): boolean {
+    return !this.req.complete && this.req.readableFlowing === true;
   }
 
   private totalTimeout(): void {

@@ -263,6 +263,35 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
     expect(bodyBytes).toBe(5000);
   });
 
+  it('a streamed upload the client stalls is its fault when time runs out: 408, the backend not charged', async () => {
+    let arrived = false;
+    const { dispatcher, outcomes } = await setup(
+      engine,
+      (req, res) => {
+        arrived = true;
+        req.resume();
+        req.on('end', () => res.end('ok'));
+      },
+      { timeouts: { upstreamMs: 300, totalMs: 20_000 }, outlier: { consecutiveErrors: 1 } },
+    );
+    const answer = new Promise<RawAnswer>((resolve, reject) => {
+      const req = http.request(`${dispatcher.url}/upload`, { method: 'POST', agent: false, headers: { 'content-length': String(4 * SMALL_BODY_BYTES) } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '' }));
+      });
+      req.on('error', reject);
+      // Half the body, then nothing: the dispatcher streams what came and waits for the rest.
+      req.write(Buffer.alloc(2 * SMALL_BODY_BYTES));
+    });
+    const { status, headers } = await answer;
+    expect(arrived).toBe(true);
+    expect(status).toBe(408);
+    expect(headers.connection).toBe('close');
+    expect(outcomes.map((o) => o.outcome)).toEqual([{ kind: 'client-abort' }]);
+    expect(dispatcher.balancer.backends()[0].state).toBe('healthy');
+    expect(await requestsTotal(dispatcher, 'a', '408')).toBe(1);
+  });
+
   it('answers 408 to a small body that does not arrive in time, without a backend', async () => {
     let served = 0;
     const { dispatcher, outcomes } = await setup(
