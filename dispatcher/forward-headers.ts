@@ -9,7 +9,14 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
  * backend sees the whole chain.
  */
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'expect'];
+/**
+ * Hop-by-hop headers, and those for this hop's proxy (its credentials, its challenge). Proxy-Status
+ * (RFC 9209) is not among them: intermediaries append to it for the client.
+ */
+const HOP_BY_HOP = [
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect',
+  'proxy-authorization', 'proxy-authenticate', 'proxy-authentication-info',
+];
 
 function dropHopByHop(headers: IncomingHttpHeaders): void {
   const connection = headers.connection;
