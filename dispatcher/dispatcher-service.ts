@@ -84,7 +84,8 @@ export interface RunningDispatcher {
   close(graceMs?: number): Promise<void>;
 }
 
-const ENGINES: Record<DispatcherSettings['engine'], (opts: ProxyEngineOptions) => ProxyEngine> = {
+/** The proxy engine of each `dispatcher.engine` name. */
+export const PROXY_ENGINE_FACTORIES: Record<DispatcherSettings['engine'], (opts: ProxyEngineOptions) => ProxyEngine> = {
   undici: createUndiciEngine,
   'http-proxy': createHttpProxyEngine,
 };
@@ -163,7 +164,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   };
   // One resolver cache for the proxy and the probes: one lookup per backend name per TTL.
   const dns = new DnsCache();
-  const engine = ENGINES[settings.engine]({
+  const engine = PROXY_ENGINE_FACTORIES[settings.engine]({
     lookup: dns.lookup,
     upstreamTimeoutMs: settings.timeouts.upstreamMs,
     maxSocketsPerBackend: settings.maxConnPerBackend > 0 ? settings.maxConnPerBackend : undefined,

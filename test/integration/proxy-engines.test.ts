@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PROXY_ENGINES, ScenarioSchema } from '../../core/scenario.js';
 import type { BackendId } from '../../core/types.js';
 import type { AttemptOutcome } from '../../dispatcher/balancer/types.js';
-import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
+import { PROXY_ENGINE_FACTORIES, startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 import { SMALL_BODY_BYTES } from '../../dispatcher/request-body.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 import { until } from './dispatcher-helpers.js';
@@ -77,6 +77,31 @@ async function requestsTotal(d: RunningDispatcher, backend: string, code: string
 }
 
 describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
+  it('resolves backend names through the lookup it is given (the DNS cache), not the system resolver', async () => {
+    const backend = await startTestServer((_req, res) => res.end('resolved'));
+    const looked: string[] = [];
+    const proxy = PROXY_ENGINE_FACTORIES[engine]({
+      upstreamTimeoutMs: 5000,
+      lookup: (hostname, options, callback) => {
+        looked.push(hostname);
+        if (options.all) (callback as unknown as (err: null, all: { address: string; family: number }[]) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
+        else callback(null, '127.0.0.1', 4);
+      },
+    });
+    const target = new URL(`http://backend.dispatchlab.invalid:${new URL(backend.url).port}`);
+    const front = await startTestServer((req, res) => {
+      proxy.forward(req, res, target, { onOutcome: () => undefined });
+    });
+    cleanups.push(async () => {
+      proxy.close();
+      await front.close();
+      await backend.close();
+    });
+    const answer = await request(front.url);
+    expect(answer).toMatchObject({ status: 200, body: 'resolved' });
+    expect(looked).toContain('backend.dispatchlab.invalid');
+  });
+
   it('drops hop-by-hop headers both ways, rewrites Host and appends X-Forwarded-*', async () => {
     let seen: http.IncomingHttpHeaders = {};
     let seenBody = '';
