@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { backendsFromScenario, parseBackendList } from '../dispatcher/backend-list.js';
-import { startDispatcher } from '../dispatcher/dispatcher-service.js';
 import { checkPolicySpecs } from '../policies/index.js';
-import { asCliError, closeOnSignal, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
+import { WORKERS_FLAG, asCliError, closeOnSignal, dispatcherStarter, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
 import { parsePort } from './flags.js';
 import type { CliIo } from './io.js';
 
@@ -24,7 +23,8 @@ export function registerDispatcher(program: Command, io: CliIo): void {
     .option('--bind <address>', 'proxy address', '127.0.0.1')
     .option('--admin-bind <address>', 'admin address (keep it private: it controls the dispatcher)', '127.0.0.1')
     .option('--admin-token-file <file>', 'file holding the admin bearer token (else DISPATCHLAB_ADMIN_TOKEN, else generated)')
-    .action(async (opts: { scenario: string; backends?: string; policy?: string; port: number; adminPort: number; bind: string; adminBind: string; adminTokenFile?: string }) => {
+    .option(...WORKERS_FLAG)
+    .action(async (opts: { scenario: string; backends?: string; policy?: string; port: number; adminPort: number; bind: string; adminBind: string; adminTokenFile?: string; workers: number }) => {
       const scenario = loadScenario(opts.scenario, checkPolicySpecs);
       let backends;
       try {
@@ -34,7 +34,7 @@ export function registerDispatcher(program: Command, io: CliIo): void {
       }
       const adminToken = readAdminToken(opts.adminTokenFile);
       const policy = await resolvePolicy(scenario, opts.policy);
-      const running = await startDispatcher({
+      const running = await dispatcherStarter(opts.workers, io)({
         settings: scenario.dispatcher,
         backends,
         policy,

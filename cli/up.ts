@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { startUp } from '../dispatcher/local-fleet.js';
-import { asCliError, closeOnSignal, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
+import { WORKERS_FLAG, asCliError, closeOnSignal, dispatcherStarter, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
 import { parsePort } from './flags.js';
 import type { CliIo } from './io.js';
 
@@ -20,7 +20,8 @@ export function registerUp(program: Command, io: CliIo): void {
     .option('--admin-port <port>', 'admin API, dashboard and /metrics port', parsePort('--admin-port'), 9901)
     .option('--bind <address>', 'proxy address', '127.0.0.1')
     .option('--admin-token-file <file>', 'file holding the admin bearer token (else DISPATCHLAB_ADMIN_TOKEN, else generated)')
-    .action(async (opts: { scenario: string; policy?: string; port: number; adminPort: number; bind: string; adminTokenFile?: string }) => {
+    .option(...WORKERS_FLAG)
+    .action(async (opts: { scenario: string; policy?: string; port: number; adminPort: number; bind: string; adminTokenFile?: string; workers: number }) => {
       const scenario = loadScenario(opts.scenario, checkPolicySpecs);
       const adminToken = readAdminToken(opts.adminTokenFile);
       const policy = await resolvePolicy(scenario, opts.policy);
@@ -32,7 +33,7 @@ export function registerUp(program: Command, io: CliIo): void {
         bind: opts.bind,
         adminToken,
         dispatcher: { sessionSecret: readSessionSecret() },
-      }).catch(asCliError);
+      }, dispatcherStarter(opts.workers, io)).catch(asCliError);
       io.stdout.write(`scenario   ${scenario.name}\n`);
       printDispatcher(io, up.dispatcher, policy, adminToken !== undefined);
       for (const h of up.hosts) {
