@@ -62,6 +62,8 @@ function workerEntry(): { exec: string; execArgv: string[] } {
 interface Slot {
   readonly index: number;
   worker?: Worker;
+  /** Its worker has started and caught up with every admin change: reads and changes go to it. */
+  ready: boolean;
   startedAtMs: number;
 }
 
@@ -104,6 +106,7 @@ export function mergeLiveWindows(windows: readonly LiveWindow[]): LiveWindow {
 export interface WorkerBackendView {
   readonly pid: number;
   readonly state: AdminBackend['state'];
+  readonly weight: number;
   readonly inFlight: number;
   readonly requests: number;
 }
@@ -120,7 +123,7 @@ export function mergeBackends(perWorker: ReadonlyArray<{ readonly pid: number; r
       requests: sum('requests'),
       errors: sum('errors'),
       ejections: sum('ejections'),
-      workers: views.map((v) => ({ pid: v.pid, state: v.b?.state ?? 'down', inFlight: v.b?.inFlight ?? 0, requests: v.b?.requests ?? 0 })),
+      workers: views.map((v) => ({ pid: v.pid, state: v.b?.state ?? 'down', weight: v.b?.weight ?? 0, inFlight: v.b?.inFlight ?? 0, requests: v.b?.requests ?? 0 })),
     };
   });
 }
@@ -149,26 +152,35 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
   const port = opts.port ?? 0;
   let closing = false;
   let nextCallId = 0;
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: () => void }>();
-  const slots: Slot[] = Array.from({ length: opts.workers }, (_, index) => ({ index, startedAtMs: 0 }));
+  const pending = new Map<number, { worker: Worker; resolve: (v: unknown) => void; reject: (e: Error) => void; timer: () => void }>();
+  const slots: Slot[] = Array.from({ length: opts.workers }, (_, index) => ({ index, ready: false, startedAtMs: 0 }));
 
   function fork(slot: Slot): Promise<string> {
     return new Promise((resolve, reject) => {
       const worker = cluster.fork();
       slot.worker = worker;
+      slot.ready = false;
       slot.startedAtMs = systemClock.now();
       let ready = false;
+      let given = 0;
       // A send to a worker that is going away fails with EPIPE; its 'exit' tells the rest.
       worker.on('error', () => undefined);
       worker.on('message', (msg: unknown) => {
         if (!isProtocolMessage(msg)) return;
         const m = msg as FromWorker;
         if (m.dispatchlab === 'hello') {
+          given = replay.length;
           const start: ToWorker = { dispatchlab: 'start', config: { ...baseConfig, index: slot.index, port, replay: [...replay] } };
           worker.send(start);
         } else if (m.dispatchlab === 'ready') {
           ready = true;
-          resolve(m.url);
+          // Changes made while it started are sent now, in the queue of changes, so none is missed.
+          const catchUp = writes.then(async () => {
+            for (const call of replay.slice(given)) await callOne(worker, call);
+            slot.ready = slot.worker === worker;
+          });
+          writes = catchUp.catch(() => undefined);
+          catchUp.then(() => resolve(m.url), reject);
         } else if (m.dispatchlab === 'failed') {
           reject(new Error(m.message));
         } else if (m.dispatchlab === 'reply') {
@@ -181,9 +193,16 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
         }
       });
       worker.on('exit', (code, signal) => {
+        for (const [id, p] of pending) {
+          if (p.worker !== worker) continue;
+          pending.delete(id);
+          p.timer();
+          p.reject(new AdminError(503, `dispatcher worker ${slot.index + 1} (pid ${worker.process.pid}) exited before it answered; try again`));
+        }
         if (!ready) reject(new Error(`dispatcher worker ${slot.index + 1} exited before it was ready (${signal ?? `code ${code}`})`));
         if (slot.worker !== worker) return;
         slot.worker = undefined;
+        slot.ready = false;
         if (closing || !ready) return;
         restarts.inc();
         log(`dispatcher: worker ${slot.index + 1} (pid ${worker.process.pid}) died (${signal ?? `code ${code}`}); starting another`);
@@ -206,13 +225,13 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
         pending.delete(id);
         reject(new AdminError(504, `dispatcher worker (pid ${worker.process.pid}) did not answer ${call.method} within ${CALL_TIMEOUT_MS} ms`));
       });
-      pending.set(id, { resolve, reject, timer });
+      pending.set(id, { worker, resolve, reject, timer });
       const message: ToWorker = { dispatchlab: 'call', id, call };
       worker.send(message);
     });
   }
 
-  const live = (): Worker[] => slots.flatMap((s) => (s.worker?.isConnected() ? [s.worker] : []));
+  const live = (): Worker[] => slots.flatMap((s) => (s.ready && s.worker?.isConnected() ? [s.worker] : []));
   async function ask<T>(method: WorkerRead): Promise<Array<{ pid: number; result: T }>> {
     const workers = live();
     if (workers.length === 0) throw new AdminError(503, 'no dispatcher worker is running');
