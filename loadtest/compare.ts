@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { systemClock } from '../core/clock.js';
-import type { PolicyRun, Report } from '../core/report.js';
+import type { DispatcherCpu, PolicyRun, Report } from '../core/report.js';
 import { RunAccumulator, timelineBucketMs } from '../core/run-accumulator.js';
 import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { Millis } from '../core/types.js';
@@ -87,6 +87,14 @@ function policyRun(label: string, scenario: Scenario, windowMs: Millis, events: 
   };
 }
 
+/** This process's CPU since `since` (at `sinceMs`), in seconds and as a share of one core (core/report.ts, DispatcherCpu). */
+function cpuShare(since: NodeJS.CpuUsage, sinceMs: Millis): { cpuSeconds: number; coreShare: number } {
+  const used = process.cpuUsage(since);
+  const cpuSeconds = (used.user + used.system) / 1e6;
+  const wallSeconds = (systemClock.now() - sinceMs) / 1000;
+  return { cpuSeconds, coreShare: wallSeconds > 0 ? cpuSeconds / wallSeconds : 0 };
+}
+
 export async function runCompare(opts: CompareOptions): Promise<Report> {
   const { scenario } = opts;
   const policies = opts.policies ?? scenario.policies;
@@ -99,6 +107,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
   const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host }));
   let plan: LoadPlan | undefined;
   const generatorPids: number[] = [];
+  const dispatcherCpu: Record<string, { cpuSeconds: number; coreShare: number }> = {};
 
   for (const [index, spec] of policies.entries()) {
     if (opts.signal?.aborted) break;
@@ -113,6 +122,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
       const endpoints = { dispatcherMetricsUrl: `${up.dispatcher.adminUrl}/metrics`, hostMetricsUrls: up.hosts.map((h) => h.metricsUrl) };
       plan = loadPlan(opts, up.dispatcher.url, warmupMs, measureMs);
       let before: FleetScrape | undefined;
+      let cpuBefore: { usage: NodeJS.CpuUsage; atMs: Millis } | undefined;
       const load = await runLoadInChild(
         plan,
         {
@@ -120,10 +130,12 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
           beforeMeasure: async () => {
             before = await scrapeFleet(endpoints);
             accumulator.startWindow(systemClock.now());
+            cpuBefore = { usage: process.cpuUsage(), atMs: systemClock.now() };
           },
         },
         opts.signal,
       );
+      if (cpuBefore !== undefined) dispatcherCpu[label] = cpuShare(cpuBefore.usage, cpuBefore.atMs);
       const after = await scrapeFleet(endpoints);
       if (before === undefined) throw new Error('compare: the load generator never reached the measured window');
       generatorPids.push(load.pid);
@@ -155,6 +167,11 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
         plan?.kind === 'closed'
           ? `per policy: ${warmupMs} ms warm-up, scrape, ${measureMs} ms measured window, scrape; requests in flight when a phase ends are abandoned (the dispatcher counts them as client aborts)`
           : `per policy: ${warmupMs} ms warm-up, drain, scrape, ${measureMs} ms measured window, drain, scrape`,
+      dispatcherCpu: {
+        process: `pid ${process.pid}: the dispatcher and the hosts' models (one process)`,
+        cores: os.availableParallelism(),
+        byPolicy: dispatcherCpu,
+      } satisfies DispatcherCpu,
       node: process.version,
       platform: `${os.platform()} ${os.arch()}`,
       cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown'}`,

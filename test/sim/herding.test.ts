@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseScenario } from '../../core/scenario.js';
-import { simulatePolicy } from '../../sim/simulation.js';
+import { simulate, simulatePolicy } from '../../sim/simulation.js';
 
 // Herding, in virtual time: each of K dispatchers sees only its own in-flight requests (the
 // simulator's `--dispatchers K`, the live dispatcher's `--workers K`: test/integration/
@@ -38,5 +38,10 @@ describe('least-loaded with several dispatchers (herding)', () => {
     expect(two.latencyMs.mean).toBeGreaterThan(one.latencyMs.mean * 1.05);
     // Fewer answers in the same virtual time: the collisions leave replicas idle meanwhile.
     expect(two.throughputRps).toBeLessThan(one.throughputRps);
+  });
+
+  it('has no dispatcher process to measure: the report says why instead of a CPU share', () => {
+    const report = simulate(fourReplicas(), { dispatchers: 2, requests: 100 });
+    expect(report.environment?.dispatcherCpu).toEqual({ notApplicable: expect.stringMatching(/^virtual time/) });
   });
 });
