@@ -55,24 +55,26 @@ function alive(pid: number): boolean {
   }
 }
 
-async function startCli(workers: number): Promise<Cli> {
-  const list = backends.map((b, i) => `${IDS[i]}=${b.url}`).join(',');
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'cli/main.ts', 'dispatcher', '--scenario', 'test/fixtures/dispatcher-two-replicas.yaml', '--backends', list, '--policy', 'least-loaded', '--port', '0', '--admin-port', '0', '--workers', String(workers)],
-    { env: { ...process.env, DISPATCHLAB_ADMIN_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+/** Run `dispatchlab <args>` as a process; resolves once its banner has printed the line `ready`. */
+async function startCommand(args: readonly string[], ready: RegExp): Promise<Cli> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { env: { ...process.env, DISPATCHLAB_ADMIN_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(child);
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitFor(`the banner of --workers ${workers} (stderr: ${err})`, () => /^backend\s+b4 /m.test(out) || child.exitCode !== null);
+  await waitFor(`the banner of ${args.join(' ')} (stderr: ${err})`, () => ready.test(out) || child.exitCode !== null);
   const dispatcher = /^dispatcher (\S+) \(policy [^,)]+(?:, \d+ workers: pids ([\d ]+))?\)/m.exec(out);
-  const admin = /^admin\s+(\S+)/m.exec(out);
+  const admin = /^admin\s+(http\S+)/m.exec(out);
   if (dispatcher === null || admin === null) throw new Error(`no banner: ${out}\n${err}`);
   return { child, url: dispatcher[1], adminUrl: admin[1], pids: (dispatcher[2] ?? String(child.pid)).split(' ').map(Number), stderr: () => err, exited };
+}
+
+function startCli(workers: number): Promise<Cli> {
+  const list = backends.map((b, i) => `${IDS[i]}=${b.url}`).join(',');
+  const args = ['dispatcher', '--scenario', 'test/fixtures/dispatcher-two-replicas.yaml', '--backends', list, '--policy', 'least-loaded', '--port', '0', '--admin-port', '0', '--workers', String(workers)];
+  return startCommand(args, /^backend\s+b4 /m);
 }
 
 interface BackendRow {
@@ -205,5 +207,20 @@ describe('dispatcher --workers 2', () => {
     expect((await answer).text).toBe('drained');
     expect(await cli.exited).toBe(0);
     for (const pid of workers) await waitFor(`worker ${pid} to exit`, () => !alive(pid));
+  });
+});
+
+describe('up --workers 2', () => {
+  it('runs the hosts in the primary and the dispatcher in two workers; the dashboard shows the fleet and every worker', { timeout: 120_000 }, async () => {
+    const cli = await startCommand(['up', '--scenario', 'test/fixtures/dispatcher-two-replicas.yaml', '--port', '0', '--admin-port', '0', '--workers', '2'], /^replica\s+r2 /m);
+    expect(cli.pids).toHaveLength(2);
+    for (let i = 0; i < 6; i++) expect((await http(`${cli.url}/`)).status).toBe(200);
+    const frame = (await getJson<{ backends: BackendRow[]; fleet: { hosts: Array<{ name: string }> }; policy: { label: string } }>(`${cli.adminUrl}/dashboard.json`)).json;
+    expect(frame.fleet.hosts.map((h) => h.name)).toEqual(['h1', 'h2']);
+    expect(frame.backends.map((b) => b.id)).toEqual(['r1', 'r2']);
+    expect(frame.backends.reduce((s, b) => s + b.requests, 0)).toBe(6);
+    expect(frame.backends[0].workers?.map((w) => w.pid).sort()).toEqual([...cli.pids].sort());
+    expect(await stop(cli)).toBe(0);
+    for (const pid of cli.pids) await waitFor(`worker ${pid} to exit`, () => !alive(pid));
   });
 });
