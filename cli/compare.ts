@@ -6,6 +6,7 @@ import { runCompare } from '../loadtest/compare.js';
 import { LoadAborted } from '../loadtest/loadgen.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { createCompareProgress } from './compare-progress.js';
+import { WORKERS_FLAG } from './dispatcher-options.js';
 import { CliError, INTERRUPTED_EXIT } from './errors.js';
 import { commandLine, parseCount, parseDurationFlag, parsePositive, parseSloFlag, selectPolicies, SLO_HELP } from './flags.js';
 import type { CliIo } from './io.js';
@@ -31,6 +32,7 @@ interface CompareFlags {
   html?: string;
   out?: string;
   slo?: string;
+  workers: number;
 }
 
 export function registerCompare(program: Command, io: CliIo): void {
@@ -47,6 +49,7 @@ export function registerCompare(program: Command, io: CliIo): void {
     .option('--html <file>', 'write the HTML report here, the Markdown summary beside it')
     .option('--slo <thresholds>', SLO_HELP, parseSloFlag)
     .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
+    .option(...WORKERS_FLAG)
     .action(async (flags: CompareFlags, command: Command) => {
       if (flags.rate !== undefined && flags.connections !== undefined) throw new CliError('--rate and --connections: give one or the other (open or closed loop)');
       const scenario = loadScenario(flags.scenario, checkPolicySpecs);
@@ -72,6 +75,7 @@ export function registerCompare(program: Command, io: CliIo): void {
           command: commandLine(command),
           onProgress: (p) => progress.update(p),
           signal: interrupt.signal,
+          workers: flags.workers,
         });
       } catch (err) {
         if (!(err instanceof LoadAborted)) throw err;

@@ -21,12 +21,34 @@ export interface WorkerConfig {
   readonly healthChecks: boolean;
   /** Admin changes made before this worker started (a restarted one), applied in order before it reports ready. */
   readonly replay: readonly WorkerCall[];
+  /** Keep the request events for the primary to collect (`events` reads); `compare --workers` builds its report from them. */
+  readonly keepEvents: boolean;
+}
+
+/**
+ * Request events (core/request-events.ts) kept by a worker, flat and positional as they are
+ * emitted: ['r', at] arrived, ['a', at, backend, queueWaitMs, attempt] admitted, ['e', at, backend,
+ * failed] attempt ended, ['n', at, backend, code, latencyMs] answered; `at` on the worker's clock.
+ */
+export type KeptEvent =
+  | readonly ['r', number]
+  | readonly ['a', number, string, number, number]
+  | readonly ['e', number, string, boolean]
+  | readonly ['n', number, string, string, number];
+
+/** The reply to `events`: what was kept since the last read, and the worker's clock origin (performance.timeOrigin) to shift it by. */
+export interface KeptEvents {
+  readonly timeOriginMs: number;
+  readonly events: readonly KeptEvent[];
 }
 
 /** The AdminControl methods that change a dispatcher: the primary sends each to every worker. */
 export type WorkerMutation = 'setPolicy' | 'addBackend' | 'removeBackend' | 'drain' | 'undrain' | 'setWeight';
-/** Reads: `status` is what the dashboard frame needs beyond the backends, `metrics` the registry as JSON. */
-export type WorkerRead = 'backends' | 'policy' | 'status' | 'metrics';
+/**
+ * Reads: `status` is what the dashboard frame needs beyond the backends, `metrics` the registry as
+ * JSON, `events` the kept request events (KeptEvents, emptied by the read), `cpu` process.cpuUsage().
+ */
+export type WorkerRead = 'backends' | 'policy' | 'status' | 'metrics' | 'events' | 'cpu';
 
 export interface WorkerCall {
   readonly method: WorkerMutation | WorkerRead;

@@ -1,6 +1,7 @@
 import { loadPolicyFiles } from '../policies/index.js';
 import { AdminError, type AdminControl } from './admin-api.js';
-import { isProtocolMessage, type FromWorker, type ToWorker, type WorkerCall, type WorkerConfig } from './cluster-protocol.js';
+import type { RequestEvents } from '../core/request-events.js';
+import { isProtocolMessage, type FromWorker, type KeptEvent, type KeptEvents, type ToWorker, type WorkerCall, type WorkerConfig } from './cluster-protocol.js';
 import { startDispatcher, type RunningDispatcher } from './dispatcher-service.js';
 
 /**
@@ -15,6 +16,20 @@ function send(msg: FromWorker): void {
   process.send?.(msg);
 }
 
+let kept: KeptEvent[] = [];
+const keeper: RequestEvents = {
+  arrived: (at) => void kept.push(['r', at]),
+  admitted: (at, backend, waitMs, attempt) => void kept.push(['a', at, backend, waitMs, attempt]),
+  attemptEnded: (at, backend, failed) => void kept.push(['e', at, backend, failed]),
+  answered: (at, backend, code, latencyMs) => void kept.push(['n', at, backend, code, latencyMs]),
+};
+
+function takeEvents(): KeptEvents {
+  const events = kept;
+  kept = [];
+  return { timeOriginMs: performance.timeOrigin, events };
+}
+
 function call(d: RunningDispatcher, { method, args }: WorkerCall): unknown {
   const control: AdminControl = d.control;
   switch (method) {
@@ -26,6 +41,10 @@ function call(d: RunningDispatcher, { method, args }: WorkerCall): unknown {
       return { queueLength: d.balancer.queueLength(), live: d.liveWindow() };
     case 'metrics':
       return d.registry.getMetricsAsJSON();
+    case 'events':
+      return takeEvents();
+    case 'cpu':
+      return process.cpuUsage();
     default:
       return (control[method] as (...a: unknown[]) => unknown)(...args);
   }
@@ -45,6 +64,7 @@ async function start(config: WorkerConfig): Promise<RunningDispatcher> {
     sessionSecret: Buffer.from(config.sessionSecret, 'base64'),
     healthChecks: config.healthChecks,
     admin: false,
+    ...(config.keepEvents ? { events: keeper } : {}),
   });
   for (const c of config.replay) await call(d, c);
   return d;

@@ -7,7 +7,7 @@ import { AggregatorRegistry, Counter, Registry, type MetricObjectWithValues, typ
 import { closeServer, listen, serverUrl } from '../core/server-lifecycle.js';
 import { policyNames } from '../policies/index.js';
 import { AdminError, createAdminApp, type AdminBackend, type AdminControl, type AdminPolicy } from './admin-api.js';
-import { isProtocolMessage, type FromWorker, type ToWorker, type WorkerCall, type WorkerConfig, type WorkerMutation, type WorkerRead } from './cluster-protocol.js';
+import { isProtocolMessage, type FromWorker, type KeptEvents, type ToWorker, type WorkerCall, type WorkerConfig, type WorkerMutation, type WorkerRead } from './cluster-protocol.js';
 import { hostMetricsUrls, type StartDispatcherOptions } from './dispatcher-service.js';
 import { FleetTracker, remoteFleetSource } from './fleet-view.js';
 import type { LiveWindow, SecondPoint } from './live-stats.js';
@@ -41,6 +41,14 @@ export interface RunningCluster {
   readonly adminToken: string;
   /** The workers' process ids, in worker order (a restarted worker has a new one). */
   pids(): number[];
+  /**
+   * With `events`: collect what every worker emitted so far into it, on this process's clock (they
+   * are collected every EVENTS_EVERY_MS too; call this before reading the sink). A worker that dies
+   * takes what it had not handed over with it.
+   */
+  collectEvents(): Promise<void>;
+  /** The workers' CPU time so far, added up (process.cpuUsage() of each). */
+  cpuUsage(): Promise<NodeJS.CpuUsage>;
   /** SIGTERM-like: every worker drains for up to graceMs (default 2 s) and exits, then the admin port closes. Idempotent. */
   close(graceMs?: number): Promise<void>;
 }
@@ -51,6 +59,8 @@ const CALL_TIMEOUT_MS = 10_000;
 const RESTART_PAUSE_MS = 1000;
 /** Beyond the drain's grace, how long a worker may take to exit before it is killed. */
 const EXIT_SLACK_MS = 5000;
+/** How often the workers' kept request events are collected (so they do not pile up in the workers). */
+const EVENTS_EVERY_MS = 250;
 
 /** Workers run the TypeScript entry under tsx when the primary does (from source), the build's .js otherwise. */
 function workerEntry(): { exec: string; execArgv: string[] } {
@@ -130,8 +140,8 @@ export function mergeBackends(perWorker: ReadonlyArray<{ readonly pid: number; r
 
 export async function startDispatcherCluster(opts: StartClusterOptions): Promise<RunningCluster> {
   if (!(Number.isInteger(opts.workers) && opts.workers >= 1)) throw new Error(`--workers must be an integer >= 1, got ${opts.workers}`);
-  if (opts.events !== undefined || opts.onAttemptEnded !== undefined || opts.clock !== undefined) {
-    throw new Error('--workers: request events, attempt traces and a custom clock stay in the worker processes; run one dispatcher for them');
+  if (opts.onAttemptEnded !== undefined || opts.clock !== undefined) {
+    throw new Error('--workers: attempt traces and a custom clock stay in the worker processes; run one dispatcher for them');
   }
   const log = opts.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   cluster.setupPrimary({ ...workerEntry(), silent: false });
@@ -148,6 +158,7 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
     bind: opts.bind ?? '127.0.0.1',
     sessionSecret: (opts.sessionSecret ?? randomBytes(32)).toString('base64'),
     healthChecks: opts.healthChecks !== false,
+    keepEvents: opts.events !== undefined,
   };
   const port = opts.port ?? 0;
   let closing = false;
@@ -249,6 +260,30 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
     return done;
   }
 
+  // A worker's clock (performance.now) starts at its own timeOrigin: shift its times onto ours.
+  async function collectEvents(): Promise<void> {
+    const sink = opts.events;
+    if (sink === undefined) return;
+    for (const { result } of await ask<KeptEvents>('events')) {
+      const shiftMs = result.timeOriginMs - performance.timeOrigin;
+      for (const e of result.events) {
+        const at = e[1] + shiftMs;
+        if (e[0] === 'r') sink.arrived(at);
+        else if (e[0] === 'a') sink.admitted(at, e[2], e[3], e[4]);
+        else if (e[0] === 'e') sink.attemptEnded(at, e[2], e[3]);
+        else sink.answered(at, e[2], e[3], e[4]);
+      }
+    }
+  }
+  let stopCollecting = (): void => undefined;
+  if (opts.events !== undefined) {
+    const tick = (): void => {
+      if (closing) return;
+      stopCollecting = systemClock.schedule(EVENTS_EVERY_MS, () => void collectEvents().catch(() => undefined).finally(tick));
+    };
+    tick();
+  }
+
   const backends = async (): Promise<AdminBackend[]> => mergeBackends((await ask<AdminBackend[]>('backends')).map((r) => ({ pid: r.pid, backends: r.result })));
   const control: AdminControl = {
     backends,
@@ -320,6 +355,7 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
     const adminBind = opts.adminBind ?? '127.0.0.1';
     adminUrl = serverUrl(adminBind, await listen(adminServer, opts.adminPort ?? 0, adminBind, 'dispatcher admin'));
   } catch (err) {
+    stopCollecting();
     await stopWorkers(0);
     throw err;
   }
@@ -330,9 +366,17 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
     adminUrl,
     adminToken,
     pids: () => slots.map((s) => s.worker?.process.pid ?? 0),
+    collectEvents,
+    async cpuUsage() {
+      const all = await ask<NodeJS.CpuUsage>('cpu');
+      return { user: all.reduce((sum, c) => sum + c.result.user, 0), system: all.reduce((sum, c) => sum + c.result.system, 0) };
+    },
     close(graceMs = 2000) {
       closed ??= (async () => {
         admin.closeStreams();
+        // What the workers emitted so far is collected before they drain and go.
+        await collectEvents().catch(() => undefined);
+        stopCollecting();
         await stopWorkers(graceMs);
         await closeServer(adminServer, 0);
       })();

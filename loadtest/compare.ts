@@ -4,6 +4,8 @@ import type { DispatcherCpu, PolicyRun, Report } from '../core/report.js';
 import { RunAccumulator, timelineBucketMs } from '../core/run-accumulator.js';
 import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { Millis } from '../core/types.js';
+import { startDispatcherCluster } from '../dispatcher/cluster.js';
+import { startDispatcher, type StartDispatcherOptions } from '../dispatcher/dispatcher-service.js';
 import { startUp } from '../dispatcher/local-fleet.js';
 import { fleetDelta, scrapeFleet, type FleetScrape } from './fleet-metrics.js';
 import type { LoadPlan, LoadTick } from './load-plan.js';
@@ -52,6 +54,17 @@ export interface CompareOptions {
    * `interrupted`. Aborted before any policy finished, runCompare rejects with LoadAborted.
    */
   readonly signal?: AbortSignal;
+  /** Dispatcher worker processes (`--workers`, docs/dispatcher.md); default 1: the dispatcher runs in this process. */
+  readonly workers?: number;
+}
+
+/** What compare needs of its dispatcher, in this process or as `--workers` processes (which hand their request events over). */
+interface ComparedDispatcher {
+  readonly url: string;
+  readonly adminUrl: string;
+  close(): Promise<void>;
+  collectEvents?(): Promise<void>;
+  cpuUsage?(): Promise<NodeJS.CpuUsage>;
 }
 
 /** Generator bounds: a request is abandoned after this long, and at most this many are outstanding. */
@@ -87,10 +100,9 @@ function policyRun(label: string, scenario: Scenario, windowMs: Millis, events: 
   };
 }
 
-/** This process's CPU since `since` (at `sinceMs`), in seconds and as a share of one core (core/report.ts, DispatcherCpu). */
-function cpuShare(since: NodeJS.CpuUsage, sinceMs: Millis): { cpuSeconds: number; coreShare: number } {
-  const used = process.cpuUsage(since);
-  const cpuSeconds = (used.user + used.system) / 1e6;
+/** CPU used between two readings (at `sinceMs` and now), in seconds and as a share of one core (core/report.ts, DispatcherCpu). */
+function cpuShare(since: NodeJS.CpuUsage, now: NodeJS.CpuUsage, sinceMs: Millis): { cpuSeconds: number; coreShare: number } {
+  const cpuSeconds = (now.user - since.user + now.system - since.system) / 1e6;
   const wallSeconds = (systemClock.now() - sinceMs) / 1000;
   return { cpuSeconds, coreShare: wallSeconds > 0 ? cpuSeconds / wallSeconds : 0 };
 }
@@ -108,6 +120,8 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
   let plan: LoadPlan | undefined;
   const generatorPids: number[] = [];
   const dispatcherCpu: Record<string, { cpuSeconds: number; coreShare: number }> = {};
+  const workers = opts.workers ?? 1;
+  const start = (o: StartDispatcherOptions): Promise<ComparedDispatcher> => (workers > 1 ? startDispatcherCluster({ ...o, workers }) : startDispatcher(o));
 
   for (const [index, spec] of policies.entries()) {
     if (opts.signal?.aborted) break;
@@ -117,7 +131,8 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
     progress('starting');
     // From the fleet's start: the timeline shows the warm-up too; the counts start with the window.
     const accumulator = new RunAccumulator(replicas, systemClock.now(), timelineBucketMs(warmupMs + measureMs));
-    const up = await startUp({ scenario, policy: spec, dispatcher: { events: accumulator } });
+    const up = await startUp({ scenario, policy: spec, dispatcher: { events: accumulator } }, start);
+    const cpuNow = (): Promise<NodeJS.CpuUsage> => up.dispatcher.cpuUsage?.() ?? Promise.resolve(process.cpuUsage());
     try {
       const endpoints = { dispatcherMetricsUrl: `${up.dispatcher.adminUrl}/metrics`, hostMetricsUrls: up.hosts.map((h) => h.metricsUrl) };
       plan = loadPlan(opts, up.dispatcher.url, warmupMs, measureMs);
@@ -130,12 +145,13 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
           beforeMeasure: async () => {
             before = await scrapeFleet(endpoints);
             accumulator.startWindow(systemClock.now());
-            cpuBefore = { usage: process.cpuUsage(), atMs: systemClock.now() };
+            cpuBefore = { usage: await cpuNow(), atMs: systemClock.now() };
           },
         },
         opts.signal,
       );
-      if (cpuBefore !== undefined) dispatcherCpu[label] = cpuShare(cpuBefore.usage, cpuBefore.atMs);
+      if (cpuBefore !== undefined) dispatcherCpu[label] = cpuShare(cpuBefore.usage, await cpuNow(), cpuBefore.atMs);
+      await up.dispatcher.collectEvents?.();
       const after = await scrapeFleet(endpoints);
       if (before === undefined) throw new Error('compare: the load generator never reached the measured window');
       generatorPids.push(load.pid);
@@ -158,7 +174,10 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
     createdAt: new Date().toISOString(),
     command: opts.command,
     environment: {
-      systemUnderTest: `dispatcher and ${scenario.hosts.length} hypervisor host(s) with ${replicas.length} replicas, in one process (pid ${process.pid}), fresh for each policy, on 127.0.0.1`,
+      systemUnderTest:
+        workers > 1
+          ? `${scenario.hosts.length} hypervisor host(s) with ${replicas.length} replicas in one process (pid ${process.pid}), the dispatcher in ${workers} worker processes (node:cluster) on a shared port, fresh for each policy, on 127.0.0.1`
+          : `dispatcher and ${scenario.hosts.length} hypervisor host(s) with ${replicas.length} replicas, in one process (pid ${process.pid}), fresh for each policy, on 127.0.0.1`,
       loadGenerator:
         plan?.kind === 'closed'
           ? `autocannon, closed loop, ${plan.connections} connections, in a child process per policy (pids ${generatorPids.join(', ')})`
@@ -168,7 +187,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
           ? `per policy: ${warmupMs} ms warm-up, scrape, ${measureMs} ms measured window, scrape; requests in flight when a phase ends are abandoned (the dispatcher counts them as client aborts)`
           : `per policy: ${warmupMs} ms warm-up, drain, scrape, ${measureMs} ms measured window, drain, scrape`,
       dispatcherCpu: {
-        process: `pid ${process.pid}: the dispatcher and the hosts' models (one process)`,
+        process: workers > 1 ? `${workers} dispatcher worker processes, added up (the dispatcher alone)` : `pid ${process.pid}: the dispatcher and the hosts' models (one process)`,
         cores: os.availableParallelism(),
         byPolicy: dispatcherCpu,
       } satisfies DispatcherCpu,
