@@ -103,7 +103,8 @@ export interface PolicyRun {
  * busy. A Node process runs its JavaScript on one thread: a coreShare near 1 means the dispatcher
  * process, not the replicas, set the pace. `compare` runs the dispatcher and the hosts' models in
  * one process, named in `process`, so the share is theirs together (an upper bound of the
- * dispatcher's own). `simulate` has no dispatcher process: `notApplicable` says so.
+ * dispatcher's own); `compare --workers N` adds up the N dispatcher processes, the dispatcher alone
+ * (then near N, not 1, is saturated). `simulate` has no dispatcher process: `notApplicable` says so.
  */
 export type DispatcherCpu =
   | {
