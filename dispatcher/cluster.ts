@@ -55,7 +55,7 @@ export interface RunningCluster {
 
 /** How long a reply from a worker may take before the admin request fails (a worker busy proxying answers in ms). */
 const CALL_TIMEOUT_MS = 10_000;
-/** A worker that dies again this soon after a restart is restarted only after this pause (no fork storm). */
+/** A worker that dies this soon after it started, or fails to start, is started again only after this pause (no fork storm). */
 const RESTART_PAUSE_MS = 1000;
 /** Beyond the drain's grace, how long a worker may take to exit before it is killed. */
 const EXIT_SLACK_MS = 5000;
@@ -217,15 +217,22 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
         if (closing || !ready) return;
         restarts.inc();
         log(`dispatcher: worker ${slot.index + 1} (pid ${worker.process.pid}) died (${signal ?? `code ${code}`}); starting another`);
-        const pause = systemClock.now() - slot.startedAtMs < RESTART_PAUSE_MS ? RESTART_PAUSE_MS : 0;
-        systemClock.schedule(pause, () => {
-          if (closing) return;
-          fork(slot).then(
-            () => log(`dispatcher: worker ${slot.index + 1} restarted (pid ${slot.worker?.process.pid})`),
-            (err: unknown) => log(`dispatcher: worker ${slot.index + 1} did not restart: ${err instanceof Error ? err.message : String(err)}`),
-          );
-        });
+        restart(slot, systemClock.now() - slot.startedAtMs < RESTART_PAUSE_MS ? RESTART_PAUSE_MS : 0);
       });
+    });
+  }
+
+  // Like an nginx master: keep starting the slot's worker, a pause between failed tries.
+  function restart(slot: Slot, pauseMs: number): void {
+    systemClock.schedule(pauseMs, () => {
+      if (closing) return;
+      fork(slot).then(
+        () => log(`dispatcher: worker ${slot.index + 1} restarted (pid ${slot.worker?.process.pid})`),
+        (err: unknown) => {
+          log(`dispatcher: worker ${slot.index + 1} did not start: ${err instanceof Error ? err.message : String(err)}; trying again in ${RESTART_PAUSE_MS} ms`);
+          restart(slot, RESTART_PAUSE_MS);
+        },
+      );
     });
   }
 
