@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { backendsFromScenario, parseBackendList } from '../dispatcher/backend-list.js';
 import { checkPolicySpecs } from '../policies/index.js';
-import { WORKERS_FLAG, asCliError, closeOnSignal, dispatcherStarter, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
+import { WORKERS_FLAG, asCliError, closeOnSignal, startDispatchers, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
 import { parsePort } from './flags.js';
 import type { CliIo } from './io.js';
 
@@ -34,7 +34,7 @@ export function registerDispatcher(program: Command, io: CliIo): void {
       }
       const adminToken = readAdminToken(opts.adminTokenFile);
       const policy = await resolvePolicy(scenario, opts.policy);
-      const running = await dispatcherStarter(opts.workers, io)({
+      const running = await startDispatchers(opts.workers, io)({
         settings: scenario.dispatcher,
         backends,
         policy,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { startUp } from '../dispatcher/local-fleet.js';
-import { WORKERS_FLAG, asCliError, closeOnSignal, dispatcherStarter, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
+import { WORKERS_FLAG, asCliError, closeOnSignal, startDispatchers, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy } from './dispatcher-options.js';
 import { parsePort } from './flags.js';
 import type { CliIo } from './io.js';
 
@@ -33,7 +33,7 @@ export function registerUp(program: Command, io: CliIo): void {
         bind: opts.bind,
         adminToken,
         dispatcher: { sessionSecret: readSessionSecret() },
-      }, dispatcherStarter(opts.workers, io)).catch(asCliError);
+      }, startDispatchers(opts.workers, io)).catch(asCliError);
       io.stdout.write(`scenario   ${scenario.name}\n`);
       printDispatcher(io, up.dispatcher, policy, adminToken !== undefined);
       for (const h of up.hosts) {

@@ -8,7 +8,7 @@ import { closeServer, listen, serverUrl } from '../core/server-lifecycle.js';
 import { policyNames } from '../policies/index.js';
 import { AdminError, createAdminApp, type AdminBackend, type AdminControl, type AdminPolicy } from './admin-api.js';
 import { isProtocolMessage, type FromWorker, type KeptEvents, type ToWorker, type WorkerCall, type WorkerConfig, type WorkerMutation, type WorkerRead } from './cluster-protocol.js';
-import { hostMetricsUrls, type StartDispatcherOptions } from './dispatcher-service.js';
+import { hostMetricsUrls, startDispatcher, type RunningDispatcher, type StartDispatcherOptions } from './dispatcher-service.js';
 import { FleetTracker, remoteFleetSource } from './fleet-view.js';
 import type { LiveWindow, SecondPoint } from './live-stats.js';
 import { systemClock } from '../core/clock.js';
@@ -136,6 +136,11 @@ export function mergeBackends(perWorker: ReadonlyArray<{ readonly pid: number; r
       workers: views.map((v) => ({ pid: v.pid, state: v.b?.state ?? 'down', weight: v.b?.weight ?? 0, inFlight: v.b?.inFlight ?? 0, requests: v.b?.requests ?? 0 })),
     };
   });
+}
+
+/** How `dispatcher`, `up` and `compare` start their dispatcher: in this process, or with workers > 1 as a cluster. */
+export function dispatcherStarter(workers: number, log?: (line: string) => void): (o: StartDispatcherOptions) => Promise<RunningDispatcher | RunningCluster> {
+  return workers > 1 ? (o) => startDispatcherCluster({ ...o, workers, log }) : startDispatcher;
 }
 
 export async function startDispatcherCluster(opts: StartClusterOptions): Promise<RunningCluster> {

@@ -4,8 +4,7 @@ import type { DispatcherCpu, PolicyRun, Report } from '../core/report.js';
 import { RunAccumulator, timelineBucketMs } from '../core/run-accumulator.js';
 import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { Millis } from '../core/types.js';
-import { startDispatcherCluster } from '../dispatcher/cluster.js';
-import { startDispatcher, type StartDispatcherOptions } from '../dispatcher/dispatcher-service.js';
+import { dispatcherStarter } from '../dispatcher/cluster.js';
 import { startUp } from '../dispatcher/local-fleet.js';
 import { fleetDelta, scrapeFleet, type FleetScrape } from './fleet-metrics.js';
 import type { LoadPlan, LoadTick } from './load-plan.js';
@@ -56,15 +55,6 @@ export interface CompareOptions {
   readonly signal?: AbortSignal;
   /** Dispatcher worker processes (`--workers`, docs/dispatcher.md); default 1: the dispatcher runs in this process. */
   readonly workers?: number;
-}
-
-/** What compare needs of its dispatcher, in this process or as `--workers` processes (which hand their request events over). */
-interface ComparedDispatcher {
-  readonly url: string;
-  readonly adminUrl: string;
-  close(): Promise<void>;
-  collectEvents?(): Promise<void>;
-  cpuUsage?(): Promise<NodeJS.CpuUsage>;
 }
 
 /** Generator bounds: a request is abandoned after this long, and at most this many are outstanding. */
@@ -121,7 +111,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
   const generatorPids: number[] = [];
   const dispatcherCpu: Record<string, { cpuSeconds: number; coreShare: number }> = {};
   const workers = opts.workers ?? 1;
-  const start = (o: StartDispatcherOptions): Promise<ComparedDispatcher> => (workers > 1 ? startDispatcherCluster({ ...o, workers }) : startDispatcher(o));
+  const start = dispatcherStarter(workers);
 
   for (const [index, spec] of policies.entries()) {
     if (opts.signal?.aborted) break;
@@ -132,7 +122,9 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
     // From the fleet's start: the timeline shows the warm-up too; the counts start with the window.
     const accumulator = new RunAccumulator(replicas, systemClock.now(), timelineBucketMs(warmupMs + measureMs));
     const up = await startUp({ scenario, policy: spec, dispatcher: { events: accumulator } }, start);
-    const cpuNow = (): Promise<NodeJS.CpuUsage> => up.dispatcher.cpuUsage?.() ?? Promise.resolve(process.cpuUsage());
+    const dispatcher = up.dispatcher;
+    // Workers: their CPU (the dispatcher alone); else this process's (the dispatcher and the hosts).
+    const cpuNow = (): Promise<NodeJS.CpuUsage> => ('cpuUsage' in dispatcher ? dispatcher.cpuUsage() : Promise.resolve(process.cpuUsage()));
     try {
       const endpoints = { dispatcherMetricsUrl: `${up.dispatcher.adminUrl}/metrics`, hostMetricsUrls: up.hosts.map((h) => h.metricsUrl) };
       plan = loadPlan(opts, up.dispatcher.url, warmupMs, measureMs);
@@ -151,7 +143,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
         opts.signal,
       );
       if (cpuBefore !== undefined) dispatcherCpu[label] = cpuShare(cpuBefore.usage, await cpuNow(), cpuBefore.atMs);
-      await up.dispatcher.collectEvents?.();
+      if ('collectEvents' in dispatcher) await dispatcher.collectEvents();
       const after = await scrapeFleet(endpoints);
       if (before === undefined) throw new Error('compare: the load generator never reached the measured window');
       generatorPids.push(load.pid);
