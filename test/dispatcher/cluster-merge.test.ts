@@ -1,8 +1,10 @@
+import { AggregatorRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../core/virtual-clock.js';
 import type { AdminBackend } from '../../dispatcher/admin-api.js';
 import { mergeBackends, mergeLiveWindows } from '../../dispatcher/cluster.js';
 import { LiveStats, OVERALL } from '../../dispatcher/live-stats.js';
+import { DispatcherMetrics } from '../../dispatcher/metrics.js';
 
 // What the `--workers` primary shows of its workers: the sums, and each worker's own view.
 
@@ -46,5 +48,25 @@ describe('the primary merges its workers', () => {
     expect(merged.series.a[0].p99Ms).toBe(8);
     expect(merged.series[OVERALL][0].rps).toBe(11);
     expect(merged.periods.at(-1)?.requests).toEqual({ a: 12 });
+  });
+
+  it('/metrics: amounts add up over the workers, states do not', async () => {
+    const worker = (inFlight: number, healthy: boolean): DispatcherMetrics => {
+      const m = new DispatcherMetrics('ll');
+      m.bind({ backends: () => [backend('a', { inFlight, healthy, state: healthy ? 'healthy' : 'down', weight: 3 })], queueLength: () => 1, panic: false });
+      m.answered(0, 'a', '200', 5);
+      return m;
+    };
+    const text = await AggregatorRegistry.aggregate([await worker(2, true).registry.getMetricsAsJSON(), await worker(3, false).registry.getMetricsAsJSON()]).metrics();
+    const value = (series: string): number => Number(new RegExp(`^${series.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('dispatchlab_requests_total{policy="ll",backend="a",code="200"}')).toBe(2);
+    expect(value('dispatchlab_backend_in_flight{backend="a"}')).toBe(5);
+    expect(value('dispatchlab_queue_length{policy="ll"}')).toBe(2);
+    // Up only while every worker finds it eligible; a state is 1 when some worker has it in it.
+    expect(value('dispatchlab_backend_up{backend="a"}')).toBe(0);
+    expect(value('dispatchlab_backend_state{backend="a",state="healthy"}')).toBe(1);
+    expect(value('dispatchlab_backend_state{backend="a",state="down"}')).toBe(1);
+    expect(value('dispatchlab_backend_weight{backend="a"}')).toBe(3);
+    expect(value('dispatchlab_policy_info{policy="ll"}')).toBe(1);
   });
 });
