@@ -12,7 +12,8 @@ import { startTestServer, type TestServer } from '../helpers/test-server.js';
  * Herding: with one worker least-loaded never sends two requests of a round to one backend; with
  * two, each worker sees only its own in-flight requests and some round puts two on one backend
  * (the live twin of test/sim/herding.test.ts). Then the admin API's coherence over the workers,
- * /metrics aggregated, a killed worker restarted, and SIGTERM draining every worker.
+ * /metrics aggregated, a killed worker restarted, session pins shared by the workers, and SIGTERM
+ * draining every worker.
  * Nothing here measures speed; every wait is bounded.
  */
 
@@ -194,6 +195,24 @@ describe('dispatcher --workers 2', () => {
     expect((await getJson<{ name: string }>(`${cli.adminUrl}/policy`)).json.name).toBe('round-robin');
     expect((await http(`${cli.adminUrl}/metrics`)).text).toMatch(/^dispatchlab_worker_restarts_total 1$/m);
     expect(alive(survivor)).toBe(true);
+  });
+
+  it('a session pinned by one worker stays pinned whichever worker its next connections reach (one cookie key)', { timeout: 120_000 }, async () => {
+    const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    expect((await http(`${cli.adminUrl}/policy`, { method: 'PUT', headers: auth, body: Buffer.from('{"name":"session-sticky"}') })).status).toBe(200);
+    /** One request on a connection of its own; the backend that got it, and the cookie it came back with. */
+    const once = async (cookie?: string): Promise<{ id: string; cookie?: string }> => {
+      const answer = http(`${cli.url}/`, cookie === undefined ? {} : { headers: { cookie } });
+      await waitFor('a request held', () => held.length === 1);
+      const [h] = held.splice(0);
+      h.res.end('ok');
+      const setCookie = (await answer).headers['set-cookie']?.find((c) => c.startsWith('dl_session='))?.split(';')[0];
+      return { id: h.id, cookie: setCookie };
+    };
+    const first = await once();
+    expect(first.cookie).toBeDefined();
+    // Enough connections that both workers get some (the primary hands them out in turn).
+    for (let i = 0; i < 8; i++) expect((await once(first.cookie)).id).toBe(first.id);
   });
 
   it('SIGTERM to the primary drains every worker: a request in flight is answered, then all exit 0', { timeout: 120_000 }, async () => {
