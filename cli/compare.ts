@@ -6,7 +6,7 @@ import { runCompare } from '../loadtest/compare.js';
 import { LoadAborted } from '../loadtest/loadgen.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { createCompareProgress } from './compare-progress.js';
-import { ENGINE_HELP, parseEngine, withEngine } from './dispatcher-options.js';
+import { ENGINE_HELP, parseEngine, withEngine, WORKERS_FLAG } from './dispatcher-options.js';
 import { CliError, INTERRUPTED_EXIT } from './errors.js';
 import { commandLine, parseCount, parseDurationFlag, parsePositive, parseSloFlag, selectPolicies, SLO_HELP } from './flags.js';
 import type { CliIo } from './io.js';
@@ -33,6 +33,7 @@ interface CompareFlags {
   out?: string;
   slo?: string;
   engine?: ProxyEngineName;
+  workers: number;
 }
 
 export function registerCompare(program: Command, io: CliIo): void {
@@ -50,6 +51,7 @@ export function registerCompare(program: Command, io: CliIo): void {
     .option('--slo <thresholds>', SLO_HELP, parseSloFlag)
     .option('--out <dir>', 'directory for report.json, report.html and report.md (default reports/<scenario>-<time>/)')
     .option('--engine <name>', ENGINE_HELP, parseEngine)
+    .option(...WORKERS_FLAG)
     .action(async (flags: CompareFlags, command: Command) => {
       if (flags.rate !== undefined && flags.connections !== undefined) throw new CliError('--rate and --connections: give one or the other (open or closed loop)');
       const scenario = withEngine(loadScenario(flags.scenario, checkPolicySpecs), flags.engine);
@@ -75,6 +77,7 @@ export function registerCompare(program: Command, io: CliIo): void {
           command: commandLine(command),
           onProgress: (p) => progress.update(p),
           signal: interrupt.signal,
+          workers: flags.workers,
         });
       } catch (err) {
         if (!(err instanceof LoadAborted)) throw err;

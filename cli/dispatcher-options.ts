@@ -2,8 +2,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { policyLabel, policyName, PROXY_ENGINES, type PolicySpec, type ProxyEngineName, type Scenario } from '../core/scenario.js';
-import type { RunningDispatcher } from '../dispatcher/dispatcher-service.js';
+import { dispatcherStarter, type RunningCluster } from '../dispatcher/cluster.js';
+import type { RunningDispatcher, StartDispatcherOptions } from '../dispatcher/dispatcher-service.js';
 import { CliError } from './errors.js';
+import { parseCount } from './flags.js';
 import { loadPolicies, policyFileSpec } from './policy-files.js';
 import type { CliIo } from './io.js';
 
@@ -86,9 +88,17 @@ export function writeGeneratedToken(token: string, dir = tmpdir()): string {
   return file;
 }
 
-export function printDispatcher(io: CliIo, d: RunningDispatcher, policy: PolicySpec, tokenGiven: boolean): void {
+export const WORKERS_FLAG = ['--workers <n>', 'dispatcher processes sharing the proxy port, each with its own Balancer and in-flight view (docs/dispatcher.md)', parseCount('--workers'), 1] as const;
+
+/** One dispatcher in this process, or with --workers N > 1 a primary (admin port) and N worker processes (dispatcher/cluster.ts) that log to stderr. */
+export function startDispatchers(workers: number, io: CliIo): (o: StartDispatcherOptions) => Promise<RunningDispatcher | RunningCluster> {
+  return dispatcherStarter(workers, (line) => io.stderr.write(`${line}\n`));
+}
+
+export function printDispatcher(io: CliIo, d: RunningDispatcher | RunningCluster, policy: PolicySpec, tokenGiven: boolean): void {
+  const pids = 'pids' in d ? d.pids() : undefined;
   const lines = [
-    `dispatcher ${d.url} (policy ${policyLabel(policy)})`,
+    `dispatcher ${d.url} (policy ${policyLabel(policy)}${pids === undefined ? '' : `, ${pids.length} workers: pids ${pids.join(' ')}`})`,
     `admin      ${d.adminUrl}`,
     `dashboard  ${d.adminUrl}/`,
     `metrics    ${d.adminUrl}/metrics`,

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { backendsFromScenario, parseBackendList } from '../dispatcher/backend-list.js';
-import { startDispatcher } from '../dispatcher/dispatcher-service.js';
 import { checkPolicySpecs } from '../policies/index.js';
-import { asCliError, closeOnSignal, ENGINE_HELP, parseEngine, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withEngine } from './dispatcher-options.js';
+import { WORKERS_FLAG, asCliError, closeOnSignal, ENGINE_HELP, parseEngine, startDispatchers, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withEngine } from './dispatcher-options.js';
 import type { ProxyEngineName } from '../core/scenario.js';
 import { parsePort } from './flags.js';
 import type { CliIo } from './io.js';
@@ -26,7 +25,8 @@ export function registerDispatcher(program: Command, io: CliIo): void {
     .option('--admin-bind <address>', 'admin address (keep it private: it controls the dispatcher)', '127.0.0.1')
     .option('--admin-token-file <file>', 'file holding the admin bearer token (else DISPATCHLAB_ADMIN_TOKEN, else generated)')
     .option('--engine <name>', ENGINE_HELP, parseEngine)
-    .action(async (opts: { scenario: string; backends?: string; policy?: string; port: number; adminPort: number; bind: string; adminBind: string; adminTokenFile?: string; engine?: ProxyEngineName }) => {
+    .option(...WORKERS_FLAG)
+    .action(async (opts: { scenario: string; backends?: string; policy?: string; port: number; adminPort: number; bind: string; adminBind: string; adminTokenFile?: string; workers: number; engine?: ProxyEngineName }) => {
       const scenario = withEngine(loadScenario(opts.scenario, checkPolicySpecs), opts.engine);
       let backends;
       try {
@@ -36,7 +36,7 @@ export function registerDispatcher(program: Command, io: CliIo): void {
       }
       const adminToken = readAdminToken(opts.adminTokenFile);
       const policy = await resolvePolicy(scenario, opts.policy);
-      const running = await startDispatcher({
+      const running = await startDispatchers(opts.workers, io)({
         settings: scenario.dispatcher,
         backends,
         policy,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { startUp } from '../dispatcher/local-fleet.js';
-import { asCliError, closeOnSignal, ENGINE_HELP, parseEngine, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withEngine } from './dispatcher-options.js';
+import { WORKERS_FLAG, asCliError, closeOnSignal, ENGINE_HELP, parseEngine, startDispatchers, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withEngine } from './dispatcher-options.js';
 import type { ProxyEngineName } from '../core/scenario.js';
 import { parsePort } from './flags.js';
 import type { CliIo } from './io.js';
@@ -22,7 +22,8 @@ export function registerUp(program: Command, io: CliIo): void {
     .option('--bind <address>', 'proxy address', '127.0.0.1')
     .option('--admin-token-file <file>', 'file holding the admin bearer token (else DISPATCHLAB_ADMIN_TOKEN, else generated)')
     .option('--engine <name>', ENGINE_HELP, parseEngine)
-    .action(async (opts: { scenario: string; policy?: string; port: number; adminPort: number; bind: string; adminTokenFile?: string; engine?: ProxyEngineName }) => {
+    .option(...WORKERS_FLAG)
+    .action(async (opts: { scenario: string; policy?: string; port: number; adminPort: number; bind: string; adminTokenFile?: string; workers: number; engine?: ProxyEngineName }) => {
       const scenario = withEngine(loadScenario(opts.scenario, checkPolicySpecs), opts.engine);
       const adminToken = readAdminToken(opts.adminTokenFile);
       const policy = await resolvePolicy(scenario, opts.policy);
@@ -34,7 +35,7 @@ export function registerUp(program: Command, io: CliIo): void {
         bind: opts.bind,
         adminToken,
         dispatcher: { sessionSecret: readSessionSecret() },
-      }).catch(asCliError);
+      }, startDispatchers(opts.workers, io)).catch(asCliError);
       io.stdout.write(`scenario   ${scenario.name}\n`);
       printDispatcher(io, up.dispatcher, policy, adminToken !== undefined);
       for (const h of up.hosts) {

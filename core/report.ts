@@ -97,6 +97,26 @@ export interface PolicyRun {
   readonly cdf?: ReadonlyArray<readonly [number, number]>;
 }
 
+/**
+ * How busy the dispatcher's process was in each policy's measured window: CPU seconds (user +
+ * system, `process.cpuUsage()`) over the window's wall seconds, so coreShare 1 is one core fully
+ * busy. A Node process runs its JavaScript on one thread: a coreShare near 1 means the dispatcher
+ * process, not the replicas, set the pace. `compare` runs the dispatcher and the hosts' models in
+ * one process, named in `process`, so the share is theirs together (an upper bound of the
+ * dispatcher's own); `compare --workers N` adds up the N dispatcher processes, the dispatcher alone
+ * (then near N, not 1, is saturated). `simulate` has no dispatcher process: `notApplicable` says so.
+ */
+export type DispatcherCpu =
+  | {
+      readonly process: string;
+      readonly cores: number;
+      readonly byPolicy: Readonly<Record<string, { readonly cpuSeconds: number; readonly coreShare: number }>>;
+    }
+  | { readonly notApplicable: string };
+
+/** The report's `environment`: free-form lines about what ran where, and the fields defined here. */
+export type ReportEnvironment = Readonly<Record<string, unknown>> & { readonly dispatcherCpu?: DispatcherCpu };
+
 export interface Report {
   readonly mode: 'live' | 'simulate';
   readonly scenario: string;
@@ -105,7 +125,7 @@ export interface Report {
   /** The command that reproduces this report. */
   readonly command?: string;
   /** What ran where (live) or how the simulation was driven. */
-  readonly environment?: Readonly<Record<string, unknown>>;
+  readonly environment?: ReportEnvironment;
   readonly runs: readonly PolicyRun[];
   /** Present when the run was interrupted (Ctrl-C): the policies that did not finish, in order; `runs` holds the ones that did. */
   readonly interrupted?: { readonly notFinished: readonly string[] };

@@ -42,15 +42,16 @@ export interface AdminPolicy {
 
 /** What the admin API may do to a running dispatcher; errors are AdminErrors (or Errors: 400). */
 export interface AdminControl {
-  backends(): AdminBackend[];
-  policy(): AdminPolicy;
+  /** Async where the state lives in other processes (the `--workers` primary asks its workers). */
+  backends(): AdminBackend[] | Promise<AdminBackend[]>;
+  policy(): AdminPolicy | Promise<AdminPolicy>;
   /** A built-in by name, or a policy file (loaded first, hence async). */
   setPolicy(spec: { name: string; options: Record<string, unknown> } | { file: string; options: Record<string, unknown> }): void | Promise<void>;
-  addBackend(b: { id: BackendId; url: string; weight?: number }): void;
-  removeBackend(id: BackendId): void;
-  drain(id: BackendId): void;
-  undrain(id: BackendId): void;
-  setWeight(id: BackendId, weight: number): void;
+  addBackend(b: { id: BackendId; url: string; weight?: number }):void | Promise<void>;
+  removeBackend(id: BackendId):void | Promise<void>;
+  drain(id: BackendId):void | Promise<void>;
+  undrain(id: BackendId):void | Promise<void>;
+  setWeight(id: BackendId, weight: number): void | Promise<void>;
 }
 
 /** What the dashboard shows, once a second (GET /events) or on request (GET /dashboard.json). */
@@ -152,7 +153,10 @@ export interface AdminApp {
   closeStreams(): void;
 }
 
-export function createAdminApp(opts: { control: AdminControl; token: string; registry: Registry; dashboard: DashboardFeed }): AdminApp {
+/** What /metrics serves: a process's Registry, or the `--workers` primary's aggregate of its workers'. */
+export type MetricsText = Pick<Registry, 'contentType' | 'metrics'>;
+
+export function createAdminApp(opts: { control: AdminControl; token: string; registry: MetricsText; dashboard: DashboardFeed }): AdminApp {
   const { control, registry, dashboard } = opts;
   if (opts.token.length < 8) throw new Error('the admin token must be at least 8 characters');
   // Compare digests, so the comparison takes the same time whatever the given token's length.
@@ -255,19 +259,19 @@ export function createAdminApp(opts: { control: AdminControl; token: string; reg
   app.get('/metrics', async (_req, res) => {
     res.set('content-type', registry.contentType).send(await registry.metrics());
   });
-  app.get('/backends', (_req, res) => {
-    res.json({ backends: control.backends() });
+  app.get('/backends', async (_req, res) => {
+    res.json({ backends: await control.backends() });
   });
-  app.get('/policy', (_req, res) => {
-    res.json(control.policy());
+  app.get('/policy', async (_req, res) => {
+    res.json(await control.policy());
   });
   app.put('/policy', ...mutation(async (req) => {
     await control.setPolicy(parseBody(PolicyBody, req.body));
     return control.policy();
   }));
-  app.post('/backends', ...mutation((req) => {
-    control.addBackend(parseBody(BackendBody, req.body));
-    return { backends: control.backends() };
+  app.post('/backends', ...mutation(async (req) => {
+    await control.addBackend(parseBody(BackendBody, req.body));
+    return { backends: await control.backends() };
   }));
   app.delete('/backends/:id', ...mutation((req) => control.removeBackend(id(req))));
   app.post('/backends/:id/drain', ...mutation((req) => control.drain(id(req))));

@@ -16,7 +16,7 @@ import type { BalancerObserver } from './balancer/types.js';
 import { HealthChecker, type HealthProbe } from './balancer/health-check.js';
 import { createProxyHandler } from './http-dispatcher.js';
 import { FleetTracker, remoteFleetSource, type FleetSource } from './fleet-view.js';
-import { LiveStats } from './live-stats.js';
+import { LiveStats, type LiveWindow } from './live-stats.js';
 import { DispatcherMetrics } from './metrics.js';
 import { createPolicyErrorLog } from './policy-error-log.js';
 import { DeadlineQueue } from './balancer/deadlines.js';
@@ -61,6 +61,13 @@ export interface StartDispatcherOptions {
   /** Active health checks (default on). */
   readonly healthChecks?: boolean;
   /**
+   * Which of several dispatchers sharing the fleet this is (default 0): its policy draws from the
+   * seed's stream `policy-<index>`, as dispatcher k of `simulate --dispatchers K` does.
+   */
+  readonly dispatcherIndex?: number;
+  /** Serve the admin port (default true); a `--workers` worker has none, the primary serves it (dispatcher/cluster.ts). */
+  readonly admin?: boolean;
+  /**
    * The fleet the dashboard shows: the scenario's hosts and VMs, read from `source` (the models
    * in this process), or else from each host's /metrics on its backends' ports. Without it the
    * dashboard shows the backends only.
@@ -80,6 +87,10 @@ export interface RunningDispatcher {
   readonly adminToken: string;
   readonly balancer: Balancer;
   readonly registry: Registry;
+  /** What the admin API calls; a `--workers` primary calls it in every worker. */
+  readonly control: AdminControl;
+  /** The dashboard's rolling window of answers. */
+  liveWindow(): LiveWindow;
   /** Graceful: in-flight requests get up to graceMs (default 2 s) to finish. Idempotent. */
   close(graceMs?: number): Promise<void>;
 }
@@ -102,7 +113,7 @@ function backendUrl(id: BackendId, text: string): URL {
 }
 
 /** A host's registry is served on every replica port (docs/metrics.md): its first backend's will do. */
-function hostMetricsUrls(backends: readonly DispatcherBackend[]): Map<string, string> {
+export function hostMetricsUrls(backends: readonly DispatcherBackend[]): Map<string, string> {
   const urls = new Map<string, string>();
   for (const b of backends) if (b.host !== undefined && !urls.has(b.host)) urls.set(b.host, new URL('/metrics', b.url).href);
   return urls;
@@ -133,8 +144,9 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   const { settings } = opts;
   const clock = opts.clock ?? systemClock;
   const rng: Rng = createRng(opts.seed ?? 1);
-  // The stream the simulator gives its (first) dispatcher's policy: the same seed, the same draws.
-  const makePolicy = (spec: PolicySpec) => createPolicy(spec, { rng: rng.stream('policy-0') });
+  // The stream the simulator gives its dispatcher of the same index: the same seed, the same draws.
+  const policyStream = `policy-${opts.dispatcherIndex ?? 0}`;
+  const makePolicy = (spec: PolicySpec) => createPolicy(spec, { rng: rng.stream(policyStream) });
   let spec = opts.policy;
   const metrics = new DispatcherMetrics(policyLabel(spec));
   const live = new LiveStats({ clock, policy: policyLabel(spec) });
@@ -243,10 +255,10 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     dashboard: {
       controls: fleet?.controls,
       frame: async () => ({
-        policy: control.policy(),
+        policy: await control.policy(),
         policies: policyNames(),
         queueLength: balancer.queueLength(),
-        backends: control.backends(),
+        backends: await control.backends(),
         fleet: fleet === undefined ? { hosts: [], controls: false } : await fleet.view(),
         live: live.window(),
       }),
@@ -272,7 +284,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     const bind = opts.bind ?? '127.0.0.1';
     url = serverUrl(bind, await listen(proxyServer, opts.port ?? 0, bind, 'dispatcher'));
     const adminBind = opts.adminBind ?? '127.0.0.1';
-    adminUrl = serverUrl(adminBind, await listen(adminServer, opts.adminPort ?? 0, adminBind, 'dispatcher admin'));
+    adminUrl = opts.admin === false ? '' : serverUrl(adminBind, await listen(adminServer, opts.adminPort ?? 0, adminBind, 'dispatcher admin'));
   } catch (err) {
     await Promise.all([closeServer(proxyServer, 0), closeServer(adminServer, 0)]);
     engine.close();
@@ -288,6 +300,8 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     adminToken,
     balancer,
     registry: metrics.registry,
+    control,
+    liveWindow: () => live.window(),
     close(graceMs = 2000) {
       closing ??= (async () => {
         checker?.stop();

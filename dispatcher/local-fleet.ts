@@ -31,8 +31,8 @@ export interface StartUpOptions {
   readonly dispatcher?: Partial<Pick<StartDispatcherOptions, 'healthChecks' | 'sessionSecret' | 'settings' | 'events' | 'onAttemptEnded'>>;
 }
 
-export interface RunningUp {
-  readonly dispatcher: RunningDispatcher;
+export interface RunningUp<D extends { close(): Promise<void> } = RunningDispatcher> {
+  readonly dispatcher: D;
   readonly hosts: readonly RunningHost[];
   /** Every host's model, in the scenario's order (those of `hosts` and the ones without replicas). */
   readonly models: readonly HypervisorHost[];
@@ -40,7 +40,13 @@ export interface RunningUp {
   close(): Promise<void>;
 }
 
-export async function startUp(opts: StartUpOptions): Promise<RunningUp> {
+/** `start`: how the dispatcher runs (default one in this process; `up --workers N` passes the cluster's). */
+export async function startUp(opts: StartUpOptions): Promise<RunningUp>;
+export async function startUp<D extends { close(): Promise<void> }>(opts: StartUpOptions, start: (o: StartDispatcherOptions) => Promise<D>): Promise<RunningUp<D>>;
+export async function startUp(
+  opts: StartUpOptions,
+  start: (o: StartDispatcherOptions) => Promise<{ close(): Promise<void> }> = startDispatcher,
+): Promise<RunningUp<{ close(): Promise<void> }>> {
   const { scenario } = opts;
   const serving = new Set(replicaVms(scenario).map((vm) => vm.host));
   const hosts: RunningHost[] = [];
@@ -61,7 +67,7 @@ export async function startUp(opts: StartUpOptions): Promise<RunningUp> {
     }
     // Same backend set as the simulator: the VM's weight is also its dispatcher weight.
     const vmOf = new Map(replicaVms(scenario).map((vm) => [vm.name, vm]));
-    const dispatcher = await startDispatcher({
+    const dispatcher = await start({
       settings: opts.dispatcher?.settings ?? scenario.dispatcher,
       backends: hosts.flatMap((h) => h.replicas.map((r) => ({ id: r.vm, url: r.url, host: vmOf.get(r.vm)?.host, weight: vmOf.get(r.vm)?.weight }))),
       policy: opts.policy,

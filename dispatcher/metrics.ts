@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, exponentialBuckets, type Aggregator } from 'prom-client';
 import type { RequestEvents } from '../core/request-events.js';
 import type { BackendId, Millis } from '../core/types.js';
 import type { BackendState } from '../policies/policy.js';
@@ -11,6 +11,10 @@ import type { BackendStatus, BalancerObserver } from './balancer/types.js';
  * the report count the same things; ejections, refusal reasons and sticky hits come from the
  * Balancer (as its observer); levels (in-flight, queue length, backend state and weight) are read
  * from the Balancer at scrape time in `collect()`, so they cannot drift from the truth.
+ *
+ * Under `--workers N` the primary serves the sum over the workers' registries (prom-client's
+ * AggregatorRegistry.aggregate): counters, histograms, in-flight and queue length add up; each
+ * gauge that is a state rather than an amount names its `aggregator` below.
  */
 
 const STATES: readonly BackendState[] = ['healthy', 'ejected', 'draining', 'down'];
@@ -58,7 +62,8 @@ export class DispatcherMetrics implements RequestEvents {
     const refused = new Counter({ name: 'dispatchlab_refused_total', help: 'Requests refused (no-backend, queue-full, queue-timeout; policy-error: the policy failed, answered 500)', labelNames: ['policy', 'reason'], registers });
     const stickyHits = new Counter({ name: 'dispatchlab_sticky_hits_total', help: 'Sticky sessions that stayed on their pinned replica', labelNames: ['policy'], registers });
     const stickyMisses = new Counter({ name: 'dispatchlab_sticky_misses_total', help: 'Sticky sessions moved off their pinned replica', labelNames: ['policy'], registers });
-    this.policyInfo = new Gauge({ name: 'dispatchlab_policy_info', help: '1 for the policy in use, 0 for ones used before', labelNames: ['policy'], registers });
+    // Every worker gets every policy change, so they agree; summing would count the workers.
+    this.policyInfo = new Gauge({ name: 'dispatchlab_policy_info', help: '1 for the policy in use, 0 for ones used before', labelNames: ['policy'], registers, aggregator: 'max' });
     this.policyInfo.set({ policy: policyLabel }, 1);
 
     const read = (): MetricsSource | undefined => this.source;
@@ -71,15 +76,15 @@ export class DispatcherMetrics implements RequestEvents {
       },
     });
     new Gauge({
-      name: 'dispatchlab_panic', help: '1 while too few backends are healthy and down or ejected ones take traffic too (panic mode)', labelNames: ['policy'], registers,
+      name: 'dispatchlab_panic', help: '1 while too few backends are healthy and down or ejected ones take traffic too (panic mode)', labelNames: ['policy'], registers, aggregator: 'max',
       collect() {
         this.reset();
         this.set({ policy: policyOf() }, read()?.panic === true ? 1 : 0);
       },
     });
-    const perBackend = (name: string, help: string, value: (b: BackendStatus) => number): void => {
+    const perBackend = (name: string, help: string, value: (b: BackendStatus) => number, aggregator: Aggregator = 'sum'): void => {
       new Gauge({
-        name, help, labelNames: ['backend'], registers,
+        name, help, labelNames: ['backend'], registers, aggregator,
         collect() {
           this.reset();
           for (const b of read()?.backends() ?? []) this.set({ backend: b.id }, value(b));
@@ -87,10 +92,12 @@ export class DispatcherMetrics implements RequestEvents {
       });
     };
     perBackend('dispatchlab_backend_in_flight', 'Requests dispatched to the backend and not yet answered', (b) => b.inFlight);
-    perBackend('dispatchlab_backend_up', '1 when the backend is eligible (healthy), else 0', (b) => (b.healthy ? 1 : 0));
-    perBackend('dispatchlab_backend_weight', "The backend's current weight", (b) => b.weight);
+    // Each worker health-checks for itself: up only while every worker finds it eligible.
+    perBackend('dispatchlab_backend_up', '1 when the backend is eligible (healthy), else 0', (b) => (b.healthy ? 1 : 0), 'min');
+    perBackend('dispatchlab_backend_weight', "The backend's current weight", (b) => b.weight, 'max');
     new Gauge({
-      name: 'dispatchlab_backend_state', help: "1 for the backend's current state, 0 for the others", labelNames: ['backend', 'state'], registers,
+      // With workers: 1 for every state some worker has it in.
+      name: 'dispatchlab_backend_state', help: "1 for the backend's current state, 0 for the others", labelNames: ['backend', 'state'], registers, aggregator: 'max',
       collect() {
         this.reset();
         for (const b of read()?.backends() ?? []) {

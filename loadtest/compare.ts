@@ -1,9 +1,10 @@
 import os from 'node:os';
 import { systemClock } from '../core/clock.js';
-import type { PolicyRun, Report } from '../core/report.js';
+import type { DispatcherCpu, PolicyRun, Report } from '../core/report.js';
 import { RunAccumulator, timelineBucketMs } from '../core/run-accumulator.js';
 import { policyLabel, replicaVms, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { Millis } from '../core/types.js';
+import { dispatcherStarter } from '../dispatcher/cluster.js';
 import { startUp } from '../dispatcher/local-fleet.js';
 import { fleetDelta, scrapeFleet, type FleetScrape } from './fleet-metrics.js';
 import type { LoadPlan, LoadTick } from './load-plan.js';
@@ -52,6 +53,8 @@ export interface CompareOptions {
    * `interrupted`. Aborted before any policy finished, runCompare rejects with LoadAborted.
    */
   readonly signal?: AbortSignal;
+  /** Dispatcher worker processes (`--workers`, docs/dispatcher.md); default 1: the dispatcher runs in this process. */
+  readonly workers?: number;
 }
 
 /** Generator bounds: a request is abandoned after this long, and at most this many are outstanding. */
@@ -87,6 +90,13 @@ function policyRun(label: string, scenario: Scenario, windowMs: Millis, events: 
   };
 }
 
+/** CPU used between two readings (at `sinceMs` and now), in seconds and as a share of one core (core/report.ts, DispatcherCpu). */
+function cpuShare(since: NodeJS.CpuUsage, now: NodeJS.CpuUsage, sinceMs: Millis): { cpuSeconds: number; coreShare: number } {
+  const cpuSeconds = (now.user - since.user + now.system - since.system) / 1e6;
+  const wallSeconds = (systemClock.now() - sinceMs) / 1000;
+  return { cpuSeconds, coreShare: wallSeconds > 0 ? cpuSeconds / wallSeconds : 0 };
+}
+
 export async function runCompare(opts: CompareOptions): Promise<Report> {
   const { scenario } = opts;
   const policies = opts.policies ?? scenario.policies;
@@ -99,6 +109,9 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
   const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host }));
   let plan: LoadPlan | undefined;
   const generatorPids: number[] = [];
+  const dispatcherCpu: Record<string, { cpuSeconds: number; coreShare: number }> = {};
+  const workers = opts.workers ?? 1;
+  const start = dispatcherStarter(workers);
 
   for (const [index, spec] of policies.entries()) {
     if (opts.signal?.aborted) break;
@@ -108,11 +121,15 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
     progress('starting');
     // From the fleet's start: the timeline shows the warm-up too; the counts start with the window.
     const accumulator = new RunAccumulator(replicas, systemClock.now(), timelineBucketMs(warmupMs + measureMs));
-    const up = await startUp({ scenario, policy: spec, dispatcher: { events: accumulator } });
+    const up = await startUp({ scenario, policy: spec, dispatcher: { events: accumulator } }, start);
+    const dispatcher = up.dispatcher;
+    // Workers: their CPU (the dispatcher alone); else this process's (the dispatcher and the hosts).
+    const cpuNow = (): Promise<NodeJS.CpuUsage> => ('cpuUsage' in dispatcher ? dispatcher.cpuUsage() : Promise.resolve(process.cpuUsage()));
     try {
       const endpoints = { dispatcherMetricsUrl: `${up.dispatcher.adminUrl}/metrics`, hostMetricsUrls: up.hosts.map((h) => h.metricsUrl) };
       plan = loadPlan(opts, up.dispatcher.url, warmupMs, measureMs);
       let before: FleetScrape | undefined;
+      let cpuBefore: { usage: NodeJS.CpuUsage; atMs: Millis } | undefined;
       const load = await runLoadInChild(
         plan,
         {
@@ -120,10 +137,13 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
           beforeMeasure: async () => {
             before = await scrapeFleet(endpoints);
             accumulator.startWindow(systemClock.now());
+            cpuBefore = { usage: await cpuNow(), atMs: systemClock.now() };
           },
         },
         opts.signal,
       );
+      if (cpuBefore !== undefined) dispatcherCpu[label] = cpuShare(cpuBefore.usage, await cpuNow(), cpuBefore.atMs);
+      if ('collectEvents' in dispatcher) await dispatcher.collectEvents();
       const after = await scrapeFleet(endpoints);
       if (before === undefined) throw new Error('compare: the load generator never reached the measured window');
       generatorPids.push(load.pid);
@@ -146,7 +166,10 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
     createdAt: new Date().toISOString(),
     command: opts.command,
     environment: {
-      systemUnderTest: `dispatcher and ${scenario.hosts.length} hypervisor host(s) with ${replicas.length} replicas, in one process (pid ${process.pid}), fresh for each policy, on 127.0.0.1`,
+      systemUnderTest:
+        workers > 1
+          ? `${scenario.hosts.length} hypervisor host(s) with ${replicas.length} replicas in one process (pid ${process.pid}), the dispatcher in ${workers} worker processes (node:cluster) on a shared port, fresh for each policy, on 127.0.0.1`
+          : `dispatcher and ${scenario.hosts.length} hypervisor host(s) with ${replicas.length} replicas, in one process (pid ${process.pid}), fresh for each policy, on 127.0.0.1`,
       proxyEngine: scenario.dispatcher.engine,
       loadGenerator:
         plan?.kind === 'closed'
@@ -156,6 +179,11 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
         plan?.kind === 'closed'
           ? `per policy: ${warmupMs} ms warm-up, scrape, ${measureMs} ms measured window, scrape; requests in flight when a phase ends are abandoned (the dispatcher counts them as client aborts)`
           : `per policy: ${warmupMs} ms warm-up, drain, scrape, ${measureMs} ms measured window, drain, scrape`,
+      dispatcherCpu: {
+        process: workers > 1 ? `${workers} dispatcher worker processes, added up (the dispatcher alone)` : `pid ${process.pid}: the dispatcher and the hosts' models (one process)`,
+        cores: os.availableParallelism(),
+        byPolicy: dispatcherCpu,
+      } satisfies DispatcherCpu,
       node: process.version,
       platform: `${os.platform()} ${os.arch()}`,
       cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown'}`,

@@ -208,6 +208,7 @@ export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Report
       events: results.reduce((sum, r) => sum + r.events, 0),
       simulatedSeconds: results.reduce((sum, r) => sum + r.simulatedMs, 0) / 1000,
       healthDetection: 'a VM that stops answering is set down healthCheck.intervalMs * fall after it stops, up intervalMs * rise after it runs again',
+      dispatcherCpu: { notApplicable: 'virtual time: the dispatchers are model code on the VirtualClock and cost no time, so they are never the bottleneck' },
     },
     runs: results.map((r) => r.run),
     theory: { ...theoryFor(scenario) },

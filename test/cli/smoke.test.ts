@@ -87,6 +87,17 @@ describe('the built dispatchlab', () => {
     expect((await up.exited).code).toBe(0);
   });
 
+  it('up --workers 2: the built worker entry starts, proxies, and every process exits on SIGTERM', async () => {
+    const up = start(['up', '--scenario', 'test/fixtures/dispatcher-two-replicas.yaml', '--port', '0', '--admin-port', '0', '--workers', '2'], {
+      env: { DISPATCHLAB_ADMIN_TOKEN: '' },
+    });
+    const out = await up.printed(/^replica\s+r2 .*\n/m);
+    expect(out).toMatch(/^dispatcher http:\/\/127\.0\.0\.1:\d+ \(policy round-robin, 2 workers: pids \d+ \d+\)$/m);
+    expect((await http(`${field(out, 'dispatcher')}/page`)).status).toBe(200);
+    up.child.kill('SIGTERM');
+    expect((await up.exited).code).toBe(0);
+  });
+
   it('simulate: the table and a JSON report', async () => {
     const json = join(dir, 'sim.json');
     const run = await runBuilt(['simulate', '--scenario', 'scenarios/homogeneous.yaml', '--policies', 'round-robin', '--requests', '500', '--json', json]);

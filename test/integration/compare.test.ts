@@ -69,6 +69,13 @@ describe('runCompare', () => {
     expect(progress.some((p) => p.tick?.phase === 'measure')).toBe(true);
     expect(String(report.environment?.loadGenerator)).toMatch(/child process per policy \(pids \d+, \d+\)/);
     expect(report.environment?.proxyEngine).toBe('undici');
+    // The dispatcher's process did work in every measured window (its share is the report's, not asserted).
+    const cpu = report.environment?.dispatcherCpu;
+    expect(cpu !== undefined && 'byPolicy' in cpu ? Object.keys(cpu.byPolicy) : []).toEqual(['round-robin', 'session-sticky']);
+    if (cpu !== undefined && 'byPolicy' in cpu) {
+      expect(cpu.process).toContain(`pid ${process.pid}`);
+      for (const use of Object.values(cpu.byPolicy)) expect(use.cpuSeconds).toBeGreaterThan(0);
+    }
   });
 
   it('renders the report as HTML with a chart per section', async () => {
