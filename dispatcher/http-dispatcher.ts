@@ -30,8 +30,6 @@ export interface HttpDispatcherDeps {
   readonly balancer: Balancer;
   readonly engine: ProxyEngine;
   readonly clock: Clock;
-  /** The configured backends: the only places a request can be sent. */
-  readonly targets: ReadonlyMap<BackendId, URL>;
   readonly signer: SessionSigner;
   /**
    * The upstream timeout (each attempt, to its response head) and the total timeout (from
@@ -113,12 +111,9 @@ class Exchange implements DeadlineOwner {
       return;
     }
     this.lease = lease;
-    const target = this.deps.targets.get(lease.backend);
-    if (!target) {
-      // Removed between the pick and now: nothing was sent, so it is a connect error.
-      this.attemptEnded(lease, { kind: 'connect-error' });
-      return;
-    }
+    // The backend's origin, set when it joined the Balancer (dispatcher-service.ts): only configured
+    // backends can be leased, so only they can be sent to.
+    const target = lease.backendData as URL;
     this.awaitingHead = true;
     this.deps.deadlines.upstream.add(this, ++this.attempts);
     this.forwarding = this.deps.engine.forward(this.req, this.res, target, {

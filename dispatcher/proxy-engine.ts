@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { LookupFunction, Socket } from 'node:net';
+import { parse as parseUrl, type Url } from 'node:url';
 import httpProxy from 'http-proxy';
 import type { AttemptOutcome } from './balancer/types.js';
 import { hasBody } from './request-info.js';
@@ -99,6 +100,14 @@ export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine
     ...(opts.lookup ? { lookup: opts.lookup } : {}),
   });
   const proxy = httpProxy.createProxyServer({ agent, changeOrigin: true, proxyTimeout: opts.upstreamTimeoutMs, xfwd: false });
+  // http-proxy parses a string target on every request; given the parsed form it does not. Parsed
+  // once per backend URL (the object lives on the backend's Balancer record).
+  const parsedTargets = new WeakMap<URL, Url>();
+  const parsedTarget = (target: URL): Url => {
+    let parsed = parsedTargets.get(target);
+    if (parsed === undefined) parsedTargets.set(target, (parsed = parseUrl(target.origin)));
+    return parsed;
+  };
 
   proxy.on('proxyReq', (proxyReq, req, res) => {
     const attempt = (req as WithAttempt)[ATTEMPT];
@@ -148,7 +157,7 @@ export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine
         if (res.writableFinished) return;
         attempt.settle({ kind: 'client-abort' });
       });
-      proxy.web(req, res, { target: target.origin }, (err) => attempt.fail(err as NodeJS.ErrnoException));
+      proxy.web(req, res, { target: parsedTarget(target) }, (err) => attempt.fail(err as NodeJS.ErrnoException));
       return attempt;
     },
     close() {
