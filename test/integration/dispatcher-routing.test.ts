@@ -8,7 +8,8 @@ let up: RunningUp;
 let url: string;
 
 beforeAll(async () => {
-  up = await startUp({ scenario: replicasScenario(3), policy: 'round-robin', adminToken: ADMIN_TOKEN });
+  // The byte-exact test reads the replicas' body digest, which a scenario must ask for.
+  up = await startUp({ scenario: replicasScenario(3, { bodyDigest: true }), policy: 'round-robin', adminToken: ADMIN_TOKEN });
   url = up.dispatcher.url;
 });
 afterAll(async () => {
