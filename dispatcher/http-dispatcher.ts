@@ -18,9 +18,12 @@ import type { SessionSigner } from './session-cookie.js';
  * request wrappers on every proxied request cost about half the throughput). Per request: build RequestInfo, `balancer.begin`, then forward
  * through the engine; a refusal is a 503 with Retry-After; a connect error or reset before any
  * response byte is retried through `lease.retry` (the Balancer decides whether it may); an
- * upstream or total timeout is a 504. Each lease is ended exactly once by the engine's outcome,
- * and the request's events (core/request-events.ts: arrived, each attempt admitted and ended, answered
- * exactly once, when its answer is known) go to `events`: the metrics, and a run's accumulator.
+ * upstream or total timeout is a 504. Each lease is ended in one place, `attemptEnded`, on the
+ * engine's outcome, which the engine reports exactly once per attempt; the request holds one
+ * 'close' listener for its whole life, queueing and every attempt included, and tells the engine
+ * of it (ForwardHandle.responseClosed). The request's events (core/request-events.ts: arrived,
+ * each attempt admitted and ended, answered exactly once, when its answer is known) go to
+ * `events`: the metrics, and a run's accumulator.
  *
  * The total timeout is a timer of our own, not http-proxy's `timeout` option: that one sets the
  * client socket's idle timeout, which outlives the request on a keep-alive connection.
@@ -80,7 +83,7 @@ class Exchange implements DeadlineOwner {
   start(info: RequestInfo): void {
     this.deps.events.arrived(this.arrivedAt);
     this.deps.deadlines.total.add(this, 0);
-    this.res.once('close', () => this.clientGone());
+    this.res.once('close', () => this.responseClosed());
     const ticket = this.deps.balancer.begin(info, (admission) => this.admitted(admission));
     // Keep the ticket only while the request waits in the queue (begin may have admitted it already).
     if (this.waiting) this.ticket = ticket;
@@ -185,13 +188,15 @@ class Exchange implements DeadlineOwner {
     this.record(this.lease?.backend ?? NO_BACKEND, 'timeout');
   }
 
-  private clientGone(): void {
+  /** The answer was written in full, or the client left first. */
+  private responseClosed(): void {
     this.closed = true;
     if (this.ticket) {
       this.ticket.cancel();
       this.ticket = undefined;
       this.record(NO_BACKEND, CLIENT_CLOSED);
     }
+    this.forwarding?.responseClosed();
   }
 
   private record(backend: BackendId, code: string): void {

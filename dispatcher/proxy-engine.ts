@@ -14,7 +14,7 @@ import { hasBody } from './request-info.js';
  * This one is http-proxy 1.18.1 on a keep-alive Agent, with its known defects worked around: a
  * per-call error callback plus a server-level 'error' listener, so no error can crash the process;
  * the client-abort leak closed (1.18.1 listens to the 'aborted' event Node no longer emits, so the
- * upstream request is destroyed on the response's 'close'); proxyTimeout, which http-proxy reports
+ * upstream request is destroyed when the caller reports the response closed unfinished); proxyTimeout, which http-proxy reports
  * as ECONNRESET "socket hang up", told apart with a flag set on the upstream request's 'timeout'
  * event. The target is always the URL the caller passes and `changeOrigin` rewrites Host to it, so
  * neither the request line nor a forged Host can choose where a request goes.
@@ -30,6 +30,14 @@ export interface ForwardHooks {
 export interface ForwardHandle {
   /** Give up on this attempt (the request's total time ran out): reported as a 'timeout' outcome. */
   timeOut(): void;
+  /**
+   * `res` emitted 'close': the caller holds the request's one 'close' listener (a request may make
+   * several attempts, and it needs the event while queued too) and calls this; the engine adds no
+   * 'close' or 'finish' listener of its own. Unless the attempt already ended, its outcome is then
+   * 'response' when the answer was written in full, else 'client-abort', and the upstream request
+   * is dropped.
+   */
+  responseClosed(): void;
 }
 
 export interface ProxyEngine {
@@ -56,15 +64,20 @@ export interface HttpProxyEngineOptions {
 /** Errors that mean nothing reached the backend: safe to send elsewhere even with a body. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
-/** One forward's state; events of a superseded attempt find theirs already settled. */
+/**
+ * One forward's state; events of a superseded attempt find theirs already settled. `settle` is
+ * the attempt's one "ends exactly once" guard: the caller ends the lease on the outcome it reports.
+ */
 class Attempt implements ForwardHandle {
   settled = false;
-  responded = false;
+  /** The backend's status, once its response head arrived. */
+  status: number | undefined = undefined;
   timedOut = false;
   upstream?: ClientRequest;
 
   constructor(
     readonly hooks: ForwardHooks,
+    readonly res: ServerResponse,
     readonly withBody: boolean,
   ) {}
 
@@ -72,6 +85,18 @@ class Attempt implements ForwardHandle {
     if (this.settled) return;
     this.settled = true;
     this.hooks.onOutcome(outcome);
+  }
+
+  responseClosed(): void {
+    if (this.settled) return;
+    if (this.res.writableFinished && this.status !== undefined) {
+      this.settle({ kind: 'response', status: this.status });
+      return;
+    }
+    // The client left mid-request: its leaving is the outcome, not the error destroying the
+    // upstream request then raises (settled first, so that error finds the attempt settled).
+    this.settle({ kind: 'client-abort' });
+    this.upstream?.destroy();
   }
 
   timeOut(): void {
@@ -83,7 +108,7 @@ class Attempt implements ForwardHandle {
   /** Map an http-proxy error to an outcome kind (see AttemptOutcome). */
   fail(err: NodeJS.ErrnoException): void {
     if (this.timedOut) return this.settle({ kind: 'timeout' });
-    if (!this.responded && (!this.withBody || NOT_CONNECTED.has(err.code ?? ''))) return this.settle({ kind: 'connect-error' });
+    if (this.status === undefined && (!this.withBody || NOT_CONNECTED.has(err.code ?? ''))) return this.settle({ kind: 'connect-error' });
     this.settle({ kind: 'reset' });
   }
 }
@@ -109,23 +134,18 @@ export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine
     return parsed;
   };
 
-  proxy.on('proxyReq', (proxyReq, req, res) => {
+  proxy.on('proxyReq', (proxyReq, req) => {
     const attempt = (req as WithAttempt)[ATTEMPT];
     if (!attempt) return;
     attempt.upstream = proxyReq;
     proxyReq.on('timeout', () => {
       attempt.timedOut = true;
     });
-    // The leak fix: the client left mid-request, so stop the upstream request too.
-    res.once('close', () => {
-      if (!res.writableFinished) proxyReq.destroy();
-    });
   });
   proxy.on('proxyRes', (proxyRes, req, res) => {
     const attempt = (req as WithAttempt)[ATTEMPT];
     if (!attempt) return;
-    attempt.responded = true;
-    const status = proxyRes.statusCode ?? 502;
+    const status = (attempt.status = proxyRes.statusCode ?? 502);
     attempt.hooks.onResponseHead?.(status, proxyRes.headers);
     // The backend died mid-body: the client must not wait for bytes that will never come.
     const broken = (): void => {
@@ -134,7 +154,6 @@ export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine
     };
     proxyRes.on('aborted', broken);
     proxyRes.on('error', broken);
-    res.once('finish', () => attempt.settle({ kind: 'response', status }));
   });
   // Only reached for errors without a per-call callback (none today); it must exist, or
   // http-proxy rethrows and the process dies. res is a Socket for upgrade requests.
@@ -149,14 +168,8 @@ export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine
 
   return {
     forward(req, res, target, hooks) {
-      const attempt = new Attempt(hooks, hasBody(req));
+      const attempt = new Attempt(hooks, res, hasBody(req));
       (req as WithAttempt)[ATTEMPT] = attempt;
-      // Registered before the leak fix's listener, so the outcome is the client's leaving, not the
-      // error that destroying the upstream request then raises.
-      res.once('close', () => {
-        if (res.writableFinished) return;
-        attempt.settle({ kind: 'client-abort' });
-      });
       proxy.web(req, res, { target: parsedTarget(target) }, (err) => attempt.fail(err as NodeJS.ErrnoException));
       return attempt;
     },

@@ -1,0 +1,81 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../core/clock.js';
+import type { RequestEvents } from '../../core/request-events.js';
+import { Balancer } from '../../dispatcher/balancer/balancer.js';
+import { DeadlineQueue } from '../../dispatcher/balancer/deadlines.js';
+import { createProxyHandler } from '../../dispatcher/http-dispatcher.js';
+import { createHttpProxyEngine } from '../../dispatcher/proxy-engine.js';
+import { SessionSigner } from '../../dispatcher/session-cookie.js';
+import { FirstEligible, settings } from '../balancer/fixtures.js';
+import { until } from './dispatcher-helpers.js';
+
+/**
+ * The hot path's own bookkeeping per request, on real sockets: one 'close' listener on the
+ * response, whatever the engine, and one answer per request however the attempt ends. The backend
+ * holds each request until the test has looked, so the count is read while the request is in flight.
+ */
+
+let backend: http.Server;
+let proxy: http.Server;
+let proxyUrl: string;
+let held: http.ServerResponse[] = [];
+const responses: http.ServerResponse[] = [];
+const answers: string[] = [];
+const engine = createHttpProxyEngine({ upstreamTimeoutMs: 10_000 });
+const deadlines = { upstream: new DeadlineQueue(systemClock, 10_000), total: new DeadlineQueue(systemClock, 10_000) };
+
+const listen = (server: http.Server): Promise<string> =>
+  new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+
+beforeAll(async () => {
+  backend = http.createServer((_req, res) => held.push(res));
+  const backendUrl = await listen(backend);
+  const balancer = new Balancer({ clock: systemClock, policy: new FirstEligible(), settings: settings(), backends: [{ id: 'b1', data: new URL(backendUrl) }] });
+  const events: RequestEvents = { arrived: () => {}, admitted: () => {}, attemptEnded: () => {}, answered: (_at, _b, code) => answers.push(code) };
+  const handler = createProxyHandler({ balancer, engine, clock: systemClock, signer: new SessionSigner(), deadlines, events, clientAddress: 'socket' });
+  proxy = http.createServer((req, res) => {
+    responses.push(res);
+    handler(req, res);
+  });
+  proxyUrl = await listen(proxy);
+});
+
+afterAll(async () => {
+  engine.close();
+  deadlines.upstream.clear();
+  deadlines.total.clear();
+  for (const server of [proxy, backend]) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+describe('the per-request bookkeeping of the hot path', () => {
+  it('holds one close listener per request while it is forwarded, and answers it once', async () => {
+    held = [];
+    const done = fetch(`${proxyUrl}/x`).then((r) => r.text());
+    await until(() => held.length === 1);
+    expect(responses.at(-1)!.listenerCount('close')).toBe(1);
+    held[0].end('ok');
+    expect(await done).toBe('ok');
+    await until(() => answers.length === 1);
+    expect(answers).toEqual(['200']);
+  });
+
+  it('a client that leaves mid-request is answered once, as 499, through the same listener', async () => {
+    held = [];
+    answers.length = 0;
+    const req = http.get(`${proxyUrl}/y`);
+    req.on('error', () => {});
+    await until(() => held.length === 1);
+    expect(responses.at(-1)!.listenerCount('close')).toBe(1);
+    const upstreamClosed = new Promise((resolve) => held[0].once('close', resolve));
+    req.destroy();
+    // The engine drops the upstream request when told the response closed unfinished.
+    await upstreamClosed;
+    await until(() => answers.length === 1);
+    expect(answers).toEqual(['499']);
+  });
+});
