@@ -213,6 +213,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     },
     removeBackend(id) {
       balancer.removeBackend(known(id));
+      metrics.backendRemoved(id);
     },
     drain: (id) => balancer.drain(known(id)),
     undrain: (id) => balancer.undrain(known(id)),
