@@ -154,7 +154,6 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   const dns = new DnsCache();
   const engine = createHttpProxyEngine({
     lookup: dns.lookup,
-    upstreamTimeoutMs: settings.timeouts.upstreamMs,
     maxSocketsPerBackend: settings.maxConnPerBackend > 0 ? settings.maxConnPerBackend : undefined,
   });
   // Node checks the header and request timeouts on this interval (30 s by default, which let a

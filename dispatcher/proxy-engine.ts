@@ -14,9 +14,10 @@ import { hasBody } from './request-info.js';
  * This one is http-proxy 1.18.1 on a keep-alive Agent, with its known defects worked around: a
  * per-call error callback plus a server-level 'error' listener, so no error can crash the process;
  * the client-abort leak closed (1.18.1 listens to the 'aborted' event Node no longer emits, so the
- * upstream request is destroyed when the caller reports the response closed unfinished); proxyTimeout, which http-proxy reports
- * as ECONNRESET "socket hang up", told apart with a flag set on the upstream request's 'timeout'
- * event. The target is always the URL the caller passes and `changeOrigin` rewrites Host to it, so
+ * upstream request is destroyed when the caller reports the response closed unfinished). No
+ * proxyTimeout: it armed a socket timer on every request (and the Agent disarmed it on release);
+ * the upstream timeout is the dispatcher's deadline queue (balancer/deadlines.ts, one timer for
+ * all requests), which gives up on an attempt through `timeOut`. The target is always the URL the caller passes and `changeOrigin` rewrites Host to it, so
  * neither the request line nor a forged Host can choose where a request goes.
  */
 
@@ -48,8 +49,6 @@ export interface ProxyEngine {
 }
 
 export interface HttpProxyEngineOptions {
-  /** Idle time allowed on an upstream request before it is abandoned as a timeout (504). */
-  readonly upstreamTimeoutMs: number;
   /**
    * Pool bounds per backend. No bound by default: the Balancer's maxConnPerBackend is the only
    * limit on concurrency (a hidden pool limit queued requests out of the Balancer's sight, with no
@@ -72,7 +71,6 @@ class Attempt implements ForwardHandle {
   settled = false;
   /** The backend's status, once its response head arrived. */
   status: number | undefined = undefined;
-  timedOut = false;
   upstream?: ClientRequest;
 
   constructor(
@@ -100,14 +98,13 @@ class Attempt implements ForwardHandle {
   }
 
   timeOut(): void {
-    this.timedOut = true;
+    // Settled first: the error that destroying the upstream request raises finds it settled.
     this.settle({ kind: 'timeout' });
     this.upstream?.destroy();
   }
 
   /** Map an http-proxy error to an outcome kind (see AttemptOutcome). */
   fail(err: NodeJS.ErrnoException): void {
-    if (this.timedOut) return this.settle({ kind: 'timeout' });
     if (this.status === undefined && (!this.withBody || NOT_CONNECTED.has(err.code ?? ''))) return this.settle({ kind: 'connect-error' });
     this.settle({ kind: 'reset' });
   }
@@ -124,7 +121,7 @@ export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine
     scheduling: 'lifo',
     ...(opts.lookup ? { lookup: opts.lookup } : {}),
   });
-  const proxy = httpProxy.createProxyServer({ agent, changeOrigin: true, proxyTimeout: opts.upstreamTimeoutMs, xfwd: false });
+  const proxy = httpProxy.createProxyServer({ agent, changeOrigin: true, xfwd: false });
   // http-proxy parses a string target on every request; given the parsed form it does not. Parsed
   // once per backend URL (the object lives on the backend's Balancer record).
   const parsedTargets = new WeakMap<URL, Url>();
@@ -138,9 +135,6 @@ export function createHttpProxyEngine(opts: HttpProxyEngineOptions): ProxyEngine
     const attempt = (req as WithAttempt)[ATTEMPT];
     if (!attempt) return;
     attempt.upstream = proxyReq;
-    proxyReq.on('timeout', () => {
-      attempt.timedOut = true;
-    });
   });
   proxy.on('proxyRes', (proxyRes, req, res) => {
     const attempt = (req as WithAttempt)[ATTEMPT];
