@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { serialize as serializeCookie } from 'cookie';
 import type { Clock } from '../core/clock.js';
 import { NO_BACKEND, type RequestEvents } from '../core/request-events.js';
 import type { BackendId, Millis } from '../core/types.js';
@@ -144,8 +143,7 @@ class Exchange implements DeadlineOwner {
     // (Re)issue the session cookie when a sticky policy (re)pinned the session, or the session is new.
     const session = this.deps.balancer.policy.session;
     if (session && this.cookieSession && (lease.repin || this.cookieSession.fresh)) {
-      const value = this.deps.signer.sign(this.cookieSession.id, lease.backend);
-      const cookie = serializeCookie(session.cookieName, value, { path: '/', httpOnly: true, sameSite: 'lax' });
+      const cookie = this.deps.signer.setCookie(session.cookieName, this.cookieSession.id, lease.backend);
       const existing = headers['set-cookie'] ?? [];
       headers['set-cookie'] = [...existing, cookie];
     }
