@@ -17,8 +17,9 @@ import { hasBody } from './request-info.js';
  * upstream request is destroyed when the caller reports the response closed unfinished). No
  * proxyTimeout: it armed a socket timer on every request (and the Agent disarmed it on release);
  * the upstream timeout is the dispatcher's deadline queue (balancer/deadlines.ts, one timer for
- * all requests), which gives up on an attempt through `timeOut`. The target is always the URL the caller passes and `changeOrigin` rewrites Host to it, so
- * neither the request line nor a forged Host can choose where a request goes.
+ * all requests), which gives up on an attempt through `timeOut`. The target is always the URL the
+ * caller passes and `changeOrigin` rewrites Host to it, so neither the request line nor a forged
+ * Host can choose where a request goes.
  */
 
 export interface ForwardHooks {
@@ -29,7 +30,7 @@ export interface ForwardHooks {
 }
 
 export interface ForwardHandle {
-  /** Give up on this attempt (the request's total time ran out): reported as a 'timeout' outcome. */
+  /** Give up on this attempt (its upstream deadline or the request's total time ran out): reported as a 'timeout' outcome. */
   timeOut(): void;
   /**
    * `res` emitted 'close': the caller holds the request's one 'close' listener (a request may make
