@@ -48,8 +48,8 @@ export interface ReplicaResponse {
   /** Model time from submission to completion. */
   readonly latencyMs: number;
   readonly bodyBytes: number;
-  /** Hex SHA-256 of the request body, so tests can check byte-exact forwarding. */
-  readonly bodySha256: string;
+  /** Hex SHA-256 of the request body, when the request's class asks for it (`bodyDigest`). */
+  readonly bodySha256?: string;
 }
 
 export function createReplicaApp(opts: ReplicaAppOptions): Express {
@@ -84,7 +84,7 @@ async function serveRequest(opts: ReplicaAppOptions, port: VmPort, req: Request,
     res.status(404).json({ error: `no request class matches ${req.path}`, vm });
     return;
   }
-  const body = await readBody(req, opts.maxBodyBytes);
+  const body = await readBody(req, opts.maxBodyBytes, cls.bodyDigest);
   if (body === 'too-large') {
     // Answered before the whole body: drop the rest rather than reset the connection under the
     // 413 (through the dispatcher, the reset turned it into a 502 charged to this replica: 17.6).
@@ -134,7 +134,7 @@ function responseBody(timing: JobTiming, className: string, body: BodyDigest): R
     suspendedMs: timing.suspendedMs,
     latencyMs: timing.finishedAt - timing.submittedAt,
     bodyBytes: body.bytes,
-    bodySha256: body.sha256,
+    ...(body.sha256 === undefined ? {} : { bodySha256: body.sha256 }),
   };
 }
 
@@ -146,19 +146,23 @@ function vmSnapshot(host: HypervisorHost, vm: string): VmSnapshot {
 
 interface BodyDigest {
   readonly bytes: number;
-  readonly sha256: string;
+  readonly sha256?: string;
 }
 
+const NO_BODY: BodyDigest = { bytes: 0 };
+
 /**
- * Count and hash the body as it streams, never holding it: memory stays flat whatever the size.
- * A declared Content-Length over the limit is refused before reading a byte; a chunked body is
- * refused as soon as it crosses the limit, and reading stops there.
+ * Count the body as it streams (and hash it when `digest`), never holding it: memory stays flat
+ * whatever the size. A declared Content-Length over the limit is refused before reading a byte; a
+ * chunked body is refused as soon as it crosses the limit, and reading stops there. A request
+ * with no body is not read at all (Node discards its empty stream when the response ends).
  */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyDigest | 'too-large' | 'aborted'> {
+function readBody(req: IncomingMessage, maxBytes: number, digest: boolean): Promise<BodyDigest | 'too-large' | 'aborted'> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBytes) return Promise.resolve('too-large');
+  if (!digest && declared === 0 && req.headers['transfer-encoding'] === undefined) return Promise.resolve(NO_BODY);
   return new Promise((resolve) => {
-    const hash = createHash('sha256');
+    const hash = digest ? createHash('sha256') : undefined;
     let bytes = 0;
     const settle = (outcome: BodyDigest | 'too-large' | 'aborted'): void => {
       req.off('data', onData).off('end', onEnd).off('error', onAbort).off('close', onAbort);
@@ -171,9 +175,9 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyDigest | 
         settle('too-large');
         return;
       }
-      hash.update(chunk);
+      hash?.update(chunk);
     };
-    const onEnd = (): void => settle({ bytes, sha256: hash.digest('hex') });
+    const onEnd = (): void => settle({ bytes, sha256: hash?.digest('hex') });
     const onAbort = (): void => settle('aborted');
     req.on('data', onData).on('end', onEnd).on('error', onAbort).on('close', onAbort);
   });

@@ -123,6 +123,13 @@ const RequestClassSchema = z.strictObject({
   sigma: z.number().positive().default(1),
   /** Request body size sent by generated load (bytes). */
   bodyBytes: z.number().int().nonnegative().max(100 * 1024 * 1024).default(0),
+  /**
+   * The replica answers the SHA-256 of each request body of this class (`bodySha256`), a check
+   * that forwarding is byte-exact. Off by default: hashing is the replica process's own CPU on
+   * every request. It is outside the model in both modes (a VM's cost is cpuMs and the rest), so
+   * a simulated run reads it and computes exactly what it computes without it.
+   */
+  bodyDigest: z.boolean().default(false),
 });
 
 const ArrivalSchema = z.union([

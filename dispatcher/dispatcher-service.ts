@@ -124,9 +124,9 @@ export function hostMetricsUrls(backends: readonly DispatcherBackend[]): Map<str
  * timeout (on its clock, where it can tell our own lateness from the backend's) and cancels the
  * request through the returned function.
  */
-function httpProbe(agent: http.Agent, targets: ReadonlyMap<BackendId, URL>, path: string): HealthProbe {
+function httpProbe(agent: http.Agent, balancer: Balancer, path: string): HealthProbe {
   return (id, done) => {
-    const url = targets.get(id);
+    const url = balancer.backendData(id) as URL | undefined;
     if (url === undefined) {
       done(false);
       return;
@@ -150,13 +150,12 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   let spec = opts.policy;
   const metrics = new DispatcherMetrics(policyLabel(spec));
   const live = new LiveStats({ clock, policy: policyLabel(spec) });
-  const targets = new Map<BackendId, URL>();
-  for (const b of opts.backends) targets.set(b.id, backendUrl(b.id, b.url));
+  // Each backend's origin rides on its Balancer record (BackendInit.data): every lease carries it.
   const balancer = new Balancer({
     clock,
     policy: makePolicy(spec),
     settings,
-    backends: opts.backends.map((b) => ({ id: b.id, weight: b.weight, host: b.host })),
+    backends: opts.backends.map((b) => ({ id: b.id, weight: b.weight, host: b.host, data: backendUrl(b.id, b.url) })),
     observer: { ...metrics.observer, onPolicyError: opts.onPolicyError ?? createPolicyErrorLog(), ...(opts.onAttemptEnded ? { onAttemptEnded: opts.onAttemptEnded } : {}) },
   });
   metrics.bind(balancer);
@@ -178,7 +177,6 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   const dns = new DnsCache();
   const engine = PROXY_ENGINE_FACTORIES[settings.engine]({
     lookup: dns.lookup,
-    upstreamTimeoutMs: settings.timeouts.upstreamMs,
     maxSocketsPerBackend: settings.maxConnPerBackend > 0 ? settings.maxConnPerBackend : undefined,
   });
   // Node checks the header and request timeouts on this interval (30 s by default, which let a
@@ -189,7 +187,6 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
       balancer,
       engine,
       clock,
-      targets,
       signer: new SessionSigner(opts.sessionSecret),
       deadlines,
       clientAddress: settings.clientAddress,
@@ -214,11 +211,11 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   proxyServer.maxConnections = settings.client.maxConnections;
 
   const known = (id: BackendId): BackendId => {
-    if (!targets.has(id)) throw new AdminError(404, `no backend "${id}" (backends: ${[...targets.keys()].join(', ') || 'none'})`);
+    if (balancer.backendData(id) === undefined) throw new AdminError(404, `no backend "${id}" (backends: ${balancer.backends().map((b) => b.id).join(', ') || 'none'})`);
     return id;
   };
   const control: AdminControl = {
-    backends: () => balancer.backends().map((b) => ({ ...b, url: targets.get(b.id)?.origin ?? '' })),
+    backends: () => balancer.backends().map((b) => ({ ...b, url: (balancer.backendData(b.id) as URL).origin })),
     policy: () => ({ name: policyName(spec), label: policyLabel(spec), options: policyOptions(spec) }),
     async setPolicy(next) {
       if ('file' in next) {
@@ -233,14 +230,12 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
       live.policyChanged(policyLabel(next));
     },
     addBackend(b) {
-      if (targets.has(b.id)) throw new AdminError(409, `backend "${b.id}" already exists`);
-      const url = backendUrl(b.id, b.url);
-      balancer.addBackend({ id: b.id, weight: b.weight });
-      targets.set(b.id, url);
+      if (balancer.backendData(b.id) !== undefined) throw new AdminError(409, `backend "${b.id}" already exists`);
+      balancer.addBackend({ id: b.id, weight: b.weight, data: backendUrl(b.id, b.url) });
     },
     removeBackend(id) {
       balancer.removeBackend(known(id));
-      targets.delete(id);
+      metrics.backendRemoved(id);
     },
     drain: (id) => balancer.drain(known(id)),
     undrain: (id) => balancer.undrain(known(id)),
@@ -275,7 +270,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
           clock,
           balancer,
           settings: health,
-          probe: httpProbe(probeAgent, targets, health.path),
+          probe: httpProbe(probeAgent, balancer, health.path),
         });
 
   let url: string;

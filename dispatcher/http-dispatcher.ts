@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { serialize as serializeCookie } from 'cookie';
 import type { Clock } from '../core/clock.js';
 import { NO_BACKEND, type RequestEvents } from '../core/request-events.js';
 import type { BackendId, Millis } from '../core/types.js';
@@ -20,9 +19,12 @@ import type { SessionSigner } from './session-cookie.js';
  * request wrappers on every proxied request cost about half the throughput). Per request: build RequestInfo, `balancer.begin`, then forward
  * through the engine; a refusal is a 503 with Retry-After; a connect error or reset before any
  * response byte is retried through `lease.retry` (the Balancer decides whether it may); an
- * upstream or total timeout is a 504. Each lease is ended exactly once by the engine's outcome,
- * and the request's events (core/request-events.ts: arrived, each attempt admitted and ended, answered
- * exactly once, when its answer is known) go to `events`: the metrics, and a run's accumulator.
+ * upstream or total timeout is a 504. Each lease is ended in one place, `attemptEnded`, on the
+ * engine's outcome, which the engine reports exactly once per attempt; the request holds one
+ * 'close' listener for its whole life, queueing and every attempt included, and tells the engine
+ * of it (ForwardHandle.responseClosed). The request's events (core/request-events.ts: arrived,
+ * each attempt admitted and ended, answered exactly once, when its answer is known) go to
+ * `events`: the metrics, and a run's accumulator.
  *
  * The total timeout is a timer of our own, not http-proxy's `timeout` option: that one sets the
  * client socket's idle timeout, which outlives the request on a keep-alive connection.
@@ -32,8 +34,6 @@ export interface HttpDispatcherDeps {
   readonly balancer: Balancer;
   readonly engine: ProxyEngine;
   readonly clock: Clock;
-  /** The configured backends: the only places a request can be sent. */
-  readonly targets: ReadonlyMap<BackendId, URL>;
   readonly signer: SessionSigner;
   /**
    * The upstream timeout (each attempt, to its response head) and the total timeout (from
@@ -87,7 +87,7 @@ class Exchange implements DeadlineOwner {
   start(info: RequestInfo): void {
     this.deps.events.arrived(this.arrivedAt);
     this.deps.deadlines.total.add(this, 0);
-    this.res.once('close', () => this.clientGone());
+    this.res.once('close', () => this.responseClosed());
     const ticket = this.deps.balancer.begin(info, (admission) => this.admitted(admission));
     // Keep the ticket only while the request waits in the queue (begin may have admitted it already).
     if (this.waiting) this.ticket = ticket;
@@ -118,12 +118,9 @@ class Exchange implements DeadlineOwner {
       return;
     }
     this.lease = lease;
-    const target = this.deps.targets.get(lease.backend);
-    if (!target) {
-      // Removed between the pick and now: nothing was sent, so it is a connect error.
-      this.attemptEnded(lease, { kind: 'connect-error' });
-      return;
-    }
+    // The backend's origin, set when it joined the Balancer (dispatcher-service.ts): only configured
+    // backends can be leased, so only they can be sent to.
+    const target = lease.backendData as URL;
     this.awaitingHead = true;
     this.deps.deadlines.upstream.add(this, ++this.attempts);
     this.forwarding = this.deps.engine.forward(
@@ -160,8 +157,7 @@ class Exchange implements DeadlineOwner {
     // (Re)issue the session cookie when a sticky policy (re)pinned the session, or the session is new.
     const session = this.deps.balancer.policy.session;
     if (session && this.cookieSession && (lease.repin || this.cookieSession.fresh)) {
-      const value = this.deps.signer.sign(this.cookieSession.id, lease.backend);
-      const cookie = serializeCookie(session.cookieName, value, { path: '/', httpOnly: true, sameSite: 'lax' });
+      const cookie = this.deps.signer.setCookie(session.cookieName, this.cookieSession.id, lease.backend);
       const existing = headers['set-cookie'] ?? [];
       headers['set-cookie'] = [...existing, cookie];
     }
@@ -220,13 +216,15 @@ class Exchange implements DeadlineOwner {
     this.record(this.lease?.backend ?? NO_BACKEND, 'timeout');
   }
 
-  private clientGone(): void {
+  /** The answer was written in full, or the client left first. */
+  private responseClosed(): void {
     this.closed = true;
     if (this.ticket) {
       this.ticket.cancel();
       this.ticket = undefined;
       this.record(NO_BACKEND, CLIENT_CLOSED);
     }
+    this.forwarding?.responseClosed();
   }
 
   private record(backend: BackendId, code: string): void {

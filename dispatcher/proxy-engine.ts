@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { LookupFunction, Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { parse as parseUrl, type Url } from 'node:url';
 import httpProxy from 'http-proxy';
 import type { AttemptOutcome } from './balancer/types.js';
 import { hasBody } from './request-info.js';
@@ -15,10 +16,12 @@ import { hasBody } from './request-info.js';
  * This one is http-proxy 1.18.1 on a keep-alive Agent, with its known defects worked around: a
  * per-call error callback plus a server-level 'error' listener, so no error can crash the process;
  * the client-abort leak closed (1.18.1 listens to the 'aborted' event Node no longer emits, so the
- * upstream request is destroyed on the response's 'close'); proxyTimeout, which http-proxy reports
- * as ECONNRESET "socket hang up", told apart with a flag set on the upstream request's 'timeout'
- * event. The target is always the URL the caller passes and `changeOrigin` rewrites Host to it, so
- * neither the request line nor a forged Host can choose where a request goes.
+ * upstream request is destroyed when the caller reports the response closed unfinished). No
+ * proxyTimeout: it armed a socket timer on every request (and the Agent disarmed it on release);
+ * the upstream timeout is the dispatcher's deadline queue (balancer/deadlines.ts, one timer for
+ * all requests), which gives up on an attempt through `timeOut`. The target is always the URL the
+ * caller passes and `changeOrigin` rewrites Host to it, so neither the request line nor a forged
+ * Host can choose where a request goes.
  */
 
 export interface ForwardHooks {
@@ -29,8 +32,16 @@ export interface ForwardHooks {
 }
 
 export interface ForwardHandle {
-  /** Give up on this attempt (the request's total time ran out): reported as a 'timeout' outcome. */
+  /** Give up on this attempt (its upstream deadline or the request's total time ran out): reported as a 'timeout' outcome. */
   timeOut(): void;
+  /**
+   * `res` emitted 'close': the caller holds the request's one 'close' listener (a request may make
+   * several attempts, and it needs the event while queued too) and calls this; the engine adds no
+   * 'close' or 'finish' listener of its own. Unless the attempt already ended, its outcome is then
+   * 'response' when the answer was written in full, else 'client-abort', and the upstream request
+   * is dropped.
+   */
+  responseClosed(): void;
 }
 
 export interface ProxyEngine {
@@ -45,8 +56,6 @@ export interface ProxyEngine {
 }
 
 export interface ProxyEngineOptions {
-  /** Idle time allowed on an upstream request before it is abandoned as a timeout (504). */
-  readonly upstreamTimeoutMs: number;
   /**
    * Pool bounds per backend. No bound by default: the Balancer's maxConnPerBackend is the only
    * limit on concurrency (a hidden pool limit queued requests out of the Balancer's sight, with no
@@ -62,15 +71,19 @@ export interface ProxyEngineOptions {
 /** Errors that mean nothing reached the backend: safe to send elsewhere even with a body. */
 export const NOT_CONNECTED: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
-/** One forward's state; events of a superseded attempt find theirs already settled. */
+/**
+ * One forward's state; events of a superseded attempt find theirs already settled. `settle` is
+ * the attempt's one "ends exactly once" guard: the caller ends the lease on the outcome it reports.
+ */
 class Attempt implements ForwardHandle {
   settled = false;
-  responded = false;
-  timedOut = false;
+  /** The backend's status, once its response head arrived. */
+  status: number | undefined = undefined;
   upstream?: ClientRequest;
 
   constructor(
     readonly hooks: ForwardHooks,
+    readonly res: ServerResponse,
     readonly withBody: boolean,
   ) {}
 
@@ -80,16 +93,27 @@ class Attempt implements ForwardHandle {
     this.hooks.onOutcome(outcome);
   }
 
+  responseClosed(): void {
+    if (this.settled) return;
+    if (this.res.writableFinished && this.status !== undefined) {
+      this.settle({ kind: 'response', status: this.status });
+      return;
+    }
+    // The client left mid-request: its leaving is the outcome, not the error destroying the
+    // upstream request then raises (settled first, so that error finds the attempt settled).
+    this.settle({ kind: 'client-abort' });
+    this.upstream?.destroy();
+  }
+
   timeOut(): void {
-    this.timedOut = true;
+    // Settled first: the error that destroying the upstream request raises finds it settled.
     this.settle({ kind: 'timeout' });
     this.upstream?.destroy();
   }
 
   /** Map an http-proxy error to an outcome kind (see AttemptOutcome). */
   fail(err: NodeJS.ErrnoException): void {
-    if (this.timedOut) return this.settle({ kind: 'timeout' });
-    if (!this.responded && (!this.withBody || NOT_CONNECTED.has(err.code ?? ''))) return this.settle({ kind: 'connect-error' });
+    if (this.status === undefined && (!this.withBody || NOT_CONNECTED.has(err.code ?? ''))) return this.settle({ kind: 'connect-error' });
     this.settle({ kind: 'reset' });
   }
 }
@@ -105,25 +129,25 @@ export function createHttpProxyEngine(opts: ProxyEngineOptions): ProxyEngine {
     scheduling: 'lifo',
     ...(opts.lookup ? { lookup: opts.lookup } : {}),
   });
-  const proxy = httpProxy.createProxyServer({ agent, changeOrigin: true, proxyTimeout: opts.upstreamTimeoutMs, xfwd: false });
+  const proxy = httpProxy.createProxyServer({ agent, changeOrigin: true, xfwd: false });
+  // http-proxy parses a string target on every request; given the parsed form it does not. Parsed
+  // once per backend URL (the object lives on the backend's Balancer record).
+  const parsedTargets = new WeakMap<URL, Url>();
+  const parsedTarget = (target: URL): Url => {
+    let parsed = parsedTargets.get(target);
+    if (parsed === undefined) parsedTargets.set(target, (parsed = parseUrl(target.origin)));
+    return parsed;
+  };
 
-  proxy.on('proxyReq', (proxyReq, req, res) => {
+  proxy.on('proxyReq', (proxyReq, req) => {
     const attempt = (req as WithAttempt)[ATTEMPT];
     if (!attempt) return;
     attempt.upstream = proxyReq;
-    proxyReq.on('timeout', () => {
-      attempt.timedOut = true;
-    });
-    // The leak fix: the client left mid-request, so stop the upstream request too.
-    res.once('close', () => {
-      if (!res.writableFinished) proxyReq.destroy();
-    });
   });
   proxy.on('proxyRes', (proxyRes, req, res) => {
     const attempt = (req as WithAttempt)[ATTEMPT];
     if (!attempt) return;
-    attempt.responded = true;
-    const status = proxyRes.statusCode ?? 502;
+    const status = (attempt.status = proxyRes.statusCode ?? 502);
     attempt.hooks.onResponseHead?.(status, proxyRes.headers);
     // The backend died mid-body: the client must not wait for bytes that will never come.
     const broken = (): void => {
@@ -132,7 +156,6 @@ export function createHttpProxyEngine(opts: ProxyEngineOptions): ProxyEngine {
     };
     proxyRes.on('aborted', broken);
     proxyRes.on('error', broken);
-    res.once('finish', () => attempt.settle({ kind: 'response', status }));
   });
   // Only reached for errors without a per-call callback (none today); it must exist, or
   // http-proxy rethrows and the process dies. res is a Socket for upgrade requests.
@@ -147,17 +170,11 @@ export function createHttpProxyEngine(opts: ProxyEngineOptions): ProxyEngine {
 
   return {
     forward(req, res, target, hooks, body) {
-      const attempt = new Attempt(hooks, hasBody(req));
+      const attempt = new Attempt(hooks, res, hasBody(req));
       (req as WithAttempt)[ATTEMPT] = attempt;
-      // Registered before the leak fix's listener, so the outcome is the client's leaving, not the
-      // error that destroying the upstream request then raises.
-      res.once('close', () => {
-        if (res.writableFinished) return;
-        attempt.settle({ kind: 'client-abort' });
-      });
       // http-proxy pipes `buffer` instead of req when given: the body the dispatcher already read.
       const buffer = body === undefined ? {} : { buffer: Readable.from([body]) };
-      proxy.web(req, res, { target: target.origin, ...buffer }, (err) => attempt.fail(err as NodeJS.ErrnoException));
+      proxy.web(req, res, { target: parsedTarget(target), ...buffer }, (err) => attempt.fail(err as NodeJS.ErrnoException));
       return attempt;
     },
     close() {

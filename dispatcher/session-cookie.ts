@@ -1,4 +1,6 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { serialize as serializeCookie } from 'cookie';
+import { LRUCache } from 'lru-cache';
 import type { BackendId } from '../core/types.js';
 
 /**
@@ -7,10 +9,18 @@ import type { BackendId } from '../core/types.js';
  * so it survives dispatcher restarts and is shared by dispatchers with the same secret; the MAC
  * makes it unforgeable: a client cannot steer itself onto a backend of its choosing, and a tampered
  * or foreign value is simply ignored (the request gets a new session and a new pin).
+ *
+ * An HMAC per request was the price of stickiness (about a tenth of the dispatcher's CPU with a
+ * new session on every request), so each session is signed once: the Set-Cookie header issued for
+ * (cookie name, session, backend), and every value that verified (or that we issued), are kept in
+ * bounded LRU caches. A session that comes back, or a named session (X-Session-Id) answered before
+ * its client returned the cookie, costs a lookup. Only values that verified are ever cached, so a
+ * tampered value still misses and fails verification.
  */
 
 const MAC_BYTES = 16;
-const SESSION_ID_BYTES = 12;
+/** Sessions whose cookie is remembered; beyond it the least recently used is signed again when it returns. */
+const CACHED_SESSIONS = 10_000;
 
 export interface SessionPin {
   readonly sessionId: string;
@@ -19,6 +29,10 @@ export interface SessionPin {
 
 export class SessionSigner {
   private readonly secret: Buffer;
+  /** Set-Cookie values by cookie name, session and backend. */
+  private readonly issued = new LRUCache<string, string>({ max: CACHED_SESSIONS });
+  /** Cookie values known to verify, with the pin each carries. */
+  private readonly verified = new LRUCache<string, SessionPin>({ max: CACHED_SESSIONS });
 
   /** `secret`: at least 16 bytes; a random one per process when omitted (pins then last as long as the process). */
   constructor(secret: Buffer = randomBytes(32)) {
@@ -26,25 +40,45 @@ export class SessionSigner {
     this.secret = secret;
   }
 
-  /** A fresh, unguessable session id (base64url: never contains the '.' separator). */
+  /**
+   * A fresh, unguessable session id (a random UUID: never contains the '.' separator). Node draws
+   * UUIDs from a buffer of random bytes it refills in batches, not a crypto call per id.
+   */
   newSessionId(): string {
-    return randomBytes(SESSION_ID_BYTES).toString('base64url');
+    return randomUUID();
   }
 
   sign(sessionId: string, backend: BackendId): string {
     const payload = `${sessionId}.${Buffer.from(backend, 'utf8').toString('base64url')}`;
-    return `${payload}.${this.mac(payload).toString('base64url')}`;
+    const value = `${payload}.${this.mac(payload).toString('base64url')}`;
+    this.verified.set(value, { sessionId, backend });
+    return value;
+  }
+
+  /** The Set-Cookie header value pinning `sessionId` to `backend` under the cookie `name`. */
+  setCookie(name: string, sessionId: string, backend: BackendId): string {
+    const key = `${name}\n${sessionId}\n${backend}`;
+    let header = this.issued.get(key);
+    if (header === undefined) {
+      header = serializeCookie(name, this.sign(sessionId, backend), { path: '/', httpOnly: true, sameSite: 'lax' });
+      this.issued.set(key, header);
+    }
+    return header;
   }
 
   /** The pin a cookie value carries, or undefined when it is malformed or its MAC does not verify. */
   verify(value: string): SessionPin | undefined {
+    const known = this.verified.get(value);
+    if (known !== undefined) return known;
     const parts = value.split('.');
     if (parts.length !== 3 || parts[0] === '' || parts[1] === '') return undefined;
     const [sessionId, encodedBackend, macText] = parts;
     const given = Buffer.from(macText, 'base64url');
     const expected = this.mac(`${sessionId}.${encodedBackend}`);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-    return { sessionId, backend: Buffer.from(encodedBackend, 'base64url').toString('utf8') };
+    const pin = { sessionId, backend: Buffer.from(encodedBackend, 'base64url').toString('utf8') };
+    this.verified.set(value, pin);
+    return pin;
   }
 
   private mac(payload: string): Buffer {

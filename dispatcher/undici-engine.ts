@@ -15,18 +15,23 @@ import { hasBody } from './request-info.js';
  * - No hidden pool limit: a pool opens as many connections as there are requests in flight to its
  *   backend unless maxSocketsPerBackend is given; the Balancer's maxConnPerBackend is the limit.
  * - Names resolve through the dispatcher's DNS cache (dns-cache.ts) as undici's `connect` option.
- * - Upstream timeouts are undici's headersTimeout and bodyTimeout (outcome 'timeout', 504), told
- *   apart from resets (502) by their error codes; a connection refused before the request was
- *   written is a 'connect-error', which the Balancer may retry.
- * - A client that leaves aborts the upstream dispatch: the replica sees its connection close.
+ * - The pool and Host of a target are found once per backend URL object (it lives on the backend's
+ *   Balancer record, so every lease carries the same one).
+ * - No timer of its own: undici's headersTimeout and bodyTimeout are off. The dispatcher's deadline
+ *   queues (balancer/deadlines.ts, one timer for all requests) keep the upstream deadline (to the
+ *   response head) and the total one, and give up on an attempt through `timeOut` (504). A
+ *   connection refused before the request was written is a 'connect-error', which the Balancer may
+ *   retry; other failures are resets (502).
+ * - No 'close' or 'finish' listener on the client's response: the dispatcher holds the request's
+ *   one 'close' listener and calls `responseClosed`, where a finished answer is the 'response'
+ *   outcome, and an unfinished one is the client leaving, which aborts the upstream dispatch (the
+ *   replica sees its connection close).
  * - An early answer (a replica's 413 before it read the whole upload) is relayed: undici delivers
  *   the response even when the request body was not fully written, then drops that connection
  *   (and the dispatcher drops the rest of the client's upload, keeping its connection).
  *   The client's own broken upload is the client's error ('client-abort'), never the backend's.
  */
 
-/** Undici's error codes for its header and body timeouts. */
-const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 /** A connection attempt that timed out sent nothing, like a refused one. */
 const UNDICI_NOT_CONNECTED = new Set([...NOT_CONNECTED, 'UND_ERR_CONNECT_TIMEOUT']);
 
@@ -36,7 +41,8 @@ class AttemptOver extends Error {}
 /** One forward: an undici dispatch handler that relays into `res`, and the handle to time it out. */
 class UndiciAttempt implements ForwardHandle, Dispatcher.DispatchHandler {
   private settled = false;
-  private responded = false;
+  /** The backend's status, once its (final) response head arrived. */
+  private status: number | undefined = undefined;
   private controller?: Dispatcher.DispatchController;
   private readonly resume = (): void => this.controller?.resume();
 
@@ -63,12 +69,16 @@ class UndiciAttempt implements ForwardHandle, Dispatcher.DispatchHandler {
     this.abort();
   }
 
-  /** The client's response closed before it was finished: the client left. */
-  readonly clientClosed = (): void => {
-    if (this.res.writableFinished) return;
+  responseClosed(): void {
+    if (this.settled) return;
+    if (this.res.writableFinished && this.status !== undefined) {
+      this.settle({ kind: 'response', status: this.status });
+      return;
+    }
+    // The client left mid-request: settled first, so the abort's error finds the attempt settled.
     this.settle({ kind: 'client-abort' });
     this.abort();
-  };
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
@@ -78,7 +88,7 @@ class UndiciAttempt implements ForwardHandle, Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     // Informational answers (103 Early Hints) are not relayed: the client gets the final one.
     if (this.settled || status < 200) return;
-    this.responded = true;
+    this.status = status;
     this.hooks.onResponseHead?.(status, headers);
     if (statusMessage) this.res.writeHead(status, statusMessage, headers);
     else this.res.writeHead(status, headers);
@@ -94,9 +104,8 @@ class UndiciAttempt implements ForwardHandle, Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    if (this.settled) return;
-    const status = this.res.statusCode;
-    this.res.end(() => this.settle({ kind: 'response', status }));
+    // The outcome waits for the answer to be flushed to the client (responseClosed).
+    if (!this.settled) this.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -105,15 +114,13 @@ class UndiciAttempt implements ForwardHandle, Dispatcher.DispatchHandler {
     if (this.req.readableAborted) {
       // The client's upload broke (undici saw its body stream fail): the client's error.
       this.settle({ kind: 'client-abort' });
-    } else if (TIMEOUTS.has(code)) {
-      this.settle({ kind: 'timeout' });
-    } else if (!this.responded && (!this.withBody || UNDICI_NOT_CONNECTED.has(code))) {
+    } else if (this.status === undefined && (!this.withBody || UNDICI_NOT_CONNECTED.has(code))) {
       this.settle({ kind: 'connect-error' });
     } else {
       this.settle({ kind: 'reset' });
     }
     // The backend died mid-answer: the client must not wait for bytes that will never come.
-    if (this.responded) this.res.destroy();
+    if (this.status !== undefined) this.res.destroy();
   }
 }
 
@@ -140,33 +147,47 @@ function upstreamHeaders(req: IncomingMessage, host: string): IncomingHttpHeader
   return rest;
 }
 
+/** Where one backend URL's requests go: its pool, and the Host they carry. */
+interface Upstream {
+  readonly pool: Pool;
+  readonly host: string;
+}
+
 export function createUndiciEngine(opts: ProxyEngineOptions): ProxyEngine {
+  /** By origin: a backend removed and added again at the same origin keeps its connections. */
   const pools = new Map<string, Pool>();
-  const poolFor = (origin: string): Pool => {
-    let pool = pools.get(origin);
+  /** By the target URL object itself, so a request reads neither `origin` nor `host` (both getters build strings). */
+  let upstreams = new WeakMap<URL, Upstream>();
+  const upstreamOf = (target: URL): Upstream => {
+    let upstream = upstreams.get(target);
+    if (upstream !== undefined) return upstream;
+    let pool = pools.get(target.origin);
     if (pool === undefined) {
-      pool = new Pool(origin, {
+      pool = new Pool(target.origin, {
         // null: no bound (the Balancer's maxConnPerBackend is the only limit, issue 17.1).
         connections: opts.maxSocketsPerBackend ?? null,
-        headersTimeout: opts.upstreamTimeoutMs,
-        bodyTimeout: opts.upstreamTimeoutMs,
+        // 0: off. The dispatcher's deadline queues time attempts out (timeOut), with one timer for all.
+        headersTimeout: 0,
+        bodyTimeout: 0,
         ...(opts.lookup ? { connect: { lookup: opts.lookup } } : {}),
       });
-      pools.set(origin, pool);
+      pools.set(target.origin, pool);
     }
-    return pool;
+    upstream = { pool, host: target.host };
+    upstreams.set(target, upstream);
+    return upstream;
   };
 
   return {
     forward(req, res, target, hooks, body) {
       const withBody = hasBody(req);
       const attempt = new UndiciAttempt(req, res, hooks, withBody);
-      res.once('close', attempt.clientClosed);
-      poolFor(target.origin).dispatch(
+      const { pool, host } = upstreamOf(target);
+      pool.dispatch(
         {
           path: req.url ?? '/',
           method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-          headers: upstreamHeaders(req, target.host),
+          headers: upstreamHeaders(req, host),
           body: body ?? (withBody ? streamedBody(req) : null),
         },
         attempt,
@@ -176,6 +197,7 @@ export function createUndiciEngine(opts: ProxyEngineOptions): ProxyEngine {
     close() {
       for (const pool of pools.values()) void pool.destroy().catch(() => undefined);
       pools.clear();
+      upstreams = new WeakMap();
     },
   };
 }

@@ -162,6 +162,14 @@ export class Balancer {
     return this.members.viewList;
   }
 
+  /**
+   * The BackendInit.data of a backend in the set (undefined for an unknown id): the live dispatcher
+   * keeps each backend's origin there, so the Balancer's set is the only membership table.
+   */
+  backendData(id: BackendId): unknown {
+    return this.members.records.get(id)?.data;
+  }
+
   addBackend(b: BackendInit): void {
     this.members.add(b);
   }

@@ -24,7 +24,8 @@ export interface BackendInit {
   host?: string;
   /**
    * Anything the caller wants back on every lease of this backend (Lease.backendData): the
-   * simulator keeps the backend's VM there, so a dispatch finds it without a lookup by id.
+   * simulator keeps the backend's VM there, the live dispatcher its origin URL, so a dispatch
+   * finds it without a lookup by id and no second table of backends exists beside this one.
    */
   data?: unknown;
 }

@@ -186,4 +186,20 @@ describe('Balancer backend states', () => {
     balancer.reportLoad('gone', 1);
     expect(balancer.views()[0]).toMatchObject({ reportedLoad: 0.75, reportedAt: 42 });
   });
+
+  it("keeps each backend's data on its record: looked up by id, carried by its leases, gone from the set on removal", () => {
+    const { balancer, results } = setup({ backends: 0 });
+    const origin = new URL('http://127.0.0.1:8081');
+    balancer.addBackend({ id: 'b1', data: origin });
+    expect(balancer.backendData('b1')).toBe(origin);
+    expect(balancer.backendData('nope')).toBeUndefined();
+    balancer.begin(GET, results.for('1'));
+    const lease = results.lease('1');
+    expect(lease.backendData).toBe(origin);
+    balancer.removeBackend('b1');
+    expect(balancer.backendData('b1')).toBeUndefined();
+    // A lease already out still knows where it was sent.
+    expect(lease.backendData).toBe(origin);
+    lease.end(ok);
+  });
 });

@@ -21,3 +21,44 @@ describe('DispatcherMetrics queue wait', () => {
     expect(bucket(text, '+Inf')).toBe(4);
   });
 });
+
+/** The value of one exposition line, or undefined when the series does not exist. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
+
+describe('DispatcherMetrics request series', () => {
+  it('counts each backend and code under the policy in use, across a policy change and a backend leaving and coming back', async () => {
+    const metrics = new DispatcherMetrics('p');
+    metrics.admitted(0, 'web-1', 0, 1);
+    metrics.answered(0, 'web-1', '200', 4);
+    metrics.answered(0, 'web-1', '200', 8);
+    metrics.answered(0, 'web-1', '502', 1);
+    metrics.admitted(0, 'web-2', 0, 2);
+    metrics.attemptEnded(0, 'web-2', true);
+    metrics.attemptEnded(0, 'web-2', false);
+    metrics.answered(0, 'web-2', '200', 2);
+
+    metrics.policyChanged('q');
+    metrics.answered(0, 'web-1', '200', 1);
+    metrics.backendRemoved('web-2');
+    metrics.admitted(0, 'web-2', 0, 2);
+    metrics.answered(0, 'web-2', '200', 2);
+
+    const text = await metrics.registry.metrics();
+    expect(sample(text, 'dispatchlab_requests_total{policy="p",backend="web-1",code="200"}')).toBe(2);
+    expect(sample(text, 'dispatchlab_requests_total{policy="p",backend="web-1",code="502"}')).toBe(1);
+    expect(sample(text, 'dispatchlab_requests_total{policy="p",backend="web-2",code="200"}')).toBe(1);
+    expect(sample(text, 'dispatchlab_requests_total{policy="q",backend="web-1",code="200"}')).toBe(1);
+    expect(sample(text, 'dispatchlab_requests_total{policy="q",backend="web-2",code="200"}')).toBe(1);
+    expect(sample(text, 'dispatchlab_request_duration_seconds_sum{policy="p",backend="web-1"}')).toBeCloseTo(0.013, 9);
+    expect(sample(text, 'dispatchlab_request_duration_seconds_count{policy="q",backend="web-1"}')).toBe(1);
+    expect(sample(text, 'dispatchlab_retries_total{policy="p",backend="web-2"}')).toBe(1);
+    expect(sample(text, 'dispatchlab_retries_total{policy="q",backend="web-2"}')).toBe(1);
+    expect(sample(text, 'dispatchlab_retries_total{policy="p",backend="web-1"}')).toBeUndefined();
+    expect(sample(text, 'dispatchlab_attempt_failures_total{policy="p",backend="web-2"}')).toBe(1);
+    expect(sample(text, 'dispatchlab_queue_wait_seconds_count{policy="p"}')).toBe(2);
+    expect(sample(text, 'dispatchlab_queue_wait_seconds_count{policy="q"}')).toBe(1);
+  });
+});

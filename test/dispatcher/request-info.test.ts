@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { hasBody, originPath, readRequestInfo } from '../../dispatcher/request-info.js';
 import { SessionSigner } from '../../dispatcher/session-cookie.js';
 
@@ -26,6 +26,33 @@ describe('SessionSigner', () => {
     expect(signer.verify(`${session}.${backend}.${mac.slice(0, -2)}AA`)).toBeUndefined();
     expect(signer.verify(`${session}.${backend}`)).toBeUndefined();
     expect(new SessionSigner(Buffer.alloc(32, 8)).verify(value)).toBeUndefined();
+  });
+
+  it('signs a session once: the same Set-Cookie for it again, and no MAC for a value it issued or already verified', () => {
+    const fresh = new SessionSigner(secret);
+    const macs = vi.spyOn(fresh as unknown as { mac(payload: string): Buffer }, 'mac');
+    const header = fresh.setCookie('sid', 's1', 'web-2');
+    expect(header).toMatch(/^sid=s1\.[\w-]+\.[\w-]+; Path=\/; HttpOnly; SameSite=Lax$/);
+    expect(fresh.setCookie('sid', 's1', 'web-2')).toBe(header);
+    const value = header.slice('sid='.length, header.indexOf(';'));
+    expect(fresh.verify(value)).toEqual({ sessionId: 's1', backend: 'web-2' });
+    expect(macs).toHaveBeenCalledTimes(1);
+    // A re-pin, or another cookie name, is another cookie; a value from another dispatcher with the
+    // same secret is verified once, then known.
+    expect(fresh.setCookie('sid', 's1', 'web-3')).not.toBe(header);
+    expect(fresh.setCookie('other', 's1', 'web-2')).toMatch(/^other=/);
+    const elsewhere = signer.sign('s2', 'web-1');
+    expect(fresh.verify(elsewhere)).toEqual({ sessionId: 's2', backend: 'web-1' });
+    expect(fresh.verify(elsewhere)).toEqual({ sessionId: 's2', backend: 'web-1' });
+    expect(macs).toHaveBeenCalledTimes(4);
+    // A tampered value is never taken from the cache.
+    expect(fresh.verify(`${value.slice(0, -2)}AA`)).toBeUndefined();
+  });
+
+  it('makes distinct session ids without the separator', () => {
+    const ids = new Set(Array.from({ length: 1000 }, () => signer.newSessionId()));
+    expect(ids.size).toBe(1000);
+    for (const id of ids) expect(id).not.toContain('.');
   });
 
   it('refuses a short secret', () => {
@@ -84,7 +111,7 @@ describe('readRequestInfo', () => {
     expect(fresh.info.pinned).toBeUndefined();
     expect(fresh.info.sessionKey).toBe(fresh.cookieSession?.id);
     expect(fresh.cookieSession?.fresh).toBe(true);
-    expect(fresh.cookieSession?.id).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(fresh.cookieSession?.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
   it('keys sessions on a header or on the client address when the policy says so', () => {

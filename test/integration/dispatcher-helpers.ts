@@ -6,14 +6,14 @@ import { parseScenario, type Scenario } from '../../core/scenario.js';
 export const ADMIN_TOKEN = 'integration-token-0123';
 
 /** `replicas` hosts with one replica each (r1..rN on h1..hN), a deterministic request class. */
-export function replicasScenario(replicas: number, opts: { cpuMs?: number; dispatcher?: Record<string, unknown> } = {}): Scenario {
+export function replicasScenario(replicas: number, opts: { cpuMs?: number; bodyDigest?: boolean; dispatcher?: Record<string, unknown> } = {}): Scenario {
   const hosts = Array.from({ length: replicas }, (_, i) => ({ name: `h${i + 1}`, cores: 2, memoryMb: 4096 }));
   const vms = hosts.map((h, i) => ({ name: `r${i + 1}`, host: h.name, vcpus: 1, memoryMb: 512 }));
   return parseScenario({
     name: 'dispatcher-test',
     hosts,
     vms,
-    workload: { classes: [{ name: 'page', share: 1, route: '/', cpuMs: opts.cpuMs ?? 1, service: 'deterministic' }] },
+    workload: { classes: [{ name: 'page', share: 1, route: '/', cpuMs: opts.cpuMs ?? 1, service: 'deterministic', bodyDigest: opts.bodyDigest }] },
     // Probes every 200 ms, one failure marks a replica down: a stopped replica refuses the probe's
     // connection at once. The timeout is beyond any stall of a busy machine, so a late answer is
     // never taken for a dead replica (with 150 ms, one stall marked every replica down).

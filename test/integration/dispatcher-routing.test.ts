@@ -10,7 +10,8 @@ describe.each(PROXY_ENGINES)('dispatcher routing on real sockets, %s engine', (e
   let url: string;
 
   beforeAll(async () => {
-    up = await startUp({ scenario: replicasScenario(3, { dispatcher: { engine } }), policy: 'round-robin', adminToken: ADMIN_TOKEN });
+    // The byte-exact test reads the replicas' body digest, which a scenario must ask for.
+    up = await startUp({ scenario: replicasScenario(3, { bodyDigest: true, dispatcher: { engine } }), policy: 'round-robin', adminToken: ADMIN_TOKEN });
     url = up.dispatcher.url;
   });
   afterAll(async () => {

@@ -81,7 +81,6 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
     const backend = await startTestServer((_req, res) => res.end('resolved'));
     const looked: string[] = [];
     const proxy = PROXY_ENGINE_FACTORIES[engine]({
-      upstreamTimeoutMs: 5000,
       lookup: (hostname, options, callback) => {
         looked.push(hostname);
         if (options.all) (callback as unknown as (err: null, all: { address: string; family: number }[]) => void)(null, [{ address: '127.0.0.1', family: 4 }]);

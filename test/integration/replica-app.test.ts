@@ -93,7 +93,8 @@ const scenario = parseScenario({
   vms: [{ name: 'vm-1', host: 'host-x', memoryMb: 512 }],
   workload: {
     classes: [
-      { name: 'api', share: 0.5, route: '/api', cpuMs: 5, service: 'deterministic' },
+      { name: 'api', share: 0.4, route: '/api', cpuMs: 5, service: 'deterministic', bodyDigest: true },
+      { name: 'upload', share: 0.1, route: '/upload', cpuMs: 5, service: 'deterministic' },
       { name: 'slow', share: 0.5, route: '/api/slow', cpuMs: 5000, service: 'deterministic' },
     ],
   },
@@ -130,6 +131,17 @@ describe('replica app', () => {
     expect(res.json).toMatchObject({ vm: 'vm-1', host: 'host-x', class: 'api', serviceMs: 5, stealMs: 0, bodyBytes: 0 });
     expect(res.json.latencyMs).toBeGreaterThanOrEqual(4);
     expect(res.json.bodySha256).toBe(createHash('sha256').digest('hex'));
+  });
+
+  it('counts but does not hash the body of a class that does not ask for its digest', async () => {
+    const body = Buffer.alloc(5000, 3);
+    const posted = await getJson<ReplicaResponse>(`${base}/upload`, { method: 'POST', body });
+    expect(posted.status).toBe(200);
+    expect(posted.json).toMatchObject({ class: 'upload', bodyBytes: body.length });
+    expect(posted.json).not.toHaveProperty('bodySha256');
+    const bodiless = await getJson<ReplicaResponse>(`${base}/upload`);
+    expect(bodiless.json).toMatchObject({ class: 'upload', bodyBytes: 0 });
+    expect(bodiless.json).not.toHaveProperty('bodySha256');
   });
 
   it('answers 404 for a path no class routes', async () => {

@@ -95,6 +95,14 @@ describe('simulate: the run', () => {
     expect(run.errors).toBe(5);
   });
 
+  it("a class's bodyDigest (the replica hashes its bodies) changes nothing in the model", () => {
+    const upload = (bodyDigest: boolean) =>
+      small({ workload: { classes: [{ name: 'upload', share: 1, cpuMs: 5, method: 'POST', bodyBytes: 100, bodyDigest }], sessions: 50, arrival: { rateRps: 400 } } });
+    const hashed = simulatePolicy(upload(true), 'round-robin', {});
+    expect(hashed.requests).toBeGreaterThan(0);
+    expect(hashed).toEqual(simulatePolicy(upload(false), 'round-robin', {}));
+  });
+
   it('a crashed VM with no outlier ejection: health checks take it out after interval * fall', () => {
     const s = small({
       faults: [{ at: '5s', for: '10s', vm: 'web-1', kind: 'crash' }],
