@@ -14,9 +14,14 @@ import type { HostSnapshot, HypervisorHost, JobTiming, VmSnapshot, VmStatus } fr
  * A counter is exported through `MonotoneTotals`: never below what the last scrape showed, never
  * negative. prom-client's Counter throws "It is not possible to decrease a counter" on a negative
  * inc(), and that error fails the whole scrape, so one bad figure lost every metric of the host
- * for the rest of a run (issue 17.9). The model's totals are cumulative and should never go down
- * (test/backends/host-metrics-monotone.test.ts checks them under owners, migrations and crashes);
- * should one ever be fed a value that does, Prometheus still sees a counter, not a reset.
+ * for the rest of a run (issue 17.9). In the model a total only grows: every charge adds a rate
+ * times the elapsed model time, the elapsed time is never negative (model time never goes back,
+ * even when a timer fires late or early) and no rate is (the water-fill never gives a VM more than
+ * its demand, so got <= wanted and steal's rate is >= 0). test/hypervisor/totals-monotone.test.ts
+ * pins that in the model itself, after every event, under owner returns, migrations, crashes,
+ * cancellations and a skewed clock. The negative total of that compose run was not reproduced,
+ * neither on this model nor on the one it ran (fuzzed the same way), so the guard stays: a scrape
+ * must never fail, and should a total ever go down Prometheus still sees a counter, not a reset.
  */
 
 export interface HostMetrics {
