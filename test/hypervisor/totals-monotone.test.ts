@@ -101,7 +101,7 @@ describe('hypervisor host: snapshot totals are monotone (issue 17.9)', () => {
             else if (o.kind === 'crash') host.crash(o.vm);
             else if (o.kind === 'restore') host.restore(o.vm);
             else if (o.kind === 'owner') host.ownerReturns(o.vm, o.mode, o.forMs);
-            else host.setHostLoad(o.cores);
+            else if (o.kind === 'hostLoad') host.setHostLoad(o.cores);
             check(`after op ${i} (${o.kind})`);
           });
           clock.inner.runUntilIdle();
