@@ -16,10 +16,10 @@ import type { SessionSigner } from './session-cookie.js';
 /**
  * The proxied hot path: a node:http request handler (never express here: its routing and
  * request wrappers on every proxied request cost about half the throughput). Per request: build RequestInfo, `balancer.begin`, then forward
- * through the engine; a refusal is a 503 with Retry-After; a connect error or reset before any
- * response byte is retried through `lease.retry` (the Balancer decides whether it may); an
- * upstream or total timeout is a 504. Each lease is ended exactly once by the engine's outcome,
- * and the request's events (core/request-events.ts: arrived, each attempt admitted and ended, answered
+ * through the engine; a refusal is a 503 with Retry-After; a connect error, a reset or an upstream
+ * (per-try) timeout before any response byte is retried through `lease.retry` (the Balancer
+ * decides whether it may), else answered 502 or 504; the total timeout is a 504. Each lease is
+ * ended exactly once by the engine's outcome, and the request's events (core/request-events.ts: arrived, each attempt admitted and ended, answered
  * exactly once, when its answer is known) go to `events`: the metrics, and a run's accumulator.
  *
  * The total timeout is a timer of our own, not http-proxy's `timeout` option: that one sets the
@@ -43,6 +43,8 @@ export interface HttpDispatcherDeps {
   readonly clientAddress: 'x-forwarded-for' | 'socket';
 }
 
+const PER_TRY_TIMEOUT: AttemptOutcome = { kind: 'timeout', perTry: true };
+
 /** Status code recorded when the client leaves before its answer (nginx's "client closed request"). */
 const CLIENT_CLOSED = '499';
 
@@ -65,6 +67,8 @@ class Exchange implements DeadlineOwner {
   /** Attempts forwarded so far; the current one's upstream deadline holds until its response head. */
   private attempts = 0;
   private awaitingHead = false;
+  /** The total timeout ran out: the attempt it cuts short is the request's end, never retried. */
+  private totalExpired = false;
   private recorded = false;
   private closed = false;
   private readonly arrivedAt: Millis;
@@ -153,7 +157,9 @@ class Exchange implements DeadlineOwner {
     }
   }
 
-  private attemptEnded(lease: Lease, outcome: AttemptOutcome): void {
+  private attemptEnded(lease: Lease, reported: AttemptOutcome): void {
+    // The engine reports both timeouts alike; one the total did not cause is the attempt's own.
+    const outcome = reported.kind === 'timeout' && !this.totalExpired ? PER_TRY_TIMEOUT : reported;
     this.forwarding = undefined;
     this.awaitingHead = false;
     lease.end(outcome);
@@ -166,20 +172,27 @@ class Exchange implements DeadlineOwner {
         this.record(lease.backend, CLIENT_CLOSED);
         return;
       case 'timeout':
+        if (this.retried(lease)) return;
         sendJson(this.res, 504, { error: `backend ${lease.backend} timed out` });
         this.record(lease.backend, 'timeout');
         return;
       case 'connect-error':
       case 'reset':
-        if (!this.res.headersSent && !this.recorded && lease.retry((admission) => this.admitted(admission))) return;
+        if (this.retried(lease)) return;
         sendJson(this.res, 502, { error: `backend ${lease.backend} failed: ${outcome.kind}` });
         this.record(lease.backend, 'error');
         return;
     }
   }
 
+  /** Whether the Balancer sent the failed attempt again (only before any response byte went out). */
+  private retried(lease: Lease): boolean {
+    return !this.res.headersSent && !this.recorded && lease.retry((admission) => this.admitted(admission));
+  }
+
   private totalTimeout(): void {
     if (this.recorded) return;
+    this.totalExpired = true;
     if (this.forwarding) {
       // The engine reports the attempt as a timeout, which answers 504 (or cuts a started response).
       this.forwarding.timeOut();
