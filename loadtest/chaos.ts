@@ -13,22 +13,39 @@ import { startDispatcher } from '../dispatcher/dispatcher-service.js';
  * 5xx or failed, and how many of the failures were "lost while a healthy backend existed": a host
  * process was running and not stopped both when the request was sent and when it failed, so a
  * retry to it could have saved the request. Stops by itself, and kills every process it started.
+ *
+ * `--mode overload` kills nothing: it sends scenarios/overload.yaml's fleet twice its capacity
+ * (the scenario's arrival rate unless --rate) and shows how fast the excess is refused: the
+ * latency of the 503s and how many carried Retry-After, beside the 2xx latency.
  */
 
 const { values } = parseArgs({
   options: {
-    scenario: { type: 'string', default: 'scenarios/chaos.yaml' },
+    mode: { type: 'string', default: 'faults' },
+    scenario: { type: 'string' },
     duration: { type: 'string', default: '30' },
-    rate: { type: 'string', default: '200' },
+    rate: { type: 'string' },
     every: { type: 'string', default: '5' },
     down: { type: 'string', default: '2.5' },
   },
 });
+if (values.mode !== 'faults' && values.mode !== 'overload') throw new Error(`--mode is faults or overload, got ${values.mode}`);
+const overload = values.mode === 'overload';
+const scenarioFile = values.scenario ?? (overload ? 'scenarios/overload.yaml' : 'scenarios/chaos.yaml');
+const scenario = loadScenario(scenarioFile);
+const arrival = scenario.workload.arrival;
 const durationMs = Math.min(300, Number(values.duration)) * 1000;
-const rateRps = Math.min(2000, Number(values.rate));
+const rateRps = Math.min(2000, Number(values.rate ?? (overload && 'rateRps' in arrival ? arrival.rateRps : 200)));
 const everyMs = Number(values.every) * 1000;
 const downMs = Number(values.down) * 1000;
-const scenario = loadScenario(values.scenario);
+
+/** Median, p99 and max of `ms`, as printed. */
+function quantiles(ms: number[]): string {
+  if (ms.length === 0) return 'none';
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (q: number): string => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))].toFixed(0);
+  return `median ${at(0.5)}  p99 ${at(0.99)}  max ${sorted[sorted.length - 1].toFixed(0)}`;
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -48,7 +65,7 @@ interface Host {
 }
 
 function spawnHost(host: Host): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'host', '--scenario', values.scenario, '--host', host.name, '--base-port', String(host.port)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'host', '--scenario', scenarioFile, '--host', host.name, '--base-port', String(host.port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   host.child = child;
@@ -68,16 +85,24 @@ const anyHealthy = (): boolean => hosts.some((h) => h.state === 'up');
 const counts = { sent: 0, ok: 0, server5xx: 0, failed: 0, lostWhileHealthy: 0 };
 /** Lost-while-healthy requests by status (or "none" for no answer): which mechanism let them through. */
 const lostByCode = new Map<string, number>();
+/** Answer times (ms) of the 2xx and of the 503s, and how many 503s said when to come back. */
+const okMs: number[] = [];
+const refusedMs: number[] = [];
+let refusedWithRetryAfter = 0;
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 let outstanding = 0;
 function send(): void {
   counts.sent++;
   outstanding++;
   const healthyAtSend = anyHealthy();
+  const sentAt = performance.now();
   const done = (status: number | undefined): void => {
     outstanding--;
-    if (status !== undefined && status < 300) counts.ok++;
-    else {
+    if (status === 503) refusedMs.push(performance.now() - sentAt);
+    if (status !== undefined && status < 300) {
+      counts.ok++;
+      okMs.push(performance.now() - sentAt);
+    } else {
       if (status === undefined) counts.failed++;
       else counts.server5xx++;
       if (healthyAtSend && anyHealthy()) {
@@ -88,6 +113,7 @@ function send(): void {
     }
   };
   const req = http.get(`${dispatcher.url}/`, { agent, timeout: 10_000 }, (res) => {
+    if (res.statusCode === 503 && res.headers['retry-after'] !== undefined) refusedWithRetryAfter++;
     res.resume();
     res.on('end', () => done(res.statusCode));
   });
@@ -102,6 +128,7 @@ const load = setInterval(() => {
 }, 5);
 let turn = 0;
 const chaos = setInterval(() => {
+  if (overload) return;
   const host = hosts[turn % hosts.length];
   const kill = turn % 2 === 0;
   turn++;
@@ -135,6 +162,7 @@ await dispatcher.close(0);
 agent.destroy();
 process.stdout.write(
   `sent ${counts.sent}  2xx ${counts.ok}  5xx ${counts.server5xx}  failed ${counts.failed}  lost-while-healthy ${counts.lostWhileHealthy}` +
-    ` (${[...lostByCode].map(([code, n]) => `${code}: ${n}`).join(', ') || 'none'})  unanswered ${outstanding}\n`,
+    ` (${[...lostByCode].map(([code, n]) => `${code}: ${n}`).join(', ') || 'none'})  unanswered ${outstanding}\n` +
+    `2xx ms: ${quantiles(okMs)}\n503 ms: ${quantiles(refusedMs)}  (${refusedWithRetryAfter} of ${refusedMs.length} with Retry-After)\n`,
 );
 process.exit(0);
