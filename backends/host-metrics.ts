@@ -14,14 +14,15 @@ import type { HostSnapshot, HypervisorHost, JobTiming, VmSnapshot, VmStatus } fr
  * A counter is exported through `MonotoneTotals`: never below what the last scrape showed, never
  * negative. prom-client's Counter throws "It is not possible to decrease a counter" on a negative
  * inc(), and that error fails the whole scrape, so one bad figure lost every metric of the host
- * for the rest of a run (issue 17.9). In the model a total only grows: every charge adds a rate
- * times the elapsed model time, the elapsed time is never negative (model time never goes back,
- * even when a timer fires late or early) and no rate is (the water-fill never gives a VM more than
- * its demand, so got <= wanted and steal's rate is >= 0). test/hypervisor/totals-monotone.test.ts
- * pins that in the model itself, after every event, under owner returns, migrations, crashes,
- * cancellations and a skewed clock. The negative total of that compose run was not reproduced,
- * neither on this model nor on the one it ran (fuzzed the same way), so the guard stays: a scrape
- * must never fail, and should a total ever go down Prometheus still sees a counter, not a reset.
+ * for the rest of a run (issue 17.9). What fed it was the model's steal: a VM's wanted cores were
+ * lowered (a cancel) before it was charged up to the second clock reading of the same event, at
+ * wanted 0 and got 1; now one event is one model instant and wanted and got change only together
+ * (VmState.setRates). In the model a total only grows: every charge adds a rate times the elapsed
+ * model time, neither negative (got <= wanted: the water-fill never gives a VM more than its
+ * demand). test/hypervisor/totals-monotone.test.ts pins it in the model itself, after every event,
+ * under owner returns, migrations, crashes, cancellations and a clock that ticks on every reading.
+ * The guard stays for what the model cannot promise: a scrape must never fail, and should a total
+ * ever go down Prometheus still sees a counter, not a reset.
  */
 
 export interface HostMetrics {

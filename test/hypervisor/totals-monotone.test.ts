@@ -14,15 +14,24 @@ import { specs } from './fixtures.js';
 // late or slightly early event loop do. The host is scenario host-b of the compose run that lost
 // its /metrics: Type 2, per-thread sharing, host load, a noisy batch VM, harvested replicas.
 
-/** A VirtualClock whose callbacks run late (a busy loop) or up to 1 ms early (Node's timers), by a seeded draw. */
+/**
+ * A VirtualClock whose callbacks run late (a busy loop) or up to 1 ms early (Node's timers), by a
+ * seeded draw, and whose reading, like performance.now(), moves on a little every time it is read
+ * (`tickMs`): an event that reads the clock twice sees two instants.
+ */
 class SkewedClock implements Clock {
   readonly inner = new VirtualClock();
   private draw = 0;
+  private ticks = 0;
 
-  constructor(private readonly skewsMs: readonly number[]) {}
+  constructor(
+    private readonly skewsMs: readonly number[],
+    private readonly tickMs: number,
+  ) {}
 
   now(): number {
-    return this.inner.now();
+    this.ticks += this.tickMs;
+    return this.inner.now() + this.ticks;
   }
 
   schedule(delayMs: number, fn: () => void): Cancel {
@@ -66,8 +75,9 @@ describe('hypervisor host: snapshot totals are monotone (issue 17.9)', () => {
         fc.constantFrom('live' as const, 'checkpoint' as const),
         fc.array(fc.oneof(fc.constant(0), fc.double({ min: -1, max: 0, noNaN: true }), fc.double({ min: 0, max: 50, noNaN: true })), { minLength: 1, maxLength: 16 }),
         fc.array(op, { minLength: 10, maxLength: 120 }),
-        (onOwnerReturn, migrate, skewsMs, ops) => {
-          const clock = new SkewedClock(skewsMs);
+        fc.constantFrom(0, 0.001),
+        (onOwnerReturn, migrate, skewsMs, ops, tickMs) => {
+          const clock = new SkewedClock(skewsMs, tickMs);
           const s = specs(
             { hypervisor: 'type2', cores: 4, memoryMb: 8192, hostLoad: 1.5, owner: [{ at: 200, for: 900 }, { at: 1500, for: 400 }], onOwnerReturn, migrate },
             [
