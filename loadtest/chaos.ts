@@ -247,8 +247,10 @@ if (sigtermAtMs !== undefined) {
   );
 }
 process.stdout.write(
-  `sent ${counts.sent}  2xx ${counts.ok}  5xx ${counts.server5xx}  failed ${counts.failed}  lost-while-healthy ${counts.lostWhileHealthy}` +
-    ` (${[...lostByCode].map(([code, n]) => `${code}: ${n}`).join(', ') || 'none'})  unanswered ${outstanding}\n` +
+  `sent ${counts.sent}  2xx ${counts.ok}  5xx ${counts.server5xx}  failed ${counts.failed}` +
+    // Only faults make a loss one a retry could have saved: in the other modes every host stays up.
+    (overload || shutdown ? '' : `  lost-while-healthy ${counts.lostWhileHealthy} (${[...lostByCode].map(([code, n]) => `${code}: ${n}`).join(', ') || 'none'})`) +
+    `  unanswered ${outstanding}\n` +
     `2xx ms: ${quantiles(okMs)}\n503 ms: ${quantiles(refusedMs)}  (${refusedWithRetryAfter} of ${refusedMs.length} with Retry-After)\n`,
 );
 process.exit(0);
