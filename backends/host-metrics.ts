@@ -14,9 +14,15 @@ import type { HostSnapshot, HypervisorHost, JobTiming, VmSnapshot, VmStatus } fr
  * A counter is exported through `MonotoneTotals`: never below what the last scrape showed, never
  * negative. prom-client's Counter throws "It is not possible to decrease a counter" on a negative
  * inc(), and that error fails the whole scrape, so one bad figure lost every metric of the host
- * for the rest of a run (issue 17.9). The model's totals are cumulative and should never go down
- * (test/backends/host-metrics-monotone.test.ts checks them under owners, migrations and crashes);
- * should one ever be fed a value that does, Prometheus still sees a counter, not a reset.
+ * for the rest of a run (issue 17.9). What fed it was the model's steal: a VM's wanted cores were
+ * lowered (a cancel) before it was charged up to the second clock reading of the same event, at
+ * wanted 0 and got 1; now one event is one model instant and wanted and got change only together
+ * (VmState.setRates). In the model a total only grows: every charge adds a rate times the elapsed
+ * model time, neither negative (got <= wanted: the water-fill never gives a VM more than its
+ * demand). test/hypervisor/totals-monotone.test.ts pins it in the model itself, after every event,
+ * under owner returns, migrations, crashes, cancellations and a clock that ticks on every reading.
+ * The guard stays for what the model cannot promise: a scrape must never fail, and should a total
+ * ever go down Prometheus still sees a counter, not a reset.
  */
 
 export interface HostMetrics {

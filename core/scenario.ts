@@ -152,7 +152,18 @@ export type ProxyEngineName = (typeof PROXY_ENGINES)[number];
 
 const DispatcherSchema = z.strictObject({
   maxConnPerBackend: z.number().int().nonnegative().max(MAX_CONNECTIONS).default(0),
-  queue: z.strictObject({ maxLength: z.number().int().nonnegative().max(MAX_QUEUE_LENGTH).default(1024), timeoutMs: duration.default(5000) }).default({ maxLength: 1024, timeoutMs: 5000 }),
+  queue: z
+    .strictObject({
+      maxLength: z.number().int().nonnegative().max(MAX_QUEUE_LENGTH).default(1024),
+      timeoutMs: duration.default(5000),
+      /**
+       * Fast refusal under overload (controlled delay, after Facebook's "Fail at scale", Maurer
+       * 2015, from CoDel): once the queue has not been empty for `intervalMs`, a request joining
+       * it may wait only `targetMs`. Absent: every request may wait `timeoutMs`.
+       */
+      controlledDelay: z.strictObject({ intervalMs: positiveDuration.default(100), targetMs: positiveDuration.default(5) }).optional(),
+    })
+    .default({ maxLength: 1024, timeoutMs: 5000 }),
   retries: z.number().int().nonnegative().max(MAX_RETRIES).default(1),
   /** Retries allowed as a fraction of requests, plus a floor per second (Finagle/Linkerd budgets). */
   retryBudget: z.strictObject({ ratio: z.number().min(0).max(1).default(0.2), minPerSecond: nonNegative.default(10) }).default({ ratio: 0.2, minPerSecond: 10 }),

@@ -29,10 +29,15 @@ const DRAIN_POLL_MS = 50;
 
 /**
  * Stop accepting; finish what is in flight, then close (issue 17.7). Idle keep-alive sockets are
- * closed now, and busy ones as soon as their response is done (polled every DRAIN_POLL_MS: Node
- * has no event for a connection going idle); a request that still arrives on one (pipelined) is
- * answered with `Connection: close` (Node's `shouldKeepAlive`). Only what is still busy after
- * `graceMs` is cut.
+ * closed at once, and busy ones as soon as their response is done (polled every DRAIN_POLL_MS:
+ * Node has no event for a connection going idle); a request that still arrives on one
+ * (pipelined) is answered with `Connection: close` (Node's `shouldKeepAlive`). Only what is still
+ * busy after `graceMs` is cut.
+ *
+ * "At once" is on the next turn of the event loop, not in the caller's: a connection whose
+ * request is already in its socket buffer, not yet read, counts as idle to Node, and closing it
+ * loses a request the client has sent. A loop running behind (a SIGTERM under load) has many:
+ * the turn in between reads them, and they are answered (RELIABILITY.md, "Shutdown").
  */
 export function closeServer(server: Server, graceMs: number): Promise<void> {
   if (!server.listening) return Promise.resolve();
@@ -40,17 +45,18 @@ export function closeServer(server: Server, graceMs: number): Promise<void> {
     server.prependListener('request', (_req: unknown, res: { shouldKeepAlive: boolean }) => {
       res.shouldKeepAlive = false;
     });
-    let cancelPoll = systemClock.schedule(DRAIN_POLL_MS, function poll() {
+    let cancelPoll = systemClock.schedule(0, function poll() {
       server.closeIdleConnections();
       cancelPoll = systemClock.schedule(DRAIN_POLL_MS, poll);
     });
     const cancelForce = systemClock.schedule(graceMs, () => server.closeAllConnections());
-    server.close(() => {
-      cancelForce();
-      cancelPoll();
-      resolve();
-    });
-    server.closeIdleConnections();
+    systemClock.schedule(0, () =>
+      server.close(() => {
+        cancelForce();
+        cancelPoll();
+        resolve();
+      }),
+    );
   });
 }
 

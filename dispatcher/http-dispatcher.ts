@@ -17,17 +17,18 @@ import type { SessionSigner } from './session-cookie.js';
 /**
  * The proxied hot path: a node:http request handler (never express here: its routing and
  * request wrappers on every proxied request cost about half the throughput). Per request: build RequestInfo, `balancer.begin`, then forward
- * through the engine; a refusal is a 503 with Retry-After; a connect error or reset before any
- * response byte is retried through `lease.retry` (the Balancer decides whether it may); an
- * upstream or total timeout is a 504. Each lease is ended in one place, `attemptEnded`, on the
- * engine's outcome, which the engine reports exactly once per attempt; the request holds one
- * 'close' listener for its whole life, queueing and every attempt included, and tells the engine
- * of it (ForwardHandle.responseClosed). The request's events (core/request-events.ts: arrived,
- * each attempt admitted and ended, answered exactly once, when its answer is known) go to
- * `events`: the metrics, and a run's accumulator.
+ * through the engine; a refusal is a 503 with Retry-After; a connect error, a reset or an upstream
+ * (per-try) timeout before any response byte is retried through `lease.retry` (the Balancer
+ * decides whether it may), else answered 502 or 504; the total timeout is a 504. Each lease is
+ * ended in one place, `attemptEnded`, on the engine's outcome, which the engine reports exactly
+ * once per attempt; the request holds one 'close' listener for its whole life, queueing and every
+ * attempt included, and tells the engine of it (ForwardHandle.responseClosed). The request's
+ * events (core/request-events.ts: arrived, each attempt admitted and ended, answered exactly once,
+ * when its answer is known) go to `events`: the metrics, and a run's accumulator.
  *
- * The total timeout is a timer of our own, not http-proxy's `timeout` option: that one sets the
- * client socket's idle timeout, which outlives the request on a keep-alive connection.
+ * Both timeouts are deadlines of our own (one DeadlineQueue each), not an engine's socket timeout:
+ * http-proxy's `timeout` sets the client socket's idle timeout, which outlives the request on a
+ * keep-alive connection, and the simulator must run the same deadlines.
  */
 
 export interface HttpDispatcherDeps {
@@ -45,6 +46,8 @@ export interface HttpDispatcherDeps {
   /** Where the client key comes from (scenario `dispatcher.clientAddress`). */
   readonly clientAddress: 'x-forwarded-for' | 'socket';
 }
+
+const PER_TRY_TIMEOUT: AttemptOutcome = { kind: 'timeout', perTry: true };
 
 /** Status code recorded when the client leaves before its answer (nginx's "client closed request"). */
 const CLIENT_CLOSED = '499';
@@ -68,6 +71,8 @@ class Exchange implements DeadlineOwner {
   /** Attempts forwarded so far; the current one's upstream deadline holds until its response head. */
   private attempts = 0;
   private awaitingHead = false;
+  /** The total timeout ran out: the attempt it cuts short is the request's end, never retried. */
+  private totalExpired = false;
   private recorded = false;
   private closed = false;
   private readonly arrivedAt: Millis;
@@ -163,7 +168,9 @@ class Exchange implements DeadlineOwner {
     }
   }
 
-  private attemptEnded(lease: Lease, outcome: AttemptOutcome): void {
+  private attemptEnded(lease: Lease, reported: AttemptOutcome): void {
+    // The engine reports both timeouts alike; one the total did not cause is the attempt's own.
+    const outcome = reported.kind === 'timeout' && !this.totalExpired ? PER_TRY_TIMEOUT : reported;
     this.forwarding = undefined;
     this.awaitingHead = false;
     if (outcome.kind === 'timeout' && this.uploadStalledByClient()) {
@@ -184,12 +191,13 @@ class Exchange implements DeadlineOwner {
         this.record(lease.backend, CLIENT_CLOSED);
         return;
       case 'timeout':
+        if (this.retried(lease)) return;
         sendJson(this.res, 504, { error: `backend ${lease.backend} timed out` });
         this.record(lease.backend, 'timeout');
         return;
       case 'connect-error':
       case 'reset':
-        if (!this.res.headersSent && !this.recorded && lease.retry((admission) => this.admitted(admission))) return;
+        if (this.retried(lease)) return;
         sendJson(this.res, 502, { error: `backend ${lease.backend} failed: ${outcome.kind}` });
         this.record(lease.backend, 'error');
         return;
@@ -204,8 +212,14 @@ class Exchange implements DeadlineOwner {
     return !this.req.complete && this.req.readableFlowing === true;
   }
 
+  /** Whether the Balancer sent the failed attempt again (only before any response byte went out). */
+  private retried(lease: Lease): boolean {
+    return !this.res.headersSent && !this.recorded && lease.retry((admission) => this.admitted(admission));
+  }
+
   private totalTimeout(): void {
     if (this.recorded) return;
+    this.totalExpired = true;
     if (this.forwarding) {
       // The engine reports the attempt as a timeout, which answers 504 (or cuts a started response).
       this.forwarding.timeOut();

@@ -13,22 +13,49 @@ import { startDispatcher } from '../dispatcher/dispatcher-service.js';
  * 5xx or failed, and how many of the failures were "lost while a healthy backend existed": a host
  * process was running and not stopped both when the request was sent and when it failed, so a
  * retry to it could have saved the request. Stops by itself, and kills every process it started.
+ *
+ * `--mode overload` kills nothing: it sends scenarios/overload.yaml's fleet twice its capacity
+ * (the scenario's arrival rate unless --rate) and shows how fast the excess is refused: the
+ * latency of the 503s and how many carried Retry-After, beside the 2xx latency.
+ *
+ * `--mode shutdown` runs the dispatcher as its own process and sends it SIGTERM halfway through
+ * the load: how many requests sent before the signal were answered 2xx, how many sent after it
+ * were refused or failed, and how long the process took to exit.
+ *
+ * `--slow-clients N` (any mode) also opens N connections that send a request's headers one byte a
+ * second and never finish them: how long the dispatcher lets them live, and whether they get 408.
  */
 
 const { values } = parseArgs({
   options: {
-    scenario: { type: 'string', default: 'scenarios/chaos.yaml' },
+    mode: { type: 'string', default: 'faults' },
+    scenario: { type: 'string' },
     duration: { type: 'string', default: '30' },
-    rate: { type: 'string', default: '200' },
+    rate: { type: 'string' },
     every: { type: 'string', default: '5' },
     down: { type: 'string', default: '2.5' },
+    'slow-clients': { type: 'string', default: '0' },
   },
 });
+if (!['faults', 'overload', 'shutdown'].includes(values.mode)) throw new Error(`--mode is faults, overload or shutdown, got ${values.mode}`);
+const overload = values.mode === 'overload';
+const shutdown = values.mode === 'shutdown';
+const slowClients = Math.min(1000, Number(values['slow-clients']));
+const scenarioFile = values.scenario ?? (overload ? 'scenarios/overload.yaml' : 'scenarios/chaos.yaml');
+const scenario = loadScenario(scenarioFile);
+const arrival = scenario.workload.arrival;
 const durationMs = Math.min(300, Number(values.duration)) * 1000;
-const rateRps = Math.min(2000, Number(values.rate));
+const rateRps = Math.min(2000, Number(values.rate ?? (overload && 'rateRps' in arrival ? arrival.rateRps : 200)));
 const everyMs = Number(values.every) * 1000;
 const downMs = Number(values.down) * 1000;
-const scenario = loadScenario(values.scenario);
+
+/** Median, p99 and max of `ms`, as printed. */
+function quantiles(ms: number[]): string {
+  if (ms.length === 0) return 'none';
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (q: number): string => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))].toFixed(0);
+  return `median ${at(0.5)}  p99 ${at(0.99)}  max ${sorted[sorted.length - 1].toFixed(0)}`;
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -48,7 +75,7 @@ interface Host {
 }
 
 function spawnHost(host: Host): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'host', '--scenario', values.scenario, '--host', host.name, '--base-port', String(host.port)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'host', '--scenario', scenarioFile, '--host', host.name, '--base-port', String(host.port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   host.child = child;
@@ -57,27 +84,61 @@ function spawnHost(host: Host): Promise<void> {
 
 const hosts: Host[] = await Promise.all(scenario.hosts.map(async (h) => ({ name: h.name, port: await freePort(), state: 'up' as const })));
 await Promise.all(hosts.map(spawnHost));
-const dispatcher = await startDispatcher({
-  settings: scenario.dispatcher,
-  backends: hosts.map((h, i) => ({ id: scenario.vms[i].name, url: `http://127.0.0.1:${h.port}` })),
-  policy: scenario.policies[0],
-  seed: scenario.seed,
-});
+const backends = hosts.map((h, i) => ({ id: scenario.vms[i].name, url: `http://127.0.0.1:${h.port}` }));
+/** The dispatcher: in this process, or (shutdown mode) a child process to send SIGTERM to. */
+let dispatcherUrl: string;
+let stopDispatcher: () => Promise<void>;
+let dispatcherProcess: ChildProcess | undefined;
+if (shutdown) {
+  const port = await freePort();
+  const list = backends.map((b) => `${b.id}=${b.url}`).join(',');
+  const args = ['--import', 'tsx', 'cli/main.ts', 'dispatcher', '--scenario', scenarioFile, '--backends', list, '--port', String(port), '--admin-port', String(await freePort())];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, DISPATCHLAB_ADMIN_TOKEN: 'chaos-shutdown-run' } });
+  await new Promise((resolve) => child.stdout.once('data', resolve));
+  child.stdout.resume();
+  dispatcherProcess = child;
+  dispatcherUrl = `http://127.0.0.1:${port}`;
+  stopDispatcher = async () => {
+    child.kill('SIGKILL');
+  };
+} else {
+  const dispatcher = await startDispatcher({ settings: scenario.dispatcher, backends, policy: scenario.policies[0], seed: scenario.seed });
+  dispatcherUrl = dispatcher.url;
+  stopDispatcher = () => dispatcher.close(0);
+}
 const anyHealthy = (): boolean => hosts.some((h) => h.state === 'up');
 
 const counts = { sent: 0, ok: 0, server5xx: 0, failed: 0, lostWhileHealthy: 0 };
 /** Lost-while-healthy requests by status (or "none" for no answer): which mechanism let them through. */
 const lostByCode = new Map<string, number>();
+/** Answer times (ms) of the 2xx and of the 503s, and how many 503s said when to come back. */
+const okMs: number[] = [];
+const refusedMs: number[] = [];
+let refusedWithRetryAfter = 0;
+/** Shutdown mode: when SIGTERM was sent and when the process exited (ms since the start), and the answers on either side of it. */
+let sigtermAtMs: number | undefined;
+let exitedAtMs: number | undefined;
+let outstandingAtSigterm = 0;
+const aroundStop = { before: { sent: 0, ok: 0 }, after: { sent: 0, ok: 0, non2xx: 0, failed: 0 } };
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 let outstanding = 0;
 function send(): void {
   counts.sent++;
   outstanding++;
   const healthyAtSend = anyHealthy();
+  const sentAt = performance.now();
+  const side = sigtermAtMs === undefined ? aroundStop.before : aroundStop.after;
+  side.sent++;
   const done = (status: number | undefined): void => {
     outstanding--;
-    if (status !== undefined && status < 300) counts.ok++;
-    else {
+    if (status !== undefined && status < 300) side.ok++;
+    else if (side === aroundStop.after && status === undefined) aroundStop.after.failed++;
+    else if (side === aroundStop.after) aroundStop.after.non2xx++;
+    if (status === 503) refusedMs.push(performance.now() - sentAt);
+    if (status !== undefined && status < 300) {
+      counts.ok++;
+      okMs.push(performance.now() - sentAt);
+    } else {
       if (status === undefined) counts.failed++;
       else counts.server5xx++;
       if (healthyAtSend && anyHealthy()) {
@@ -87,7 +148,8 @@ function send(): void {
       }
     }
   };
-  const req = http.get(`${dispatcher.url}/`, { agent, timeout: 10_000 }, (res) => {
+  const req = http.get(`${dispatcherUrl}/`, { agent, timeout: 10_000 }, (res) => {
+    if (res.statusCode === 503 && res.headers['retry-after'] !== undefined) refusedWithRetryAfter++;
     res.resume();
     res.on('end', () => done(res.statusCode));
   });
@@ -102,6 +164,7 @@ const load = setInterval(() => {
 }, 5);
 let turn = 0;
 const chaos = setInterval(() => {
+  if (overload || shutdown) return;
   const host = hosts[turn % hosts.length];
   const kill = turn % 2 === 0;
   turn++;
@@ -122,19 +185,72 @@ const chaos = setInterval(() => {
   }
 }, everyMs);
 
+const sigterm = setTimeout(() => {
+  if (!dispatcherProcess) return;
+  sigtermAtMs = performance.now() - startedAt;
+  outstandingAtSigterm = outstanding;
+  dispatcherProcess.once('exit', () => (exitedAtMs = performance.now() - startedAt));
+  dispatcherProcess.kill('SIGTERM');
+  process.stdout.write(`${(sigtermAtMs / 1000).toFixed(1)}s SIGTERM the dispatcher\n`);
+}, durationMs / 2);
+
+/** Slow clients: each sends one header byte a second and never ends its headers. */
+interface SlowClient {
+  readonly openedAtMs: number;
+  closedAtMs?: number;
+  answer: string;
+}
+const slow: SlowClient[] = [];
+const slowSockets: net.Socket[] = [];
+const { port: dispatcherPort } = new URL(dispatcherUrl);
+for (let i = 0; i < slowClients; i++) {
+  const client: SlowClient = { openedAtMs: performance.now(), answer: '' };
+  const socket = net.connect(Number(dispatcherPort), '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: '));
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (client.answer += chunk));
+  socket.on('error', () => undefined);
+  socket.on('close', () => (client.closedAtMs = performance.now()));
+  slow.push(client);
+  slowSockets.push(socket);
+}
+const trickle = setInterval(() => {
+  for (const socket of slowSockets) if (!socket.destroyed && socket.writable) socket.write('x');
+}, 1000);
+
 await new Promise((resolve) => setTimeout(resolve, durationMs));
 clearInterval(load);
 clearInterval(chaos);
+clearInterval(trickle);
+clearTimeout(sigterm);
 const drainUntil = performance.now() + 12_000;
 while (outstanding > 0 && performance.now() < drainUntil) await new Promise((resolve) => setTimeout(resolve, 50));
 for (const h of hosts) {
   h.child?.kill('SIGCONT');
   h.child?.kill('SIGKILL');
 }
-await dispatcher.close(0);
+for (const socket of slowSockets) socket.destroy();
+await stopDispatcher();
 agent.destroy();
+const slowLives = slow.filter((c) => c.closedAtMs !== undefined).map((c) => (c.closedAtMs as number) - c.openedAtMs);
+if (slowClients > 0) {
+  process.stdout.write(
+    `slow clients ${slowClients}: closed by the dispatcher ${slowLives.length} (lived ms: ${quantiles(slowLives)}), ` +
+      `answered 408 ${slow.filter((c) => c.answer.startsWith('HTTP/1.1 408')).length}, still open at the end ${slowClients - slowLives.length}\n`,
+  );
+}
+if (sigtermAtMs !== undefined) {
+  const { before, after } = aroundStop;
+  process.stdout.write(
+    `shutdown: sent before SIGTERM ${before.sent} (${outstandingAtSigterm} of them unanswered at the signal), 2xx ${before.ok}, lost ${before.sent - before.ok}; ` +
+      `sent after ${after.sent}: 2xx ${after.ok}, other answers ${after.non2xx}, no answer (refused or closed) ${after.failed}; ` +
+      `exited ${exitedAtMs === undefined ? 'not within the run' : `${(exitedAtMs - sigtermAtMs).toFixed(0)} ms after SIGTERM`}\n`,
+  );
+}
 process.stdout.write(
-  `sent ${counts.sent}  2xx ${counts.ok}  5xx ${counts.server5xx}  failed ${counts.failed}  lost-while-healthy ${counts.lostWhileHealthy}` +
-    ` (${[...lostByCode].map(([code, n]) => `${code}: ${n}`).join(', ') || 'none'})  unanswered ${outstanding}\n`,
+  `sent ${counts.sent}  2xx ${counts.ok}  5xx ${counts.server5xx}  failed ${counts.failed}` +
+    // Only faults make a loss one a retry could have saved: in the other modes every host stays up.
+    (overload || shutdown ? '' : `  lost-while-healthy ${counts.lostWhileHealthy} (${[...lostByCode].map(([code, n]) => `${code}: ${n}`).join(', ') || 'none'})`) +
+    `  unanswered ${outstanding}\n` +
+    `2xx ms: ${quantiles(okMs)}\n503 ms: ${quantiles(refusedMs)}  (${refusedWithRetryAfter} of ${refusedMs.length} with Retry-After)\n`,
 );
 process.exit(0);

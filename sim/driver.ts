@@ -18,7 +18,8 @@ import type { SimWorkload } from './workload.js';
  *   -> the VM's host .submit(cost)
  *   -> answered: the VM's load goes back to that dispatcher (balancer.reportLoad, what X-VM-Load
  *      does live), then lease.end({response 200}); a sticky repin updates the session's pin
- *   -> VM crashed: lease.end({connect-error}); lease.retry() to another backend, or a 502.
+ *   -> VM crashed: lease.end({connect-error}); lease.retry() to another backend, or a 502;
+ *   -> VM silent past the upstream timeout: lease.end({timeout, perTry}); lease.retry(), or a 504.
  *
  * Several dispatchers share the fleet and each sees only its own leases and the loads reported
  * on its own responses. Open-loop arrival i goes to dispatcher i mod K; closed-loop client c
@@ -40,6 +41,8 @@ const ANSWERED: AttemptOutcome = { kind: 'response', status: 200 };
 const ANSWERED_CODE = '200';
 const CONNECT_ERROR: AttemptOutcome = { kind: 'connect-error' };
 const TIMED_OUT: AttemptOutcome = { kind: 'timeout' };
+/** The attempt's own (upstream) timeout: a retryable request may go again elsewhere, as live. */
+const PER_TRY_TIMED_OUT: AttemptOutcome = { kind: 'timeout', perTry: true };
 /** What a request abandoned while it waited for a retry slot does with the slot when it comes. */
 const ABANDONED: AttemptOutcome = { kind: 'client-abort' };
 /** How long a closed-loop client waits after a failed request before its next one. */
@@ -259,19 +262,23 @@ export class SimDriver {
 
   /**
    * A timeout ran out, as the live dispatcher's does: the attempt on a VM is cut off (its job
-   * cancelled, the lease ended as a timeout, counted against the backend); a request still waiting
-   * in the queue leaves it; either is answered 504. One waiting for a retry slot is answered now
-   * and gives the slot back when it comes (live: the lease is ended at once, as a client abort).
+   * cancelled, the lease ended as a timeout, counted against the backend); after the upstream
+   * (per-try) timeout a retryable request goes again on another backend if the Balancer allows it;
+   * otherwise, and for a request still waiting in the queue, the answer is 504. One waiting for a
+   * retry slot is answered now and gives the slot back when it comes (live: the lease is ended at
+   * once, as a client abort).
    */
   timedOut(req: SimRequest, queue: DeadlineQueue): void {
     const lease = req.lease;
     if (req.onVm && lease !== undefined) {
+      const perTry = queue === this.opts.deadlines.upstream;
       req.onVm = false;
       req.cancelling = true;
       req.job?.cancel();
       req.cancelling = false;
-      lease.end(TIMED_OUT);
+      lease.end(perTry ? PER_TRY_TIMED_OUT : TIMED_OUT);
       this.opts.events.attemptEnded(req.arrivedAt, lease.backend, true);
+      if (lease.retry(req.callback)) return;
       this.finish(req, 'failed', ANSWER_CODES.timeout, lease.backend);
       return;
     }

@@ -327,8 +327,8 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
     for (let i = 0; i < vms.length; i++) {
       demand[i] = vms[i].cappedDemand();
       // A hosted VM's vCPUs are host threads, scheduled like the host's own: a VM with four
-      // runnable vCPUs weighs as much as four busy host processes (cappedDemand set wantedCores).
-      weight[i] = this.weighsThreads ? vms[i].spec.weight * vms[i].wantedCores : vms[i].spec.weight;
+      // runnable vCPUs weighs as much as four busy host processes.
+      weight[i] = this.weighsThreads ? vms[i].spec.weight * vms[i].demandCores() : vms[i].spec.weight;
     }
     if (this.spec.hypervisor === 'type2') {
       demand[vms.length] = this.spec.hostLoad;

@@ -210,19 +210,28 @@ export class VmState {
     return Math.min(this.spec.memoryMb, this.spec.residentMb + this.workingSetMb);
   }
 
-  /** The VM's vCPU demand, min(vcpus, requests + background) while it runs, then at most its cap. */
+  /** The VM's vCPU demand now: min(vcpus, requests + background) while it runs, else 0. */
+  demandCores(): number {
+    return this.status === 'running' ? Math.min(this.vcpus, this.running + this.backgroundCores) : 0;
+  }
+
+  /** demandCores(), at most its cap: what the host shares its cores by. */
   cappedDemand(): number {
-    const { vcpus, capCores } = this;
-    this.wantedCores = this.status === 'running' ? Math.min(vcpus, this.running + this.backgroundCores) : 0;
-    return capCores > 0 ? Math.min(this.wantedCores, capCores) : this.wantedCores;
+    const demand = this.demandCores();
+    return this.capCores > 0 ? Math.min(demand, this.capCores) : demand;
   }
 
   /**
-   * Set the per-job rates from the cores the host gave the VM (after cappedDemand), and return
-   * when the VM's next job completes at these rates (Infinity: none, or no progress). That time is
-   * cached: recomputed only when the progress rate changed or `completionStale` was set (its jobs
-   * changed, or the host asks for a fresh reading), since with the same rate and the same first job
-   * it is the same instant.
+   * Set the rates (the cores the VM wants and the cores the host gave it, and the per-job rates
+   * that follow) and return when the VM's next job completes at these rates (Infinity: none, or no
+   * progress). Wanted and got change here only, together, after the host charged the VM to now:
+   * the steal rate (wanted - got) is never read with one of them new and the other old. (When
+   * cappedDemand() set wantedCores ahead of gotCores, a charge at a later clock reading in the same
+   * event, a cancel say, ran at wanted 0 and got 1: steal went down, and a host whose steal total
+   * went below 0 failed every /metrics scrape, issue 17.9.) The completion time is cached:
+   * recomputed only when the progress rate changed or `completionStale` was set (its jobs changed,
+   * or the host asks for a fresh reading), since with the same rate and the same first job it is
+   * the same instant.
    */
   setRates(gotCores: number, nowMs: number): number {
     const rateBefore = this.progressRate;
@@ -236,7 +245,7 @@ export class VmState {
   }
 
   private assignRates(gotCores: number): void {
-    const wantedCores = this.wantedCores;
+    const wantedCores = (this.wantedCores = this.demandCores());
     this.gotCores = gotCores;
     if (this.status !== 'running') {
       this.progressRate = this.jobGotCores = this.jobWantedCores = 0;

@@ -12,6 +12,13 @@ import type { Admission, BalancerObserver, RefusalReason, RequestInfo, Ticket } 
  * and is dispatched from the head whenever a slot frees or a backend comes back; or it is refused
  * with a Retry-After. Without a per-backend limit there is no queue.
  *
+ * With `queue.controlledDelay` (Facebook's controlled delay, Maurer, "Fail at scale", ACM Queue
+ * 2015, after Nichols & Jacobson's CoDel): a queue that has not been empty for `intervalMs` is a
+ * standing queue, the sign of overload rather than a burst, and a request joining it may wait
+ * only `targetMs` before it is refused. Under sustained overload the excess is then answered 503
+ * in milliseconds instead of after `timeoutMs`, while a burst into an empty queue still gets
+ * `timeoutMs`. A retry, put at the head, keeps `timeoutMs`: it is next in line.
+ *
  * Cost: queued requests pay one clock timer each: a single timer for the head would need
  * deadlines in queue order, which retries re-queued at the head would break.
  */
@@ -74,6 +81,8 @@ export class AdmissionQueue {
   private readonly refusals: Record<RefusalReason, Admission>;
   /** Re-entrancy guard: callbacks run from the pump may end leases, which pump again. */
   private pumping = false;
+  /** Since when the queue has held someone without a break (read only while it is not empty). */
+  private busySinceMs = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -104,9 +113,14 @@ export class AdmissionQueue {
     if (!this.members.hasCandidate(entry.tried)) return this.refuse('no-backend', entry.onResult);
     if (this.settings.maxConnPerBackend === 0) return this.refuse('no-backend', entry.onResult);
     if (this.queue.length >= this.settings.queue.maxLength) return this.refuse('queue-full', entry.onResult);
+    const now = this.clock.now();
+    // Every stretch of a non-empty queue starts with a request joining an empty one.
+    if (this.queue.length === 0) this.busySinceMs = now;
     if (atHead) this.queue.pushFront(entry);
     else this.queue.pushBack(entry);
-    entry.cancelTimeout = this.clock.schedule(this.settings.queue.timeoutMs, () => {
+    const codel = this.settings.queue.controlledDelay;
+    const standing = codel !== undefined && !atHead && now - this.busySinceMs >= codel.intervalMs;
+    entry.cancelTimeout = this.clock.schedule(standing ? codel.targetMs : this.settings.queue.timeoutMs, () => {
       if (this.queue.remove(entry)) this.refuse('queue-timeout', entry.onResult);
     });
     return {

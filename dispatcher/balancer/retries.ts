@@ -6,16 +6,30 @@ import { RetryBudget } from './retry-budget.js';
 import type { AttemptOutcome } from './types.js';
 
 /**
- * Retries on another backend, after HAProxy's `retries` + `option redispatch` and Finagle's retry
- * budget: a failed attempt may go again when the request is safe to resend, the failure happened
- * before any response byte, the request has attempts left, some healthy backend has not been tried,
- * and the budget allows it. Where the next attempt goes is the Balancer's (it keeps its place in
- * the queue); whether there is one is decided here.
+ * Retries on another backend, after HAProxy's `retries` + `option redispatch`, Envoy's retry
+ * policy and Finagle's retry budget: a failed attempt may go again when the request is safe to
+ * resend, the failure happened before any response byte, the request has attempts left, some
+ * healthy backend has not been tried, and the budget allows it. Where the next attempt goes is the
+ * Balancer's (it keeps its place in the queue); whether there is one is decided here.
  */
 
-/** Failures after which a retryable request may be sent again: nothing reached the client yet. */
+/**
+ * Failures after which a retryable request may be sent again, Envoy's `retry_on: connect-failure,
+ * reset, per-try-timeout`: the backend could not be reached, dropped the connection, or kept
+ * silent past the attempt's own timeout (a hung host: without this, every request caught on it
+ * is lost although other backends are alive). The request's total timeout is never retried. A
+ * 5xx answer is not retried: its head is already on its way to the client when it is seen.
+ */
 export function isRetryableFailure(outcome: AttemptOutcome): boolean {
-  return outcome.kind === 'connect-error' || outcome.kind === 'reset';
+  switch (outcome.kind) {
+    case 'connect-error':
+    case 'reset':
+      return true;
+    case 'timeout':
+      return outcome.perTry === true;
+    default:
+      return false;
+  }
 }
 
 export class RetryGate {

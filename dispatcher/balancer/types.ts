@@ -30,7 +30,12 @@ export type AttemptOutcome =
   | { readonly kind: 'connect-error' }
   /** The connection died after the request body or part of the response was sent. */
   | { readonly kind: 'reset' }
-  | { readonly kind: 'timeout' }
+  /**
+   * Given up on. `perTry`: the attempt's own timeout (`timeouts.upstreamMs`, Envoy's
+   * per_try_timeout) ran out before any response byte, so a retryable request may go again on
+   * another backend; without it, the request's total timeout did, and nothing is retried.
+   */
+  | { readonly kind: 'timeout'; readonly perTry?: boolean }
   /** The client went away: not the backend's fault, never counted against it. */
   | { readonly kind: 'client-abort' };
 

@@ -269,4 +269,35 @@ describe('Balancer admission and queue', () => {
     expect(balancer.stats().completed).toBe(6);
     expect((policy as unknown as { count(p: string): number }).count('complete')).toBe(6);
   });
+
+  it('controlled delay: a request joining a queue that stood for intervalMs is refused after targetMs; a burst into an empty queue waits timeoutMs', () => {
+    const { clock, balancer, results } = setup({
+      backends: 1,
+      settings: { maxConnPerBackend: 1, queue: { timeoutMs: 5000, controlledDelay: { intervalMs: 100, targetMs: 5 } } },
+    });
+    balancer.begin(GET, results.for('busy'));
+    // A burst: the queue was empty, so these may wait the whole timeoutMs.
+    balancer.begin(GET, results.for('burst-1'));
+    clock.advance(99);
+    balancer.begin(GET, results.for('burst-2'));
+    clock.advance(1);
+    // The queue has now held someone for 100 ms without a break: overload, not a burst.
+    balancer.begin(GET, results.for('late'));
+    clock.advance(5);
+    expect(results.tags()).toEqual(['busy', 'late']);
+    expect(results.all.find((r) => r.tag === 'late')?.result).toMatchObject({ refused: 'queue-timeout', retryAfterMs: 5000 });
+    expect(balancer.queueLength()).toBe(2);
+    // The burst is served in order as the slot frees, well past targetMs.
+    clock.advance(1000);
+    results.lease('busy').end({ kind: 'response', status: 200 });
+    expect(results.lease('burst-1').queuedMs).toBe(1105);
+    // Once the queue has emptied, a newcomer gets timeoutMs again.
+    results.lease('burst-1').end({ kind: 'response', status: 200 });
+    results.lease('burst-2').end({ kind: 'response', status: 200 });
+    balancer.begin(GET, results.for('next'));
+    balancer.begin(GET, results.for('queued'));
+    clock.advance(4000);
+    expect(balancer.queueLength()).toBe(1);
+    expect(results.tags()).not.toContain('queued');
+  });
 });

@@ -46,6 +46,19 @@ describe('Balancer retries', () => {
     expect(balancer.stats().refused['no-backend']).toBe(0);
   });
 
+  it("retries an attempt's own (per-try) timeout, never the request's total timeout (Envoy's per-try-timeout)", () => {
+    const { balancer, results } = setup({ backends: 2 });
+    balancer.begin(GET, results.for('hung'));
+    results.lease('hung').end({ kind: 'timeout', perTry: true });
+    expect(results.lease('hung').retry(results.for('elsewhere'))).toBe(true);
+    expect(results.lease('elsewhere')).toMatchObject({ backend: 'b2', attempt: 2 });
+
+    balancer.begin(POST, results.for('post'));
+    results.lease('post').end({ kind: 'timeout', perTry: true });
+    expect(results.lease('post').retry(results.for('post again'))).toBe(false);
+    expect(balancer.stats().retries).toBe(1);
+  });
+
   it('is not allowed for non-retryable requests, non-retryable outcomes, or before end', () => {
     const { balancer, results } = setup({ backends: 2 });
     const noCall = (r: Admission) => {

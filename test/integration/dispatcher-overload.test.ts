@@ -5,6 +5,7 @@ import { ScenarioSchema } from '../../core/scenario.js';
 import { closeServer } from '../../core/server-lifecycle.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { until } from './dispatcher-helpers.js';
 
 // Issue 17.7 on real sockets: shutdown that finishes in-flight work and ends keep-alive
 // connections, a cap on client connections, and deadlines for slow clients.
@@ -93,5 +94,37 @@ describe('client limits', () => {
     await Promise.all(held.map((h) => h.reply));
     const ok = open('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(await ok.reply).toMatch(/^HTTP\/1\.1 200 /);
+  });
+});
+
+describe('close with requests not yet read', () => {
+  it('answers a request already in the socket buffer when the close begins, instead of dropping its connection', async () => {
+    const server = http.createServer((_req, res) => res.end('served'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const accepted = new Promise<void>((resolve) => server.once('connection', () => resolve()));
+    const client = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+    await accepted;
+    let reply = '';
+    client.setEncoding('utf8');
+    client.on('data', (chunk: string) => (reply += chunk));
+    client.on('error', () => {});
+    const ended = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    // A first request and its answer leave the connection kept alive, and idle.
+    client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => reply.endsWith('served'));
+    reply = '';
+    client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    // A loop running behind: the second request reaches the server's socket buffer, and the close
+    // begins in this same turn, before the server has read it (the connection looks idle to Node).
+    const busyUntil = performance.now() + 50;
+    while (performance.now() < busyUntil);
+    const closed = closeServer(server as never, 10_000);
+    await ended;
+    await closed;
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(reply).toMatch(/connection: close/i);
+    expect(reply).toMatch(/served$/);
   });
 });

@@ -44,4 +44,32 @@ describe.each(PROXY_ENGINES)('timeouts and client aborts on real sockets, %s eng
     const metrics = await (await fetch(`${up.dispatcher.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/dispatchlab_requests_total\{policy="round-robin",backend="r1",code="499"\} 1/);
   });
+
+  it("a GET caught on a hung replica is retried on a live one after its per-try timeout; the total timeout is not", async () => {
+    const up = await startUp({
+      scenario: replicasScenario(2, { cpuMs: 1, dispatcher: { retries: 1, timeouts: { upstreamMs: 300, totalMs: 10_000 } } }),
+      policy: 'round-robin',
+      dispatcher: { healthChecks: false },
+    });
+    running.push(up);
+    // r1's VM is suspended: its replica takes the request and never answers, like a SIGSTOPped host.
+    up.hosts[0].host.ownerReturns('r1', 'suspend', 60_000);
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await get(`${up.dispatcher.url}/page`));
+    expect(answers.map((a) => [a.status, a.servedBy])).toEqual(Array.from({ length: 4 }, () => [200, 'r2']));
+    expect(up.dispatcher.balancer.stats().retries).toBe(2);
+    expect(up.dispatcher.balancer.backends().map((b) => b.inFlight)).toEqual([0, 0]);
+    const metrics = await (await fetch(`${up.dispatcher.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/dispatchlab_attempt_failures_total\{policy="round-robin",backend="r1"\} 2/);
+
+    const short = await startUp({
+      scenario: replicasScenario(2, { cpuMs: 1, dispatcher: { retries: 1, timeouts: { upstreamMs: 10_000, totalMs: 300 } } }),
+      policy: 'round-robin',
+      dispatcher: { healthChecks: false },
+    });
+    running.push(short);
+    short.hosts[0].host.ownerReturns('r1', 'suspend', 60_000);
+    expect((await get(`${short.dispatcher.url}/page`)).status).toBe(504);
+    expect(short.dispatcher.balancer.stats().retries).toBe(0);
+  });
 });

@@ -53,3 +53,50 @@ describe('timeouts in virtual time', () => {
     expect(fast.latencyMs).toEqual(unbounded.latencyMs);
   });
 });
+
+describe('a hung backend in virtual time: per-try timeouts are retried (issue 17)', () => {
+  // r1 is harvested and its owner comes back for 4 s: suspended, it takes requests and answers
+  // none, like a SIGSTOPped host live, until the health checks mark it down (intervalMs * fall).
+  function hung(dispatcher: Record<string, unknown>) {
+    return parseScenario({
+      name: 'sim-hung',
+      seed: 3,
+      hosts: [{ name: 'h1', cores: 4, memoryMb: 4096, owner: [{ at: '3s', for: '4s' }], onOwnerReturn: 'suspend' }],
+      vms: [
+        { name: 'r1', host: 'h1', vcpus: 1, memoryMb: 512, harvested: true },
+        { name: 'r2', host: 'h1', vcpus: 1, memoryMb: 512 },
+      ],
+      workload: { classes: [{ name: 'page', share: 1, route: '/', cpuMs: 2, service: 'exponential' }], arrival: { rateRps: 100 } },
+      dispatcher: {
+        timeouts: { upstreamMs: 300, totalMs: 5000 },
+        healthCheck: { intervalMs: 1000, fall: 2, rise: 1 },
+        outlier: { consecutiveErrors: 1_000_000 },
+        retryBudget: { ratio: 1, minPerSecond: 100 },
+        ...dispatcher,
+      },
+      policies: ['round-robin'],
+      duration: '10s',
+      warmup: '0s',
+    });
+  }
+
+  it('every GET caught on the hung VM is answered by the live one after its per-try timeout', () => {
+    const run = simulatePolicy(hung({ retries: 1 }), 'round-robin');
+    expect(run.requests).toBeGreaterThan(900);
+    expect(run.errors).toBe(0);
+    // Round robin sends r1 half the traffic until the checks mark it down, ~1-2 s of 100 rps.
+    expect(run.retries).toBeGreaterThan(40);
+    expect(run.backends.find((b) => b.id === 'r1')?.errors).toBe(run.retries);
+    // A saved request waited out its per-try timeout first.
+    expect(run.latencyMs.max).toBeGreaterThanOrEqual(300);
+  });
+
+  it('without retries the same requests are lost to 504s, and a total timeout is never retried', () => {
+    const noRetries = simulatePolicy(hung({ retries: 0 }), 'round-robin');
+    expect(noRetries.errorsByCode?.timeout ?? 0).toBeGreaterThan(40);
+    // The total timeout (200 ms) runs out before the per-try one: nothing is retried.
+    const total = simulatePolicy(hung({ retries: 1, timeouts: { upstreamMs: 300, totalMs: 200 } }), 'round-robin');
+    expect(total.retries).toBe(0);
+    expect(total.errorsByCode?.timeout ?? 0).toBeGreaterThan(40);
+  });
+});
