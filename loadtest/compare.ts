@@ -89,6 +89,7 @@ function policyRun(label: string, scenario: Scenario, windowMs: Millis, events: 
     vms: fleet.vms,
     stickyHitRatio: fleet.stickyHitRatio,
     timerLatenessMs: fleet.timerLatenessMs,
+    modelMeanMs: fleet.modelMeanMs,
   };
 }
 

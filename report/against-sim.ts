@@ -42,6 +42,7 @@ export function againstSimulation(live: readonly PolicyRun[], simulated: Report)
         simulatedP99Ms: sim.latencyMs.p99,
         meanRatio: run.latencyMs.mean / sim.latencyMs.mean,
         timerLatenessMs: latenessMs,
+        ...(run.modelMeanMs !== undefined ? { liveModelMeanMs: run.modelMeanMs } : {}),
         verdict: againstSimVerdict(run.latencyMs, sim.latencyMs, latenessMs),
       },
     ];
@@ -57,7 +58,7 @@ export function againstSimText(rows: readonly AgainstSimRow[]): string {
     'live against simulated (same scenario, seed and work; ms):',
     ...rows.map(
       (r) =>
-        `  ${r.policy.padEnd(20)} mean ${f(r.liveMeanMs)} vs ${f(r.simulatedMeanMs)} (x${r.meanRatio.toFixed(2)})  p99 ${f(r.liveP99Ms)} vs ${f(r.simulatedP99Ms)}  timer lateness ${f(r.timerLatenessMs)}  ${r.verdict}`,
+        `  ${r.policy.padEnd(20)} mean ${f(r.liveMeanMs)} vs ${f(r.simulatedMeanMs)} (x${r.meanRatio.toFixed(2)}${r.liveModelMeanMs === undefined ? '' : `, in the model ${f(r.liveModelMeanMs)}`})  p99 ${f(r.liveP99Ms)} vs ${f(r.simulatedP99Ms)}  timer lateness ${f(r.timerLatenessMs)}  ${r.verdict}`,
     ),
   ];
   const diverging = rows.filter((r) => r.verdict === 'diverges').map((r) => r.policy);

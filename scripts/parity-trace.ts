@@ -8,10 +8,11 @@
  *    index on they differ;
  *  - arrivals: how far each live arrival is from its planned instant (the generator's lateness);
  *  - latency: live and simulated mean, over the requests both served on the same backend and over all;
- *  - replay: the live requests, with the live picks and at the instants they reached the dispatcher,
- *    run through the model on a VirtualClock: what the model alone makes of the live arrival
- *    process. Replay near live says the gap is in the arrivals the machine delivered (bunched
- *    behind event-loop stalls), not in the model or the proxy; replay near simulated says it is not.
+ *  - replay: the live requests, with the live picks, run through the model on a VirtualClock at the
+ *    instants the replicas submitted them, and at the instants they reached the dispatcher. The
+ *    first equals the live model's own account when the model lost no capacity to the machine;
+ *    both against the simulation say how far the arrivals the machine delivered (late, bunched
+ *    behind event-loop stalls, reordered) moved the result.
  *
  *   npx tsx scripts/parity-trace.ts --scenario scenarios/homogeneous.yaml --policy random --duration 6s [--rate 900]
  *
@@ -24,7 +25,7 @@ import { createRng } from '../core/rng.js';
 import { parseDuration } from '../core/duration.js';
 import { loadScenario } from '../core/scenario.js';
 import { startUp } from '../dispatcher/local-fleet.js';
-import { createFleet } from '../backends/hypervisor/index.js';
+import { createFleet, type JobResult, type RequestCost } from '../backends/hypervisor/index.js';
 import { VirtualClock } from '../core/virtual-clock.js';
 import { RequestCosts } from '../core/workload.js';
 import { runLoadInChild } from '../loadtest/loadgen.js';
@@ -74,6 +75,24 @@ const up = await startUp({
     },
   },
 });
+// What each host's model was given and made of it, in model time: wrapped on the model object,
+// where the replicas' ports submit (backends/hypervisor/host.ts, HostVmPort).
+interface Submitted {
+  vm: string;
+  cost: RequestCost;
+  submittedAt: number;
+  finishedAt: number;
+}
+const submitted: Submitted[] = [];
+for (const model of up.models) {
+  const target = model as unknown as { submitTo(vm: { name: string }, cost: RequestCost, onDone: (r: JobResult) => void): unknown };
+  const submitTo = target.submitTo.bind(target);
+  target.submitTo = (vm, cost, onDone) =>
+    submitTo(vm, cost, (result) => {
+      if (result.ok) submitted.push({ vm: vm.name, cost, submittedAt: result.timing.submittedAt, finishedAt: result.timing.finishedAt });
+      onDone(result);
+    });
+}
 const startedAtMs = systemClock.now();
 const { modelMeanMs, ejections, lateMs } = await (async () => {
   try {
@@ -120,22 +139,21 @@ simulatePolicy(scenario, policy, {
   },
 });
 
-// Replay (single-class scenarios: the class of request i is then known without the planner).
-let replayMeanMs = Number.NaN;
-if (scenario.workload.classes.length === 1) {
-  const cls = scenario.workload.classes[0];
+const mean = (xs: number[]): number => (xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
+
+/** The model alone, on a VirtualClock, given these requests at these instants: its mean time per request. */
+function replay(requests: ReadonlyArray<{ atMs: number; vm: string; cost: RequestCost }>): number {
   const clock = new VirtualClock();
   const fleet = createFleet(scenario, { clock });
   fleet.start();
-  const costs = new RequestCosts(scenario.seed);
-  const ordered = [...live.entries()].sort((a, b) => a[1].arrivedAtMs - b[1].arrivedAtMs);
-  const t0 = ordered[0]?.[1].arrivedAtMs ?? 0;
+  const ordered = [...requests].sort((a, b) => a.atMs - b.atMs);
+  const t0 = ordered[0]?.atMs ?? 0;
   let total = 0;
   let done = 0;
-  for (const [i, t] of ordered) {
-    clock.runUntil(t.arrivedAtMs - t0);
+  for (const r of ordered) {
+    clock.runUntil(r.atMs - t0);
     const submittedAt = clock.now();
-    fleet.hostOf(t.backend).submit(t.backend, costs.of(cls, i), (result) => {
+    fleet.hostOf(r.vm).submit(r.vm, r.cost, (result) => {
       if (!result.ok) return;
       total += clock.now() - submittedAt;
       done++;
@@ -143,8 +161,16 @@ if (scenario.workload.classes.length === 1) {
   }
   clock.runUntilIdle();
   fleet.stop();
-  replayMeanMs = total / done;
+  return total / done;
 }
+// At the dispatcher's arrival instants (single-class scenarios: the class of request i is then
+// known without the planner), and at the instants the replicas submitted them to the model.
+const costs = new RequestCosts(scenario.seed);
+const cls = scenario.workload.classes[0];
+const atDispatcherMs =
+  scenario.workload.classes.length === 1 ? replay([...live.entries()].map(([i, t]) => ({ atMs: t.arrivedAtMs, vm: t.backend, cost: costs.of(cls, i) }))) : Number.NaN;
+const atModelMs = replay(submitted.map((r) => ({ atMs: r.submittedAt, vm: r.vm, cost: r.cost })));
+const liveModelMs = mean(submitted.map((r) => r.finishedAt - r.submittedAt));
 
 const indices = [...live.keys()].filter((i) => sim.has(i)).sort((a, b) => a - b);
 const byArrival = [...live.entries()].sort((a, b) => a[1].arrivedAtMs - b[1].arrivedAtMs).map(([i]) => i);
@@ -155,7 +181,6 @@ for (const i of byArrival) {
   highest = Math.max(highest, i);
 }
 const differ = indices.filter((i) => live.get(i)?.backend !== sim.get(i)?.backend);
-const mean = (xs: number[]): number => (xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
 const lateness = indices.map((i) => (live.get(i) as Traced).arrivedAtMs - startedAtMs - (sim.get(i) as Traced).arrivedAtMs);
 const offset = Math.min(...lateness);
 const same = indices.filter((i) => live.get(i)?.backend === sim.get(i)?.backend);
@@ -173,7 +198,7 @@ process.stdout.write(
     `picks: ${differ.length} of ${indices.length} on another backend than simulated${differ.length > 0 ? `, the first at index ${differ[0]}` : ''}`,
     `arrivals: live behind plan by ${f(mean(lateness) - offset)} ms on average (p99 ${f([...lateness].sort((a, b) => a - b)[Math.floor(0.99 * lateness.length)] - offset)} ms), relative to the earliest`,
     `latency, all ${indices.length}: live ${f(lat(live, indices))} ms (in the model ${f(modelMeanMs)} ms), simulated ${f(lat(sim, indices))} ms`,
-    `replay of the live arrivals and picks through the model: ${f(replayMeanMs)} ms`,
+    `in the model, live: ${f(liveModelMs)} ms over ${submitted.length} requests; replayed on a VirtualClock at the instants the replicas submitted them: ${f(atModelMs)} ms; at the instants they reached the dispatcher: ${f(atDispatcherMs)} ms`,
     `live: answers ${[...codes.entries()].map(([c, n]) => `${c}: ${n}`).join(', ')}; ${ejections} ejections; hosts' timer lateness ${f(lateMs)} ms on average`,
     `share per backend, live: ${shares(live)}; simulated: ${shares(sim)}`,
     `latency, the ${same.length} on the same backend: live ${f(lat(live, same))} ms, simulated ${f(lat(sim, same))} ms`,

@@ -107,6 +107,9 @@ describe('live on a busy machine', () => {
     expect(row.policy).toBe('round-robin');
     expect(row.timerLatenessMs).toBe(lateness?.mean);
     expect(row.liveMeanMs).toBe(run.latencyMs.mean);
+    // The model's share of it, from the hosts' own account: at least each request's cost.
+    expect(run.modelMeanMs).toBeGreaterThanOrEqual(COST_MS - 1e-6);
+    expect(row.liveModelMeanMs).toBe(run.modelMeanMs);
     expect(row.simulatedMeanMs).toBeGreaterThan(0);
     const verdict = againstSimVerdict({ mean: row.liveMeanMs, p99: row.liveP99Ms }, { mean: row.simulatedMeanMs, p99: row.simulatedP99Ms }, row.timerLatenessMs);
     expect(row.verdict).toBe(verdict);

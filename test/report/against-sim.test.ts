@@ -41,8 +41,11 @@ describe('live against simulated', () => {
     expect(againstSimVerdict({ mean: 28, p99: 100 }, sim, 2.5)).toBe('explained');
     expect(againstSimVerdict({ mean: 28, p99: 100 }, sim, 2.4)).toBe('diverges');
     // Only a diverging row warns.
-    const rows = againstSimulation([run('x', 28, 100, 2.5), run('y', 28, 100, 2.4)], report('simulate', [run('x', 20, 100), run('y', 20, 100)]));
+    const rows = againstSimulation([run('x', 28, 100, 2.5), { ...run('y', 28, 100, 2.4), modelMeanMs: 21 }], report('simulate', [run('x', 20, 100), run('y', 20, 100)]));
     expect(rows.map((r) => r.verdict)).toEqual(['explained', 'diverges']);
+    // Where the live mean was set: 21 ms of y's 28 in the model, beside the simulated 20.
+    expect(rows.map((r) => r.liveModelMeanMs)).toEqual([undefined, 21]);
+    expect(againstSimText(rows)).toMatch(/^ {2}y +mean 28\.0 vs 20\.0 \(x1\.40, in the model 21\.0\)/m);
     expect(againstSimText(rows)).toMatch(/^warning: y: /m);
     expect(againstSimText(rows.slice(0, 1))).not.toMatch(/warning/);
   });
