@@ -2,7 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplicaResponse } from '../../backends/replica-app.js';
+import { createFleet, type HypervisorHost, type JobHandle, type JobResult, type RequestCost } from '../../backends/hypervisor/index.js';
 import { systemClock } from '../../core/clock.js';
+import { VirtualClock } from '../../core/virtual-clock.js';
 import { parseScenario } from '../../core/scenario.js';
 import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { runCompare } from '../../loadtest/compare.js';
@@ -11,8 +13,8 @@ import { againstSimText, againstSimVerdict } from '../../report/against-sim.js';
 /**
  * Issue 11: with the machine busy (two CPU hogs started here, beside whatever else runs), live
  * answers leave later, by the hosts' measured timer lateness, but the model loses no capacity:
- * every request is charged exactly its cost, the VMs' CPU time is the sum of the work done, and
- * the report carries the lateness and warns exactly when it does not explain the gap to the
+ * every request is charged exactly its cost, the VMs' CPU time is the sum of the work done, the
+ * same submissions replayed on a VirtualClock finish at the same model instants, and the report carries the lateness and warns exactly when it does not explain the gap to the
  * simulation. Only decisions and the model's own accounting are asserted, never a speed, so the
  * test holds however busy the machine is.
  */
@@ -56,6 +58,32 @@ function get(url: string): Promise<{ status: number; json: ReplicaResponse; wall
   });
 }
 
+interface Submission {
+  readonly vm: string;
+  readonly cost: RequestCost;
+  submittedAt: number;
+  finishedAt: number;
+}
+
+/**
+ * Every job the replicas give this host's model, in submission order, with the model instants it
+ * was submitted and finished at (the replicas submit through the model object: HostVmPort).
+ */
+function recordSubmissions(model: HypervisorHost): Submission[] {
+  const submitted: Submission[] = [];
+  const target = model as unknown as { submitTo(vm: { name: string }, cost: RequestCost, onDone: (r: JobResult) => void): JobHandle };
+  const submitTo = target.submitTo.bind(target);
+  target.submitTo = (vm, cost, onDone) => {
+    const entry: Submission = { vm: vm.name, cost, submittedAt: Number.NaN, finishedAt: Number.NaN };
+    submitted.push(entry);
+    return submitTo(vm, cost, (result) => {
+      if (result.ok) Object.assign(entry, { submittedAt: result.timing.submittedAt, finishedAt: result.timing.finishedAt });
+      onDone(result);
+    });
+  };
+  return submitted;
+}
+
 describe('live on a busy machine', () => {
   let up: RunningUp | undefined;
   afterAll(async () => {
@@ -64,6 +92,7 @@ describe('live on a busy machine', () => {
 
   it('answers late but charges each request exactly its cost: the VMs ran exactly the work done', async () => {
     up = await startUp({ scenario, policy: 'round-robin', dispatcher: { healthChecks: false } });
+    const submitted = recordSubmissions(up.models[0]);
     const cpuBefore = up.models[0].snapshot().vms.reduce((sum, vm) => sum + vm.cpuSeconds, 0);
     // Bursts of concurrent requests: several share each VM's one vCPU, so completions and the
     // re-division of the vCPU among the rest happen while the hogs delay the host's timers.
@@ -86,6 +115,22 @@ describe('live on a busy machine', () => {
     // The VMs' CPU time is the work done, to rounding: no capacity was lost to (or charged for) the loop's lag.
     const cpuAfter = up.models[0].snapshot().vms.reduce((sum, vm) => sum + vm.cpuSeconds, 0);
     expect((cpuAfter - cpuBefore) * 1000).toBeCloseTo(answers.length * COST_MS, 6);
+    // The same requests, at the same model instants on the same VMs, replayed on a VirtualClock
+    // (where no timer is ever late) finish at the same model instants: the live model lost nothing.
+    expect(submitted).toHaveLength(answers.length);
+    const clock = new VirtualClock(submitted[0].submittedAt);
+    const replayed = createFleet(scenario, { clock });
+    replayed.start();
+    const finishedAt: number[] = [];
+    for (const [i, s] of submitted.entries()) {
+      clock.runUntil(s.submittedAt);
+      replayed.hostOf(s.vm).submit(s.vm, s.cost, (result) => {
+        if (result.ok) finishedAt[i] = result.timing.finishedAt;
+      });
+    }
+    clock.runUntilIdle();
+    replayed.stop();
+    for (const [i, s] of submitted.entries()) expect(finishedAt[i]).toBeCloseTo(s.finishedAt, 6);
   });
 
   it("compare's report carries the measured lateness and warns exactly when it does not explain the gap", async () => {
