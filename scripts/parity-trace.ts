@@ -14,7 +14,11 @@
  *    both against the simulation say how far the arrivals the machine delivered (late, bunched
  *    behind event-loop stalls, reordered) moved the result.
  *
- *   npx tsx scripts/parity-trace.ts --scenario scenarios/homogeneous.yaml --policy random --duration 6s [--rate 900]
+ *   npx tsx scripts/parity-trace.ts --scenario scenarios/homogeneous.yaml --policy random --duration 6s [--rate 900] [--warmup 3s]
+ *
+ * With --warmup, the generator runs its warm-up first (its connections are then open, as in
+ * `compare`) and only the measured window is traced; the simulation runs on through the warm-up,
+ * so arrival instants are not compared then, only order, picks and latency.
  *
  * Bounded: one window of `--duration` (default 6 s) on 127.0.0.1, then a drain.
  */
@@ -39,13 +43,14 @@ interface Traced {
   latencyMs: number;
 }
 
-const { values } = parseArgs({ options: { scenario: { type: 'string' }, policy: { type: 'string' }, duration: { type: 'string', default: '6s' }, rate: { type: 'string' } } });
+const { values } = parseArgs({ options: { scenario: { type: 'string' }, policy: { type: 'string' }, duration: { type: 'string', default: '6s' }, warmup: { type: 'string', default: '0s' }, rate: { type: 'string' } } });
 if (values.scenario === undefined || values.policy === undefined) throw new Error('usage: --scenario FILE --policy NAME [--duration 6s] [--rate RPS]');
 const loaded = loadScenario(values.scenario, checkPolicySpecs);
 const durationMs = parseDuration(values.duration) ?? 6000;
+const warmupMs = parseDuration(values.warmup) ?? 0;
 const arrival = values.rate !== undefined ? { rateRps: Number(values.rate) } : loaded.workload.arrival;
 if (!('rateRps' in arrival)) throw new Error('parity-trace: an open-loop scenario (arrival.rateRps) or --rate');
-const scenario = { ...loaded, warmup: 0, workload: { ...loaded.workload, arrival } };
+const scenario = { ...loaded, warmup: warmupMs, workload: { ...loaded.workload, arrival } };
 const policy = values.policy;
 
 // Live: the attempt that ends is named by its index; the answer that follows it (synchronously,
@@ -54,13 +59,14 @@ const live = new Map<number, Traced>();
 const codes = new Map<string, number>();
 let lastIndex: number | undefined;
 let lastBackend = '';
+let measuring = warmupMs === 0;
 const events: RequestEvents = {
   arrived() {},
   admitted() {},
   attemptEnded() {},
   answered(arrivedAtMs, backend, code, latencyMs) {
     codes.set(code, (codes.get(code) ?? 0) + 1);
-    if (lastIndex !== undefined && backend === lastBackend && code === '200') live.set(lastIndex, { backend, arrivedAtMs, latencyMs });
+    if (measuring && lastIndex !== undefined && backend === lastBackend && code === '200') live.set(lastIndex, { backend, arrivedAtMs, latencyMs });
     lastIndex = undefined;
   },
 };
@@ -94,27 +100,32 @@ for (const model of up.models) {
     });
 }
 const startedAtMs = systemClock.now();
-const { modelMeanMs, ejections, lateMs } = await (async () => {
+const { ejections, lateMs } = await (async () => {
   try {
-    await runLoadInChild({
+    const plan = {
       kind: 'open',
       url: up.dispatcher.url,
       seed: scenario.seed,
       classes: scenario.workload.classes,
       sessions: scenario.workload.sessions,
-      warmupMs: 0,
+      warmupMs,
       durationMs,
       timeoutMs: 30_000,
       rateRps: arrival.rateRps,
       maxInFlight: 1024,
+    } as const;
+    await runLoadInChild(plan, {
+      beforeMeasure: () => {
+        measuring = true;
+        submitted.length = 0;
+        return Promise.resolve();
+      },
     });
-    // The model's own account of the same requests (submission to completion, model time), and
-    // whether the dispatcher took a replica out: the simulator's probes never fail.
+    // Whether the dispatcher took a replica out (the simulator's probes never fail), and the hosts' lateness.
     const hostSamples = (await Promise.all(up.hosts.map((h) => scrape(h.metricsUrl)))).flat();
     const dispatcherSamples = await scrape(`${up.dispatcher.adminUrl}/metrics`);
     const perCount = (name: string): number => (1000 * sumOf(hostSamples, `${name}_sum`)) / sumOf(hostSamples, `${name}_count`);
     return {
-      modelMeanMs: perCount('dispatchlab_vm_service_seconds'),
       ejections: sumOf(dispatcherSamples, 'dispatchlab_ejections_total'),
       lateMs: perCount('dispatchlab_host_timer_lateness_seconds'),
     };
@@ -130,7 +141,7 @@ const gaps = createRng(scenario.seed).stream('arrivals');
 const plannedMs: number[] = [];
 let clockNow = (): number => 0;
 simulatePolicy(scenario, policy, {
-  durationMs,
+  durationMs: warmupMs + durationMs,
   atStart: (_fleet, clock) => (clockNow = () => clock.now()),
   onAttemptEnded: (info, backend) => {
     const i = info.index as number;
@@ -193,11 +204,11 @@ function shares(m: Map<number, Traced>): string {
 }
 process.stdout.write(
   [
-    `${scenario.name}, ${policy}, ${durationMs} ms at ${arrival.rateRps} req/s: ${live.size} live answers traced, ${sim.size} simulated, ${indices.length} in both`,
+    `${scenario.name}, ${policy}, ${durationMs} ms${warmupMs > 0 ? ` after ${warmupMs} ms of warm-up` : ''} at ${arrival.rateRps} req/s: ${live.size} live answers traced, ${sim.size} simulated, ${indices.length} in both`,
     `arrival order: ${reordered} requests reached the dispatcher after a later-numbered one`,
     `picks: ${differ.length} of ${indices.length} on another backend than simulated${differ.length > 0 ? `, the first at index ${differ[0]}` : ''}`,
-    `arrivals: live behind plan by ${f(mean(lateness) - offset)} ms on average (p99 ${f([...lateness].sort((a, b) => a - b)[Math.floor(0.99 * lateness.length)] - offset)} ms), relative to the earliest`,
-    `latency, all ${indices.length}: live ${f(lat(live, indices))} ms (in the model ${f(modelMeanMs)} ms), simulated ${f(lat(sim, indices))} ms`,
+    warmupMs > 0 ? 'arrivals: not compared after a warm-up' : `arrivals: live behind plan by ${f(mean(lateness) - offset)} ms on average (p99 ${f([...lateness].sort((a, b) => a - b)[Math.floor(0.99 * lateness.length)] - offset)} ms), relative to the earliest`,
+    `latency, all ${indices.length}: live ${f(lat(live, indices))} ms, simulated ${f(lat(sim, indices))} ms`,
     `in the model, live: ${f(liveModelMs)} ms over ${submitted.length} requests; replayed on a VirtualClock at the instants the replicas submitted them: ${f(atModelMs)} ms; at the instants they reached the dispatcher: ${f(atDispatcherMs)} ms`,
     `live: answers ${[...codes.entries()].map(([c, n]) => `${c}: ${n}`).join(', ')}; ${ejections} ejections; hosts' timer lateness ${f(lateMs)} ms on average`,
     `share per backend, live: ${shares(live)}; simulated: ${shares(sim)}`,
