@@ -68,6 +68,9 @@ describe('runCompare', () => {
     expect(progress.filter((p) => p.stage === 'done').map((p) => p.policy)).toEqual(['round-robin', 'session-sticky']);
     expect(progress.some((p) => p.tick?.phase === 'measure')).toBe(true);
     expect(String(report.environment?.loadGenerator)).toMatch(/child process per policy \(pids \d+, \d+\)/);
+    // Built without the CLI, the report still sets each policy beside its simulation.
+    expect(report.againstSim?.map((r) => r.policy)).toEqual(['round-robin', 'session-sticky']);
+    for (const row of report.againstSim ?? []) expect(row.simulatedMeanMs).toBeGreaterThan(0);
   });
 
   it('renders the report as HTML with a chart per section', async () => {
