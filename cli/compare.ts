@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadScenario, policyLabel, type PolicySpec, type ProxyEngineName } from '../core/scenario.js';
+import { loadScenario, type ProxyEngineName } from '../core/scenario.js';
 import type { Report } from '../core/report.js';
 import type { Millis } from '../core/types.js';
 import { runCompare } from '../loadtest/compare.js';
@@ -12,8 +12,7 @@ import { commandLine, parseCount, parseDurationFlag, parsePositive, parseSloFlag
 import type { CliIo } from './io.js';
 import { loadPolicies } from './policy-files.js';
 import { checkReportFlags, finishReport } from './report-output.js';
-import { againstSimulation, againstSimText } from '../report/against-sim.js';
-import { simulate } from '../sim/simulation.js';
+import { againstSimText } from '../report/against-sim.js';
 
 /**
  * `dispatchlab compare --scenario F [--policies a,b] [--duration 20s] [--warmup 2s] [--rate R |
@@ -87,21 +86,10 @@ export function registerCompare(program: Command, io: CliIo): void {
       } finally {
         progress.stop();
       }
-      // The same scenario, policies, window and load in virtual time: under a second, so always.
-      const arrival = flags.rate !== undefined ? { rateRps: flags.rate } : flags.connections !== undefined ? { connections: flags.connections } : scenario.workload.arrival;
-      const simulated = simulate({ ...scenario, workload: { ...scenario.workload, arrival }, warmup: warmupMs }, { policies: report.runs.map((r) => policyByLabel(policies, r.policy)), durationMs });
-      const againstSim = againstSimulation(report, simulated);
-      report = { ...report, againstSim };
-      await finishReport(io, report, flags, flags.scenario, scenario.slo, againstSimText(againstSim));
+      await finishReport(io, report, flags, flags.scenario, scenario.slo, againstSimText(report.againstSim ?? []));
       if (report.interrupted !== undefined) {
         io.stderr.write(`compare: interrupted; the report holds the policies that finished, not ${report.interrupted.notFinished.join(', ')}\n`);
         io.fail(INTERRUPTED_EXIT);
       }
     });
-}
-
-function policyByLabel(policies: readonly PolicySpec[], label: string): PolicySpec {
-  const spec = policies.find((p) => policyLabel(p) === label);
-  if (spec === undefined) throw new Error(`compare: no policy labelled "${label}"`);
-  return spec;
 }

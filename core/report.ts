@@ -82,6 +82,12 @@ export interface PolicyRun {
    * the machine, not the model, set the latency.
    */
   readonly timerLatenessMs?: { readonly mean: number; readonly p99: number };
+  /**
+   * Live runs only: the mean time a request of the window spent in its VM, in model time
+   * (dispatchlab_vm_service_seconds): the part of latencyMs.mean the model set. The rest is the
+   * proxy's and the machine's: the hops to and from the replica and event-loop lag.
+   */
+  readonly modelMeanMs?: number;
   /** The errors by answer: HTTP status, "error" (502, connection failed), "timeout" (504), "499" (client left), "dropped". Sums to errors. */
   readonly errorsByCode?: Readonly<Record<string, number>>;
   /**
@@ -166,6 +172,8 @@ export interface AgainstSimRow {
   readonly meanRatio: number;
   /** Mean lateness of the hosts' completion timers in the live run: what the machine added to every answer. */
   readonly timerLatenessMs: number;
+  /** The live run's mean time in the VMs, in model time (PolicyRun.modelMeanMs): beside simulatedMeanMs, the model's own answer to the live arrivals. */
+  readonly liveModelMeanMs?: number;
   /**
    * agrees: live within 10% + 1 ms of simulated (mean; p99 within 20% + 2 ms); explained: farther,
    * but not beyond what the timer lateness adds; diverges: neither.

@@ -9,6 +9,8 @@ import { startUp } from '../dispatcher/local-fleet.js';
 import { fleetDelta, scrapeFleet, type FleetScrape } from './fleet-metrics.js';
 import type { LoadPlan, LoadTick } from './load-plan.js';
 import { LoadAborted, runLoadInChild, type ChildLoadResult } from './loadgen.js';
+import { againstSimulation } from '../report/against-sim.js';
+import { simulate } from '../sim/simulation.js';
 
 /**
  * `compare`: the policies measured live on the same work. For each policy, in turn: start a fresh
@@ -18,6 +20,9 @@ import { LoadAborted, runLoadInChild, type ChildLoadResult } from './loadgen.js'
  * from the start of the measured window exactly as `simulate` accumulates its own (core/run-accumulator.ts);
  * the VMs' CPU and steal seconds and the sticky ratio from the metrics, scraped at both ends of the
  * window. The load generator re-uses one seed, so every policy gets the same arrivals, classes and sessions.
+ * Last, the policies that finished are simulated on the same scenario, window and load, and each
+ * live run is set beside its simulation (`againstSim`): every live report says whether the machine
+ * was quiet enough for its numbers to measure the policies, whoever built it.
  */
 
 export interface CompareProgress {
@@ -87,6 +92,7 @@ function policyRun(label: string, scenario: Scenario, windowMs: Millis, events: 
     vms: fleet.vms,
     stickyHitRatio: fleet.stickyHitRatio,
     timerLatenessMs: fleet.timerLatenessMs,
+    modelMeanMs: fleet.modelMeanMs,
   };
 }
 
@@ -158,6 +164,12 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
   }
   const notFinished = policies.map(policyLabel).slice(runs.length);
   if (runs.length === 0) throw new LoadAborted(`compare: interrupted before any policy finished (${notFinished.join(', ')} not measured)`);
+  // The same scenario, policies, window, load and dispatcher count in virtual time: under a second, so always.
+  const arrival = opts.rateRps !== undefined ? { rateRps: opts.rateRps } : opts.connections !== undefined ? { connections: opts.connections } : scenario.workload.arrival;
+  const simulated = simulate(
+    { ...scenario, workload: { ...scenario.workload, arrival }, warmup: warmupMs },
+    { policies: policies.slice(0, runs.length), durationMs: warmupMs + measureMs, dispatchers: workers },
+  );
 
   return {
     mode: 'live',
@@ -190,5 +202,6 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
     },
     runs,
     ...(notFinished.length > 0 ? { interrupted: { notFinished } } : {}),
+    againstSim: againstSimulation(runs, simulated),
   };
 }

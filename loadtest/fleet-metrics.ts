@@ -27,11 +27,14 @@ export async function scrapeFleet(endpoints: FleetEndpoints): Promise<FleetScrap
 export interface FleetDelta {
   readonly vms: VmUsage[];
   readonly timerLatenessMs?: { mean: number; p99: number };
+  /** Mean time in the VMs per completed request, model time; undefined when none completed. */
+  readonly modelMeanMs?: number;
   /** Undefined when the policy pinned no session (hits + misses = 0). */
   readonly stickyHitRatio?: number;
 }
 
 const TIMER_LATENESS = 'dispatchlab_host_timer_lateness_seconds';
+const VM_SERVICE = 'dispatchlab_vm_service_seconds';
 
 export function fleetDelta(scenario: Scenario, before: FleetScrape, after: FleetScrape): FleetDelta {
   const d = diffMetrics(before.dispatcher, after.dispatcher);
@@ -42,6 +45,7 @@ export function fleetDelta(scenario: Scenario, before: FleetScrape, after: Fleet
   const hits = sumOf(d, 'dispatchlab_sticky_hits_total');
   const misses = sumOf(d, 'dispatchlab_sticky_misses_total');
   const lateTimers = sumOf(h, `${TIMER_LATENESS}_count`);
+  const completed = sumOf(h, `${VM_SERVICE}_count`);
   return {
     vms,
     stickyHitRatio: hits + misses > 0 ? hits / (hits + misses) : undefined,
@@ -49,5 +53,6 @@ export function fleetDelta(scenario: Scenario, before: FleetScrape, after: Fleet
       lateTimers > 0
         ? { mean: (sumOf(h, `${TIMER_LATENESS}_sum`) / lateTimers) * 1000, p99: (histogramQuantile(h, TIMER_LATENESS, 0.99) ?? 0) * 1000 }
         : undefined,
+    modelMeanMs: completed > 0 ? (sumOf(h, `${VM_SERVICE}_sum`) / completed) * 1000 : undefined,
   };
 }

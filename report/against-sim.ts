@@ -1,4 +1,4 @@
-import type { AgainstSimRow, Report } from '../core/report.js';
+import type { AgainstSimRow, PolicyRun, Report } from '../core/report.js';
 
 /**
  * `compare`'s check of itself: the same scenario, policies and seed simulated, beside the live
@@ -8,20 +8,31 @@ import type { AgainstSimRow, Report } from '../core/report.js';
  * numbers should not be read as the policies' (README, "Live against simulated").
  */
 
-
 function within(live: number, simulated: number, relative: number, absoluteMs: number): boolean {
   return Math.abs(live - simulated) <= relative * simulated + absoluteMs;
 }
 
-export function againstSimulation(live: Report, simulated: Report): AgainstSimRow[] {
+type Latency = Pick<PolicyRun['latencyMs'], 'mean' | 'p99'>;
+
+/**
+ * The decision, on numbers alone: agrees when live is within 10% + 1 ms of the simulated mean and
+ * 20% + 2 ms of its p99 (issue 11's target); explained when not, but the mean is off by no more
+ * than twice the measured timer lateness beyond its bound; diverges otherwise, and then
+ * `againstSimText` warns. Lateness is added once per completion; queueing can amplify it, hence twice.
+ * Only the mean decides beyond agreement: a short window's p99 moves too much to warn on.
+ */
+export function againstSimVerdict(live: Latency, simulated: Latency, timerLatenessMs: number): AgainstSimRow['verdict'] {
+  if (within(live.mean, simulated.mean, 0.1, 1) && within(live.p99, simulated.p99, 0.2, 2)) return 'agrees';
+  return within(live.mean, simulated.mean, 0.1, 1 + 2 * timerLatenessMs) ? 'explained' : 'diverges';
+}
+
+/** Each live run beside the simulated run of the same policy (runs that answered nothing are left out). */
+export function againstSimulation(live: readonly PolicyRun[], simulated: Report): AgainstSimRow[] {
   const byPolicy = new Map(simulated.runs.map((r) => [r.policy, r]));
-  return live.runs.flatMap((run) => {
+  return live.flatMap((run) => {
     const sim = byPolicy.get(run.policy);
     if (sim === undefined || run.requests === run.errors || sim.requests === sim.errors) return [];
     const latenessMs = run.timerLatenessMs?.mean ?? 0;
-    const agrees = within(run.latencyMs.mean, sim.latencyMs.mean, 0.1, 1) && within(run.latencyMs.p99, sim.latencyMs.p99, 0.2, 2);
-    // Lateness is added once per completion; queueing can amplify it, so allow it twice over.
-    const explained = within(run.latencyMs.mean, sim.latencyMs.mean, 0.1, 1 + 2 * latenessMs);
     return [
       {
         policy: run.policy,
@@ -31,7 +42,8 @@ export function againstSimulation(live: Report, simulated: Report): AgainstSimRo
         simulatedP99Ms: sim.latencyMs.p99,
         meanRatio: run.latencyMs.mean / sim.latencyMs.mean,
         timerLatenessMs: latenessMs,
-        verdict: agrees ? 'agrees' : explained ? 'explained' : 'diverges',
+        ...(run.modelMeanMs !== undefined ? { liveModelMeanMs: run.modelMeanMs } : {}),
+        verdict: againstSimVerdict(run.latencyMs, sim.latencyMs, latenessMs),
       },
     ];
   });
@@ -46,7 +58,7 @@ export function againstSimText(rows: readonly AgainstSimRow[]): string {
     'live against simulated (same scenario, seed and work; ms):',
     ...rows.map(
       (r) =>
-        `  ${r.policy.padEnd(20)} mean ${f(r.liveMeanMs)} vs ${f(r.simulatedMeanMs)} (x${r.meanRatio.toFixed(2)})  p99 ${f(r.liveP99Ms)} vs ${f(r.simulatedP99Ms)}  timer lateness ${f(r.timerLatenessMs)}  ${r.verdict}`,
+        `  ${r.policy.padEnd(20)} mean ${f(r.liveMeanMs)} vs ${f(r.simulatedMeanMs)} (x${r.meanRatio.toFixed(2)}${r.liveModelMeanMs === undefined ? '' : `, in the model ${f(r.liveModelMeanMs)}`})  p99 ${f(r.liveP99Ms)} vs ${f(r.simulatedP99Ms)}  timer lateness ${f(r.timerLatenessMs)}  ${r.verdict}`,
     ),
   ];
   const diverging = rows.filter((r) => r.verdict === 'diverges').map((r) => r.policy);

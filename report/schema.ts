@@ -41,6 +41,7 @@ const PolicyRunSchema = z.object({
   retries: count.optional(),
   queueWaitMs: z.object({ mean: finite.nonnegative(), p99: finite.nonnegative() }).optional(),
   timerLatenessMs: z.object({ mean: finite.nonnegative(), p99: finite.nonnegative() }).optional(),
+  modelMeanMs: finite.nonnegative().optional(),
   errorsByCode: z.record(z.string(), count).optional(),
   timeline: z.array(z.object({ tMs: finite, p50: finite.nonnegative(), p99: finite.nonnegative(), rps: finite.nonnegative() })).optional(),
   timelineWarmupMs: finite.nonnegative().optional(),
@@ -68,6 +69,7 @@ export const ReportSchema = z.object({
         simulatedP99Ms: finite,
         meanRatio: finite,
         timerLatenessMs: finite,
+        liveModelMeanMs: finite.nonnegative().optional(),
         verdict: z.enum(['agrees', 'explained', 'diverges']),
       }),
     )

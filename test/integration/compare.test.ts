@@ -76,6 +76,9 @@ describe('runCompare', () => {
       expect(cpu.process).toContain(`pid ${process.pid}`);
       for (const use of Object.values(cpu.byPolicy)) expect(use.cpuSeconds).toBeGreaterThan(0);
     }
+    // Built without the CLI, the report still sets each policy beside its simulation.
+    expect(report.againstSim?.map((r) => r.policy)).toEqual(['round-robin', 'session-sticky']);
+    for (const row of report.againstSim ?? []) expect(row.simulatedMeanMs).toBeGreaterThan(0);
   });
 
   it('renders the report as HTML with a chart per section', async () => {

@@ -32,11 +32,17 @@ dispatchlab_queue_wait_seconds_count{policy="p"} 104
 `;
 const hostsBefore = `dispatchlab_vm_cpu_seconds_total{host="b",vm="noise"} 10
 dispatchlab_vm_steal_seconds_total{host="b",vm="noise"} 1
+dispatchlab_vm_service_seconds_sum{host="a",vm="web-1"} 4
+dispatchlab_vm_service_seconds_count{host="a",vm="web-1"} 100
 `;
 const hostsAfter = `dispatchlab_vm_cpu_seconds_total{host="a",vm="web-1"} 0.5
 dispatchlab_vm_cpu_seconds_total{host="b",vm="noise"} 12
 dispatchlab_vm_steal_seconds_total{host="b",vm="noise"} 1.5
 dispatchlab_vm_steal_seconds_total{host="b",vm="web-b"} 0.25
+dispatchlab_vm_service_seconds_sum{host="a",vm="web-1"} 5
+dispatchlab_vm_service_seconds_count{host="a",vm="web-1"} 150
+dispatchlab_vm_service_seconds_sum{host="b",vm="web-b"} 0.5
+dispatchlab_vm_service_seconds_count{host="b",vm="web-b"} 10
 `;
 
 describe('fleetDelta', () => {
@@ -54,5 +60,12 @@ describe('fleetDelta', () => {
 
   it('computes the sticky hit ratio over the window', () => {
     expect(delta.stickyHitRatio).toBe(0.9);
+  });
+
+  it("gives the window's mean time in the VMs over every replica's completions, in ms", () => {
+    // (1 s + 0.5 s) over (50 + 10) completions of the window.
+    expect(delta.modelMeanMs).toBeCloseTo(25, 9);
+    const idle = fleetDelta(scenario, { dispatcher: [], hosts: parseMetrics(hostsBefore) }, { dispatcher: [], hosts: parseMetrics(hostsBefore) });
+    expect(idle.modelMeanMs).toBeUndefined();
   });
 });
