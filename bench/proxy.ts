@@ -320,7 +320,8 @@ async function main(): Promise<void> {
     }
     const scenario = write(dir, 'scenario.yaml', dispatcherScenario(['round-robin', 'least-loaded', 'session-sticky']));
     const backendList = backendPorts.map((p, i) => `b${i + 1}=http://127.0.0.1:${p}`).join(',');
-    const env = { ...process.env, DISPATCHLAB_ADMIN_TOKEN: randomBytes(16).toString('hex') };
+    // One session key for all of a dispatcher's workers (--workers), so a cookie verifies on any of them.
+    const env = { ...process.env, DISPATCHLAB_ADMIN_TOKEN: randomBytes(16).toString('hex'), DISPATCHLAB_SESSION_SECRET: randomBytes(32).toString('hex') };
     const dispatcher = async (policy: string): Promise<{ proc: Proc; url: string }> => {
       const args = [cli, 'dispatcher', '--scenario', scenario, '--backends', backendList, '--policy', policy, '--port', '0', '--admin-port', '0', ...extraArgs];
       const proc = start(`dispatcher ${policy}`, PROXY_CPU, process.execPath, args, env);
@@ -415,6 +416,8 @@ function render({ targets, rounds, wide, notes, loadBefore, loadAfter }: Results
     `Load: \`${loadGenerator === 'wrk' ? `wrk -t${Math.min(WRK_THREADS, CONNECTIONS)} -c${CONNECTIONS} -d${PLAN.roundS}s` : `autocannon -c${CONNECTIONS} -d${PLAN.roundS}`}\`, ${PLAN.rounds} interleaved round(s) after a ${PLAN.warmupS} s warm-up, medians.`,
     'CPU per request: the proxy\'s process tree utime+stime (/proc/PID/stat; nginx master + worker) over the run, divided by the requests answered; RSS: VmRSS of the tree, sampled every 250 ms.',
     'The dispatcher is `dispatchlab dispatcher` from dist/ (metrics always on), its scenario\'s default settings (no per-backend limit, so no queue).',
+    'nginx, HAProxy and wrk come from Debian\'s packages (nginx-light, haproxy, wrk), installed by scripts/ensure-proxies.sh when missing; `-- --quick` runs',
+    'in about a minute, `-- --engine NAME` and `-- --workers N` go to the dispatcher when it has those options, `-- --print-only` leaves this file alone.',
     '',
     '| proxy (one core) | req/s | vs nginx | p50 ms | p99 ms | CPU µs/req | CPU vs nginx | peak RSS MB | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
