@@ -176,8 +176,8 @@ interface Target {
   readonly kind: 'nginx' | 'haproxy' | 'dispatchlab';
   readonly proc: Proc;
   readonly url: string;
-  /** wrk's Lua script (clients keeping their session cookie). */
-  script?: string;
+  /** Session cookies (`name=value`) the clients keep, one per connection, and wrk's Lua script that sends them. */
+  sessions?: { readonly cookies: readonly string[]; readonly script: string };
   /** Part of the 1,000-connection run. */
   readonly wide: boolean;
 }
@@ -192,7 +192,7 @@ let loadGenerator: 'wrk' | 'autocannon';
 
 async function drive(t: Target, connections: number, durationS: number): Promise<WrkResult> {
   if (loadGenerator === 'wrk') {
-    const args = [`-t${Math.min(WRK_THREADS, connections)}`, `-c${connections}`, `-d${durationS}s`, '--timeout', '2s', '--latency', ...(t.script ? ['-s', t.script] : []), t.url];
+    const args = [`-t${Math.min(WRK_THREADS, connections)}`, `-c${connections}`, `-d${durationS}s`, '--timeout', '2s', '--latency', ...(t.sessions ? ['-s', t.sessions.script] : []), t.url];
     const [file, argv] = OTHER_CPUS === undefined ? ['wrk', args] : ['taskset', ['-c', OTHER_CPUS, 'wrk', ...args]];
     const { stdout } = await run(file, argv, { maxBuffer: 1 << 20 });
     return parseWrk(stdout);
@@ -203,7 +203,7 @@ async function drive(t: Target, connections: number, durationS: number): Promise
 /** Without wrk: autocannon in this process (already pinned off the proxy's CPU), with the same fields. */
 async function autocannonRun(t: Target, connections: number, durationS: number): Promise<WrkResult> {
   const { default: autocannon } = await import('autocannon');
-  const cookies = t.script === undefined ? [] : cookiesOf.get(t) ?? [];
+  const cookies = t.sessions?.cookies ?? [];
   let next = 0;
   const r = await autocannon({
     url: t.url,
@@ -223,7 +223,6 @@ async function autocannonRun(t: Target, connections: number, durationS: number):
     non2xx: r.non2xx,
   };
 }
-const cookiesOf = new Map<Target, string[]>();
 
 async function measure(t: Target, connections: number, durationS: number): Promise<Run> {
   if (t.proc.exited) throw new Error(`${t.label} is no longer running:\n${t.proc.output}`);
@@ -343,8 +342,7 @@ async function main(): Promise<void> {
     );
     const keepsCookie: Target = { label: `dispatchlab session-sticky, ${CONNECTIONS} sessions keeping their cookies`, kind: 'dispatchlab', ...sticky, wide: false };
     const cookies = await sessionCookies(sticky.url, CONNECTIONS);
-    keepsCookie.script = write(dir, 'cookies.lua', wrkCookieScript(cookies));
-    cookiesOf.set(keepsCookie, cookies);
+    keepsCookie.sessions = { cookies, script: write(dir, 'cookies.lua', wrkCookieScript(cookies)) };
     targets.push(keepsCookie, { label: 'dispatchlab session-sticky, a new session per request (no cookie sent)', kind: 'dispatchlab', ...sticky, wide: false });
     for (const t of targets) await waitFor(t.proc, 'an answer', answers200(t.url));
 
@@ -465,7 +463,7 @@ function targetLines(targets: readonly Target[], rounds: ReadonlyMap<Target, rea
   const verdict = (ok: boolean) => (ok ? 'met' : 'not met');
   const rrCpu = cpu(rr);
   const ll = targets.find((t) => t.label === 'dispatchlab least-loaded');
-  const sticky = targets.find((t) => t.script !== undefined);
+  const sticky = targets.find((t) => t.sessions !== undefined);
   const lines = ['Issue 12\'s targets, on this run:', '', `- round-robin <= 40 µs CPU per request: ${fmt(rrCpu, 1)} µs, ${verdict(rrCpu <= 40)}.`];
   if (ll) lines.push(`- least-loaded within 10% of round-robin: ${fmt((cpu(ll) / rrCpu - 1) * 100, 0)}%, ${verdict(cpu(ll) <= rrCpu * 1.1)}.`);
   if (sticky) lines.push(`- session-sticky with cookies within 25%: ${fmt((cpu(sticky) / rrCpu - 1) * 100, 0)}%, ${verdict(cpu(sticky) <= rrCpu * 1.25)}.`);
