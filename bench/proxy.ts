@@ -402,6 +402,7 @@ function render({ targets, rounds, wide, notes, loadBefore, loadAfter }: Results
   const command = given.length === 0 ? 'npm run bench:proxy' : `npm run bench:proxy -- ${given.join(' ')}`;
   const p99Of = (t: Target) => med(t, (r) => r.p99Ms);
   const rr = targets.find((t) => t.label.startsWith('dispatchlab round-robin'));
+  const nginxWide = nginx === undefined ? undefined : wide.get(nginx)?.run;
 
   const lines = [
     '## Proxy throughput',
@@ -435,12 +436,13 @@ function render({ targets, rounds, wide, notes, loadBefore, loadAfter }: Results
     '',
     `${WIDE} keep-alive connections (${loadGenerator === 'wrk' ? `wrk -t${WRK_THREADS} -c${WIDE_CONNECTIONS} -d${PLAN.wideS}s --timeout 2s` : `autocannon -c${WIDE_CONNECTIONS} -d${PLAN.wideS}`}), one run each; RSS after: ${PLAN.settleS} s after the run.`,
     '',
-    '| proxy | req/s | p50 ms | p99 ms | p99 / 64-conn p99 | max ms | socket errors (connect/read/write/timeout) | non-2xx | CPU µs/req | RSS MB before / peak / after |',
-    '|---|---:|---:|---:|---:|---:|---|---:|---:|---|',
+    '| proxy | req/s | vs nginx | p50 ms | p99 ms | p99 / 64-conn p99 | max ms | socket errors (connect/read/write/timeout) | non-2xx | CPU µs/req | RSS MB before / peak / after |',
+    '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|',
     ...[...wide].map(([t, { run: w, rssAfterBytes }]) =>
       row([
         t.label.replace(/ \(metrics on\)$/, ''),
         fmt(w.rps),
+        fmt(nginxWide === undefined ? Number.NaN : w.rps / nginxWide.rps, 2),
         fmt(w.p50Ms, 2),
         fmt(w.p99Ms, 2),
         fmt(w.p99Ms / p99Of(t), 1),
