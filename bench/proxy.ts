@@ -16,8 +16,9 @@ import { cpuPerRequestUs, median, pairedRatio, parseWrk, processTree, statCpuTic
  * data path beside nginx and HAProxy, in one run on one machine (issue 12;
  * /work/shared/notes/proxy-side-by-side-16core.md is the same measurement on 16 cores).
  *
- * - Every proxy runs alone on the last CPU (`taskset`); the backends (one nginx worker answering
- *   on two ports, or a Node stand-in without nginx) and wrk run on the others, as does this script.
+ * - Every proxy is pinned to the last CPU (`taskset`), where nothing else of the bench runs; the
+ *   backends (one nginx worker answering on two ports, or a Node stand-in without nginx) and wrk
+ *   run on the others, as does this script.
  * - Rounds are interleaved (each round measures every proxy once, in a rotated order) so drift on
  *   a shared machine hits all of them; the table shows medians, and ratios to nginx are the median
  *   of the per-round ratios.
@@ -282,7 +283,7 @@ async function main(): Promise<void> {
   if (loadGenerator === 'autocannon') note('wrk: cannot be had here (package wrk): autocannon drives the load instead, in the bench process.');
   note(
     pinning
-      ? `This machine has ${cpuCount} cores: every proxy runs alone on CPU ${PROXY_CPU}; the backends, ${loadGenerator} and the bench itself share CPU ${OTHER_CPUS}.`
+      ? `This machine has ${cpuCount} cores: every proxy is pinned to CPU ${PROXY_CPU}, where nothing else of the bench runs; the backends, ${loadGenerator} and the bench itself share CPU ${OTHER_CPUS}.`
       : `This machine has ${cpuCount} core(s)${has('taskset') ? '' : ' and no taskset'}: nothing is pinned, so the proxy shares its CPU with the backends and the load generator.`,
   );
 
