@@ -61,7 +61,16 @@ interface Proc {
   exited: boolean;
 }
 
+/** What the bench started or wrote: ended by PID and removed however it ends (done, failed, Ctrl-C). */
 const started: Proc[] = [];
+const tempDirs: string[] = [];
+let loadChild: ChildProcess | undefined;
+
+async function cleanUp(): Promise<void> {
+  loadChild?.kill();
+  for (const proc of [...started].reverse()) await stop(proc);
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 function has(tool: string): boolean {
   try {
@@ -195,7 +204,9 @@ async function drive(t: Target, connections: number, durationS: number): Promise
   if (loadGenerator === 'wrk') {
     const args = [`-t${Math.min(WRK_THREADS, connections)}`, `-c${connections}`, `-d${durationS}s`, '--timeout', '2s', '--latency', ...(t.sessions ? ['-s', t.sessions.script] : []), t.url];
     const [file, argv] = OTHER_CPUS === undefined ? ['wrk', args] : ['taskset', ['-c', OTHER_CPUS, 'wrk', ...args]];
-    const { stdout } = await run(file, argv, { maxBuffer: 1 << 20 });
+    const pending = run(file, argv, { maxBuffer: 1 << 20 });
+    loadChild = pending.child;
+    const { stdout } = await pending;
     return parseWrk(stdout);
   }
   return autocannonRun(t, connections, durationS);
@@ -297,6 +308,7 @@ async function main(): Promise<void> {
   }
 
   const dir = mkdtempSync(join(os.tmpdir(), 'dispatchlab-bench-'));
+  tempDirs.push(dir);
   chmodSync(dir, 0o755); // nginx's workers drop to an unprivileged user and open files here
   try {
     // Backends, on the load generator's CPUs.
@@ -371,8 +383,7 @@ async function main(): Promise<void> {
     if (!flags['print-only']) replaceSection(join(root, 'BENCHMARKS.md'), 'Proxy throughput', section);
     process.stdout.write(`${section}\n`);
   } finally {
-    for (const proc of [...started].reverse()) await stop(proc);
-    rmSync(dir, { recursive: true, force: true });
+    await cleanUp();
   }
 }
 
@@ -483,11 +494,10 @@ function targetLines(targets: readonly Target[], rounds: ReadonlyMap<Target, rea
 }
 
 process.on('SIGINT', () => {
-  void Promise.all(started.map(stop)).then(() => process.exit(130));
+  void cleanUp().then(() => process.exit(130));
 });
 
-void main().catch(async (err: unknown) => {
+void main().catch((err: unknown) => {
   process.stderr.write(`bench:proxy: ${err instanceof Error ? err.stack : String(err)}\n`);
-  await Promise.all(started.map(stop));
   process.exit(1);
 });
