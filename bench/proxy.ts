@@ -424,7 +424,7 @@ function render({ targets, rounds, wide, notes, loadBefore, loadAfter }: Results
     `Load average (1 / 5 / 15 min) before: ${loads(loadBefore)}; after: ${loads(loadAfter)} (a shared machine: read the ratios, which come from the same rounds).`,
     ...notes.map((n) => `${n}`),
     `Backends: ${BACKENDS} ports of ${targets.some((t) => t.kind === 'nginx') ? 'one nginx worker' : 'one Node process'} answering \`200 "ok\\n"\`, the same for every proxy, which balances over both.`,
-    `Load: \`${loadGenerator === 'wrk' ? `wrk -t${Math.min(WRK_THREADS, CONNECTIONS)} -c${CONNECTIONS} -d${PLAN.roundS}s` : `autocannon -c${CONNECTIONS} -d${PLAN.roundS}`}\`, ${PLAN.rounds} interleaved round(s) after a ${PLAN.warmupS} s warm-up, medians.`,
+    `Load: \`${loadGenerator === 'wrk' ? `wrk -t${Math.min(WRK_THREADS, CONNECTIONS)} -c${CONNECTIONS} -d${PLAN.roundS}s` : `autocannon -c${CONNECTIONS} -d${PLAN.roundS}`}\`, ${PLAN.rounds} interleaved round(s) after a ${PLAN.warmupS} s warm-up, medians; "vs nginx" is the median of the per-round ratios.`,
     'CPU per request: the proxy\'s process tree utime+stime (/proc/PID/stat; nginx master + worker) over the run, divided by the requests answered; RSS: VmRSS of the tree, sampled every 250 ms.',
     'The dispatcher is `dispatchlab dispatcher` from dist/ (metrics always on), its scenario\'s default settings (no per-backend limit, so no queue).',
     'nginx, HAProxy and wrk come from Debian\'s packages (nginx-light, haproxy, wrk), installed by scripts/ensure-proxies.sh when missing; `-- --quick` runs',
