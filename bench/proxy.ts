@@ -1,111 +1,501 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import os from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import { parseArgs, promisify } from 'node:util';
 import { replaceSection } from './markdown-section.js';
-import type { ChildUsage } from './proxy-child.js';
+import { dispatcherScenario, haproxyConf, nginxBackendConf, nginxProxyConf, wrkCookieScript } from './proxy-configs.js';
+import { cpuPerRequestUs, median, pairedRatio, parseWrk, processTree, statCpuTicks, statParentPid, statusRssBytes, type WrkResult } from './proxy-measure.js';
 
 /**
- * `npm run bench:proxy`: the dispatcher's throughput and CPU per request beside a direct-to-replica
- * baseline measured in the same run. The replica and the dispatcher each run in a child process;
- * autocannon (closed loop, 32 connections) runs here. Rounds alternate direct / through the
- * dispatcher so drift on a shared machine hits both; medians are reported, and the table goes into
- * BENCHMARKS.md ("Proxy throughput"). Runtime: about ROUNDS * 2 * ROUND_S seconds.
+ * `npm run bench:proxy [-- --quick] [--engine NAME] [--workers N] [--print-only]`: the dispatcher's
+ * data path beside nginx and HAProxy, in one run on one machine (issue 12;
+ * /work/shared/notes/proxy-side-by-side-16core.md is the same measurement on 16 cores).
+ *
+ * - Every proxy is pinned to the last CPU (`taskset`), where nothing else of the bench runs; the
+ *   backends (one nginx worker answering on two ports, or a Node stand-in without nginx) and wrk
+ *   run on the others, as does this script.
+ * - Rounds are interleaved (each round measures every proxy once, in a rotated order) so drift on
+ *   a shared machine hits all of them; the table shows medians, and ratios to nginx are the median
+ *   of the per-round ratios.
+ * - CPU per request is the proxy's own process tree (nginx: master + worker) utime+stime from
+ *   /proc over a run, divided by the requests wrk completed; RSS is VmRSS, sampled during the run.
+ * - Then one 1,000-connection run per proxy kind: socket errors, p99 against the 64-connection
+ *   p99, RSS before, during and a few seconds after.
+ * nginx, HAProxy and wrk come from the distribution (scripts/ensure-proxies.sh); what cannot be had
+ * is skipped with a line saying so. Every process the bench starts, it ends by PID. The table goes
+ * into BENCHMARKS.md ("Proxy throughput") unless --print-only.
  */
 
-const ROUNDS = 4;
-const ROUND_S = 5;
-const CONNECTIONS = 32;
-const childScript = fileURLToPath(new URL('./proxy-child.ts', import.meta.url));
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    engine: { type: 'string' },
+    workers: { type: 'string' },
+    'print-only': { type: 'boolean', default: false },
+  },
+});
 
-function startChild(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(childScript, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('message', (msg) => resolve({ child, url: (msg as { url: string }).url }));
-    child.once('exit', (code) => reject(new Error(`bench child ${args[0]} exited with ${code}`)));
+/** Default: about 4 minutes of load; --quick: about 1. */
+const PLAN = flags.quick
+  ? { rounds: 1, roundS: 4, warmupS: 1, wideS: 4, settleS: 2 }
+  : { rounds: 3, roundS: 10, warmupS: 3, wideS: 10, settleS: 3 };
+const CONNECTIONS = 64;
+const WIDE_CONNECTIONS = 1000;
+const BACKENDS = 2;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const run = promisify(execFile);
+
+// ---------------------------------------------------------------- processes
+
+interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** stdout and stderr so far, for readiness and for the error message when it dies. */
+  output: string;
+  exited: boolean;
+}
+
+/** What the bench started or wrote: ended by PID and removed however it ends (done, failed, Ctrl-C). */
+const started: Proc[] = [];
+const tempDirs: string[] = [];
+let loadChild: ChildProcess | undefined;
+
+async function cleanUp(): Promise<void> {
+  loadChild?.kill();
+  for (const proc of [...started].reverse()) await stop(proc);
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+function has(tool: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Start `cmd` on `cpus` (a taskset list; undefined: anywhere). taskset execs it, so the pid is the command's own. */
+function start(name: string, cpus: string | undefined, cmd: string, args: string[], env?: NodeJS.ProcessEnv): Proc {
+  const [file, argv] = cpus === undefined ? [cmd, args] : ['taskset', ['-c', cpus, cmd, ...args]];
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+  if (child.pid === undefined) throw new Error(`${name}: could not start ${cmd}`);
+  const proc: Proc = { name, child, pid: child.pid, output: '', exited: false };
+  const keep = (chunk: Buffer) => {
+    proc.output = (proc.output + chunk.toString()).slice(-8192);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  child.once('exit', () => {
+    proc.exited = true;
   });
+  started.push(proc);
+  return proc;
 }
 
-function usage(child: ChildProcess): Promise<ChildUsage> {
-  return new Promise((resolve) => {
-    child.once('message', (msg) => resolve(msg as ChildUsage));
-    child.send('usage');
-  });
+async function stop(proc: Proc): Promise<void> {
+  if (proc.exited) return;
+  const exited = new Promise((resolve) => proc.child.once('exit', resolve));
+  proc.child.kill('SIGTERM');
+  if ((await Promise.race([exited, sleep(5000, 'timeout')])) === 'timeout') {
+    proc.child.kill('SIGKILL');
+    await exited;
+  }
 }
 
-interface Round {
-  readonly rps: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly errors: number;
-  /** Dispatcher CPU per proxied request (µs); undefined for direct rounds. */
-  readonly cpuPerRequestUs?: number;
+async function waitFor(proc: Proc, what: string, ready: () => Promise<boolean> | boolean): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while (performance.now() < deadline) {
+    if (proc.exited) throw new Error(`${proc.name} exited before ${what}:\n${proc.output}`);
+    if (await ready()) return;
+    await sleep(100);
+  }
+  throw new Error(`${proc.name}: no ${what} after 30 s:\n${proc.output}`);
 }
 
-async function load(url: string): Promise<autocannon.Result> {
-  return autocannon({ url: `${url}/bench`, connections: CONNECTIONS, duration: ROUND_S });
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+const answers200 = (url: string) => async () => {
+  try {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
 };
 
-function toRound(r: autocannon.Result, cpuPerRequestUs?: number): Round {
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx + r.timeouts, cpuPerRequestUs };
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
+
+// ---------------------------------------------------------------- /proc
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback; // the process ended between listing and reading
+  }
+}
+
+/** The pids of `pid`'s process tree now (nginx's worker, the dispatcher's workers). */
+function tree(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readOr(`/proc/${entry}/stat`, '');
+    if (stat !== '') parents.set(Number(entry), statParentPid(stat));
+  }
+  return processTree(pid, parents);
+}
+
+const cpuTicks = (pids: readonly number[]) => pids.reduce((sum, p) => {
+  const stat = readOr(`/proc/${p}/stat`, '');
+  return sum + (stat === '' ? 0 : statCpuTicks(stat));
+}, 0);
+const rssBytes = (pids: readonly number[]) => pids.reduce((sum, p) => sum + statusRssBytes(readOr(`/proc/${p}/status`, '')), 0);
+
+// ---------------------------------------------------------------- the machine
+
+const cpuCount = Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
+const pinning = cpuCount >= 2 && has('taskset');
+const PROXY_CPU = pinning ? String(cpuCount - 1) : undefined;
+const OTHER_CPUS = pinning ? (cpuCount === 2 ? '0' : `0-${cpuCount - 2}`) : undefined;
+const WRK_THREADS = Math.max(1, Math.min(4, cpuCount - 1));
+const TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** The first line a tool prints about its version: nginx -v writes it to stderr, wrk -v exits 1 after it. */
+function versionOf(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0];
+}
+
+// ---------------------------------------------------------------- load
+
+interface Target {
+  readonly label: string;
+  readonly kind: 'nginx' | 'haproxy' | 'dispatchlab';
+  readonly proc: Proc;
+  readonly url: string;
+  /** Session cookies (`name=value`) the clients keep, one per connection, and wrk's Lua script that sends them. */
+  sessions?: { readonly cookies: readonly string[]; readonly script: string };
+  /** Part of the 1,000-connection run. */
+  readonly wide: boolean;
+}
+
+interface Run extends WrkResult {
+  readonly cpuUs: number;
+  readonly peakRssBytes: number;
+  readonly rssBeforeBytes: number;
+}
+
+let loadGenerator: 'wrk' | 'autocannon';
+
+async function drive(t: Target, connections: number, durationS: number): Promise<WrkResult> {
+  if (loadGenerator === 'wrk') {
+    const args = [`-t${Math.min(WRK_THREADS, connections)}`, `-c${connections}`, `-d${durationS}s`, '--timeout', '2s', '--latency', ...(t.sessions ? ['-s', t.sessions.script] : []), t.url];
+    const [file, argv] = OTHER_CPUS === undefined ? ['wrk', args] : ['taskset', ['-c', OTHER_CPUS, 'wrk', ...args]];
+    const pending = run(file, argv, { maxBuffer: 1 << 20 });
+    loadChild = pending.child;
+    const { stdout } = await pending;
+    return parseWrk(stdout);
+  }
+  return autocannonRun(t, connections, durationS);
+}
+
+/** Without wrk: autocannon in this process (already pinned off the proxy's CPU), with the same fields. */
+async function autocannonRun(t: Target, connections: number, durationS: number): Promise<WrkResult> {
+  const { default: autocannon } = await import('autocannon');
+  const cookies = t.sessions?.cookies ?? [];
+  let next = 0;
+  const r = await autocannon({
+    url: t.url,
+    connections,
+    duration: durationS,
+    timeout: 2,
+    setupClient: cookies.length === 0 ? undefined : (client) => client.setHeaders({ cookie: cookies[next++ % cookies.length] }),
+  });
+  return {
+    requests: r.requests.total,
+    durationS: r.duration,
+    rps: r.requests.average,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    maxMs: r.latency.max,
+    socketErrors: { connect: 0, read: r.errors - r.timeouts, write: 0, timeout: r.timeouts },
+    non2xx: r.non2xx,
+  };
+}
+
+async function measure(t: Target, connections: number, durationS: number): Promise<Run> {
+  if (t.proc.exited) throw new Error(`${t.label} is no longer running:\n${t.proc.output}`);
+  const pids = tree(t.proc.pid);
+  const rssBeforeBytes = rssBytes(pids);
+  let peakRssBytes = rssBeforeBytes;
+  const sampler = setInterval(() => {
+    peakRssBytes = Math.max(peakRssBytes, rssBytes(pids));
+  }, 250);
+  const cpuBefore = cpuTicks(pids);
+  try {
+    const result = await drive(t, connections, durationS);
+    const cpuUs = cpuPerRequestUs(cpuTicks(pids) - cpuBefore, TICKS_PER_S, result.requests);
+    return { ...result, cpuUs, peakRssBytes: Math.max(peakRssBytes, rssBytes(pids)), rssBeforeBytes };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/** Session cookies as the dispatcher issues them (`name=value`), one per connection. */
+async function sessionCookies(url: string, count: number): Promise<string[]> {
+  const cookies: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    const cookie = res.headers.getSetCookie()[0]?.split(';')[0];
+    if (cookie === undefined) throw new Error(`${url} issued no session cookie`);
+    cookies.push(cookie);
+  }
+  return cookies;
+}
+
+// ---------------------------------------------------------------- the run
+
+const WIDE = WIDE_CONNECTIONS.toLocaleString('en-US');
+const fmt = (x: number, digits = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
+const mb = (bytes: number) => fmt(bytes / 1e6, 1);
+const errorsOf = (r: WrkResult) => r.socketErrors.connect + r.socketErrors.read + r.socketErrors.write + r.socketErrors.timeout + r.non2xx;
+const row = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+const say = (line: string) => process.stderr.write(`${line}\n`);
 
 async function main(): Promise<void> {
-  const loadBefore = os.loadavg()[0];
-  const replica = await startChild(['replica']);
-  const dispatcher = await startChild(['dispatcher', replica.url]);
-  const direct: Round[] = [];
-  const proxied: Round[] = [];
-  try {
-    await load(dispatcher.url); // warm up both paths (JIT, pools)
-    for (let i = 0; i < ROUNDS; i++) {
-      direct.push(toRound(await load(replica.url)));
-      const before = await usage(dispatcher.child);
-      const result = await load(dispatcher.url);
-      const after = await usage(dispatcher.child);
-      proxied.push(toRound(result, (after.cpuMicros - before.cpuMicros) / Math.max(1, after.requests - before.requests)));
-      process.stderr.write(`round ${i + 1}/${ROUNDS}: direct ${direct[i].rps.toFixed(0)} req/s, dispatcher ${proxied[i].rps.toFixed(0)} req/s\n`);
-    }
-  } finally {
-    dispatcher.child.disconnect();
-    replica.child.disconnect();
+  if (pinning) execFileSync('taskset', ['-a', '-pc', OTHER_CPUS!, String(process.pid)], { stdio: 'ignore' });
+  const loadBefore = os.loadavg();
+  const notes: string[] = [];
+  const note = (line: string) => {
+    notes.push(line);
+    say(line);
+  };
+
+  execFileSync('bash', [join(root, 'scripts/ensure-proxies.sh')], { stdio: 'inherit' });
+  const haveNginx = has('nginx');
+  const haveHaproxy = has('haproxy');
+  loadGenerator = has('wrk') ? 'wrk' : 'autocannon';
+  if (!haveNginx) note('nginx: cannot be had here (package nginx-light): skipped; the backends are a Node stand-in (bench/proxy-child.ts).');
+  if (!haveHaproxy) note('HAProxy: cannot be had here (package haproxy): skipped.');
+  if (loadGenerator === 'autocannon') note('wrk: cannot be had here (package wrk): autocannon drives the load instead, in the bench process.');
+  note(
+    pinning
+      ? `This machine has ${cpuCount} cores: every proxy is pinned to CPU ${PROXY_CPU}, where nothing else of the bench runs; the backends, ${loadGenerator} and the bench itself share CPU ${OTHER_CPUS}.`
+      : `This machine has ${cpuCount} core(s)${has('taskset') ? '' : ' and no taskset'}: nothing is pinned, so the proxy shares its CPU with the backends and the load generator.`,
+  );
+
+  const cli = join(root, 'dist/cli/main.js');
+  const help = execFileSync(process.execPath, [cli, 'dispatcher', '--help'], { encoding: 'utf8' });
+  const extraArgs: string[] = [];
+  for (const [flag, value] of [['--engine', flags.engine], ['--workers', flags.workers]] as const) {
+    if (value === undefined) continue;
+    if (help.includes(`${flag} `)) extraArgs.push(flag, value);
+    else note(`The dispatcher has no ${flag} option yet: ${flag} ${value} was not passed.`);
   }
 
-  const summary = (rounds: Round[]) => ({
-    rps: median(rounds.map((r) => r.rps)),
-    p50: median(rounds.map((r) => r.p50)),
-    p99: median(rounds.map((r) => r.p99)),
-    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
-  });
-  const d = summary(direct);
-  const p = summary(proxied);
-  const cpuUs = median(proxied.map((r) => r.cpuPerRequestUs!));
-  const section = [
+  const dir = mkdtempSync(join(os.tmpdir(), 'dispatchlab-bench-'));
+  tempDirs.push(dir);
+  chmodSync(dir, 0o755); // nginx's workers drop to an unprivileged user and open files here
+  try {
+    // Backends, on the load generator's CPUs.
+    const backendPorts = await Promise.all(Array.from({ length: BACKENDS }, freePort));
+    const backend = haveNginx
+      ? start('nginx backend', OTHER_CPUS, 'nginx', ['-p', dir, '-e', `${dir}/backend.err`, '-c', write(dir, 'backend.conf', nginxBackendConf(dir, backendPorts))])
+      : start('node backend', OTHER_CPUS, process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./proxy-child.ts', import.meta.url)), ...backendPorts.map(String)]);
+    for (const p of backendPorts) await waitFor(backend, `an answer on port ${p}`, answers200(`http://127.0.0.1:${p}/`));
+
+    // Proxies, each alone on the proxy CPU, all started up front and idle while another is measured.
+    const targets: Target[] = [];
+    if (haveNginx) {
+      const port = await freePort();
+      const proc = start('nginx', PROXY_CPU, 'nginx', ['-p', dir, '-e', `${dir}/proxy.err`, '-c', write(dir, 'proxy.conf', nginxProxyConf(dir, port, backendPorts))]);
+      targets.push({ label: `${versionOf('nginx', ['-v']).replace('nginx version: nginx/', 'nginx ')}, 1 worker, upstream keepalive`, kind: 'nginx', proc, url: `http://127.0.0.1:${port}/`, wide: true });
+    }
+    if (haveHaproxy) {
+      const port = await freePort();
+      const proc = start('haproxy', PROXY_CPU, 'haproxy', ['-db', '-f', write(dir, 'haproxy.cfg', haproxyConf(port, backendPorts))]);
+      targets.push({ label: `HAProxy ${/version ([\d.]+)/.exec(versionOf('haproxy', ['-v']))?.[1] ?? ''}, 1 thread, http-reuse always`, kind: 'haproxy', proc, url: `http://127.0.0.1:${port}/`, wide: true });
+    }
+    const scenario = write(dir, 'scenario.yaml', dispatcherScenario(['round-robin', 'least-loaded', 'session-sticky']));
+    const backendList = backendPorts.map((p, i) => `b${i + 1}=http://127.0.0.1:${p}`).join(',');
+    // One session key for all of a dispatcher's workers (--workers), so a cookie verifies on any of them.
+    const env = { ...process.env, DISPATCHLAB_ADMIN_TOKEN: randomBytes(16).toString('hex'), DISPATCHLAB_SESSION_SECRET: randomBytes(32).toString('hex') };
+    const dispatcher = async (policy: string): Promise<{ proc: Proc; url: string }> => {
+      const args = [cli, 'dispatcher', '--scenario', scenario, '--backends', backendList, '--policy', policy, '--port', '0', '--admin-port', '0', ...extraArgs];
+      const proc = start(`dispatcher ${policy}`, PROXY_CPU, process.execPath, args, env);
+      let url = '';
+      await waitFor(proc, 'its banner', () => {
+        url = /dispatcher\s+(http:\/\/\S+)/.exec(proc.output)?.[1] ?? '';
+        return url !== '';
+      });
+      url = `${url}/`;
+      await waitFor(proc, 'an answer', answers200(url));
+      return { proc, url };
+    };
+    const rr = await dispatcher('round-robin');
+    const ll = await dispatcher('least-loaded');
+    const sticky = await dispatcher('session-sticky');
+    targets.push(
+      { label: 'dispatchlab round-robin (metrics on)', kind: 'dispatchlab', ...rr, wide: true },
+      { label: 'dispatchlab least-loaded', kind: 'dispatchlab', ...ll, wide: false },
+    );
+    const keepsCookie: Target = { label: `dispatchlab session-sticky, ${CONNECTIONS} sessions keeping their cookies`, kind: 'dispatchlab', ...sticky, wide: false };
+    const cookies = await sessionCookies(sticky.url, CONNECTIONS);
+    keepsCookie.sessions = { cookies, script: write(dir, 'cookies.lua', wrkCookieScript(cookies)) };
+    targets.push(keepsCookie, { label: 'dispatchlab session-sticky, a new session per request (no cookie sent)', kind: 'dispatchlab', ...sticky, wide: false });
+    for (const t of targets) await waitFor(t.proc, 'an answer', answers200(t.url));
+
+    say(`warm-up: ${PLAN.warmupS} s each`);
+    for (const t of targets) await drive(t, CONNECTIONS, PLAN.warmupS);
+    const rounds = new Map<Target, Run[]>(targets.map((t) => [t, []]));
+    for (let r = 0; r < PLAN.rounds; r++) {
+      const order = targets.map((_, i) => targets[(i + r) % targets.length]);
+      for (const t of order) {
+        const result = await measure(t, CONNECTIONS, PLAN.roundS);
+        rounds.get(t)!.push(result);
+        say(`round ${r + 1}/${PLAN.rounds} ${t.label}: ${fmt(result.rps)} req/s, ${fmt(result.cpuUs, 1)} µs CPU/req, p99 ${fmt(result.p99Ms, 2)} ms`);
+      }
+    }
+    const wide = new Map<Target, { run: Run; rssAfterBytes: number }>();
+    for (const t of targets.filter((x) => x.wide)) {
+      const result = await measure(t, WIDE_CONNECTIONS, PLAN.wideS);
+      await sleep(PLAN.settleS * 1000);
+      const rssAfterBytes = rssBytes(tree(t.proc.pid));
+      wide.set(t, { run: result, rssAfterBytes });
+      say(`${WIDE} connections, ${t.label}: ${fmt(result.rps)} req/s, p99 ${fmt(result.p99Ms, 2)} ms, ${errorsOf(result)} errors, RSS ${mb(result.peakRssBytes)} MB`);
+    }
+
+    const section = render({ targets, rounds, wide, notes, loadBefore, loadAfter: os.loadavg() });
+    if (!flags['print-only']) replaceSection(join(root, 'BENCHMARKS.md'), 'Proxy throughput', section);
+    process.stdout.write(`${section}\n`);
+  } finally {
+    await cleanUp();
+  }
+}
+
+function write(dir: string, name: string, text: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+// ---------------------------------------------------------------- the table
+
+interface Results {
+  readonly targets: readonly Target[];
+  readonly rounds: ReadonlyMap<Target, readonly Run[]>;
+  readonly wide: ReadonlyMap<Target, { run: Run; rssAfterBytes: number }>;
+  readonly notes: readonly string[];
+  readonly loadBefore: readonly number[];
+  readonly loadAfter: readonly number[];
+}
+
+function render({ targets, rounds, wide, notes, loadBefore, loadAfter }: Results): string {
+  const nginx = targets.find((t) => t.kind === 'nginx');
+  const runsOf = (t: Target) => rounds.get(t)!;
+  const med = (t: Target, f: (r: Run) => number) => median(runsOf(t).map(f));
+  const vsNginx = (t: Target, f: (r: Run) => number) => (nginx === undefined ? Number.NaN : pairedRatio(runsOf(t).map(f), runsOf(nginx).map(f)));
+  const loads = (l: readonly number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+  const given = [flags.quick && '--quick', flags.engine && `--engine ${flags.engine}`, flags.workers && `--workers ${flags.workers}`].filter(Boolean);
+  const command = given.length === 0 ? 'npm run bench:proxy' : `npm run bench:proxy -- ${given.join(' ')}`;
+  const p99Of = (t: Target) => med(t, (r) => r.p99Ms);
+  const rr = targets.find((t) => t.label.startsWith('dispatchlab round-robin'));
+  const nginxWide = nginx === undefined ? undefined : wide.get(nginx)?.run;
+
+  const lines = [
     '## Proxy throughput',
     '',
-    `Command: \`npm run bench:proxy\` (bench/proxy.ts). ${new Date().toISOString().slice(0, 10)}, ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}.`,
-    `autocannon closed loop, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${ROUND_S} s per path, medians; one replica (cpuMs 0) and the`,
-    'dispatcher (round-robin, http-proxy on node:http with a keep-alive Agent) each in a child process, the generator in the parent, all on the same machine.',
+    `Command: \`${command}\` (bench/proxy.ts). ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC;`,
+    `${cpuCount} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${loadGenerator === 'wrk' ? versionOf('wrk', ['-v']).split(' [')[0] : 'autocannon'}.`,
+    `Load average (1 / 5 / 15 min) before: ${loads(loadBefore)}; after: ${loads(loadAfter)} (a shared machine: read the ratios, which come from the same rounds).`,
+    ...notes.map((n) => `${n}`),
+    `Backends: ${BACKENDS} ports of ${targets.some((t) => t.kind === 'nginx') ? 'one nginx worker' : 'one Node process'} answering \`200 "ok\\n"\`, the same for every proxy, which balances over both.`,
+    `Load: \`${loadGenerator === 'wrk' ? `wrk -t${Math.min(WRK_THREADS, CONNECTIONS)} -c${CONNECTIONS} -d${PLAN.roundS}s` : `autocannon -c${CONNECTIONS} -d${PLAN.roundS}`}\`, ${PLAN.rounds} interleaved round(s) after a ${PLAN.warmupS} s warm-up, medians; "vs nginx" is the median of the per-round ratios.`,
+    'CPU per request: the proxy\'s process tree utime+stime (/proc/PID/stat; nginx master + worker) over the run, divided by the requests answered; RSS: VmRSS of the tree, sampled every 250 ms.',
+    'The dispatcher is `dispatchlab dispatcher` from dist/ (metrics always on), its scenario\'s default settings (no per-backend limit, so no queue).',
+    'nginx, HAProxy and wrk come from Debian\'s packages (nginx-light, haproxy, wrk), installed by scripts/ensure-proxies.sh when missing; `-- --quick` runs',
+    'in about a minute, `-- --engine NAME` and `-- --workers N` go to the dispatcher when it has those options, `-- --print-only` leaves this file alone.',
     '',
-    '| path | req/s | p50 ms | p99 ms | errors | dispatcher CPU per request |',
-    '|---|---|---|---|---|---|',
-    `| direct to the replica | ${d.rps.toFixed(0)} | ${d.p50} | ${d.p99} | ${d.errors} | – |`,
-    `| through the dispatcher | ${p.rps.toFixed(0)} | ${p.p50} | ${p.p99} | ${p.errors} | ${cpuUs.toFixed(1)} µs |`,
+    '| proxy (one core) | req/s | vs nginx | p50 ms | p99 ms | CPU µs/req | CPU vs nginx | peak RSS MB | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...targets.map((t) =>
+      row([
+        t.label,
+        fmt(med(t, (r) => r.rps)),
+        fmt(vsNginx(t, (r) => r.rps), 2),
+        fmt(med(t, (r) => r.p50Ms), 2),
+        fmt(p99Of(t), 2),
+        fmt(med(t, (r) => r.cpuUs), 1),
+        fmt(vsNginx(t, (r) => r.cpuUs), 2),
+        mb(Math.max(...runsOf(t).map((r) => r.peakRssBytes))),
+        fmt(runsOf(t).reduce((s, r) => s + errorsOf(r), 0)),
+      ]),
+    ),
     '',
-    `Load average (1 min) when the run started: ${loadBefore.toFixed(1)}; on a shared machine other work lowers both paths, so read the ratio.`,
-    `Ratio dispatcher / direct: ${(p.rps / d.rps).toFixed(2)} in throughput. autocannon's latency resolution is 1 ms. The replica is itself an`,
-    'express app in front of the hypervisor model, so "direct" is the replica\'s own ceiling, not a bare Node server\'s.',
+    `${WIDE} keep-alive connections (${loadGenerator === 'wrk' ? `wrk -t${WRK_THREADS} -c${WIDE_CONNECTIONS} -d${PLAN.wideS}s --timeout 2s` : `autocannon -c${WIDE_CONNECTIONS} -d${PLAN.wideS}`}), one run each; RSS after: ${PLAN.settleS} s after the run.`,
     '',
-  ].join('\n');
-  replaceSection(fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url)), 'Proxy throughput', section);
-  process.stdout.write(`${section}\n`);
+    '| proxy | req/s | vs nginx | p50 ms | p99 ms | p99 / 64-conn p99 | max ms | socket errors (connect/read/write/timeout) | non-2xx | CPU µs/req | RSS MB before / peak / after |',
+    '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|',
+    ...[...wide].map(([t, { run: w, rssAfterBytes }]) =>
+      row([
+        t.label.replace(/ \(metrics on\)$/, ''),
+        fmt(w.rps),
+        fmt(nginxWide === undefined ? Number.NaN : w.rps / nginxWide.rps, 2),
+        fmt(w.p50Ms, 2),
+        fmt(w.p99Ms, 2),
+        fmt(w.p99Ms / p99Of(t), 1),
+        fmt(w.maxMs),
+        `${w.socketErrors.connect}/${w.socketErrors.read}/${w.socketErrors.write}/${w.socketErrors.timeout}`,
+        fmt(w.non2xx),
+        fmt(w.cpuUs, 1),
+        `${mb(w.rssBeforeBytes)} / ${mb(w.peakRssBytes)} / ${mb(rssAfterBytes)}`,
+      ]),
+    ),
+    '',
+  ];
+  if (rr !== undefined) lines.push(...targetLines(targets, rounds, wide, rr), '');
+  return lines.join('\n');
 }
+
+/** Issue 12's targets, checked against this run (a benchmark: nothing fails on them). */
+function targetLines(targets: readonly Target[], rounds: ReadonlyMap<Target, readonly Run[]>, wide: Results['wide'], rr: Target): string[] {
+  const cpu = (t: Target) => median(rounds.get(t)!.map((r) => r.cpuUs));
+  const verdict = (ok: boolean) => (ok ? 'met' : 'not met');
+  const rrCpu = cpu(rr);
+  const ll = targets.find((t) => t.label === 'dispatchlab least-loaded');
+  const sticky = targets.find((t) => t.sessions !== undefined);
+  const lines = ['Issue 12\'s targets, on this run:', '', `- round-robin <= 40 µs CPU per request: ${fmt(rrCpu, 1)} µs, ${verdict(rrCpu <= 40)}.`];
+  if (ll) lines.push(`- least-loaded within 10% of round-robin: ${fmt((cpu(ll) / rrCpu - 1) * 100, 0)}%, ${verdict(cpu(ll) <= rrCpu * 1.1)}.`);
+  if (sticky) lines.push(`- session-sticky with cookies within 25%: ${fmt((cpu(sticky) / rrCpu - 1) * 100, 0)}%, ${verdict(cpu(sticky) <= rrCpu * 1.25)}.`);
+  const w = wide.get(rr);
+  if (w) {
+    const p99Ratio = w.run.p99Ms / median(rounds.get(rr)!.map((r) => r.p99Ms));
+    const flat = w.rssAfterBytes <= w.run.rssBeforeBytes * 1.1;
+    lines.push(
+      `- ${WIDE} connections: ${w.run.socketErrors.timeout} socket timeouts (${verdict(w.run.socketErrors.timeout === 0)}); p99 ${fmt(p99Ratio, 1)}x the 64-connection p99 (under 4x: ${verdict(p99Ratio < 4)}); ` +
+        `peak RSS ${mb(w.run.peakRssBytes)} MB (under 150 MB: ${verdict(w.run.peakRssBytes < 150e6)}), ${mb(w.rssAfterBytes)} MB after against ${mb(w.run.rssBeforeBytes)} MB before (flat within 10%: ${verdict(flat)}).`,
+    );
+  }
+  return lines;
+}
+
+process.on('SIGINT', () => {
+  void cleanUp().then(() => process.exit(130));
+});
 
 void main().catch((err: unknown) => {
   process.stderr.write(`bench:proxy: ${err instanceof Error ? err.stack : String(err)}\n`);
