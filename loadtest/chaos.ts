@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { loadScenario } from '../core/scenario.js';
-import { startDispatcher } from '../dispatcher/dispatcher-service.js';
+import { startDispatcher, type RunningDispatcher } from '../dispatcher/dispatcher-service.js';
 
 /**
  * `npm run chaos`: RELIABILITY.md's fault battery in one bounded run on 127.0.0.1. Four host
@@ -24,6 +25,13 @@ import { startDispatcher } from '../dispatcher/dispatcher-service.js';
  *
  * `--slow-clients N` (any mode) also opens N connections that send a request's headers one byte a
  * second and never finish them: how long the dispatcher lets them live, and whether they get 408.
+ *
+ * `--slow-uploads N` (not with --mode shutdown) splits the run in two halves: a baseline of GETs
+ * alone, then the same GETs beside N connections that POST a declared body at one byte a second,
+ * half a small one (8 KiB, read before routing) and half a large one (1 MiB, streamed). One that
+ * the dispatcher ends is replaced at once, so N stay open. Prints the GETs' median and p99 in
+ * each half, the Balancer's outlier ejections and consecutive failures (the target: none), and
+ * how the slow uploads ended (408 / other / still open at the end).
  */
 
 const { values } = parseArgs({
@@ -35,12 +43,15 @@ const { values } = parseArgs({
     every: { type: 'string', default: '5' },
     down: { type: 'string', default: '2.5' },
     'slow-clients': { type: 'string', default: '0' },
+    'slow-uploads': { type: 'string', default: '0' },
   },
 });
 if (!['faults', 'overload', 'shutdown'].includes(values.mode)) throw new Error(`--mode is faults, overload or shutdown, got ${values.mode}`);
 const overload = values.mode === 'overload';
 const shutdown = values.mode === 'shutdown';
 const slowClients = Math.min(1000, Number(values['slow-clients']));
+const slowUploads = Math.min(2000, Number(values['slow-uploads']));
+if (slowUploads > 0 && shutdown) throw new Error('--slow-uploads needs the dispatcher in this process: not with --mode shutdown');
 const scenarioFile = values.scenario ?? (overload ? 'scenarios/overload.yaml' : 'scenarios/chaos.yaml');
 const scenario = loadScenario(scenarioFile);
 const arrival = scenario.workload.arrival;
@@ -89,6 +100,7 @@ const backends = hosts.map((h, i) => ({ id: scenario.vms[i].name, url: `http://1
 let dispatcherUrl: string;
 let stopDispatcher: () => Promise<void>;
 let dispatcherProcess: ChildProcess | undefined;
+let balancer: RunningDispatcher['balancer'] | undefined;
 if (shutdown) {
   const port = await freePort();
   const list = backends.map((b) => `${b.id}=${b.url}`).join(',');
@@ -102,9 +114,16 @@ if (shutdown) {
     child.kill('SIGKILL');
   };
 } else {
+  // Each slow upload holds up to three descriptors here: the client's socket, the dispatcher's
+  // side of it and (a large body) the upstream one; the soft limit is what Node was started with.
+  const softLimit = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+  if (softLimit !== undefined && 3 * (slowUploads + slowClients) + 1000 > Number(softLimit)) {
+    throw new Error(`${slowUploads + slowClients} slow connections need about ${3 * (slowUploads + slowClients) + 1000} file descriptors; the soft limit is ${softLimit}: raise it with ulimit -n (within ulimit -Hn)`);
+  }
   const dispatcher = await startDispatcher({ settings: scenario.dispatcher, backends, policy: scenario.policies[0], seed: scenario.seed });
   dispatcherUrl = dispatcher.url;
   stopDispatcher = () => dispatcher.close(0);
+  balancer = dispatcher.balancer;
 }
 const anyHealthy = (): boolean => hosts.some((h) => h.state === 'up');
 
@@ -113,6 +132,9 @@ const counts = { sent: 0, ok: 0, server5xx: 0, failed: 0, lostWhileHealthy: 0 };
 const lostByCode = new Map<string, number>();
 /** Answer times (ms) of the 2xx and of the 503s, and how many 503s said when to come back. */
 const okMs: number[] = [];
+/** With --slow-uploads: the 2xx answer times of GETs sent before the slow uploads began, and after. */
+const okMsByPhase = { baseline: [] as number[], slowUploads: [] as number[] };
+let slowUploadsFromMs: number | undefined;
 const refusedMs: number[] = [];
 let refusedWithRetryAfter = 0;
 /** Shutdown mode: when SIGTERM was sent and when the process exited (ms since the start), and the answers on either side of it. */
@@ -127,6 +149,7 @@ function send(): void {
   outstanding++;
   const healthyAtSend = anyHealthy();
   const sentAt = performance.now();
+  const phase = slowUploadsFromMs === undefined ? okMsByPhase.baseline : okMsByPhase.slowUploads;
   const side = sigtermAtMs === undefined ? aroundStop.before : aroundStop.after;
   side.sent++;
   const done = (status: number | undefined): void => {
@@ -138,6 +161,7 @@ function send(): void {
     if (status !== undefined && status < 300) {
       counts.ok++;
       okMs.push(performance.now() - sentAt);
+      phase.push(performance.now() - sentAt);
     } else {
       if (status === undefined) counts.failed++;
       else counts.server5xx++;
@@ -217,7 +241,44 @@ const trickle = setInterval(() => {
   for (const socket of slowSockets) if (!socket.destroyed && socket.writable) socket.write('x');
 }, 1000);
 
+/** Slow uploads: a declared body sent one byte a second; each one the dispatcher ends is replaced. */
+const SLOW_UPLOAD_BYTES = { small: 8 * 1024, large: 1024 * 1024 };
+const uploadEnds = { answered408: 0, answeredOther: 0, closedUnanswered: 0 };
+const uploadSockets = new Set<net.Socket>();
+let uploadsOpened = 0;
+let uploadsStopped = false;
+function openSlowUpload(size: 'small' | 'large'): void {
+  uploadsOpened++;
+  let answer = '';
+  const socket = net.connect(Number(dispatcherPort), '127.0.0.1', () =>
+    socket.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: ${SLOW_UPLOAD_BYTES[size]}\r\n\r\n`),
+  );
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (answer += chunk));
+  socket.on('error', () => undefined);
+  socket.on('close', () => {
+    uploadSockets.delete(socket);
+    if (uploadsStopped) return;
+    if (answer.startsWith('HTTP/1.1 408')) uploadEnds.answered408++;
+    else if (answer !== '') uploadEnds.answeredOther++;
+    else uploadEnds.closedUnanswered++;
+    openSlowUpload(size);
+  });
+  uploadSockets.add(socket);
+}
+const uploadStart = setTimeout(() => {
+  if (slowUploads === 0) return;
+  slowUploadsFromMs = performance.now() - startedAt;
+  process.stdout.write(`${(slowUploadsFromMs / 1000).toFixed(1)}s ${slowUploads} slow uploads start\n`);
+  for (let i = 0; i < slowUploads; i++) openSlowUpload(i % 2 === 0 ? 'small' : 'large');
+}, durationMs / 2);
+const uploadTrickle = setInterval(() => {
+  for (const socket of uploadSockets) if (!socket.destroyed && socket.writable && !socket.connecting) socket.write('x');
+}, 1000);
+
 await new Promise((resolve) => setTimeout(resolve, durationMs));
+clearTimeout(uploadStart);
+clearInterval(uploadTrickle);
 clearInterval(load);
 clearInterval(chaos);
 clearInterval(trickle);
@@ -229,6 +290,10 @@ for (const h of hosts) {
   h.child?.kill('SIGKILL');
 }
 for (const socket of slowSockets) socket.destroy();
+uploadsStopped = true;
+const uploadsStillOpen = uploadSockets.size;
+for (const socket of uploadSockets) socket.destroy();
+const balancerAtEnd = balancer && { ejections: balancer.stats().ejections, consecutiveFailures: balancer.backends().map((b) => `${b.id} ${b.consecutiveFailures}`).join(', ') };
 await stopDispatcher();
 agent.destroy();
 const slowLives = slow.filter((c) => c.closedAtMs !== undefined).map((c) => (c.closedAtMs as number) - c.openedAtMs);
@@ -238,6 +303,15 @@ if (slowClients > 0) {
       `answered 408 ${slow.filter((c) => c.answer.startsWith('HTTP/1.1 408')).length}, still open at the end ${slowClients - slowLives.length}\n`,
   );
 }
+if (slowUploads > 0) {
+  process.stdout.write(
+    `slow uploads ${slowUploads} at a time (half 8 KiB, half 1 MiB, 1 byte/s), ${uploadsOpened} opened in all: ` +
+      `ended 408 ${uploadEnds.answered408}, other answer ${uploadEnds.answeredOther}, closed unanswered ${uploadEnds.closedUnanswered}, still open at the end ${uploadsStillOpen}\n` +
+      `GET 2xx ms, baseline (first half, no slow uploads): ${quantiles(okMsByPhase.baseline)}\n` +
+      `GET 2xx ms, beside the slow uploads (second half):  ${quantiles(okMsByPhase.slowUploads)}\n`,
+  );
+}
+if (balancerAtEnd) process.stdout.write(`outlier ejections ${balancerAtEnd.ejections}  consecutive failures at the end: ${balancerAtEnd.consecutiveFailures}\n`);
 if (sigtermAtMs !== undefined) {
   const { before, after } = aroundStop;
   process.stdout.write(
