@@ -1,0 +1,102 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PROXY_ENGINES, ScenarioSchema } from '../../core/scenario.js';
+import type { AttemptOutcome } from '../../dispatcher/balancer/types.js';
+import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
+import { startTestServer } from '../helpers/test-server.js';
+import { until } from './dispatcher-helpers.js';
+
+// Issue 17.1's target on real sockets: slow uploads are the client's fault. Tens of connections
+// POSTing declared bodies a byte at a time, small ones (read before routing) and large ones
+// (streamed), beside normal GETs: every GET answered, every slow upload ended 408, and no
+// backend charged or ejected for them, even with an outlier detector that ejects on one failure.
+
+const SMALL_BYTES = 8 * 1024;
+const LARGE_BYTES = 1024 * 1024;
+const PER_SIZE = 15;
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((c) => c()));
+});
+
+/** A connection that declares `bytes` of body and sends one byte every 100 ms until it is closed. */
+function slowUpload(url: string, bytes: number): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve) => {
+    let answer = '';
+    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${bytes}\r\n\r\n`));
+    const trickle = setInterval(() => socket.writable && socket.write('x'), 100);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(trickle);
+      resolve(answer);
+    });
+    cleanups.push(async () => void socket.destroy());
+  });
+}
+
+async function requestsTotal(d: RunningDispatcher, backend: string, code: string): Promise<number> {
+  const text = await (await fetch(`${d.adminUrl}/metrics`)).text();
+  const match = new RegExp(`dispatchlab_requests_total\\{policy="round-robin",backend="${backend}",code="${code}"\\} (\\d+)`).exec(text);
+  return match ? Number(match[1]) : 0;
+}
+
+describe.each(PROXY_ENGINES)('slow uploads beside GETs, the %s engine', (engine) => {
+  it('end 408 as the client\'s fault: no backend charged or ejected, every GET answered', { timeout: 60_000 }, async () => {
+    const declaredBodiesSeen: number[] = [];
+    const backends = await Promise.all(
+      ['a', 'b'].map(() =>
+        startTestServer((req, res) => {
+          if (req.method === 'POST') declaredBodiesSeen.push(Number(req.headers['content-length']));
+          req.resume();
+          req.on('end', () => res.end('ok'));
+        }),
+      ),
+    );
+    const outcomes: AttemptOutcome[] = [];
+    const dispatcher = await startDispatcher({
+      settings: ScenarioSchema.shape.dispatcher.parse({
+        engine,
+        retries: 0,
+        // One failure would eject a backend, and nothing stops all of them going: any charge shows.
+        outlier: { consecutiveErrors: 1, maxEjectedFraction: 1 },
+        timeouts: { upstreamMs: 1500, totalMs: 30_000 },
+        client: { bodyTimeoutMs: 1500 },
+      }),
+      backends: backends.map((b, i) => ({ id: ['a', 'b'][i], url: b.url })),
+      policy: 'round-robin',
+      healthChecks: false,
+      onAttemptEnded: (_info, _id, _attempt, outcome) => outcomes.push(outcome),
+    });
+    cleanups.push(async () => {
+      await dispatcher.close(0);
+      await Promise.all(backends.map((b) => b.close()));
+    });
+
+    const uploads = [
+      ...Array.from({ length: PER_SIZE }, () => slowUpload(dispatcher.url, SMALL_BYTES)),
+      ...Array.from({ length: PER_SIZE }, () => slowUpload(dispatcher.url, LARGE_BYTES)),
+    ];
+    // The large ones are streamed: wait until each holds its backend slot, then send the GETs.
+    await until(() => declaredBodiesSeen.length === PER_SIZE, 30_000);
+    const gets = await Promise.all(Array.from({ length: 6 }, () => fetch(`${dispatcher.url}/`).then(async (r) => ({ status: r.status, body: await r.text() }))));
+    expect(gets).toEqual(Array.from({ length: 6 }, () => ({ status: 200, body: 'ok' })));
+
+    const answers = await Promise.all(uploads);
+    for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    // Small bodies never reached a backend; the large ones' attempts ended as the client's.
+    expect(declaredBodiesSeen).toEqual(Array.from({ length: PER_SIZE }, () => LARGE_BYTES));
+    expect(outcomes.filter((o) => o.kind === 'client-abort')).toHaveLength(PER_SIZE);
+    expect(outcomes.filter((o) => o.kind !== 'client-abort')).toEqual(Array.from({ length: 6 }, () => ({ kind: 'response', status: 200 })));
+    expect(dispatcher.balancer.stats().ejections).toBe(0);
+    expect(dispatcher.balancer.backends().map((b) => [b.id, b.state, b.consecutiveFailures])).toEqual([
+      ['a', 'healthy', 0],
+      ['b', 'healthy', 0],
+    ]);
+    expect(await requestsTotal(dispatcher, 'none', '408')).toBe(PER_SIZE);
+    expect((await requestsTotal(dispatcher, 'a', '408')) + (await requestsTotal(dispatcher, 'b', '408'))).toBe(PER_SIZE);
+  });
+});
