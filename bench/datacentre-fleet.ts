@@ -8,7 +8,7 @@ import { parseScenario, type Scenario, type VirtualizationTechnique } from '../c
  * contended and share by weight), up to two request classes (one exponential, one heavy-tailed:
  * lognormal with sigma 1.5) and `sessions` client sessions. Open-loop Poisson arrivals at a rate
  * that keeps the cores about `utilisation` busy on native CPU time (the techniques' overheads
- * add a little on top).
+ * add a little on top), counting a host's cores only up to its VMs' vCPUs.
  */
 export interface DatacentreOptions {
   readonly vms: number;
@@ -48,13 +48,16 @@ export function datacentreScenario(opts: DatacentreOptions): Scenario {
   let cores = 0;
   for (let h = 0; h < hosts; h++) {
     const onHost = Math.min(perHost, opts.vms - h * perHost);
-    cores += HOST_CORES - hostSpecs[h].hostLoad;
+    let vcpus = 0;
     // One scenario entry per technique and host (count = how many of the host's VMs are of it).
     for (let k = 0; k < VM_KINDS.length; k++) {
       const count = Math.floor(onHost / VM_KINDS.length) + (k < onHost % VM_KINDS.length ? 1 : 0);
       if (count === 0) continue;
+      vcpus += count * VM_KINDS[k].vcpus;
       vmSpecs.push({ name: `vm-${h}-${k}`, count, host: `dc${h}`, memoryMb: 2048, residentMb: 1024, ...VM_KINDS[k] });
     }
+    // What the host can run: its cores left by the host's own load, or fewer when its VMs have fewer vCPUs.
+    cores += Math.min(HOST_CORES - hostSpecs[h].hostLoad, vcpus);
   }
   const meanCpuMs = classes === 1 ? PAGE.cpuMs : (1 - REPORT_SHARE) * PAGE.cpuMs + REPORT_SHARE * REPORT.cpuMs;
   return parseScenario({
