@@ -23,6 +23,7 @@ export interface DatacentreOptions {
 
 const HOST_CORES = 16;
 const TYPE2_HOST_LOAD_CORES = 2;
+const VM_MEMORY_MB = 2048;
 /** Per host, the VMs go round these, in this order: technique, vCPUs, weight. */
 const VM_KINDS: ReadonlyArray<{ virtualization: VirtualizationTechnique; vcpus: number; weight: number }> = [
   { virtualization: 'hardware-assisted', vcpus: 2, weight: 2 },
@@ -40,9 +41,11 @@ export function datacentreScenario(opts: DatacentreOptions): Scenario {
   const hosts = Math.ceil(opts.vms / perHost);
   const classes = opts.classes ?? 2;
   const utilisation = opts.utilisation ?? 0.6;
+  // 64 GB, or enough for every VM's maximum on hosts of more than 32 VMs: no host overcommits.
+  const memoryMb = Math.max(65536, perHost * VM_MEMORY_MB);
   const hostSpecs = Array.from({ length: hosts }, (_, h) => {
     const type2 = h % 3 === 2;
-    return { name: `dc${h}`, hypervisor: type2 ? 'type2' : 'type1', cores: HOST_CORES, memoryMb: 65536, hostLoad: type2 ? TYPE2_HOST_LOAD_CORES : 0 };
+    return { name: `dc${h}`, hypervisor: type2 ? 'type2' : 'type1', cores: HOST_CORES, memoryMb, hostLoad: type2 ? TYPE2_HOST_LOAD_CORES : 0 };
   });
   const vmSpecs = [];
   let cores = 0;
@@ -54,7 +57,7 @@ export function datacentreScenario(opts: DatacentreOptions): Scenario {
       const count = Math.floor(onHost / VM_KINDS.length) + (k < onHost % VM_KINDS.length ? 1 : 0);
       if (count === 0) continue;
       vcpus += count * VM_KINDS[k].vcpus;
-      vmSpecs.push({ name: `vm-${h}-${k}`, count, host: `dc${h}`, memoryMb: 2048, residentMb: 1024, ...VM_KINDS[k] });
+      vmSpecs.push({ name: `vm-${h}-${k}`, count, host: `dc${h}`, memoryMb: VM_MEMORY_MB, residentMb: 1024, ...VM_KINDS[k] });
     }
     // What the host can run: its cores left by the host's own load, or fewer when its VMs have fewer vCPUs.
     cores += Math.min(HOST_CORES - hostSpecs[h].hostLoad, vcpus);
