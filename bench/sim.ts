@@ -231,7 +231,7 @@ async function main(): Promise<void> {
     'lognormal one (20 ms, sigma 1.5, 20% of requests); Poisson arrivals at 0.6 of the cores; power-of-two. Growth of time per request,',
     `one factor changed at a time from ${fmt(DC_BASE.vms)} VMs, ${DC_BASE.vmsPerHost} per host, ${DC_BASE.classes} classes, ${fmt(DC_BASE.sessions)} sessions; ${fmt(DC_GROWTH_REQUESTS)} requests, cold, median of 3:`,
     '',
-    '| factor | value | µs per request (wall) | against 20 VMs per host, 2 classes, 100,000 sessions | peak RSS MB |',
+    `| factor | value | µs per request (wall) | against ${DC_BASE.vmsPerHost} VMs per host, ${DC_BASE.classes} classes, ${fmt(DC_BASE.sessions)} sessions | peak RSS MB |`,
     '|---|---|---|---|---|',
     ...growth.map((g) => {
       const us = usPerRequest(g.runs);
