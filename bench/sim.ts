@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { datacentreScenario, type DatacentreOptions } from './datacentre-fleet.js';
 import { replaceSection } from './markdown-section.js';
 
 /**
@@ -20,7 +21,13 @@ import { replaceSection } from './markdown-section.js';
  * report; in a cold process also V8 compiling and optimising the hot code while it runs), so a
  * short run pays its fixed start-up cost (about 0.15 s cold) out of fewer requests. Load is
  * open-loop Poisson at utilisation 0.7 with exponential 10 ms service. Writes the "Simulator
- * speed" section of BENCHMARKS.md. About 3 minutes here.
+ * speed" section of BENCHMARKS.md. About 5 minutes here.
+ *
+ * Beside it, a generated data-centre fleet (datacentre-fleet.ts: 16-core hosts of ~20 VMs of four
+ * virtualization techniques, a third of them Type 2 hosts with host load, an exponential and a
+ * heavy-tailed class, 100,000 sessions; power-of-two): how time per request grows with VMs per
+ * host, classes and sessions (1,000 VMs, 1M requests, one factor changed at a time from that
+ * fleet, median of three fresh processes), and 10,000 VMs x 10M requests.
  *
  * The children run with a 64 MB young generation (V8's --max-semi-space-size, default 16 MB): at
  * 10,000 VMs some 11,000 requests are in flight, their objects outlive two default-size scavenges
@@ -78,6 +85,25 @@ async function runPoint(policy: string, vms: number, requests: number, warmReque
   };
 }
 
+/** One measured run on a generated data-centre fleet (datacentre-fleet.ts), power-of-two, in a cold process. */
+async function runDatacentrePoint(opts: DatacentreOptions, requests: number): Promise<PointResult> {
+  const { runPolicy } = (await import(new URL('sim/simulation.js', dist).href)) as typeof import('../sim/simulation.js');
+  const scenario = datacentreScenario(opts);
+  const started = performance.now();
+  const result = runPolicy(scenario, 'power-of-two', { requests });
+  const wallMs = performance.now() - started;
+  return {
+    policy: 'power-of-two',
+    vms: opts.vms,
+    requests: result.run.requests,
+    wallMs,
+    events: result.events,
+    simulatedMs: result.simulatedMs,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    meanLatencyMs: result.run.latencyMs.mean,
+  };
+}
+
 /** The ceiling: `events` bare VirtualClock events, `pendingTimers` in flight at a time, exponential gaps. */
 async function runCeiling(events: number, pendingTimers: number): Promise<{ wallMs: number; events: number }> {
   const { VirtualClock } = (await import(new URL('core/virtual-clock.js', dist).href)) as typeof import('../core/virtual-clock.js');
@@ -104,6 +130,16 @@ function inChild<T>(args: string[]): Promise<T> {
 
 const point = (policy: string, vms: number, requests: number, warmRequests = 0): Promise<PointResult> =>
   inChild(['point', policy, String(vms), String(requests), String(warmRequests)]);
+const datacentrePoint = (opts: DatacentreOptions, requests: number): Promise<PointResult> => inChild(['datacentre', JSON.stringify(opts), String(requests)]);
+
+/** The data-centre fleet the growth table starts from, and what it changes one at a time. */
+const DC_BASE = { vms: 1_000, vmsPerHost: 20, classes: 2, sessions: 100_000 } as const;
+const DC_VARIANTS: ReadonlyArray<{ factor: string; value: string; opts: DatacentreOptions }> = [
+  ...[4, 10, 20, 40].map((vmsPerHost) => ({ factor: 'VMs per host', value: String(vmsPerHost), opts: { ...DC_BASE, vmsPerHost } })),
+  { factor: 'request classes', value: '1 (exponential)', opts: { ...DC_BASE, classes: 1 } },
+  ...[0, 1_000].map((sessions) => ({ factor: 'sessions', value: sessions.toLocaleString('en-US'), opts: { ...DC_BASE, sessions } })),
+];
+const DC_GROWTH_REQUESTS = 1_000_000;
 /** Requests a warm process has run before the measured run. */
 const WARM_REQUESTS = 100_000;
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -148,6 +184,18 @@ async function main(): Promise<void> {
     scaling.push(r);
     log(`power-of-two ${vms} VMs ${requests}: ${(r.wallMs / 1000).toFixed(1)} s, ${fmt(r.maxRssMb)} MB`);
   }
+  const growth: Array<{ factor: string; value: string; runs: PointResult[] }> = [];
+  for (const v of DC_VARIANTS) {
+    const runs: PointResult[] = [];
+    for (let i = 0; i < 3; i++) runs.push(await datacentrePoint(v.opts, DC_GROWTH_REQUESTS));
+    growth.push({ ...v, runs });
+    log(`data-centre ${v.factor} ${v.value}: ${(median(runs.map((r) => r.wallMs)) / 1000).toFixed(2)} s per 1M`);
+  }
+  const dcBig = await datacentrePoint({ ...DC_BASE, vms: 10_000 }, 10_000_000);
+  log(`data-centre 10,000 VMs 10M: ${(dcBig.wallMs / 1000).toFixed(1)} s, ${fmt(dcBig.maxRssMb)} MB`);
+  const usPerRequest = (runs: readonly PointResult[]): number => median(runs.map((r) => (1000 * r.wallMs) / r.requests));
+  const baseUs = usPerRequest(growth.find((g) => g.factor === 'VMs per host' && g.value === '20')?.runs ?? []);
+
   const medianRun = (runs: readonly PointResult[]): PointResult => runs.slice().sort((a, b) => rate(a) - rate(b))[runs.length >> 1];
   const rows = [medianRun(headline[1].cold), medianRun(headline[1].long), ...scaling].sort((a, b) => a.vms - b.vms || a.requests - b.requests);
   const big = scaling[scaling.length - 1];
@@ -178,6 +226,20 @@ async function main(): Promise<void> {
     '',
     `The 10,000-VM, 10-million-request run: ${(big.wallMs / 1000).toFixed(1)} s of wall time, peak RSS ${fmt(big.maxRssMb)} MB.`,
     '',
+    'Data-centre fleet (bench/datacentre-fleet.ts, generated): 16-core hosts, every third a Type 2 host with 2 cores of host load; per host',
+    'hardware-assisted (2 vCPUs), para-virtual, container and binary-translation (2 vCPUs) VMs in turn; an exponential class (5 ms) and a',
+    'lognormal one (20 ms, sigma 1.5, 20% of requests); Poisson arrivals at 0.6 of the cores; power-of-two. Growth of time per request,',
+    `one factor changed at a time from ${fmt(DC_BASE.vms)} VMs, ${DC_BASE.vmsPerHost} per host, ${DC_BASE.classes} classes, ${fmt(DC_BASE.sessions)} sessions; ${fmt(DC_GROWTH_REQUESTS)} requests, cold, median of 3:`,
+    '',
+    `| factor | value | µs per request (wall) | against ${DC_BASE.vmsPerHost} VMs per host, ${DC_BASE.classes} classes, ${fmt(DC_BASE.sessions)} sessions | peak RSS MB |`,
+    '|---|---|---|---|---|',
+    ...growth.map((g) => {
+      const us = usPerRequest(g.runs);
+      return `| ${g.factor} | ${g.value} | ${us.toFixed(2)} | ${(us / baseUs).toFixed(2)}x | ${fmt(median(g.runs.map((r) => r.maxRssMb)))} |`;
+    }),
+    '',
+    `The data-centre fleet at 10,000 VMs (500 hosts), 10 million requests: ${(dcBig.wallMs / 1000).toFixed(1)} s of wall time (${fmt(rate(dcBig))} simulated req/s, ${(dcBig.simulatedMs / 1000).toFixed(1)} simulated s), peak RSS ${fmt(dcBig.maxRssMb)} MB.`,
+    '',
   ].join('\n');
   replaceSection(fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url)), 'Simulator speed', section);
   process.stdout.write(`${section}\n`);
@@ -185,11 +247,16 @@ async function main(): Promise<void> {
 
 async function child(args: string[]): Promise<void> {
   const [kind, ...rest] = args;
-  const result = kind === 'ceiling' ? await runCeiling(Number(rest[0]), Number(rest[1])) : await runPoint(rest[0], Number(rest[1]), Number(rest[2]), Number(rest[3]));
+  const result =
+    kind === 'ceiling'
+      ? await runCeiling(Number(rest[0]), Number(rest[1]))
+      : kind === 'datacentre'
+        ? await runDatacentrePoint(JSON.parse(rest[0]) as DatacentreOptions, Number(rest[1]))
+        : await runPoint(rest[0], Number(rest[1]), Number(rest[2]), Number(rest[3]));
   process.send?.(result, () => process.exit(0));
 }
 
-const task = process.argv[2] === 'point' || process.argv[2] === 'ceiling' ? child(process.argv.slice(2)) : main();
+const task = ['point', 'ceiling', 'datacentre'].includes(process.argv[2]) ? child(process.argv.slice(2)) : main();
 void task.catch((err: unknown) => {
   process.stderr.write(`bench:sim: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);

@@ -64,7 +64,17 @@ export function drawDuration(rng: Draws, dist: ServiceDistribution, mean: number
 
 /** The distributions, on any source of uniform draws. */
 abstract class DrawsFromUniform implements Draws {
-  protected spareNormal: number | undefined;
+  /**
+   * The second normal of the last Box-Muller pair, kept as its radius and angle draw and worked out
+   * only if asked for (NaN: none): a request's cost takes one normal, and the sine of the other
+   * was a wasted call per heavy-tailed draw.
+   */
+  protected spareRadius = Number.NaN;
+  private spareAngle = 0;
+  /** The lognormal's mu for the last (mean, sigma): one class's draws reuse it instead of a log each. */
+  private lognormalMean = Number.NaN;
+  private lognormalSigma = Number.NaN;
+  private lognormalMu = 0;
 
   abstract next(): number;
 
@@ -77,21 +87,26 @@ abstract class DrawsFromUniform implements Draws {
   }
 
   normal(): number {
-    if (this.spareNormal !== undefined) {
-      const z = this.spareNormal;
-      this.spareNormal = undefined;
+    if (!Number.isNaN(this.spareRadius)) {
+      const z = this.spareRadius * Math.sin(2 * Math.PI * this.spareAngle);
+      this.spareRadius = Number.NaN;
       return z;
     }
     const u = 1 - this.next();
     const v = this.next();
     const r = Math.sqrt(-2 * Math.log(u));
-    this.spareNormal = r * Math.sin(2 * Math.PI * v);
+    this.spareRadius = r;
+    this.spareAngle = v;
     return r * Math.cos(2 * Math.PI * v);
   }
 
   lognormal(mean: number, sigma: number): number {
-    const mu = Math.log(mean) - (sigma * sigma) / 2;
-    return Math.exp(mu + sigma * this.normal());
+    if (mean !== this.lognormalMean || sigma !== this.lognormalSigma) {
+      this.lognormalMean = mean;
+      this.lognormalSigma = sigma;
+      this.lognormalMu = Math.log(mean) - (sigma * sigma) / 2;
+    }
+    return Math.exp(this.lognormalMu + sigma * this.normal());
   }
 }
 
@@ -146,7 +161,7 @@ export class IndexedDraws extends DrawsFromUniform {
     const high = Math.floor(index / 0x1_0000_0000);
     this.key = fmix32(this.base ^ fmix32((index >>> 0) ^ fmix32(high + GOLDEN_GAMMA)));
     this.counter = 0;
-    this.spareNormal = undefined;
+    this.spareRadius = Number.NaN;
     return this;
   }
 

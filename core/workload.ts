@@ -2,6 +2,8 @@ import type { RequestCost } from '../backends/hypervisor/types.js';
 import { drawDuration, type Draws, IndexedDraws, type Rng } from './rng.js';
 import type { RequestClass } from './scenario.js';
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /**
  * The request classes of a scenario: which class a path belongs to (longest route prefix wins),
  * and one concrete draw of its native cost. Shared by the replica servers and the simulator: the
@@ -20,11 +22,25 @@ export function classify(classes: readonly RequestClass[], path: string): Reques
 
 /** One request's native cost: CPU time drawn from the class's distribution, the rest scaled with it. */
 export function drawCost(cls: RequestClass, rng: Draws): RequestCost {
-  if (cls.cpuMs === 0) return { cpuMs: 0, ioOps: cls.ioOps, pageTableUpdates: cls.pageTableUpdates, memoryMb: cls.memoryMb };
+  return drawCostInto(cls, rng, { cpuMs: 0, ioOps: 0, pageTableUpdates: 0, memoryMb: 0 });
+}
+
+/** drawCost written into `out`, which it returns: the simulator keeps one per request object, not one per request. */
+export function drawCostInto(cls: RequestClass, rng: Draws, out: Mutable<RequestCost>): RequestCost {
+  out.memoryMb = cls.memoryMb;
+  if (cls.cpuMs === 0) {
+    out.cpuMs = 0;
+    out.ioOps = cls.ioOps;
+    out.pageTableUpdates = cls.pageTableUpdates;
+    return out;
+  }
   const cpuMs = drawDuration(rng, cls.service, cls.cpuMs, cls.sigma);
   // A longer request does proportionally more I/O and page-table work: scale them with the draw.
   const scale = cpuMs / cls.cpuMs;
-  return { cpuMs, ioOps: cls.ioOps * scale, pageTableUpdates: cls.pageTableUpdates * scale, memoryMb: cls.memoryMb };
+  out.cpuMs = cpuMs;
+  out.ioOps = cls.ioOps * scale;
+  out.pageTableUpdates = cls.pageTableUpdates * scale;
+  return out;
 }
 
 /** Pick a class by its `share` with one uniform draw. */
@@ -50,6 +66,11 @@ export class RequestCosts {
 
   of(cls: RequestClass, index: number): RequestCost {
     return drawCost(cls, this.draws.at(index));
+  }
+
+  /** of(), written into `out`. */
+  into(cls: RequestClass, index: number, out: Mutable<RequestCost>): RequestCost {
+    return drawCostInto(cls, this.draws.at(index), out);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { JobHandle, JobResult, RequestCost, VmPort } from '../backends/hypervisor/types.js';
+import type { JobHandle, JobResult, VmPort } from '../backends/hypervisor/types.js';
 import type { VirtualClock } from '../core/virtual-clock.js';
 import type { Millis } from '../core/types.js';
 import type { Balancer } from '../dispatcher/balancer/balancer.js';
@@ -102,7 +102,8 @@ class SimRequest implements RequestInfo, DeadlineOwner {
   onVm = false;
   /** Session index, or -1. */
   session = -1;
-  cost: RequestCost = NO_COST;
+  /** This request's native cost, drawn into the object's own (SimWorkload.costOf). */
+  readonly cost = { cpuMs: 0, ioOps: 0, pageTableUpdates: 0, memoryMb: 0 };
   arrivedAt: Millis = 0;
   dispatcher = 0;
   connection = -1;
@@ -133,8 +134,6 @@ class SimRequest implements RequestInfo, DeadlineOwner {
     this.driver.timedOut(this, queue);
   }
 }
-
-const NO_COST: RequestCost = { cpuMs: 0, ioOps: 0, pageTableUpdates: 0, memoryMb: 0 };
 
 export class SimDriver {
   /** Requests issued and not yet answered or failed. */
@@ -198,7 +197,7 @@ export class SimDriver {
     const dispatcher = (connection < 0 ? index : connection) % opts.balancers.length;
     const req = this.free.pop() ?? new SimRequest(this);
     req.session = session;
-    req.cost = w.costOf(cls, index);
+    w.costOf(cls, index, req.cost);
     req.arrivedAt = now;
     req.dispatcher = dispatcher;
     req.connection = connection;

@@ -34,6 +34,8 @@ export class SimWorkload {
   private readonly sessionKeys: string[];
   private readonly clients: string[];
   private readonly pins: Array<string | undefined>;
+  /** Whether any session was pinned yet. */
+  private pinned = false;
   private readonly gaps: Rng;
   private readonly sessionDraws: Rng;
   private readonly classDraws: Rng;
@@ -73,9 +75,9 @@ export class SimWorkload {
     return this.classes.length === 1 ? this.classes[0] : pickClass(this.classes, this.classDraws);
   }
 
-  /** Request `index`'s native cost: the same draw a live replica makes for it (RequestCosts). */
-  costOf(cls: RequestClass, index: number): RequestCost {
-    return this.costs.of(cls, index);
+  /** Request `index`'s native cost, written into `out`: the same draw a live replica makes for it (RequestCosts). */
+  costOf(cls: RequestClass, index: number, out: { -readonly [K in keyof RequestCost]: RequestCost[K] }): RequestCost {
+    return this.costs.into(cls, index, out);
   }
 
   /** The client the session's requests come from, as the live generator names it (X-Forwarded-For). */
@@ -88,10 +90,13 @@ export class SimWorkload {
   }
 
   pinnedOf(session: number): string | undefined {
-    return session < 0 ? undefined : this.pins[session];
+    // Most policies never pin: then the pins (one slot per session, a cache miss on large session counts) are not read.
+    return session < 0 || !this.pinned ? undefined : this.pins[session];
   }
 
   pin(session: number, backend: string): void {
-    if (session >= 0) this.pins[session] = backend;
+    if (session < 0) return;
+    this.pins[session] = backend;
+    this.pinned = true;
   }
 }

@@ -17,7 +17,9 @@
  *    most one core per request (a request is one thread);
  *  - steal = cores wanted - cores got; a suspended or migrating VM wants nothing and makes no progress.
  * memory.ts says what a request pays to swap its pages in and whether the host may overcommit.
- * Per event the cost is O(VMs on the host) plus O(log n) heap work per job started or finished.
+ * Per submit, completion or cancel on a host whose cores cover its VMs' demand, the cost is
+ * O(log VMs on the host) (CompletionTree) plus O(log n) heap work per job started or finished;
+ * when they do not, every VM's share changes and the event costs O(VMs on the host) (water-fill).
  *
  * Model time is the host's own (`nowMs`), not the wall clock's reading. On the VirtualClock they are
  * the same; on the system clock a timer fires late when the event loop is busy, and every entry
@@ -32,7 +34,8 @@ import { type CostModel, serviceMs, vmServiceCost } from './cost-model.js';
 import { type DisturbedHost, Disturbances } from './disturbances.js';
 import { checkOvercommit, hostSwaps, memoryDemandMb, swapInMs, swappedFraction } from './memory.js';
 import type { HostSnapshot, HypervisorHost, JobHandle, JobResult, JobTiming, RequestCost, VmPort, VmSnapshot, VmStatus, VmStatusListener } from './types.js';
-import { Job, type JobOwner, VmState } from './vm-state.js';
+import { CompletionTree } from './completion-tree.js';
+import { dueHorizonMs, isDue, Job, type JobOwner, VmState } from './vm-state.js';
 import { WaterFill } from './water-fill.js';
 
 export interface HostDeps {
@@ -45,23 +48,6 @@ export interface HostDeps {
    * early, by less than a timer tick). What the machine, not the model, adds to a live answer.
    */
   readonly onTimerLateness?: (lateMs: Millis) => void;
-}
-
-/**
- * A job is due when the work it has left, or the time that work would take, is within rounding of
- * zero. Relative, because progress counters and clock readings grow with simulated time and their
- * rounding error with them; the time test guarantees the next timer lands strictly later.
- */
-const DUE_WORK_RELATIVE = 1e-9;
-const DUE_TIME_RELATIVE = 1e-12;
-
-/**
- * Whether a job with finish tag `tagMs` is done when its VM has made `progressMs` of per-job
- * progress at `progressRate`. Monotone in the tag: a job with a larger tag is not due earlier.
- */
-function isDue(tagMs: number, progressMs: number, progressRate: number, nowMs: number): boolean {
-  const leftMs = tagMs - progressMs;
-  return leftMs <= DUE_WORK_RELATIVE * Math.max(1, tagMs) || leftMs / progressRate <= DUE_TIME_RELATIVE * Math.max(1, nowMs);
 }
 
 class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
@@ -84,6 +70,15 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
   private timerAtMs = Number.NaN;
   /** Whether the last water-fill gave every claimant its whole demand (see settleOne). */
   private uncontended = false;
+  /** The claimants' total demand while `demandWhole`: every demand a whole number of cores (demandsFit). */
+  private demandTotal = 0;
+  private demandWhole = false;
+  /** Each VM's next completion and due bound, by slot: the earliest in O(1), one VM's update in O(log VMs). */
+  private readonly completions: CompletionTree;
+  /** Scratch for completeDue: the slots the CompletionTree found. */
+  private readonly dueSlots: number[] = [];
+  /** Whether the VMs' memory, all of it in use, could exceed the host's: only then is the swapped fraction worked out. */
+  private readonly mayOverflowMemory: boolean;
   /** Owners, faults, migrations and the runtime controls: each change comes back as transition(). */
   private readonly disturbances: Disturbances;
   private readonly listeners: VmStatusListener[] = [];
@@ -120,6 +115,12 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
     this.swaps = hostSwaps(spec);
     this.weighsThreads = spec.hypervisor === 'type2' && spec.type2Sharing === 'per-thread';
     this.share = new WaterFill(this.vms.length + (spec.hypervisor === 'type2' ? 1 : 0));
+    this.completions = new CompletionTree(this.vms.length);
+    // Summed in the VMs' order, as memoryDemandMb sums what they use (each at most its memoryMb), so
+    // rounding cannot make the used total exceed this one.
+    let maxMemoryMb = 0;
+    for (const vm of vms) maxMemoryMb += vm.memoryMb;
+    this.mayOverflowMemory = maxMemoryMb > spec.memoryMb;
     this.recompute();
   }
 
@@ -139,7 +140,7 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
     vm.chargeTo(this.nowMs);
     // The fraction out once this request's pages are in use too (memoryDemandMb counts them).
     vm.workingSetMb += cost.memoryMb;
-    const fraction = this.swaps ? swappedFraction(memoryDemandMb(this.vms), this.spec.memoryMb) : 0;
+    const fraction = this.swaps && this.mayOverflowMemory ? swappedFraction(memoryDemandMb(this.vms), this.spec.memoryMb) : 0;
     const workMs =
       serviceMs(cost, vm.cost) + swapInMs(cost.memoryMb, fraction, this.model.swap.msPerMb);
     const job = new Job(vm, this.jobSeq++, this.nowMs, workMs, cost.ioOps, cost.pageTableUpdates, cost.memoryMb, onDone, this);
@@ -302,16 +303,30 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
    */
   private settleOne(vm: VmState): void {
     const share = this.share;
-    share.demand[vm.index] = vm.cappedDemand();
-    if (!this.uncontended || !share.fits(this.spec.cores)) {
+    const before = share.demand[vm.index];
+    const demand = (share.demand[vm.index] = vm.cappedDemand());
+    if (!this.uncontended || !this.demandsFit(demand - before)) {
       this.settle();
       return;
     }
-    share.alloc[vm.index] = share.demand[vm.index];
-    vm.setRates(share.alloc[vm.index], this.nowMs);
-    let earliestMs = Infinity;
-    for (const other of this.vms) if (other.completionAtMs < earliestMs) earliestMs = other.completionAtMs;
-    this.reschedule(earliestMs);
+    share.alloc[vm.index] = demand;
+    vm.setRates(demand, this.nowMs);
+    this.completions.set(vm.index, vm.completionAtMs, vm.dueFromMs);
+    this.reschedule(this.completions.earliestMs);
+  }
+
+  /**
+   * share.fits(cores) after one claimant's demand changed by `changeCores`: from the running total
+   * while every demand is a whole number of cores (vCPUs, whole background and caps), where any
+   * order of summing gives the same exact total; otherwise by summing, as share.fits does.
+   */
+  private demandsFit(changeCores: number): boolean {
+    if (this.demandWhole && Number.isInteger(changeCores)) {
+      this.demandTotal += changeCores;
+      return this.demandTotal <= this.spec.cores;
+    }
+    this.demandWhole = false;
+    return this.share.fits(this.spec.cores);
   }
 
   /**
@@ -335,13 +350,23 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
       weight[vms.length] = this.spec.hostLoad;
     }
     this.uncontended = this.share.run(this.spec.cores);
-    const now = this.nowMs;
-    let earliestMs = Infinity;
-    for (let i = 0; i < vms.length; i++) {
-      const doneAtMs = vms[i].setRates(alloc[i], now);
-      if (doneAtMs < earliestMs) earliestMs = doneAtMs;
+    let total = 0;
+    let whole = true;
+    for (let i = 0; i < demand.length; i++) {
+      total += demand[i];
+      if (!Number.isInteger(demand[i])) whole = false;
     }
-    return earliestMs;
+    this.demandTotal = total;
+    this.demandWhole = whole;
+    const now = this.nowMs;
+    const completions = this.completions;
+    for (let i = 0; i < vms.length; i++) {
+      const vm = vms[i];
+      vm.setRates(alloc[i], now);
+      completions.setLeaf(i, vm.completionAtMs, vm.dueFromMs);
+    }
+    completions.rebuild();
+    return completions.earliestMs;
   }
 
   /**
@@ -379,7 +404,11 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
     const now = this.nowMs;
     let finishing: VmState | undefined;
     let finishingVms = 0;
-    for (const vm of this.vms) {
+    // Only the VMs whose due test can pass by now (CompletionTree), in the order of a pass over all.
+    const due = this.dueSlots;
+    const candidates = this.completions.collectDue(dueHorizonMs(now), due);
+    for (let c = 0; c < candidates; c++) {
+      const vm = this.vms[due[c]];
       // A VM with nothing due is neither charged (its rates do not change) nor its job heap looked
       // at (a chain of objects, out of cache on large fleets): the smallest tag in the heap bounds
       // its first live job's from below, and a job with a larger tag is due later, if at all.

@@ -68,6 +68,31 @@ export class Job implements JobHandle {
   }
 }
 
+/**
+ * A job is due when the work it has left, or the time that work would take, is within rounding of
+ * zero. Relative, because progress counters and clock readings grow with simulated time and their
+ * rounding error with them; the time test guarantees the next timer lands strictly later.
+ */
+const DUE_WORK_RELATIVE = 1e-9;
+const DUE_TIME_RELATIVE = 1e-12;
+
+/**
+ * Whether a job with finish tag `tagMs` is done when its VM has made `progressMs` of per-job
+ * progress at `progressRate`. Monotone in the tag: a job with a larger tag is not due earlier.
+ */
+export function isDue(tagMs: number, progressMs: number, progressRate: number, nowMs: number): boolean {
+  const leftMs = tagMs - progressMs;
+  return leftMs <= DUE_WORK_RELATIVE * Math.max(1, tagMs) || leftMs / progressRate <= DUE_TIME_RELATIVE * Math.max(1, nowMs);
+}
+
+/**
+ * The latest instant `nowMs` may reach while only VMs whose `dueFromMs` is at most it can pass
+ * isDue: twice the time test's slack, so that rounding in either bound cannot leave a due VM out.
+ */
+export function dueHorizonMs(nowMs: number): number {
+  return nowMs + 2 * DUE_TIME_RELATIVE * Math.max(1, nowMs);
+}
+
 /** The most a VM's reported slowdown can be, so `load` stays finite while it makes no progress. */
 const MAX_SLOWDOWN = 1000;
 
@@ -106,6 +131,12 @@ export class VmState {
   /** When the first job completes at the current rates (set by setRates), and whether to recompute it. */
   completionAtMs = Infinity;
   completionStale = true;
+  /**
+   * A lower bound on the first instant at which isDue(firstTagMs, ...) can hold at the current
+   * rates (-Infinity: already; Infinity: never), set with completionAtMs: the host's CompletionTree
+   * finds the VMs a completion must look at from it, without looking at the others.
+   */
+  dueFromMs = Infinity;
 
   // Totals for the snapshot.
   cpuMs = 0;
@@ -240,8 +271,24 @@ export class VmState {
       this.completionStale = false;
       const top = this.progressRate > 0 ? this.liveTop() : undefined;
       this.completionAtMs = top === undefined ? Infinity : nowMs + Math.max(0, top.tagMs - this.progressMs) / this.progressRate;
+      this.dueFromMs = this.running === 0 ? Infinity : this.dueFrom(nowMs);
     }
     return this.completionAtMs;
+  }
+
+  /**
+   * When isDue(firstTagMs, progressAt(t), progressRate, t) can first hold, charged up to `nowMs`:
+   * early by twice the work test's slack (so the work test is covered, and rounding in the
+   * progress counters, far below that slack, cannot make it late); the time test is covered by
+   * dueHorizonMs.
+   */
+  private dueFrom(nowMs: number): number {
+    const tagMs = this.firstTagMs;
+    if (tagMs === Infinity) return Infinity;
+    const slackMs = 2 * DUE_WORK_RELATIVE * Math.max(1, tagMs);
+    const leftMs = tagMs - this.progressMs;
+    if (leftMs <= slackMs) return -Infinity;
+    return this.progressRate > 0 ? nowMs + (leftMs - slackMs) / this.progressRate : Infinity;
   }
 
   private assignRates(gotCores: number): void {

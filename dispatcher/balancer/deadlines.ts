@@ -8,11 +8,14 @@ import type { Millis } from '../../core/types.js';
  *
  * Every deadline of a queue is `timeoutMs` after it was added and the clock never goes back, so
  * deadlines come due in the order they were added: a FIFO is the whole data structure, with one
- * timer for the queue instead of one per request. Adding is O(1) and allocates nothing per
- * request (parallel arrays, compacted as the head advances); a deadline is never removed when its
- * request finishes first: the owner is asked, when the deadline is reached (or when it is the
- * oldest and a new one is added), whether that generation of it still waits, and an owner reused
- * for another request (the simulator's) has moved to another generation.
+ * timer for the queue instead of one per request, armed only for a deadline that still waits.
+ * Adding is amortised O(1) and allocates nothing per request (parallel arrays); a deadline is
+ * never removed when its request finishes first: the owner is asked, when the deadline is reached
+ * (or when it is the oldest and a new one is added), whether that generation of it still waits,
+ * and an owner reused for another request (the simulator's) has moved to another generation.
+ * Finished deadlines behind a waiting one are swept out whenever the arrays have doubled since
+ * the last sweep: otherwise one slow request holds every deadline added after it until it ends or
+ * times out (on a simulated heavy-tailed workload, millions of them: issue 19).
  */
 export interface DeadlineOwner {
   /** Is this owner still waiting on the deadline it added as `generation`? */
@@ -21,7 +24,7 @@ export interface DeadlineOwner {
   deadlinePassed(queue: DeadlineQueue, generation: number): void;
 }
 
-/** Compact the arrays once this many entries at their head are spent. */
+/** Compact the arrays once this many entries at their head are spent; sweep them from this length on. */
 const COMPACT_AT = 1024;
 
 export class DeadlineQueue {
@@ -29,6 +32,8 @@ export class DeadlineQueue {
   private generations: number[] = [];
   private dueAtMs: number[] = [];
   private head = 0;
+  /** Sweep finished deadlines out once the arrays reach this length (twice what the last sweep kept). */
+  private sweepAt = COMPACT_AT;
   private readonly timer: Timer;
   private armed = false;
 
@@ -47,6 +52,7 @@ export class DeadlineQueue {
   /** `owner`'s deadline, `timeoutMs` from now, as its generation `generation`. */
   add(owner: DeadlineOwner, generation: number): void {
     this.dropSpentHead();
+    if (this.owners.length >= this.sweepAt) this.sweep();
     this.owners.push(owner);
     this.generations.push(generation);
     this.dueAtMs.push(this.clock.now() + this.timeoutMs);
@@ -72,7 +78,7 @@ export class DeadlineQueue {
       this.owners[this.head++] = undefined;
       if (owner.awaits(this, generation)) owner.deadlinePassed(this, generation);
     }
-    this.compact();
+    this.dropSpentHead();
     if (this.size > 0 && !this.armed) this.arm();
   }
 
@@ -98,6 +104,22 @@ export class DeadlineQueue {
     this.generations = this.generations.slice(this.head);
     this.dueAtMs = this.dueAtMs.slice(this.head);
     this.head = 0;
+  }
+
+  /** Keep only the deadlines that still wait, in order: O(entries), once per doubling. */
+  private sweep(): void {
+    const { owners, generations, dueAtMs } = this;
+    let kept = 0;
+    for (let i = this.head; i < owners.length; i++) {
+      const owner = owners[i] as DeadlineOwner;
+      if (!owner.awaits(this, generations[i])) continue;
+      owners[kept] = owner;
+      generations[kept] = generations[i];
+      dueAtMs[kept++] = dueAtMs[i];
+    }
+    owners.length = generations.length = dueAtMs.length = kept;
+    this.head = 0;
+    this.sweepAt = Math.max(COMPACT_AT, 2 * kept);
   }
 
   private arm(): void {

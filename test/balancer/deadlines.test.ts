@@ -48,4 +48,26 @@ describe('DeadlineQueue', () => {
     clock.runUntilIdle();
     expect(owners.filter((o) => o.passed.length > 0)).toHaveLength(3);
   });
+
+  it('does not keep finished deadlines behind one that still waits: a slow request holds only itself (issue 19)', () => {
+    const clock = new VirtualClock();
+    const q = new DeadlineQueue(clock, 10_000);
+    const slow = new Owner(clock);
+    slow.generation = 1;
+    q.add(slow, 1);
+    const owners = Array.from({ length: 8 }, () => new Owner(clock));
+    for (let i = 0; i < 100_000; i++) {
+      const owner = owners[i % owners.length];
+      owner.generation++;
+      q.add(owner, owner.generation);
+      clock.advance(0.01);
+    }
+    // Without sweeping, every one of the 100,000 deadlines added after the slow one would be held.
+    expect(q.size).toBeLessThan(3000);
+    clock.runUntilIdle();
+    expect(slow.passed).toEqual([[1, 10_000]]);
+    // Only each owner's last deadline still waited.
+    expect(owners.every((o) => o.passed.length === 1 && o.passed[0][0] === o.generation)).toBe(true);
+    expect(q.size).toBe(0);
+  });
 });
