@@ -72,20 +72,25 @@ export interface ProxyEngineOptions {
 export const NOT_CONNECTED: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 /**
- * One forward's state; events of a superseded attempt find theirs already settled. `settle` is
- * the attempt's one "ends exactly once" guard: the caller ends the lease on the outcome it reports.
+ * What every engine's attempt shares. `settle` is the attempt's one "ends exactly once" guard (the
+ * caller ends the lease on the outcome it reports), so events of a superseded attempt find theirs
+ * already settled. A response closed before it finished (the client left) and a timeout settle
+ * first and then drop the upstream request, so the error that dropping it raises finds the attempt
+ * settled. An engine says only how its upstream request is dropped.
  */
-class Attempt implements ForwardHandle {
-  settled = false;
-  /** The backend's status, once its response head arrived. */
+export abstract class EngineAttempt implements ForwardHandle {
+  protected settled = false;
+  /** The backend's status, once its (final) response head arrived. */
   status: number | undefined = undefined;
-  upstream?: ClientRequest;
 
   constructor(
     readonly hooks: ForwardHooks,
-    readonly res: ServerResponse,
-    readonly withBody: boolean,
+    protected readonly res: ServerResponse,
+    protected readonly withBody: boolean,
   ) {}
+
+  /** Give up on the upstream request (the replica sees its connection close). */
+  protected abstract dropUpstream(): void;
 
   settle(outcome: AttemptOutcome): void {
     if (this.settled) return;
@@ -99,22 +104,35 @@ class Attempt implements ForwardHandle {
       this.settle({ kind: 'response', status: this.status });
       return;
     }
-    // The client left mid-request: its leaving is the outcome, not the error destroying the
-    // upstream request then raises (settled first, so that error finds the attempt settled).
     this.settle({ kind: 'client-abort' });
-    this.upstream?.destroy();
+    this.dropUpstream();
   }
 
   timeOut(): void {
-    // Settled first: the error that destroying the upstream request raises finds it settled.
     this.settle({ kind: 'timeout' });
+    this.dropUpstream();
+  }
+
+  /**
+   * A failed attempt: nothing reached the backend (no response head, and a bodyless request or an
+   * error in `notConnected`), which the Balancer may send elsewhere, or a reset.
+   */
+  protected failed(code: string, notConnected: ReadonlySet<string>): void {
+    this.settle({ kind: this.status === undefined && (!this.withBody || notConnected.has(code)) ? 'connect-error' : 'reset' });
+  }
+}
+
+/** http-proxy's attempt: its upstream request is a node:http ClientRequest. */
+class Attempt extends EngineAttempt {
+  upstream?: ClientRequest;
+
+  protected dropUpstream(): void {
     this.upstream?.destroy();
   }
 
   /** Map an http-proxy error to an outcome kind (see AttemptOutcome). */
   fail(err: NodeJS.ErrnoException): void {
-    if (this.status === undefined && (!this.withBody || NOT_CONNECTED.has(err.code ?? ''))) return this.settle({ kind: 'connect-error' });
-    this.settle({ kind: 'reset' });
+    this.failed(err.code ?? '', NOT_CONNECTED);
   }
 }
 

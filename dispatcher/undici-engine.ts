@@ -1,8 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
-import type { AttemptOutcome } from './balancer/types.js';
-import { NOT_CONNECTED, type ForwardHandle, type ForwardHooks, type ProxyEngine, type ProxyEngineOptions } from './proxy-engine.js';
+import { EngineAttempt, NOT_CONNECTED, type ForwardHooks, type ProxyEngine, type ProxyEngineOptions } from './proxy-engine.js';
 import { hasBody } from './request-info.js';
 
 /**
@@ -39,50 +38,27 @@ const UNDICI_NOT_CONNECTED = new Set([...NOT_CONNECTED, 'UND_ERR_CONNECT_TIMEOUT
 class AttemptOver extends Error {}
 
 /** One forward: an undici dispatch handler that relays into `res`, and the handle to time it out. */
-class UndiciAttempt implements ForwardHandle, Dispatcher.DispatchHandler {
-  private settled = false;
-  /** The backend's status, once its (final) response head arrived. */
-  private status: number | undefined = undefined;
+class UndiciAttempt extends EngineAttempt implements Dispatcher.DispatchHandler {
   private controller?: Dispatcher.DispatchController;
   private readonly resume = (): void => this.controller?.resume();
 
   constructor(
     private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-    private readonly hooks: ForwardHooks,
-    private readonly withBody: boolean,
-  ) {}
-
-  private settle(outcome: AttemptOutcome): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.hooks.onOutcome(outcome);
+    res: ServerResponse,
+    hooks: ForwardHooks,
+    withBody: boolean,
+  ) {
+    super(hooks, res, withBody);
   }
 
   /** Ends the dispatch now (or as soon as undici starts it, when it is still queued in the pool). */
-  private abort(): void {
+  protected dropUpstream(): void {
     if (this.controller && !this.controller.aborted) this.controller.abort(new AttemptOver());
-  }
-
-  timeOut(): void {
-    this.settle({ kind: 'timeout' });
-    this.abort();
-  }
-
-  responseClosed(): void {
-    if (this.settled) return;
-    if (this.res.writableFinished && this.status !== undefined) {
-      this.settle({ kind: 'response', status: this.status });
-      return;
-    }
-    // The client left mid-request: settled first, so the abort's error finds the attempt settled.
-    this.settle({ kind: 'client-abort' });
-    this.abort();
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.settled) this.abort();
+    if (this.settled) this.dropUpstream();
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
@@ -114,10 +90,8 @@ class UndiciAttempt implements ForwardHandle, Dispatcher.DispatchHandler {
     if (this.req.readableAborted) {
       // The client's upload broke (undici saw its body stream fail): the client's error.
       this.settle({ kind: 'client-abort' });
-    } else if (this.status === undefined && (!this.withBody || UNDICI_NOT_CONNECTED.has(code))) {
-      this.settle({ kind: 'connect-error' });
     } else {
-      this.settle({ kind: 'reset' });
+      this.failed(code, UNDICI_NOT_CONNECTED);
     }
     // The backend died mid-answer: the client must not wait for bytes that will never come.
     if (this.status !== undefined) this.res.destroy();
