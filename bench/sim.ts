@@ -70,6 +70,17 @@ async function runPoint(policy: string, vms: number, requests: number, warmReque
     warmup: 0,
   });
   if (warmRequests > 0) runPolicy(scenario, policy, { requests: warmRequests });
+  return measuredRun(runPolicy, scenario, policy, vms, requests);
+}
+
+/** Run `requests` of `policy` on `scenario`, timed, with the process's peak RSS so far. */
+function measuredRun(
+  runPolicy: typeof import('../sim/simulation.js').runPolicy,
+  scenario: import('../core/scenario.js').Scenario,
+  policy: string,
+  vms: number,
+  requests: number,
+): PointResult {
   const started = performance.now();
   const result = runPolicy(scenario, policy, { requests });
   const wallMs = performance.now() - started;
@@ -88,20 +99,7 @@ async function runPoint(policy: string, vms: number, requests: number, warmReque
 /** One measured run on a generated data-centre fleet (datacentre-fleet.ts), power-of-two, in a cold process. */
 async function runDatacentrePoint(opts: DatacentreOptions, requests: number): Promise<PointResult> {
   const { runPolicy } = (await import(new URL('sim/simulation.js', dist).href)) as typeof import('../sim/simulation.js');
-  const scenario = datacentreScenario(opts);
-  const started = performance.now();
-  const result = runPolicy(scenario, 'power-of-two', { requests });
-  const wallMs = performance.now() - started;
-  return {
-    policy: 'power-of-two',
-    vms: opts.vms,
-    requests: result.run.requests,
-    wallMs,
-    events: result.events,
-    simulatedMs: result.simulatedMs,
-    maxRssMb: process.resourceUsage().maxRSS / 1024,
-    meanLatencyMs: result.run.latencyMs.mean,
-  };
+  return measuredRun(runPolicy, datacentreScenario(opts), 'power-of-two', opts.vms, requests);
 }
 
 /** The ceiling: `events` bare VirtualClock events, `pendingTimers` in flight at a time, exponential gaps. */
