@@ -1,9 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ScenarioSchema } from '../../core/scenario.js';
-import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
+import type { RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { get, until } from './dispatcher-helpers.js';
+import { get, oneBackendDispatcher, until } from './dispatcher-helpers.js';
 
 // Issue 17.7 on real sockets: with the queue's controlled delay, a request that joins a queue
 // standing for intervalMs is refused (503 + Retry-After) after targetMs, not after the queue
@@ -18,16 +17,11 @@ beforeAll(async () => {
   backend = await startTestServer((_req, res) => {
     held.push(res);
   });
-  dispatcher = await startDispatcher({
-    settings: ScenarioSchema.shape.dispatcher.parse({
+  dispatcher = await oneBackendDispatcher(backend.url, {
       maxConnPerBackend: 1,
       queue: { timeoutMs: 60_000, controlledDelay: { intervalMs: 50, targetMs: 5 } },
       timeouts: { upstreamMs: 60_000, totalMs: 60_000 },
-    }),
-    backends: [{ id: 'a', url: backend.url }],
-    policy: 'round-robin',
-    healthChecks: false,
-  });
+    });
 });
 afterAll(async () => {
   await dispatcher.close(0);

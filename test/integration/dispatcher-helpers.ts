@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { parseScenario, type Scenario } from '../../core/scenario.js';
+import { parseScenario, ScenarioSchema, type Scenario } from '../../core/scenario.js';
+import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 
 /** Shared by the dispatcher's integration tests: small scenarios and plain HTTP calls. */
 
@@ -65,4 +66,14 @@ export async function until(check: () => boolean, budgetMs = 10_000): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     spentMs += Math.min(performance.now() - startMs, 4 * POLL_MS);
   }
+}
+
+/** A round-robin dispatcher in front of the one backend at `backendUrl` (id 'a'), with `settings` over the defaults and no health checks. */
+export function oneBackendDispatcher(backendUrl: string, settings: Record<string, unknown>): Promise<RunningDispatcher> {
+  return startDispatcher({
+    settings: ScenarioSchema.shape.dispatcher.parse(settings),
+    backends: [{ id: 'a', url: backendUrl }],
+    policy: 'round-robin',
+    healthChecks: false,
+  });
 }

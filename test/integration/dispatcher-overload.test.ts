@@ -1,11 +1,10 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ScenarioSchema } from '../../core/scenario.js';
 import { closeServer } from '../../core/server-lifecycle.js';
-import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
+import type { RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { until } from './dispatcher-helpers.js';
+import { oneBackendDispatcher, until } from './dispatcher-helpers.js';
 
 // Issue 17.7 on real sockets: shutdown that finishes in-flight work and ends keep-alive
 // connections, a cap on client connections, and deadlines for slow clients.
@@ -47,12 +46,7 @@ describe('client limits', () => {
 
   beforeAll(async () => {
     backend = await startTestServer((_req, res) => res.end('ok'));
-    dispatcher = await startDispatcher({
-      settings: ScenarioSchema.shape.dispatcher.parse({ client: { maxConnections: 3, headersTimeoutMs: 300, requestTimeoutMs: 600 } }),
-      backends: [{ id: 'a', url: backend.url }],
-      policy: 'round-robin',
-      healthChecks: false,
-    });
+    dispatcher = await oneBackendDispatcher(backend.url, { client: { maxConnections: 3, headersTimeoutMs: 300, requestTimeoutMs: 600 } });
   });
   afterAll(async () => {
     await dispatcher.close(0);

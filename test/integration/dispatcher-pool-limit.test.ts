@@ -1,9 +1,9 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROXY_ENGINES, ScenarioSchema } from '../../core/scenario.js';
-import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
+import { PROXY_ENGINES } from '../../core/scenario.js';
+import type { RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { until } from './dispatcher-helpers.js';
+import { oneBackendDispatcher, until } from './dispatcher-helpers.js';
 
 // Issue 17.1: with maxConnPerBackend 0 there used to be a hidden 256-socket pool per backend,
 // with an unbounded queue behind it. The Balancer's limit must be the only one.
@@ -19,12 +19,7 @@ describe.each(PROXY_ENGINES)('no hidden pool limit, %s engine', (engine) => {
     backend = await startTestServer((_req, res) => {
       held.push(res);
     });
-    dispatcher = await startDispatcher({
-      settings: ScenarioSchema.shape.dispatcher.parse({ maxConnPerBackend: 0, engine }),
-      backends: [{ id: 'a', url: backend.url }],
-      policy: 'round-robin',
-      healthChecks: false,
-    });
+    dispatcher = await oneBackendDispatcher(backend.url, { maxConnPerBackend: 0, engine });
   });
   afterAll(async () => {
     await dispatcher.close(0);
