@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { systemClock, type Clock } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
+import { preciseClock } from '../core/precise-clock.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { ScenarioError, type Scenario } from '../core/scenario.js';
 import { createHostMetrics, type HostMetrics } from './host-metrics.js';
@@ -18,7 +19,11 @@ import { RequestCosts } from '../core/workload.js';
 export interface StartHostOptions {
   readonly scenario: Scenario;
   readonly hostName: string;
-  /** Defaults to wall time; the model must run on the clock the sockets live on. */
+  /**
+   * Defaults to wall time with sub-millisecond timers (core/precise-clock.ts): a completion's
+   * answer leaves when the model finishes it, not on the next millisecond tick. The model must run
+   * on the clock the sockets live on.
+   */
   readonly clock?: Clock;
   /** Defaults to the scenario's seed. */
   readonly rng?: Rng;
@@ -66,7 +71,7 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
   // The metrics read the host, and the host reports its timer lateness to them.
   const reportTo: { metrics?: HostMetrics } = {};
   const host = createFleet(scenario, {
-    clock: opts.clock ?? systemClock,
+    clock: opts.clock ?? preciseClock,
     onTimerLateness: (_host, lateMs) => reportTo.metrics?.observeTimerLateness(lateMs),
   }).host(hostName);
   const metrics = (reportTo.metrics = createHostMetrics(host));

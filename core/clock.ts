@@ -29,7 +29,7 @@ export interface Clock {
 }
 
 /** A Timer made of schedule() and its Cancel, for clocks where re-arming has no cheaper way. */
-function scheduledTimer(clock: Pick<Clock, 'schedule'>, fn: () => void): Timer {
+export function scheduledTimer(clock: Pick<Clock, 'schedule'>, fn: () => void): Timer {
   let cancel: Cancel | undefined;
   const fire = (): void => {
     cancel = undefined;

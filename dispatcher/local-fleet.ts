@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { PolicySpec, Scenario } from '../core/scenario.js';
 import { replicaVms } from '../core/scenario.js';
-import { systemClock } from '../core/clock.js';
+import { preciseClock } from '../core/precise-clock.js';
 import { startHost, type RunningHost } from '../backends/host-server.js';
 import { createFleet, type HypervisorHost } from '../backends/hypervisor/index.js';
 import { startDispatcher, type RunningDispatcher, type StartDispatcherOptions } from './dispatcher-service.js';
@@ -59,7 +59,7 @@ export async function startUp(
         hosts.push(running);
         models.push(running.host);
       } else {
-        const model = createFleet(scenario, { clock: opts.clock ?? systemClock }).host(h.name);
+        const model = createFleet(scenario, { clock: opts.clock ?? preciseClock }).host(h.name);
         model.start();
         idle.push(model);
         models.push(model);

@@ -1,4 +1,6 @@
 import http from 'node:http';
+import type { Cancel } from '../core/clock.js';
+import { preciseClock } from '../core/precise-clock.js';
 import { createRng } from '../core/rng.js';
 import type { Millis } from '../core/types.js';
 import type { LoadHooks, LoadPhase, LoadResult, OpenLoopPlan } from './load-plan.js';
@@ -20,7 +22,10 @@ import { RunRecorder } from './run-recorder.js';
  *
  * Timing: one timer wakes at the next arrival and sends every arrival whose time has come; timer
  * lateness therefore shows up as latency, as it must in an open loop, which is one reason this runs
- * in its own process (loadgen-process.ts), never on the dispatcher's event loop.
+ * in its own process (loadgen-process.ts), never on the dispatcher's event loop. The timer is
+ * core/precise-clock.ts's, not setTimeout: a Node timer's whole-millisecond granularity alone would
+ * send every arrival 0.6 ms late on average, latency no server added, and bunch arrivals onto
+ * millisecond ticks.
  *
  * Bounds: arrivals stop at the end of each phase; then outstanding requests are drained, each one
  * bounded by `timeoutMs`. While `maxInFlight` requests are outstanding, new arrivals are not sent
@@ -105,9 +110,9 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
     const ticker = setInterval(() => hooks.onTick?.(recorder.tick(performance.now(), inFlight, label)), TICK_MS);
     let nextMs = startMs + gaps.exponential(meanGapMs);
     await new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      let cancel: Cancel | undefined;
       const abort = (): void => {
-        clearTimeout(timer);
+        cancel?.();
         resolve();
       };
       if (hooks.signal?.aborted) return abort();
@@ -125,7 +130,7 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
         if (nextMs >= endMs) {
           hooks.signal?.removeEventListener('abort', abort);
           resolve();
-        } else timer = setTimeout(pump, nextMs - now);
+        } else cancel = preciseClock.schedule(nextMs - now, pump);
       };
       pump();
     });
