@@ -63,7 +63,7 @@ class UndiciAttempt extends EngineAttempt implements Dispatcher.DispatchHandler 
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     // Informational answers (103 Early Hints) are not relayed: the client gets the final one.
-    if (this.settled || status < 200) return;
+    if (this.settled || status < 200 || this.droppedForRetry(status)) return;
     this.status = status;
     this.hooks.onResponseHead?.(status, headers);
     if (statusMessage) this.res.writeHead(status, statusMessage, headers);
