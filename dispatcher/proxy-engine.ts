@@ -22,7 +22,9 @@ import { hasBody } from './request-info.js';
  * the upstream timeout is the dispatcher's deadline queue (balancer/deadlines.ts, one timer for
  * all requests), which gives up on an attempt through `timeOut`. The target is always the URL the
  * caller passes and `changeOrigin` rewrites Host to it, so neither the request line nor a forged
- * Host can choose where a request goes.
+ * Host can choose where a request goes. The answer is relayed by the engine (`selfHandleResponse`,
+ * with http-proxy's own outgoing passes), so a gateway error can be dropped for a retry before
+ * anything of it is on the client's response (ForwardHooks.retryInstead).
  */
 
 export interface ForwardHooks {
@@ -124,7 +126,7 @@ export abstract class EngineAttempt implements ForwardHandle {
 
   /** The final response head arrived: true when it is dropped for a retry (ForwardHooks.retryInstead) rather than relayed. */
   protected droppedForRetry(status: number): boolean {
-    if (this.hooks.retryInstead?.(status) !== true) return false;
+    if (this.settled || this.hooks.retryInstead?.(status) !== true) return false;
     this.settle({ kind: 'response', status });
     this.dropUpstream();
     return true;
