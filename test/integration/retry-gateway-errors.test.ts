@@ -5,6 +5,7 @@ import type { BackendId } from '../../core/types.js';
 import type { AttemptOutcome } from '../../dispatcher/balancer/types.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 import { startTestServer } from '../helpers/test-server.js';
+import { until } from './dispatcher-helpers.js';
 
 // Envoy's `retry_on: gateway-error` on real sockets, with every engine: a backend's 502, 503 or
 // 504 to a retryable request is dropped before any of it reaches the client and the request goes
@@ -74,8 +75,9 @@ describe.each(PROXY_ENGINES)('retrying gateway errors, the %s engine', (engine) 
     const first = await send(`${dispatcher.url}/page`);
     expect(first.status).toBe(200);
     expect(first.headers.get('retry-after')).toBeNull();
+    // The answered attempt ends when the dispatcher's response closes, which the client may see first.
+    await until(() => outcomes.length === 2);
     const [failed, ok] = outcomes;
-    expect(outcomes).toHaveLength(2);
     expect(failed.outcome).toEqual({ kind: 'response', status: 503 });
     expect(ok.outcome).toEqual({ kind: 'response', status: 200 });
     expect(ok.backend).not.toBe(failed.backend);
@@ -107,6 +109,7 @@ describe.each(PROXY_ENGINES)('retrying gateway errors, the %s engine', (engine) 
     );
     const first = await send(`${dispatcher.url}/page`);
     expect(first.status).toBe(200);
+    await until(() => outcomes.length === 2);
     expect(outcomes.map((o) => o.outcome)).toEqual([
       { kind: 'response', status: 502 },
       { kind: 'response', status: 200 },
@@ -118,6 +121,7 @@ describe.each(PROXY_ENGINES)('retrying gateway errors, the %s engine', (engine) 
     const post = await send(`${dispatcher.url}/order`, { method: 'POST', body: 'one order' });
     expect(post.status).toBe(503);
     expect(post.headers.get('retry-after')).toBe('7');
+    await until(() => dispatcher.balancer.stats().completed === 1);
     expect(outcomes).toHaveLength(1);
     expect(post.body).toBe(`overloaded ${outcomes[0].backend}`);
     expect(await counter(dispatcher, 'dispatchlab_requests_total', 'code="503"')).toBe(1);
@@ -127,6 +131,7 @@ describe.each(PROXY_ENGINES)('retrying gateway errors, the %s engine', (engine) 
     const { dispatcher, outcomes } = await setup(engine, (name, req, res) => afterBody(req, () => answer(res, 504, `gateway timeout at ${name}`, { 'x-upstream': name })));
     const get = await send(`${dispatcher.url}/page`);
     expect(get.status).toBe(504);
+    await until(() => outcomes.length === 2);
     expect(outcomes.map((o) => o.outcome)).toEqual([
       { kind: 'response', status: 504 },
       { kind: 'response', status: 504 },
@@ -143,10 +148,12 @@ describe.each(PROXY_ENGINES)('retrying gateway errors, the %s engine', (engine) 
       retryOn: ScenarioSchema.shape.dispatcher.parse({}).retryOn,
     });
     expect((await send(`${dispatcher.url}/page`)).status).toBe(503);
+    await until(() => dispatcher.balancer.stats().completed === 1);
     expect(outcomes).toHaveLength(1);
 
     const withGatewayErrors = await setup(engine, (name, req, res) => afterBody(req, () => answer(res, 500, `broken ${name}`)));
     expect((await send(`${withGatewayErrors.dispatcher.url}/page`)).status).toBe(500);
+    await until(() => withGatewayErrors.dispatcher.balancer.stats().completed === 1);
     expect(withGatewayErrors.outcomes).toHaveLength(1);
   });
 });
