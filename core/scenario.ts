@@ -150,6 +150,16 @@ const FaultSchema = z.strictObject({
 export const PROXY_ENGINES = ['undici', 'http-proxy'] as const;
 export type ProxyEngineName = (typeof PROXY_ENGINES)[number];
 
+/**
+ * The failures after which a retryable request may go again, named as Envoy's `retry_on` names
+ * them (router filter, x-envoy-retry-on): connect-failure, reset, per-try-timeout, and
+ * gateway-error (a 502, 503 or 504 answer from the backend).
+ */
+export const RETRY_CONDITIONS = ['connect-failure', 'reset', 'per-try-timeout', 'gateway-error'] as const;
+export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
+/** Every condition but gateway-error: a backend's own answer is relayed unless a scenario asks. */
+const DEFAULT_RETRY_ON: RetryCondition[] = ['connect-failure', 'reset', 'per-try-timeout'];
+
 const DispatcherSchema = z.strictObject({
   maxConnPerBackend: z.number().int().nonnegative().max(MAX_CONNECTIONS).default(0),
   queue: z
@@ -165,6 +175,12 @@ const DispatcherSchema = z.strictObject({
     })
     .default({ maxLength: 1024, timeoutMs: 5000 }),
   retries: z.number().int().nonnegative().max(MAX_RETRIES).default(1),
+  /** Which failures are retried (docs/dispatcher.md, "Retries"); each condition at most once. */
+  retryOn: z
+    .array(z.enum(RETRY_CONDITIONS))
+    .max(RETRY_CONDITIONS.length)
+    .refine((list) => new Set(list).size === list.length, 'each condition at most once')
+    .default(() => [...DEFAULT_RETRY_ON]),
   /** Retries allowed as a fraction of requests, plus a floor per second (Finagle/Linkerd budgets). */
   retryBudget: z.strictObject({ ratio: z.number().min(0).max(1).default(0.2), minPerSecond: nonNegative.default(10) }).default({ ratio: 0.2, minPerSecond: 10 }),
   healthCheck: z

@@ -19,7 +19,9 @@ import type { SessionSigner } from './session-cookie.js';
  * request wrappers on every proxied request cost about half the throughput). Per request: build RequestInfo, `balancer.begin`, then forward
  * through the engine; a refusal is a 503 with Retry-After; a connect error, a reset or an upstream
  * (per-try) timeout before any response byte is retried through `lease.retry` (the Balancer
- * decides whether it may), else answered 502 or 504; the total timeout is a 504. Each lease is
+ * decides whether it may, by the scenario's `retryOn`), else answered 502 or 504; so is a
+ * backend's 502, 503 or 504 when `retryOn` has gateway-error, whose head is held until the
+ * Balancer has decided (retryInstead), else relayed as is; the total timeout is a 504. Each lease is
  * ended in one place, `attemptEnded`, on the engine's outcome, which the engine reports exactly
  * once per attempt; the request holds one 'close' listener for its whole life, queueing and every
  * attempt included, and tells the engine of it (ForwardHandle.responseClosed). The request's
@@ -133,6 +135,7 @@ class Exchange implements DeadlineOwner {
       this.res,
       target,
       {
+        retryInstead: (status) => this.retryInstead(lease, status),
         onResponseHead: (_status, headers) => this.responseHead(lease, headers),
         onOutcome: (outcome) => this.attemptEnded(lease, outcome),
       },
@@ -149,6 +152,16 @@ class Exchange implements DeadlineOwner {
     if (queue === this.deps.deadlines.total) this.totalTimeout();
     // The engine reports the attempt as a timeout: 504, counted against the backend.
     else this.forwarding?.timeOut();
+  }
+
+  /**
+   * A response head, before any of it reaches the client: should this answer be dropped and the
+   * request sent elsewhere (a 502, 503 or 504 when `retryOn` has gateway-error)? The Balancer
+   * decides, as it does after a failed attempt; the engine then reports the answer as this
+   * attempt's outcome, and attemptEnded sends the retry. Otherwise the answer is relayed as is.
+   */
+  private retryInstead(lease: Lease, status: number): boolean {
+    return !this.res.headersSent && !this.recorded && lease.reserveRetry({ kind: 'response', status });
   }
 
   private responseHead(lease: Lease, headers: IncomingMessage['headers']): void {
@@ -185,6 +198,8 @@ class Exchange implements DeadlineOwner {
     this.deps.events.attemptEnded(this.arrivedAt, lease.backend, isBackendFailure(outcome));
     switch (outcome.kind) {
       case 'response':
+        // Retried only when it was dropped unrelayed (retryInstead); a relayed one has its head sent.
+        if (this.retried(lease)) return;
         this.record(lease.backend, String(outcome.status));
         return;
       case 'client-abort':

@@ -4,6 +4,7 @@ import type { LookupFunction, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { parse as parseUrl, type Url } from 'node:url';
 import httpProxy from 'http-proxy';
+import webOutgoing from 'http-proxy/lib/http-proxy/passes/web-outgoing.js';
 import type { AttemptOutcome } from './balancer/types.js';
 import { hasBody } from './request-info.js';
 
@@ -21,10 +22,20 @@ import { hasBody } from './request-info.js';
  * the upstream timeout is the dispatcher's deadline queue (balancer/deadlines.ts, one timer for
  * all requests), which gives up on an attempt through `timeOut`. The target is always the URL the
  * caller passes and `changeOrigin` rewrites Host to it, so neither the request line nor a forged
- * Host can choose where a request goes.
+ * Host can choose where a request goes. The answer is relayed by the engine (`selfHandleResponse`,
+ * with http-proxy's own outgoing passes), so a gateway error can be dropped for a retry before
+ * anything of it is on the client's response (ForwardHooks.retryInstead).
  */
 
 export interface ForwardHooks {
+  /**
+   * The backend's final status, before anything of its answer reaches the client: true when the
+   * caller sends the request elsewhere instead (Envoy's `retry_on: gateway-error`, decided by the
+   * Balancer). The engine then relays nothing of this answer, reports the attempt's outcome as
+   * that response at once, and drops it (its upstream connection is closed, never reused with an
+   * unread body on it).
+   */
+  retryInstead?(status: number): boolean;
   /** The backend's status and headers, before they are copied to the client (they may be edited). */
   onResponseHead?(status: number, headers: IncomingHttpHeaders): void;
   /** Exactly once per forward: how the attempt ended (a response completed, failed, or the client left). */
@@ -113,6 +124,14 @@ export abstract class EngineAttempt implements ForwardHandle {
     this.dropUpstream();
   }
 
+  /** The final response head arrived: true when it is dropped for a retry (ForwardHooks.retryInstead) rather than relayed. */
+  protected droppedForRetry(status: number): boolean {
+    if (this.settled || this.hooks.retryInstead?.(status) !== true) return false;
+    this.settle({ kind: 'response', status });
+    this.dropUpstream();
+    return true;
+  }
+
   /**
    * A failed attempt: nothing reached the backend (no response head, and a bodyless request or an
    * error in `notConnected`), which the Balancer may send elsewhere, or a reset.
@@ -130,11 +149,34 @@ class Attempt extends EngineAttempt {
     this.upstream?.destroy();
   }
 
+  /**
+   * The backend's response head: dropped for a retry, or relayed as http-proxy relays it (its
+   * own outgoing passes write the status and headers), then piped to the client.
+   */
+  relay(req: IncomingMessage, res: ServerResponse, proxyRes: IncomingMessage, options: object): void {
+    const status = proxyRes.statusCode ?? 502;
+    if (this.droppedForRetry(status)) return;
+    this.status = status;
+    this.hooks.onResponseHead?.(status, proxyRes.headers);
+    if (!res.headersSent) for (const pass of WEB_OUTGOING) if (pass(req, res, proxyRes, options) === true) break;
+    // The backend died mid-body: the client must not wait for bytes that will never come.
+    const broken = (): void => {
+      this.settle({ kind: 'reset' });
+      res.destroy();
+    };
+    proxyRes.on('aborted', broken);
+    proxyRes.on('error', broken);
+    if (!res.writableEnded) proxyRes.pipe(res);
+  }
+
   /** Map an http-proxy error to an outcome kind (see AttemptOutcome). */
   fail(err: NodeJS.ErrnoException): void {
     this.failed(err.code ?? '', NOT_CONNECTED);
   }
 }
+
+/** http-proxy's own response passes (status, headers, HTTP/1.0 framing), in its order. */
+const WEB_OUTGOING = Object.values(webOutgoing);
 
 const ATTEMPT = Symbol('dispatchlab.attempt');
 type WithAttempt = IncomingMessage & { [ATTEMPT]?: Attempt };
@@ -147,7 +189,10 @@ export function createHttpProxyEngine(opts: ProxyEngineOptions): ProxyEngine {
     scheduling: 'lifo',
     ...(opts.lookup ? { lookup: opts.lookup } : {}),
   });
-  const proxy = httpProxy.createProxyServer({ agent, changeOrigin: true, xfwd: false });
+  // selfHandleResponse: the answer is relayed by Attempt.relay, which may drop it for a retry
+  // first; left to http-proxy, its status and headers would be on the client's response already.
+  const options = { agent, changeOrigin: true, xfwd: false, selfHandleResponse: true };
+  const proxy = httpProxy.createProxyServer(options);
   // http-proxy parses a string target on every request; given the parsed form it does not. Parsed
   // once per backend URL (the object lives on the backend's Balancer record).
   const parsedTargets = new WeakMap<URL, Url>();
@@ -163,17 +208,7 @@ export function createHttpProxyEngine(opts: ProxyEngineOptions): ProxyEngine {
     attempt.upstream = proxyReq;
   });
   proxy.on('proxyRes', (proxyRes, req, res) => {
-    const attempt = (req as WithAttempt)[ATTEMPT];
-    if (!attempt) return;
-    const status = (attempt.status = proxyRes.statusCode ?? 502);
-    attempt.hooks.onResponseHead?.(status, proxyRes.headers);
-    // The backend died mid-body: the client must not wait for bytes that will never come.
-    const broken = (): void => {
-      attempt.settle({ kind: 'reset' });
-      res.destroy();
-    };
-    proxyRes.on('aborted', broken);
-    proxyRes.on('error', broken);
+    (req as WithAttempt)[ATTEMPT]?.relay(req, res, proxyRes, options);
   });
   // Only reached for errors without a per-call callback (none today); it must exist, or
   // http-proxy rethrows and the process dies. res is a Socket for upgrade requests.

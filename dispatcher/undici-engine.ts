@@ -29,6 +29,9 @@ import { hasBody } from './request-info.js';
  *   the response even when the request body was not fully written, then drops that connection
  *   (and the dispatcher drops the rest of the client's upload, keeping its connection).
  *   The client's own broken upload is the client's error ('client-abort'), never the backend's.
+ * - A gateway error the caller retries instead (ForwardHooks.retryInstead) is dropped in
+ *   onResponseStart, before the head is written: the dispatch is aborted, so its connection
+ *   closes rather than go back to the pool with an unread body on it.
  */
 
 /** A connection attempt that timed out sent nothing, like a refused one. */
@@ -63,7 +66,7 @@ class UndiciAttempt extends EngineAttempt implements Dispatcher.DispatchHandler 
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     // Informational answers (103 Early Hints) are not relayed: the client gets the final one.
-    if (this.settled || status < 200) return;
+    if (this.settled || status < 200 || this.droppedForRetry(status)) return;
     this.status = status;
     this.hooks.onResponseHead?.(status, headers);
     if (statusMessage) this.res.writeHead(status, statusMessage, headers);

@@ -21,6 +21,10 @@ import type { SimWorkload } from './workload.js';
  *   -> VM crashed: lease.end({connect-error}); lease.retry() to another backend, or a 502;
  *   -> VM silent past the upstream timeout: lease.end({timeout, perTry}); lease.retry(), or a 504.
  *
+ * A VM never answers 5xx (a crashed one refuses, a suspended one is silent, and so do live
+ * replicas), so `retryOn: gateway-error` finds nothing to retry here; whether a failure is retried
+ * is the Balancer's one decision in both modes (balancer/retries.ts).
+ *
  * Several dispatchers share the fleet and each sees only its own leases and the loads reported
  * on its own responses. Open-loop arrival i goes to dispatcher i mod K; closed-loop client c
  * always uses dispatcher c mod K (a client keeps its connection).

@@ -7,7 +7,7 @@ import type { BackendRecord } from './backend.js';
 import { BalancerLease, type LeaseHost } from './lease.js';
 import { Membership, type BackendInit } from './membership.js';
 import { isBackendFailure, OutlierDetector } from './outlier.js';
-import { isRetryableFailure, RetryGate } from './retries.js';
+import { RetryGate } from './retries.js';
 import type { AttemptOutcome, BackendStatus, BalancerObserver, RefusalReason, RequestInfo, Ticket } from './types.js';
 
 export type { BackendInit } from './membership.js';
@@ -73,6 +73,7 @@ export class Balancer {
   };
   private readonly leaseHost: LeaseHost = {
     end: (lease, outcome) => this.endLease(lease, outcome),
+    reserveRetry: (lease, outcome) => this.reserveRetry(lease, outcome),
     retry: (lease, onResult) => this.retryLease(lease, onResult),
   };
 
@@ -342,7 +343,6 @@ export class Balancer {
     this.members.release(rec);
     this.completed++;
     const failed = isBackendFailure(outcome);
-    lease.retryableFailure = lease.info.retryable && isRetryableFailure(outcome);
     // A client abort is not the backend's fault: the policy hears of it as a success.
     try {
       lease.policy.onComplete?.(rec.id, { ok: !failed, latencyMs }, now);
@@ -360,9 +360,18 @@ export class Balancer {
     return new PolicyFailure(Object.freeze({ refused: 'policy-error' as const, retryAfterMs: 0, error: message }));
   }
 
+  /** The same decision as `retryLease`, taken before the attempt ends; the retry then goes ahead whatever `end` changes. */
+  private reserveRetry(lease: BalancerLease, outcome: AttemptOutcome): boolean {
+    if (lease.outcome !== undefined) return false;
+    lease.reserved = this.retryGate.grant(lease, outcome, this.clock.now());
+    return lease.reserved !== undefined;
+  }
+
   private retryLease(lease: BalancerLease, onResult: OnResult): boolean {
+    if (lease.outcome === undefined) return false;
     const now = this.clock.now();
-    const tried = this.retryGate.grant(lease, now);
+    const tried = lease.reserved ?? this.retryGate.grant(lease, lease.outcome, now);
+    lease.reserved = undefined;
     if (tried === undefined) return false;
     // A retry keeps its place: it was admitted already, so it goes straight to a free backend or,
     // if none is free, to the head of the queue (HAProxy's redispatch does not re-queue at the tail).

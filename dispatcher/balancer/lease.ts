@@ -11,14 +11,17 @@ import type { Admission, AttemptOutcome, Lease, RequestInfo } from './types.js';
  */
 export interface LeaseHost {
   end(lease: BalancerLease, outcome: AttemptOutcome): void;
+  reserveRetry(lease: BalancerLease, outcome: AttemptOutcome): boolean;
   retry(lease: BalancerLease, onResult: (result: Admission) => void): boolean;
 }
 
 export class BalancerLease implements Lease {
-  ended = false;
-  /** Set by the Balancer at end: the outcome allows another attempt (budget and count aside). */
-  retryableFailure = false;
+  /** How the attempt ended: set once, by `end`. */
+  outcome: AttemptOutcome | undefined = undefined;
+  /** A retry was granted for this attempt (at most one is). */
   retried = false;
+  /** A retry granted before the attempt ended (reserveRetry), not yet sent: the backends it avoids. */
+  reserved: ReadonlySet<string> | undefined = undefined;
 
   constructor(
     private readonly host: LeaseHost,
@@ -50,9 +53,13 @@ export class BalancerLease implements Lease {
   readonly refused = undefined;
 
   end(outcome: AttemptOutcome): void {
-    if (this.ended) return;
-    this.ended = true;
+    if (this.outcome !== undefined) return;
+    this.outcome = outcome;
     this.host.end(this, outcome);
+  }
+
+  reserveRetry(outcome: AttemptOutcome): boolean {
+    return this.host.reserveRetry(this, outcome);
   }
 
   retry(onResult: (result: Admission) => void): boolean {

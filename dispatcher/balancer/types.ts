@@ -17,7 +17,7 @@ export function isRetryable(method: string, hasBody: boolean): boolean {
 
 /** What the transport knows of a request before it is assigned. */
 export type RequestInfo = Omit<PickContext, 'now' | 'avoid'> & {
-  /** May this request be sent again to another backend if the first attempt fails before any response byte? */
+  /** May this request be sent again to another backend when an attempt fails (`retryOn`, retries.ts)? */
   readonly retryable: boolean;
   /** A generated request's index in its run (live: its `?n=`), for the attempt trace. */
   readonly index?: number;
@@ -55,12 +55,21 @@ export interface Lease {
   /** Idempotent: the first call counts, later ones are ignored, so in-flight never leaks or goes negative. */
   end(outcome: AttemptOutcome): void;
   /**
-   * After `end` with a retryable failure: ask for another attempt on a different backend, within
-   * `retries` and the retry budget. The callback gets the new lease or a refusal, like `begin`.
-   * Returns false (and never calls back) when no retry is allowed, or no healthy backend is left
-   * that this request has not tried: the caller then answers with the failure itself.
+   * After `end` with a retryable failure (one of the scenario's `retryOn` conditions): ask for
+   * another attempt on a different backend, within `retries` and the retry budget. The callback
+   * gets the new lease or a refusal, like `begin`. Returns false (and never calls back) when no
+   * retry is allowed, or no healthy backend is left that this request has not tried: the caller
+   * then answers with the failure itself.
    */
   retry(onResult: (result: Admission) => void): boolean;
+  /**
+   * Before `end`: would this attempt, ending with `outcome`, be retried? For a transport that must
+   * choose between relaying an answer and dropping it before any of it reaches the client (a
+   * gateway error's head). True: the retry is granted now (counted, budget spent) and `retry`
+   * after `end` sends it whatever the end changed (with no free backend it waits in the queue).
+   * False: nothing changed; the answer is relayed and the lease ended as usual.
+   */
+  reserveRetry(outcome: AttemptOutcome): boolean;
 }
 
 /** Why a request got no backend. 'policy-error': the policy's pick threw or returned a backend it may not choose. */

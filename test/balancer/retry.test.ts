@@ -118,4 +118,93 @@ describe('Balancer retries', () => {
     expect(results.tags().at(-1)).toBe('a-retry');
     expect(inFlight(balancer)).toEqual({ b1: 1, b2: 1 });
   });
+
+  it("retries a 502, 503 or 504 answer when `retryOn` has gateway-error (Envoy's retry_on: gateway-error), counted against the backend", () => {
+    const { balancer, results } = setup({ backends: 2, settings: { retryOn: ['gateway-error'], retries: 3 } });
+    for (const status of [502, 503, 504]) {
+      balancer.begin(GET, results.for(`${status}`));
+      const lease = results.lease(`${status}`);
+      expect(lease.backend).toBe('b1');
+      lease.end({ kind: 'response', status });
+      expect(lease.retry(results.for(`${status} again`))).toBe(true);
+      expect(results.lease(`${status} again`)).toMatchObject({ backend: 'b2', attempt: 2 });
+      results.lease(`${status} again`).end({ kind: 'response', status: 200 });
+    }
+    const b1 = balancer.backends().find((b) => b.id === 'b1');
+    expect(b1).toMatchObject({ errors: 3, consecutiveFailures: 3 });
+    expect(balancer.stats().retries).toBe(3);
+  });
+
+  it('with gateway-error, still never retries another status, a request with a body, or past `retries`', () => {
+    const { balancer, results } = setup({ backends: 3, settings: { retryOn: ['gateway-error'], retries: 1 } });
+    const noCall = (r: Admission) => {
+      throw new Error(`unexpected ${JSON.stringify(r)}`);
+    };
+    for (const status of [500, 501, 505, 404, 200]) {
+      balancer.begin(GET, results.for(`${status}`));
+      results.lease(`${status}`).end({ kind: 'response', status });
+      expect(results.lease(`${status}`).retry(noCall)).toBe(false);
+    }
+    balancer.begin(POST, results.for('post'));
+    results.lease('post').end({ kind: 'response', status: 503 });
+    expect(results.lease('post').retry(noCall)).toBe(false);
+    balancer.begin(GET, results.for('1'));
+    results.lease('1').end({ kind: 'response', status: 503 });
+    expect(results.lease('1').retry(results.for('2'))).toBe(true);
+    results.lease('2').end({ kind: 'response', status: 503 });
+    expect(results.lease('2').retry(noCall)).toBe(false);
+    expect(balancer.stats().retries).toBe(1);
+  });
+
+  it('retries only the conditions `retryOn` names: without connect-failure or per-try-timeout, those are answered', () => {
+    const { balancer, results } = setup({ backends: 2, settings: { retryOn: ['reset'] } });
+    const noCall = (r: Admission) => {
+      throw new Error(`unexpected ${JSON.stringify(r)}`);
+    };
+    for (const [tag, outcome] of [
+      ['connect', { kind: 'connect-error' }],
+      ['per-try', { kind: 'timeout', perTry: true }],
+      ['gateway', { kind: 'response', status: 503 }],
+    ] as const) {
+      balancer.begin(GET, results.for(tag));
+      results.lease(tag).end(outcome);
+      expect(results.lease(tag).retry(noCall)).toBe(false);
+    }
+    balancer.begin(GET, results.for('reset'));
+    results.lease('reset').end({ kind: 'reset' });
+    expect(results.lease('reset').retry(results.for('reset again'))).toBe(true);
+  });
+
+  it('reserveRetry takes the same decision before the attempt ends; a reserved retry goes ahead after end', () => {
+    const { balancer, results } = setup({
+      backends: 3,
+      // One failure ejects: the end of the reserved attempt takes b1 out, and the retry still goes.
+      settings: { retryOn: ['gateway-error'], outlier: { consecutiveErrors: 1 } },
+    });
+    balancer.begin(POST, results.for('post'));
+    expect(results.lease('post').reserveRetry({ kind: 'response', status: 503 })).toBe(false);
+    results.lease('post').end({ kind: 'response', status: 200 });
+
+    balancer.begin(GET, results.for('ok'));
+    expect(results.lease('ok').reserveRetry({ kind: 'response', status: 404 })).toBe(false);
+    // Nothing changed: the lease is still out, and no retry was counted.
+    expect(inFlight(balancer)).toEqual({ b1: 1, b2: 0, b3: 0 });
+    expect(balancer.stats().retries).toBe(0);
+    results.lease('ok').end({ kind: 'response', status: 404 });
+
+    balancer.begin(GET, results.for('gw'));
+    const lease = results.lease('gw');
+    expect(lease.backend).toBe('b1');
+    expect(lease.reserveRetry({ kind: 'response', status: 502 })).toBe(true);
+    expect(balancer.stats().retries).toBe(1);
+    expect(inFlight(balancer)).toEqual({ b1: 1, b2: 0, b3: 0 });
+    expect(lease.retry(results.for('early'))).toBe(false); // not before end
+    lease.end({ kind: 'response', status: 502 });
+    expect(balancer.backends().find((b) => b.id === 'b1')?.ejections).toBe(1);
+    expect(lease.reserveRetry({ kind: 'response', status: 502 })).toBe(false); // not after end
+    expect(lease.retry(results.for('gw again'))).toBe(true);
+    expect(results.lease('gw again')).toMatchObject({ backend: 'b2', attempt: 2 });
+    expect(lease.retry(results.for('twice'))).toBe(false);
+    expect(balancer.stats()).toMatchObject({ retries: 1, dispatched: 4 });
+  });
 });

@@ -101,6 +101,13 @@ describe('scenario validation', () => {
     ]);
   });
 
+  it("retries Envoy's connect-failure, reset and per-try-timeout by default; gateway-error only when asked; no unknown or repeated condition", () => {
+    expect(parseScenario(base()).dispatcher.retryOn).toEqual(['connect-failure', 'reset', 'per-try-timeout']);
+    expect(parseScenario({ ...base(), dispatcher: { retryOn: ['gateway-error'] } }).dispatcher.retryOn).toEqual(['gateway-error']);
+    expect(issues({ ...base(), dispatcher: { retryOn: ['5xx'] } }).join('\n')).toMatch(/^dispatcher\.retryOn\[0\]: "5xx"/);
+    expect(issues({ ...base(), dispatcher: { retryOn: ['reset', 'reset'] } }).join('\n')).toMatch(/dispatcher\.retryOn.*each condition at most once/);
+  });
+
   it('reports a YAML syntax error with its line', () => {
     const text = 'name: t\nhosts:\n  - name: host-a\n    cores: [4\n';
     try {

@@ -99,4 +99,13 @@ describe('a hung backend in virtual time: per-try timeouts are retried (issue 17
     expect(total.retries).toBe(0);
     expect(total.errorsByCode?.timeout ?? 0).toBeGreaterThan(40);
   });
+
+  it("retries only what `retryOn` names, through the same Balancer decision as live: without per-try-timeout they are lost", () => {
+    const without = simulatePolicy(hung({ retries: 1, retryOn: ['connect-failure', 'reset', 'gateway-error'] }), 'round-robin');
+    expect(without.retries).toBe(0);
+    expect(without.errorsByCode?.timeout ?? 0).toBeGreaterThan(40);
+    const withIt = simulatePolicy(hung({ retries: 1, retryOn: ['per-try-timeout'] }), 'round-robin');
+    expect(withIt.errors).toBe(0);
+    expect(withIt.retries).toBeGreaterThan(40);
+  });
 });
