@@ -6,7 +6,7 @@ import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
  * SIGTERM to `dispatchlab dispatcher` as a real process, alone and with `--workers 2` (every
- * worker drains): the admin /healthz turns 503 at once; the proxy port keeps accepting and
+ * worker drains), and to `dispatchlab up`: the admin /healthz turns 503 at once; the proxy port keeps accepting and
  * answering, each answer with `Connection: close` (a kept-alive connection is answered, then
  * closed); SIGINT then ends the drain: the port refuses, the request held in flight is still
  * answered, and every process exits 0. test/fixtures/dispatcher-drain.yaml drains for five
@@ -82,55 +82,100 @@ afterAll(async () => {
   await backend.close();
 });
 
+interface Cli {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly adminUrl: string;
+  /** Every process of the command: its workers', or its own. */
+  readonly pids: number[];
+  stderr(): string;
+  readonly exited: Promise<number | null>;
+}
+
+/** Run `dispatchlab <args>`; resolves once its banner has printed the line `ready`. */
+async function startCommand(args: readonly string[], ready: RegExp): Promise<Cli> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { env: { ...process.env, DISPATCHLAB_ADMIN_TOKEN: 'drain-test-token' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await waitFor(`the banner (stderr: ${err})`, () => ready.test(out) || child.exitCode !== null);
+  return {
+    child,
+    url: /^dispatcher (\S+)/m.exec(out)?.[1] ?? '',
+    adminUrl: /^admin\s+(\S+)/m.exec(out)?.[1] ?? '',
+    pids: (/workers: pids ([\d ]+)\)/.exec(out)?.[1] ?? String(child.pid)).split(' ').map(Number),
+    stderr: () => err,
+    exited,
+  };
+}
+
+/**
+ * SIGTERM, then what the drain must show: /healthz 503 at once; a kept-alive connection's next
+ * answer says close (a worker drains once the primary's word reaches it: ask until it does) and
+ * the connection closes; new connections are accepted and answered with close by every worker.
+ * Every answer is a 200 (with `body`, when given: a replica's answer carries its timings).
+ */
+async function drains(cli: Cli, agent: http.Agent, workers: number, body?: string): Promise<void> {
+  const served = (a: Reply): boolean => a.status === 200 && (body === undefined || a.body === body);
+  cli.child.kill('SIGTERM');
+  await waitFor('the shutdown to start', () => /SIGTERM, shutting down/.test(cli.stderr()));
+  const health = await fetch(`${cli.adminUrl}/healthz`);
+  expect(health.status).toBe(503);
+  expect(await health.json()).toEqual({ ok: false, draining: true });
+
+  const answers: Reply[] = [];
+  await waitFor('a kept-alive connection answered with close', async () => {
+    answers.push(await get(`${cli.url}/`, agent));
+    return answers[answers.length - 1].connection === 'close';
+  });
+  expect(answers.every((a) => served(a) && a.reusedSocket)).toBe(true);
+  await answers[answers.length - 1].socketClosed;
+  const fresh: Reply[] = [];
+  await waitFor('every worker answering with close', async () => {
+    fresh.push(await get(`${cli.url}/`, false));
+    return fresh.slice(-2 * workers).filter((a) => a.connection === 'close').length === 2 * workers;
+  });
+  expect(fresh.every(served)).toBe(true);
+  expect((await fetch(`${cli.adminUrl}/healthz`)).status).toBe(503);
+}
+
 describe.each([1, 2])('dispatchlab dispatcher --workers %i: SIGTERM drains', (workers) => {
   it('accepts and answers with Connection: close while /healthz says 503; SIGINT closes; in-flight finishes; exit 0', { timeout: 120_000 }, async () => {
-    const args = ['--import', 'tsx', 'cli/main.ts', 'dispatcher', '--scenario', 'test/fixtures/dispatcher-drain.yaml', '--backends', `b1=${backend.url}`, '--port', '0', '--admin-port', '0', '--workers', String(workers)];
-    const child = spawn(process.execPath, args, { env: { ...process.env, DISPATCHLAB_ADMIN_TOKEN: 'drain-test-token' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    started.push(child);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await waitFor(`the banner (stderr: ${err})`, () => /^backend\s+b1 /m.test(out) || child.exitCode !== null);
-    const url = /^dispatcher (\S+)/m.exec(out)?.[1] ?? '';
-    const adminUrl = /^admin\s+(\S+)/m.exec(out)?.[1] ?? '';
-    const pids = (/workers: pids ([\d ]+)\)/.exec(out)?.[1] ?? String(child.pid)).split(' ').map(Number);
-
+    const cli = await startCommand(
+      ['dispatcher', '--scenario', 'test/fixtures/dispatcher-drain.yaml', '--backends', `b1=${backend.url}`, '--port', '0', '--admin-port', '0', '--workers', String(workers)],
+      /^backend\s+b1 /m,
+    );
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    expect(await get(`${url}/`, agent)).toMatchObject({ status: 200, connection: 'keep-alive' });
-    const inFlight = get(`${url}/hold`, false);
+    expect(await get(`${cli.url}/`, agent)).toMatchObject({ status: 200, connection: 'keep-alive' });
+    const inFlight = get(`${cli.url}/hold`, false);
     await waitFor('the request held', () => held.length === 1);
 
-    child.kill('SIGTERM');
-    await waitFor('the shutdown to start', () => /SIGTERM, shutting down/.test(err));
-    const health = await fetch(`${adminUrl}/healthz`);
-    expect(health.status).toBe(503);
-    expect(await health.json()).toEqual({ ok: false, draining: true });
+    await drains(cli, agent, workers, 'served');
 
-    // A worker drains once the primary's word reaches it: ask until the answer says close.
-    const answers: Reply[] = [];
-    await waitFor('a kept-alive connection answered with close', async () => {
-      answers.push(await get(`${url}/`, agent));
-      return answers[answers.length - 1].connection === 'close';
-    });
-    expect(answers.every((a) => a.status === 200 && a.body === 'served' && a.reusedSocket)).toBe(true);
-    await answers[answers.length - 1].socketClosed;
-    // New connections are still accepted; every worker's answers close them.
-    const fresh: Reply[] = [];
-    await waitFor('every worker answering with close', async () => {
-      fresh.push(await get(`${url}/`, false));
-      return fresh.slice(-2 * workers).filter((a) => a.connection === 'close').length === 2 * workers;
-    });
-    expect(fresh.every((a) => a.status === 200 && a.body === 'served')).toBe(true);
-    expect((await fetch(`${adminUrl}/healthz`)).status).toBe(503);
-
-    child.kill('SIGINT');
-    await waitFor('the proxy port to refuse', () => refused(url));
+    cli.child.kill('SIGINT');
+    await waitFor('the proxy port to refuse', () => refused(cli.url));
     for (const res of held.splice(0)) res.end('finished');
     expect(await inFlight).toMatchObject({ status: 200, body: 'finished' });
-    expect(await exited).toBe(0);
-    for (const pid of pids) await waitFor(`process ${pid} to exit`, () => !alive(pid));
+    expect(await cli.exited).toBe(0);
+    for (const pid of cli.pids) await waitFor(`process ${pid} to exit`, () => !alive(pid));
+    agent.destroy();
+  });
+});
+
+describe('dispatchlab up: SIGTERM drains the dispatcher while the hosts serve', () => {
+  it('answers from the replica with Connection: close while /healthz says 503; SIGINT closes; exit 0', { timeout: 120_000 }, async () => {
+    const cli = await startCommand(['up', '--scenario', 'test/fixtures/dispatcher-drain.yaml', '--port', '0', '--admin-port', '0'], /^replica\s+r1 /m);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    expect(await get(`${cli.url}/`, agent)).toMatchObject({ status: 200, connection: 'keep-alive' });
+
+    await drains(cli, agent, 1);
+
+    cli.child.kill('SIGINT');
+    await waitFor('the proxy port to refuse', () => refused(cli.url));
+    expect(await cli.exited).toBe(0);
     agent.destroy();
   });
 });
