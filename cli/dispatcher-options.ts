@@ -109,10 +109,22 @@ export function printDispatcher(io: CliIo, d: RunningDispatcher | RunningCluster
   io.stdout.write(`${lines.join('\n')}\n`);
 }
 
-/** Run until SIGINT/SIGTERM, then close gracefully and exit 0. */
-export function closeOnSignal(io: CliIo, what: string, close: () => Promise<void>): void {
+/**
+ * Run until SIGINT/SIGTERM, then stop gracefully (a dispatcher's shutdown: drain, then close; a
+ * host's close) and exit 0. The other signal during the stop calls `stopNow` (a dispatcher's
+ * close, which ends its drain): Ctrl-C after a SIGTERM need not wait out the drain.
+ */
+export function closeOnSignal(io: CliIo, what: string, stop: () => Promise<void>, stopNow?: () => Promise<void>): void {
+  let stopping = false;
   io.onStop((signal) => {
+    if (stopping) {
+      if (stopNow === undefined) return;
+      io.stderr.write(`${what}: ${signal} during the shutdown, closing now\n`);
+      void stopNow();
+      return;
+    }
+    stopping = true;
     io.stderr.write(`${what}: ${signal}, shutting down\n`);
-    void close().then(() => io.exit(0));
+    void stop().then(() => io.exit(0));
   });
 }

@@ -51,6 +51,6 @@ export function registerDispatcher(program: Command, io: CliIo): void {
       }).catch(asCliError);
       printDispatcher(io, running, policy, adminToken !== undefined);
       for (const b of backends) io.stdout.write(`backend    ${b.id} ${b.url}\n`);
-      closeOnSignal(io, 'dispatcher', () => running.close());
+      closeOnSignal(io, 'dispatcher', () => running.shutdown(), () => running.close());
     });
 }

@@ -41,6 +41,6 @@ export function registerUp(program: Command, io: CliIo): void {
       for (const h of up.hosts) {
         for (const r of h.replicas) io.stdout.write(`replica    ${r.vm} ${r.url} (host ${h.host.name})\n`);
       }
-      closeOnSignal(io, 'up', () => up.close());
+      closeOnSignal(io, 'up', () => up.shutdown(), () => up.close());
     });
 }

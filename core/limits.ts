@@ -42,6 +42,12 @@ export const MAX_RETRIES = 10;
 /** Client connections one dispatcher holds open (its server.maxConnections, at most). */
 export const MAX_CLIENT_CONNECTIONS = 1_000_000;
 
+/**
+ * The dispatcher's shutdown drain and grace, each: Envoy's default `--drain-time-s` (600 s). A
+ * longer one keeps a stopping process around for longer than an orchestrator waits for it.
+ */
+export const MAX_SHUTDOWN_MS = 600_000;
+
 /** A scenario file is a few kilobytes; a 50 MB one took 42 s and 1.8 GB to parse. */
 export const MAX_SCENARIO_BYTES = 1024 * 1024;
 

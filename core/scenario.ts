@@ -12,6 +12,7 @@ import {
   MAX_RETRIES,
   MAX_SCENARIO_BYTES,
   MAX_SESSIONS,
+  MAX_SHUTDOWN_MS,
   MAX_WEIGHT,
   MAX_YAML_ALIASES,
   MIN_RATE_RPS,
@@ -37,6 +38,9 @@ const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
 
 /** A duration that must be longer than 0 (intervals and timeouts). */
 const positiveDuration = duration.refine((ms) => ms > 0, 'expected a duration longer than 0');
+
+/** A shutdown period: 0 (none) up to MAX_SHUTDOWN_MS. */
+const shutdownDuration = duration.refine((ms) => ms <= MAX_SHUTDOWN_MS, `expected at most ${MAX_SHUTDOWN_MS / 60_000} minutes`);
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
@@ -237,6 +241,15 @@ const DispatcherSchema = z.strictObject({
     .default({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000 }),
   /** The live proxy's engine (live only): undici (dispatcher/undici-engine.ts) or http-proxy. */
   engine: z.enum(PROXY_ENGINES).default('undici'),
+  /**
+   * What SIGTERM does (live only; docs/dispatcher.md, "Shutdown"). For `drainMs` the proxy port
+   * keeps accepting and serving, every answer closes its connection and the admin `/healthz` says
+   * 503, so a front balancer moves the traffic away (Envoy's drain, HAProxy's global `grace`);
+   * then it stops accepting and in-flight requests get `graceMs` before they are cut.
+   */
+  shutdown: z
+    .strictObject({ drainMs: shutdownDuration.default(0), graceMs: shutdownDuration.default(2000) })
+    .default({ drainMs: 0, graceMs: 2000 }),
 });
 
 /**

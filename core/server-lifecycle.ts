@@ -24,6 +24,21 @@ export function listen(server: Server, port: number, bind: string, what: string)
   });
 }
 
+const closingAfterResponse = new WeakSet<Server>();
+
+/**
+ * From now on every response of `server` carries `Connection: close` and its connection is closed
+ * once it is sent (Node's `shouldKeepAlive`), so keep-alive clients go and connect again: Envoy's
+ * drain with `--drain-strategy immediate`. Idempotent.
+ */
+export function closeConnectionsAfterResponse(server: Server): void {
+  if (closingAfterResponse.has(server)) return;
+  closingAfterResponse.add(server);
+  server.prependListener('request', (_req: unknown, res: { shouldKeepAlive: boolean }) => {
+    res.shouldKeepAlive = false;
+  });
+}
+
 /** How often a closing server looks for keep-alive connections that have gone idle. */
 const DRAIN_POLL_MS = 50;
 
@@ -31,7 +46,7 @@ const DRAIN_POLL_MS = 50;
  * Stop accepting; finish what is in flight, then close (issue 17.7). Idle keep-alive sockets are
  * closed at once, and busy ones as soon as their response is done (polled every DRAIN_POLL_MS:
  * Node has no event for a connection going idle); a request that still arrives on one
- * (pipelined) is answered with `Connection: close` (Node's `shouldKeepAlive`). Only what is still
+ * (pipelined) is answered with `Connection: close` (closeConnectionsAfterResponse). Only what is still
  * busy after `graceMs` is cut.
  *
  * "At once" is on the next turn of the event loop, not in the caller's: a connection whose
@@ -42,9 +57,7 @@ const DRAIN_POLL_MS = 50;
 export function closeServer(server: Server, graceMs: number): Promise<void> {
   if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
-    server.prependListener('request', (_req: unknown, res: { shouldKeepAlive: boolean }) => {
-      res.shouldKeepAlive = false;
-    });
+    closeConnectionsAfterResponse(server);
     let cancelPoll = systemClock.schedule(0, function poll() {
       server.closeIdleConnections();
       cancelPoll = systemClock.schedule(DRAIN_POLL_MS, poll);

@@ -156,8 +156,15 @@ export interface AdminApp {
 /** What /metrics serves: a process's Registry, or the `--workers` primary's aggregate of its workers'. */
 export type MetricsText = Pick<Registry, 'contentType' | 'metrics'>;
 
-export function createAdminApp(opts: { control: AdminControl; token: string; registry: MetricsText; dashboard: DashboardFeed }): AdminApp {
-  const { control, registry, dashboard } = opts;
+export function createAdminApp(opts: {
+  control: AdminControl;
+  token: string;
+  registry: MetricsText;
+  dashboard: DashboardFeed;
+  /** Whether the dispatcher is draining before it stops accepting (its shutdown): /healthz then answers 503. */
+  draining?: () => boolean;
+}): AdminApp {
+  const { control, registry, dashboard, draining = () => false } = opts;
   if (opts.token.length < 8) throw new Error('the admin token must be at least 8 characters');
   // Compare digests, so the comparison takes the same time whatever the given token's length.
   const expected = digest(opts.token);
@@ -253,8 +260,10 @@ export function createAdminApp(opts: { control: AdminControl; token: string; reg
   app.get('/auth', requireToken, (_req, res) => {
     res.json({ ok: true });
   });
+  // Readiness for a front balancer: 503 while the dispatcher drains before it stops accepting.
   app.get('/healthz', (_req, res) => {
-    res.json({ ok: true });
+    if (draining()) res.status(503).json({ ok: false, draining: true });
+    else res.json({ ok: true });
   });
   app.get('/metrics', async (_req, res) => {
     res.set('content-type', registry.contentType).send(await registry.metrics());

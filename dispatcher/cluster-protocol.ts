@@ -58,7 +58,9 @@ export interface WorkerCall {
 export type ToWorker =
   | { readonly dispatchlab: 'start'; readonly config: WorkerConfig }
   | { readonly dispatchlab: 'call'; readonly id: number; readonly call: WorkerCall }
-  | { readonly dispatchlab: 'close'; readonly graceMs: number };
+  | { readonly dispatchlab: 'close'; readonly graceMs: number }
+  /** The worker's own shutdown (RunningDispatcher.shutdown): drain, then close, as its settings say. */
+  | { readonly dispatchlab: 'shutdown' };
 
 export type FromWorker =
   /** The worker listens for messages now (one sent before would be lost): send it its config. */

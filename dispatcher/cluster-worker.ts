@@ -7,9 +7,10 @@ import { startDispatcher, type RunningDispatcher } from './dispatcher-service.js
 /**
  * A `--workers` worker (forked by dispatcher/cluster.ts): one dispatcher with its own Balancer on
  * the shared proxy port, no admin port. It does what the primary asks over IPC: apply an admin
- * change, report its backends, status and metrics, drain and exit. Like an nginx worker it ignores
- * SIGINT (a Ctrl-C reaches the whole process group; the primary orders the shutdown), drains and
- * exits on SIGTERM (the primary then starts another), and drains and exits when the primary is gone.
+ * change, report its backends, status and metrics, close or shut down (drain, then close) and exit.
+ * Like an nginx worker it ignores SIGINT (a Ctrl-C reaches the whole process group; the primary
+ * orders the shutdown), shuts down and exits on SIGTERM (the primary then starts another), and
+ * closes and exits when the primary is gone.
  */
 
 function send(msg: FromWorker): void {
@@ -71,19 +72,18 @@ async function start(config: WorkerConfig): Promise<RunningDispatcher> {
 }
 
 let running: Promise<RunningDispatcher> | undefined;
-let exiting = false;
-function drainAndExit(graceMs?: number): void {
-  if (exiting) return;
-  exiting = true;
+/** Stop the dispatcher as `how` says, then exit. A close during a shutdown's drain ends the drain early. */
+function stopAndExit(how: (d: RunningDispatcher) => Promise<void>): void {
   void (running ?? Promise.reject(new Error('not started')))
-    .then((d) => d.close(graceMs))
+    .then(how)
     .catch(() => undefined)
     .finally(() => process.exit(0));
 }
 
 process.on('SIGINT', () => undefined);
-process.on('SIGTERM', () => drainAndExit());
-process.on('disconnect', () => drainAndExit());
+process.on('SIGTERM', () => stopAndExit((d) => d.shutdown()));
+// Without the primary no new connection reaches this worker (the primary accepts them): no drain.
+process.on('disconnect', () => stopAndExit((d) => d.close()));
 process.on('message', (msg: unknown) => {
   if (!isProtocolMessage(msg)) return;
   const m = msg as ToWorker;
@@ -107,7 +107,9 @@ process.on('message', (msg: unknown) => {
         },
       );
   } else if (m.dispatchlab === 'close') {
-    drainAndExit(m.graceMs);
+    stopAndExit((d) => d.close(m.graceMs));
+  } else if (m.dispatchlab === 'shutdown') {
+    stopAndExit((d) => d.shutdown());
   }
 });
 send({ dispatchlab: 'hello' });

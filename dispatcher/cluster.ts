@@ -49,8 +49,13 @@ export interface RunningCluster {
   collectEvents(): Promise<void>;
   /** The workers' CPU time so far, added up (process.cpuUsage() of each). */
   cpuUsage(): Promise<NodeJS.CpuUsage>;
-  /** SIGTERM-like: every worker drains for up to graceMs (default 2 s) and exits, then the admin port closes. Idempotent. */
+  /**
+   * Every worker stops accepting, gives in-flight requests up to graceMs (default: the scenario's
+   * `dispatcher.shutdown.graceMs`) and exits, then the admin port closes. Ends a drain early. Idempotent.
+   */
   close(graceMs?: number): Promise<void>;
+  /** What SIGTERM does: every worker shuts down (RunningDispatcher.shutdown) while the admin `/healthz` says 503, then as close(). Idempotent. */
+  shutdown(): Promise<void>;
 }
 
 /** How long a reply from a worker may take before the admin request fails (a worker busy proxying answers in ms). */
@@ -310,9 +315,11 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
 
   const adminToken = opts.adminToken ?? randomBytes(24).toString('base64url');
   const fleet = opts.fleet === undefined ? undefined : new FleetTracker(opts.fleet.scenario, opts.fleet.source ?? remoteFleetSource(hostMetricsUrls(opts.backends)), systemClock);
+  let draining = false;
   const admin = createAdminApp({
     control,
     token: adminToken,
+    draining: () => draining,
     registry: {
       contentType: own.contentType,
       metrics: async () => {
@@ -337,7 +344,8 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
   });
   const adminServer = http.createServer(admin.app);
 
-  async function stopWorkers(graceMs: number): Promise<void> {
+  /** Send every worker `order` and wait until each exits, killing one still there after `stopMs` and some slack. */
+  async function stopWorkers(order: ToWorker, stopMs: number): Promise<void> {
     closing = true;
     await Promise.all(
       slots.map(
@@ -345,13 +353,12 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
           new Promise<void>((resolve) => {
             const w = slot.worker;
             if (w === undefined || w.isDead()) return resolve();
-            const kill = systemClock.schedule(graceMs + EXIT_SLACK_MS, () => w.process.kill('SIGKILL'));
+            const kill = systemClock.schedule(stopMs + EXIT_SLACK_MS, () => w.process.kill('SIGKILL'));
             w.once('exit', () => {
               kill();
               resolve();
             });
-            const message: ToWorker = { dispatchlab: 'close', graceMs };
-            if (w.isConnected()) w.send(message);
+            if (w.isConnected()) w.send(order);
             else w.process.kill('SIGTERM');
           }),
       ),
@@ -368,11 +375,23 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
     adminUrl = serverUrl(adminBind, await listen(adminServer, opts.adminPort ?? 0, adminBind, 'dispatcher admin'));
   } catch (err) {
     stopCollecting();
-    await stopWorkers(0);
+    await stopWorkers({ dispatchlab: 'close', graceMs: 0 }, 0);
     throw err;
   }
 
+  const { drainMs, graceMs: defaultGraceMs } = opts.settings.shutdown;
   let closed: Promise<void> | undefined;
+  const stop = (order: ToWorker, stopMs: number): Promise<void> => {
+    closed ??= (async () => {
+      admin.closeStreams();
+      // What the workers emitted so far is collected before they drain and go.
+      await collectEvents().catch(() => undefined);
+      stopCollecting();
+      await stopWorkers(order, stopMs);
+      await closeServer(adminServer, 0);
+    })();
+    return closed;
+  };
   return {
     url,
     adminUrl,
@@ -383,16 +402,15 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
       const all = await ask<NodeJS.CpuUsage>('cpu');
       return { user: all.reduce((sum, c) => sum + c.result.user, 0), system: all.reduce((sum, c) => sum + c.result.system, 0) };
     },
-    close(graceMs = 2000) {
-      closed ??= (async () => {
-        admin.closeStreams();
-        // What the workers emitted so far is collected before they drain and go.
-        await collectEvents().catch(() => undefined);
-        stopCollecting();
-        await stopWorkers(graceMs);
-        await closeServer(adminServer, 0);
-      })();
-      return closed;
+    close(graceMs = defaultGraceMs) {
+      const order: ToWorker = { dispatchlab: 'close', graceMs };
+      // During a shutdown's drain the workers are told to close now, which ends their drain.
+      if (draining) for (const s of slots) if (s.worker?.isConnected()) s.worker.send(order);
+      return stop(order, graceMs);
+    },
+    shutdown() {
+      draining = true;
+      return stop({ dispatchlab: 'shutdown' }, drainMs + defaultGraceMs);
     },
   };
 }

@@ -8,7 +8,7 @@ import { fanOut, NO_BACKEND, type RequestEvents } from '../core/request-events.j
 import { createRng, type Rng } from '../core/rng.js';
 import { policyLabel, policyName, policyOptions, type DispatcherSettings, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { BackendId } from '../core/types.js';
-import { closeServer, listen, serverUrl } from '../core/server-lifecycle.js';
+import { closeConnectionsAfterResponse, closeServer, listen, serverUrl } from '../core/server-lifecycle.js';
 import { createPolicy, loadPolicyFiles, policyNames } from '../policies/index.js';
 import { AdminError, createAdminApp, type AdminControl } from './admin-api.js';
 import { Balancer } from './balancer/balancer.js';
@@ -91,8 +91,16 @@ export interface RunningDispatcher {
   readonly control: AdminControl;
   /** The dashboard's rolling window of answers. */
   liveWindow(): LiveWindow;
-  /** Graceful: in-flight requests get up to graceMs (default 2 s) to finish. Idempotent. */
+  /**
+   * Stop accepting now; in-flight requests get up to graceMs (default: the scenario's
+   * `dispatcher.shutdown.graceMs`) to finish. Ends a drain early. Idempotent.
+   */
   close(graceMs?: number): Promise<void>;
+  /**
+   * What SIGTERM does: drain for `dispatcher.shutdown.drainMs` (keep accepting and serving, every
+   * answer with `Connection: close`, the admin `/healthz` 503), then close(). Idempotent.
+   */
+  shutdown(): Promise<void>;
 }
 
 /** The proxy engine of each `dispatcher.engine` name. */
@@ -243,10 +251,12 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   };
   const adminToken = opts.adminToken ?? randomBytes(24).toString('base64url');
   const fleet = opts.fleet === undefined ? undefined : new FleetTracker(opts.fleet.scenario, opts.fleet.source ?? remoteFleetSource(hostMetricsUrls(opts.backends)), clock);
+  let draining = false;
   const admin = createAdminApp({
     control,
     token: adminToken,
     registry: metrics.registry,
+    draining: () => draining,
     dashboard: {
       controls: fleet?.controls,
       frame: async () => ({
@@ -289,6 +299,20 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   checker?.start();
 
   let closing: Promise<void> | undefined;
+  let endDrain = (): void => undefined;
+  let shuttingDown: Promise<void> | undefined;
+  const close = (graceMs = settings.shutdown.graceMs): Promise<void> => {
+    endDrain();
+    closing ??= (async () => {
+      checker?.stop();
+      admin.closeStreams();
+      await Promise.all([closeServer(proxyServer, graceMs), closeServer(adminServer, 0)]);
+      engine.close();
+      for (const queue of Object.values(deadlines)) queue.clear();
+      probeAgent.destroy();
+    })();
+    return closing;
+  };
   return {
     url,
     adminUrl,
@@ -297,16 +321,21 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     registry: metrics.registry,
     control,
     liveWindow: () => live.window(),
-    close(graceMs = 2000) {
-      closing ??= (async () => {
-        checker?.stop();
-        admin.closeStreams();
-        await Promise.all([closeServer(proxyServer, graceMs), closeServer(adminServer, 0)]);
-        engine.close();
-        for (const queue of Object.values(deadlines)) queue.clear();
-        probeAgent.destroy();
-      })();
-      return closing;
+    close,
+    shutdown() {
+      shuttingDown ??=
+        closing ??
+        new Promise<void>((drained) => {
+          draining = true;
+          closeConnectionsAfterResponse(proxyServer);
+          // The health checks go on: what is served during the drain still needs live backends.
+          const cancel = systemClock.schedule(settings.shutdown.drainMs, drained);
+          endDrain = () => {
+            cancel();
+            drained();
+          };
+        }).then(() => close());
+      return shuttingDown;
     },
   };
 }

@@ -168,10 +168,13 @@ class Exchange implements DeadlineOwner {
     this.awaitingHead = false;
     const load = Number(headers['x-vm-load']);
     if (headers['x-vm-load'] !== undefined && Number.isFinite(load)) this.deps.balancer.reportLoad(lease.backend, load);
-    // An answer before the whole upload (an early 413) keeps the connection, even for a client
-    // that asked to close it, while the rest is read and dropped (lingerOn): closing under the
-    // upload would reset the connection, which can destroy the answer before the client reads it.
-    prepareDownstreamHeaders(headers, this.clientClose && this.req.complete);
+    // The connection closes after this answer when the client asked, or when our server will not
+    // keep it (a shutdown's drain: closeConnectionsAfterResponse); the header we write decides,
+    // since Node keeps a connection whose answer says `keep-alive`. An answer before the whole
+    // upload (an early 413) keeps it either way while the rest is read and dropped (lingerOn):
+    // closing under the upload would reset the connection, which can destroy the answer before
+    // the client reads it.
+    prepareDownstreamHeaders(headers, (this.clientClose || !this.res.shouldKeepAlive) && this.req.complete);
     // (Re)issue the session cookie when a sticky policy (re)pinned the session, or the session is new.
     const session = this.deps.balancer.policy.session;
     if (session && this.cookieSession && (lease.repin || this.cookieSession.fresh)) {

@@ -31,22 +31,27 @@ export interface StartUpOptions {
   readonly dispatcher?: Partial<Pick<StartDispatcherOptions, 'healthChecks' | 'sessionSecret' | 'settings' | 'events' | 'onAttemptEnded'>>;
 }
 
-export interface RunningUp<D extends { close(): Promise<void> } = RunningDispatcher> {
+/** What `up` needs of its dispatcher, one (RunningDispatcher) or a cluster of them (RunningCluster). */
+type Stoppable = { close(): Promise<void>; shutdown(): Promise<void> };
+
+export interface RunningUp<D extends Stoppable = RunningDispatcher> {
   readonly dispatcher: D;
   readonly hosts: readonly RunningHost[];
   /** Every host's model, in the scenario's order (those of `hosts` and the ones without replicas). */
   readonly models: readonly HypervisorHost[];
   /** Dispatcher first (no new requests), then the hosts. Idempotent. */
   close(): Promise<void>;
+  /** What SIGTERM does: the dispatcher's shutdown (its drain, then its close), then the hosts. Idempotent with close. */
+  shutdown(): Promise<void>;
 }
 
 /** `start`: how the dispatcher runs (default one in this process; `up --workers N` passes the cluster's). */
 export async function startUp(opts: StartUpOptions): Promise<RunningUp>;
-export async function startUp<D extends { close(): Promise<void> }>(opts: StartUpOptions, start: (o: StartDispatcherOptions) => Promise<D>): Promise<RunningUp<D>>;
+export async function startUp<D extends Stoppable>(opts: StartUpOptions, start: (o: StartDispatcherOptions) => Promise<D>): Promise<RunningUp<D>>;
 export async function startUp(
   opts: StartUpOptions,
-  start: (o: StartDispatcherOptions) => Promise<{ close(): Promise<void> }> = startDispatcher,
-): Promise<RunningUp<{ close(): Promise<void> }>> {
+  start: (o: StartDispatcherOptions) => Promise<Stoppable> = startDispatcher,
+): Promise<RunningUp<Stoppable>> {
   const { scenario } = opts;
   const serving = new Set(replicaVms(scenario).map((vm) => vm.host));
   const hosts: RunningHost[] = [];
@@ -84,17 +89,18 @@ export async function startUp(
       onAttemptEnded: opts.dispatcher?.onAttemptEnded,
     });
     let closing: Promise<void> | undefined;
+    // The replicas serve until the dispatcher is done with them.
+    const thenHosts = (dispatcherStopped: Promise<void>): Promise<void> =>
+      (closing ??= dispatcherStopped.then(async () => {
+        await Promise.all(hosts.map((h) => h.close()));
+        for (const model of idle) model.stop();
+      }));
     return {
       dispatcher,
       hosts,
       models,
-      close() {
-        closing ??= dispatcher.close().then(async () => {
-          await Promise.all(hosts.map((h) => h.close()));
-          for (const model of idle) model.stop();
-        });
-        return closing;
-      },
+      close: () => thenHosts(dispatcher.close()),
+      shutdown: () => thenHosts(dispatcher.shutdown()),
     };
   } catch (err) {
     await Promise.all(hosts.map((h) => h.close(0)));

@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { loadScenario } from '../core/scenario.js';
 import { startDispatcher, type RunningDispatcher } from '../dispatcher/dispatcher-service.js';
 
@@ -21,7 +24,10 @@ import { startDispatcher, type RunningDispatcher } from '../dispatcher/dispatche
  *
  * `--mode shutdown` runs the dispatcher as its own process and sends it SIGTERM halfway through
  * the load: how many requests sent before the signal were answered 2xx, how many sent after it
- * were refused or failed, and how long the process took to exit.
+ * were refused or failed, and how long the process took to exit. The load generator acts as a
+ * front balancer would: it probes the dispatcher's admin /healthz every HEALTH_EVERY_MS and stops
+ * sending once it answers 503 (draining) or not at all. The drain is scenarios/chaos.yaml's
+ * `dispatcher.shutdown.drainMs` unless `--drain <seconds>` (0: none, for the A/B).
  *
  * `--slow-clients N` (any mode) also opens N connections that send a request's headers one byte a
  * second and never finish them: how long the dispatcher lets them live, and whether they get 408.
@@ -44,6 +50,7 @@ const { values } = parseArgs({
     down: { type: 'string', default: '2.5' },
     'slow-clients': { type: 'string', default: '0' },
     'slow-uploads': { type: 'string', default: '0' },
+    drain: { type: 'string' },
   },
 });
 if (!['faults', 'overload', 'shutdown'].includes(values.mode)) throw new Error(`--mode is faults, overload or shutdown, got ${values.mode}`);
@@ -52,6 +59,7 @@ const shutdown = values.mode === 'shutdown';
 const slowClients = Math.min(1000, Number(values['slow-clients']));
 const slowUploads = Math.min(2000, Number(values['slow-uploads']));
 if (slowUploads > 0 && shutdown) throw new Error('--slow-uploads needs the dispatcher in this process: not with --mode shutdown');
+if (values.drain !== undefined && !shutdown) throw new Error('--drain is for --mode shutdown');
 const scenarioFile = values.scenario ?? (overload ? 'scenarios/overload.yaml' : 'scenarios/chaos.yaml');
 const scenario = loadScenario(scenarioFile);
 const arrival = scenario.workload.arrival;
@@ -59,6 +67,18 @@ const durationMs = Math.min(300, Number(values.duration)) * 1000;
 const rateRps = Math.min(2000, Number(values.rate ?? (overload && 'rateRps' in arrival ? arrival.rateRps : 200)));
 const everyMs = Number(values.every) * 1000;
 const downMs = Number(values.down) * 1000;
+/** How often the load generator, as a front balancer, probes the dispatcher's /healthz in --mode shutdown. */
+const HEALTH_EVERY_MS = 100;
+
+/** The scenario file the dispatcher process reads: the given one, or a copy with `--drain`'s drain period. */
+function dispatcherScenarioFile(): string {
+  if (values.drain === undefined) return scenarioFile;
+  const raw = parseYaml(readFileSync(scenarioFile, 'utf8')) as { dispatcher?: { shutdown?: Record<string, unknown> } };
+  const dispatcher = { ...raw.dispatcher, shutdown: { ...raw.dispatcher?.shutdown, drainMs: Number(values.drain) * 1000 } };
+  const file = join(mkdtempSync(join(tmpdir(), 'dispatchlab-chaos-')), 'scenario.json');
+  writeFileSync(file, JSON.stringify({ ...raw, dispatcher }));
+  return file;
+}
 
 /** Median, p99 and max of `ms`, as printed. */
 function quantiles(ms: number[]): string {
@@ -101,10 +121,13 @@ let dispatcherUrl: string;
 let stopDispatcher: () => Promise<void>;
 let dispatcherProcess: ChildProcess | undefined;
 let balancer: RunningDispatcher['balancer'] | undefined;
+let healthUrl: string | undefined;
 if (shutdown) {
   const port = await freePort();
+  const adminPort = await freePort();
+  healthUrl = `http://127.0.0.1:${adminPort}/healthz`;
   const list = backends.map((b) => `${b.id}=${b.url}`).join(',');
-  const args = ['--import', 'tsx', 'cli/main.ts', 'dispatcher', '--scenario', scenarioFile, '--backends', list, '--port', String(port), '--admin-port', String(await freePort())];
+  const args = ['--import', 'tsx', 'cli/main.ts', 'dispatcher', '--scenario', dispatcherScenarioFile(), '--backends', list, '--port', String(port), '--admin-port', String(adminPort)];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, DISPATCHLAB_ADMIN_TOKEN: 'chaos-shutdown-run' } });
   await new Promise((resolve) => child.stdout.once('data', resolve));
   child.stdout.resume();
@@ -140,6 +163,9 @@ let refusedWithRetryAfter = 0;
 /** Shutdown mode: when SIGTERM was sent and when the process exited (ms since the start), and the answers on either side of it. */
 let sigtermAtMs: number | undefined;
 let exitedAtMs: number | undefined;
+/** Shutdown mode: when the generator saw /healthz fail and stopped sending (ms since the start), and the requests it then held back. */
+let movedAwayAtMs: number | undefined;
+let heldBack = 0;
 let outstandingAtSigterm = 0;
 const aroundStop = { before: { sent: 0, ok: 0 }, after: { sent: 0, ok: 0, non2xx: 0, failed: 0 } };
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
@@ -183,9 +209,29 @@ function send(): void {
 
 const startedAt = performance.now();
 const load = setInterval(() => {
-  const due = Math.floor(((performance.now() - startedAt) * rateRps) / 1000) - counts.sent;
-  for (let i = 0; i < due; i++) send();
+  const due = Math.floor(((performance.now() - startedAt) * rateRps) / 1000) - counts.sent - heldBack;
+  if (movedAwayAtMs !== undefined) heldBack += due;
+  else for (let i = 0; i < due; i++) send();
 }, 5);
+// As a front balancer: once the dispatcher's /healthz says 503 (draining) or nothing, send it nothing more.
+let probing = false;
+const probe = setInterval(() => {
+  if (healthUrl === undefined || sigtermAtMs === undefined || movedAwayAtMs !== undefined || probing) return;
+  probing = true;
+  const moveAway = (): void => {
+    movedAwayAtMs ??= performance.now() - startedAt;
+  };
+  const req = http.get(healthUrl, { agent: false, timeout: 1000 }, (res) => {
+    res.resume();
+    if (res.statusCode !== 200) moveAway();
+    probing = false;
+  });
+  req.on('timeout', () => req.destroy());
+  req.on('error', () => {
+    moveAway();
+    probing = false;
+  });
+}, HEALTH_EVERY_MS);
 let turn = 0;
 const chaos = setInterval(() => {
   if (overload || shutdown) return;
@@ -280,6 +326,7 @@ await new Promise((resolve) => setTimeout(resolve, durationMs));
 clearTimeout(uploadStart);
 clearInterval(uploadTrickle);
 clearInterval(load);
+clearInterval(probe);
 clearInterval(chaos);
 clearInterval(trickle);
 clearTimeout(sigterm);
@@ -317,6 +364,7 @@ if (sigtermAtMs !== undefined) {
   process.stdout.write(
     `shutdown: sent before SIGTERM ${before.sent} (${outstandingAtSigterm} of them unanswered at the signal), 2xx ${before.ok}, lost ${before.sent - before.ok}; ` +
       `sent after ${after.sent}: 2xx ${after.ok}, other answers ${after.non2xx}, no answer (refused or closed) ${after.failed}; ` +
+      `/healthz failed ${movedAwayAtMs === undefined ? 'never' : `${(movedAwayAtMs - sigtermAtMs).toFixed(0)} ms after SIGTERM`}, then ${heldBack} not sent; ` +
       `exited ${exitedAtMs === undefined ? 'not within the run' : `${(exitedAtMs - sigtermAtMs).toFixed(0)} ms after SIGTERM`}\n`,
   );
 }

@@ -59,6 +59,14 @@ describe('scenario limits', () => {
     expect(refusal(() => parseScenario({ ...base, dispatcher: { retries: 1000 } }))).toMatch(/dispatcher\.retries/);
   });
 
+  it('the shutdown drain and grace are bounded by 10 minutes, and default to none and 2 s', () => {
+    expect(parseScenario(base).dispatcher.shutdown).toEqual({ drainMs: 0, graceMs: 2000 });
+    expect(parseScenario({ ...base, dispatcher: { shutdown: { drainMs: '10m' } } }).dispatcher.shutdown).toEqual({ drainMs: 600_000, graceMs: 2000 });
+    expect(refusal(() => parseScenario({ ...base, dispatcher: { shutdown: { drainMs: '11m' } } }))).toMatch(/^dispatcher\.shutdown\.drainMs: 660000: expected at most 10 minutes/m);
+    expect(refusal(() => parseScenario({ ...base, dispatcher: { shutdown: { graceMs: '1h' } } }))).toMatch(/^dispatcher\.shutdown\.graceMs/m);
+    expect(refusal(() => parseScenario({ ...base, dispatcher: { shutdown: { drainMs: -1 } } }))).toMatch(/^dispatcher\.shutdown\.drainMs/m);
+  });
+
   it('a scenario file larger than the cap is refused before it is read', () => {
     const dir = mkdtempSync(join(tmpdir(), 'scenario-limits-'));
     const file = join(dir, 'big.yaml');

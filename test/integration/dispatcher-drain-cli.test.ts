@@ -1,0 +1,181 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import http, { type ServerResponse } from 'node:http';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+
+/**
+ * SIGTERM to `dispatchlab dispatcher` as a real process, alone and with `--workers 2` (every
+ * worker drains), and to `dispatchlab up`: the admin /healthz turns 503 at once; the proxy port keeps accepting and
+ * answering, each answer with `Connection: close` (a kept-alive connection is answered, then
+ * closed); SIGINT then ends the drain: the port refuses, the request held in flight is still
+ * answered, and every process exits 0. test/fixtures/dispatcher-drain.yaml drains for five
+ * minutes, so no check races the drain's end; every wait is bounded, none is timed.
+ */
+
+const WAIT_MS = 30_000;
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function refused(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(port), hostname);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+interface Reply {
+  readonly status: number;
+  readonly connection: string | undefined;
+  readonly body: string;
+  readonly reusedSocket: boolean;
+  readonly socketClosed: Promise<void>;
+}
+
+function get(url: string, agent: http.Agent | false): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent }, (res) => {
+      const socketClosed = new Promise<void>((done) => (res.socket.destroyed ? done() : res.socket.once('close', () => done())));
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body, reusedSocket: req.reusedSocket, socketClosed }));
+    });
+    req.on('error', reject);
+  });
+}
+
+let backend: TestServer;
+const held: ServerResponse[] = [];
+const started: ChildProcess[] = [];
+
+beforeAll(async () => {
+  backend = await startTestServer((req, res) => {
+    if (req.url === '/hold') held.push(res);
+    else res.end('served');
+  });
+});
+
+afterAll(async () => {
+  for (const res of held.splice(0)) res.end();
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await backend.close();
+});
+
+interface Cli {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly adminUrl: string;
+  /** Every process of the command: its workers', or its own. */
+  readonly pids: number[];
+  stderr(): string;
+  readonly exited: Promise<number | null>;
+}
+
+/** Run `dispatchlab <args>`; resolves once its banner has printed the line `ready`. */
+async function startCommand(args: readonly string[], ready: RegExp): Promise<Cli> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { env: { ...process.env, DISPATCHLAB_ADMIN_TOKEN: 'drain-test-token' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await waitFor(`the banner (stderr: ${err})`, () => ready.test(out) || child.exitCode !== null);
+  return {
+    child,
+    url: /^dispatcher (\S+)/m.exec(out)?.[1] ?? '',
+    adminUrl: /^admin\s+(\S+)/m.exec(out)?.[1] ?? '',
+    pids: (/workers: pids ([\d ]+)\)/.exec(out)?.[1] ?? String(child.pid)).split(' ').map(Number),
+    stderr: () => err,
+    exited,
+  };
+}
+
+/**
+ * SIGTERM, then what the drain must show: /healthz 503 at once; a kept-alive connection's next
+ * answer says close (a worker drains once the primary's word reaches it: ask until it does) and
+ * the connection closes; new connections are accepted and answered with close by every worker.
+ * Every answer is a 200 (with `body`, when given: a replica's answer carries its timings).
+ */
+async function drains(cli: Cli, agent: http.Agent, workers: number, body?: string): Promise<void> {
+  const served = (a: Reply): boolean => a.status === 200 && (body === undefined || a.body === body);
+  cli.child.kill('SIGTERM');
+  await waitFor('the shutdown to start', () => /SIGTERM, shutting down/.test(cli.stderr()));
+  const health = await fetch(`${cli.adminUrl}/healthz`);
+  expect(health.status).toBe(503);
+  expect(await health.json()).toEqual({ ok: false, draining: true });
+
+  const answers: Reply[] = [];
+  await waitFor('a kept-alive connection answered with close', async () => {
+    answers.push(await get(`${cli.url}/`, agent));
+    return answers[answers.length - 1].connection === 'close';
+  });
+  expect(answers.every((a) => served(a) && a.reusedSocket)).toBe(true);
+  await answers[answers.length - 1].socketClosed;
+  const fresh: Reply[] = [];
+  await waitFor('every worker answering with close', async () => {
+    fresh.push(await get(`${cli.url}/`, false));
+    return fresh.slice(-2 * workers).filter((a) => a.connection === 'close').length === 2 * workers;
+  });
+  expect(fresh.every(served)).toBe(true);
+  expect((await fetch(`${cli.adminUrl}/healthz`)).status).toBe(503);
+}
+
+describe.each([1, 2])('dispatchlab dispatcher --workers %i: SIGTERM drains', (workers) => {
+  it('accepts and answers with Connection: close while /healthz says 503; SIGINT closes; in-flight finishes; exit 0', { timeout: 120_000 }, async () => {
+    const cli = await startCommand(
+      ['dispatcher', '--scenario', 'test/fixtures/dispatcher-drain.yaml', '--backends', `b1=${backend.url}`, '--port', '0', '--admin-port', '0', '--workers', String(workers)],
+      /^backend\s+b1 /m,
+    );
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    expect(await get(`${cli.url}/`, agent)).toMatchObject({ status: 200, connection: 'keep-alive' });
+    const inFlight = get(`${cli.url}/hold`, false);
+    await waitFor('the request held', () => held.length === 1);
+
+    await drains(cli, agent, workers, 'served');
+
+    cli.child.kill('SIGINT');
+    await waitFor('the proxy port to refuse', () => refused(cli.url));
+    for (const res of held.splice(0)) res.end('finished');
+    expect(await inFlight).toMatchObject({ status: 200, body: 'finished' });
+    expect(await cli.exited).toBe(0);
+    for (const pid of cli.pids) await waitFor(`process ${pid} to exit`, () => !alive(pid));
+    agent.destroy();
+  });
+});
+
+describe('dispatchlab up: SIGTERM drains the dispatcher while the hosts serve', () => {
+  it('answers from the replica with Connection: close while /healthz says 503; SIGINT closes; exit 0', { timeout: 120_000 }, async () => {
+    const cli = await startCommand(['up', '--scenario', 'test/fixtures/dispatcher-drain.yaml', '--port', '0', '--admin-port', '0'], /^replica\s+r1 /m);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    expect(await get(`${cli.url}/`, agent)).toMatchObject({ status: 200, connection: 'keep-alive' });
+
+    await drains(cli, agent, 1);
+
+    cli.child.kill('SIGINT');
+    await waitFor('the proxy port to refuse', () => refused(cli.url));
+    expect(await cli.exited).toBe(0);
+    agent.destroy();
+  });
+});
