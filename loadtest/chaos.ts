@@ -69,6 +69,17 @@ const durationMs = Math.min(300, Number(values.duration)) * 1000;
 const rateRps = Math.min(2000, Number(values.rate ?? (overload && 'rateRps' in arrival ? arrival.rateRps : 200)));
 const everyMs = Number(values.every) * 1000;
 const downMs = Number(values.down) * 1000;
+if (!shutdown) {
+  // Checked before anything starts. A slow client holds three descriptors here: its socket, the
+  // dispatcher's side of it and the upstream one. A slow upload, whose client is in its own
+  // process, holds the other two (the child, with the same soft limit, one). The soft limit is
+  // what Node was started with.
+  const softLimit = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+  const descriptorsNeeded = 2 * slowUploads + 3 * slowClients + 1000;
+  if (softLimit !== undefined && descriptorsNeeded > Number(softLimit)) {
+    throw new Error(`${slowUploads + slowClients} slow connections need about ${descriptorsNeeded} file descriptors; the soft limit is ${softLimit}: raise it with ulimit -n (within ulimit -Hn)`);
+  }
+}
 
 /** Median, p99 and max of `ms`, as printed. */
 function quantiles(ms: number[]): string {
@@ -126,14 +137,6 @@ if (shutdown) {
     child.kill('SIGKILL');
   };
 } else {
-  // A slow client holds three descriptors here: its socket, the dispatcher's side of it and the
-  // upstream one. A slow upload, whose client is in its own process, holds the other two (the
-  // child, with the same soft limit, one). The soft limit is what Node was started with.
-  const softLimit = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
-  const descriptorsNeeded = 2 * slowUploads + 3 * slowClients + 1000;
-  if (softLimit !== undefined && descriptorsNeeded > Number(softLimit)) {
-    throw new Error(`${slowUploads + slowClients} slow connections need about ${descriptorsNeeded} file descriptors; the soft limit is ${softLimit}: raise it with ulimit -n (within ulimit -Hn)`);
-  }
   const dispatcher = await startDispatcher({ settings: scenario.dispatcher, backends, policy: scenario.policies[0], seed: scenario.seed });
   dispatcherUrl = dispatcher.url;
   stopDispatcher = () => dispatcher.close(0);
