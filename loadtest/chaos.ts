@@ -4,10 +4,12 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { loadScenario } from '../core/scenario.js';
 import { startDispatcher, type RunningDispatcher } from '../dispatcher/dispatcher-service.js';
+import { forkSlowUploads, type SlowUploadsChild } from './slow-uploads.js';
 
 /**
  * `npm run chaos`: RELIABILITY.md's fault battery in one bounded run on 127.0.0.1. Four host
@@ -34,10 +36,15 @@ import { startDispatcher, type RunningDispatcher } from '../dispatcher/dispatche
  *
  * `--slow-uploads N` (not with --mode shutdown) splits the run in two halves: a baseline of GETs
  * alone, then the same GETs beside N connections that POST a declared body at one byte a second,
- * half a small one (8 KiB, read before routing) and half a large one (1 MiB, streamed). One that
- * the dispatcher ends is replaced at once, so N stay open. Prints the GETs' median and p99 in
- * each half, the Balancer's outlier ejections and consecutive failures (the target: none), and
- * how the slow uploads ended (408 / other / still open at the end).
+ * half a small one (8 KiB, read before routing) and half a large one (1 MiB, streamed). The
+ * uploads run in a child process of their own (slow-uploads.ts), so their sockets and timers
+ * cost this process, the dispatcher's, nothing. Their opens are spread over --upload-spread
+ * seconds (1 by default), and one that the dispatcher ends is re-opened as soon as that pace
+ * allows (slow-upload-pacing.ts), so about N stay open without opening or re-opening together;
+ * `--upload-spread 0` opens and re-opens them all at once, to measure what that burst costs the
+ * dispatcher. Prints the GETs' median and p99 in each half, this process's event-loop delay in
+ * each half, the Balancer's outlier ejections and consecutive failures (the target: none), how
+ * the slow uploads ended (408 / other / still open at the end) and how many were open on average.
  */
 
 const { values } = parseArgs({
@@ -51,6 +58,7 @@ const { values } = parseArgs({
     'slow-clients': { type: 'string', default: '0' },
     'slow-uploads': { type: 'string', default: '0' },
     drain: { type: 'string' },
+    'upload-spread': { type: 'string', default: '1' },
   },
 });
 if (!['faults', 'overload', 'shutdown'].includes(values.mode)) throw new Error(`--mode is faults, overload or shutdown, got ${values.mode}`);
@@ -60,6 +68,8 @@ const slowClients = Math.min(1000, Number(values['slow-clients']));
 const slowUploads = Math.min(2000, Number(values['slow-uploads']));
 if (slowUploads > 0 && shutdown) throw new Error('--slow-uploads needs the dispatcher in this process: not with --mode shutdown');
 if (values.drain !== undefined && !shutdown) throw new Error('--drain is for --mode shutdown');
+const uploadSpreadMs = Number(values['upload-spread']) * 1000;
+if (!(uploadSpreadMs >= 0 && uploadSpreadMs <= 60_000)) throw new Error(`--upload-spread is 0 to 60 seconds, got ${values['upload-spread']}`);
 const scenarioFile = values.scenario ?? (overload ? 'scenarios/overload.yaml' : 'scenarios/chaos.yaml');
 const scenario = loadScenario(scenarioFile);
 const arrival = scenario.workload.arrival;
@@ -78,6 +88,18 @@ function dispatcherScenarioFile(): string {
   const file = join(mkdtempSync(join(tmpdir(), 'dispatchlab-chaos-')), 'scenario.json');
   writeFileSync(file, JSON.stringify({ ...raw, dispatcher }));
   return file;
+}
+
+if (!shutdown) {
+  // Checked before anything starts. A slow client holds three descriptors here: its socket, the
+  // dispatcher's side of it and the upstream one. A slow upload, whose client is in its own
+  // process, holds the other two (the child, with the same soft limit, one). The soft limit is
+  // what Node was started with.
+  const softLimit = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+  const descriptorsNeeded = 2 * slowUploads + 3 * slowClients + 1000;
+  if (softLimit !== undefined && descriptorsNeeded > Number(softLimit)) {
+    throw new Error(`${slowUploads + slowClients} slow connections need about ${descriptorsNeeded} file descriptors; the soft limit is ${softLimit}: raise it with ulimit -n (within ulimit -Hn)`);
+  }
 }
 
 /** Median, p99 and max of `ms`, as printed. */
@@ -113,6 +135,8 @@ function spawnHost(host: Host): Promise<void> {
   return new Promise((resolve) => child.stdout!.once('data', () => resolve()));
 }
 
+/** The slow uploads' own process, forked (and its start-up paid) before anything else starts. */
+const uploaders: SlowUploadsChild | undefined = slowUploads > 0 ? await forkSlowUploads() : undefined;
 const hosts: Host[] = await Promise.all(scenario.hosts.map(async (h) => ({ name: h.name, port: await freePort(), state: 'up' as const })));
 await Promise.all(hosts.map(spawnHost));
 const backends = hosts.map((h, i) => ({ id: scenario.vms[i].name, url: `http://127.0.0.1:${h.port}` }));
@@ -137,12 +161,6 @@ if (shutdown) {
     child.kill('SIGKILL');
   };
 } else {
-  // Each slow upload holds up to three descriptors here: the client's socket, the dispatcher's
-  // side of it and (a large body) the upstream one; the soft limit is what Node was started with.
-  const softLimit = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
-  if (softLimit !== undefined && 3 * (slowUploads + slowClients) + 1000 > Number(softLimit)) {
-    throw new Error(`${slowUploads + slowClients} slow connections need about ${3 * (slowUploads + slowClients) + 1000} file descriptors; the soft limit is ${softLimit}: raise it with ulimit -n (within ulimit -Hn)`);
-  }
   const dispatcher = await startDispatcher({ settings: scenario.dispatcher, backends, policy: scenario.policies[0], seed: scenario.seed });
   dispatcherUrl = dispatcher.url;
   stopDispatcher = () => dispatcher.close(0);
@@ -206,6 +224,16 @@ function send(): void {
   req.on('timeout', () => req.destroy());
   req.on('error', () => done(undefined));
 }
+
+/** This process's event-loop delay (the dispatcher's, and the GETs' client's) in each half. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+const loopDelayByPhase = { baseline: '', slowUploads: '' };
+const takeLoopDelay = (): string => {
+  const text = `p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)}  max ${(loopDelay.max / 1e6).toFixed(0)}`;
+  loopDelay.reset();
+  return text;
+};
+loopDelay.enable();
 
 const startedAt = performance.now();
 const load = setInterval(() => {
@@ -287,46 +315,35 @@ const trickle = setInterval(() => {
   for (const socket of slowSockets) if (!socket.destroyed && socket.writable) socket.write('x');
 }, 1000);
 
-/** Slow uploads: a declared body sent one byte a second; each one the dispatcher ends is replaced. */
+/** Slow uploads, in their own process: a declared body sent one byte a second; each one the dispatcher ends is replaced. */
 const SLOW_UPLOAD_BYTES = { small: 8 * 1024, large: 1024 * 1024 };
-const uploadEnds = { answered408: 0, answeredOther: 0, closedUnanswered: 0 };
-const uploadSockets = new Set<net.Socket>();
-let uploadsOpened = 0;
-let uploadsStopped = false;
-function openSlowUpload(size: 'small' | 'large'): void {
-  uploadsOpened++;
-  let answer = '';
-  const socket = net.connect(Number(dispatcherPort), '127.0.0.1', () =>
-    socket.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: ${SLOW_UPLOAD_BYTES[size]}\r\n\r\n`),
-  );
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => (answer += chunk));
-  socket.on('error', () => undefined);
-  socket.on('close', () => {
-    uploadSockets.delete(socket);
-    if (uploadsStopped) return;
-    if (answer.startsWith('HTTP/1.1 408')) uploadEnds.answered408++;
-    else if (answer !== '') uploadEnds.answeredOther++;
-    else uploadEnds.closedUnanswered++;
-    openSlowUpload(size);
-  });
-  uploadSockets.add(socket);
-}
 const uploadStart = setTimeout(() => {
-  if (slowUploads === 0) return;
+  if (!uploaders) return;
   slowUploadsFromMs = performance.now() - startedAt;
-  process.stdout.write(`${(slowUploadsFromMs / 1000).toFixed(1)}s ${slowUploads} slow uploads start\n`);
-  for (let i = 0; i < slowUploads; i++) openSlowUpload(i % 2 === 0 ? 'small' : 'large');
+  loopDelayByPhase.baseline = takeLoopDelay();
+  process.stdout.write(`${(slowUploadsFromMs / 1000).toFixed(1)}s ${slowUploads} slow uploads start, spread over ${uploadSpreadMs} ms\n`);
+  uploaders.start({
+    port: Number(dispatcherPort),
+    slots: slowUploads,
+    smallBytes: SLOW_UPLOAD_BYTES.small,
+    largeBytes: SLOW_UPLOAD_BYTES.large,
+    byteEveryMs: 1000,
+    openIntervalMs: uploadSpreadMs / slowUploads,
+    // Bounded by itself too, should this process die before it stops them.
+    maxRunMs: durationMs / 2 + 30_000,
+  });
 }, durationMs / 2);
-const uploadTrickle = setInterval(() => {
-  for (const socket of uploadSockets) if (!socket.destroyed && socket.writable && !socket.connecting) socket.write('x');
-}, 1000);
 
 await new Promise((resolve) => setTimeout(resolve, durationMs));
 clearTimeout(uploadStart);
-clearInterval(uploadTrickle);
 clearInterval(load);
 clearInterval(probe);
+loopDelayByPhase.slowUploads = takeLoopDelay();
+loopDelay.disable();
+const uploadReport = await uploaders?.stop(10_000).catch((err: unknown) => {
+  process.stderr.write(`slow uploads: ${err instanceof Error ? err.message : String(err)}\n`);
+  return undefined;
+});
 clearInterval(chaos);
 clearInterval(trickle);
 clearTimeout(sigterm);
@@ -337,9 +354,6 @@ for (const h of hosts) {
   h.child?.kill('SIGKILL');
 }
 for (const socket of slowSockets) socket.destroy();
-uploadsStopped = true;
-const uploadsStillOpen = uploadSockets.size;
-for (const socket of uploadSockets) socket.destroy();
 const balancerAtEnd = balancer && { ejections: balancer.stats().ejections, consecutiveFailures: balancer.backends().map((b) => `${b.id} ${b.consecutiveFailures}`).join(', ') };
 await stopDispatcher();
 agent.destroy();
@@ -350,12 +364,14 @@ if (slowClients > 0) {
       `answered 408 ${slow.filter((c) => c.answer.startsWith('HTTP/1.1 408')).length}, still open at the end ${slowClients - slowLives.length}\n`,
   );
 }
-if (slowUploads > 0) {
+if (uploadReport) {
   process.stdout.write(
-    `slow uploads ${slowUploads} at a time (half 8 KiB, half 1 MiB, 1 byte/s), ${uploadsOpened} opened in all: ` +
-      `ended 408 ${uploadEnds.answered408}, other answer ${uploadEnds.answeredOther}, closed unanswered ${uploadEnds.closedUnanswered}, still open at the end ${uploadsStillOpen}\n` +
+    `slow uploads ${slowUploads} at a time (half 8 KiB, half 1 MiB, 1 byte/s), ${uploadReport.opened} opened in all: ` +
+      `ended 408 ${uploadReport.answered408}, other answer ${uploadReport.answeredOther}, closed unanswered ${uploadReport.closedUnanswered}, ` +
+      `still open at the end ${uploadReport.stillOpen}, open on average in the second half ${uploadReport.averageOpen.toFixed(0)}\n` +
       `GET 2xx ms, baseline (first half, no slow uploads): ${quantiles(okMsByPhase.baseline)}\n` +
-      `GET 2xx ms, beside the slow uploads (second half):  ${quantiles(okMsByPhase.slowUploads)}\n`,
+      `GET 2xx ms, beside the slow uploads (second half):  ${quantiles(okMsByPhase.slowUploads)}\n` +
+      `event-loop delay ms of the dispatcher's process, baseline: ${loopDelayByPhase.baseline}  beside the slow uploads: ${loopDelayByPhase.slowUploads}\n`,
   );
 }
 if (balancerAtEnd) process.stdout.write(`outlier ejections ${balancerAtEnd.ejections}  consecutive failures at the end: ${balancerAtEnd.consecutiveFailures}\n`);

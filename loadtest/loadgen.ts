@@ -1,23 +1,15 @@
 import { fork } from 'node:child_process';
-import { dirname, extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { childEntry } from './child-entry.js';
 import type { LoadHooks, LoadPlan, LoadResult } from './load-plan.js';
 import type { FromChild, ToChild } from './loadgen-messages.js';
 
 /**
  * Runs a load plan in a child process (loadgen-process), so the generator and the system under
- * test never share an event loop. Works from the build (dist/*.js) and from source under tsx or
- * vitest (*.ts: the child is started with `--import tsx`).
+ * test never share an event loop (child-entry.ts: from the build or from source).
  */
 
 export interface ChildLoadResult extends LoadResult {
   readonly pid: number;
-}
-
-function childEntry(): { file: string; execArgv: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  const ext = extname(here);
-  return { file: join(dirname(here), `loadgen-process${ext}`), execArgv: ext === '.ts' ? ['--import', 'tsx'] : [] };
 }
 
 /** Rejected with this when the caller's signal aborts the run (the child is killed). */
@@ -26,7 +18,7 @@ export class LoadAborted extends Error {
 }
 
 export function runLoadInChild(plan: LoadPlan, hooks: LoadHooks = {}, signal?: AbortSignal): Promise<ChildLoadResult> {
-  const { file, execArgv } = childEntry();
+  const { file, execArgv } = childEntry('loadgen-process');
   const child = fork(file, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
   const pid = child.pid ?? -1;
   const tell = (msg: ToChild): void => void child.send(msg);

@@ -16,6 +16,15 @@ import type { Millis } from '../../core/types.js';
  * Finished deadlines behind a waiting one are swept out whenever the arrays have doubled since
  * the last sweep: otherwise one slow request holds every deadline added after it until it ends or
  * times out (on a simulated heavy-tailed workload, millions of them: issue 19).
+ *
+ * One timer callback ends at most EXPIRIES_PER_TURN deadlines; the rest due are left to a timer
+ * armed for now, which on the live clock runs after the event loop has polled for I/O, as
+ * HAProxy's scheduler runs at most `tune.runqueue-depth` tasks between polls. Deadlines come due
+ * together when their requests came together (550 slow uploads opened at once all end 408 at
+ * once): each ending of a streamed upload costs about a millisecond (its upstream connection is
+ * closed, its 408 written), and ending all of them in one turn held every other request for half a
+ * second (RELIABILITY.md, "Shutdown and slow clients"). On the virtual clock the rest run at the
+ * same instant, so the simulator's timeouts are unchanged.
  */
 export interface DeadlineOwner {
   /** Is this owner still waiting on the deadline it added as `generation`? */
@@ -26,6 +35,9 @@ export interface DeadlineOwner {
 
 /** Compact the arrays once this many entries at their head are spent; sweep them from this length on. */
 const COMPACT_AT = 1024;
+
+/** Deadlines ended in one timer callback at most, so I/O runs between batches of a burst (about 16 ms each at ~1 ms an upload). */
+export const EXPIRIES_PER_TURN = 16;
 
 export class DeadlineQueue {
   private owners: Array<DeadlineOwner | undefined> = [];
@@ -72,11 +84,14 @@ export class DeadlineQueue {
   private expire(): void {
     this.armed = false;
     const now = this.clock.now();
-    while (this.head < this.owners.length && this.dueAtMs[this.head] <= now) {
+    let ended = 0;
+    while (this.head < this.owners.length && this.dueAtMs[this.head] <= now && ended < EXPIRIES_PER_TURN) {
       const owner = this.owners[this.head] as DeadlineOwner;
       const generation = this.generations[this.head];
       this.owners[this.head++] = undefined;
-      if (owner.awaits(this, generation)) owner.deadlinePassed(this, generation);
+      if (!owner.awaits(this, generation)) continue;
+      owner.deadlinePassed(this, generation);
+      ended++;
     }
     this.dropSpentHead();
     if (this.size > 0 && !this.armed) this.arm();

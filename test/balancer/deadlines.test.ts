@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../core/virtual-clock.js';
-import { DeadlineQueue, type DeadlineOwner } from '../../dispatcher/balancer/deadlines.js';
+import type { Clock } from '../../core/clock.js';
+import { DeadlineQueue, EXPIRIES_PER_TURN, type DeadlineOwner } from '../../dispatcher/balancer/deadlines.js';
 
 class Owner implements DeadlineOwner {
   generation = 0;
@@ -69,5 +70,58 @@ describe('DeadlineQueue', () => {
     // Only each owner's last deadline still waited.
     expect(owners.every((o) => o.passed.length === 1 && o.passed[0][0] === o.generation)).toBe(true);
     expect(q.size).toBe(0);
+  });
+
+  it('ends at most EXPIRIES_PER_TURN deadlines per timer callback and re-arms for now, so I/O runs between batches of a burst', () => {
+    // A clock whose one timer fires only when told: each fire() is one turn of the event loop.
+    let nowMs = 0;
+    let armedForMs: number | undefined;
+    let fire = (): void => undefined;
+    const clock: Clock = {
+      now: () => nowMs,
+      schedule: () => () => undefined,
+      timer: (fn) => {
+        fire = fn;
+        return { set: (delayMs) => (armedForMs = nowMs + Math.max(0, delayMs)), clear: () => (armedForMs = undefined) };
+      },
+    };
+    const q = new DeadlineQueue(clock, 100);
+    const passed: number[] = [];
+    const owners = Array.from({ length: 3 * EXPIRIES_PER_TURN + 6 }, (_, i) => ({
+      waits: i % 3 !== 0, // every third finished before its deadline: it costs no ending
+      awaits(): boolean {
+        return this.waits;
+      },
+      deadlinePassed(): void {
+        passed.push(i);
+      },
+    }));
+    for (const owner of owners) q.add(owner, 0);
+    const waiting = owners.flatMap((o, i) => (o.waits ? [i] : []));
+    expect(waiting).toHaveLength(2 * EXPIRIES_PER_TURN + 4);
+    expect(armedForMs).toBe(100);
+
+    nowMs = 100;
+    const perTurn: number[] = [];
+    while (armedForMs !== undefined && armedForMs <= nowMs && perTurn.length < 10) {
+      armedForMs = undefined;
+      const before = passed.length;
+      fire();
+      perTurn.push(passed.length - before);
+      // Whatever was left due is armed for now, not later.
+      if (passed.length < waiting.length) expect(armedForMs).toBe(nowMs);
+    }
+    expect(perTurn).toEqual([EXPIRIES_PER_TURN, EXPIRIES_PER_TURN, 4]);
+    expect(passed).toEqual(waiting);
+    expect(q.size).toBe(0);
+  });
+
+  it('ends a burst of deadlines due together at their one instant on the virtual clock', () => {
+    const clock = new VirtualClock();
+    const q = new DeadlineQueue(clock, 2000);
+    const owners = Array.from({ length: 10 * EXPIRIES_PER_TURN }, () => new Owner(clock));
+    for (const owner of owners) q.add(owner, 0);
+    clock.runUntilIdle();
+    expect(owners.map((o) => o.passed)).toEqual(owners.map(() => [[0, 2000]]));
   });
 });

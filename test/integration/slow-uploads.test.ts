@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROXY_ENGINES, ScenarioSchema } from '../../core/scenario.js';
+import { EXPIRIES_PER_TURN } from '../../dispatcher/balancer/deadlines.js';
 import type { AttemptOutcome } from '../../dispatcher/balancer/types.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 import { startTestServer } from '../helpers/test-server.js';
@@ -10,10 +11,12 @@ import { until } from './dispatcher-helpers.js';
 // POSTing declared bodies a byte at a time, small ones (read before routing) and large ones
 // (streamed), beside normal GETs: every GET answered, every slow upload ended 408, and no
 // backend charged or ejected for them, even with an outlier detector that ejects on one failure.
+// Each size's uploads are opened together, more than one timer turn ends (EXPIRIES_PER_TURN): the
+// deadlines left for the next turns end too.
 
 const SMALL_BYTES = 8 * 1024;
 const LARGE_BYTES = 1024 * 1024;
-const PER_SIZE = 15;
+const PER_SIZE = 2 * EXPIRIES_PER_TURN;
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
