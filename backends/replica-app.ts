@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import express, { type Express, type Request, type Response } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { unescape } from 'node:querystring';
 import type { Rng } from '../core/rng.js';
 import { lingerOn } from '../core/server-lifecycle.js';
 import type { RequestClass } from '../core/scenario.js';
@@ -19,6 +19,12 @@ import type { HypervisorHost, JobTiming, VmPort, VmSnapshot } from './hypervisor
  * so its requests simply wait (the model holds them); a crashed VM refuses, so its connections are
  * destroyed and the dispatcher sees a connection error. /healthz answers 503 in all three states so
  * health checks route around the VM before requests time out on it.
+ *
+ * A plain node:http request listener, not an express app: every replica of a host shares the
+ * process's one event loop with the dispatcher (`up`, `compare`), so what the HTTP side spends per
+ * request is time outside the model in every live answer (BENCHMARKS.md, "Replica HTTP side").
+ * Three fixed routes and a JSON answer need no router; what express did for them (route matching,
+ * reading the query, HEAD) is kept, to the letter, by ownRoute, parseTarget and requestIndex.
  */
 
 export interface ReplicaAppOptions {
@@ -52,50 +58,60 @@ export interface ReplicaResponse {
   readonly bodySha256?: string;
 }
 
-export function createReplicaApp(opts: ReplicaAppOptions): Express {
+export function createReplicaApp(opts: ReplicaAppOptions): RequestListener {
   const { host, vm, metrics } = opts;
   // Resolved once: every request submits to this VM and reads its load.
   const port = host.port(vm);
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
-
-  app.get('/healthz', (_req, res) => {
-    const status = host.status(vm);
-    res.status(status === 'running' ? 200 : 503).json({ vm, host: host.name, status });
-  });
-  app.get('/load', (_req, res) => {
-    res.json(vmSnapshot(host, vm));
-  });
-  app.get('/metrics', async (_req, res) => {
-    const text = await metrics.registry.metrics();
-    res.type(metrics.registry.contentType).send(text);
-  });
-  app.use((req, res) => {
-    void serveRequest(opts, port, req, res);
-  });
-  return app;
+  const answerOwn = async (route: OwnRoute, res: ServerResponse): Promise<void> => {
+    switch (route) {
+      case '/healthz': {
+        const status = host.status(vm);
+        sendJson(res, status === 'running' ? 200 : 503, { vm, host: host.name, status });
+        return;
+      }
+      case '/load':
+        sendJson(res, 200, vmSnapshot(host, vm));
+        return;
+      case '/metrics': {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, ['Content-Type', metrics.registry.contentType, 'Content-Length', String(Buffer.byteLength(text))]);
+        res.end(text);
+      }
+    }
+  };
+  return (req, res) => {
+    const target = parseTarget(req.url ?? '/');
+    const route = req.method === 'GET' || req.method === 'HEAD' ? ownRoute(target.path) : undefined;
+    if (route === undefined) {
+      void serveRequest(opts, port, target, req, res);
+      return;
+    }
+    // A failing scrape (a metric's collect() that throws) answers 500; the server stays up.
+    answerOwn(route, res).catch((err: unknown) => {
+      sendJson(res, 500, { error: err instanceof Error ? err.message : String(err), vm });
+    });
+  };
 }
 
-async function serveRequest(opts: ReplicaAppOptions, port: VmPort, req: Request, res: Response): Promise<void> {
+async function serveRequest(opts: ReplicaAppOptions, port: VmPort, target: RequestTarget, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { vm } = opts;
-  const cls = classify(opts.classes, req.path);
+  const cls = classify(opts.classes, target.path);
   if (cls === undefined) {
-    res.status(404).json({ error: `no request class matches ${req.path}`, vm });
+    sendJson(res, 404, { error: `no request class matches ${target.path}`, vm });
     return;
   }
   const body = await readBody(req, opts.maxBodyBytes, cls.bodyDigest);
   if (body === 'too-large') {
     // Answered before the whole body: drop the rest rather than reset the connection under the
     // 413 (through the dispatcher, the reset turned it into a 502 charged to this replica: 17.6).
-    res.status(413).json({ error: `request body exceeds ${opts.maxBodyBytes} bytes`, vm });
+    sendJson(res, 413, { error: `request body exceeds ${opts.maxBodyBytes} bytes`, vm });
     lingerOn(req);
     return;
   }
   if (body === 'aborted' || res.destroyed) return;
 
   let finished = false;
-  const index = requestIndex(req.query.n);
+  const index = requestIndex(target.query);
   const cost = index === undefined ? drawCost(cls, opts.rng) : opts.costs.of(cls, index);
   const job = port.submit(cost, (result) => {
     finished = true;
@@ -106,10 +122,7 @@ async function serveRequest(opts: ReplicaAppOptions, port: VmPort, req: Request,
     }
     opts.metrics.observeCompletion(result.timing);
     if (res.destroyed) return;
-    res
-      .set('X-Served-By', vm)
-      .set('X-VM-Load', String(port.load()))
-      .json(responseBody(result.timing, cls.name, body));
+    sendJson(res, 200, responseBody(result.timing, cls.name, body), ['X-Served-By', vm, 'X-VM-Load', String(port.load())]);
   });
   // The client went away before the model finished: stop spending simulated CPU on it.
   res.on('close', () => {
@@ -117,10 +130,72 @@ async function serveRequest(opts: ReplicaAppOptions, port: VmPort, req: Request,
   });
 }
 
-/** The generated request's index (`?n=I`, an integer >= 0), or undefined. */
-function requestIndex(n: unknown): number | undefined {
-  if (typeof n !== 'string' || !/^\d{1,15}$/.test(n)) return undefined;
-  return Number(n);
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Answer `body` as JSON, after `headers` (name, value, name, value, ...); HEAD gets the headers only (Node drops the body). */
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: readonly string[] = []): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, [...headers, 'Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(text))]);
+  res.end(text);
+}
+
+/** The replica's own routes, answered to GET and HEAD; any other method on them is a request like any other path. */
+type OwnRoute = '/healthz' | '/load' | '/metrics';
+const OWN_ROUTES: ReadonlySet<string> = new Set<OwnRoute>(['/healthz', '/load', '/metrics']);
+
+/** The own route `path` names, matched as express matched it: in any letter case, with or without one trailing slash. */
+export function ownRoute(path: string): OwnRoute | undefined {
+  const bare = (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
+  return OWN_ROUTES.has(bare) ? (bare as OwnRoute) : undefined;
+}
+
+export interface RequestTarget {
+  /** As the client sent it (not decoded, not normalised): what request classes' routes match. */
+  readonly path: string;
+  /** After the `?`, without the fragment; '' when there is none. */
+  readonly query: string;
+}
+
+/**
+ * The path and query of a request target, read as express read them (parseurl, then url.parse):
+ * origin form as is; absolute form (`http://host/p?q`, what a client talking to a proxy sends)
+ * without its scheme and authority, and `/` when it names no path; a fragment dropped.
+ */
+export function parseTarget(url: string): RequestTarget {
+  let start = 0;
+  if (url.charCodeAt(0) !== SLASH) {
+    const authority = /^[a-z][a-z\d+.-]*:\/\/[^/?#]*/i.exec(url);
+    if (authority !== null) start = authority[0].length;
+  }
+  const hash = url.indexOf('#', start);
+  const end = hash < 0 ? url.length : hash;
+  const question = url.indexOf('?', start);
+  const pathEnd = question < 0 || question > end ? end : question;
+  const path = start > 0 && pathEnd === start ? '/' : url.slice(start, pathEnd);
+  return { path, query: pathEnd < end ? url.slice(pathEnd + 1, end) : '' };
+}
+
+const SLASH = 0x2f;
+
+/**
+ * The generated request's index from the query (`n=I`, an integer >= 0 of up to 15 digits), or
+ * undefined. It reads the query as express's parser (node:querystring) did, for `n` alone: a key
+ * or value with `%` escapes or `+` is decoded; an `n` given twice is a list there, so no index.
+ */
+export function requestIndex(query: string): number | undefined {
+  if (query === '') return undefined;
+  let value: string | undefined;
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    if (decodeQueryPart(eq < 0 ? pair : pair.slice(0, eq)) !== 'n') continue;
+    if (value !== undefined) return undefined;
+    value = eq < 0 ? '' : decodeQueryPart(pair.slice(eq + 1));
+  }
+  return value !== undefined && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
+}
+
+function decodeQueryPart(text: string): string {
+  return text.includes('%') || text.includes('+') ? unescape(text.replaceAll('+', ' ')) : text;
 }
 
 function responseBody(timing: JobTiming, className: string, body: BodyDigest): ReplicaResponse {

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
+import { Gauge } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../core/clock.js';
-import { RequestCosts } from '../../core/workload.js';
+import { drawCost, RequestCosts } from '../../core/workload.js';
 import { createRng } from '../../core/rng.js';
 import { parseScenario } from '../../core/scenario.js';
 import { createHostMetrics } from '../../backends/host-metrics.js';
@@ -228,5 +229,102 @@ describe('replica app', () => {
     await failed;
     await expect.poll(() => fake.cancelled.length, { timeout: 30_000 }).toBe(before + 1);
     expect(fake.running).toBe(0);
+  });
+});
+
+/** What express did for the app and node:http does not do by itself: HEAD, route matching, the query, errors. */
+describe('replica app without express', () => {
+  const costScenario = parseScenario({
+    name: 'replica-costs',
+    hosts: [{ name: 'host-x', cores: 1, memoryMb: 1024 }],
+    vms: [{ name: 'vm-1', host: 'host-x', memoryMb: 512 }],
+    workload: { classes: [{ name: 'exp', share: 1, route: '/exp', cpuMs: 2, service: 'exponential' }] },
+  });
+  const [exp] = costScenario.workload.classes;
+  const SEED = 5;
+  let costHost: StandInHost;
+  let costServer: TestServer;
+  let costBase: string;
+  let brokenServer: TestServer;
+
+  beforeAll(async () => {
+    costHost = new StandInHost();
+    const replica = (metrics = createHostMetrics(costHost)) =>
+      createReplicaApp({ host: costHost, vm: 'vm-1', classes: costScenario.workload.classes, costs: new RequestCosts(SEED), rng: createRng(SEED), metrics, maxBodyBytes: MAX_BODY_BYTES });
+    costServer = await startTestServer(replica());
+    costBase = costServer.url;
+    const broken = createHostMetrics(costHost);
+    new Gauge({
+      name: 'dispatchlab_test_broken',
+      help: 'A metric whose collect() fails.',
+      registers: [broken.registry],
+      collect() {
+        throw new Error('collect failed');
+      },
+    });
+    brokenServer = await startTestServer(replica(broken));
+  });
+
+  afterAll(async () => {
+    await costServer.close();
+    await brokenServer.close();
+  });
+
+  it('costs request n as the simulator does, and a request without one index from the VM own stream', async () => {
+    const serviceMs = async (path: string): Promise<number> => (await getJson<ReplicaResponse>(`${costBase}${path}`)).json.serviceMs;
+    const costs = new RequestCosts(SEED);
+    const own = createRng(SEED);
+    expect(await serviceMs('/exp?n=3')).toBe(costs.of(exp, 3).cpuMs);
+    expect(await serviceMs('/exp/item?x=1&n=11&s=2')).toBe(costs.of(exp, 11).cpuMs);
+    expect(await serviceMs('/exp?n=%33')).toBe(costs.of(exp, 3).cpuMs);
+    // No index, in the order they arrive: the stream's next draws.
+    for (const path of ['/exp', '/exp?n=3&n=3', '/exp?n=-1', '/exp?n=1.5']) {
+      expect(await serviceMs(path), path).toBe(drawCost(exp, own).cpuMs);
+    }
+    expect(costs.of(exp, 3).cpuMs).not.toBe(costs.of(exp, 11).cpuMs);
+  });
+
+  it('answers HEAD with the headers of GET and no body, on its own routes and on requests', async () => {
+    const get = await http(`${costBase}/healthz`);
+    const head = await http(`${costBase}/healthz`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(head.headers['content-length']).toBe(String(Buffer.byteLength(get.text)));
+    expect(head.text).toBe('');
+    const request = await http(`${costBase}/exp?n=1`, { method: 'HEAD' });
+    expect(request.status).toBe(200);
+    expect(request.headers['x-served-by']).toBe('vm-1');
+    expect(Number(request.headers['content-length'])).toBeGreaterThan(0);
+    expect(request.text).toBe('');
+  });
+
+  it('matches its own routes in any case and with a trailing slash, for GET and HEAD only', async () => {
+    expect((await getJson<{ status: string }>(`${costBase}/HEALTHZ`)).json.status).toBe('running');
+    expect((await getJson<{ vm: string }>(`${costBase}/load/`)).json.vm).toBe('vm-1');
+    // Another method on an own route is a request; no class routes /healthz.
+    const posted = await http(`${costBase}/healthz`, { method: 'POST' });
+    expect(posted.status).toBe(404);
+    expect(posted.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(posted.text)).toEqual({ error: 'no request class matches /healthz', vm: 'vm-1' });
+  });
+
+  it('routes an absolute-form request target by its path', async () => {
+    const { port } = new URL(costBase);
+    const socket = connect(Number(port), '127.0.0.1');
+    let data = '';
+    socket.setEncoding('utf8');
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('data', (chunk: string) => (data += chunk));
+    socket.write(`GET http://replica.example/exp?n=4 HTTP/1.1\r\nHost: replica.example\r\nConnection: close\r\n\r\n`);
+    await closed;
+    expect(data).toMatch(/^HTTP\/1\.1 200 /);
+    expect(JSON.parse(data.slice(data.indexOf('\r\n\r\n') + 4))).toMatchObject({ class: 'exp', serviceMs: new RequestCosts(SEED).of(exp, 4).cpuMs });
+  });
+
+  it('answers 500 when a scrape fails, and keeps serving', async () => {
+    const scrape = await http(`${brokenServer.url}/metrics`);
+    expect(scrape.status).toBe(500);
+    expect(JSON.parse(scrape.text)).toEqual({ error: 'collect failed', vm: 'vm-1' });
+    expect((await http(`${brokenServer.url}/healthz`)).status).toBe(200);
   });
 });
