@@ -42,7 +42,9 @@ import { forkSlowUploads, type SlowUploadsChild } from './slow-uploads.js';
  * seconds (1 by default), and one that the dispatcher ends is re-opened as soon as that pace
  * allows (slow-upload-pacing.ts), so about N stay open without opening or re-opening together;
  * `--upload-spread 0` opens and re-opens them all at once, to measure what that burst costs the
- * dispatcher. Prints the GETs' median and p99 in each half, this process's event-loop delay in
+ * dispatcher. Prints the GETs' median and p99 in each half (the second half's without the GETs
+ * sent while the uploads were being opened, which get a line of their own: the target is about
+ * slow clients being connected, and a crowd connecting at once is another load), this process's event-loop delay in
  * each half, the Balancer's outlier ejections and consecutive failures (the target: none), how
  * the slow uploads ended (408 / other / still open at the end) and how many were open on average.
  */
@@ -174,8 +176,10 @@ const lostByCode = new Map<string, number>();
 /** Answer times (ms) of the 2xx and of the 503s, and how many 503s said when to come back. */
 const okMs: number[] = [];
 /** With --slow-uploads: the 2xx answer times of GETs sent before the slow uploads began, and after. */
-const okMsByPhase = { baseline: [] as number[], slowUploads: [] as number[] };
+const okMsByPhase = { baseline: [] as number[], opening: [] as number[], slowUploads: [] as number[] };
 let slowUploadsFromMs: number | undefined;
+/** When the last of the slow uploads has been opened: GETs sent before it are the opening's, not the steady state's. */
+let allUploadsOpenFromMs: number | undefined;
 const refusedMs: number[] = [];
 let refusedWithRetryAfter = 0;
 /** Shutdown mode: when SIGTERM was sent and when the process exited (ms since the start), and the answers on either side of it. */
@@ -193,7 +197,8 @@ function send(): void {
   outstanding++;
   const healthyAtSend = anyHealthy();
   const sentAt = performance.now();
-  const phase = slowUploadsFromMs === undefined ? okMsByPhase.baseline : okMsByPhase.slowUploads;
+  const phase =
+    slowUploadsFromMs === undefined ? okMsByPhase.baseline : sentAt - startedAt < (allUploadsOpenFromMs ?? 0) ? okMsByPhase.opening : okMsByPhase.slowUploads;
   const side = sigtermAtMs === undefined ? aroundStop.before : aroundStop.after;
   side.sent++;
   const done = (status: number | undefined): void => {
@@ -320,6 +325,7 @@ const SLOW_UPLOAD_BYTES = { small: 8 * 1024, large: 1024 * 1024 };
 const uploadStart = setTimeout(() => {
   if (!uploaders) return;
   slowUploadsFromMs = performance.now() - startedAt;
+  allUploadsOpenFromMs = slowUploadsFromMs + uploadSpreadMs;
   loopDelayByPhase.baseline = takeLoopDelay();
   process.stdout.write(`${(slowUploadsFromMs / 1000).toFixed(1)}s ${slowUploads} slow uploads start, spread over ${uploadSpreadMs} ms\n`);
   uploaders.start({
@@ -370,7 +376,8 @@ if (uploadReport) {
       `ended 408 ${uploadReport.answered408}, other answer ${uploadReport.answeredOther}, closed unanswered ${uploadReport.closedUnanswered}, ` +
       `still open at the end ${uploadReport.stillOpen}, open on average in the second half ${uploadReport.averageOpen.toFixed(0)}\n` +
       `GET 2xx ms, baseline (first half, no slow uploads): ${quantiles(okMsByPhase.baseline)}\n` +
-      `GET 2xx ms, beside the slow uploads (second half):  ${quantiles(okMsByPhase.slowUploads)}\n` +
+      `GET 2xx ms, while the slow uploads were being opened (${uploadSpreadMs} ms): ${quantiles(okMsByPhase.opening)}\n` +
+      `GET 2xx ms, beside the slow uploads (the rest of the second half):  ${quantiles(okMsByPhase.slowUploads)}\n` +
       `event-loop delay ms of the dispatcher's process, baseline: ${loopDelayByPhase.baseline}  beside the slow uploads: ${loopDelayByPhase.slowUploads}\n`,
   );
 }
