@@ -168,7 +168,8 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
   const arrival = opts.rateRps !== undefined ? { rateRps: opts.rateRps } : opts.connections !== undefined ? { connections: opts.connections } : scenario.workload.arrival;
   const simulated = simulate(
     { ...scenario, workload: { ...scenario.workload, arrival }, warmup: warmupMs },
-    { policies: policies.slice(0, runs.length), durationMs: warmupMs + measureMs, dispatchers: workers },
+    // Measured as the live generator measured: the warm-up drained, the window started empty.
+    { policies: policies.slice(0, runs.length), durationMs: warmupMs + measureMs, dispatchers: workers, drainAfterWarmup: true },
   );
 
   return {

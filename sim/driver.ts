@@ -80,6 +80,15 @@ export interface DriverOptions {
   readonly deadlines: { readonly upstream: DeadlineQueue; readonly total: DeadlineQueue };
   /** `dispatcher.clientAddress: socket`: every generated request has the generator's address as its client key. */
   readonly socketClients: boolean;
+  /**
+   * Open loop: run the window as `compare`'s live generator does (loadtest/open-loop.ts): the
+   * arrival that falls at or past the warm-up's end is not sent, nothing arrives until every
+   * warm-up request is answered, and the window then starts from an empty fleet with a fresh gap
+   * and lasts `stopAtMs - warmupMs`. Without it the window follows the warm-up at once.
+   */
+  readonly drainAfterWarmup?: boolean;
+  /** With drainAfterWarmup: the measured window starts now, the drain being over. */
+  readonly onWindowStart?: (atMs: Millis) => void;
 }
 
 type Event = Admission | JobResult;
@@ -153,13 +162,37 @@ export class SimDriver {
   /** When the next open-loop request arrives; Infinity in the closed loop and once issuing stopped. */
   private nextArrivalAtMs: Millis = Infinity;
   private readonly free: SimRequest[] = [];
+  /** When the measured window starts; moved to the drain's end with drainAfterWarmup. */
+  windowStartMs: Millis;
+  /** Stop issuing at this time: opts.stopAtMs, moved by as much as the window start was. */
+  private stopAtMs: Millis;
+  /** drainAfterWarmup, before the warm-up's end; once it is past, windowStartMs is Infinity until the drain is over. */
+  private drainPending = false;
 
-  constructor(private readonly opts: DriverOptions) {}
+  /** Whether this run's window starts after a drain (drainAfterWarmup, open loop, with a warm-up). */
+  get drains(): boolean {
+    return this.opts.drainAfterWarmup === true && this.opts.workload.openLoop && this.opts.warmupMs > 0;
+  }
+
+  constructor(private readonly opts: DriverOptions) {
+    this.windowStartMs = opts.warmupMs;
+    this.stopAtMs = opts.stopAtMs;
+  }
 
   start(): void {
     const w = this.opts.workload;
+    this.drainPending = this.drains;
     if (w.openLoop) this.nextArrivalAtMs = this.opts.clock.now() + Math.max(0, w.nextGapMs());
     else for (let c = 0; c < w.connections; c++) this.issue(c);
+  }
+
+  /** The warm-up has drained: the window starts now, empty, with a fresh gap (loadtest/open-loop.ts's phase()). */
+  private startDrainedWindow(): void {
+    const now = this.opts.clock.now();
+    this.windowStartMs = now;
+    this.stopAtMs = now + (this.opts.stopAtMs - this.opts.warmupMs);
+    this.opts.onWindowStart?.(now);
+    this.nextArrivalAtMs = now + Math.max(0, this.opts.workload.nextGapMs());
   }
 
   private stopIssuing(): void {
@@ -171,7 +204,7 @@ export class SimDriver {
   /** May another request start now? Stops issuing once the window or the count is reached. */
   private mayIssue(): boolean {
     if (!this.issuing) return false;
-    if (this.opts.clock.now() >= this.opts.stopAtMs || this.measuredIssued >= this.opts.measuredLimit) {
+    if (this.opts.clock.now() >= this.stopAtMs || this.measuredIssued >= this.opts.measuredLimit) {
       this.stopIssuing();
       return false;
     }
@@ -182,6 +215,14 @@ export class SimDriver {
     const clock = this.opts.clock;
     clock.runUntil(this.nextArrivalAtMs);
     this.arrivals++;
+    if (this.drainPending && clock.now() >= this.opts.warmupMs) {
+      // The warm-up's last gap ran past its end: that arrival is not sent (live draws it too).
+      this.nextArrivalAtMs = Infinity;
+      this.drainPending = false;
+      this.windowStartMs = Infinity;
+      if (this.outstanding === 0) this.startDrainedWindow();
+      return;
+    }
     if (!this.mayIssue()) {
       this.nextArrivalAtMs = Infinity;
       return;
@@ -197,7 +238,7 @@ export class SimDriver {
     const index = this.issued++;
     const session = w.nextSession(connection);
     const cls = w.nextClass();
-    if (now >= opts.warmupMs) this.measuredIssued++;
+    if (now >= this.windowStartMs) this.measuredIssued++;
     const dispatcher = (connection < 0 ? index : connection) % opts.balancers.length;
     const req = this.free.pop() ?? new SimRequest(this);
     req.session = session;
@@ -335,6 +376,7 @@ export class SimDriver {
     this.outstanding--;
     this.opts.events.answered(req.arrivedAt, backend, code, this.opts.clock.now() - req.arrivedAt);
     req.generation++;
+    if (this.outstanding === 0 && this.windowStartMs === Infinity) this.startDrainedWindow();
     return req.connection;
   }
 

@@ -61,6 +61,13 @@ export interface SimulateOptions {
   readonly onPolicyError?: (message: string) => void;
   /** Hears every attempt as it ends, as StartDispatcherOptions.onAttemptEnded does live. */
   readonly onAttemptEnded?: BalancerObserver['onAttemptEnded'];
+  /**
+   * Open loop: measure as `compare` does live, the warm-up drained before the window starts from
+   * an empty fleet (DriverOptions.drainAfterWarmup); the window lasts duration - warmup either way.
+   * `compare` sets it for its simulated baseline; `simulate` measures the steady state that follows
+   * the warm-up, which the queueing-theory baselines describe.
+   */
+  readonly drainAfterWarmup?: boolean;
 }
 
 /** The simulator's health probe: a VM answers while it runs (not suspended, migrating or crashed). */
@@ -120,8 +127,10 @@ export function runPolicy(
     opts.requests !== undefined && workload.openLoop ? (opts.requests * 1000) / workload.rateRps : (opts.durationMs ?? scenario.duration) - warmupMs;
   const stats = new RunStats(replicas, warmupMs, timelineBucketMs(warmupMs + expectedWindowMs));
   const sticky = policies[0].sticky === true;
+  // The window's start: the warm-up's end, or (drainAfterWarmup) the end of its drain.
+  let windowStartMs = warmupMs;
   const onSticky = (hit: boolean): void => {
-    if (clock.now() < warmupMs) return;
+    if (clock.now() < windowStartMs) return;
     if (hit) stats.stickyHits++;
     else stats.stickyMisses++;
   };
@@ -152,12 +161,18 @@ export function runPolicy(
       upstream: new DeadlineQueue(clock, scenario.dispatcher.timeouts.upstreamMs),
       total: new DeadlineQueue(clock, scenario.dispatcher.timeouts.totalMs),
     },
+    drainAfterWarmup: opts.drainAfterWarmup,
+    onWindowStart: (atMs) => startWindow(atMs),
   });
 
   let cpuAtWarmup = fleetCpuCounters(fleet);
-  clock.schedule(warmupMs, () => {
+  function startWindow(atMs: Millis): void {
+    windowStartMs = atMs;
+    stats.events.startWindow(atMs);
     cpuAtWarmup = fleetCpuCounters(fleet);
-  });
+  }
+  if (driver.drains) stats.events.startWindow(Infinity);
+  else clock.schedule(warmupMs, () => startWindow(warmupMs));
   for (const checker of checkers) checker.start();
   fleet.start();
   opts.atStart?.(fleet, clock);
@@ -171,7 +186,7 @@ export function runPolicy(
     label: policyLabel(spec),
     sticky,
     // Issuing stops at the first arrival at or past the end; the window itself ends at the end.
-    measuredWindowMs: Math.max(0, Math.min(driver.stoppedAtMs, stopAtMs) - warmupMs),
+    measuredWindowMs: Math.max(0, Math.min(driver.stoppedAtMs, windowStartMs + (stopAtMs - warmupMs)) - windowStartMs),
     cpuAtWarmup,
     cpuAtEnd,
   });

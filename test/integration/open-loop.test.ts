@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseScenario } from '../../core/scenario.js';
 import type { OpenLoopPlan } from '../../loadtest/load-plan.js';
 import { runOpenLoop } from '../../loadtest/open-loop.js';
+import { simulate } from '../../sim/simulation.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
@@ -197,6 +198,27 @@ describe('runLoadInChild', () => {
   it('reports a failure in the child as a rejection', async () => {
     const { runLoadInChild } = await import('../../loadtest/loadgen.js');
     await expect(runLoadInChild({ ...plan(), url: 'not a url' })).rejects.toThrow(/load generator: Invalid URL/);
+  });
+
+  it("measures the window simulate's drainAfterWarmup does: the same arrivals, the warm-up's drained first", async () => {
+    delayMs = 1;
+    const result = await runOpenLoop(plan({ warmupMs: 300, durationMs: 400 }));
+    const same = parseScenario({
+      name: 't',
+      seed: 1,
+      hosts: [{ name: 'h', cores: 1, memoryMb: 1024 }],
+      vms: [{ name: 'web', host: 'h' }],
+      workload: { sessions: 5, classes: scenario.workload.classes, arrival: { rateRps: 200 } },
+      policies: ['round-robin'],
+      warmup: '300ms',
+      duration: '700ms',
+    });
+    const simulated = simulate(same, { drainAfterWarmup: true });
+    const run = simulated.runs[0];
+    expect(result.requests).toBeGreaterThan(40);
+    expect(run.requests).toBe(result.requests);
+    // Its window starts once the warm-up's requests are answered, after the warm-up's end.
+    expect(run.timelineWarmupMs).toBeGreaterThan(300);
   });
 
   it('counts arrivals it sent late when its event loop stalls, and how late', async () => {
