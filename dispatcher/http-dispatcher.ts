@@ -225,8 +225,8 @@ class Exchange implements DeadlineOwner {
 
   /**
    * The client is still sending the rest of a body that filled the buffer (request-body.ts) and
-   * we wait on it: the body is incomplete and
-   * flowing (a backend that stopped reading would have paused it, through the pipe's backpressure).
+   * we wait on it: the body is incomplete and flowing (a backend that stopped reading would have
+   * paused it, through the pipe's backpressure).
    */
   private uploadStalledByClient(): boolean {
     return !this.req.complete && this.req.readableFlowing === true;
