@@ -232,9 +232,9 @@ const DispatcherSchema = z.strictObject({
       headersTimeoutMs: positiveDuration.default(10_000),
       requestTimeoutMs: positiveDuration.default(120_000),
       /**
-       * A small body (at most SMALL_BODY_BYTES, declared by Content-Length) is read whole before
-       * a backend is chosen, within this time from the end of the headers; past it the client
-       * gets 408 and no backend is involved.
+       * A request's body is read until it ends or SMALL_BODY_BYTES of it are buffered before a
+       * backend is chosen (dispatcher/request-body.ts), within this time from the end of the
+       * headers; past it the client gets 408 and no backend is involved.
        */
       bodyTimeoutMs: positiveDuration.default(10_000),
     })

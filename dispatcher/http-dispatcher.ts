@@ -9,9 +9,9 @@ import { isBackendFailure } from './balancer/outlier.js';
 import { refusalStatus, type Admission, type AttemptOutcome, type Lease, type RequestInfo, type Ticket } from './balancer/types.js';
 import { prepareDownstreamHeaders, prepareUpstreamHeaders } from './forward-headers.js';
 import type { ForwardHandle, ProxyEngine } from './proxy-engine.js';
-import { isSmallBody, readSmallBody } from './request-body.js';
+import { bufferBody, type BufferedBody } from './request-body.js';
 import { guardRequest } from './request-guard.js';
-import { originPath, readRequestInfo, type ParsedRequest } from './request-info.js';
+import { hasBody, originPath, readRequestInfo, type ParsedRequest } from './request-info.js';
 import type { SessionSigner } from './session-cookie.js';
 
 /**
@@ -41,7 +41,8 @@ export interface HttpDispatcherDeps {
   /**
    * The upstream timeout (each attempt, to its response head) and the total timeout (from
    * arrival), kept as the simulator keeps them (balancer/deadlines.ts): either answers 504. The
-   * client's deadline to send a small body before it is routed (request-body.ts): 408.
+   * client's deadline to send its body, or the buffer's worth of it, before it is routed
+   * (request-body.ts): 408.
    */
   readonly deadlines: { readonly upstream: DeadlineQueue; readonly total: DeadlineQueue; readonly body: DeadlineQueue };
   readonly events: RequestEvents;
@@ -85,8 +86,8 @@ class Exchange implements DeadlineOwner {
     private readonly res: ServerResponse,
     private readonly cookieSession: ParsedRequest['cookieSession'],
     private readonly clientClose: boolean,
-    /** The request's body when it was read before routing (request-body.ts). */
-    private readonly body: Buffer | undefined,
+    /** The request's body as read before routing (request-body.ts), when it has one. */
+    private readonly body: BufferedBody | undefined,
   ) {
     this.arrivedAt = deps.clock.now();
   }
@@ -223,8 +224,9 @@ class Exchange implements DeadlineOwner {
   }
 
   /**
-   * The client is still sending a streamed body and we wait on it: the body is incomplete and
-   * flowing (a backend that stopped reading would have paused it, through the pipe's backpressure).
+   * The client is still sending the rest of a body that filled the buffer (request-body.ts) and
+   * we wait on it: the body is incomplete and flowing (a backend that stopped reading would have
+   * paused it, through the pipe's backpressure).
    */
   private uploadStalledByClient(): boolean {
     return !this.req.complete && this.req.readableFlowing === true;
@@ -295,12 +297,12 @@ export function createProxyHandler(deps: HttpDispatcherDeps): (req: IncomingMess
     req.url = path;
     const { info, cookieSession } = readRequestInfo(req, path, deps.balancer.policy.session, deps.signer, deps.clientAddress);
     const { clientClose } = prepareUpstreamHeaders(req);
-    const route = (body?: Buffer): void => new Exchange(deps, req, res, cookieSession, clientClose, body).start(info);
-    if (!isSmallBody(req)) {
+    const route = (body?: BufferedBody): void => new Exchange(deps, req, res, cookieSession, clientClose, body).start(info);
+    if (!hasBody(req)) {
       route();
       return;
     }
-    readSmallBody(req, deps.deadlines.body, route, (why) => {
+    bufferBody(req, deps.deadlines.body, route, (why) => {
       // The client's fault either way: answered (or recorded) without a backend.
       if (why === 'timeout') sendJson(res, 408, { error: 'the request body did not arrive in time' }, { connection: 'close' });
       answeredUnrouted(deps, why === 'timeout' ? '408' : CLIENT_CLOSED);

@@ -1,12 +1,12 @@
 import http from 'node:http';
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { LookupFunction, Socket } from 'node:net';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { parse as parseUrl, type Url } from 'node:url';
 import httpProxy from 'http-proxy';
 import webOutgoing from 'http-proxy/lib/http-proxy/passes/web-outgoing.js';
 import type { AttemptOutcome } from './balancer/types.js';
-import { hasBody } from './request-info.js';
+import { bodyStream, type BufferedBody } from './request-body.js';
 
 /**
  * The proxied hot path's engine, behind a narrow seam (docs/dispatcher.md, "The HTTP side"):
@@ -58,10 +58,11 @@ export interface ForwardHandle {
 export interface ProxyEngine {
   /**
    * Send `req` to `target` (origin only: its path is ignored) and stream the answer into `res`.
-   * `body`: the request's body when the dispatcher has already read it (small bodies,
-   * request-body.ts); else the engine streams it from `req`.
+   * `body`: the request's body as the dispatcher read it before routing (request-body.ts), whole,
+   * or its head with the rest still to be streamed from `req` (bodyStream); undefined when the
+   * request has none.
    */
-  forward(req: IncomingMessage, res: ServerResponse, target: URL, hooks: ForwardHooks, body?: Buffer): ForwardHandle;
+  forward(req: IncomingMessage, res: ServerResponse, target: URL, hooks: ForwardHooks, body?: BufferedBody): ForwardHandle;
   /** Close pooled upstream connections. */
   close(): void;
 }
@@ -178,6 +179,15 @@ class Attempt extends EngineAttempt {
 /** http-proxy's own response passes (status, headers, HTTP/1.0 framing), in its order. */
 const WEB_OUTGOING = Object.values(webOutgoing);
 
+/**
+ * The body http-proxy pipes upstream. A client's broken upload is an error of this stream too;
+ * http-proxy hears of it from `req` itself (its own 'error' listener there), and nothing else
+ * listens here, so the copy is dropped rather than left to crash the process.
+ */
+function upload(req: IncomingMessage, body: BufferedBody): Readable {
+  return bodyStream(req, body).on('error', () => undefined);
+}
+
 const ATTEMPT = Symbol('dispatchlab.attempt');
 type WithAttempt = IncomingMessage & { [ATTEMPT]?: Attempt };
 
@@ -223,10 +233,10 @@ export function createHttpProxyEngine(opts: ProxyEngineOptions): ProxyEngine {
 
   return {
     forward(req, res, target, hooks, body) {
-      const attempt = new Attempt(hooks, res, hasBody(req));
+      const attempt = new Attempt(hooks, res, body !== undefined);
       (req as WithAttempt)[ATTEMPT] = attempt;
-      // http-proxy pipes `buffer` instead of req when given: the body the dispatcher already read.
-      const buffer = body === undefined ? {} : { buffer: Readable.from([body]) };
+      // http-proxy pipes `buffer` instead of req when given: the buffered body, and any rest after it.
+      const buffer = body === undefined ? {} : { buffer: upload(req, body) };
       proxy.web(req, res, { target: parsedTarget(target), ...buffer }, (err) => attempt.fail(err as NodeJS.ErrnoException));
       return attempt;
     },

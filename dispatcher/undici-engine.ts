@@ -1,8 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough, type Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { EngineAttempt, NOT_CONNECTED, type ForwardHooks, type ProxyEngine, type ProxyEngineOptions } from './proxy-engine.js';
-import { hasBody } from './request-info.js';
+import { bodyStream } from './request-body.js';
 
 /**
  * The default proxy engine: undici 7 (issue 12). One `Pool` per backend origin, and each attempt
@@ -101,20 +100,6 @@ class UndiciAttempt extends EngineAttempt implements Dispatcher.DispatchHandler 
   }
 }
 
-/**
- * The streamed body undici reads: `req` piped into a PassThrough. Undici destroys its body stream
- * when a dispatch ends before the body was all sent (an early answer, a reset); destroying `req`
- * itself would stall the client's connection (nothing would read the rest of its upload). This
- * way only the PassThrough goes, `req` is unpiped, and the dispatcher drops the rest (lingerOn).
- */
-function streamedBody(req: IncomingMessage): Readable {
-  const body = new PassThrough();
-  req.pipe(body);
-  // The client's broken upload reaches undici as a body error.
-  req.once('error', (err) => body.destroy(err));
-  return body;
-}
-
 /** Request headers undici frames itself and refuses to be given (hop-by-hop ones are gone already). */
 function upstreamHeaders(req: IncomingMessage, host: string): IncomingHttpHeaders {
   // Host names the backend (as http-proxy's changeOrigin): a forged one cannot steer the request.
@@ -157,15 +142,15 @@ export function createUndiciEngine(opts: ProxyEngineOptions): ProxyEngine {
 
   return {
     forward(req, res, target, hooks, body) {
-      const withBody = hasBody(req);
-      const attempt = new UndiciAttempt(req, res, hooks, withBody);
+      const attempt = new UndiciAttempt(req, res, hooks, body !== undefined);
       const { pool, host } = upstreamOf(target);
       pool.dispatch(
         {
           path: req.url ?? '/',
           method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
           headers: upstreamHeaders(req, host),
-          body: body ?? (withBody ? streamedBody(req) : null),
+          // A whole body as the Buffer it is (undici frames it with its length), else head then rest.
+          body: body === undefined ? null : body.rest ? bodyStream(req, body) : body.head,
         },
         attempt,
       );

@@ -36,7 +36,7 @@ import { forkSlowUploads, type SlowUploadsChild } from './slow-uploads.js';
  *
  * `--slow-uploads N` (not with --mode shutdown) splits the run in two halves: a baseline of GETs
  * alone, then the same GETs beside N connections that POST a declared body at one byte a second,
- * half a small one (8 KiB, read before routing) and half a large one (1 MiB, streamed). The
+ * half a small one (8 KiB) and half a large one (1 MiB, past the 64 KiB buffered before routing). The
  * uploads run in a child process of their own (slow-uploads.ts), so their sockets and timers
  * cost this process, the dispatcher's, nothing. Their opens are spread over --upload-spread
  * seconds (1 by default), and one that the dispatcher ends is re-opened as soon as that pace
@@ -95,7 +95,8 @@ function dispatcherScenarioFile(): string {
 if (!shutdown) {
   // Checked before anything starts. A slow client holds three descriptors here: its socket, the
   // dispatcher's side of it and the upstream one. A slow upload, whose client is in its own
-  // process, holds the other two (the child, with the same soft limit, one). The soft limit is
+  // process, holds the dispatcher's side, and an upstream one once its body fills the buffer read
+  // before routing: two are counted (the child, with the same soft limit, one). The soft limit is
   // what Node was started with.
   const softLimit = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
   const descriptorsNeeded = 2 * slowUploads + 3 * slowClients + 1000;
