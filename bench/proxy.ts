@@ -13,7 +13,8 @@ import { cpuPerRequestUs, median, pairedRatio, parseWrk, processTree, statCpuTic
 
 /**
  * `npm run bench:proxy [-- --quick] [--engine NAME] [--workers N] [--print-only]`: the dispatcher's
- * data path beside nginx and HAProxy, in one run on one machine (issue 12;
+ * data path beside nginx, HAProxy and a bare node:http + undici proxy (bench/bare-proxy.ts, the
+ * floor Node itself sets), in one run on one machine (issue 12;
  * /work/shared/notes/proxy-side-by-side-16core.md is the same measurement on 16 cores).
  *
  * - Every proxy is pinned to the last CPU (`taskset`), where nothing else of the bench runs; the
@@ -183,7 +184,7 @@ function versionOf(cmd: string, args: string[]): string {
 
 interface Target {
   readonly label: string;
-  readonly kind: 'nginx' | 'haproxy' | 'dispatchlab';
+  readonly kind: 'nginx' | 'haproxy' | 'bare' | 'dispatchlab';
   readonly proc: Proc;
   readonly url: string;
   /** Session cookies (`name=value`) the clients keep, one per connection, and wrk's Lua script that sends them. */
@@ -330,6 +331,16 @@ async function main(): Promise<void> {
       const proc = start('haproxy', PROXY_CPU, 'haproxy', ['-db', '-f', write(dir, 'haproxy.cfg', haproxyConf(port, backendPorts))]);
       targets.push({ label: `HAProxy ${/version ([\d.]+)/.exec(versionOf('haproxy', ['-v']))?.[1] ?? ''}, 1 thread, http-reuse always`, kind: 'haproxy', proc, url: `http://127.0.0.1:${port}/`, wide: true });
     }
+    {
+      // Node's own floor on this machine: node:http + undici Pool, nothing else (bench/bare-proxy.ts).
+      const proc = start('bare proxy', PROXY_CPU, process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./bare-proxy.ts', import.meta.url)), ...backendPorts.map((p) => `http://127.0.0.1:${p}`)]);
+      let url = '';
+      await waitFor(proc, 'its URL', () => {
+        url = /bare proxy (http:\/\/\S+)/.exec(proc.output)?.[1] ?? '';
+        return url !== '';
+      });
+      targets.push({ label: 'bare node:http + undici Pool proxy (bench/bare-proxy.ts)', kind: 'bare', proc, url: `${url}/`, wide: true });
+    }
     const scenario = write(dir, 'scenario.yaml', dispatcherScenario(['round-robin', 'least-loaded', 'session-sticky']));
     const backendList = backendPorts.map((p, i) => `b${i + 1}=http://127.0.0.1:${p}`).join(',');
     // One session key for all of a dispatcher's workers (--workers), so a cookie verifies on any of them.
@@ -406,9 +417,12 @@ interface Results {
 
 function render({ targets, rounds, wide, notes, loadBefore, loadAfter }: Results): string {
   const nginx = targets.find((t) => t.kind === 'nginx');
+  const bare = targets.find((t) => t.kind === 'bare');
   const runsOf = (t: Target) => rounds.get(t)!;
   const med = (t: Target, f: (r: Run) => number) => median(runsOf(t).map(f));
-  const vsNginx = (t: Target, f: (r: Run) => number) => (nginx === undefined ? Number.NaN : pairedRatio(runsOf(t).map(f), runsOf(nginx).map(f)));
+  const vs = (base: Target | undefined) => (t: Target, f: (r: Run) => number) => (base === undefined ? Number.NaN : pairedRatio(runsOf(t).map(f), runsOf(base).map(f)));
+  const vsNginx = vs(nginx);
+  const vsBare = vs(bare);
   const loads = (l: readonly number[]) => l.map((x) => x.toFixed(2)).join(' / ');
   const given = [flags.quick && '--quick', flags.engine && `--engine ${flags.engine}`, flags.workers && `--workers ${flags.workers}`].filter(Boolean);
   const command = given.length === 0 ? 'npm run bench:proxy' : `npm run bench:proxy -- ${given.join(' ')}`;
@@ -424,14 +438,15 @@ function render({ targets, rounds, wide, notes, loadBefore, loadAfter }: Results
     `Load average (1 / 5 / 15 min) before: ${loads(loadBefore)}; after: ${loads(loadAfter)} (a shared machine: read the ratios, which come from the same rounds).`,
     ...notes.map((n) => `${n}`),
     `Backends: ${BACKENDS} ports of ${targets.some((t) => t.kind === 'nginx') ? 'one nginx worker' : 'one Node process'} answering \`200 "ok\\n"\`, the same for every proxy, which balances over both.`,
-    `Load: \`${loadGenerator === 'wrk' ? `wrk -t${Math.min(WRK_THREADS, CONNECTIONS)} -c${CONNECTIONS} -d${PLAN.roundS}s` : `autocannon -c${CONNECTIONS} -d${PLAN.roundS}`}\`, ${PLAN.rounds} interleaved round(s) after a ${PLAN.warmupS} s warm-up, medians; "vs nginx" is the median of the per-round ratios.`,
+    `Load: \`${loadGenerator === 'wrk' ? `wrk -t${Math.min(WRK_THREADS, CONNECTIONS)} -c${CONNECTIONS} -d${PLAN.roundS}s` : `autocannon -c${CONNECTIONS} -d${PLAN.roundS}`}\`, ${PLAN.rounds} interleaved round(s) after a ${PLAN.warmupS} s warm-up, medians; "vs nginx" and "vs bare Node" are medians of the per-round ratios.`,
     'CPU per request: the proxy\'s process tree utime+stime (/proc/PID/stat; nginx master + worker) over the run, divided by the requests answered; RSS: VmRSS of the tree, sampled every 250 ms.',
+    '"Bare node:http + undici Pool" is bench/bare-proxy.ts: round-robin over the same backends with nothing else, the floor a Node proxy sets on this machine.',
     'The dispatcher is `dispatchlab dispatcher` from dist/ (metrics always on), its scenario\'s default settings (no per-backend limit, so no queue).',
     'nginx, HAProxy and wrk come from Debian\'s packages (nginx-light, haproxy, wrk), installed by scripts/ensure-proxies.sh when missing; `-- --quick` runs',
     'in about a minute, `-- --engine NAME` and `-- --workers N` go to the dispatcher when it has those options, `-- --print-only` leaves this file alone.',
     '',
-    '| proxy (one core) | req/s | vs nginx | p50 ms | p99 ms | CPU µs/req | CPU vs nginx | peak RSS MB | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| proxy (one core) | req/s | vs nginx | p50 ms | p99 ms | CPU µs/req | CPU vs nginx | CPU vs bare Node | peak RSS MB | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...targets.map((t) =>
       row([
         t.label,
@@ -441,6 +456,7 @@ function render({ targets, rounds, wide, notes, loadBefore, loadAfter }: Results
         fmt(p99Of(t), 2),
         fmt(med(t, (r) => r.cpuUs), 1),
         fmt(vsNginx(t, (r) => r.cpuUs), 2),
+        fmt(vsBare(t, (r) => r.cpuUs), 2),
         mb(Math.max(...runsOf(t).map((r) => r.peakRssBytes))),
         fmt(runsOf(t).reduce((s, r) => s + errorsOf(r), 0)),
       ]),

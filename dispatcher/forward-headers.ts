@@ -18,16 +18,22 @@ const HOP_BY_HOP = [
   'proxy-authorization', 'proxy-authenticate', 'proxy-authentication-info',
 ];
 
-function dropHopByHop(headers: IncomingHttpHeaders): void {
+/** The same but Connection, which the response side overwrites: deleting it first would make the headers a slow dictionary object. */
+const HOP_BY_HOP_BUT_CONNECTION = HOP_BY_HOP.filter((name) => name !== 'connection');
+
+function dropHopByHop(headers: IncomingHttpHeaders, names: readonly string[]): void {
   const connection = headers.connection;
-  if (connection) {
+  // The usual values name no header beyond the list below (Keep-Alive is in it): no split then.
+  if (connection && connection !== 'keep-alive' && connection !== 'close') {
     for (const token of connection.split(',')) {
       const name = token.trim().toLowerCase();
       // Never let Connection name an end-to-end header we rely on to frame the body.
-      if (name && name !== 'content-length' && name !== 'transfer-encoding') delete headers[name];
+      if (name && name !== 'content-length' && name !== 'transfer-encoding' && headers[name] !== undefined) delete headers[name];
     }
   }
-  for (const name of HOP_BY_HOP) delete headers[name];
+  // Most messages carry none of them: a `delete` of an absent name still costs a runtime call,
+  // and a real one turns the object into a slow dictionary, so delete only what is there.
+  for (const name of names) if (headers[name] !== undefined) delete headers[name];
 }
 
 function appendList(headers: IncomingHttpHeaders, name: string, value: string): void {
@@ -43,8 +49,12 @@ function appendList(headers: IncomingHttpHeaders, name: string, value: string): 
  */
 export function prepareUpstreamHeaders(req: IncomingMessage): { clientClose: boolean } {
   const headers = req.headers;
-  const clientClose = /(?:^|,)\s*close\s*(?:,|$)/i.test(headers.connection ?? '') || (req.httpVersion === '1.0' && !/keep-alive/i.test(headers.connection ?? ''));
-  dropHopByHop(headers);
+  const connection = headers.connection;
+  const clientClose =
+    connection === undefined
+      ? req.httpVersion === '1.0'
+      : /(?:^|,)\s*close\s*(?:,|$)/i.test(connection) || (req.httpVersion === '1.0' && !/keep-alive/i.test(connection));
+  dropHopByHop(headers, HOP_BY_HOP);
   appendList(headers, 'x-forwarded-for', req.socket.remoteAddress ?? 'unknown');
   appendList(headers, 'x-forwarded-proto', 'http');
   if (headers['x-forwarded-host'] === undefined && headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
@@ -58,7 +68,7 @@ export function prepareUpstreamHeaders(req: IncomingMessage): { clientClose: boo
  * frames the request body itself.
  */
 export function prepareDownstreamHeaders(headers: IncomingHttpHeaders, clientClose: boolean): void {
-  dropHopByHop(headers);
-  delete headers['transfer-encoding'];
+  dropHopByHop(headers, HOP_BY_HOP_BUT_CONNECTION);
+  if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
   headers.connection = clientClose ? 'close' : 'keep-alive';
 }

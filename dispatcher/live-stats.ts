@@ -102,20 +102,23 @@ export class LiveStats {
   answered(backend: BackendId, code: string, durationMs: Millis): void {
     this.roll();
     const error = isErrorCode(code);
-    for (const key of backend === NO_BACKEND ? [OVERALL] : [OVERALL, backend]) {
-      let s = this.open.get(key);
-      if (s === undefined) {
-        s = new Second();
-        this.open.set(key, s);
-      }
-      s.count++;
-      if (error) s.errors++;
-      s.latency.record(durationMs);
-    }
+    this.count(OVERALL, error, durationMs);
     if (backend !== NO_BACKEND) {
+      this.count(backend, error, durationMs);
       const counts = this.periods[this.periods.length - 1].requests;
       counts[backend] = (counts[backend] ?? 0) + 1;
     }
+  }
+
+  private count(key: string, error: boolean, durationMs: Millis): void {
+    let s = this.open.get(key);
+    if (s === undefined) {
+      s = new Second();
+      this.open.set(key, s);
+    }
+    s.count++;
+    if (error) s.errors++;
+    s.latency.record(durationMs);
   }
 
   policyChanged(policy: string): void {
