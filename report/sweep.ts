@@ -2,7 +2,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { SweepReport } from '../sim/sweep.js';
-import { renderSvg } from './charts.js';
 
 /**
  * A sweep's outputs (sim/sweep.ts): a text table of mean and p99 per policy at each load, and the
@@ -74,6 +73,8 @@ export interface WrittenSweep {
 
 export async function writeSweep(report: SweepReport, dir: string): Promise<WrittenSweep> {
   await mkdir(dir, { recursive: true });
+  // Loaded here, not at the top: Vega is ~25 MB of heap that every CLI process would carry (report/write.ts).
+  const { renderSvg } = await import('./charts.js');
   const svg = await renderSvg(sweepChartSpec(report));
   await writeFile(join(dir, 'sweep.json'), `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(join(dir, 'sweep.svg'), svg);

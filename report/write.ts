@@ -2,7 +2,6 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import type { Report } from '../core/report.js';
-import { renderHtml } from './html.js';
 import { renderMarkdown } from './markdown.js';
 
 /**
@@ -61,7 +60,12 @@ export async function writeReports(report: Report, opts: WriteOptions = {}): Pro
 
   if (jsonPath === STDOUT) (opts.stdout ?? process.stdout).write(json);
   else if (jsonPath !== undefined) await write(jsonPath, json);
-  if (htmlPath !== undefined) await write(htmlPath, await renderHtml({ report, scenarioText: opts.scenarioText }));
+  if (htmlPath !== undefined) {
+    // Loaded here, not at the top: the charts' libraries (Vega, Vega-Lite) are ~28 MB of heap that
+    // every process importing this module (the dispatcher and hosts, through the CLI) would carry.
+    const { renderHtml } = await import('./html.js');
+    await write(htmlPath, await renderHtml({ report, scenarioText: opts.scenarioText }));
+  }
   const jsonFile = jsonPath === STDOUT ? undefined : jsonPath;
   if (markdownPath !== undefined) {
     // Links in the summary are relative to it, so the directory can be moved as a whole.
