@@ -336,29 +336,33 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
    * timer stays armed instead of being cancelled and re-armed.
    */
   private recompute(): number {
-    this.update();
     const { demand, weight, alloc } = this.share;
     const vms = this.vms;
-    for (let i = 0; i < vms.length; i++) {
-      demand[i] = vms[i].cappedDemand();
-      // A hosted VM's vCPUs are host threads, scheduled like the host's own: a VM with four
-      // runnable vCPUs weighs as much as four busy host processes.
-      weight[i] = this.weighsThreads ? vms[i].spec.weight * vms[i].demandCores() : vms[i].spec.weight;
-    }
-    if (this.spec.hypervisor === 'type2') {
-      demand[vms.length] = this.spec.hostLoad;
-      weight[vms.length] = this.spec.hostLoad;
-    }
-    this.uncontended = this.share.run(this.spec.cores);
+    const now = this.nowMs;
+    // One pass per VM: charge it (before its rates change), then read its demand and weight. The
+    // total is summed in slot order, host load last, as share.total() would.
     let total = 0;
     let whole = true;
-    for (let i = 0; i < demand.length; i++) {
-      total += demand[i];
-      if (!Number.isInteger(demand[i])) whole = false;
+    for (let i = 0; i < vms.length; i++) {
+      const vm = vms[i];
+      vm.chargeTo(now);
+      const wantedCores = vm.demandCores();
+      const d = (demand[i] = vm.capped(wantedCores));
+      // A hosted VM's vCPUs are host threads, scheduled like the host's own: a VM with four
+      // runnable vCPUs weighs as much as four busy host processes.
+      weight[i] = this.weighsThreads ? vm.weight * wantedCores : vm.weight;
+      total += d;
+      if (!Number.isInteger(d)) whole = false;
     }
+    if (this.spec.hypervisor === 'type2') {
+      const hostLoad = (demand[vms.length] = this.spec.hostLoad);
+      weight[vms.length] = hostLoad;
+      total += hostLoad;
+      if (!Number.isInteger(hostLoad)) whole = false;
+    }
+    this.uncontended = this.share.run(this.spec.cores, total);
     this.demandTotal = total;
     this.demandWhole = whole;
-    const now = this.nowMs;
     const completions = this.completions;
     for (let i = 0; i < vms.length; i++) {
       const vm = vms[i];
