@@ -295,24 +295,45 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
 
   /**
    * The same as settle() after a change to one VM's jobs only (a submit, a completion, a cancel),
-   * the event behind nearly every call. While the host's cores cover every claimant's demand,
-   * before and after, water-filling gives each VM exactly its demand, so only this VM's share and
-   * rates change and its neighbours' inputs, hence their rates and completion times, are the same
-   * numbers as before: they are left alone, which spares nearly every event the water-fill and a
-   * rate update per neighbour.
+   * the event behind nearly every call, in two cases that leave the water-fill's result as it was,
+   * so that only this VM's share and rates can change and its neighbours' inputs, hence their
+   * rates and completion times, are the same numbers as before: they are left alone, which spares
+   * the event the water-fill and a rate update per neighbour.
+   * - While the host's cores cover every claimant's demand, before and after, water-filling gives
+   *   each VM exactly its demand.
+   * - On a contended host (issue 19), when the VM's demand and weight did not change (a busy VM
+   *   using all its vCPUs got one more request or finished one of several), the water-fill has the
+   *   same inputs. Its neighbours are still charged, as settle() would: the instants at which a VM
+   *   is charged decide the last bits of its counters, and seeded results stay bit-identical.
    */
   private settleOne(vm: VmState): void {
     const share = this.share;
     const before = share.demand[vm.index];
     const demand = (share.demand[vm.index] = vm.cappedDemand());
-    if (!this.uncontended || !this.demandsFit(demand - before)) {
+    if (this.uncontended) {
+      if (!this.demandsFit(demand - before)) {
+        this.settle();
+        return;
+      }
+      share.alloc[vm.index] = demand;
+    } else if (demand === before && this.weightOf(vm, vm.demandCores()) === share.weight[vm.index]) {
+      this.update();
+    } else {
       this.settle();
       return;
     }
-    share.alloc[vm.index] = demand;
-    vm.setRates(demand, this.nowMs);
+    vm.setRates(share.alloc[vm.index], this.nowMs);
     this.completions.set(vm.index, vm.completionAtMs, vm.dueFromMs);
     this.reschedule(this.completions.earliestMs);
+  }
+
+  /**
+   * A VM's weight in the water-fill, wanting `wantedCores`. A hosted VM's vCPUs are host threads,
+   * scheduled like the host's own: with per-thread sharing a VM with four runnable vCPUs weighs as
+   * much as four busy host processes.
+   */
+  private weightOf(vm: VmState, wantedCores: number): number {
+    return this.weighsThreads ? vm.weight * wantedCores : vm.weight;
   }
 
   /**
@@ -348,9 +369,7 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
       vm.chargeTo(now);
       const wantedCores = vm.demandCores();
       const d = (demand[i] = vm.capped(wantedCores));
-      // A hosted VM's vCPUs are host threads, scheduled like the host's own: a VM with four
-      // runnable vCPUs weighs as much as four busy host processes.
-      weight[i] = this.weighsThreads ? vm.weight * wantedCores : vm.weight;
+      weight[i] = this.weightOf(vm, wantedCores);
       total += d;
       if (!Number.isInteger(d)) whole = false;
     }
