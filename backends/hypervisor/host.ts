@@ -19,7 +19,8 @@
  * memory.ts says what a request pays to swap its pages in and whether the host may overcommit.
  * Per submit, completion or cancel on a host whose cores cover its VMs' demand, the cost is
  * O(log VMs on the host) (CompletionTree) plus O(log n) heap work per job started or finished;
- * when they do not, every VM's share changes and the event costs O(VMs on the host) (water-fill).
+ * when they do not, an event that changes its VM's demand moves every VM's share and costs O(VMs on
+ * the host) (water-fill); one that leaves it as it was sets that VM's rates only (settleOne).
  *
  * Model time is the host's own (`nowMs`), not the wall clock's reading. On the VirtualClock they are
  * the same; on the system clock a timer fires late when the event loop is busy, and every entry
