@@ -26,8 +26,9 @@ import { replaceSection } from './markdown-section.js';
  * Beside it, a generated data-centre fleet (datacentre-fleet.ts: 16-core hosts of ~20 VMs of four
  * virtualization techniques, a third of them Type 2 hosts with host load, an exponential and a
  * heavy-tailed class, 100,000 sessions; power-of-two): how time per request grows with VMs per
- * host, classes, sessions and utilisation (contended hosts) (1,000 VMs, 1M requests, one factor changed at a time from that
- * fleet, median of three fresh processes), and 10,000 VMs x 10M requests.
+ * host, classes, sessions and utilisation (busier hosts are contended more often) (1,000 VMs, 1M
+ * requests, one factor changed at a time from that fleet, median of three fresh processes), and
+ * 10,000 VMs x 10M requests.
  *
  * The children run with a 64 MB young generation (V8's --max-semi-space-size, default 16 MB): at
  * 10,000 VMs some 11,000 requests are in flight, their objects outlive two default-size scavenges
