@@ -26,8 +26,9 @@ import { replaceSection } from './markdown-section.js';
  * Beside it, a generated data-centre fleet (datacentre-fleet.ts: 16-core hosts of ~20 VMs of four
  * virtualization techniques, a third of them Type 2 hosts with host load, an exponential and a
  * heavy-tailed class, 100,000 sessions; power-of-two): how time per request grows with VMs per
- * host, classes and sessions (1,000 VMs, 1M requests, one factor changed at a time from that
- * fleet, median of three fresh processes), and 10,000 VMs x 10M requests.
+ * host, classes, sessions and utilisation (busier hosts are contended more often) (1,000 VMs, 1M
+ * requests, one factor changed at a time from that fleet, median of three fresh processes), and
+ * 10,000 VMs x 10M requests.
  *
  * The children run with a 64 MB young generation (V8's --max-semi-space-size, default 16 MB): at
  * 10,000 VMs some 11,000 requests are in flight, their objects outlive two default-size scavenges
@@ -136,6 +137,8 @@ const DC_VARIANTS: ReadonlyArray<{ factor: string; value: string; opts: Datacent
   ...[4, 10, 20, 40].map((vmsPerHost) => ({ factor: 'VMs per host', value: String(vmsPerHost), opts: { ...DC_BASE, vmsPerHost } })),
   { factor: 'request classes', value: '1 (exponential)', opts: { ...DC_BASE, classes: 1 } },
   ...[0, 1_000].map((sessions) => ({ factor: 'sessions', value: sessions.toLocaleString('en-US'), opts: { ...DC_BASE, sessions } })),
+  // Busier hosts are contended more often, where an event may re-divide the cores over every VM of the host.
+  { factor: 'utilisation', value: '0.85', opts: { ...DC_BASE, utilisation: 0.85 } },
 ];
 const DC_GROWTH_REQUESTS = 1_000_000;
 /** Requests a warm process has run before the measured run. */
@@ -226,7 +229,7 @@ async function main(): Promise<void> {
     '',
     'Data-centre fleet (bench/datacentre-fleet.ts, generated): 16-core hosts, every third a Type 2 host with 2 cores of host load; per host',
     'hardware-assisted (2 vCPUs), para-virtual, container and binary-translation (2 vCPUs) VMs in turn; an exponential class (5 ms) and a',
-    'lognormal one (20 ms, sigma 1.5, 20% of requests); Poisson arrivals at 0.6 of the cores; power-of-two. Growth of time per request,',
+    'lognormal one (20 ms, sigma 1.5, 20% of requests); Poisson arrivals at 0.6 of the cores (unless the table says otherwise); power-of-two. Growth of time per request,',
     `one factor changed at a time from ${fmt(DC_BASE.vms)} VMs, ${DC_BASE.vmsPerHost} per host, ${DC_BASE.classes} classes, ${fmt(DC_BASE.sessions)} sessions; ${fmt(DC_GROWTH_REQUESTS)} requests, cold, median of 3:`,
     '',
     `| factor | value | µs per request (wall) | against ${DC_BASE.vmsPerHost} VMs per host, ${DC_BASE.classes} classes, ${fmt(DC_BASE.sessions)} sessions | peak RSS MB |`,

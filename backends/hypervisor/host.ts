@@ -19,7 +19,8 @@
  * memory.ts says what a request pays to swap its pages in and whether the host may overcommit.
  * Per submit, completion or cancel on a host whose cores cover its VMs' demand, the cost is
  * O(log VMs on the host) (CompletionTree) plus O(log n) heap work per job started or finished;
- * when they do not, every VM's share changes and the event costs O(VMs on the host) (water-fill).
+ * when they do not, an event that changes its VM's demand moves every VM's share and costs O(VMs on
+ * the host) (water-fill); one that leaves it as it was sets that VM's rates only (settleOne).
  *
  * Model time is the host's own (`nowMs`), not the wall clock's reading. On the VirtualClock they are
  * the same; on the system clock a timer fires late when the event loop is busy, and every entry
@@ -295,24 +296,45 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
 
   /**
    * The same as settle() after a change to one VM's jobs only (a submit, a completion, a cancel),
-   * the event behind nearly every call. While the host's cores cover every claimant's demand,
-   * before and after, water-filling gives each VM exactly its demand, so only this VM's share and
-   * rates change and its neighbours' inputs, hence their rates and completion times, are the same
-   * numbers as before: they are left alone, which spares nearly every event the water-fill and a
-   * rate update per neighbour.
+   * the event behind nearly every call, in two cases that leave the water-fill's result as it was,
+   * so that only this VM's share and rates can change and its neighbours' inputs, hence their
+   * rates and completion times, are the same numbers as before: they are left alone, which spares
+   * the event the water-fill and a rate update per neighbour.
+   * - While the host's cores cover every claimant's demand, before and after, water-filling gives
+   *   each VM exactly its demand.
+   * - On a contended host (issue 19), when the VM's demand and weight did not change (a busy VM
+   *   using all its vCPUs got one more request or finished one of several), the water-fill has the
+   *   same inputs. Its neighbours are still charged, as settle() would: the instants at which a VM
+   *   is charged decide the last bits of its counters, and seeded results stay bit-identical.
    */
   private settleOne(vm: VmState): void {
     const share = this.share;
     const before = share.demand[vm.index];
     const demand = (share.demand[vm.index] = vm.cappedDemand());
-    if (!this.uncontended || !this.demandsFit(demand - before)) {
+    if (this.uncontended) {
+      if (!this.demandsFit(demand - before)) {
+        this.settle();
+        return;
+      }
+      share.alloc[vm.index] = demand;
+    } else if (demand === before && this.weightOf(vm, vm.demandCores()) === share.weight[vm.index]) {
+      this.update();
+    } else {
       this.settle();
       return;
     }
-    share.alloc[vm.index] = demand;
-    vm.setRates(demand, this.nowMs);
+    vm.setRates(share.alloc[vm.index], this.nowMs);
     this.completions.set(vm.index, vm.completionAtMs, vm.dueFromMs);
     this.reschedule(this.completions.earliestMs);
+  }
+
+  /**
+   * A VM's weight in the water-fill, wanting `wantedCores`. A hosted VM's vCPUs are host threads,
+   * scheduled like the host's own: with per-thread sharing a VM with four runnable vCPUs weighs as
+   * much as four busy host processes.
+   */
+  private weightOf(vm: VmState, wantedCores: number): number {
+    return this.weighsThreads ? vm.weight * wantedCores : vm.weight;
   }
 
   /**
@@ -336,29 +358,31 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
    * timer stays armed instead of being cancelled and re-armed.
    */
   private recompute(): number {
-    this.update();
     const { demand, weight, alloc } = this.share;
     const vms = this.vms;
-    for (let i = 0; i < vms.length; i++) {
-      demand[i] = vms[i].cappedDemand();
-      // A hosted VM's vCPUs are host threads, scheduled like the host's own: a VM with four
-      // runnable vCPUs weighs as much as four busy host processes.
-      weight[i] = this.weighsThreads ? vms[i].spec.weight * vms[i].demandCores() : vms[i].spec.weight;
-    }
-    if (this.spec.hypervisor === 'type2') {
-      demand[vms.length] = this.spec.hostLoad;
-      weight[vms.length] = this.spec.hostLoad;
-    }
-    this.uncontended = this.share.run(this.spec.cores);
+    const now = this.nowMs;
+    // One pass per VM: charge it (before its rates change), then read its demand and weight. The
+    // total is summed in slot order, host load last, as share.total() would.
     let total = 0;
     let whole = true;
-    for (let i = 0; i < demand.length; i++) {
-      total += demand[i];
-      if (!Number.isInteger(demand[i])) whole = false;
+    for (let i = 0; i < vms.length; i++) {
+      const vm = vms[i];
+      vm.chargeTo(now);
+      const wantedCores = vm.demandCores();
+      const d = (demand[i] = vm.capped(wantedCores));
+      weight[i] = this.weightOf(vm, wantedCores);
+      total += d;
+      if (!Number.isInteger(d)) whole = false;
     }
+    if (this.spec.hypervisor === 'type2') {
+      const hostLoad = (demand[vms.length] = this.spec.hostLoad);
+      weight[vms.length] = hostLoad;
+      total += hostLoad;
+      if (!Number.isInteger(hostLoad)) whole = false;
+    }
+    this.uncontended = this.share.run(this.spec.cores, total);
     this.demandTotal = total;
     this.demandWhole = whole;
-    const now = this.nowMs;
     const completions = this.completions;
     for (let i = 0; i < vms.length; i++) {
       const vm = vms[i];

@@ -162,6 +162,7 @@ export class VmState {
   readonly vcpus: number;
   readonly backgroundCores: number;
   readonly capCores: number;
+  readonly weight: number;
 
   constructor(
     readonly spec: VmSpec,
@@ -176,6 +177,7 @@ export class VmState {
     this.vcpus = spec.vcpus;
     this.backgroundCores = spec.background.cpuCores;
     this.capCores = spec.capCores;
+    this.weight = spec.weight;
   }
 
   /** Recompute `status` after a change to the Condor or fault state. */
@@ -234,6 +236,17 @@ export class VmState {
   }
 
   /**
+   * The first live job's finish tag (Infinity: none). While the heap holds no cancelled job (its
+   * size is the live count) that is `firstTagMs`, read without touching the heap or the job: on a
+   * contended host every VM's completion is recomputed on every event.
+   */
+  private firstLiveTagMs(): number {
+    if (this.jobs.size === this.running) return this.firstTagMs;
+    const top = this.liveTop();
+    return top === undefined ? Infinity : top.tagMs;
+  }
+
+  /**
    * The memory the host must back for this VM: its resident memory plus its running requests'
    * working sets, which live inside its maximum (memoryMb), so never more than that.
    */
@@ -248,8 +261,12 @@ export class VmState {
 
   /** demandCores(), at most its cap: what the host shares its cores by. */
   cappedDemand(): number {
-    const demand = this.demandCores();
-    return this.capCores > 0 ? Math.min(demand, this.capCores) : demand;
+    return this.capped(this.demandCores());
+  }
+
+  /** `cores` at most the VM's cap. */
+  capped(cores: number): number {
+    return this.capCores > 0 ? Math.min(cores, this.capCores) : cores;
   }
 
   /**
@@ -269,8 +286,8 @@ export class VmState {
     this.assignRates(gotCores);
     if (this.progressRate !== rateBefore || this.completionStale) {
       this.completionStale = false;
-      const top = this.progressRate > 0 ? this.liveTop() : undefined;
-      this.completionAtMs = top === undefined ? Infinity : nowMs + Math.max(0, top.tagMs - this.progressMs) / this.progressRate;
+      const tagMs = this.progressRate > 0 ? this.firstLiveTagMs() : Infinity;
+      this.completionAtMs = tagMs === Infinity ? Infinity : nowMs + Math.max(0, tagMs - this.progressMs) / this.progressRate;
       this.dueFromMs = this.running === 0 ? Infinity : this.dueFrom(nowMs);
     }
     return this.completionAtMs;

@@ -11,63 +11,74 @@
  * is at most its fair share is satisfied and leaves; stop when no one leaves, and give the rest
  * their fair share. The fair share only grows between rounds, so a satisfied claimant stays
  * satisfied. No ties to break: equal weights get equal shares. Cost O(k^2) in the worst case for k
- * claimants, O(k) when no one or everyone is satisfied; k is the VMs of one host (a handful).
+ * claimants, O(k) when no one or everyone is satisfied; k is the VMs of one host (about 20). Each
+ * round passes over the claimants still open only (kept in slot order, so every sum adds the same
+ * numbers in the same order as a pass over all of them, and the result is the same to the bit),
+ * and a caller that already summed the demands hands the total in.
  */
 export class WaterFill {
   /** Inputs and output, one slot per claimant; the caller fills demand and weight. */
   readonly demand: Float64Array;
   readonly weight: Float64Array;
   readonly alloc: Float64Array;
-  private readonly open: Uint8Array;
+  /** The open claimants' slots, in slot order, in [0, openCount) during run(). */
+  private readonly open: Int32Array;
 
   constructor(readonly size: number) {
     this.demand = new Float64Array(size);
     this.weight = new Float64Array(size);
     this.alloc = new Float64Array(size);
-    this.open = new Uint8Array(size);
+    this.open = new Int32Array(size);
+  }
+
+  /** The demands summed in slot order. */
+  total(): number {
+    const { demand, size } = this;
+    let total = 0;
+    for (let i = 0; i < size; i++) total += demand[i];
+    return total;
   }
 
   /** Whether the demands fit in `capacity`, so that everyone gets their demand. */
   fits(capacity: number): boolean {
-    const { demand, size } = this;
-    let total = 0;
-    for (let i = 0; i < size; i++) total += demand[i];
-    return total <= capacity;
+    return this.total() <= capacity;
   }
 
   /**
    * Share `capacity` among the claimants into `alloc`; true when the demands fit (alloc = demand).
-   * No allocation: called on host events.
+   * `demandTotal` must be total(), summed in slot order. No allocation: called on host events.
    */
-  run(capacity: number): boolean {
+  run(capacity: number, demandTotal: number = this.total()): boolean {
     const { demand, weight, alloc, open, size } = this;
-    if (this.fits(capacity)) {
+    if (demandTotal <= capacity) {
       alloc.set(demand);
       return true;
     }
     let left = capacity;
+    let openCount = 0;
     for (let i = 0; i < size; i++) {
       alloc[i] = 0;
-      open[i] = demand[i] > 0 ? 1 : 0;
+      if (demand[i] > 0) open[openCount++] = i;
     }
     for (;;) {
       let openWeight = 0;
-      for (let i = 0; i < size; i++) if (open[i]) openWeight += weight[i];
+      for (let k = 0; k < openCount; k++) openWeight += weight[open[k]];
       if (openWeight === 0) return false;
       const perWeight = left / openWeight;
-      let satisfied = false;
-      for (let i = 0; i < size; i++) {
-        if (open[i] && demand[i] <= perWeight * weight[i]) {
+      // Satisfied claimants leave; the others move down in place, keeping their order.
+      let stillOpen = 0;
+      for (let k = 0; k < openCount; k++) {
+        const i = open[k];
+        if (demand[i] <= perWeight * weight[i]) {
           alloc[i] = demand[i];
           left -= demand[i];
-          open[i] = 0;
-          satisfied = true;
-        }
+        } else open[stillOpen++] = i;
       }
-      if (!satisfied) {
-        for (let i = 0; i < size; i++) if (open[i]) alloc[i] = perWeight * weight[i];
+      if (stillOpen === openCount) {
+        for (let k = 0; k < openCount; k++) alloc[open[k]] = perWeight * weight[open[k]];
         return false;
       }
+      openCount = stillOpen;
     }
   }
 }
