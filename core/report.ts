@@ -176,7 +176,8 @@ export interface AgainstSimRow {
   readonly liveModelMeanMs?: number;
   /**
    * agrees: live within 10% + 1 ms of simulated (mean; p99 within 20% + 2 ms); explained: farther,
-   * but not beyond what the timer lateness adds; diverges: neither.
+   * but not beyond what the timer lateness adds; decisions-differ: the live mean is below that
+   * (a machine only adds time: the live picks were other than the simulated ones); diverges: above.
    */
-  readonly verdict: 'agrees' | 'explained' | 'diverges';
+  readonly verdict: 'agrees' | 'explained' | 'decisions-differ' | 'diverges';
 }

@@ -70,7 +70,7 @@ export const ReportSchema = z.object({
         meanRatio: finite,
         timerLatenessMs: finite,
         liveModelMeanMs: finite.nonnegative().optional(),
-        verdict: z.enum(['agrees', 'explained', 'diverges']),
+        verdict: z.enum(['agrees', 'explained', 'decisions-differ', 'diverges']),
       }),
     )
     .optional(),

@@ -158,7 +158,7 @@ describe('live on a busy machine', () => {
     expect(row.simulatedMeanMs).toBeGreaterThan(0);
     const verdict = againstSimVerdict({ mean: row.liveMeanMs, p99: row.liveP99Ms }, { mean: row.simulatedMeanMs, p99: row.simulatedP99Ms }, row.timerLatenessMs);
     expect(row.verdict).toBe(verdict);
-    expect(/^warning: round-robin:/m.test(againstSimText(report.againstSim ?? []))).toBe(verdict === 'diverges');
+    expect(/^warning: round-robin:/m.test(againstSimText(report.againstSim ?? []))).toBe(verdict === 'diverges' || verdict === 'decisions-differ');
     // A child load generator and a fleet beside the hogs: took 98 s beside four more of them.
   }, 300_000);
 });

@@ -25,7 +25,7 @@ describe('dispatchlab compare', () => {
     expect(existsSync(join(out, 'report.html')) && existsSync(join(out, 'report.md'))).toBe(true);
     expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('arrival: { rateRps: 80 }');
     // Beside each live policy, its simulation on the same scenario, seed and work.
-    expect(stdout).toMatch(/^live against simulated \(same scenario, seed and work; ms\):\n {2}least-loaded +mean [\d.]+ vs [\d.]+ \(x[\d.]+, in the model [\d.]+\) {2}p99 [\d.]+ vs [\d.]+ {2}timer lateness [\d.]+ {2}(agrees|explained|diverges)$/m);
+    expect(stdout).toMatch(/^live against simulated \(same scenario, seed and work; ms\):\n {2}least-loaded +mean [\d.]+ vs [\d.]+ \(x[\d.]+, in the model [\d.]+\) {2}p99 [\d.]+ vs [\d.]+ {2}timer lateness [\d.]+ {2}(agrees|explained|decisions-differ|diverges)$/m);
     expect(report.againstSim?.map((r) => r.policy)).toEqual(['least-loaded']);
     expect(report.againstSim?.[0].simulatedMeanMs).toBeGreaterThan(0);
   });

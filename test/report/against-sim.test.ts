@@ -40,6 +40,9 @@ describe('live against simulated', () => {
     // 8 ms over: explained by 2.5 ms of lateness (3 + 2 x 2.5), not by 2.4 ms.
     expect(againstSimVerdict({ mean: 28, p99: 100 }, sim, 2.5)).toBe('explained');
     expect(againstSimVerdict({ mean: 28, p99: 100 }, sim, 2.4)).toBe('diverges');
+    // Below the simulation beyond the same bound: no machine makes a run faster, so the picks differed.
+    expect(againstSimVerdict({ mean: 12, p99: 100 }, sim, 2.5)).toBe('explained');
+    expect(againstSimVerdict({ mean: 11.9, p99: 100 }, sim, 2.5)).toBe('decisions-differ');
     // Only a diverging row warns.
     const rows = againstSimulation([run('x', 28, 100, 2.5), { ...run('y', 28, 100, 2.4), modelMeanMs: 21 }], report('simulate', [run('x', 20, 100), run('y', 20, 100)]));
     expect(rows.map((r) => r.verdict)).toEqual(['explained', 'diverges']);
@@ -48,5 +51,9 @@ describe('live against simulated', () => {
     expect(againstSimText(rows)).toMatch(/^ {2}y +mean 28\.0 vs 20\.0 \(x1\.40, in the model 21\.0\)/m);
     expect(againstSimText(rows)).toMatch(/^warning: y: /m);
     expect(againstSimText(rows.slice(0, 1))).not.toMatch(/warning/);
+    const faster = againstSimulation([run('z', 12, 60, 0.2)], report('simulate', [run('z', 20, 100)]));
+    expect(faster.map((r) => r.verdict)).toEqual(['decisions-differ']);
+    expect(againstSimText(faster)).toMatch(/^warning: z: live latency is below the simulation; .* picked other backends/m);
+    expect(againstSimText(faster)).not.toMatch(/too busy/);
   });
 });
