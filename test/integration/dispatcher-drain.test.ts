@@ -1,10 +1,9 @@
 import http, { type ServerResponse } from 'node:http';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROXY_ENGINES } from '../../core/scenario.js';
 import type { RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { oneBackendDispatcher, rawRequest, until } from './dispatcher-helpers.js';
+import { oneBackendDispatcher, rawRequest, refused, until } from './dispatcher-helpers.js';
 
 // The SIGTERM drain (docs/dispatcher.md, "Shutdown"; issue 17.7) on real sockets: while it lasts
 // the proxy port accepts and serves, every answer closes its connection, and the admin /healthz
@@ -12,18 +11,6 @@ import { oneBackendDispatcher, rawRequest, until } from './dispatcher-helpers.js
 // drain that must outlast the checks is a minute long and ended by close(); the drain that ends by
 // itself is waited for, not timed.
 
-/** Whether a connection to `url`'s port is refused (nothing listens there any more). */
-function refused(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect(Number(port), hostname);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
-  });
-}
 
 async function untilRefused(url: string): Promise<void> {
   let isRefused = false;

@@ -77,3 +77,38 @@ export function oneBackendDispatcher(backendUrl: string, settings: Record<string
     healthChecks: false,
   });
 }
+
+/** How long a test waits for a process or a port to get where it should, at most. */
+const WAIT_MS = 30_000;
+
+/** Poll `check` (sync or async) every 20 ms until it holds; fail naming `what` after WAIT_MS. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Whether process `pid` still exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a connection to `url`'s port is refused (nothing listens there any more). */
+export function refused(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(port), hostname);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}

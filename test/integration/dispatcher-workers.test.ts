@@ -4,6 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, http } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { alive, waitFor } from './dispatcher-helpers.js';
 
 /**
  * `dispatchlab dispatcher --workers N` as a real process tree (a primary and N workers on the
@@ -20,7 +21,6 @@ import { startTestServer, type TestServer } from '../helpers/test-server.js';
 const TOKEN = 'workers-test-token';
 const IDS = ['b1', 'b2', 'b3', 'b4'];
 const ROUNDS = 20;
-const WAIT_MS = 30_000;
 
 interface Held {
   readonly id: string;
@@ -39,22 +39,7 @@ interface Cli {
   readonly exited: Promise<number | null>;
 }
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Run `dispatchlab <args>` as a process; resolves once its banner has printed the line `ready`. */
 async function startCommand(args: readonly string[], ready: RegExp): Promise<Cli> {
