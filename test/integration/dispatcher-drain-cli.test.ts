@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http, { type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { alive, refused, waitFor } from './dispatcher-helpers.js';
+import { alive, getReply as get, refused, startCli, waitFor, type Cli, type Reply } from './dispatcher-helpers.js';
 
 /**
  * SIGTERM to `dispatchlab dispatcher` as a real process, alone and with `--workers 2` (every
@@ -16,30 +16,12 @@ import { alive, refused, waitFor } from './dispatcher-helpers.js';
 
 
 
-interface Reply {
-  readonly status: number;
-  readonly connection: string | undefined;
-  readonly body: string;
-  readonly reusedSocket: boolean;
-  readonly socketClosed: Promise<void>;
-}
 
-function get(url: string, agent: http.Agent | false): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent }, (res) => {
-      const socketClosed = new Promise<void>((done) => (res.socket.destroyed ? done() : res.socket.once('close', () => done())));
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body, reusedSocket: req.reusedSocket, socketClosed }));
-    });
-    req.on('error', reject);
-  });
-}
 
 let backend: TestServer;
 const held: ServerResponse[] = [];
 const started: ChildProcess[] = [];
+const startCommand = (args: readonly string[], ready: RegExp): Promise<Cli> => startCli(args, ready, 'drain-test-token', started);
 
 beforeAll(async () => {
   backend = await startTestServer((req, res) => {
@@ -54,35 +36,7 @@ afterAll(async () => {
   await backend.close();
 });
 
-interface Cli {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly adminUrl: string;
-  /** Every process of the command: its workers', or its own. */
-  readonly pids: number[];
-  stderr(): string;
-  readonly exited: Promise<number | null>;
-}
 
-/** Run `dispatchlab <args>`; resolves once its banner has printed the line `ready`. */
-async function startCommand(args: readonly string[], ready: RegExp): Promise<Cli> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { env: { ...process.env, DISPATCHLAB_ADMIN_TOKEN: 'drain-test-token' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(child);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitFor(`the banner (stderr: ${err})`, () => ready.test(out) || child.exitCode !== null);
-  return {
-    child,
-    url: /^dispatcher (\S+)/m.exec(out)?.[1] ?? '',
-    adminUrl: /^admin\s+(\S+)/m.exec(out)?.[1] ?? '',
-    pids: (/workers: pids ([\d ]+)\)/.exec(out)?.[1] ?? String(child.pid)).split(' ').map(Number),
-    stderr: () => err,
-    exited,
-  };
-}
 
 /**
  * SIGTERM, then what the drain must show: /healthz 503 at once; a kept-alive connection's next

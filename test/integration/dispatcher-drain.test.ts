@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PROXY_ENGINES } from '../../core/scenario.js';
 import type { RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { oneBackendDispatcher, rawRequest, refused, until } from './dispatcher-helpers.js';
+import { getReply as get, oneBackendDispatcher, rawRequest, refused, until } from './dispatcher-helpers.js';
 
 // The SIGTERM drain (docs/dispatcher.md, "Shutdown"; issue 17.7) on real sockets: while it lasts
 // the proxy port accepts and serves, every answer closes its connection, and the admin /healthz
@@ -20,27 +20,7 @@ async function untilRefused(url: string): Promise<void> {
   });
 }
 
-interface Reply {
-  readonly status: number;
-  readonly connection: string | undefined;
-  readonly body: string;
-  readonly reusedSocket: boolean;
-  /** Resolves once the socket the answer came on is closed. */
-  readonly socketClosed: Promise<void>;
-}
 
-function get(url: string, agent: http.Agent): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent }, (res) => {
-      const socketClosed = new Promise<void>((done) => (res.socket.destroyed ? done() : res.socket.once('close', () => done())));
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body, reusedSocket: req.reusedSocket, socketClosed }));
-    });
-    req.on('error', reject);
-  });
-}
 
 describe.each(PROXY_ENGINES)('the shutdown drain (engine %s)', (engine) => {
   let backend: TestServer | undefined;

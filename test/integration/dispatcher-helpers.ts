@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
 import { parseScenario, ScenarioSchema, type Scenario } from '../../core/scenario.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
@@ -110,5 +112,59 @@ export function refused(url: string): Promise<boolean> {
       resolve(false);
     });
     socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+/** A `dispatchlab` command run as a process (startCli). */
+export interface Cli {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly adminUrl: string;
+  /** Every process of the command: its workers', or its own. */
+  readonly pids: number[];
+  stderr(): string;
+  readonly exited: Promise<number | null>;
+}
+
+/**
+ * Run `dispatchlab <args>` (from the sources, through tsx) with `adminToken`; resolves once its
+ * banner has printed the line `ready`. The child is added to `started`, for the caller to end.
+ */
+export async function startCli(args: readonly string[], ready: RegExp, adminToken: string, started: ChildProcess[]): Promise<Cli> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { env: { ...process.env, DISPATCHLAB_ADMIN_TOKEN: adminToken }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await waitFor(`the banner of ${args.join(' ')} (stderr: ${err})`, () => ready.test(out) || child.exitCode !== null);
+  const dispatcher = /^dispatcher (\S+) \(policy [^,)]+(?:, \d+ workers: pids ([\d ]+))?\)/m.exec(out);
+  const admin = /^admin\s+(http\S+)/m.exec(out);
+  if (dispatcher === null || admin === null) throw new Error(`no banner: ${out}\n${err}`);
+  return { child, url: dispatcher[1], adminUrl: admin[1], pids: (dispatcher[2] ?? String(child.pid)).split(' ').map(Number), stderr: () => err, exited };
+}
+
+/** An answer read whole, with what became of its connection. */
+export interface Reply {
+  readonly status: number;
+  readonly connection: string | undefined;
+  readonly body: string;
+  readonly reusedSocket: boolean;
+  /** Resolves once the socket the answer came on is closed. */
+  readonly socketClosed: Promise<void>;
+}
+
+/** GET `url` through `agent` (false: a connection of its own). */
+export function getReply(url: string, agent: http.Agent | false): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent }, (res) => {
+      const socketClosed = new Promise<void>((done) => (res.socket.destroyed ? done() : res.socket.once('close', () => done())));
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body, reusedSocket: req.reusedSocket, socketClosed }));
+    });
+    req.on('error', reject);
   });
 }

@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, http } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { alive, waitFor } from './dispatcher-helpers.js';
+import { alive, startCli as startCommandAs, waitFor, type Cli } from './dispatcher-helpers.js';
 
 /**
  * `dispatchlab dispatcher --workers N` as a real process tree (a primary and N workers on the
@@ -29,33 +28,7 @@ interface Held {
 const held: Held[] = [];
 const backends: TestServer[] = [];
 const started: ChildProcess[] = [];
-
-interface Cli {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly adminUrl: string;
-  readonly pids: number[];
-  stderr(): string;
-  readonly exited: Promise<number | null>;
-}
-
-
-
-/** Run `dispatchlab <args>` as a process; resolves once its banner has printed the line `ready`. */
-async function startCommand(args: readonly string[], ready: RegExp): Promise<Cli> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { env: { ...process.env, DISPATCHLAB_ADMIN_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitFor(`the banner of ${args.join(' ')} (stderr: ${err})`, () => ready.test(out) || child.exitCode !== null);
-  const dispatcher = /^dispatcher (\S+) \(policy [^,)]+(?:, \d+ workers: pids ([\d ]+))?\)/m.exec(out);
-  const admin = /^admin\s+(http\S+)/m.exec(out);
-  if (dispatcher === null || admin === null) throw new Error(`no banner: ${out}\n${err}`);
-  return { child, url: dispatcher[1], adminUrl: admin[1], pids: (dispatcher[2] ?? String(child.pid)).split(' ').map(Number), stderr: () => err, exited };
-}
+const startCommand = (args: readonly string[], ready: RegExp): Promise<Cli> => startCommandAs(args, ready, TOKEN, started);
 
 function startCli(workers: number): Promise<Cli> {
   const list = backends.map((b, i) => `${IDS[i]}=${b.url}`).join(',');
