@@ -329,7 +329,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
           draining = true;
           closeConnectionsAfterResponse(proxyServer);
           // The health checks go on: what is served during the drain still needs live backends.
-          const cancel = systemClock.schedule(settings.shutdown.drainMs, drained);
+          const cancel = clock.schedule(settings.shutdown.drainMs, drained);
           endDrain = () => {
             cancel();
             drained();
