@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_SESSIONS } from '../core/limits.js';
 import type { BackendId } from '../core/types.js';
 import { HashPlacer, hashKeyOf, hashingOptions } from './hashing/placer.js';
 import { LeastLoaded } from './least-loaded.js';
@@ -10,25 +11,36 @@ import { DEFAULT_SESSION_COOKIE, eligible, type BackendView, type PickContext, t
  * NGINX Plus `sticky cookie`, Traefik `sticky.cookie`). The pin travels with the client: the
  * dispatcher writes it into a signed cookie (dispatcher/session-cookie.ts, so a client cannot forge
  * a pin to a backend of its choosing; a bad cookie just gets a new pin) and passes the verified pin
- * as `ctx.pinned`. Keying by a header or the client address instead pins by hashing alone.
+ * as `ctx.pinned`. Keyed by a header or the client address, a session has no cookie, and the
+ * policy's own placements (below) keep it where it was placed.
  *
  * - Hit: the pinned backend is eligible (healthy and not avoided), so it is chosen.
+ * - Otherwise, a session this policy placed before goes back to that backend while it is eligible
+ *   (a request sent before its session's cookie came back, or keyed without a cookie): HAProxy's
+ *   stick table. The last `trackedSessions` placements are kept, oldest forgotten first.
  * - Otherwise the session is (re)placed by consistent hashing with bounded load (factor 1.25 by
- *   default) on the session key, falling back to the client key, then the request key: a new
- *   session lands where its key hashes unless that replica is overrun, and a down or draining
- *   replica's sessions spread over the others instead of piling onto one. The dispatcher rewrites
- *   the cookie whenever the pick differs from the pin; the Balancer counts hits and misses (the
- *   sticky hit ratio in reports and `dispatchlab_sticky_*_total`).
+ *   default) on the session key, falling back to the client key, then the request key. The bound
+ *   counts *sessions* placed on each backend, as the paper bounds balls per bin, not requests in
+ *   flight: a placement is for the rest of the session, and with a few requests in flight a count
+ *   that differs by one (an answer a fraction of a millisecond earlier) would decide it, so the
+ *   same workload would place sessions differently from run to run, live against simulated, or
+ *   seed to seed. By session counts, where sessions go depends only on the order in which they
+ *   start. A down or draining replica's sessions spread over the others instead of piling onto one.
+ *   The dispatcher rewrites the cookie whenever the pick differs from the pin; the Balancer counts
+ *   hits and misses (the sticky hit ratio in reports and `dispatchlab_sticky_*_total`).
  * - No key at all: the least in-flight backend (random tie-break).
- * Tie-break: as consistent-hash (none needed). Cost: O(n) per pick plus the hash lookup.
+ * Tie-break: as consistent-hash (none needed). Cost: O(n) per placement plus the hash lookup; a hit
+ * is O(n) (the eligibility filter) plus a map lookup; memory O(trackedSessions).
  */
 export class SessionSticky implements Policy {
   readonly name = 'session-sticky';
   readonly sticky = true;
+  private readonly sessionsOn = (b: BackendView): number => this.placements.countOn(b.id);
 
   constructor(
     readonly session: SessionKeying,
     private readonly placer: HashPlacer,
+    private readonly placements: Placements,
     private readonly keyless: LeastLoaded,
   ) {}
 
@@ -37,7 +49,11 @@ export class SessionSticky implements Policy {
     if (ctx.pinned !== undefined && candidates.some((b) => b.id === ctx.pinned)) return ctx.pinned;
     const key = hashKeyOf(ctx, 'session');
     if (key === undefined) return this.keyless.pick(backends, ctx);
-    return this.placer.place(backends, candidates, key);
+    const home = this.placements.homeOf(key);
+    if (home !== undefined && candidates.some((b) => b.id === home)) return home;
+    const placed = this.placer.place(backends, candidates, key, this.sessionsOn);
+    if (placed !== undefined) this.placements.place(key, placed);
+    return placed;
   }
 
   onMembershipChange(): void {
@@ -49,6 +65,47 @@ export class SessionSticky implements Policy {
   }
 }
 
+/**
+ * The sessions placed most recently (at most `capacity`; a Map keeps insertion order, so the
+ * oldest placement is forgotten first) and how many of them each backend holds.
+ */
+export class Placements {
+  private readonly home = new Map<string, BackendId>();
+  private readonly counts = new Map<BackendId, number>();
+
+  constructor(private readonly capacity: number) {}
+
+  homeOf(key: string): BackendId | undefined {
+    return this.home.get(key);
+  }
+
+  countOn(id: BackendId): number {
+    return this.counts.get(id) ?? 0;
+  }
+
+  get size(): number {
+    return this.home.size;
+  }
+
+  place(key: string, id: BackendId): void {
+    const previous = this.home.get(key);
+    if (previous !== undefined) {
+      this.home.delete(key);
+      this.add(previous, -1);
+    } else if (this.home.size >= this.capacity) {
+      const [oldest, on] = this.home.entries().next().value as [string, BackendId];
+      this.home.delete(oldest);
+      this.add(on, -1);
+    }
+    this.home.set(key, id);
+    this.add(id, 1);
+  }
+
+  private add(id: BackendId, n: number): void {
+    this.counts.set(id, this.countOn(id) + n);
+  }
+}
+
 const options = z.strictObject({
   cookie: z
     .string()
@@ -57,17 +114,25 @@ const options = z.strictObject({
     .describe('name of the session cookie the dispatcher inserts'),
   key: z.enum(['cookie', 'header', 'client']).default('cookie').describe('what identifies a session: the inserted cookie, a request header, or the client address'),
   header: z.string().min(1).default('x-session-id').describe('with key header: the header that carries the session id'),
+  trackedSessions: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_SESSIONS)
+    .default(100_000)
+    .describe('placements remembered (and counted by the bound); the oldest is forgotten first'),
   ...hashingOptions(1.25),
 });
 
 export const sessionSticky: PolicyDefinition<typeof options> = {
   name: 'session-sticky',
-  summary: 'pin each session to a replica (signed cookie, header or client address); new sessions by bounded-load consistent hashing',
+  summary: 'pin each session to a replica (signed cookie, header or client address); new sessions by consistent hashing bounded in sessions per replica',
   options,
   create: (o, deps) =>
     new SessionSticky(
       { cookieName: o.cookie, key: o.key, ...(o.key === 'header' ? { headerName: o.header } : {}) },
       new HashPlacer(o),
+      new Placements(o.trackedSessions),
       new LeastLoaded(createInFlightMetric(), deps.rng.stream('session-sticky')),
     ),
 };

@@ -10,10 +10,11 @@ import { HashRing } from './ring.js';
 /**
  * Consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam, "Consistent Hashing with
  * Bounded Loads", SODA 2018; HAProxy `hash-balance-factor`, added by Vimeo in 2016): a backend
- * whose in-flight count has reached ceil(factor x (totalInFlight + 1) x weight / totalWeight) is
- * full, and the key walks on to its next preference (ring successor or next Maglev slot). For
- * equal weights that is the paper's ceil(c x (m + 1) / n). Since the caps add up to more than the
- * requests in flight, with factor >= 1 some backend is never full: no backend exceeds its cap.
+ * whose load (its in-flight count, unless the caller counts something else: LoadOf) has reached
+ * ceil(factor x (totalLoad + 1) x weight / totalWeight) is full, and the key walks on to its next
+ * preference (ring successor or next Maglev slot). For equal weights that is the paper's
+ * ceil(c x (m + 1) / n). Since the caps add up to more than the load, with factor >= 1 some
+ * backend is never full: no backend exceeds its cap.
  * `boundedLoad: 0` turns the bound off (plain consistent hashing).
  *
  * Shared by the consistent-hash and session-sticky policies. The table is built over the backends in
@@ -57,6 +58,13 @@ export function hashKeyOf(ctx: PickContext, preferred: HashKeySource): string | 
   return ctx[KEY_FIELD[preferred]] ?? ctx.sessionKey ?? ctx.clientKey ?? ctx.requestKey;
 }
 
+/**
+ * What the bound counts on a backend: by default its requests in flight (HAProxy's
+ * `hash-balance-factor`); session-sticky counts the sessions placed on it, the paper's balls.
+ */
+export type LoadOf = (b: BackendView) => number;
+const inFlightOf: LoadOf = (b) => b.inFlight;
+
 export interface HashingOptions {
   readonly algorithm: 'ring' | 'maglev';
   readonly vnodes: number;
@@ -74,10 +82,10 @@ export class HashPlacer {
    * first preference that is a candidate and not full; if every candidate is full (only possible
    * when `avoid` removed most of them), the first candidate preference regardless of load.
    */
-  place(backends: readonly BackendView[], candidates: readonly BackendView[], key: string): BackendId | undefined {
+  place(backends: readonly BackendView[], candidates: readonly BackendView[], key: string, loadOf: LoadOf = inFlightOf): BackendId | undefined {
     const table = this.tableFor(backends);
     const byId = new Map(candidates.map((b) => [b.id, b]));
-    const hasRoom = this.roomTest(candidates);
+    const hasRoom = this.roomTest(candidates, loadOf);
     let firstCandidate: BackendId | undefined;
     for (const id of table.preferences(keyHash(key))) {
       const b = byId.get(id);
@@ -97,16 +105,16 @@ export class HashPlacer {
     return [...(this.cached?.table.memberIds ?? [])];
   }
 
-  private roomTest(candidates: readonly BackendView[]): (b: BackendView) => boolean {
+  private roomTest(candidates: readonly BackendView[], loadOf: LoadOf): (b: BackendView) => boolean {
     const factor = this.options.boundedLoad;
     if (factor === 0) return () => true;
-    let totalInFlight = 0;
+    let totalLoad = 0;
     let totalWeight = 0;
     for (const b of candidates) {
-      totalInFlight += b.inFlight;
+      totalLoad += loadOf(b);
       totalWeight += b.weight;
     }
-    return (b) => b.inFlight + 1 <= Math.ceil((factor * (totalInFlight + 1) * b.weight) / totalWeight);
+    return (b) => loadOf(b) + 1 <= Math.ceil((factor * (totalLoad + 1) * b.weight) / totalWeight);
   }
 
   private tableFor(backends: readonly BackendView[]): HashTable {

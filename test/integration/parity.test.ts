@@ -6,6 +6,7 @@ import type { AttemptOutcome } from '../../dispatcher/balancer/types.js';
 import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { CookieJar, createRequestPlanner } from '../../loadtest/request-plan.js';
 import { simulatePolicy } from '../../sim/simulation.js';
+import { until } from './dispatcher-helpers.js';
 
 /**
  * Live equals simulated, decision for decision: the Balancer's attempt trace (request index,
@@ -106,3 +107,49 @@ describe('live and simulated runs make the same decisions', () => {
     expect(new Set(live.map((e) => e[1])).size).toBeGreaterThan(1);
   });
 });
+
+describe('session-sticky places sessions the same live and simulated while requests overlap', () => {
+  // Slow requests: live, a dozen are in flight at every new session's first request; simulated
+  // (one request every 2 s), none. Placement bounds sessions per replica, not requests in flight,
+  // so the in-flight counts the machine happens to produce at that instant decide nothing.
+  const overlapping = parseScenario({
+    ...scenario,
+    name: 'parity-overlap',
+    workload: { ...scenario.workload, classes: [{ name: 'slow', share: 1, route: '/slow', cpuMs: 300, service: 'deterministic' }] },
+  });
+  const SENT = 30;
+
+  it('the same backend for every request, though the live in-flight counts differ from the simulated', async () => {
+    const trace = new Map<number, string>();
+    const up = await startUp({
+      scenario: overlapping,
+      policy: 'session-sticky',
+      dispatcher: { healthChecks: false, onAttemptEnded: (info, backend) => trace.set(info.index as number, backend) },
+    });
+    running.push(up);
+    const url = new URL(up.dispatcher.url);
+    const next = createRequestPlanner(overlapping.workload.classes, overlapping.workload.sessions, createRng(overlapping.seed));
+    const jars = new Map<number, CookieJar>();
+    const answers: Array<Promise<number>> = [];
+    let mostInFlight = 0;
+    for (let i = 0; i < SENT; i++) {
+      const request = next();
+      const session = request.session as number;
+      const jar = jars.get(session) ?? new CookieJar();
+      jars.set(session, jar);
+      answers.push(send(url, request.path, { ...request.headers }, jar));
+      // The next request goes out once this one is dispatched, so arrival order is request order.
+      await until(() => up.dispatcher.balancer.stats().dispatched === i + 1);
+      mostInFlight = Math.max(mostInFlight, up.dispatcher.balancer.views().reduce((n, b) => n + b.inFlight, 0));
+    }
+    expect(await Promise.all(answers)).toEqual(Array.from({ length: SENT }, () => 200));
+    expect(mostInFlight).toBeGreaterThan(4);
+
+    const simulated = new Map<number, string>();
+    simulatePolicy(overlapping, 'session-sticky', { requests: SENT, onAttemptEnded: (info, backend) => simulated.set(info.index as number, backend) });
+    const inOrder = (m: Map<number, string>): string[] => Array.from({ length: SENT }, (_, i) => m.get(i) ?? 'none');
+    expect(inOrder(trace)).toEqual(inOrder(simulated));
+    expect(new Set(trace.values()).size).toBeGreaterThan(1);
+  });
+});
+

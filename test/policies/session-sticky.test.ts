@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Placements } from '../../policies/session-sticky.js';
 import { backends, byId, policy } from './helpers.js';
 
 describe('session-sticky', () => {
@@ -42,15 +43,46 @@ describe('session-sticky', () => {
     expect(p.pick(view, { now: 0, sessionKey: 's', pinned: 'web-99' })).toMatch(/^[ab]$/);
   });
 
-  it('places new sessions by hashing with bounded load: spread, and no backend overrun', () => {
+  it('places new sessions by hashing, bounded in sessions per backend: spread, no backend overrun, in-flight counts ignored', () => {
     const p = policy('session-sticky');
     const view = backends('a', 'b', 'c', 'd');
+    const sessionsOn = new Map<string, number>();
     for (let i = 0; i < 400; i++) {
+      // In-flight counts that change under every pick: they must not move a placement.
+      for (const b of view) b.inFlight = (i * 7 + b.id.charCodeAt(0)) % 5;
       const id = p.pick(view, { now: i, sessionKey: `session-${i}` })!;
-      byId(view, id).inFlight += 1;
-      expect(byId(view, id).inFlight).toBeLessThanOrEqual(Math.ceil((1.25 * (i + 1)) / 4));
+      sessionsOn.set(id, (sessionsOn.get(id) ?? 0) + 1);
+      expect(sessionsOn.get(id)).toBeLessThanOrEqual(Math.ceil((1.25 * (i + 1)) / 4));
     }
-    for (const b of view) expect(b.inFlight).toBeGreaterThan(80);
+    for (const b of view) expect(sessionsOn.get(b.id)).toBeGreaterThan(80);
+    // The same sessions in the same order, with other in-flight counts: the same placements.
+    const again = policy('session-sticky');
+    const quiet = backends('a', 'b', 'c', 'd');
+    const replay = new Map<string, number>();
+    for (let i = 0; i < 400; i++) {
+      const id = again.pick(quiet, { now: i, sessionKey: `session-${i}` })!;
+      replay.set(id, (replay.get(id) ?? 0) + 1);
+    }
+    expect(replay).toEqual(sessionsOn);
+  });
+
+  it('sends a session it placed back to the same backend when the request carries no pin yet', () => {
+    const p = policy('session-sticky');
+    const view = backends('a', 'b', 'c', 'd');
+    const placed = new Map<string, string>();
+    for (let i = 0; i < 40; i++) placed.set(`s${i}`, p.pick(view, { now: i, sessionKey: `s${i}` })!);
+    // Requests sent before their session's cookie came back (or keyed without a cookie): the
+    // bound has moved on since, the placement has not.
+    for (let i = 0; i < 40; i++) expect(p.pick(view, { now: 100 + i, sessionKey: `s${i}` })).toBe(placed.get(`s${i}`));
+    // Its backend gone, the session is placed anew, and stays there.
+    const home = placed.get('s0')!;
+    byId(view, home).state = 'down';
+    byId(view, home).healthy = false;
+    const moved = p.pick(view, { now: 200, sessionKey: 's0' });
+    expect(moved).not.toBe(home);
+    byId(view, home).state = 'healthy';
+    byId(view, home).healthy = true;
+    expect(p.pick(view, { now: 201, sessionKey: 's0' })).toBe(moved);
   });
 
   it('falls back to the client key, then the least loaded backend when a request has no key', () => {
@@ -61,5 +93,36 @@ describe('session-sticky', () => {
     byId(view, 'a').inFlight = 3;
     byId(view, 'c').inFlight = 2;
     expect(p.pick(view, { now: 2 })).toBe('b');
+  });
+
+  it('rejects a trackedSessions that is not a positive whole number', () => {
+    expect(() => policy({ name: 'session-sticky', options: { trackedSessions: 0 } })).toThrow(/trackedSessions/);
+    expect(() => policy({ name: 'session-sticky', options: { trackedSessions: 2.5 } })).toThrow(/trackedSessions/);
+  });
+});
+
+describe('session-sticky placements', () => {
+  it('counts the sessions on each backend, moving a re-placed one', () => {
+    const placements = new Placements(10);
+    placements.place('s1', 'a');
+    placements.place('s2', 'a');
+    placements.place('s3', 'b');
+    expect([placements.countOn('a'), placements.countOn('b'), placements.countOn('c')]).toEqual([2, 1, 0]);
+    placements.place('s1', 'c');
+    expect([placements.countOn('a'), placements.countOn('b'), placements.countOn('c')]).toEqual([1, 1, 1]);
+    expect(placements.homeOf('s1')).toBe('c');
+    expect(placements.size).toBe(3);
+  });
+
+  it('remembers at most its capacity, forgetting the oldest placement first', () => {
+    const placements = new Placements(2);
+    placements.place('s1', 'a');
+    placements.place('s2', 'b');
+    placements.place('s1', 'b'); // re-placed: now the most recent
+    placements.place('s3', 'a'); // s2 is the oldest now
+    expect(placements.size).toBe(2);
+    expect(placements.homeOf('s2')).toBeUndefined();
+    expect([placements.homeOf('s1'), placements.homeOf('s3')]).toEqual(['b', 'a']);
+    expect([placements.countOn('a'), placements.countOn('b')]).toEqual([1, 1]);
   });
 });
