@@ -17,8 +17,8 @@
  *   npx tsx scripts/parity-trace.ts --scenario scenarios/homogeneous.yaml --policy random --duration 6s [--rate 900] [--warmup 3s]
  *
  * With --warmup, the generator runs its warm-up first (its connections are then open, as in
- * `compare`) and only the measured window is traced; the simulation runs on through the warm-up,
- * so arrival instants are not compared then, only order, picks and latency.
+ * `compare`) and only the measured window is traced; the simulation drains its warm-up as
+ * `compare`'s baseline does, so arrival instants are not compared then, only order, picks and latency.
  *
  * Bounded: one window of `--duration` (default 6 s) on 127.0.0.1, then a drain.
  */
@@ -36,6 +36,7 @@ import { runLoadInChild } from '../loadtest/loadgen.js';
 import { scrape, sumOf } from '../loadtest/scrape.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { simulatePolicy } from '../sim/simulation.js';
+import type { RequestInfo } from '../dispatcher/balancer/types.js';
 
 interface Traced {
   backend: string;
@@ -142,11 +143,18 @@ const plannedMs: number[] = [];
 let clockNow = (): number => 0;
 simulatePolicy(scenario, policy, {
   durationMs: warmupMs + durationMs,
+  // As compare's simulated baseline: the warm-up's last arrival is not sent and the window starts
+  // drained, as the live generator runs it; otherwise a session whose first request is that
+  // arrival would be placed in the warm-up here and only in the window live.
+  drainAfterWarmup: warmupMs > 0,
   atStart: (_fleet, clock) => (clockNow = () => clock.now()),
   onAttemptEnded: (info, backend) => {
     const i = info.index as number;
     while (plannedMs.length <= i) plannedMs.push((plannedMs.at(-1) ?? 0) + gaps.exponential(1000 / arrival.rateRps));
-    sim.set(i, { backend, arrivedAtMs: plannedMs[i], latencyMs: clockNow() - plannedMs[i] });
+    // After a drained warm-up the window's instants are shifted from the plan; the simulator's
+    // request object (which is the RequestInfo it hands the Balancer) knows when it arrived.
+    const arrivedAtMs = warmupMs > 0 ? (info as RequestInfo & { arrivedAt: number }).arrivedAt : plannedMs[i];
+    sim.set(i, { backend, arrivedAtMs, latencyMs: clockNow() - arrivedAtMs });
   },
 });
 
