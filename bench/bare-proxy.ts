@@ -1,11 +1,13 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
+import { DEFAULT_LISTEN_BACKLOG } from '../core/limits.js';
 
 /**
  * The floor Node itself sets for `npm run bench:proxy`: node:http in front, one undici Pool per
  * backend, round-robin, each answer written straight into the client's response (the handler
  * below, the fastest way measured in notes/proxy-throughput-here.md). No balancer, no metrics, no
- * hop-by-hop filtering beyond what undici refuses: only bodyless GETs, as the bench sends.
+ * hop-by-hop filtering beyond what undici refuses: only bodyless GETs, as the bench sends. It
+ * listens with the dispatcher's default backlog, so a burst of connections meets the same queue.
  * Prints its URL once it listens. Usage: bare-proxy.ts BACKEND_URL...
  */
 
@@ -33,7 +35,7 @@ const server = createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 65_000;
-server.listen(0, '127.0.0.1', () => {
+server.listen({ port: 0, host: '127.0.0.1', backlog: DEFAULT_LISTEN_BACKLOG }, () => {
   const { port } = server.address() as { port: number };
   process.stdout.write(`bare proxy http://127.0.0.1:${port}\n`);
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { runFixedRate, type FixedRateResult } from './fixed-rate.js';
 import { replaceSection } from './markdown-section.js';
 import { dispatcherScenario, haproxyConf, nginxBackendConf, nginxProxyConf, wrkCookieScript } from './proxy-configs.js';
 import { cpuPerRequestUs, median, pairedRatio, parseWrk, processTree, statCpuTicks, statParentPid, statusRssBytes, type WrkResult } from './proxy-measure.js';
@@ -26,7 +27,13 @@ import { cpuPerRequestUs, median, pairedRatio, parseWrk, processTree, statCpuTic
  * - CPU per request is the proxy's own process tree (nginx: master + worker) utime+stime from
  *   /proc over a run, divided by the requests wrk completed; RSS is VmRSS, sampled during the run.
  * - Then one 1,000-connection run per proxy kind: socket errors, p99 against the 64-connection
- *   p99, RSS before, during and a few seconds after.
+ *   p99, RSS before, during and after it, once the proxy has been idle for a while.
+ * - Then, for the same proxies, 64 and 1,000 connections at one fixed offered rate, the same for
+ *   every proxy (half the slowest one's 64-connection req/s), latency from the intended send time
+ *   (bench/fixed-rate.ts): at the same rate, what 1,000 connections cost a proxy beyond 64. The
+ *   closed-loop p99s cannot say it: there every connection sends again as soon as it is answered,
+ *   so a saturated proxy's latency is connections / throughput (Little's law), 15.6x for 1,000
+ *   against 64 at equal throughput.
  * nginx, HAProxy and wrk come from the distribution (scripts/ensure-proxies.sh); what cannot be had
  * is skipped with a line saying so. Every process the bench starts, it ends by PID. The table goes
  * into BENCHMARKS.md ("Proxy throughput") unless --print-only.
@@ -41,10 +48,15 @@ const { values: flags } = parseArgs({
   },
 });
 
-/** Default: about 4 minutes of load; --quick: about 1. */
+/**
+ * Default: about 6 minutes of load; --quick: about 1.5. settleS: how long a proxy is left idle
+ * after its 1,000-connection run before its RSS "after" is read (sampled throughout).
+ */
 const PLAN = flags.quick
-  ? { rounds: 1, roundS: 4, warmupS: 1, wideS: 4, settleS: 2 }
-  : { rounds: 3, roundS: 10, warmupS: 3, wideS: 10, settleS: 3 };
+  ? { rounds: 1, roundS: 4, warmupS: 1, wideS: 4, settleS: 3, fixedWarmupS: 1, fixedS: 3 }
+  : { rounds: 3, roundS: 10, warmupS: 3, wideS: 10, settleS: 10, fixedWarmupS: 1, fixedS: 8 };
+/** The fixed offered rate, as a share of the slowest 1,000-connection proxy's 64-connection req/s (rounded down to 100). */
+const FIXED_RATE_SHARE = 0.5;
 const CONNECTIONS = 64;
 const WIDE_CONNECTIONS = 1000;
 const BACKENDS = 2;
@@ -381,16 +393,31 @@ async function main(): Promise<void> {
         say(`round ${r + 1}/${PLAN.rounds} ${t.label}: ${fmt(result.rps)} req/s, ${fmt(result.cpuUs, 1)} µs CPU/req, p99 ${fmt(result.p99Ms, 2)} ms`);
       }
     }
-    const wide = new Map<Target, { run: Run; rssAfterBytes: number }>();
-    for (const t of targets.filter((x) => x.wide)) {
+    const wideTargets = targets.filter((x) => x.wide);
+    const wide = new Map<Target, WideRun>();
+    for (const t of wideTargets) {
       const result = await measure(t, WIDE_CONNECTIONS, PLAN.wideS);
-      await sleep(PLAN.settleS * 1000);
+      // Idle now (wrk has closed its connections): RSS 1 s on, and again at the end of the settle time.
+      await sleep(1000);
+      const rssSoonBytes = rssBytes(tree(t.proc.pid));
+      await sleep((PLAN.settleS - 1) * 1000);
       const rssAfterBytes = rssBytes(tree(t.proc.pid));
-      wide.set(t, { run: result, rssAfterBytes });
+      wide.set(t, { run: result, rssSoonBytes, rssAfterBytes });
       say(`${WIDE} connections, ${t.label}: ${fmt(result.rps)} req/s, p99 ${fmt(result.p99Ms, 2)} ms, ${errorsOf(result)} errors, RSS ${mb(result.peakRssBytes)} MB`);
     }
 
-    const section = render({ targets, rounds, wide, notes, loadBefore, loadAfter: os.loadavg() });
+    const slowest = Math.min(...wideTargets.map((t) => median(rounds.get(t)!.map((r) => r.rps))));
+    const fixedRateRps = Math.max(100, Math.floor((slowest * FIXED_RATE_SHARE) / 100) * 100);
+    const fixed = new Map<Target, FixedRuns>();
+    for (const t of wideTargets) {
+      const plan = { url: t.url, rateRps: fixedRateRps, warmupS: PLAN.fixedWarmupS, durationS: PLAN.fixedS, timeoutMs: 2000 };
+      const narrow = await runFixedRate({ ...plan, connections: CONNECTIONS });
+      const many = await runFixedRate({ ...plan, connections: WIDE_CONNECTIONS });
+      fixed.set(t, { narrow, wide: many });
+      say(`${fmt(fixedRateRps)} req/s, ${t.label}: p99 ${fmt(narrow.p99Ms, 2)} ms with ${CONNECTIONS} connections, ${fmt(many.p99Ms, 2)} ms with ${WIDE}`);
+    }
+
+    const section = render({ targets, rounds, wide, fixed, fixedRateRps, notes, loadBefore, loadAfter: os.loadavg() });
     if (!flags['print-only']) replaceSection(join(root, 'BENCHMARKS.md'), 'Proxy throughput', section);
     process.stdout.write(`${section}\n`);
   } finally {
@@ -406,16 +433,31 @@ function write(dir: string, name: string, text: string): string {
 
 // ---------------------------------------------------------------- the table
 
+interface WideRun {
+  readonly run: Run;
+  /** The proxy's RSS 1 s after the run, and settleS after it. */
+  readonly rssSoonBytes: number;
+  readonly rssAfterBytes: number;
+}
+
+/** The fixed-rate runs of one proxy: CONNECTIONS and WIDE_CONNECTIONS at the same offered rate. */
+interface FixedRuns {
+  readonly narrow: FixedRateResult;
+  readonly wide: FixedRateResult;
+}
+
 interface Results {
   readonly targets: readonly Target[];
   readonly rounds: ReadonlyMap<Target, readonly Run[]>;
-  readonly wide: ReadonlyMap<Target, { run: Run; rssAfterBytes: number }>;
+  readonly wide: ReadonlyMap<Target, WideRun>;
+  readonly fixed: ReadonlyMap<Target, FixedRuns>;
+  readonly fixedRateRps: number;
   readonly notes: readonly string[];
   readonly loadBefore: readonly number[];
   readonly loadAfter: readonly number[];
 }
 
-function render({ targets, rounds, wide, notes, loadBefore, loadAfter }: Results): string {
+function render({ targets, rounds, wide, fixed, fixedRateRps, notes, loadBefore, loadAfter }: Results): string {
   const nginx = targets.find((t) => t.kind === 'nginx');
   const bare = targets.find((t) => t.kind === 'bare');
   const runsOf = (t: Target) => rounds.get(t)!;
@@ -443,7 +485,7 @@ function render({ targets, rounds, wide, notes, loadBefore, loadAfter }: Results
     '"Bare node:http + undici Pool" is bench/bare-proxy.ts: round-robin over the same backends with nothing else, the floor a Node proxy sets on this machine.',
     'The dispatcher is `dispatchlab dispatcher` from dist/ (metrics always on), its scenario\'s default settings (no per-backend limit, so no queue).',
     'nginx, HAProxy and wrk come from Debian\'s packages (nginx-light, haproxy, wrk), installed by scripts/ensure-proxies.sh when missing; `-- --quick` runs',
-    'in about a minute, `-- --engine NAME` and `-- --workers N` go to the dispatcher when it has those options, `-- --print-only` leaves this file alone.',
+    'in about two minutes, `-- --engine NAME` and `-- --workers N` go to the dispatcher when it has those options, `-- --print-only` leaves this file alone.',
     '',
     '| proxy (one core) | req/s | vs nginx | p50 ms | p99 ms | CPU µs/req | CPU vs nginx | CPU vs bare Node | peak RSS MB | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -462,11 +504,12 @@ function render({ targets, rounds, wide, notes, loadBefore, loadAfter }: Results
       ]),
     ),
     '',
-    `${WIDE} keep-alive connections (${loadGenerator === 'wrk' ? `wrk -t${WRK_THREADS} -c${WIDE_CONNECTIONS} -d${PLAN.wideS}s --timeout 2s` : `autocannon -c${WIDE_CONNECTIONS} -d${PLAN.wideS}`}), one run each; RSS after: ${PLAN.settleS} s after the run.`,
+    `${WIDE} keep-alive connections (${loadGenerator === 'wrk' ? `wrk -t${WRK_THREADS} -c${WIDE_CONNECTIONS} -d${PLAN.wideS}s --timeout 2s` : `autocannon -c${WIDE_CONNECTIONS} -d${PLAN.wideS}`}), one run each, every connection sending again as soon as it is answered (closed loop).`,
+    `RSS before: just before this run, after the ${CONNECTIONS}-connection rounds; after: with the proxy idle and its client connections closed, 1 s and ${PLAN.settleS} s after the run.`,
     '',
-    '| proxy | req/s | vs nginx | p50 ms | p99 ms | p99 / 64-conn p99 | max ms | socket errors (connect/read/write/timeout) | non-2xx | CPU µs/req | RSS MB before / peak / after |',
+    `| proxy | req/s | vs nginx | p50 ms | p99 ms | p99 / 64-conn p99 | max ms | socket errors (connect/read/write/timeout) | non-2xx | CPU µs/req | RSS MB before / peak / 1 s after / ${PLAN.settleS} s after |`,
     '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|',
-    ...[...wide].map(([t, { run: w, rssAfterBytes }]) =>
+    ...[...wide].map(([t, { run: w, rssSoonBytes, rssAfterBytes }]) =>
       row([
         t.label.replace(/ \(metrics on\)$/, ''),
         fmt(w.rps),
@@ -478,17 +521,37 @@ function render({ targets, rounds, wide, notes, loadBefore, loadAfter }: Results
         `${w.socketErrors.connect}/${w.socketErrors.read}/${w.socketErrors.write}/${w.socketErrors.timeout}`,
         fmt(w.non2xx),
         fmt(w.cpuUs, 1),
-        `${mb(w.rssBeforeBytes)} / ${mb(w.peakRssBytes)} / ${mb(rssAfterBytes)}`,
+        `${mb(w.rssBeforeBytes)} / ${mb(w.peakRssBytes)} / ${mb(rssSoonBytes)} / ${mb(rssAfterBytes)}`,
+      ]),
+    ),
+    '',
+    `The same proxies at one fixed offered rate, ${fmt(fixedRateRps)} req/s (${FIXED_RATE_SHARE} of the slowest one's ${CONNECTIONS}-connection req/s above, the same for every proxy), with ${CONNECTIONS} and with ${WIDE} keep-alive connections, one run each:`,
+    `bench/fixed-rate.ts, wrk2's schedule (request i at i / rate s on connection i mod connections), latency from the intended send time, so an answer that is late delays the next one on its connection and both count;`,
+    `${PLAN.fixedS} s measured after ${PLAN.fixedWarmupS} s at the same rate, the connections opened and used once before. "Generator late" is how late the generator itself sent (p99), a floor under every latency of its run.`,
+    '',
+    `| proxy | ${CONNECTIONS} conn p50 ms | ${CONNECTIONS} conn p99 ms | ${WIDE} conn p50 ms | ${WIDE} conn p99 ms | p99 ${WIDE} / ${CONNECTIONS} | ${WIDE} conn max ms | ${WIDE} conn errors / over 2 s | generator late p99 ms (${CONNECTIONS} / ${WIDE}) |`,
+    '|---|---:|---:|---:|---:|---:|---:|---|---|',
+    ...[...fixed].map(([t, { narrow, wide: w }]) =>
+      row([
+        t.label.replace(/ \(metrics on\)$/, ''),
+        fmt(narrow.p50Ms, 2),
+        fmt(narrow.p99Ms, 2),
+        fmt(w.p50Ms, 2),
+        fmt(w.p99Ms, 2),
+        fmt(w.p99Ms / narrow.p99Ms, 1),
+        fmt(w.maxMs),
+        `${w.errors + w.non2xx} / ${w.timeouts}`,
+        `${fmt(narrow.lateP99Ms, 2)} / ${fmt(w.lateP99Ms, 2)}`,
       ]),
     ),
     '',
   ];
-  if (rr !== undefined) lines.push(...targetLines(targets, rounds, wide, rr), '');
+  if (rr !== undefined) lines.push(...targetLines(targets, rounds, wide, fixed, rr), '');
   return lines.join('\n');
 }
 
 /** Issue 12's targets, checked against this run (a benchmark: nothing fails on them). */
-function targetLines(targets: readonly Target[], rounds: ReadonlyMap<Target, readonly Run[]>, wide: Results['wide'], rr: Target): string[] {
+function targetLines(targets: readonly Target[], rounds: ReadonlyMap<Target, readonly Run[]>, wide: Results['wide'], fixed: Results['fixed'], rr: Target): string[] {
   const cpu = (t: Target) => median(rounds.get(t)!.map((r) => r.cpuUs));
   const verdict = (ok: boolean) => (ok ? 'met' : 'not met');
   const rrCpu = cpu(rr);
@@ -501,9 +564,12 @@ function targetLines(targets: readonly Target[], rounds: ReadonlyMap<Target, rea
   if (w) {
     const p99Ratio = w.run.p99Ms / median(rounds.get(rr)!.map((r) => r.p99Ms));
     const flat = w.rssAfterBytes <= w.run.rssBeforeBytes * 1.1;
+    const f = fixed.get(rr);
+    const fixedRatio = f === undefined ? Number.NaN : f.wide.p99Ms / f.narrow.p99Ms;
     lines.push(
-      `- ${WIDE} connections: ${w.run.socketErrors.timeout} socket timeouts (${verdict(w.run.socketErrors.timeout === 0)}); p99 ${fmt(p99Ratio, 1)}x the 64-connection p99 (under 4x: ${verdict(p99Ratio < 4)}); ` +
-        `peak RSS ${mb(w.run.peakRssBytes)} MB (under 150 MB: ${verdict(w.run.peakRssBytes < 150e6)}), ${mb(w.rssAfterBytes)} MB after against ${mb(w.run.rssBeforeBytes)} MB before (flat within 10%: ${verdict(flat)}).`,
+      `- ${WIDE} connections: ${w.run.socketErrors.timeout} socket timeouts (${verdict(w.run.socketErrors.timeout === 0)}); p99 ${fmt(p99Ratio, 1)}x the 64-connection p99 in the closed loop, ` +
+        `${fmt(fixedRatio, 1)}x at the same offered rate (under 4x: ${verdict(fixedRatio < 4)}); ` +
+        `peak RSS ${mb(w.run.peakRssBytes)} MB (under 150 MB: ${verdict(w.run.peakRssBytes < 150e6)}), ${mb(w.rssAfterBytes)} MB ${PLAN.settleS} s after against ${mb(w.run.rssBeforeBytes)} MB before (flat within 10%: ${verdict(flat)}).`,
     );
   }
   return lines;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { policyLabel, policyName, PROXY_ENGINES, type PolicySpec, type ProxyEngineName, type Scenario } from '../core/scenario.js';
 import { dispatcherStarter, type RunningCluster } from '../dispatcher/cluster.js';
 import type { RunningDispatcher, StartDispatcherOptions } from '../dispatcher/dispatcher-service.js';
+import { DEFAULT_LISTEN_BACKLOG, MAX_LISTEN_BACKLOG } from '../core/limits.js';
 import { CliError } from './errors.js';
 import { parseCount } from './flags.js';
 import { loadPolicies, policyFileSpec } from './policy-files.js';
@@ -23,6 +24,26 @@ export function parseEngine(text: string): ProxyEngineName {
 /** The scenario with `--engine`, when given, in place of its dispatcher.engine. */
 export function withEngine(scenario: Scenario, engine: ProxyEngineName | undefined): Scenario {
   return engine === undefined ? scenario : { ...scenario, dispatcher: { ...scenario.dispatcher, engine } };
+}
+
+/** `--backlog`: the proxy port's listen backlog (dispatcher.client.backlog). */
+export const BACKLOG_FLAG = [
+  '--backlog <n>',
+  `the proxy port's listen backlog, 1-${MAX_LISTEN_BACKLOG} (default: the scenario's dispatcher.client.backlog, else ${DEFAULT_LISTEN_BACKLOG}; the kernel caps it at net.core.somaxconn)`,
+  parseBacklog,
+] as const;
+
+export function parseBacklog(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_LISTEN_BACKLOG) throw new CliError(`--backlog: expected a whole number 1-${MAX_LISTEN_BACKLOG}, got "${text}"`);
+  return n;
+}
+
+/** The scenario with `--backlog`, when given, in place of its dispatcher.client.backlog. */
+export function withBacklog(scenario: Scenario, backlog: number | undefined): Scenario {
+  if (backlog === undefined) return scenario;
+  const { dispatcher } = scenario;
+  return { ...scenario, dispatcher: { ...dispatcher, client: { ...dispatcher.client, backlog } } };
 }
 
 /**

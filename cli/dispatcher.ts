@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { backendsFromScenario, parseBackendList } from '../dispatcher/backend-list.js';
 import { checkPolicySpecs } from '../policies/index.js';
-import { WORKERS_FLAG, asCliError, closeOnSignal, ENGINE_HELP, parseEngine, startDispatchers, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withEngine } from './dispatcher-options.js';
+import { BACKLOG_FLAG, WORKERS_FLAG, asCliError, closeOnSignal, ENGINE_HELP, parseEngine, startDispatchers, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withBacklog, withEngine } from './dispatcher-options.js';
 import type { ProxyEngineName } from '../core/scenario.js';
 import { parsePort } from './flags.js';
 import type { CliIo } from './io.js';
@@ -26,8 +26,9 @@ export function registerDispatcher(program: Command, io: CliIo): void {
     .option('--admin-token-file <file>', 'file holding the admin bearer token (else DISPATCHLAB_ADMIN_TOKEN, else generated)')
     .option('--engine <name>', ENGINE_HELP, parseEngine)
     .option(...WORKERS_FLAG)
-    .action(async (opts: { scenario: string; backends?: string; policy?: string; port: number; adminPort: number; bind: string; adminBind: string; adminTokenFile?: string; workers: number; engine?: ProxyEngineName }) => {
-      const scenario = withEngine(loadScenario(opts.scenario, checkPolicySpecs), opts.engine);
+    .option(...BACKLOG_FLAG)
+    .action(async (opts: { scenario: string; backends?: string; policy?: string; port: number; adminPort: number; bind: string; adminBind: string; adminTokenFile?: string; workers: number; engine?: ProxyEngineName; backlog?: number }) => {
+      const scenario = withBacklog(withEngine(loadScenario(opts.scenario, checkPolicySpecs), opts.engine), opts.backlog);
       let backends;
       try {
         backends = opts.backends !== undefined ? parseBackendList(opts.backends, scenario) : backendsFromScenario(scenario);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { startUp } from '../dispatcher/local-fleet.js';
-import { WORKERS_FLAG, asCliError, closeOnSignal, ENGINE_HELP, parseEngine, startDispatchers, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withEngine } from './dispatcher-options.js';
+import { BACKLOG_FLAG, WORKERS_FLAG, asCliError, closeOnSignal, ENGINE_HELP, parseEngine, startDispatchers, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withBacklog, withEngine } from './dispatcher-options.js';
 import type { ProxyEngineName } from '../core/scenario.js';
 import { parsePort } from './flags.js';
 import type { CliIo } from './io.js';
@@ -23,8 +23,9 @@ export function registerUp(program: Command, io: CliIo): void {
     .option('--admin-token-file <file>', 'file holding the admin bearer token (else DISPATCHLAB_ADMIN_TOKEN, else generated)')
     .option('--engine <name>', ENGINE_HELP, parseEngine)
     .option(...WORKERS_FLAG)
-    .action(async (opts: { scenario: string; policy?: string; port: number; adminPort: number; bind: string; adminTokenFile?: string; workers: number; engine?: ProxyEngineName }) => {
-      const scenario = withEngine(loadScenario(opts.scenario, checkPolicySpecs), opts.engine);
+    .option(...BACKLOG_FLAG)
+    .action(async (opts: { scenario: string; policy?: string; port: number; adminPort: number; bind: string; adminTokenFile?: string; workers: number; engine?: ProxyEngineName; backlog?: number }) => {
+      const scenario = withBacklog(withEngine(loadScenario(opts.scenario, checkPolicySpecs), opts.engine), opts.backlog);
       const adminToken = readAdminToken(opts.adminTokenFile);
       const policy = await resolvePolicy(scenario, opts.policy);
       const up = await startUp({

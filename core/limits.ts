@@ -43,6 +43,14 @@ export const MAX_RETRIES = 10;
 export const MAX_CLIENT_CONNECTIONS = 1_000_000;
 
 /**
+ * The proxy port's listen backlog (dispatcher.client.backlog): by default 4096, the kernel's
+ * net.core.somaxconn default since Linux 5.4 and nginx's `backlog=` in bench:proxy; at most
+ * 65,535, somaxconn's ceiling on the kernels that have one.
+ */
+export const DEFAULT_LISTEN_BACKLOG = 4096;
+export const MAX_LISTEN_BACKLOG = 65_535;
+
+/**
  * The dispatcher's shutdown drain and grace, each: Envoy's default `--drain-time-s` (600 s). A
  * longer one keeps a stopping process around for longer than an orchestrator waits for it.
  */

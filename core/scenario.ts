@@ -6,6 +6,8 @@ import { parseDuration } from './duration.js';
 import {
   MAX_BACKENDS,
   MAX_CLIENT_CONNECTIONS,
+  MAX_LISTEN_BACKLOG,
+  DEFAULT_LISTEN_BACKLOG,
   MAX_CONNECTIONS,
   MAX_QUEUE_LENGTH,
   MAX_RATE_RPS,
@@ -237,8 +239,18 @@ const DispatcherSchema = z.strictObject({
        * headers; past it the client gets 408 and no backend is involved.
        */
       bodyTimeoutMs: positiveDuration.default(10_000),
+      /**
+       * The proxy port's listen backlog: connections the kernel completes and queues before the
+       * dispatcher accepts them (nginx's `listen ... backlog=`, HAProxy's `backlog`); the kernel
+       * caps it at net.core.somaxconn. Node's own default, 511, is too few for a burst of
+       * connections: Node 20 (libuv 1.45+) accepts one connection per turn of its event loop, a
+       * turn of a saturated dispatcher takes tens of milliseconds, and once the queue is full the
+       * kernel drops handshakes, which the clients only retry after a second or more
+       * (BENCHMARKS.md, "Proxy throughput: the Node floor...").
+       */
+      backlog: z.number().int().min(1).max(MAX_LISTEN_BACKLOG).default(DEFAULT_LISTEN_BACKLOG),
     })
-    .default({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000 }),
+    .default({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000, backlog: DEFAULT_LISTEN_BACKLOG }),
   /** The live proxy's engine (live only): undici (dispatcher/undici-engine.ts) or http-proxy. */
   engine: z.enum(PROXY_ENGINES).default('undici'),
   /**

@@ -10,14 +10,17 @@ export type Server = NetServer & { closeAllConnections(): void; closeIdleConnect
  * listen and where; a close is graceful for up to a bound, then forced.
  */
 
-/** Listen on bind:port (0: ephemeral) and resolve with the port actually bound. */
-export function listen(server: Server, port: number, bind: string, what: string): Promise<number> {
+/**
+ * Listen on bind:port (0: ephemeral) and resolve with the port actually bound. `backlog`: the
+ * kernel's accept queue for it (Node's default, 511, when not given).
+ */
+export function listen(server: Server, port: number, bind: string, what: string, backlog?: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(new Error(`${what}: cannot listen on ${bind}:${port} (${err.code ?? err.message})`));
     };
     server.once('error', onError);
-    server.listen(port, bind, () => {
+    server.listen({ port, host: bind, backlog }, () => {
       server.off('error', onError);
       resolve((server.address() as AddressInfo).port);
     });

@@ -287,7 +287,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   let adminUrl: string;
   try {
     const bind = opts.bind ?? '127.0.0.1';
-    url = serverUrl(bind, await listen(proxyServer, opts.port ?? 0, bind, 'dispatcher'));
+    url = serverUrl(bind, await listen(proxyServer, opts.port ?? 0, bind, 'dispatcher', settings.client.backlog));
     const adminBind = opts.adminBind ?? '127.0.0.1';
     adminUrl = opts.admin === false ? '' : serverUrl(adminBind, await listen(adminServer, opts.adminPort ?? 0, adminBind, 'dispatcher admin'));
   } catch (err) {

@@ -67,6 +67,12 @@ describe('dispatchlab dispatcher: bad input', () => {
     await refused(['dispatcher', '--scenario', TWO, '--engine', 'nginx'], '--engine: expected undici or http-proxy, got "nginx"');
   });
 
+  it('checks --backlog', async () => {
+    await refused(['dispatcher', '--scenario', TWO, '--backlog', '0'], '--backlog: expected a whole number 1-65535, got "0"');
+    await refused(['dispatcher', '--scenario', TWO, '--backlog', '70000'], '--backlog: expected a whole number 1-65535, got "70000"');
+    await refused(['dispatcher', '--scenario', TWO, '--backlog', 'lots'], '--backlog: expected a whole number 1-65535, got "lots"');
+  });
+
   it('checks the ports', async () => {
     await refused(['dispatcher', '--scenario', TWO, '--port', '-1'], '--port: expected a port 0-65535, got "-1"');
     await refused(['dispatcher', '--scenario', TWO, '--admin-port', 'x'], '--admin-port: expected a port 0-65535, got "x"');
@@ -94,5 +100,6 @@ describe('dispatchlab up: bad input', () => {
     await refused(['up', '--scenario', TWO, '--port', '65536'], '--port: expected a port 0-65535, got "65536"');
     await refused(['up', '--scenario', TWO, '--admin-token-file', join(dir, 'none')], '--admin-token-file: cannot read');
     await refused(['up', '--scenario', TWO, '--engine', 'HTTP-PROXY'], '--engine: expected undici or http-proxy, got "HTTP-PROXY"');
+    await refused(['up', '--scenario', TWO, '--backlog', '-1'], '--backlog: expected a whole number 1-65535, got "-1"');
   });
 });

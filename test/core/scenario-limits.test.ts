@@ -67,6 +67,15 @@ describe('scenario limits', () => {
     expect(refusal(() => parseScenario({ ...base, dispatcher: { shutdown: { drainMs: -1 } } }))).toMatch(/^dispatcher\.shutdown\.drainMs/m);
   });
 
+  it('the proxy port\'s listen backlog defaults to 4096, keeps the other client settings, and is bounded', () => {
+    expect(parseScenario(base).dispatcher.client.backlog).toBe(4096);
+    expect(parseScenario({ ...base, dispatcher: { client: { backlog: 128 } } }).dispatcher.client).toEqual({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000, backlog: 128 });
+    expect(parseScenario({ ...base, dispatcher: { client: { maxConnections: 5 } } }).dispatcher.client.backlog).toBe(4096);
+    expect(refusal(() => parseScenario({ ...base, dispatcher: { client: { backlog: 0 } } }))).toMatch(/^dispatcher\.client\.backlog/m);
+    expect(refusal(() => parseScenario({ ...base, dispatcher: { client: { backlog: 65_536 } } }))).toMatch(/^dispatcher\.client\.backlog/m);
+    expect(refusal(() => parseScenario({ ...base, dispatcher: { client: { backlog: 1.5 } } }))).toMatch(/^dispatcher\.client\.backlog/m);
+  });
+
   it('a scenario file larger than the cap is refused before it is read', () => {
     const dir = mkdtempSync(join(tmpdir(), 'scenario-limits-'));
     const file = join(dir, 'big.yaml');
