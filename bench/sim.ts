@@ -30,13 +30,18 @@ import { replaceSection } from './markdown-section.js';
  * requests, one factor changed at a time from that fleet, median of three fresh processes), and
  * 10,000 VMs x 10M requests.
  *
- * The children run with a 64 MB young generation (V8's --max-semi-space-size, default 16 MB): at
- * 10,000 VMs some 11,000 requests are in flight, their objects outlive two default-size scavenges
- * and get promoted, and the old generation fills with them; a larger young generation lets them
- * die young. At 100 VMs it makes no difference.
- * `NODE_OPTIONS=--max-semi-space-size=64` does the same for `dispatchlab simulate` on large fleets.
+ * The homogeneous fleet's children run with a 64 MB young generation (V8's --max-semi-space-size,
+ * default 16 MB): at 10,000 VMs some 11,000 requests are in flight, their objects outlive two
+ * default-size scavenges and get promoted, and the old generation fills with them; a larger young
+ * generation lets them die young. At 100 VMs it makes no difference. The data-centre fleet's run
+ * with V8's default: at 10,000 VMs and 10M requests the 64 MB one took the same CPU time per
+ * request (10.0 against 10.1 µs) for 55 MB more peak RSS (378 against 323 MB; BENCHMARKS.md,
+ * "Data-centre fleet, third round"). `NODE_OPTIONS=--max-semi-space-size=64` does the same for
+ * `dispatchlab simulate` on large fleets of the homogeneous kind.
  */
 const NODE_FLAGS = ['--max-semi-space-size=64'];
+/** None: V8's default young generation (see above). */
+const DATACENTRE_NODE_FLAGS: readonly string[] = [];
 
 interface PointResult {
   readonly policy: string;
@@ -119,9 +124,9 @@ async function runCeiling(events: number, pendingTimers: number): Promise<{ wall
   return { wallMs: performance.now() - started, events: clock.eventsRun };
 }
 
-function inChild<T>(args: string[]): Promise<T> {
+function inChild<T>(args: string[], nodeFlags: readonly string[] = NODE_FLAGS): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = fork(self, args, { execArgv: ['--import', 'tsx', ...NODE_FLAGS], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(self, args, { execArgv: ['--import', 'tsx', ...nodeFlags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.once('message', (msg) => resolve(msg as T));
     child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`bench child ${args.join(' ')} exited with ${code}`))));
   });
@@ -129,7 +134,7 @@ function inChild<T>(args: string[]): Promise<T> {
 
 const point = (policy: string, vms: number, requests: number, warmRequests = 0): Promise<PointResult> =>
   inChild(['point', policy, String(vms), String(requests), String(warmRequests)]);
-const datacentrePoint = (opts: DatacentreOptions, requests: number): Promise<PointResult> => inChild(['datacentre', JSON.stringify(opts), String(requests)]);
+const datacentrePoint = (opts: DatacentreOptions, requests: number): Promise<PointResult> => inChild(['datacentre', JSON.stringify(opts), String(requests)], DATACENTRE_NODE_FLAGS);
 
 /** The data-centre fleet the growth table starts from, and what it changes one at a time. */
 const DC_BASE = { vms: 1_000, vmsPerHost: 20, classes: 2, sessions: 100_000 } as const;
@@ -229,7 +234,7 @@ async function main(): Promise<void> {
     '',
     'Data-centre fleet (bench/datacentre-fleet.ts, generated): 16-core hosts, every third a Type 2 host with 2 cores of host load; per host',
     'hardware-assisted (2 vCPUs), para-virtual, container and binary-translation (2 vCPUs) VMs in turn; an exponential class (5 ms) and a',
-    'lognormal one (20 ms, sigma 1.5, 20% of requests); Poisson arrivals at 0.6 of the cores (unless the table says otherwise); power-of-two. Growth of time per request,',
+    "lognormal one (20 ms, sigma 1.5, 20% of requests); Poisson arrivals at 0.6 of the cores (unless the table says otherwise); power-of-two; V8's default young generation. Growth of time per request,",
     `one factor changed at a time from ${fmt(DC_BASE.vms)} VMs, ${DC_BASE.vmsPerHost} per host, ${DC_BASE.classes} classes, ${fmt(DC_BASE.sessions)} sessions; ${fmt(DC_GROWTH_REQUESTS)} requests, cold, median of 3:`,
     '',
     `| factor | value | µs per request (wall) | against ${DC_BASE.vmsPerHost} VMs per host, ${DC_BASE.classes} classes, ${fmt(DC_BASE.sessions)} sessions | peak RSS MB |`,

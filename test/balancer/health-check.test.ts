@@ -216,3 +216,91 @@ describe('HealthChecker when our own loop is late (issue 17)', () => {
     expect([mild.state('b1'), mild.state('b2'), mild.checker.inconclusive]).toEqual(['down', 'down', 0]);
   });
 });
+
+describe('HealthChecker on the VirtualClock: probes due at one instant run as one round (issue 19)', () => {
+  /** Three backends on a bare VirtualClock; `onProbe` runs inside each probe, which answers at once. */
+  function rounds(onProbe: (id: string, clock: VirtualClock) => void = () => {}) {
+    const clock = new VirtualClock();
+    const { balancer } = setup({ backends: 3, clock });
+    const log: string[] = [];
+    const checker = new HealthChecker({
+      clock,
+      balancer,
+      settings: { intervalMs: 1000, timeoutMs: 300, rise: 2, fall: 2 },
+      probe: (id, done) => {
+        log.push(`${clock.now()} ${id}`);
+        onProbe(id, clock);
+        done(true);
+      },
+    });
+    return { clock, checker, log };
+  }
+
+  it('one clock event per interval for every backend the sweep probed, in their order; the events it saved are counted', () => {
+    const r = rounds();
+    r.checker.start();
+    // The next sweep and one round: no timeout timers, since every probe answered at once.
+    expect(r.clock.pending).toBe(2);
+    r.clock.advance(2000);
+    expect(r.log).toEqual(['0 b1', '0 b2', '0 b3', '1000 b1', '1000 b2', '1000 b3', '2000 b1', '2000 b2', '2000 b3']);
+    // Two sweeps and two rounds ran; as separate events the six cycles would have been six.
+    expect(r.clock.eventsRun).toBe(4);
+    expect(r.clock.eventsRun + r.checker.eventsSaved).toBe(2 + 6);
+    r.checker.stop();
+    r.clock.advance(2000);
+    expect([r.clock.eventsRun, r.log.length]).toEqual([4, 9]);
+  });
+
+  it('something else scheduled for the same instant between two backends keeps its place between their probes', () => {
+    const r = rounds((id, clock) => {
+      if (id === 'b2' && clock.now() === 0) clock.schedule(1000, () => r.log.push(`${clock.now()} other`));
+    });
+    r.checker.start();
+    r.clock.advance(1000);
+    expect(r.log.slice(3)).toEqual(['1000 b1', '1000 other', '1000 b2', '1000 b3']);
+    r.checker.stop();
+  });
+
+  it('on a clock that does not count what it scheduled (the system clock), each backend keeps a timer of its own, probed in the same order', () => {
+    const inner = new VirtualClock();
+    const scheduled: number[] = [];
+    // The VirtualClock without scheduledCount, as systemClock is.
+    const clock: Clock = {
+      now: () => inner.now(),
+      schedule: (delayMs, fn) => {
+        scheduled.push(inner.now() + delayMs);
+        return inner.schedule(delayMs, fn);
+      },
+      timer: (fn) => inner.timer(fn),
+    };
+    const { balancer } = setup({ backends: 3, clock: inner });
+    const log: string[] = [];
+    const checker = new HealthChecker({
+      clock,
+      balancer,
+      settings: { intervalMs: 1000, timeoutMs: 300, rise: 2, fall: 2 },
+      probe: (id, done) => {
+        log.push(`${inner.now()} ${id}`);
+        done(true);
+      },
+    });
+    checker.start();
+    // The next sweep and one timer per backend, no timeouts (every probe answered at once).
+    expect(scheduled).toEqual([1000, 1000, 1000, 1000]);
+    inner.advance(1000);
+    expect(log).toEqual(['0 b1', '0 b2', '0 b3', '1000 b1', '1000 b2', '1000 b3']);
+    expect(checker.eventsSaved).toBe(0);
+    checker.stop();
+  });
+
+  it('a resynced backend leaves its round for one an interval after the resync', () => {
+    const r = rounds();
+    r.checker.start();
+    r.clock.schedule(500, () => r.checker.resync('b2'));
+    r.clock.advance(1600);
+    expect(r.log.slice(3)).toEqual(['1000 b1', '1000 b3', '1500 b2']);
+    // The sweep at 1000, the resync, and three cycles (b1 and b3 in one round, b2 in its own) as separate events.
+    expect(r.clock.eventsRun + r.checker.eventsSaved).toBe(1 + 1 + 3);
+    r.checker.stop();
+  });
+});
