@@ -261,38 +261,6 @@ describe('HealthChecker on the VirtualClock: probes due at one instant run as on
     r.checker.stop();
   });
 
-  it('on a clock that does not count what it scheduled (the system clock), each backend keeps a timer of its own, probed in the same order', () => {
-    const inner = new VirtualClock();
-    const scheduled: number[] = [];
-    // The VirtualClock without scheduledCount, as systemClock is.
-    const clock: Clock = {
-      now: () => inner.now(),
-      schedule: (delayMs, fn) => {
-        scheduled.push(inner.now() + delayMs);
-        return inner.schedule(delayMs, fn);
-      },
-      timer: (fn) => inner.timer(fn),
-    };
-    const { balancer } = setup({ backends: 3, clock: inner });
-    const log: string[] = [];
-    const checker = new HealthChecker({
-      clock,
-      balancer,
-      settings: { intervalMs: 1000, timeoutMs: 300, rise: 2, fall: 2 },
-      probe: (id, done) => {
-        log.push(`${inner.now()} ${id}`);
-        done(true);
-      },
-    });
-    checker.start();
-    // The next sweep and one timer per backend, no timeouts (every probe answered at once).
-    expect(scheduled).toEqual([1000, 1000, 1000, 1000]);
-    inner.advance(1000);
-    expect(log).toEqual(['0 b1', '0 b2', '0 b3', '1000 b1', '1000 b2', '1000 b3']);
-    expect(checker.eventsSaved).toBe(0);
-    checker.stop();
-  });
-
   it('a resynced backend leaves its round for one an interval after the resync', () => {
     const r = rounds();
     r.checker.start();
