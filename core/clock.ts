@@ -26,13 +26,6 @@ export interface Clock {
   schedule(delayMs: Millis, fn: () => void): Cancel;
   /** A reusable timer for `fn`, not armed. */
   timer(fn: () => void): Timer;
-  /**
-   * How many callbacks were scheduled or armed so far, on a clock that orders callbacks due at one
-   * instant by when they were scheduled (the VirtualClock). A caller that runs several callbacks
-   * due at one instant as one event (the HealthChecker's probe rounds) adds to it only while this
-   * has not moved, so the batch keeps the order separate events would have had.
-   */
-  readonly scheduledCount?: number;
 }
 
 /** A Timer made of schedule() and its Cancel, for clocks where re-arming has no cheaper way. */

@@ -60,11 +60,6 @@ export class VirtualClock implements Clock {
     this.events.push(event, this.nowMs + Math.max(0, delayMs), event.seq);
   }
 
-  /** Callbacks scheduled or armed so far (Clock.scheduledCount): each took the next sequence number. */
-  get scheduledCount(): number {
-    return this.seq;
-  }
-
   /** Events still queued, cancelled ones included. */
   get pending(): number {
     return this.events.size;

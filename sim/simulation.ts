@@ -91,11 +91,7 @@ function checkOptions(scenario: Scenario, opts: SimulateOptions): void {
   if (!(Number.isInteger(k) && k >= 1)) throw new Error(`simulate: dispatchers must be an integer >= 1, got ${k}`);
 }
 
-/**
- * One policy run, with what it cost: simulation events run (clock events, open-loop arrivals, and
- * every backend's health-check cycle, though the checker runs those due at one instant as one
- * clock event) and virtual time covered.
- */
+/** One policy run, with what it cost: simulation events run (clock events and open-loop arrivals) and virtual time covered. */
 export interface PolicyRunResult {
   readonly run: PolicyRun;
   readonly events: number;
@@ -194,8 +190,7 @@ export function runPolicy(
     cpuAtWarmup,
     cpuAtEnd,
   });
-  const healthCheckEvents = checkers.reduce((sum, checker) => sum + checker.eventsSaved, 0);
-  return { run, events: clock.eventsRun + driver.arrivals + healthCheckEvents, simulatedMs: clock.now() };
+  return { run, events: clock.eventsRun + driver.arrivals, simulatedMs: clock.now() };
 }
 
 /** Every policy of the scenario (or `opts.policies`), same seed each, plus the theory block. */

@@ -18,15 +18,6 @@ import type { Balancer } from './balancer.js';
  * inconclusive, neither pass nor fail (issue 17): our own loop was stalled, so the answer may be
  * sitting unread and the backend cannot be blamed. The virtual clock is never late, so this only
  * acts live.
- *
- * Backends whose next probes fall due at the same instant wait in one `ProbeRound`, one clock
- * event for all of them, run in the order they were scheduled; on the VirtualClock every backend
- * probed by one sweep does (10,000 health-check timers in the event heap of a 10,000-VM
- * simulation were half its entries, issue 19). A backend joins a round only while the clock has
- * scheduled nothing since the round's last member (Clock.scheduledCount), so the round runs its
- * probes exactly where the separate events would have run. Live, the system clock's readings
- * differ from call to call, so each backend keeps a round, that is a timer, of its own. A probe
- * that answers at once (the simulator's) has no timeout timer.
  */
 export type HealthProbe = (id: BackendId, done: (ok: boolean) => void) => void | Cancel;
 
@@ -42,39 +33,19 @@ export interface HealthCheckerOptions {
 }
 
 interface ProbeState {
-  readonly id: BackendId;
   up: boolean;
   successes: number;
   failures: number;
   probing: boolean;
-  /** The round its next probe waits in; a round skips a member whose `round` is another (resync, removal, stop). */
-  round: ProbeRound | undefined;
-}
-
-/** Backends whose next probe is due at `dueMs`, in the order they were scheduled: one clock event. */
-class ProbeRound {
-  readonly members: ProbeState[] = [];
-  /** Clock.scheduledCount right after the round's last member joined. */
-  scheduledCount: number | undefined;
-  cancel: Cancel | undefined;
-  constructor(readonly dueMs: Millis) {}
+  cancelNext: Cancel | undefined;
 }
 
 export class HealthChecker {
   /** Timed-out probes not counted because the timeout timer fired too late to blame the backend. */
   inconclusive = 0;
-  /**
-   * Clock events the rounds saved: the backends' cycles they ran beyond one per round (negative
-   * for a round none of whose members was still waiting in it). The simulator counts every cycle as
-   * an event, as it counts the open-loop arrivals it runs without the clock.
-   */
-  eventsSaved = 0;
   private readonly states = new Map<BackendId, ProbeState>();
   private readonly lateToleranceMs: Millis;
   private cancelSweep: Cancel | undefined;
-  /** Rounds scheduled and not yet run; the newest is the one a backend may join. */
-  private readonly rounds = new Set<ProbeRound>();
-  private newestRound: ProbeRound | undefined;
   /** Bumped by stop(), so answers to probes sent before it are ignored. */
   private generation = 0;
 
@@ -98,9 +69,7 @@ export class HealthChecker {
   stop(): void {
     this.cancelSweep?.();
     this.cancelSweep = undefined;
-    for (const round of this.rounds) round.cancel?.();
-    this.rounds.clear();
-    this.newestRound = undefined;
+    for (const state of this.states.values()) state.cancelNext?.();
     this.generation++;
     this.states.clear();
   }
@@ -115,7 +84,7 @@ export class HealthChecker {
     if (state === undefined) return;
     state.successes = 0;
     state.failures = 0;
-    this.scheduleNext(state);
+    this.scheduleNext(id, state);
   }
 
   /** Each interval, pick up backends added since and forget removed ones; new ones are probed now. */
@@ -127,48 +96,25 @@ export class HealthChecker {
     for (const view of this.opts.balancer.views()) {
       present.add(view.id);
       if (this.states.has(view.id)) continue;
-      const state: ProbeState = { id: view.id, up: true, successes: 0, failures: 0, probing: false, round: undefined };
+      const state: ProbeState = { up: true, successes: 0, failures: 0, probing: false, cancelNext: undefined };
       this.states.set(view.id, state);
-      this.cycle(state);
+      this.cycle(view.id, state);
     }
     for (const [id, state] of this.states) {
       if (present.has(id)) continue;
-      state.round = undefined;
+      state.cancelNext?.();
       this.states.delete(id);
     }
   }
 
-  private cycle(state: ProbeState): void {
-    if (!state.probing) this.probe(state.id, state);
-    this.scheduleNext(state);
+  private cycle(id: BackendId, state: ProbeState): void {
+    if (!state.probing) this.probe(id, state);
+    this.scheduleNext(id, state);
   }
 
-  /** The next probe of `state`, one interval from now: in the newest round if it may join it, else in a new one. */
-  private scheduleNext(state: ProbeState): void {
-    const clock = this.opts.clock;
-    const dueMs = clock.now() + this.opts.settings.intervalMs;
-    let round = this.newestRound;
-    if (round === undefined || round.dueMs !== dueMs || round.scheduledCount === undefined || round.scheduledCount !== clock.scheduledCount) {
-      const fresh = (round = new ProbeRound(dueMs));
-      fresh.cancel = clock.schedule(this.opts.settings.intervalMs, () => this.runRound(fresh));
-      this.rounds.add(fresh);
-      this.newestRound = fresh;
-    }
-    round.members.push(state);
-    round.scheduledCount = clock.scheduledCount;
-    state.round = round;
-  }
-
-  private runRound(round: ProbeRound): void {
-    this.rounds.delete(round);
-    if (this.newestRound === round) this.newestRound = undefined;
-    this.eventsSaved--;
-    for (const state of round.members) {
-      if (state.round !== round) continue;
-      state.round = undefined;
-      this.eventsSaved++;
-      this.cycle(state);
-    }
+  private scheduleNext(id: BackendId, state: ProbeState): void {
+    state.cancelNext?.();
+    state.cancelNext = this.opts.clock.schedule(this.opts.settings.intervalMs, () => this.cycle(id, state));
   }
 
   private probe(id: BackendId, state: ProbeState): void {
@@ -177,30 +123,26 @@ export class HealthChecker {
     const timeoutDueMs = clock.now() + settings.timeoutMs;
     let settled = false;
     let cancelProbe: Cancel | undefined;
-    // Whether the probe went on past the call: only then is there a timeout timer to cancel.
-    let answeredLater = false;
     const settle = (ok: boolean | 'inconclusive'): void => {
       if (settled) return;
       settled = true;
-      if (answeredLater) cancelTimeout();
+      cancelTimeout();
       state.probing = false;
       if (generation !== this.generation || this.states.get(id) !== state) return;
       if (ok === 'inconclusive') this.inconclusive++;
       else this.record(id, state, ok);
     };
     state.probing = true;
+    const cancelTimeout = clock.schedule(settings.timeoutMs, () => {
+      cancelProbe?.();
+      settle(clock.now() - timeoutDueMs > this.lateToleranceMs ? 'inconclusive' : false);
+    });
     try {
       const cancel = this.opts.probe(id, (ok) => settle(ok === true));
       if (!settled && typeof cancel === 'function') cancelProbe = cancel;
     } catch {
       settle(false);
     }
-    if (settled) return;
-    answeredLater = true;
-    const cancelTimeout = clock.schedule(timeoutDueMs - clock.now(), () => {
-      cancelProbe?.();
-      settle(clock.now() - timeoutDueMs > this.lateToleranceMs ? 'inconclusive' : false);
-    });
   }
 
   private record(id: BackendId, state: ProbeState, ok: boolean): void {
