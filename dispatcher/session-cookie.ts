@@ -30,14 +30,19 @@ export interface SessionPin {
 export class SessionSigner {
   private readonly secret: Buffer;
   /** Set-Cookie values by cookie name, session and backend. */
-  private readonly issued = new LRUCache<string, string>({ max: CACHED_SESSIONS });
+  private readonly issued: LRUCache<string, string>;
   /** Cookie values known to verify, with the pin each carries. */
-  private readonly verified = new LRUCache<string, SessionPin>({ max: CACHED_SESSIONS });
+  private readonly verified: LRUCache<string, SessionPin>;
 
-  /** `secret`: at least 16 bytes; a random one per process when omitted (pins then last as long as the process). */
-  constructor(secret: Buffer = randomBytes(32)) {
+  /**
+   * `secret`: at least 16 bytes; a random one per process when omitted (pins then last as long as
+   * the process). `cachedSessions`: how many sessions' cookies each cache remembers.
+   */
+  constructor(secret: Buffer = randomBytes(32), cachedSessions = CACHED_SESSIONS) {
     if (secret.length < 16) throw new Error(`session secret must be at least 16 bytes (got ${secret.length})`);
     this.secret = secret;
+    this.issued = new LRUCache({ max: cachedSessions });
+    this.verified = new LRUCache({ max: cachedSessions });
   }
 
   /**

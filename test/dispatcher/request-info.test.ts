@@ -49,6 +49,25 @@ describe('SessionSigner', () => {
     expect(fresh.verify(`${value.slice(0, -2)}AA`)).toBeUndefined();
   });
 
+  it('remembers at most `cachedSessions` sessions, and never a value that does not verify', () => {
+    const bounded = new SessionSigner(secret, 2);
+    const macs = vi.spyOn(bounded as unknown as { mac(payload: string): Buffer }, 'mac');
+    const [first, second, third] = ['s1', 's2', 's3'].map((id) => bounded.sign(id, 'web-1'));
+    expect(macs).toHaveBeenCalledTimes(3);
+    // The two most recent are known; the first was forgotten, so it is verified (a MAC) again.
+    expect(bounded.verify(second)).toEqual({ sessionId: 's2', backend: 'web-1' });
+    expect(bounded.verify(third)).toEqual({ sessionId: 's3', backend: 'web-1' });
+    expect(macs).toHaveBeenCalledTimes(3);
+    expect(bounded.verify(first)).toEqual({ sessionId: 's1', backend: 'web-1' });
+    expect(macs).toHaveBeenCalledTimes(4);
+    // A client sending made-up cookies costs a MAC each time and takes no place in the cache.
+    const forged = `s9.${Buffer.from('web-2').toString('base64url')}.${'A'.repeat(22)}`;
+    for (let i = 0; i < 3; i++) expect(bounded.verify(forged)).toBeUndefined();
+    expect(macs).toHaveBeenCalledTimes(7);
+    expect(bounded.verify(first)).toEqual({ sessionId: 's1', backend: 'web-1' });
+    expect(macs).toHaveBeenCalledTimes(7);
+  });
+
   it('makes distinct session ids without the separator', () => {
     const ids = new Set(Array.from({ length: 1000 }, () => signer.newSessionId()));
     expect(ids.size).toBe(1000);
