@@ -63,6 +63,11 @@ export class DispatcherMetrics implements RequestEvents {
   /** Each backend's series, made on its first request, dropped when it leaves or the policy changes. */
   private readonly series = new Map<BackendId, BackendSeries>();
   private queueWaitSeries: Histogram.Internal<'policy'>;
+  private readonly stickyHits: Counter<'policy'>;
+  private readonly stickyMisses: Counter<'policy'>;
+  /** The sticky counters' series under the current policy: a sticky policy counts one per request. */
+  private stickyHitSeries: Counter.Internal;
+  private stickyMissSeries: Counter.Internal;
 
   constructor(policyLabel: string, registry: Registry = new Registry()) {
     this.registry = registry;
@@ -76,12 +81,14 @@ export class DispatcherMetrics implements RequestEvents {
     this.attemptFailures = new Counter({ name: 'dispatchlab_attempt_failures_total', help: "Attempts that failed by the backend's fault (connect error, reset, timeout, 5xx), retried or not", labelNames: ['policy', 'backend'], registers });
     const ejections = new Counter({ name: 'dispatchlab_ejections_total', help: 'Passive outlier ejections', labelNames: ['backend'], registers });
     const refused = new Counter({ name: 'dispatchlab_refused_total', help: 'Requests refused (no-backend, queue-full, queue-timeout; policy-error: the policy failed, answered 500)', labelNames: ['policy', 'reason'], registers });
-    const stickyHits = new Counter({ name: 'dispatchlab_sticky_hits_total', help: 'Sticky sessions that stayed on their pinned replica', labelNames: ['policy'], registers });
-    const stickyMisses = new Counter({ name: 'dispatchlab_sticky_misses_total', help: 'Sticky sessions moved off their pinned replica', labelNames: ['policy'], registers });
+    this.stickyHits = new Counter({ name: 'dispatchlab_sticky_hits_total', help: 'Sticky sessions that stayed on their pinned replica', labelNames: ['policy'], registers });
+    this.stickyMisses = new Counter({ name: 'dispatchlab_sticky_misses_total', help: 'Sticky sessions moved off their pinned replica', labelNames: ['policy'], registers });
     // Every worker gets every policy change, so they agree; summing would count the workers.
     this.policyInfo = new Gauge({ name: 'dispatchlab_policy_info', help: '1 for the policy in use, 0 for ones used before', labelNames: ['policy'], registers, aggregator: 'max' });
     this.policyInfo.set({ policy: policyLabel }, 1);
     this.queueWaitSeries = this.queueWait.labels({ policy: policyLabel });
+    this.stickyHitSeries = this.stickyHits.labels({ policy: policyLabel });
+    this.stickyMissSeries = this.stickyMisses.labels({ policy: policyLabel });
 
     const read = (): MetricsSource | undefined => this.source;
     const policyOf = (): string => this.policy;
@@ -126,7 +133,7 @@ export class DispatcherMetrics implements RequestEvents {
     this.observer = {
       onRefused: (reason) => refused.inc({ policy: this.policy, reason }),
       onEjection: (backend) => ejections.inc({ backend }),
-      onSticky: (hit) => (hit ? stickyHits : stickyMisses).inc({ policy: this.policy }),
+      onSticky: (hit) => (hit ? this.stickyHitSeries : this.stickyMissSeries).inc(),
     };
   }
 
@@ -141,6 +148,8 @@ export class DispatcherMetrics implements RequestEvents {
     this.policyInfo.set({ policy: label }, 1);
     this.series.clear();
     this.queueWaitSeries = this.queueWait.labels({ policy: label });
+    this.stickyHitSeries = this.stickyHits.labels({ policy: label });
+    this.stickyMissSeries = this.stickyMisses.labels({ policy: label });
   }
 
   /** The backend left the set: forget its series (those already counted stay in the registry). */

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { parse as parseCookies } from 'cookie';
 import { SESSION_HEADER } from '../core/workload.js';
 import type { SessionKeying } from '../policies/policy.js';
 import { isRetryable, type RequestInfo } from './balancer/types.js';
@@ -97,8 +96,7 @@ export function readRequestInfo(
     }
     case 'cookie': {
       const raw = req.headers.cookie;
-      const value = raw ? parseCookies(raw)[session.cookieName] : undefined;
-      const pin = value ? signer.verify(value) : undefined;
+      const pin = raw ? signer.pinIn(req.socket, raw, session.cookieName) : undefined;
       // A missing, malformed or tampered cookie starts a new session: never trust an unsigned pin.
       // Behind a trusted front (clientAddress x-forwarded-for) the front may name the new session
       // (the load generator does, as the simulator names it); a name only places it, never pins it.

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { serialize as serializeCookie } from 'cookie';
+import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import { LRUCache } from 'lru-cache';
 import type { BackendId } from '../core/types.js';
 
@@ -15,7 +15,11 @@ import type { BackendId } from '../core/types.js';
  * (cookie name, session, backend), and every value that verified (or that we issued), are kept in
  * bounded LRU caches. A session that comes back, or a named session (X-Session-Id) answered before
  * its client returned the cookie, costs a lookup. Only values that verified are ever cached, so a
- * tampered value still misses and fails verification.
+ * tampered value still misses and fails verification. A client on a kept-alive connection sends
+ * the same Cookie header on every request, so the last one that verified is also remembered per
+ * connection (pinIn): a repeat costs a string comparison instead of a parse and a hash lookup of
+ * the value (about a third of the ~3 µs a sticky request with its cookie cost beyond a round-robin
+ * one in BENCHMARKS.md's profile; the rest is reading the header and forwarding it).
  */
 
 const MAC_BYTES = 16;
@@ -30,14 +34,21 @@ export interface SessionPin {
 export class SessionSigner {
   private readonly secret: Buffer;
   /** Set-Cookie values by cookie name, session and backend. */
-  private readonly issued = new LRUCache<string, string>({ max: CACHED_SESSIONS });
+  private readonly issued: LRUCache<string, string>;
   /** Cookie values known to verify, with the pin each carries. */
-  private readonly verified = new LRUCache<string, SessionPin>({ max: CACHED_SESSIONS });
+  private readonly verified: LRUCache<string, SessionPin>;
+  /** By client connection (held weakly: it goes with the connection), its last Cookie header that carried a pin. */
+  private readonly lastHeader = new WeakMap<object, { readonly header: string; readonly name: string; readonly pin: SessionPin }>();
 
-  /** `secret`: at least 16 bytes; a random one per process when omitted (pins then last as long as the process). */
-  constructor(secret: Buffer = randomBytes(32)) {
+  /**
+   * `secret`: at least 16 bytes; a random one per process when omitted (pins then last as long as
+   * the process). `cachedSessions`: how many sessions' cookies each cache remembers.
+   */
+  constructor(secret: Buffer = randomBytes(32), cachedSessions = CACHED_SESSIONS) {
     if (secret.length < 16) throw new Error(`session secret must be at least 16 bytes (got ${secret.length})`);
     this.secret = secret;
+    this.issued = new LRUCache({ max: cachedSessions });
+    this.verified = new LRUCache({ max: cachedSessions });
   }
 
   /**
@@ -64,6 +75,19 @@ export class SessionSigner {
       this.issued.set(key, header);
     }
     return header;
+  }
+
+  /**
+   * The pin carried by the cookie `name` of a request's Cookie `header`, sent on `connection` (the
+   * request's socket); undefined when there is none or it does not verify (verify).
+   */
+  pinIn(connection: object, header: string, name: string): SessionPin | undefined {
+    const last = this.lastHeader.get(connection);
+    if (last !== undefined && last.header === header && last.name === name) return last.pin;
+    const value = parseCookies(header)[name];
+    const pin = value ? this.verify(value) : undefined;
+    if (pin !== undefined) this.lastHeader.set(connection, { header, name, pin });
+    return pin;
   }
 
   /** The pin a cookie value carries, or undefined when it is malformed or its MAC does not verify. */

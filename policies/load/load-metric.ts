@@ -25,22 +25,22 @@ export function forgetRemoved<V>(state: Map<BackendId, V>, backends: readonly Pi
 
 /**
  * Base of the strategies that choose by a metric (least-loaded, power-of-two, peak-ewma): the
- * Balancer's hooks go to the metric, since the strategy itself keeps no per-backend state.
+ * Balancer's hooks go to the metric, since the strategy itself keeps no per-backend state. A hook
+ * the metric lacks is absent here too, not a no-op: the Balancer calls onDispatch and onComplete
+ * on every request, and builds an outcome object for onComplete, only when the policy has them
+ * (the in-flight metric, the default, needs neither: its count is the Balancer's).
  */
 export abstract class MetricPolicy implements Policy {
   abstract readonly name: string;
+  readonly onDispatch?: (id: BackendId, now: Millis) => void;
+  readonly onComplete?: (id: BackendId, outcome: Outcome, now: Millis) => void;
 
-  constructor(readonly metric: LoadMetric) {}
+  constructor(readonly metric: LoadMetric) {
+    this.onDispatch = metric.onDispatch?.bind(metric);
+    this.onComplete = metric.onComplete?.bind(metric);
+  }
 
   abstract pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined;
-
-  onDispatch(id: BackendId, now: Millis): void {
-    this.metric.onDispatch?.(id, now);
-  }
-
-  onComplete(id: BackendId, outcome: Outcome, now: Millis): void {
-    this.metric.onComplete?.(id, outcome, now);
-  }
 
   onMembershipChange(backends: readonly BackendView[]): void {
     this.metric.onMembershipChange?.(backends);

@@ -62,3 +62,20 @@ describe('DispatcherMetrics request series', () => {
     expect(sample(text, 'dispatchlab_queue_wait_seconds_count{policy="q"}')).toBe(1);
   });
 });
+
+describe('DispatcherMetrics sticky counts', () => {
+  it('counts sticky hits and misses under the policy in use, across a policy change', async () => {
+    const metrics = new DispatcherMetrics('p');
+    metrics.observer.onSticky?.(true);
+    metrics.observer.onSticky?.(true);
+    metrics.observer.onSticky?.(false);
+    metrics.policyChanged('q');
+    metrics.observer.onSticky?.(false);
+    const text = await metrics.registry.metrics();
+    expect(sample(text, 'dispatchlab_sticky_hits_total{policy="p"}')).toBe(2);
+    expect(sample(text, 'dispatchlab_sticky_misses_total{policy="p"}')).toBe(1);
+    expect(sample(text, 'dispatchlab_sticky_misses_total{policy="q"}')).toBe(1);
+    // A policy that never counted has no series, not a zero one.
+    expect(sample(text, 'dispatchlab_sticky_hits_total{policy="q"}')).toBeUndefined();
+  });
+});

@@ -49,6 +49,50 @@ describe('SessionSigner', () => {
     expect(fresh.verify(`${value.slice(0, -2)}AA`)).toBeUndefined();
   });
 
+  it('remembers at most `cachedSessions` sessions, and never a value that does not verify', () => {
+    const bounded = new SessionSigner(secret, 2);
+    const macs = vi.spyOn(bounded as unknown as { mac(payload: string): Buffer }, 'mac');
+    const [first, second, third] = ['s1', 's2', 's3'].map((id) => bounded.sign(id, 'web-1'));
+    expect(macs).toHaveBeenCalledTimes(3);
+    // The two most recent are known; the first was forgotten, so it is verified (a MAC) again.
+    expect(bounded.verify(second)).toEqual({ sessionId: 's2', backend: 'web-1' });
+    expect(bounded.verify(third)).toEqual({ sessionId: 's3', backend: 'web-1' });
+    expect(macs).toHaveBeenCalledTimes(3);
+    expect(bounded.verify(first)).toEqual({ sessionId: 's1', backend: 'web-1' });
+    expect(macs).toHaveBeenCalledTimes(4);
+    // A client sending made-up cookies costs a MAC each time and takes no place in the cache.
+    const forged = `s9.${Buffer.from('web-2').toString('base64url')}.${'A'.repeat(22)}`;
+    for (let i = 0; i < 3; i++) expect(bounded.verify(forged)).toBeUndefined();
+    expect(macs).toHaveBeenCalledTimes(7);
+    expect(bounded.verify(first)).toEqual({ sessionId: 's1', backend: 'web-1' });
+    expect(macs).toHaveBeenCalledTimes(7);
+  });
+
+  it('remembers per connection the last Cookie header whose pin verified, never one that did not', () => {
+    const fresh = new SessionSigner(secret);
+    const verifies = vi.spyOn(fresh, 'verify');
+    const value = fresh.sign('s1', 'web-2');
+    const header = `other=1; sid=${value}`;
+    const [connection, another] = [{}, {}];
+    const pinned = { sessionId: 's1', backend: 'web-2' };
+    expect(fresh.pinIn(connection, header, 'sid')).toEqual(pinned);
+    // The same header again on that connection (an equal string, as each request parses its own).
+    expect(fresh.pinIn(connection, `other=1; sid=${value}`, 'sid')).toEqual(pinned);
+    expect(verifies).toHaveBeenCalledTimes(1);
+    // Another connection, another cookie name, or another header is read and verified afresh.
+    expect(fresh.pinIn(another, header, 'sid')).toEqual(pinned);
+    expect(fresh.pinIn(connection, header, 'other')).toBeUndefined();
+    const tampered = `sid=${value.slice(0, -2)}AA`;
+    expect(fresh.pinIn(connection, tampered, 'sid')).toBeUndefined();
+    expect(fresh.pinIn(connection, tampered, 'sid')).toBeUndefined();
+    expect(verifies).toHaveBeenCalledTimes(5);
+    // A re-pin the client now returns replaces the one remembered.
+    const repinned = fresh.setCookie('sid', 's1', 'web-3').split(';')[0];
+    expect(fresh.pinIn(connection, repinned, 'sid')).toEqual({ sessionId: 's1', backend: 'web-3' });
+    expect(fresh.pinIn(connection, repinned, 'sid')).toEqual({ sessionId: 's1', backend: 'web-3' });
+    expect(verifies).toHaveBeenCalledTimes(6);
+  });
+
   it('makes distinct session ids without the separator', () => {
     const ids = new Set(Array.from({ length: 1000 }, () => signer.newSessionId()));
     expect(ids.size).toBe(1000);

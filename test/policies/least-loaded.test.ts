@@ -54,4 +54,14 @@ describe('least-loaded', () => {
     }
     expect(p.pick([backend('slow'), backend('fast', { inFlight: 5 })], { now: 60 })).toBe('fast');
   });
+
+  it('has per-request hooks only when its metric learns from them (in-flight reads the Balancer\'s count)', () => {
+    // Without them the Balancer neither calls the policy nor builds an outcome on every request.
+    for (const name of ['least-loaded', 'power-of-two']) {
+      const p = policy(name);
+      expect(p.onDispatch).toBeUndefined();
+      expect(p.onComplete).toBeUndefined();
+      expect(typeof policy({ name, options: { metric: 'peak-ewma' } }).onComplete).toBe('function');
+    }
+  });
 });
