@@ -17,7 +17,7 @@ import { DEFAULT_SESSION_COOKIE, eligible, type BackendView, type PickContext, t
  * - Hit: the pinned backend is eligible (healthy and not avoided), so it is chosen.
  * - Otherwise, a session this policy placed before goes back to that backend while it is eligible
  *   (a request sent before its session's cookie came back, or keyed without a cookie): HAProxy's
- *   stick table. The last `trackedSessions` placements are kept, oldest forgotten first.
+ *   stick table. At most `trackedSessions` sessions are kept; the one placed first is forgotten first.
  * - Otherwise the session is (re)placed by consistent hashing with bounded load (factor 1.25 by
  *   default) on the session key, falling back to the client key, then the request key. The bound
  *   counts *sessions* placed on each backend, as the paper bounds balls per bin, not requests in
@@ -66,12 +66,16 @@ export class SessionSticky implements Policy {
 }
 
 /**
- * The sessions placed most recently (at most `capacity`; a Map keeps insertion order, so the
- * oldest placement is forgotten first) and how many of them each backend holds.
+ * The sessions placed, at most `capacity` of them, and how many each backend holds. When full, the
+ * session first placed longest ago is forgotten: a ring of keys in placement order. (Evicting
+ * through the Map's own insertion order would cost O(capacity): V8 leaves a deleted entry as a
+ * hole that iteration skips until the table is rehashed, and evictions delete from the front.)
  */
 export class Placements {
   private readonly home = new Map<string, BackendId>();
   private readonly counts = new Map<BackendId, number>();
+  private readonly order: string[] = [];
+  private oldest = 0;
 
   constructor(private readonly capacity: number) {}
 
@@ -90,12 +94,15 @@ export class Placements {
   place(key: string, id: BackendId): void {
     const previous = this.home.get(key);
     if (previous !== undefined) {
-      this.home.delete(key);
       this.add(previous, -1);
-    } else if (this.home.size >= this.capacity) {
-      const [oldest, on] = this.home.entries().next().value as [string, BackendId];
-      this.home.delete(oldest);
-      this.add(on, -1);
+    } else if (this.order.length < this.capacity) {
+      this.order.push(key);
+    } else {
+      const forgotten = this.order[this.oldest];
+      this.add(this.home.get(forgotten) as BackendId, -1);
+      this.home.delete(forgotten);
+      this.order[this.oldest] = key;
+      this.oldest = (this.oldest + 1) % this.capacity;
     }
     this.home.set(key, id);
     this.add(id, 1);
@@ -120,7 +127,7 @@ const options = z.strictObject({
     .min(1)
     .max(MAX_SESSIONS)
     .default(100_000)
-    .describe('placements remembered (and counted by the bound); the oldest is forgotten first'),
+    .describe('sessions whose placement is remembered (and counted by the bound); the one placed first is forgotten first'),
   ...hashingOptions(1.25),
 });
 

@@ -114,15 +114,23 @@ describe('session-sticky placements', () => {
     expect(placements.size).toBe(3);
   });
 
-  it('remembers at most its capacity, forgetting the oldest placement first', () => {
+  it('remembers at most its capacity, forgetting the session placed first', () => {
     const placements = new Placements(2);
     placements.place('s1', 'a');
     placements.place('s2', 'b');
-    placements.place('s1', 'b'); // re-placed: now the most recent
-    placements.place('s3', 'a'); // s2 is the oldest now
+    placements.place('s1', 'b'); // re-placed: still the session placed first
+    placements.place('s3', 'a');
     expect(placements.size).toBe(2);
-    expect(placements.homeOf('s2')).toBeUndefined();
-    expect([placements.homeOf('s1'), placements.homeOf('s3')]).toEqual(['b', 'a']);
+    expect(placements.homeOf('s1')).toBeUndefined();
+    expect([placements.homeOf('s2'), placements.homeOf('s3')]).toEqual(['b', 'a']);
     expect([placements.countOn('a'), placements.countOn('b')]).toEqual([1, 1]);
+    // Round the ring: every new session forgets the oldest in turn.
+    for (let i = 4; i < 10; i++) {
+      placements.place(`s${i}`, i % 2 === 0 ? 'a' : 'b');
+      expect(placements.homeOf(`s${i - 2}`)).toBeUndefined();
+      expect(placements.homeOf(`s${i - 1}`)).toBeDefined();
+      expect(placements.size).toBe(2);
+    }
+    expect(placements.countOn('a') + placements.countOn('b')).toBe(2);
   });
 });
