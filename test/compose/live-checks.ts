@@ -30,7 +30,7 @@ import {
  *    replica.
  *  - owner FILE: host(s) restarted on a scenario whose owner comes back (owner-scenario.ts): the
  *    harvested replicas are suspended, the dispatcher routes around them and keeps answering, and
- *    takes them back when the owner leaves.
+ *    takes them back when the owner leaves (new sessions reach them).
  * Usage: live-checks.ts stack RESULTS | dispatchers RESULTS K | owner RESULTS OWNER_SCENARIO.
  * Appends `pass NAME` / `fail NAME` lines for run.sh to count, prints each with the reason of a
  * failure, and never throws past a single check.
@@ -479,16 +479,29 @@ async function checkOwner(file: string): Promise<void> {
       if (!(rate > 0)) throw new Error(`2xx rate on ${othersRe}: ${rate}`);
     }, 30_000),
   );
-  await check('when the owner leaves, the VMs resume and the dispatcher takes them back', () =>
+  // The policy in use is the stack checks' last, session-sticky: the load generator's sessions
+  // that were moved off the suspended replicas stay where they went (their cookies say so, as with
+  // HAProxy's cookie insert), so the replicas come back for new sessions, which the bound on
+  // sessions per replica now sends to them. New sessions here are requests without a cookie.
+  const harvestedNames = new Set(harvested.map((vm) => vm.name));
+  await check('when the owner leaves, the VMs resume and the dispatcher takes them back (new sessions reach them)', () =>
     eventually(async () => {
       if ((await scalar(`max(dispatchlab_host_owner_active{host=~"${hostRe}"})`)) !== 0) throw new Error('owner still active');
       const up = await scalar(`min(dispatchlab_backend_up{backend=~"${harvestedRe}"})`);
       if (up !== 1) throw new Error(`dispatchlab_backend_up of ${harvestedRe}: ${up}`);
-      const rate = await scalar(`sum(rate(dispatchlab_requests_total{backend=~"${harvestedRe}",code=~"2.."}[15s]))`);
-      if (!(rate > 0)) throw new Error(`no 2xx answers from ${harvestedRe} yet`);
+      const servedBy: string[] = [];
+      for (let i = 0; i < NEW_SESSIONS; i++) {
+        const res = await fetch(`${DISPATCHER_URL}/`, { signal: AbortSignal.timeout(10_000) });
+        await res.arrayBuffer();
+        if (res.ok) servedBy.push(res.headers.get('x-served-by') ?? '');
+      }
+      if (!servedBy.some((vm) => harvestedNames.has(vm))) throw new Error(`${NEW_SESSIONS} new sessions, none answered by ${harvestedRe}: ${servedBy.join(', ')}`);
     }, 90_000),
   );
 }
+
+/** Requests without a cookie sent to see where new sessions go. */
+const NEW_SESSIONS = 10;
 
 const run = mode === 'owner' ? checkOwner(modeArg) : mode === 'dispatchers' ? checkDispatchers(Number(modeArg)) : checkStack();
 run.catch((err: unknown) => {
