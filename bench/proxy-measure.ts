@@ -23,6 +23,19 @@ function statFields(stat: string): string[] {
   return stat.slice(close + 2).trim().split(/\s+/);
 }
 
+/**
+ * How long a task was runnable but waited for a CPU, in ms, from the text of /proc/<pid>/schedstat
+ * (or a thread's /proc/<pid>/task/<tid>/schedstat): the second of its three fields, run-queue wait
+ * in nanoseconds (the first is time on the CPU, the third the number of time slices). A proxy
+ * pinned to a CPU that another process also wants waits here, and every request it holds waits
+ * with it: the fixed-rate table shows it beside the latencies it explains.
+ */
+export function schedstatWaitMs(schedstat: string): number {
+  const fields = schedstat.trim().split(/\s+/);
+  if (fields.length !== 3 || fields.some((f) => !/^\d+$/.test(f))) throw new Error(`not a schedstat line: ${schedstat.slice(0, 80)}`);
+  return Number(fields[1]) / 1e6;
+}
+
 /** Resident set size in bytes (VmRSS) from the text of /proc/<pid>/status; 0 for a process without memory (a zombie). */
 export function statusRssBytes(status: string): number {
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);

@@ -10,7 +10,7 @@ import { parseArgs, promisify } from 'node:util';
 import { runFixedRate, type FixedRateResult } from './fixed-rate.js';
 import { replaceSection } from './markdown-section.js';
 import { dispatcherScenario, haproxyConf, nginxBackendConf, nginxProxyConf, wrkCookieScript } from './proxy-configs.js';
-import { cpuPerRequestUs, median, pairedRatio, parseWrk, processTree, statCpuTicks, statParentPid, statusRssBytes, type WrkResult } from './proxy-measure.js';
+import { cpuPerRequestUs, median, pairedRatio, parseWrk, processTree, schedstatWaitMs, statCpuTicks, statParentPid, statusRssBytes, type WrkResult } from './proxy-measure.js';
 
 /**
  * `npm run bench:proxy [-- --quick] [--engine NAME] [--workers N] [--print-only]`: the dispatcher's
@@ -174,6 +174,14 @@ function tree(pid: number): number[] {
 const cpuTicks = (pids: readonly number[]) => pids.reduce((sum, p) => {
   const stat = readOr(`/proc/${p}/stat`, '');
   return sum + (stat === '' ? 0 : statCpuTicks(stat));
+}, 0);
+/**
+ * How long the main threads of `pids` (a Node proxy's event loop, nginx's worker, HAProxy's one
+ * thread) waited for a CPU so far, in ms: what another process on the proxy's CPU costs it.
+ */
+const cpuWaitMs = (pids: readonly number[]) => pids.reduce((sum, p) => {
+  const schedstat = readOr(`/proc/${p}/schedstat`, '');
+  return sum + (schedstat === '' ? 0 : schedstatWaitMs(schedstat));
 }, 0);
 const rssBytes = (pids: readonly number[]) => pids.reduce((sum, p) => sum + statusRssBytes(readOr(`/proc/${p}/status`, '')), 0);
 
@@ -411,8 +419,8 @@ async function main(): Promise<void> {
     const fixed = new Map<Target, FixedRuns>();
     for (const t of wideTargets) {
       const plan = { url: t.url, rateRps: fixedRateRps, warmupS: PLAN.fixedWarmupS, durationS: PLAN.fixedS, timeoutMs: 2000 };
-      const narrow = await runFixedRate({ ...plan, connections: CONNECTIONS });
-      const many = await runFixedRate({ ...plan, connections: WIDE_CONNECTIONS });
+      const narrow = await waitedFor(t, () => runFixedRate({ ...plan, connections: CONNECTIONS }));
+      const many = await waitedFor(t, () => runFixedRate({ ...plan, connections: WIDE_CONNECTIONS }));
       fixed.set(t, { narrow, wide: many });
       say(`${fmt(fixedRateRps)} req/s, ${t.label}: p99 ${fmt(narrow.p99Ms, 2)} ms with ${CONNECTIONS} connections, ${fmt(many.p99Ms, 2)} ms with ${WIDE}`);
     }
@@ -423,6 +431,14 @@ async function main(): Promise<void> {
   } finally {
     await cleanUp();
   }
+}
+
+/** A fixed-rate run, with how long the proxy and this process (the generator) waited for a CPU during it. */
+async function waitedFor(t: Target, work: () => Promise<FixedRateResult>): Promise<WaitedRun> {
+  const pids = tree(t.proc.pid);
+  const before = { proxy: cpuWaitMs(pids), generator: cpuWaitMs([process.pid]) };
+  const result = await work();
+  return { ...result, proxyWaitMs: cpuWaitMs(pids) - before.proxy, generatorWaitMs: cpuWaitMs([process.pid]) - before.generator };
 }
 
 function write(dir: string, name: string, text: string): string {
@@ -440,10 +456,16 @@ interface WideRun {
   readonly rssAfterBytes: number;
 }
 
+interface WaitedRun extends FixedRateResult {
+  /** Run-queue wait over the run (warm-up and connection set-up included) of the proxy's main threads, and of the generator's. */
+  readonly proxyWaitMs: number;
+  readonly generatorWaitMs: number;
+}
+
 /** The fixed-rate runs of one proxy: CONNECTIONS and WIDE_CONNECTIONS at the same offered rate. */
 interface FixedRuns {
-  readonly narrow: FixedRateResult;
-  readonly wide: FixedRateResult;
+  readonly narrow: WaitedRun;
+  readonly wide: WaitedRun;
 }
 
 interface Results {
@@ -528,9 +550,11 @@ function render({ targets, rounds, wide, fixed, fixedRateRps, notes, loadBefore,
     `The same proxies at one fixed offered rate, ${fmt(fixedRateRps)} req/s (${FIXED_RATE_SHARE} of the slowest one's ${CONNECTIONS}-connection req/s above, the same for every proxy), with ${CONNECTIONS} and with ${WIDE} keep-alive connections, one run each:`,
     `bench/fixed-rate.ts, wrk2's schedule (request i at i / rate s on connection i mod connections), latency from the intended send time, so an answer that is late delays the next one on its connection and both count;`,
     `${PLAN.fixedS} s measured after ${PLAN.fixedWarmupS} s at the same rate, the connections opened and used once before. "Generator late" is how late the generator itself sent (p99), a floor under every latency of its run.`,
+    '"Waited for a CPU" is the run-queue wait (/proc/PID/schedstat) over the run of the proxy\'s main threads and of the generator (this process): time each was ready to run while another process had its CPU.',
+    'A few hundred ms of it on the proxy\'s CPU is a stall of every request it held then; p99s of runs with such waits measure the machine, not the proxy (BENCHMARKS.md, "Stalls at a fixed rate").',
     '',
-    `| proxy | ${CONNECTIONS} conn p50 ms | ${CONNECTIONS} conn p99 ms | ${WIDE} conn p50 ms | ${WIDE} conn p99 ms | p99 ${WIDE} / ${CONNECTIONS} | ${WIDE} conn max ms | ${WIDE} conn errors / over 2 s | generator late p99 ms (${CONNECTIONS} / ${WIDE}) |`,
-    '|---|---:|---:|---:|---:|---:|---:|---|---|',
+    `| proxy | ${CONNECTIONS} conn p50 ms | ${CONNECTIONS} conn p99 ms | ${WIDE} conn p50 ms | ${WIDE} conn p99 ms | p99 ${WIDE} / ${CONNECTIONS} | ${WIDE} conn max ms | ${WIDE} conn errors / over 2 s | generator late p99 ms (${CONNECTIONS} / ${WIDE}) | waited for a CPU ms, proxy / generator (${CONNECTIONS}; ${WIDE}) |`,
+    '|---|---:|---:|---:|---:|---:|---:|---|---|---|',
     ...[...fixed].map(([t, { narrow, wide: w }]) =>
       row([
         t.label.replace(/ \(metrics on\)$/, ''),
@@ -542,6 +566,7 @@ function render({ targets, rounds, wide, fixed, fixedRateRps, notes, loadBefore,
         fmt(w.maxMs),
         `${w.errors + w.non2xx} / ${w.timeouts}`,
         `${fmt(narrow.lateP99Ms, 2)} / ${fmt(w.lateP99Ms, 2)}`,
+        `${fmt(narrow.proxyWaitMs)} / ${fmt(narrow.generatorWaitMs)}; ${fmt(w.proxyWaitMs)} / ${fmt(w.generatorWaitMs)}`,
       ]),
     ),
     '',

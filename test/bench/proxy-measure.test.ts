@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cpuPerRequestUs, median, pairedRatio, parseWrk, processTree, statCpuTicks, statParentPid, statusRssBytes } from '../../bench/proxy-measure.js';
+import { cpuPerRequestUs, median, pairedRatio, parseWrk, processTree, schedstatWaitMs, statCpuTicks, statParentPid, statusRssBytes } from '../../bench/proxy-measure.js';
 
 // A node process whose command name holds a space and a parenthesis, as the kernel may show it.
 const STAT = '4321 (node (main) x) S 4300 4321 24441 0 -1 4194560 9000 0 12 0 1234 567 8 9 20 0 11 0 1194099 1083056128 31250 18446744073709551615';
@@ -13,6 +13,12 @@ describe('/proc parsing', () => {
   it('reads VmRSS in bytes, and 0 for a process without memory', () => {
     expect(statusRssBytes('Name:\tnginx\nVmHWM:\t   30000 kB\nVmRSS:\t   21504 kB\nRssAnon:\t 4000 kB\n')).toBe(21504 * 1024);
     expect(statusRssBytes('Name:\tnginx\nState:\tZ (zombie)\n')).toBe(0);
+  });
+
+  it('reads the run-queue wait of /proc/<pid>/schedstat in ms, and refuses anything else', () => {
+    // On the CPU 12.5 s, waited for it 0.3275 s, 48,211 time slices.
+    expect(schedstatWaitMs('12500000000 327500000 48211\n')).toBe(327.5);
+    expect(() => schedstatWaitMs(STAT)).toThrow(/not a schedstat line/);
   });
 
   it('collects a process tree from (pid, parent) pairs, leaving other trees out', () => {
