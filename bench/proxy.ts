@@ -30,7 +30,9 @@ import { cpuPerRequestUs, median, pairedRatio, parseWrk, processTree, schedstatW
  *   p99, RSS before, during and after it, once the proxy has been idle for a while.
  * - Then, for the same proxies, 64 and 1,000 connections at one fixed offered rate, the same for
  *   every proxy (half the slowest one's 64-connection req/s), latency from the intended send time
- *   (bench/fixed-rate.ts): at the same rate, what 1,000 connections cost a proxy beyond 64. The
+ *   (bench/fixed-rate.ts), each with how long the proxy and the generator waited for a CPU (a
+ *   co-tenant on the proxy's CPU stalls every request it holds: BENCHMARKS.md, "Stalls at a fixed
+ *   rate"): at the same rate, what 1,000 connections cost a proxy beyond 64. The
  *   closed-loop p99s cannot say it: there every connection sends again as soon as it is answered,
  *   so a saturated proxy's latency is connections / throughput (Little's law), 15.6x for 1,000
  *   against 64 at equal throughput.
