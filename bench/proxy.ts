@@ -1,6 +1,6 @@
 import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -177,14 +177,20 @@ const cpuTicks = (pids: readonly number[]) => pids.reduce((sum, p) => {
   const stat = readOr(`/proc/${p}/stat`, '');
   return sum + (stat === '' ? 0 : statCpuTicks(stat));
 }, 0);
+/** Whether the kernel keeps scheduler statistics (/proc/PID/schedstat). */
+const haveSchedstat = existsSync('/proc/self/schedstat');
 /**
  * How long the main threads of `pids` (a Node proxy's event loop, nginx's worker, HAProxy's one
- * thread) waited for a CPU so far, in ms: what another process on the proxy's CPU costs it.
+ * thread) waited for a CPU so far, in ms: what another process on the proxy's CPU costs it. NaN
+ * (shown as "–", not as a wait of 0) where the kernel keeps no scheduler statistics.
  */
-const cpuWaitMs = (pids: readonly number[]) => pids.reduce((sum, p) => {
-  const schedstat = readOr(`/proc/${p}/schedstat`, '');
-  return sum + (schedstat === '' ? 0 : schedstatWaitMs(schedstat));
-}, 0);
+const cpuWaitMs = (pids: readonly number[]) =>
+  !haveSchedstat
+    ? Number.NaN
+    : pids.reduce((sum, p) => {
+        const schedstat = readOr(`/proc/${p}/schedstat`, '');
+        return sum + (schedstat === '' ? 0 : schedstatWaitMs(schedstat));
+      }, 0);
 const rssBytes = (pids: readonly number[]) => pids.reduce((sum, p) => sum + statusRssBytes(readOr(`/proc/${p}/status`, '')), 0);
 
 // ---------------------------------------------------------------- the machine
