@@ -12,12 +12,12 @@ import type { CliIo } from './io.js';
 
 /** What `dispatchlab dispatcher` and `dispatchlab up` share: the policy, the admin token, the banner, and (with `host`) signals. */
 
-export const ENGINE_HELP = `the proxy engine: ${PROXY_ENGINES.join(' or ')} (default: the scenario's dispatcher.engine, else undici)`;
+export const ENGINE_HELP = `the proxy engine: ${PROXY_ENGINES.join(', ')} (default: the scenario's dispatcher.engine, else undici)`;
 
 /** `--engine`: one of PROXY_ENGINES. */
 export function parseEngine(text: string): ProxyEngineName {
   const engine = PROXY_ENGINES.find((name) => name === text);
-  if (engine === undefined) throw new CliError(`--engine: expected ${PROXY_ENGINES.join(' or ')}, got "${text}"`);
+  if (engine === undefined) throw new CliError(`--engine: expected ${PROXY_ENGINES.join(', ')}, got "${text}"`);
   return engine;
 }
 
