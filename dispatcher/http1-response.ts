@@ -33,10 +33,7 @@ export const MAX_HEAD_BYTES = 16 * 1024;
 /** A chunk-size line longer than this is refused (sizes fit in 13 hex digits; extensions are not worth more). */
 const MAX_CHUNK_LINE_BYTES = 1024;
 
-export class Http1Error extends Error {
-  /** A code in the style of llhttp's, so logs read the same. */
-  readonly code = 'HPE_INVALID_RESPONSE';
-}
+export class Http1Error extends Error {}
 
 export interface ResponseHandlers {
   /** The final response's head (interim 1xx ones are skipped). */
@@ -114,11 +111,6 @@ export class ResponseParser {
     this.state = State.Head;
     this.pending = undefined;
     this.headRequest = headRequest;
-  }
-
-  /** True between `expect` and the response's end. */
-  get busy(): boolean {
-    return this.state !== State.Idle;
   }
 
   /** Bytes from the connection. Throws Http1Error on a malformed response, or bytes nobody asked for. */

@@ -38,6 +38,7 @@ const KEEP_ALIVE_DEFAULT_MS = 4000;
 const KEEP_ALIVE_MAX_MS = 600_000;
 
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
+const CRLF = Buffer.from('\r\n');
 
 /** One backend origin's sockets. */
 class Upstream {
@@ -45,7 +46,7 @@ class Upstream {
   /** Attempts waiting for a socket (only with a bound). */
   readonly waiting: SocketAttempt[] = [];
   /** Open sockets, idle or in use. */
-  open = 0;
+  private readonly sockets = new Set<Connection>();
 
   constructor(
     readonly hostname: string,
@@ -61,7 +62,7 @@ class Upstream {
     if (idle !== undefined) {
       idle.socket.setTimeout(0);
       attempt.start(idle);
-    } else if (this.opts.maxSocketsPerBackend === undefined || this.open < this.opts.maxSocketsPerBackend) {
+    } else if (this.opts.maxSocketsPerBackend === undefined || this.sockets.size < this.opts.maxSocketsPerBackend) {
       attempt.start(this.connect());
     } else {
       this.waiting.push(attempt);
@@ -87,7 +88,7 @@ class Upstream {
 
   /** A socket closed: it leaves the pool, and a waiting attempt may open one in its place. */
   closed(connection: Connection): void {
-    this.open--;
+    this.sockets.delete(connection);
     const at = this.idle.indexOf(connection);
     if (at >= 0) this.idle.splice(at, 1);
     for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
@@ -98,15 +99,18 @@ class Upstream {
     }
   }
 
+  /** Close every socket, idle or in use (as undici's Pool.destroy does). */
   destroy(): void {
     this.waiting.length = 0;
-    for (const connection of this.idle.splice(0)) connection.socket.destroy();
+    this.idle.length = 0;
+    for (const connection of this.sockets) connection.socket.destroy();
   }
 
   private connect(): Connection {
-    this.open++;
     const socket = net.connect({ host: this.hostname, port: this.port, noDelay: true, ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}) });
-    return new Connection(this, socket);
+    const connection = new Connection(this, socket);
+    this.sockets.add(connection);
+    return connection;
   }
 }
 
@@ -248,7 +252,16 @@ class SocketAttempt extends EngineAttempt {
     const upload = bodyStream(req, body);
     this.upload = upload;
     upload.on('data', (chunk: Buffer) => {
-      const more = this.chunked ? socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1') && socket.write(chunk) && socket.write('\r\n') : socket.write(chunk);
+      let more: boolean;
+      if (this.chunked) {
+        socket.cork();
+        socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+        socket.write(chunk);
+        more = socket.write(CRLF);
+        socket.uncork();
+      } else {
+        more = socket.write(chunk);
+      }
       if (!more) {
         upload.pause();
         socket.once('drain', () => upload.resume());

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AttemptOutcome } from '../../dispatcher/balancer/types.js';
 import type { RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
+import { SMALL_BODY_BYTES } from '../../dispatcher/request-body.js';
 import { createSocketEngine } from '../../dispatcher/socket-engine.js';
 import { startTestServer } from '../helpers/test-server.js';
 import { oneBackendDispatcher, until } from './dispatcher-helpers.js';
@@ -70,6 +72,45 @@ describe('the socket engine pool', () => {
     for (const path of ['/', '/chunked', '/', '/chunked', '/']) {
       expect(await call(dispatcher.url, path)).toEqual({ status: 200, body: path === '/' ? 'whole' : 'chunked' });
     }
+    expect(backend.connections).toHaveLength(1);
+  });
+
+  it('streams an upload over the buffer, chunked or with its length, whole and in order, and reuses the connection after it', async () => {
+    const received: { framing: string; sha: string; bytes: number }[] = [];
+    const backend = await startBackend((req, res) => {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      req.on('data', (chunk: Buffer) => {
+        hash.update(chunk);
+        bytes += chunk.length;
+      });
+      req.on('end', () => {
+        received.push({ framing: req.headers['transfer-encoding'] ?? `length ${req.headers['content-length']}`, sha: hash.digest('hex'), bytes });
+        res.end('stored');
+      });
+    });
+    const dispatcher = await dispatcherTo(backend);
+    const upload = Buffer.from(Array.from({ length: 4 * SMALL_BODY_BYTES + 17 }, (_, i) => (i * 7) % 251));
+    const sha = createHash('sha256').update(upload).digest('hex');
+    for (const headers of [{ 'transfer-encoding': 'chunked' }, { 'content-length': String(upload.length) }]) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const req = http.request(`${dispatcher.url}/upload`, { method: 'POST', agent: false, headers }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve(body));
+        });
+        req.on('error', reject);
+        // In uneven pieces, so the dispatcher streams what it has not buffered.
+        for (let at = 0; at < upload.length; at += 10_007) req.write(upload.subarray(at, at + 10_007));
+        req.end();
+      });
+      expect(answer).toBe('stored');
+    }
+    expect(received).toEqual([
+      { framing: 'chunked', sha, bytes: upload.length },
+      { framing: `length ${upload.length}`, sha, bytes: upload.length },
+    ]);
     expect(backend.connections).toHaveLength(1);
   });
 
