@@ -68,7 +68,7 @@ const SINGLETONS = new Set([
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/;
-const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;.*)?$/;
+const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;[^\r\n]*)?$/;
 /** Field values may hold visible ASCII, obs-text, spaces and tabs; nothing else (no CR, LF or NUL). */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
 const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
