@@ -153,6 +153,28 @@ describe('the socket engine pool', () => {
     expect(backend.connections).toHaveLength(2);
   });
 
+  it('never reuses a connection after an early answer to an upload it stopped sending', async () => {
+    const backend = await startBackend((req, res) => {
+      // Answers before reading the upload, and leaves the connection open for the rest of it.
+      if (req.method === 'POST') res.writeHead(413).end('too large');
+      else res.end('next');
+    });
+    const dispatcher = await dispatcherTo(backend, { timeouts: { upstreamMs: 2000, totalMs: 5000 } });
+    const answer = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${dispatcher.url}/upload`, { method: 'POST', agent: false, headers: { 'content-length': String(8 * SMALL_BODY_BYTES) } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      // Past the buffer, then the client holds the rest: the dispatcher is streaming when the answer comes.
+      req.write(Buffer.alloc(2 * SMALL_BODY_BYTES));
+      cleanups.push(async () => void req.destroy());
+    });
+    expect(answer).toBe(413);
+    expect(await call(dispatcher.url)).toEqual({ status: 200, body: 'next' });
+    expect(backend.connections).toHaveLength(2);
+  });
+
   it('a backend that closes an idle kept-alive connection costs no 502: the next request opens another', async () => {
     const backend = await startBackend((req, res) => {
       // The backend's own idle cut, shorter than anything it announced.
