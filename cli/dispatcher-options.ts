@@ -12,12 +12,15 @@ import type { CliIo } from './io.js';
 
 /** What `dispatchlab dispatcher` and `dispatchlab up` share: the policy, the admin token, the banner, and (with `host`) signals. */
 
-export const ENGINE_HELP = `the proxy engine: ${PROXY_ENGINES.join(' or ')} (default: the scenario's dispatcher.engine, else undici)`;
+/** The engines as a sentence lists them: "a, b or c". */
+const ENGINE_NAMES = `${PROXY_ENGINES.slice(0, -1).join(', ')} or ${PROXY_ENGINES[PROXY_ENGINES.length - 1]}`;
+
+export const ENGINE_HELP = `the proxy engine: ${ENGINE_NAMES} (default: the scenario's dispatcher.engine, else undici)`;
 
 /** `--engine`: one of PROXY_ENGINES. */
 export function parseEngine(text: string): ProxyEngineName {
   const engine = PROXY_ENGINES.find((name) => name === text);
-  if (engine === undefined) throw new CliError(`--engine: expected ${PROXY_ENGINES.join(' or ')}, got "${text}"`);
+  if (engine === undefined) throw new CliError(`--engine: expected ${ENGINE_NAMES}, got "${text}"`);
   return engine;
 }
 

@@ -153,7 +153,7 @@ const FaultSchema = z.strictObject({
 });
 
 /** The proxy engines of the live dispatcher (docs/dispatcher.md, "The HTTP side"); the first is the default. */
-export const PROXY_ENGINES = ['undici', 'http-proxy'] as const;
+export const PROXY_ENGINES = ['undici', 'http-proxy', 'socket'] as const;
 export type ProxyEngineName = (typeof PROXY_ENGINES)[number];
 
 /**
@@ -251,7 +251,7 @@ const DispatcherSchema = z.strictObject({
       backlog: z.number().int().min(1).max(MAX_LISTEN_BACKLOG).default(DEFAULT_LISTEN_BACKLOG),
     })
     .default({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000, backlog: DEFAULT_LISTEN_BACKLOG }),
-  /** The live proxy's engine (live only): undici (dispatcher/undici-engine.ts) or http-proxy. */
+  /** The live proxy's engine (live only): undici (dispatcher/undici-engine.ts), http-proxy or socket (dispatcher/socket-engine.ts). */
   engine: z.enum(PROXY_ENGINES).default('undici'),
   /**
    * What SIGTERM does (live only; docs/dispatcher.md, "Shutdown"). For `drainMs` the proxy port

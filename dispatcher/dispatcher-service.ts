@@ -22,6 +22,7 @@ import { createPolicyErrorLog } from './policy-error-log.js';
 import { DeadlineQueue } from './balancer/deadlines.js';
 import { DnsCache } from './dns-cache.js';
 import { createHttpProxyEngine, type ProxyEngine, type ProxyEngineOptions } from './proxy-engine.js';
+import { createSocketEngine } from './socket-engine.js';
 import { createUndiciEngine } from './undici-engine.js';
 import { SessionSigner } from './session-cookie.js';
 
@@ -107,6 +108,7 @@ export interface RunningDispatcher {
 export const PROXY_ENGINE_FACTORIES: Record<DispatcherSettings['engine'], (opts: ProxyEngineOptions) => ProxyEngine> = {
   undici: createUndiciEngine,
   'http-proxy': createHttpProxyEngine,
+  socket: createSocketEngine,
 };
 
 function backendUrl(id: BackendId, text: string): URL {

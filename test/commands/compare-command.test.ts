@@ -24,7 +24,7 @@ describe('dispatchlab compare: bad input', () => {
     [['--duration', '0s'], '--duration: expected a duration such as 30s or 2m, got "0s"'],
     [['--rate', '0'], '--rate: expected a number > 0, got "0"'],
     [['--connections', '-3'], '--connections: expected a whole number >= 1, got "-3"'],
-    [['--engine', 'haproxy'], '--engine: expected undici or http-proxy, got "haproxy"'],
+    [['--engine', 'haproxy'], '--engine: expected undici, http-proxy or socket, got "haproxy"'],
   ])('%j: exit 2 with a message', async (args, message) => {
     const run = await dispatchlab('compare', '--scenario', scenarioFile, ...args);
     expect(run.stderr).toContain(message);

@@ -64,7 +64,7 @@ describe('dispatchlab dispatcher: bad input', () => {
   });
 
   it('checks --engine', async () => {
-    await refused(['dispatcher', '--scenario', TWO, '--engine', 'nginx'], '--engine: expected undici or http-proxy, got "nginx"');
+    await refused(['dispatcher', '--scenario', TWO, '--engine', 'nginx'], '--engine: expected undici, http-proxy or socket, got "nginx"');
   });
 
   it('checks --backlog', async () => {
@@ -99,7 +99,7 @@ describe('dispatchlab up: bad input', () => {
     await refused(['up', '--scenario', TWO, '--policy', 'nope', '--port', '0', '--admin-port', '0'], /unknown policy "nope"/);
     await refused(['up', '--scenario', TWO, '--port', '65536'], '--port: expected a port 0-65535, got "65536"');
     await refused(['up', '--scenario', TWO, '--admin-token-file', join(dir, 'none')], '--admin-token-file: cannot read');
-    await refused(['up', '--scenario', TWO, '--engine', 'HTTP-PROXY'], '--engine: expected undici or http-proxy, got "HTTP-PROXY"');
+    await refused(['up', '--scenario', TWO, '--engine', 'HTTP-PROXY'], '--engine: expected undici, http-proxy or socket, got "HTTP-PROXY"');
     await refused(['up', '--scenario', TWO, '--backlog', '-1'], '--backlog: expected a whole number 1-65535, got "-1"');
   });
 });

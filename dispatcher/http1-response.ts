@@ -1,0 +1,297 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * An HTTP/1.1 response parser for the socket engine (socket-engine.ts): one response at a time on
+ * one upstream connection, fed the bytes of its 'data' events however they are split.
+ *
+ * Hand-written because no supported parser is reachable: Node's llhttp is exposed only through the
+ * deprecated `process.binding('http_parser')` (DEP0111 warning), and undici's wasm llhttp is
+ * internal to undici. It reads only what a proxy needs, and rejects the rest as malformed:
+ *
+ * - The status line (`HTTP/1.0` or `HTTP/1.1`, three digits, an optional reason) and header lines
+ *   into a Node-shaped IncomingHttpHeaders, as node:http's IncomingMessage builds it
+ *   (`matchKnownFields` in lib/_http_incoming.js): lower-case names, `set-cookie` an array,
+ *   `cookie` joined with '; ', the singletons Node keeps the first of, every other duplicate joined
+ *   with ', '. No obsolete line folding, no bare LF (request smuggling's favourite ambiguities).
+ * - A head of at most 16 KiB (Node's default --max-http-header-size), trailers included.
+ * - Framing by RFC 9112 §6.3: no body for a response to HEAD, 1xx, 204 and 304; chunked when
+ *   Transfer-Encoding ends in chunked (sizes in hex, extensions ignored, trailers read and dropped;
+ *   with a Content-Length too, chunked wins and the connection is not reused); else one valid
+ *   Content-Length (differing duplicates are an error); else the body runs until the connection
+ *   closes. A Transfer-Encoding that does not end in chunked is an error (§6.3 rule 4 reads it to
+ *   close; a proxy cannot trust its framing).
+ * - Interim answers (100, 102, 103) are read and skipped; 101 is an error (no upgrades here).
+ *
+ * Cost: a head is scanned once for its end and split into lines once; body bytes are passed on as
+ * subarrays of the chunks that carried them, never copied, except that a head or chunk-size line
+ * split across chunks is joined.
+ */
+
+/** Node's default maximum size of a message head (--max-http-header-size). */
+export const MAX_HEAD_BYTES = 16 * 1024;
+
+/** A chunk-size line longer than this is refused (sizes fit in 13 hex digits; extensions are not worth more). */
+const MAX_CHUNK_LINE_BYTES = 1024;
+
+export class Http1Error extends Error {}
+
+export interface ResponseHandlers {
+  /** The final response's head (interim 1xx ones are skipped). */
+  onHead(status: number, statusMessage: string, headers: IncomingHttpHeaders): void;
+  /** A piece of the (decoded) body; a view into the socket's chunk, valid until onBody returns. */
+  onBody(chunk: Buffer): void;
+  /**
+   * The response ended. `reusable`: its framing allows another request on the connection (not
+   * close-delimited, no Connection: close, HTTP/1.1 or 1.0 with keep-alive, no Transfer-Encoding
+   * with Content-Length, and no bytes after it).
+   */
+  onEnd(reusable: boolean): void;
+}
+
+const enum State {
+  Idle,
+  Head,
+  Length,
+  ChunkSize,
+  ChunkData,
+  ChunkDataEnd,
+  Trailers,
+  UntilClose,
+}
+
+/** Headers node:http keeps the first of, dropping later duplicates (matchKnownFields). */
+const SINGLETONS = new Set([
+  'content-type', 'content-length', 'user-agent', 'referer', 'host', 'authorization', 'proxy-authorization',
+  'if-modified-since', 'if-unmodified-since', 'from', 'location', 'max-forwards', 'retry-after', 'etag',
+  'last-modified', 'server', 'age', 'expires',
+]);
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/;
+const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;[^\r\n]*)?$/;
+/** Field values may hold visible ASCII, obs-text, spaces and tabs; nothing else (no CR, LF or NUL). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
+const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
+const CRLF = Buffer.from('\r\n');
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+function addHeader(headers: IncomingHttpHeaders, name: string, value: string): void {
+  const previous = headers[name];
+  if (previous === undefined) {
+    headers[name] = name === 'set-cookie' ? [value] : value;
+  } else if (name === 'set-cookie') {
+    (previous as string[]).push(value);
+  } else if (!SINGLETONS.has(name)) {
+    headers[name] = `${previous as string}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+}
+
+/** The comma-separated tokens of a header, lower-cased. */
+function tokens(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value.join(',') : value).split(',').map((t) => t.trim().toLowerCase());
+}
+
+/** One connection's response parser; `expect` before each response, `push` its bytes, `closed` at the connection's end. */
+export class ResponseParser {
+  private state = State.Idle;
+  /** Bytes of a head, chunk-size line or trailer section not yet complete. */
+  private pending: Buffer | undefined;
+  private headRequest = false;
+  /** Body bytes still to come (Length), or of the current chunk (ChunkData). */
+  private remaining = 0;
+  private keepAlive = false;
+  /** The last final response's `Keep-Alive: timeout=N`, in ms; undefined when it gave none. */
+  keepAliveHintMs: number | undefined = undefined;
+
+  constructor(private readonly handlers: ResponseHandlers) {}
+
+  /** A request was written: its response comes next. */
+  expect(headRequest: boolean): void {
+    this.state = State.Head;
+    this.pending = undefined;
+    this.headRequest = headRequest;
+  }
+
+  /** Bytes from the connection. Throws Http1Error on a malformed response, or bytes nobody asked for. */
+  push(chunk: Buffer): void {
+    let data = chunk;
+    let at = 0;
+    if (this.pending !== undefined) {
+      data = Buffer.concat([this.pending, chunk]);
+      this.pending = undefined;
+    }
+    while (at < data.length) {
+      switch (this.state) {
+        case State.Idle:
+          throw new Http1Error('bytes from the backend after its response ended');
+        case State.Head:
+        case State.Trailers: {
+          // No trailers: the section is its blank line alone.
+          if (this.state === State.Trailers && data[at] === 0x0d && data[at + 1] === 0x0a) {
+            at = this.finish(data, at + 2);
+            break;
+          }
+          const end = data.indexOf(HEAD_END, at);
+          if (end < 0) {
+            if (data.length - at >= MAX_HEAD_BYTES) throw new Http1Error('response head over 16 KiB');
+            this.pending = data.subarray(at);
+            return;
+          }
+          if (end + 4 - at > MAX_HEAD_BYTES) throw new Http1Error('response head over 16 KiB');
+          const text = data.toString('latin1', at, end);
+          at = end + 4;
+          if (this.state === State.Trailers) {
+            // Trailers are checked and dropped: the client's answer is framed anew, without them.
+            for (const line of text.split('\r\n')) fieldLine(line);
+            at = this.finish(data, at);
+          } else {
+            this.head(text);
+            if ((this.state as State) === State.Idle) at = this.finish(data, at);
+          }
+          break;
+        }
+        case State.Length: {
+          const take = Math.min(this.remaining, data.length - at);
+          this.remaining -= take;
+          this.handlers.onBody(data.subarray(at, at + take));
+          at += take;
+          if (this.remaining === 0) at = this.finish(data, at);
+          break;
+        }
+        case State.ChunkSize: {
+          const end = data.indexOf(CRLF, at);
+          if (end < 0) {
+            if (data.length - at > MAX_CHUNK_LINE_BYTES) throw new Http1Error('chunk size line too long');
+            this.pending = data.subarray(at);
+            return;
+          }
+          const match = CHUNK_SIZE.exec(data.toString('latin1', at, end));
+          if (match === null) throw new Http1Error('malformed chunk size');
+          at = end + 2;
+          this.remaining = Number.parseInt(match[1], 16);
+          this.state = this.remaining === 0 ? State.Trailers : State.ChunkData;
+          break;
+        }
+        case State.ChunkData: {
+          const take = Math.min(this.remaining, data.length - at);
+          this.remaining -= take;
+          this.handlers.onBody(data.subarray(at, at + take));
+          at += take;
+          if (this.remaining === 0) this.state = State.ChunkDataEnd;
+          break;
+        }
+        case State.ChunkDataEnd: {
+          if (data.length - at < 2) {
+            if (data[at] !== 0x0d) throw new Http1Error('chunk data not followed by CRLF');
+            this.pending = data.subarray(at);
+            return;
+          }
+          if (data[at] !== 0x0d || data[at + 1] !== 0x0a) throw new Http1Error('chunk data not followed by CRLF');
+          at += 2;
+          this.state = State.ChunkSize;
+          break;
+        }
+        case State.UntilClose:
+          this.handlers.onBody(at === 0 ? data : data.subarray(at));
+          at = data.length;
+          break;
+      }
+    }
+  }
+
+  /**
+   * The connection ended (the backend closed it, or it failed). A body read until close ends here;
+   * anything else unfinished is an Http1Error.
+   */
+  closed(): void {
+    if (this.state === State.Idle) return;
+    if (this.state === State.UntilClose) {
+      this.state = State.Idle;
+      this.handlers.onEnd(false);
+      return;
+    }
+    this.state = State.Idle;
+    throw new Http1Error('the backend closed the connection before its response ended');
+  }
+
+  /** Parse a head (without its blank line) and choose the body's framing; Idle when it has no body. */
+  private head(text: string): void {
+    const lines = text.split('\r\n');
+    const status = STATUS_LINE.exec(lines[0]);
+    if (status === null) throw new Http1Error('malformed status line');
+    const code = Number(status[2]);
+    if (code < 100) throw new Http1Error('malformed status code');
+    if (code === 101) throw new Http1Error('101 Switching Protocols is not supported');
+    const headers: IncomingHttpHeaders = {};
+    const lengths: string[] = [];
+    for (let i = 1; i < lines.length; i++) {
+      const [name, value] = fieldLine(lines[i]);
+      if (name === 'content-length') lengths.push(value);
+      // A plain object, as node:http's: this name would set its prototype instead.
+      if (name !== '__proto__') addHeader(headers, name, value);
+    }
+    // Interim answers carry no body; the final one follows on the same connection.
+    if (code < 200) {
+      this.state = State.Head;
+      return;
+    }
+    const connection = tokens(headers.connection);
+    this.keepAlive = status[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive');
+    this.keepAliveHintMs = keepAliveHint(headers['keep-alive'] as string | undefined);
+    const chunked = this.framing(code, headers, lengths);
+    this.handlers.onHead(code, status[3] ?? '', headers);
+    if (chunked) this.state = State.ChunkSize;
+  }
+
+  /** Sets the state for the body's framing (Idle for none); true when it is chunked. */
+  private framing(code: number, headers: IncomingHttpHeaders, lengths: string[]): boolean {
+    const te = headers['transfer-encoding'];
+    if (this.headRequest || code === 204 || code === 304) {
+      this.state = State.Idle;
+      return false;
+    }
+    if (te !== undefined) {
+      const codings = tokens(te);
+      if (codings[codings.length - 1] !== 'chunked') throw new Http1Error('a transfer coding other than chunked last');
+      // Both framings: chunked wins (RFC 9112 §6.3 rule 3), and the connection is not trusted again.
+      if (lengths.length > 0) this.keepAlive = false;
+      return true;
+    }
+    if (lengths.length > 0) {
+      const length = lengths[0];
+      if (!/^\d{1,15}$/.test(length) || lengths.some((l) => l !== length)) throw new Http1Error('invalid or differing Content-Length');
+      this.remaining = Number(length);
+      this.state = this.remaining === 0 ? State.Idle : State.Length;
+      return false;
+    }
+    this.keepAlive = false;
+    this.state = State.UntilClose;
+    return false;
+  }
+
+  /** The response ended at `at` of `data`: reusable when its framing allowed it and nothing follows it. */
+  private finish(data: Buffer, at: number): number {
+    this.state = State.Idle;
+    this.handlers.onEnd(this.keepAlive && at === data.length);
+    return at;
+  }
+}
+
+/** A header (or trailer) line's lower-case name and value; Http1Error when it is not one. */
+function fieldLine(line: string): [name: string, value: string] {
+  const colon = line.indexOf(':');
+  if (colon <= 0) throw new Http1Error('malformed header line');
+  const name = line.slice(0, colon);
+  if (!TOKEN.test(name)) throw new Http1Error('malformed header name');
+  const value = line.slice(colon + 1).trim();
+  if (BAD_VALUE.test(value)) throw new Http1Error('malformed header value');
+  return [name.toLowerCase(), value];
+}
+
+/** `Keep-Alive: timeout=N` in ms, as undici reads it; undefined without a valid one. */
+function keepAliveHint(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(value);
+  return match ? Number(match[1]) * 1000 : undefined;
+}
