@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ScenarioSchema } from '../../core/scenario.js';
-import { closeServer, listen } from '../../core/server-lifecycle.js';
+import { closeConnectionsAfterResponse, closeServer, listen } from '../../core/server-lifecycle.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 import { FastFront } from '../../dispatcher/fast-front.js';
 import type { ProxyRequest, ProxyResponse } from '../../dispatcher/proxy-message.js';
@@ -153,21 +153,38 @@ describe('server behaviour on fast-lane connections', () => {
     expect(bodies(client.text())).toEqual(['slow', 'fast GET /quick', 'fast GET /last']);
   });
 
-  it('a graceful close lets the request in flight finish, then closes its connection', async () => {
+  it('a graceful close closes idle connections, lets the request in flight finish, then closes its connection', async () => {
     const held: ProxyResponse[] = [];
-    const front = await startFront({ hold: (res) => held.push(res) > 0 });
+    const front = await startFront({ hold: (res) => held.push(res) > 1 });
+    const idle = rawClient(front.port);
+    idle.socket.write(GET('/answered'));
+    await until(() => bodies(idle.text()).length === 1);
     const client = rawClient(front.port);
     client.socket.write(GET('/in-flight'));
-    await until(() => held.length === 1);
-    const closed = closeServer(front.server, 10_000);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(() => held.length === 2);
+    // A grace far beyond the test's timeout: only the drain itself can close these connections.
+    const closed = closeServer(front.server, 600_000);
+    await idle.ended;
     expect(client.socket.destroyed).toBe(false);
-    held[0].writeHead(200, { 'content-length': 4 });
-    held[0].end('done');
+    held[1].writeHead(200, { 'content-length': 4 });
+    held[1].end('done');
     await client.ended;
     await closed;
     expect(client.text()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(bodies(client.text())).toEqual(['done']);
+  });
+
+  it('during a drain (closeConnectionsAfterResponse) a kept-alive connection\'s next answer says close, and the connection closes', async () => {
+    const front = await startFront();
+    const client = rawClient(front.port);
+    client.socket.write(GET('/before'));
+    await until(() => bodies(client.text()).length === 1);
+    closeConnectionsAfterResponse(front.server);
+    client.socket.write(GET('/during'));
+    await client.ended;
+    const answers = client.text().split('HTTP/1.1 ').slice(1);
+    expect(answers.map((a) => /\r\nConnection: ([\w-]+)/.exec(a)?.[1])).toEqual(['keep-alive', 'close']);
+    expect(bodies(client.text())).toEqual(['fast GET /before', 'fast GET /during']);
   });
 
   it('a client that resets its connection mid-request closes the response, once, and nothing crashes', async () => {
@@ -240,6 +257,7 @@ async function exchange(url: string, text: string): Promise<string> {
 describe('fast-lane answers are byte for byte what node:http writes', () => {
   it.each([
     ['HEAD', `HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`],
+    ['HEAD of an answer without a length', `HEAD /chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`],
     ['204', `GET /no-content HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`],
     ['chunked', `GET /chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`],
     ['keep-alive then close, with two cookies', `GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`],
