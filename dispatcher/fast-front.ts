@@ -24,7 +24,8 @@ import { MAX_REQUEST_HEADERS } from './request-guard.js';
  *   A connection is handed off only between answers: a pipelined request waits for the one before.
  * - Answers are serialised as node:http's ServerResponse does (status line, the headers, Date,
  *   Connection and Keep-Alive, chunked framing when there is no length and a body is allowed, none
- *   for HEAD/204/304), the head and a small body in one socket write (cork, uncork next tick).
+ *   for HEAD/204/304), the head and a small body in one socket write (what one turn writes is
+ *   held until its end, or until end() sends it).
  * - What node:http's server gave: the keep-alive idle timeout (one sweep timer for all
  *   connections, not one per socket), a fresh connection that sends nothing closed after
  *   headersTimeout, maxConnections and the backlog (this server listens), closeIdleConnections and
@@ -49,6 +50,8 @@ const REQUEST_LINE = /^([A-Z]+) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
 /** name: value, the name a token (RFC 9110 §5.1), the value visible ASCII, spaces and tabs (no obs-text). */
 const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\x20-\x7e\t]*)$/;
 const HEAD_END = Buffer.from('\r\n\r\n');
+/** Body chunks up to this size wait to go out with the head and the rest of the turn's writes. */
+const SMALL_WRITE_BYTES = 16 * 1024;
 
 interface ParsedHead {
   readonly method: string;
@@ -146,13 +149,16 @@ class FastResponse extends EventEmitter implements ProxyResponse {
   writableFinished = false;
   destroyed = false;
   shouldKeepAlive: boolean;
-  /** The serialised head, until the first write sends it. */
-  private head = '';
+  /**
+   * Bytes not yet written, as a latin1 string (byte for byte): the head, then small body chunks,
+   * so the head and a small body leave in one socket write.
+   */
+  private pending = '';
   private chunked = false;
   private hasBody: boolean;
   /** This answer closes the connection (its Connection header says close). */
   private last = false;
-  private corked = false;
+  private flushScheduled = false;
   private draining = false;
   private closed = false;
 
@@ -219,14 +225,21 @@ class FastResponse extends EventEmitter implements ProxyResponse {
       head += 'Transfer-Encoding: chunked\r\n';
       this.chunked = true;
     }
-    this.head = `${head}\r\n`;
+    this.pending = `${head}\r\n`;
     return this;
   }
 
   write(chunk: Buffer): boolean {
-    this.cork();
-    this.flushHead();
-    if (!this.hasBody || chunk.length === 0) return true;
+    if (!this.hasBody || chunk.length === 0) {
+      this.flushSoon();
+      return true;
+    }
+    if (chunk.length <= SMALL_WRITE_BYTES) {
+      this.pending += this.chunked ? `${chunk.length.toString(16)}\r\n${chunk.toString('latin1')}\r\n` : chunk.toString('latin1');
+      this.flushSoon();
+      return true;
+    }
+    this.flush();
     let ok: boolean;
     if (this.chunked) {
       this.socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
@@ -245,11 +258,13 @@ class FastResponse extends EventEmitter implements ProxyResponse {
   end(data?: string | Buffer): this {
     if (this.writableEnded) return this;
     this.writableEnded = true;
-    this.cork();
     if (data !== undefined && data.length > 0) this.write(typeof data === 'string' ? Buffer.from(data) : data);
-    else this.flushHead();
-    // The callback of the last write: every byte is with the operating system.
-    this.socket.write(this.chunked && this.hasBody ? '0\r\n\r\n' : '', 'latin1', this.flushed);
+    if (this.chunked && this.hasBody) this.pending += '0\r\n\r\n';
+    // One write for what is left, the head and a small body often all of it; its callback says
+    // every byte is with the operating system.
+    const last = this.pending;
+    this.pending = '';
+    this.socket.write(last, 'latin1', this.flushed);
     return this;
   }
 
@@ -266,18 +281,18 @@ class FastResponse extends EventEmitter implements ProxyResponse {
     this.emit('close');
   }
 
-  private flushHead(): void {
-    if (this.head === '') return;
-    this.socket.write(this.head, 'latin1');
-    this.head = '';
+  /** Send what is pending at the end of this turn, unless end() sends it with the rest first. */
+  private flushSoon(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(flushPending, this);
   }
 
-  /** Batch what this turn writes (head, body, end) into one socket write, as node:http does. */
-  private cork(): void {
-    if (this.corked) return;
-    this.corked = true;
-    this.socket.cork();
-    process.nextTick(uncork, this.socket);
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.pending === '' || this.writableEnded) return;
+    this.socket.write(this.pending, 'latin1');
+    this.pending = '';
   }
 
   private readonly drained = (): void => {
@@ -292,8 +307,8 @@ class FastResponse extends EventEmitter implements ProxyResponse {
   };
 }
 
-function uncork(socket: Socket): void {
-  socket.uncork();
+function flushPending(res: FastResponse): void {
+  res.flush();
 }
 
 function ignore(): void {}
