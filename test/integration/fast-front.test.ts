@@ -38,9 +38,12 @@ async function startFront(opts: { keepAliveTimeoutMs?: number; hold?: (res: Prox
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(line) });
       res.end(line);
     };
-    // node:http's request with a body: answer once it is read, as the proxy does.
-    if (req instanceof http.IncomingMessage && !req.complete) req.resume().once('end', answer);
-    else if (opts.hold?.(res) !== true) answer();
+    const respond = (): void => {
+      if (opts.hold?.(res) !== true) answer();
+    };
+    // node:http's request: answer once it is read (its body, if any), as the proxy does.
+    if (req instanceof http.IncomingMessage && !req.complete) req.resume().once('end', respond);
+    else respond();
   });
   const port = await listen(server, 0, '127.0.0.1', 'fast front test');
   cleanups.push(() => closeServer(server, 0));
@@ -171,6 +174,26 @@ describe('server behaviour on fast-lane connections', () => {
     await client.ended;
     await closed;
     expect(client.text()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(bodies(client.text())).toEqual(['done']);
+  });
+
+  it('a graceful close waits for a request on a handed-off connection, and counts it as the front\'s', async () => {
+    const held: ProxyResponse[] = [];
+    const front = await startFront({ hold: (res) => held.push(res) > 0 });
+    const client = rawClient(front.port);
+    client.socket.write('DELETE /x HTTP/1.0\r\nHost: x\r\n\r\n');
+    await until(() => held.length === 1);
+    expect(front.seen).toEqual(['node DELETE /x']);
+    const connections = await new Promise<number>((resolve) => front.server.getConnections((_err, n) => resolve(n)));
+    expect(connections).toBe(1);
+    let closed = false;
+    const closing = closeServer(front.server, 600_000).then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(closed).toBe(false);
+    held[0].writeHead(200, { 'content-length': 4 });
+    held[0].end('done');
+    await closing;
+    await client.ended;
     expect(bodies(client.text())).toEqual(['done']);
   });
 
