@@ -26,9 +26,9 @@ interface Front {
 }
 
 /** A front whose handler answers `<lane> <method> <url>` (the lane: node:http's objects or the front's own). */
-async function startFront(opts: { keepAliveTimeoutMs?: number; hold?: (res: ProxyResponse) => boolean } = {}): Promise<Front> {
+async function startFront(opts: { keepAliveTimeoutMs?: number; headersTimeoutMs?: number; hold?: (res: ProxyResponse) => boolean } = {}): Promise<Front> {
   const httpServer = http.createServer();
-  const server = new FastFront(httpServer, { keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 65_000, headersTimeoutMs: 10_000, checkIntervalMs: 20 });
+  const server = new FastFront(httpServer, { keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 65_000, headersTimeoutMs: opts.headersTimeoutMs ?? 10_000, checkIntervalMs: 20 });
   const seen: string[] = [];
   server.on('request', (req: ProxyRequest, res: ProxyResponse) => {
     const lane = req instanceof http.IncomingMessage ? 'node' : 'fast';
@@ -140,6 +140,18 @@ describe('server behaviour on fast-lane connections', () => {
     expect(front.seen).toEqual(['fast GET /1', 'fast GET /2']);
     expect(client.socket.destroyed).toBe(false);
     await client.ended;
+  });
+
+  it('closes a new connection that sends nothing within the headers timeout, and keeps one that is answered', async () => {
+    const front = await startFront({ headersTimeoutMs: 1000, keepAliveTimeoutMs: 600_000 });
+    const served = rawClient(front.port);
+    served.socket.write(GET('/kept'));
+    await until(() => bodies(served.text()).length === 1);
+    const silent = rawClient(front.port);
+    await silent.ended;
+    expect(silent.text()).toBe('');
+    expect(bodies(served.text())).toEqual(['fast GET /kept']);
+    expect(served.socket.destroyed).toBe(false);
   });
 
   it('answers pipelined requests in order, each after the one before', async () => {
