@@ -12,7 +12,7 @@ import { MAX_REQUEST_HEADERS } from './request-guard.js';
  *
  * - Fast lane: a request head complete in the bytes read so far, HTTP/1.1, GET/HEAD/DELETE/OPTIONS,
  *   an origin-form target, no body (no Content-Length but 0, no Transfer-Encoding), no Expect or
- *   Upgrade, a Host, no header twice, at most MAX_REQUEST_HEADERS headers, a head under
+ *   Upgrade, a Host, no header twice, at most MAX_REQUEST_HEADERS headers, a head of at most
  *   MAX_FAST_HEAD_BYTES, every name a token and every value visible ASCII (no CTL, no obs-fold, no
  *   obs-text). It is emitted as this server's 'request' with a FastRequest and a FastResponse, which
  *   the proxy handler takes as it takes node:http's (proxy-message.ts).
