@@ -27,9 +27,9 @@ import { createUndiciEngine } from './undici-engine.js';
 import { SessionSigner } from './session-cookie.js';
 
 /**
- * A running dispatcher: the proxy port (the fast front or node:http's server, and the proxy engine) and the admin port
- * (express: API, dashboard, /metrics), around one Balancer, one policy, one metrics Registry and
- * the active health checks. `dispatchlab dispatcher`, `dispatchlab up` and `compare` start it.
+ * A running dispatcher: the proxy port (the fast front or node:http's server, and the proxy
+ * engine) and the admin port (express: API, dashboard, /metrics), around one Balancer, one policy,
+ * one metrics Registry and the active health checks. `dispatchlab dispatcher`, `dispatchlab up` and `compare` start it.
  */
 
 export interface DispatcherBackend {
