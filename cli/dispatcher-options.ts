@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { policyLabel, policyName, PROXY_ENGINES, type PolicySpec, type ProxyEngineName, type Scenario } from '../core/scenario.js';
+import { CLIENT_FRONTS, policyLabel, policyName, PROXY_ENGINES, type ClientFront, type PolicySpec, type ProxyEngineName, type Scenario } from '../core/scenario.js';
 import { dispatcherStarter, type RunningCluster } from '../dispatcher/cluster.js';
 import type { RunningDispatcher, StartDispatcherOptions } from '../dispatcher/dispatcher-service.js';
 import { DEFAULT_LISTEN_BACKLOG, MAX_LISTEN_BACKLOG } from '../core/limits.js';
@@ -27,6 +27,26 @@ export function parseEngine(text: string): ProxyEngineName {
 /** The scenario with `--engine`, when given, in place of its dispatcher.engine. */
 export function withEngine(scenario: Scenario, engine: ProxyEngineName | undefined): Scenario {
   return engine === undefined ? scenario : { ...scenario, dispatcher: { ...scenario.dispatcher, engine } };
+}
+
+/** `--front`: what reads the proxy port's requests (dispatcher.client.front). */
+export const FRONT_FLAG = [
+  '--front <name>',
+  `what reads the clients' requests: ${CLIENT_FRONTS.join(' or ')} (default: the scenario's dispatcher.client.front, else ${CLIENT_FRONTS[0]}; http-proxy always has node)`,
+  parseFront,
+] as const;
+
+export function parseFront(text: string): ClientFront {
+  const front = CLIENT_FRONTS.find((name) => name === text);
+  if (front === undefined) throw new CliError(`--front: expected ${CLIENT_FRONTS.join(' or ')}, got "${text}"`);
+  return front;
+}
+
+/** The scenario with `--front`, when given, in place of its dispatcher.client.front. */
+export function withFront(scenario: Scenario, front: ClientFront | undefined): Scenario {
+  if (front === undefined) return scenario;
+  const { dispatcher } = scenario;
+  return { ...scenario, dispatcher: { ...dispatcher, client: { ...dispatcher.client, front } } };
 }
 
 /** `--backlog`: the proxy port's listen backlog (dispatcher.client.backlog). */

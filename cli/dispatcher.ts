@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { backendsFromScenario, parseBackendList } from '../dispatcher/backend-list.js';
 import { checkPolicySpecs } from '../policies/index.js';
-import { BACKLOG_FLAG, WORKERS_FLAG, asCliError, closeOnSignal, ENGINE_HELP, parseEngine, startDispatchers, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withBacklog, withEngine } from './dispatcher-options.js';
-import type { ProxyEngineName } from '../core/scenario.js';
+import { BACKLOG_FLAG, FRONT_FLAG, WORKERS_FLAG, asCliError, closeOnSignal, ENGINE_HELP, parseEngine, startDispatchers, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withBacklog, withEngine, withFront } from './dispatcher-options.js';
+import type { ClientFront, ProxyEngineName } from '../core/scenario.js';
 import { parsePort } from './flags.js';
 import type { CliIo } from './io.js';
 
@@ -27,8 +27,9 @@ export function registerDispatcher(program: Command, io: CliIo): void {
     .option('--engine <name>', ENGINE_HELP, parseEngine)
     .option(...WORKERS_FLAG)
     .option(...BACKLOG_FLAG)
-    .action(async (opts: { scenario: string; backends?: string; policy?: string; port: number; adminPort: number; bind: string; adminBind: string; adminTokenFile?: string; workers: number; engine?: ProxyEngineName; backlog?: number }) => {
-      const scenario = withBacklog(withEngine(loadScenario(opts.scenario, checkPolicySpecs), opts.engine), opts.backlog);
+    .option(...FRONT_FLAG)
+    .action(async (opts: { scenario: string; backends?: string; policy?: string; port: number; adminPort: number; bind: string; adminBind: string; adminTokenFile?: string; workers: number; engine?: ProxyEngineName; backlog?: number; front?: ClientFront }) => {
+      const scenario = withFront(withBacklog(withEngine(loadScenario(opts.scenario, checkPolicySpecs), opts.engine), opts.backlog), opts.front);
       let backends;
       try {
         backends = opts.backends !== undefined ? parseBackendList(opts.backends, scenario) : backendsFromScenario(scenario);

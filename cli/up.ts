@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { loadScenario } from '../core/scenario.js';
 import { checkPolicySpecs } from '../policies/index.js';
 import { startUp } from '../dispatcher/local-fleet.js';
-import { BACKLOG_FLAG, WORKERS_FLAG, asCliError, closeOnSignal, ENGINE_HELP, parseEngine, startDispatchers, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withBacklog, withEngine } from './dispatcher-options.js';
-import type { ProxyEngineName } from '../core/scenario.js';
+import { BACKLOG_FLAG, FRONT_FLAG, WORKERS_FLAG, asCliError, closeOnSignal, ENGINE_HELP, parseEngine, startDispatchers, printDispatcher, readAdminToken, readSessionSecret, resolvePolicy, withBacklog, withEngine, withFront } from './dispatcher-options.js';
+import type { ClientFront, ProxyEngineName } from '../core/scenario.js';
 import { parsePort } from './flags.js';
 import type { CliIo } from './io.js';
 
@@ -24,8 +24,9 @@ export function registerUp(program: Command, io: CliIo): void {
     .option('--engine <name>', ENGINE_HELP, parseEngine)
     .option(...WORKERS_FLAG)
     .option(...BACKLOG_FLAG)
-    .action(async (opts: { scenario: string; policy?: string; port: number; adminPort: number; bind: string; adminTokenFile?: string; workers: number; engine?: ProxyEngineName; backlog?: number }) => {
-      const scenario = withBacklog(withEngine(loadScenario(opts.scenario, checkPolicySpecs), opts.engine), opts.backlog);
+    .option(...FRONT_FLAG)
+    .action(async (opts: { scenario: string; policy?: string; port: number; adminPort: number; bind: string; adminTokenFile?: string; workers: number; engine?: ProxyEngineName; backlog?: number; front?: ClientFront }) => {
+      const scenario = withFront(withBacklog(withEngine(loadScenario(opts.scenario, checkPolicySpecs), opts.engine), opts.backlog), opts.front);
       const adminToken = readAdminToken(opts.adminTokenFile);
       const policy = await resolvePolicy(scenario, opts.policy);
       const up = await startUp({

@@ -156,6 +156,10 @@ const FaultSchema = z.strictObject({
 export const PROXY_ENGINES = ['undici', 'http-proxy', 'socket'] as const;
 export type ProxyEngineName = (typeof PROXY_ENGINES)[number];
 
+/** What reads the proxy port's requests (`dispatcher.client.front`); the first is the default. */
+export const CLIENT_FRONTS = ['fast', 'node'] as const;
+export type ClientFront = (typeof CLIENT_FRONTS)[number];
+
 /**
  * The failures after which a retryable request may go again, named as Envoy's `retry_on` names
  * them (router filter, x-envoy-retry-on): connect-failure, reset, per-try-timeout, and
@@ -249,8 +253,14 @@ const DispatcherSchema = z.strictObject({
        * (BENCHMARKS.md, "Proxy throughput: the Node floor...").
        */
       backlog: z.number().int().min(1).max(MAX_LISTEN_BACKLOG).default(DEFAULT_LISTEN_BACKLOG),
+      /**
+       * What reads the clients' requests: `fast` (dispatcher/fast-front.ts) serves bodyless
+       * HTTP/1.1 requests itself and hands every other connection to node:http's server; `node`
+       * is node:http's server for all. The http-proxy engine always has node:http's.
+       */
+      front: z.enum(CLIENT_FRONTS).default(CLIENT_FRONTS[0]),
     })
-    .default({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000, backlog: DEFAULT_LISTEN_BACKLOG }),
+    .default({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000, backlog: DEFAULT_LISTEN_BACKLOG, front: CLIENT_FRONTS[0] }),
   /** The live proxy's engine (live only): undici (dispatcher/undici-engine.ts), http-proxy or socket (dispatcher/socket-engine.ts). */
   engine: z.enum(PROXY_ENGINES).default('undici'),
   /**

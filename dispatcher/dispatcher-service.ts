@@ -8,12 +8,13 @@ import { fanOut, NO_BACKEND, type RequestEvents } from '../core/request-events.j
 import { createRng, type Rng } from '../core/rng.js';
 import { policyLabel, policyName, policyOptions, type DispatcherSettings, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { BackendId } from '../core/types.js';
-import { closeConnectionsAfterResponse, closeServer, listen, serverUrl } from '../core/server-lifecycle.js';
+import { closeConnectionsAfterResponse, closeServer, listen, serverUrl, type Server } from '../core/server-lifecycle.js';
 import { createPolicy, loadPolicyFiles, policyNames } from '../policies/index.js';
 import { AdminError, createAdminApp, type AdminControl } from './admin-api.js';
 import { Balancer } from './balancer/balancer.js';
 import type { BalancerObserver } from './balancer/types.js';
 import { HealthChecker, type HealthProbe } from './balancer/health-check.js';
+import { FastFront } from './fast-front.js';
 import { createProxyHandler } from './http-dispatcher.js';
 import { FleetTracker, remoteFleetSource, type FleetSource } from './fleet-view.js';
 import { LiveStats, type LiveWindow } from './live-stats.js';
@@ -27,9 +28,9 @@ import { createUndiciEngine } from './undici-engine.js';
 import { SessionSigner } from './session-cookie.js';
 
 /**
- * A running dispatcher: the proxy port (node:http + the proxy engine) and the admin port
- * (express: API, dashboard, /metrics), around one Balancer, one policy, one metrics Registry and
- * the active health checks. `dispatchlab dispatcher`, `dispatchlab up` and `compare` start it.
+ * A running dispatcher: the proxy port (the fast front or node:http's server, and the proxy
+ * engine) and the admin port (express: API, dashboard, /metrics), around one Balancer, one policy,
+ * one metrics Registry and the active health checks. `dispatchlab dispatcher`, `dispatchlab up` and `compare` start it.
  */
 
 export interface DispatcherBackend {
@@ -111,6 +112,9 @@ export const PROXY_ENGINE_FACTORIES: Record<DispatcherSettings['engine'], (opts:
   socket: createSocketEngine,
 };
 
+/** Clients may keep connections as long as the replicas keep ours. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 function backendUrl(id: BackendId, text: string): URL {
   let url: URL;
   try {
@@ -191,8 +195,16 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   });
   // Node checks the header and request timeouts on this interval (30 s by default, which let a
   // slow-header client live ~95 s); once a second is cheap and keeps the cut close to the setting.
-  const proxyServer = http.createServer(
-    { connectionsCheckingInterval: Math.min(1000, settings.client.headersTimeoutMs) },
+  const checkIntervalMs = Math.min(1000, settings.client.headersTimeoutMs);
+  const httpServer = http.createServer({ connectionsCheckingInterval: checkIntervalMs });
+  // The fast front (fast-front.ts) serves bodyless requests itself and hands the rest to node:http;
+  // http-proxy pipes node:http's own request and response, so with it node:http serves them all.
+  const proxyServer: Server =
+    settings.client.front === 'fast' && settings.engine !== 'http-proxy'
+      ? new FastFront(httpServer, { keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS, headersTimeoutMs: settings.client.headersTimeoutMs, checkIntervalMs })
+      : httpServer;
+  proxyServer.on(
+    'request',
     createProxyHandler({
       balancer,
       engine,
@@ -205,19 +217,18 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   );
   // CONNECT (a tunnel request, as to a forward proxy) never reaches the request handler: Node emits
   // 'connect' and, with no listener, drops the socket. Answer it: this is not an open proxy.
-  proxyServer.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
+  httpServer.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
     const body = JSON.stringify({ error: 'CONNECT is not supported: the dispatcher only forwards to its configured backends' });
     socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     const now = clock.now();
     events.arrived(now);
     events.answered(now, NO_BACKEND, '405', 0);
   });
-  // Clients may keep connections as long as the replicas keep ours.
-  proxyServer.keepAliveTimeout = 65_000;
+  httpServer.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   // A client that is slow to send its request is the client's problem, answered 408 by Node before
   // (headers) or while (body) the Balancer sees it; a backend is never charged for it (issue 17.7).
-  proxyServer.headersTimeout = settings.client.headersTimeoutMs;
-  proxyServer.requestTimeout = settings.client.requestTimeoutMs;
+  httpServer.headersTimeout = settings.client.headersTimeoutMs;
+  httpServer.requestTimeout = settings.client.requestTimeoutMs;
   proxyServer.maxConnections = settings.client.maxConnections;
 
   const known = (id: BackendId): BackendId => {

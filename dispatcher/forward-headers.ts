@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ProxyRequest } from './proxy-message.js';
 
 /**
  * Header hygiene for a proxy (RFC 9110 §7.6.1): hop-by-hop headers describe one connection, so
@@ -47,7 +48,7 @@ function appendList(headers: IncomingHttpHeaders, name: string, value: string): 
  * request, not per attempt, so a retry does not append twice. Returns whether the client asked to
  * close its connection after this response.
  */
-export function prepareUpstreamHeaders(req: IncomingMessage): { clientClose: boolean } {
+export function prepareUpstreamHeaders(req: ProxyRequest): { clientClose: boolean } {
   const headers = req.headers;
   const connection = headers.connection;
   const clientClose =

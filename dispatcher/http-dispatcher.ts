@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Clock } from '../core/clock.js';
 import { NO_BACKEND, type RequestEvents } from '../core/request-events.js';
 import type { BackendId, Millis } from '../core/types.js';
@@ -9,13 +9,14 @@ import { isBackendFailure } from './balancer/outlier.js';
 import { refusalStatus, type Admission, type AttemptOutcome, type Lease, type RequestInfo, type Ticket } from './balancer/types.js';
 import { prepareDownstreamHeaders, prepareUpstreamHeaders } from './forward-headers.js';
 import type { ForwardHandle, ProxyEngine } from './proxy-engine.js';
+import type { ProxyRequest, ProxyResponse } from './proxy-message.js';
 import { bufferBody, type BufferedBody } from './request-body.js';
 import { guardRequest } from './request-guard.js';
 import { hasBody, originPath, readRequestInfo, type ParsedRequest } from './request-info.js';
 import type { SessionSigner } from './session-cookie.js';
 
 /**
- * The proxied hot path: a node:http request handler (never express here: its routing and
+ * The proxied hot path: a request handler for node:http's server and the fast front (never express here: its routing and
  * request wrappers on every proxied request cost about half the throughput). Per request: build RequestInfo, `balancer.begin`, then forward
  * through the engine; a refusal is a 503 with Retry-After; a connect error, a reset or an upstream
  * (per-try) timeout before any response byte is retried through `lease.retry` (the Balancer
@@ -55,7 +56,7 @@ const PER_TRY_TIMEOUT: AttemptOutcome = { kind: 'timeout', perTry: true };
 /** Status code recorded when the client leaves before its answer (nginx's "client closed request"). */
 const CLIENT_CLOSED = '499';
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(res: ProxyResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
@@ -82,8 +83,8 @@ class Exchange implements DeadlineOwner {
 
   constructor(
     private readonly deps: HttpDispatcherDeps,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly req: ProxyRequest,
+    private readonly res: ProxyResponse,
     private readonly cookieSession: ParsedRequest['cookieSession'],
     private readonly clientClose: boolean,
     /** The request's body as read before routing (request-body.ts), when it has one. */
@@ -165,7 +166,7 @@ class Exchange implements DeadlineOwner {
     return !this.res.headersSent && !this.recorded && lease.reserveRetry({ kind: 'response', status });
   }
 
-  private responseHead(lease: Lease, headers: IncomingMessage['headers']): void {
+  private responseHead(lease: Lease, headers: IncomingHttpHeaders): void {
     this.awaitingHead = false;
     const load = Number(headers['x-vm-load']);
     if (headers['x-vm-load'] !== undefined && Number.isFinite(load)) this.deps.balancer.reportLoad(lease.backend, load);
@@ -277,8 +278,8 @@ function answeredUnrouted(deps: HttpDispatcherDeps, code: string): void {
   deps.events.answered(now, NO_BACKEND, code, 0);
 }
 
-/** The node:http 'request' listener of the proxy port. */
-export function createProxyHandler(deps: HttpDispatcherDeps): (req: IncomingMessage, res: ServerResponse) => void {
+/** The 'request' listener of the proxy port (node:http's server, or the fast front: fast-front.ts). */
+export function createProxyHandler(deps: HttpDispatcherDeps): (req: ProxyRequest, res: ProxyResponse) => void {
   return (req, res) => {
     const verdict = guardRequest(req);
     if (verdict !== undefined) {

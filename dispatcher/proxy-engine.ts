@@ -6,6 +6,7 @@ import { parse as parseUrl, type Url } from 'node:url';
 import httpProxy from 'http-proxy';
 import webOutgoing from 'http-proxy/lib/http-proxy/passes/web-outgoing.js';
 import type { AttemptOutcome } from './balancer/types.js';
+import type { ProxyRequest, ProxyResponse } from './proxy-message.js';
 import { bodyStream, type BufferedBody } from './request-body.js';
 
 /**
@@ -62,7 +63,7 @@ export interface ProxyEngine {
    * or its head with the rest still to be streamed from `req` (bodyStream); undefined when the
    * request has none.
    */
-  forward(req: IncomingMessage, res: ServerResponse, target: URL, hooks: ForwardHooks, body?: BufferedBody): ForwardHandle;
+  forward(req: ProxyRequest, res: ProxyResponse, target: URL, hooks: ForwardHooks, body?: BufferedBody): ForwardHandle;
   /** Close pooled upstream connections. */
   close(): void;
 }
@@ -97,7 +98,7 @@ export abstract class EngineAttempt implements ForwardHandle {
 
   constructor(
     readonly hooks: ForwardHooks,
-    protected readonly res: ServerResponse,
+    protected readonly res: ProxyResponse,
     protected readonly withBody: boolean,
   ) {}
 
@@ -232,7 +233,11 @@ export function createHttpProxyEngine(opts: ProxyEngineOptions): ProxyEngine {
   });
 
   return {
-    forward(req, res, target, hooks, body) {
+    forward(proxyReq, proxyRes, target, hooks, body) {
+      // http-proxy pipes node:http's own streams: with this engine the proxy port is node:http's
+      // server (dispatcher-service.ts never puts the fast front before it).
+      const req = proxyReq as IncomingMessage;
+      const res = proxyRes as ServerResponse;
       const attempt = new Attempt(hooks, res, body !== undefined);
       (req as WithAttempt)[ATTEMPT] = attempt;
       // http-proxy pipes `buffer` instead of req when given: the buffered body, and any rest after it.

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { ProxyRequest } from './proxy-message.js';
 
 /**
  * Requests the proxy refuses before the Balancer sees them (issue 17.8), each the way a
@@ -20,7 +20,7 @@ export type GuardVerdict =
   | { readonly kind: 'answer'; readonly status: number; readonly error: string; readonly headers?: Record<string, string> };
 
 /** Undefined when the request may go on. */
-export function guardRequest(req: IncomingMessage): GuardVerdict | undefined {
+export function guardRequest(req: ProxyRequest): GuardVerdict | undefined {
   if (req.httpVersionMajor < 1) return { kind: 'close' };
   if (req.rawHeaders.length > 2 * MAX_REQUEST_HEADERS) {
     return { kind: 'answer', status: 431, error: `too many request headers: at most ${MAX_REQUEST_HEADERS}`, headers: { connection: 'close' } };

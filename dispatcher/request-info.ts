@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { SESSION_HEADER } from '../core/workload.js';
 import type { SessionKeying } from '../policies/policy.js';
+import type { ProxyRequest } from './proxy-message.js';
 import { isRetryable, type RequestInfo } from './balancer/types.js';
 import type { SessionSigner } from './session-cookie.js';
 
@@ -39,15 +40,18 @@ export function originPath(target: string | undefined): string | undefined {
   }
 }
 
-/** True when the request carries a body (a length above 0, or chunked). */
-export function hasBody(req: IncomingMessage): boolean {
+/**
+ * True when the request carries a body (a length above 0, or chunked). Such a request is node:http's
+ * IncomingMessage, a stream: the fast front (fast-front.ts) hands every request with a body to node:http.
+ */
+export function hasBody(req: ProxyRequest): req is ProxyRequest & IncomingMessage {
   const length = req.headers['content-length'];
   if (length !== undefined) return Number(length) > 0;
   return req.headers['transfer-encoding'] !== undefined;
 }
 
 /** The client key: X-Forwarded-For's first (the original client's) address when trusted, else the socket's. */
-export function clientKeyOf(req: IncomingMessage, from: ClientAddressSource): string | undefined {
+export function clientKeyOf(req: ProxyRequest, from: ClientAddressSource): string | undefined {
   if (from === 'x-forwarded-for') {
     const header = req.headers['x-forwarded-for'];
     const first = (Array.isArray(header) ? header[0] : header)?.split(',', 1)[0].trim();
@@ -59,7 +63,7 @@ export function clientKeyOf(req: IncomingMessage, from: ClientAddressSource): st
 export type ClientAddressSource = 'x-forwarded-for' | 'socket';
 
 /** The session a trusted front names (X-Session-Id), if it is a plausible id. */
-function namedSession(req: IncomingMessage): string | undefined {
+function namedSession(req: ProxyRequest): string | undefined {
   const value = req.headers[SESSION_HEADER];
   const name = Array.isArray(value) ? value[0] : value;
   return name !== undefined && /^[\w.:-]{1,64}$/.test(name) ? name : undefined;
@@ -72,7 +76,7 @@ function generatedIndex(query: string): number | undefined {
 }
 
 export function readRequestInfo(
-  req: IncomingMessage,
+  req: ProxyRequest,
   path: string,
   session: SessionKeying | undefined,
   signer: SessionSigner,

@@ -1,9 +1,11 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ResponseParser } from './http1-response.js';
 import { EngineAttempt, NOT_CONNECTED, type ForwardHooks, type ProxyEngine, type ProxyEngineOptions } from './proxy-engine.js';
+import type { ProxyRequest, ProxyResponse } from './proxy-message.js';
 import { bodyStream, type BufferedBody } from './request-body.js';
+import { hasBody } from './request-info.js';
 
 /**
  * The `socket` proxy engine (issue 12): HTTP/1.1 written and parsed by us (http1-response.ts) on
@@ -184,7 +186,7 @@ function isFraming(name: string): boolean {
 }
 
 /** The request line and headers, Host naming the backend, up to the blank line that ends them. */
-function requestHead(req: IncomingMessage, host: string, framing: string): string {
+function requestHead(req: ProxyRequest, host: string, framing: string): string {
   let head = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\nhost: ${host}\r\n`;
   const headers = req.headers;
   for (const name in headers) {
@@ -208,8 +210,8 @@ class SocketAttempt extends EngineAttempt {
   };
 
   constructor(
-    private readonly req: IncomingMessage,
-    res: ServerResponse,
+    private readonly req: ProxyRequest,
+    res: ProxyResponse,
     hooks: ForwardHooks,
     private readonly upstream: Upstream,
     private readonly requestBody: BufferedBody | undefined,
@@ -236,7 +238,8 @@ class SocketAttempt extends EngineAttempt {
       socket.write(requestHead(req, this.upstream.host, length === undefined ? '' : `content-length: ${length}\r\n`), 'latin1');
       return;
     }
-    if (!body.rest) {
+    // Only node:http's requests stream a rest (the fast front serves bodyless requests).
+    if (!body.rest || !hasBody(req)) {
       this.uploaded = false;
       socket.cork();
       socket.write(requestHead(req, this.upstream.host, `content-length: ${body.head.length}\r\n`), 'latin1');

@@ -1,7 +1,9 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { EngineAttempt, NOT_CONNECTED, type ForwardHooks, type ProxyEngine, type ProxyEngineOptions } from './proxy-engine.js';
+import type { ProxyRequest, ProxyResponse } from './proxy-message.js';
 import { bodyStream } from './request-body.js';
+import { hasBody } from './request-info.js';
 
 /**
  * The default proxy engine: undici 7 (issue 12). One `Pool` per backend origin, and each attempt
@@ -45,8 +47,8 @@ class UndiciAttempt extends EngineAttempt implements Dispatcher.DispatchHandler 
   private readonly resume = (): void => this.controller?.resume();
 
   constructor(
-    private readonly req: IncomingMessage,
-    res: ServerResponse,
+    private readonly req: ProxyRequest,
+    res: ProxyResponse,
     hooks: ForwardHooks,
     withBody: boolean,
   ) {
@@ -101,7 +103,7 @@ class UndiciAttempt extends EngineAttempt implements Dispatcher.DispatchHandler 
 }
 
 /** Request headers undici frames itself and refuses to be given (hop-by-hop ones are gone already). */
-function upstreamHeaders(req: IncomingMessage, host: string): IncomingHttpHeaders {
+function upstreamHeaders(req: ProxyRequest, host: string): IncomingHttpHeaders {
   // Host names the backend (as http-proxy's changeOrigin): a forged one cannot steer the request.
   req.headers.host = host;
   if (req.headers['transfer-encoding'] === undefined) return req.headers;
@@ -150,7 +152,7 @@ export function createUndiciEngine(opts: ProxyEngineOptions): ProxyEngine {
           method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
           headers: upstreamHeaders(req, host),
           // A whole body as the Buffer it is (undici frames it with its length), else head then rest.
-          body: body === undefined ? null : body.rest ? bodyStream(req, body) : body.head,
+          body: body === undefined ? null : body.rest && hasBody(req) ? bodyStream(req, body) : body.head,
         },
         attempt,
       );

@@ -69,11 +69,16 @@ describe('scenario limits', () => {
 
   it('the proxy port\'s listen backlog defaults to 4096, keeps the other client settings, and is bounded', () => {
     expect(parseScenario(base).dispatcher.client.backlog).toBe(4096);
-    expect(parseScenario({ ...base, dispatcher: { client: { backlog: 128 } } }).dispatcher.client).toEqual({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000, backlog: 128 });
+    expect(parseScenario({ ...base, dispatcher: { client: { backlog: 128 } } }).dispatcher.client).toEqual({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000, backlog: 128, front: 'fast' });
     expect(parseScenario({ ...base, dispatcher: { client: { maxConnections: 5 } } }).dispatcher.client.backlog).toBe(4096);
     expect(refusal(() => parseScenario({ ...base, dispatcher: { client: { backlog: 0 } } }))).toMatch(/^dispatcher\.client\.backlog/m);
     expect(refusal(() => parseScenario({ ...base, dispatcher: { client: { backlog: 65_536 } } }))).toMatch(/^dispatcher\.client\.backlog/m);
     expect(refusal(() => parseScenario({ ...base, dispatcher: { client: { backlog: 1.5 } } }))).toMatch(/^dispatcher\.client\.backlog/m);
+  });
+
+  it('the client front is fast or node', () => {
+    expect(parseScenario({ ...base, dispatcher: { client: { front: 'node' } } }).dispatcher.client.front).toBe('node');
+    expect(refusal(() => parseScenario({ ...base, dispatcher: { client: { front: 'nginx' } } }))).toMatch(/^dispatcher\.client\.front/m);
   });
 
   it('a scenario file larger than the cap is refused before it is read', () => {

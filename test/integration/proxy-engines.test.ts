@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PROXY_ENGINES, ScenarioSchema } from '../../core/scenario.js';
+import { CLIENT_FRONTS, PROXY_ENGINES, ScenarioSchema, type ClientFront, type ProxyEngineName } from '../../core/scenario.js';
 import type { BackendId } from '../../core/types.js';
 import type { AttemptOutcome } from '../../dispatcher/balancer/types.js';
 import { PROXY_ENGINE_FACTORIES, startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
@@ -18,6 +18,13 @@ afterEach(async () => {
   await Promise.all(cleanups.splice(0).map((c) => c()));
 });
 
+/**
+ * Each engine behind each front it runs with: http-proxy always has node:http's (fast-front.ts);
+ * undici runs behind both, the fast one serving the bodyless requests.
+ */
+type EngineFront = readonly [ProxyEngineName, ClientFront];
+const ENGINE_FRONTS: readonly EngineFront[] = PROXY_ENGINES.flatMap((engine) => CLIENT_FRONTS.filter((front) => engine !== 'http-proxy' || front === 'node').map((front) => [engine, front] as const));
+
 interface Setup {
   readonly backend: TestServer;
   readonly dispatcher: RunningDispatcher;
@@ -25,11 +32,11 @@ interface Setup {
   readonly outcomes: { backend: BackendId; outcome: AttemptOutcome }[];
 }
 
-async function setup(engine: string, handler: http.RequestListener, dispatcher: Record<string, unknown> = {}): Promise<Setup> {
+async function setup([engine, front]: EngineFront, handler: http.RequestListener, dispatcher: Record<string, unknown> = {}): Promise<Setup> {
   const backend = await startTestServer(handler);
   const outcomes: Setup['outcomes'] = [];
   const running = await startDispatcher({
-    settings: ScenarioSchema.shape.dispatcher.parse({ engine, retries: 0, ...dispatcher }),
+    settings: ScenarioSchema.shape.dispatcher.parse({ engine, client: { front }, retries: 0, ...dispatcher }),
     backends: [{ id: 'a', url: backend.url }],
     policy: 'round-robin',
     healthChecks: false,
@@ -76,7 +83,7 @@ async function requestsTotal(d: RunningDispatcher, backend: string, code: string
   return match ? Number(match[1]) : undefined;
 }
 
-describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
+describe.each(ENGINE_FRONTS)('the %s engine, %s front', (engine, front) => {
   it('resolves backend names through the lookup it is given (the DNS cache), not the system resolver', async () => {
     const backend = await startTestServer((_req, res) => res.end('resolved'));
     const looked: string[] = [];
@@ -104,7 +111,7 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
   it('drops hop-by-hop headers both ways, rewrites Host and appends X-Forwarded-*', async () => {
     let seen: http.IncomingHttpHeaders = {};
     let seenBody = '';
-    const { dispatcher, backend } = await setup(engine, (req, res) => {
+    const { dispatcher, backend } = await setup([engine, front], (req, res) => {
       seen = req.headers;
       req.setEncoding('utf8');
       req.on('data', (chunk: string) => (seenBody += chunk));
@@ -156,7 +163,7 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
   it('a client that leaves aborts the upstream request, frees the lease, and is not held against the backend', async () => {
     let upstreamClosed = false;
     let arrived = false;
-    const { dispatcher, outcomes } = await setup(engine, (req, res) => {
+    const { dispatcher, outcomes } = await setup([engine, front], (req, res) => {
       arrived = true;
       res.on('close', () => (upstreamClosed = !res.writableFinished));
     });
@@ -173,7 +180,7 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
   it('tells a silent backend (504, timeout) from one that resets (502) or refuses (502, connect-error)', async () => {
     let mode: 'silent' | 'reset' = 'silent';
     const { dispatcher, outcomes, backend } = await setup(
-      engine,
+      [engine, front],
       (req) => {
         if (mode === 'reset') req.socket.destroy();
       },
@@ -192,7 +199,7 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
   });
 
   it('a backend that dies mid-answer cuts the client off and counts as a reset', async () => {
-    const { dispatcher, outcomes } = await setup(engine, (_req, res) => {
+    const { dispatcher, outcomes } = await setup([engine, front], (_req, res) => {
       res.writeHead(200, { 'content-length': '100' });
       res.write('partial', () => setTimeout(() => res.socket?.destroy(), 20));
     });
@@ -203,7 +210,7 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
 
   it("relays a backend's early 413 on an oversized upload, and never charges the backend for it", async () => {
     const { dispatcher, outcomes } = await setup(
-      engine,
+      [engine, front],
       (req, res) => {
         // Answer before reading the body, then drop the rest: as the replicas do (backends/replica-app.ts).
         res.writeHead(413, { 'content-type': 'application/json' });
@@ -223,7 +230,7 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
   });
 
   it("after an early answer, the rest of the client's upload is dropped and its connection serves the next request", async () => {
-    const { dispatcher } = await setup(engine, (req, res) => {
+    const { dispatcher } = await setup([engine, front], (req, res) => {
       if (req.method === 'POST') {
         res.writeHead(413);
         res.end('too large');
@@ -248,7 +255,7 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
   it("a client's broken upload is the client's error, not the backend's", async () => {
     let arrived = false;
     const { dispatcher, outcomes } = await setup(
-      engine,
+      [engine, front],
       (req, res) => {
         arrived = true;
         req.resume();
@@ -270,7 +277,7 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
     let served = 0;
     let bodyBytes = 0;
     const { dispatcher } = await setup(
-      engine,
+      [engine, front],
       (req, res) => {
         served++;
         req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
@@ -292,7 +299,7 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
   it('a streamed upload the client stalls is its fault when time runs out: 408, the backend not charged', async () => {
     let arrived = false;
     const { dispatcher, outcomes } = await setup(
-      engine,
+      [engine, front],
       (req, res) => {
         arrived = true;
         req.resume();
@@ -321,7 +328,7 @@ describe.each(PROXY_ENGINES)('the %s engine', (engine) => {
   it('answers 408 to a small body that does not arrive in time, without a backend', async () => {
     let served = 0;
     const { dispatcher, outcomes } = await setup(
-      engine,
+      [engine, front],
       (_req, res) => {
         served++;
         res.end('ok');
