@@ -15,7 +15,7 @@ import type { CliIo } from './io.js';
 /** The engines as a sentence lists them: "a, b or c". */
 const ENGINE_NAMES = `${PROXY_ENGINES.slice(0, -1).join(', ')} or ${PROXY_ENGINES[PROXY_ENGINES.length - 1]}`;
 
-export const ENGINE_HELP = `the proxy engine: ${ENGINE_NAMES} (default: the scenario's dispatcher.engine, else undici)`;
+export const ENGINE_HELP = `the proxy engine: ${ENGINE_NAMES} (default: the scenario's dispatcher.engine, else socket)`;
 
 /** `--engine`: one of PROXY_ENGINES. */
 export function parseEngine(text: string): ProxyEngineName {

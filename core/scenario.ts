@@ -261,8 +261,8 @@ const DispatcherSchema = z.strictObject({
       front: z.enum(CLIENT_FRONTS).default(CLIENT_FRONTS[0]),
     })
     .default({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000, backlog: DEFAULT_LISTEN_BACKLOG, front: CLIENT_FRONTS[0] }),
-  /** The live proxy's engine (live only): undici (dispatcher/undici-engine.ts), http-proxy or socket (dispatcher/socket-engine.ts). */
-  engine: z.enum(PROXY_ENGINES).default('undici'),
+  /** The live proxy's engine (live only): socket (dispatcher/socket-engine.ts, the default: the least CPU per request), undici (dispatcher/undici-engine.ts) or http-proxy. */
+  engine: z.enum(PROXY_ENGINES).default('socket'),
   /**
    * What SIGTERM does (live only; docs/dispatcher.md, "Shutdown"). For `drainMs` the proxy port
    * keeps accepting and serving, every answer closes its connection and the admin `/healthz` says

@@ -68,7 +68,7 @@ describe('runCompare', () => {
     expect(progress.filter((p) => p.stage === 'done').map((p) => p.policy)).toEqual(['round-robin', 'session-sticky']);
     expect(progress.some((p) => p.tick?.phase === 'measure')).toBe(true);
     expect(String(report.environment?.loadGenerator)).toMatch(/child process per policy \(pids \d+, \d+\)/);
-    expect(report.environment?.proxyEngine).toBe('undici');
+    expect(report.environment?.proxyEngine).toBe('socket');
     // The dispatcher's process did work in every measured window (its share is the report's, not asserted).
     const cpu = report.environment?.dispatcherCpu;
     expect(cpu !== undefined && 'byPolicy' in cpu ? Object.keys(cpu.byPolicy) : []).toEqual(['round-robin', 'session-sticky']);
