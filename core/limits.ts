@@ -49,6 +49,13 @@ export const MAX_CLIENT_CONNECTIONS = 1_000_000;
  */
 export const DEFAULT_LISTEN_BACKLOG = 4096;
 export const MAX_LISTEN_BACKLOG = 65_535;
+/**
+ * Accept handles the proxy port gets beside its own (dispatcher/accept-handles.ts). 64 took a burst
+ * of 1,000 connections into a saturated dispatcher within a second (BENCHMARKS.md); each costs a
+ * file descriptor and nothing while no connection waits.
+ */
+export const DEFAULT_ACCEPT_HANDLES = 64;
+export const MAX_ACCEPT_HANDLES = 1024;
 
 /**
  * The dispatcher's shutdown drain and grace, each: Envoy's default `--drain-time-s` (600 s). A

@@ -7,6 +7,8 @@ import {
   MAX_BACKENDS,
   MAX_CLIENT_CONNECTIONS,
   MAX_LISTEN_BACKLOG,
+  MAX_ACCEPT_HANDLES,
+  DEFAULT_ACCEPT_HANDLES,
   DEFAULT_LISTEN_BACKLOG,
   MAX_CONNECTIONS,
   MAX_QUEUE_LENGTH,
@@ -254,13 +256,19 @@ const DispatcherSchema = z.strictObject({
        */
       backlog: z.number().int().min(1).max(MAX_LISTEN_BACKLOG).default(DEFAULT_LISTEN_BACKLOG),
       /**
+       * Accept handles added to the proxy port's listening socket (dispatcher/accept-handles.ts):
+       * each accepts one connection per turn of the event loop, so a saturated dispatcher takes a
+       * burst of 1,000 connections in a second instead of leaving them queued for many. 0: none.
+       */
+      acceptHandles: z.number().int().min(0).max(MAX_ACCEPT_HANDLES).default(DEFAULT_ACCEPT_HANDLES),
+      /**
        * What reads the clients' requests: `fast` (dispatcher/fast-front.ts) serves bodyless
        * HTTP/1.1 requests itself and hands every other connection to node:http's server; `node`
        * is node:http's server for all. The http-proxy engine always has node:http's.
        */
       front: z.enum(CLIENT_FRONTS).default(CLIENT_FRONTS[0]),
     })
-    .default({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000, backlog: DEFAULT_LISTEN_BACKLOG, front: CLIENT_FRONTS[0] }),
+    .default({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000, backlog: DEFAULT_LISTEN_BACKLOG, acceptHandles: DEFAULT_ACCEPT_HANDLES, front: CLIENT_FRONTS[0] }),
   /** The live proxy's engine (live only): socket (dispatcher/socket-engine.ts, the default: the least CPU per request), undici (dispatcher/undici-engine.ts) or http-proxy. */
   engine: z.enum(PROXY_ENGINES).default('socket'),
   /**

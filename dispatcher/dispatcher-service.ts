@@ -14,6 +14,7 @@ import { AdminError, createAdminApp, type AdminControl } from './admin-api.js';
 import { Balancer } from './balancer/balancer.js';
 import type { BalancerObserver } from './balancer/types.js';
 import { HealthChecker, type HealthProbe } from './balancer/health-check.js';
+import { addAcceptHandles, type AcceptHandles } from './accept-handles.js';
 import { FastFront } from './fast-front.js';
 import { createProxyHandler } from './http-dispatcher.js';
 import { FleetTracker, remoteFleetSource, type FleetSource } from './fleet-view.js';
@@ -91,6 +92,8 @@ export interface RunningDispatcher {
   readonly registry: Registry;
   /** What the admin API calls; a `--workers` primary calls it in every worker. */
   readonly control: AdminControl;
+  /** Resolves with the accept handles the proxy port has beside its own, once they accept (accept-handles.ts; 0 in a --workers worker). */
+  readonly acceptHandles: Promise<number>;
   /** The dashboard's rolling window of answers. */
   liveWindow(): LiveWindow;
   /**
@@ -298,12 +301,15 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
 
   let url: string;
   let adminUrl: string;
+  let acceptHandles: AcceptHandles | undefined;
   try {
     const bind = opts.bind ?? '127.0.0.1';
     url = serverUrl(bind, await listen(proxyServer, opts.port ?? 0, bind, 'dispatcher', settings.client.backlog));
+    acceptHandles = addAcceptHandles(proxyServer, settings.client.acceptHandles, settings.client.backlog, (message) => process.emitWarning(message));
     const adminBind = opts.adminBind ?? '127.0.0.1';
     adminUrl = opts.admin === false ? '' : serverUrl(adminBind, await listen(adminServer, opts.adminPort ?? 0, adminBind, 'dispatcher admin'));
   } catch (err) {
+    acceptHandles?.close();
     await Promise.all([closeServer(proxyServer, 0), closeServer(adminServer, 0)]);
     engine.close();
     for (const queue of Object.values(deadlines)) queue.clear();
@@ -319,6 +325,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     closing ??= (async () => {
       checker?.stop();
       admin.closeStreams();
+      acceptHandles?.close();
       await Promise.all([closeServer(proxyServer, graceMs), closeServer(adminServer, 0)]);
       engine.close();
       for (const queue of Object.values(deadlines)) queue.clear();
@@ -333,6 +340,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     balancer,
     registry: metrics.registry,
     control,
+    acceptHandles: acceptHandles.added,
     liveWindow: () => live.window(),
     close,
     shutdown() {

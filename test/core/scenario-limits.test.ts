@@ -69,11 +69,19 @@ describe('scenario limits', () => {
 
   it('the proxy port\'s listen backlog defaults to 4096, keeps the other client settings, and is bounded', () => {
     expect(parseScenario(base).dispatcher.client.backlog).toBe(4096);
-    expect(parseScenario({ ...base, dispatcher: { client: { backlog: 128 } } }).dispatcher.client).toEqual({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000, backlog: 128, front: 'fast' });
+    expect(parseScenario({ ...base, dispatcher: { client: { backlog: 128 } } }).dispatcher.client).toEqual({ maxConnections: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, bodyTimeoutMs: 10_000, backlog: 128, acceptHandles: 64, front: 'fast' });
     expect(parseScenario({ ...base, dispatcher: { client: { maxConnections: 5 } } }).dispatcher.client.backlog).toBe(4096);
     expect(refusal(() => parseScenario({ ...base, dispatcher: { client: { backlog: 0 } } }))).toMatch(/^dispatcher\.client\.backlog/m);
     expect(refusal(() => parseScenario({ ...base, dispatcher: { client: { backlog: 65_536 } } }))).toMatch(/^dispatcher\.client\.backlog/m);
     expect(refusal(() => parseScenario({ ...base, dispatcher: { client: { backlog: 1.5 } } }))).toMatch(/^dispatcher\.client\.backlog/m);
+  });
+
+  it('the proxy port gets 64 accept handles by default, 0 to 1024 of them', () => {
+    expect(parseScenario(base).dispatcher.client.acceptHandles).toBe(64);
+    expect(parseScenario({ ...base, dispatcher: { client: { acceptHandles: 0 } } }).dispatcher.client.acceptHandles).toBe(0);
+    for (const bad of [-1, 1025, 2.5]) {
+      expect(refusal(() => parseScenario({ ...base, dispatcher: { client: { acceptHandles: bad } } }))).toMatch(/^dispatcher\.client\.acceptHandles/m);
+    }
   });
 
   it('the client front is fast or node', () => {
