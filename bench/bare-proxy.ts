@@ -3,7 +3,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { DEFAULT_LISTEN_BACKLOG } from '../core/limits.js';
 
 /**
- * The floor Node itself sets for `npm run bench:proxy`: node:http in front, one undici Pool per
+ * A minimal Node proxy from the usual parts, for `npm run bench:proxy`: node:http in front, one undici Pool per
  * backend, round-robin, each answer written straight into the client's response (the handler
  * below, the fastest way measured in notes/proxy-throughput-here.md). No balancer, no metrics, no
  * hop-by-hop filtering beyond what undici refuses: only bodyless GETs, as the bench sends. It

@@ -15,7 +15,7 @@ import { cpuPerRequestUs, median, pairedRatio, parseWrk, processTree, schedstatW
 /**
  * `npm run bench:proxy [-- --quick] [--engine NAME] [--workers N] [--print-only]`: the dispatcher's
  * data path beside nginx, HAProxy and a bare node:http + undici proxy (bench/bare-proxy.ts, the
- * floor Node itself sets), in one run on one machine (issue 12;
+ * usual parts of a Node proxy), in one run on one machine (issue 12;
  * /work/shared/notes/proxy-side-by-side-16core.md is the same measurement on 16 cores).
  *
  * - Every proxy is pinned to the last CPU (`taskset`), where nothing else of the bench runs; the
@@ -360,7 +360,7 @@ async function main(): Promise<void> {
       targets.push({ label: `HAProxy ${/version ([\d.]+)/.exec(versionOf('haproxy', ['-v']))?.[1] ?? ''}, 1 thread, http-reuse always`, kind: 'haproxy', proc, url: `http://127.0.0.1:${port}/`, wide: true });
     }
     {
-      // Node's own floor on this machine: node:http + undici Pool, nothing else (bench/bare-proxy.ts).
+      // A minimal Node proxy from the usual parts, node:http + undici Pool, nothing else (bench/bare-proxy.ts).
       const proc = start('bare proxy', PROXY_CPU, process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./bare-proxy.ts', import.meta.url)), ...backendPorts.map((p) => `http://127.0.0.1:${p}`)]);
       let url = '';
       await waitFor(proc, 'its URL', () => {
@@ -512,7 +512,8 @@ function render({ targets, rounds, wide, fixed, fixedRateRps, notes, loadBefore,
     `Backends: ${BACKENDS} ports of ${targets.some((t) => t.kind === 'nginx') ? 'one nginx worker' : 'one Node process'} answering \`200 "ok\\n"\`, the same for every proxy, which balances over both.`,
     `Load: \`${loadGenerator === 'wrk' ? `wrk -t${Math.min(WRK_THREADS, CONNECTIONS)} -c${CONNECTIONS} -d${PLAN.roundS}s` : `autocannon -c${CONNECTIONS} -d${PLAN.roundS}`}\`, ${PLAN.rounds} interleaved round(s) after a ${PLAN.warmupS} s warm-up, medians; "vs nginx" and "vs bare Node" are medians of the per-round ratios.`,
     'CPU per request: the proxy\'s process tree utime+stime (/proc/PID/stat; nginx master + worker) over the run, divided by the requests answered; RSS: VmRSS of the tree, sampled every 250 ms.',
-    '"Bare node:http + undici Pool" is bench/bare-proxy.ts: round-robin over the same backends with nothing else, the floor a Node proxy sets on this machine.',
+    '"Bare node:http + undici Pool" is bench/bare-proxy.ts: round-robin over the same backends with nothing else, what a Node proxy built from node:http and undici costs on this machine.',
+    'The dispatcher runs its default engine and front (the socket engine behind the fast front: HTTP/1.1 parsed and written on net sockets, docs/dispatcher.md) unless `-- --engine NAME` says otherwise.',
     'The dispatcher is `dispatchlab dispatcher` from dist/ (metrics always on), its scenario\'s default settings (no per-backend limit, so no queue).',
     'nginx, HAProxy and wrk come from Debian\'s packages (nginx-light, haproxy, wrk), installed by scripts/ensure-proxies.sh when missing; `-- --quick` runs',
     'in about two minutes, `-- --engine NAME` and `-- --workers N` go to the dispatcher when it has those options, `-- --print-only` leaves this file alone.',
