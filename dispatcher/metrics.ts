@@ -142,7 +142,17 @@ interface BackendSeries {
   readonly retries: Counter.Internal;
   readonly attemptFailures: Counter.Internal;
   /** By answer code, as codes occur: a handful per backend. */
-  readonly requests: Map<string, Counter.Internal>;
+  readonly requests: Map<string, PendingCount>;
+}
+
+/**
+ * Requests counted but not yet added to dispatchlab_requests_total: the Counter's collect() adds
+ * them when scraped, so a request costs an increment here instead of prom-client's label hash
+ * and validation.
+ */
+interface PendingCount {
+  readonly labels: Readonly<Record<'policy' | 'backend' | 'code', string>>;
+  count: number;
 }
 
 /** What the metrics read at scrape time. */
@@ -159,7 +169,8 @@ export class DispatcherMetrics implements RequestEvents {
   private policy: string;
   private source?: MetricsSource;
 
-  private readonly requests: Counter<'policy' | 'backend' | 'code'>;
+  /** Every request series' uncollected count, by its labels; kept across policy changes, as prom-client keeps series. */
+  private readonly pendingRequests = new Map<string, PendingCount>();
   private readonly duration: ArrayHistogram;
   private readonly queueWait: ArrayHistogram;
   private readonly retries: Counter<'policy' | 'backend'>;
@@ -179,7 +190,17 @@ export class DispatcherMetrics implements RequestEvents {
     this.policy = policyLabel;
     const registers = [registry];
 
-    this.requests = new Counter({ name: 'dispatchlab_requests_total', help: 'Requests answered, by backend and HTTP status (error: connection failure, timeout: 504, 499: client left first; backend none: refused or not routable, e.g. 400, 405)', labelNames: ['policy', 'backend', 'code'], registers });
+    const pendingRequests = this.pendingRequests;
+    new Counter({
+      name: 'dispatchlab_requests_total', help: 'Requests answered, by backend and HTTP status (error: connection failure, timeout: 504, 499: client left first; backend none: refused or not routable, e.g. 400, 405)', labelNames: ['policy', 'backend', 'code'], registers,
+      collect() {
+        for (const pending of pendingRequests.values()) {
+          if (pending.count === 0) continue;
+          this.inc(pending.labels, pending.count);
+          pending.count = 0;
+        }
+      },
+    });
     this.duration = new ArrayHistogram('dispatchlab_request_duration_seconds', 'Time from arrival at the dispatcher to the end of the response', ['policy', 'backend'], LATENCY_BUCKETS_S, registry);
     this.queueWait = new ArrayHistogram('dispatchlab_queue_wait_seconds', 'Time an attempt spent in the dispatcher queue before dispatch (0 for one dispatched on arrival)', ['policy'], QUEUE_WAIT_BUCKETS_S, registry);
     this.retries = new Counter({ name: 'dispatchlab_retries_total', help: 'Retries sent to the backend', labelNames: ['policy', 'backend'], registers });
@@ -277,6 +298,13 @@ export class DispatcherMetrics implements RequestEvents {
     return series;
   }
 
+  private pendingRequestsOf(backend: BackendId, code: string): PendingCount {
+    const key = `${this.policy}\0${backend}\0${code}`;
+    let pending = this.pendingRequests.get(key);
+    if (pending === undefined) this.pendingRequests.set(key, (pending = { labels: { policy: this.policy, backend, code }, count: 0 }));
+    return pending;
+  }
+
   arrived(): void {
     // Counted when answered: dispatchlab_requests_total is by answer code.
   }
@@ -293,8 +321,8 @@ export class DispatcherMetrics implements RequestEvents {
   answered(_arrivedAtMs: Millis, backend: BackendId, code: string, latencyMs: Millis): void {
     const series = this.seriesOf(backend);
     let requests = series.requests.get(code);
-    if (requests === undefined) series.requests.set(code, (requests = this.requests.labels({ policy: this.policy, backend, code })));
-    requests.inc();
+    if (requests === undefined) series.requests.set(code, (requests = this.pendingRequestsOf(backend, code)));
+    requests.count++;
     series.duration.observe(latencyMs / 1000);
   }
 }
