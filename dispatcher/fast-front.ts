@@ -175,16 +175,15 @@ class FastRequest implements ProxyRequest {
 }
 
 let dateSecond = -1;
-let dateText = '';
-/** The Date header's value, made once a second as node:http makes it. */
-function httpDate(): string {
-  const nowMs = Date.now();
-  const second = Math.floor(nowMs / 1000);
+let dateLine = '';
+/** The Date header's line, made once a second as node:http makes its value. */
+function httpDateLine(): string {
+  const second = Math.floor(Date.now() / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
-    dateText = new Date(second * 1000).toUTCString();
+    dateLine = `Date: ${new Date(second * 1000).toUTCString()}\r\n`;
   }
-  return dateText;
+  return dateLine;
 }
 
 /** A fast-lane answer, written straight to the socket as node:http's ServerResponse would write it. */
@@ -238,7 +237,8 @@ class FastResponse extends EventEmitter implements ProxyResponse {
       switch (name.toLowerCase()) {
         case 'connection':
           connection = true;
-          if (/(?:^|\W)close(?:$|\W)/i.test(String(value))) this.last = true;
+          // The proxy's own answers say keep-alive (forward-headers.ts): no pattern for that one.
+          if (value !== 'keep-alive' && /(?:^|\W)close(?:$|\W)/i.test(String(value))) this.last = true;
           else this.shouldKeepAlive = true;
           break;
         case 'content-length':
@@ -256,12 +256,10 @@ class FastResponse extends EventEmitter implements ProxyResponse {
           break;
       }
     }
-    if (!date) head += `Date: ${httpDate()}\r\n`;
+    if (!date) head += httpDateLine();
     if (!connection) {
-      if (this.shouldKeepAlive) {
-        head += 'Connection: keep-alive\r\n';
-        if (keepAliveHeader) head += `Keep-Alive: timeout=${Math.floor(this.connection.front.keepAliveTimeoutMs / 1000)}\r\n`;
-      } else {
+      if (this.shouldKeepAlive) head += keepAliveHeader ? this.connection.front.keepAliveLines : 'Connection: keep-alive\r\n';
+      else {
         head += 'Connection: close\r\n';
         this.last = true;
       }
@@ -457,6 +455,8 @@ class Connection {
 export class FastFront extends net.Server {
   readonly keepAliveTimeoutMs: number;
   readonly headersTimeoutMs: number;
+  /** Connection and Keep-Alive of a kept connection's answer, as node:http writes them: the same for every answer. */
+  readonly keepAliveLines: string;
   /** The connections the fast lane serves (handed-off ones are node:http's). */
   private readonly served = new Set<Connection>();
   private sweep: NodeJS.Timeout | undefined;
@@ -468,6 +468,7 @@ export class FastFront extends net.Server {
     super({ noDelay: true });
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs;
     this.headersTimeoutMs = options.headersTimeoutMs;
+    this.keepAliveLines = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(options.keepAliveTimeoutMs / 1000)}\r\n`;
     this.on('connection', (socket: Socket) => this.served.add(new Connection(this, socket)));
     http.on('request', (req, res) => this.emit('request', req, res));
     this.on('listening', () => {
