@@ -46,12 +46,31 @@ export interface FastFrontOptions {
 }
 
 const FAST_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
-const REQUEST_LINE = /^([A-Z]+) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
-/** name: value, the name a token (RFC 9110 §5.1), the value visible ASCII, spaces and tabs (no obs-text). */
-const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\x20-\x7e\t]*)$/;
 const HEAD_END = Buffer.from('\r\n\r\n');
+/** " HTTP/1.1", the end of the request line. */
+const VERSION = Buffer.from(' HTTP/1.1');
 /** Body chunks up to this size wait to go out with the head and the rest of the turn's writes. */
 const SMALL_WRITE_BYTES = 16 * 1024;
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+const HTAB = 0x09;
+const COLON = 0x3a;
+const SLASH = 0x2f;
+
+/** The bytes of a token (RFC 9110 §5.6.2): a header name. */
+const TOKEN_BYTE = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_BYTE[c.charCodeAt(0)] = 1;
+
+/** Visible ASCII: a request target's bytes. */
+function isVisible(byte: number): boolean {
+  return byte >= 0x21 && byte <= 0x7e;
+}
+
+/** A header value's bytes: visible ASCII, spaces and tabs (no CTL, no obs-text). */
+function isValueByte(byte: number): boolean {
+  return (byte >= SP && byte <= 0x7e) || byte === HTAB;
+}
 
 interface ParsedHead {
   readonly method: string;
@@ -62,25 +81,51 @@ interface ParsedHead {
   readonly length: number;
 }
 
-/** The head at the start of `data` when it is a fast-lane request, else undefined (hand it off). */
+/**
+ * The head at the start of `data` when it is a fast-lane request, else undefined (hand it off).
+ * One pass over the bytes: the request line `METHOD /target HTTP/1.1`, then lines of
+ * `name:[ \t]*value`, the name a token and the value visible ASCII, spaces and tabs, each line
+ * ended by CRLF (a lone CR or LF is no byte of either, so such a head is handed off).
+ */
 export function parseFastHead(data: Buffer): ParsedHead | undefined {
   const end = data.indexOf(HEAD_END);
   if (end < 0 || end + HEAD_END.length > MAX_FAST_HEAD_BYTES) return undefined;
-  const lines = data.toString('latin1', 0, end).split('\r\n');
-  const requestLine = REQUEST_LINE.exec(lines[0]);
-  if (requestLine === null || !FAST_METHODS.has(requestLine[1]) || lines.length - 1 > MAX_REQUEST_HEADERS) return undefined;
+  // data[end] is CR: every scan below stops there at the latest.
+  let i = 0;
+  while (data[i] >= 0x41 && data[i] <= 0x5a) i++;
+  const method = data.toString('latin1', 0, i);
+  if (!FAST_METHODS.has(method) || data[i] !== SP || data[i + 1] !== SLASH) return undefined;
+  const urlStart = i + 1;
+  i = urlStart + 1;
+  while (isVisible(data[i])) i++;
+  const url = data.toString('latin1', urlStart, i);
+  if (i + VERSION.length > end || data.compare(VERSION, 0, VERSION.length, i, i + VERSION.length) !== 0) return undefined;
+  i += VERSION.length;
+  if (data[i] !== CR || data[i + 1] !== LF) return undefined;
   const headers: IncomingHttpHeaders = {};
   const rawHeaders: string[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const header = HEADER_LINE.exec(lines[i]);
-    if (header === null) return undefined;
-    const name = header[1].toLowerCase();
-    // Node trims the value's surrounding whitespace; the pattern let only spaces and tabs through.
-    const value = header[2].trimEnd();
+  let count = 0;
+  while (i < end) {
+    const nameStart = i + 2;
+    if (++count > MAX_REQUEST_HEADERS) return undefined;
+    i = nameStart;
+    while (TOKEN_BYTE[data[i]] === 1) i++;
+    if (i === nameStart || data[i] !== COLON) return undefined;
+    const rawName = data.toString('latin1', nameStart, i);
+    i++;
+    while (data[i] === SP || data[i] === HTAB) i++;
+    const valueStart = i;
+    while (isValueByte(data[i])) i++;
+    if (data[i] !== CR || data[i + 1] !== LF) return undefined;
+    // Node trims the value's surrounding whitespace: only spaces and tabs can be there.
+    let valueEnd = i;
+    while (valueEnd > valueStart && (data[valueEnd - 1] === SP || data[valueEnd - 1] === HTAB)) valueEnd--;
+    const value = data.toString('latin1', valueStart, valueEnd);
+    const name = rawName.toLowerCase();
     // A repeated header is node:http's to combine (its rules differ by name).
     if (headers[name] !== undefined) return undefined;
     headers[name] = value;
-    rawHeaders.push(header[1], value);
+    rawHeaders.push(rawName, value);
   }
   const length = headers['content-length'];
   if (
@@ -92,7 +137,7 @@ export function parseFastHead(data: Buffer): ParsedHead | undefined {
   ) {
     return undefined;
   }
-  return { method: requestLine[1], url: requestLine[2], headers, rawHeaders, length: end + HEAD_END.length };
+  return { method, url, headers, rawHeaders, length: end + HEAD_END.length };
 }
 
 /** A fast-lane request: its head, read whole; it has no body. */
@@ -130,16 +175,15 @@ class FastRequest implements ProxyRequest {
 }
 
 let dateSecond = -1;
-let dateText = '';
-/** The Date header's value, made once a second as node:http makes it. */
-function httpDate(): string {
-  const nowMs = Date.now();
-  const second = Math.floor(nowMs / 1000);
+let dateLine = '';
+/** The Date header's line, made once a second as node:http makes its value. */
+function httpDateLine(): string {
+  const second = Math.floor(Date.now() / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
-    dateText = new Date(second * 1000).toUTCString();
+    dateLine = `Date: ${new Date(second * 1000).toUTCString()}\r\n`;
   }
-  return dateText;
+  return dateLine;
 }
 
 /** A fast-lane answer, written straight to the socket as node:http's ServerResponse would write it. */
@@ -193,7 +237,8 @@ class FastResponse extends EventEmitter implements ProxyResponse {
       switch (name.toLowerCase()) {
         case 'connection':
           connection = true;
-          if (/(?:^|\W)close(?:$|\W)/i.test(String(value))) this.last = true;
+          // The proxy's own answers say keep-alive (forward-headers.ts): no pattern for that one.
+          if (value !== 'keep-alive' && /(?:^|\W)close(?:$|\W)/i.test(String(value))) this.last = true;
           else this.shouldKeepAlive = true;
           break;
         case 'content-length':
@@ -211,12 +256,10 @@ class FastResponse extends EventEmitter implements ProxyResponse {
           break;
       }
     }
-    if (!date) head += `Date: ${httpDate()}\r\n`;
+    if (!date) head += httpDateLine();
     if (!connection) {
-      if (this.shouldKeepAlive) {
-        head += 'Connection: keep-alive\r\n';
-        if (keepAliveHeader) head += `Keep-Alive: timeout=${Math.floor(this.connection.front.keepAliveTimeoutMs / 1000)}\r\n`;
-      } else {
+      if (this.shouldKeepAlive) head += keepAliveHeader ? this.connection.front.keepAliveLines : 'Connection: keep-alive\r\n';
+      else {
         head += 'Connection: close\r\n';
         this.last = true;
       }
@@ -412,6 +455,8 @@ class Connection {
 export class FastFront extends net.Server {
   readonly keepAliveTimeoutMs: number;
   readonly headersTimeoutMs: number;
+  /** Connection and Keep-Alive of a kept connection's answer, as node:http writes them: the same for every answer. */
+  readonly keepAliveLines: string;
   /** The connections the fast lane serves (handed-off ones are node:http's). */
   private readonly served = new Set<Connection>();
   private sweep: NodeJS.Timeout | undefined;
@@ -423,6 +468,7 @@ export class FastFront extends net.Server {
     super({ noDelay: true });
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs;
     this.headersTimeoutMs = options.headersTimeoutMs;
+    this.keepAliveLines = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(options.keepAliveTimeoutMs / 1000)}\r\n`;
     this.on('connection', (socket: Socket) => this.served.add(new Connection(this, socket)));
     http.on('request', (req, res) => this.emit('request', req, res));
     this.on('listening', () => {

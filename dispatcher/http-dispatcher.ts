@@ -8,7 +8,7 @@ import type { DeadlineOwner, DeadlineQueue } from './balancer/deadlines.js';
 import { isBackendFailure } from './balancer/outlier.js';
 import { refusalStatus, type Admission, type AttemptOutcome, type Lease, type RequestInfo, type Ticket } from './balancer/types.js';
 import { prepareDownstreamHeaders, prepareUpstreamHeaders } from './forward-headers.js';
-import type { ForwardHandle, ProxyEngine } from './proxy-engine.js';
+import type { ForwardHandle, ForwardHooks, ProxyEngine } from './proxy-engine.js';
 import type { ProxyRequest, ProxyResponse } from './proxy-message.js';
 import { bufferBody, type BufferedBody } from './request-body.js';
 import { guardRequest } from './request-guard.js';
@@ -23,7 +23,7 @@ import type { SessionSigner } from './session-cookie.js';
  * decides whether it may, by the scenario's `retryOn`), else answered 502 or 504; so is a
  * backend's 502, 503 or 504 when `retryOn` has gateway-error, whose head is held until the
  * Balancer has decided (retryInstead), else relayed as is; the total timeout is a 504. Each lease is
- * ended in one place, `attemptEnded`, on the engine's outcome, which the engine reports exactly
+ * ended in one place, `onOutcome`, on the engine's outcome, which the engine reports exactly
  * once per attempt; the request holds one 'close' listener for its whole life, queueing and every
  * attempt included, and tells the engine of it (ForwardHandle.responseClosed). The request's
  * events (core/request-events.ts: arrived, each attempt admitted and ended, answered exactly once,
@@ -66,8 +66,13 @@ function sendJson(res: ProxyResponse, status: number, body: unknown, headers: Re
   res.end(text);
 }
 
-/** One client request, from arrival to its answer, across queueing and retries. */
-class Exchange implements DeadlineOwner {
+/**
+ * One client request, from arrival to its answer, across queueing and retries. It is the hooks of
+ * each of its attempts too (one at a time: an attempt's outcome comes before the next attempt is
+ * forwarded), so forwarding allocates no hooks object and closures per attempt.
+ */
+class Exchange implements DeadlineOwner, ForwardHooks {
+  /** The current attempt's; set before it is forwarded, so the hooks below always have it. */
   private lease?: Lease;
   private forwarding?: ForwardHandle;
   private ticket?: Ticket;
@@ -132,17 +137,7 @@ class Exchange implements DeadlineOwner {
     const target = lease.backendData as URL;
     this.awaitingHead = true;
     this.deps.deadlines.upstream.add(this, ++this.attempts);
-    this.forwarding = this.deps.engine.forward(
-      this.req,
-      this.res,
-      target,
-      {
-        retryInstead: (status) => this.retryInstead(lease, status),
-        onResponseHead: (_status, headers) => this.responseHead(lease, headers),
-        onOutcome: (outcome) => this.attemptEnded(lease, outcome),
-      },
-      this.body,
-    );
+    this.forwarding = this.deps.engine.forward(this.req, this.res, target, this, this.body);
   }
 
   awaits(queue: DeadlineQueue, attempt: number): boolean {
@@ -160,13 +155,14 @@ class Exchange implements DeadlineOwner {
    * A response head, before any of it reaches the client: should this answer be dropped and the
    * request sent elsewhere (a 502, 503 or 504 when `retryOn` has gateway-error)? The Balancer
    * decides, as it does after a failed attempt; the engine then reports the answer as this
-   * attempt's outcome, and attemptEnded sends the retry. Otherwise the answer is relayed as is.
+   * attempt's outcome, and onOutcome sends the retry. Otherwise the answer is relayed as is.
    */
-  private retryInstead(lease: Lease, status: number): boolean {
-    return !this.res.headersSent && !this.recorded && lease.reserveRetry({ kind: 'response', status });
+  retryInstead(status: number): boolean {
+    return !this.res.headersSent && !this.recorded && (this.lease as Lease).reserveRetry({ kind: 'response', status });
   }
 
-  private responseHead(lease: Lease, headers: IncomingHttpHeaders): void {
+  onResponseHead(_status: number, headers: IncomingHttpHeaders): void {
+    const lease = this.lease as Lease;
     this.awaitingHead = false;
     const load = Number(headers['x-vm-load']);
     if (headers['x-vm-load'] !== undefined && Number.isFinite(load)) this.deps.balancer.reportLoad(lease.backend, load);
@@ -186,7 +182,9 @@ class Exchange implements DeadlineOwner {
     }
   }
 
-  private attemptEnded(lease: Lease, reported: AttemptOutcome): void {
+  /** The engine's outcome of the current attempt: the one place its lease is ended. */
+  onOutcome(reported: AttemptOutcome): void {
+    const lease = this.lease as Lease;
     // The engine reports both timeouts alike; one the total did not cause is the attempt's own.
     const outcome = reported.kind === 'timeout' && !this.totalExpired ? PER_TRY_TIMEOUT : reported;
     this.forwarding = undefined;

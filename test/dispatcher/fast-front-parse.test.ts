@@ -63,3 +63,47 @@ describe('parseFastHead', () => {
     expect(parseFastHead(head(fill(MAX_FAST_HEAD_BYTES - base + 1)))).toBeUndefined();
   });
 });
+
+/** The fast lane's rules as the patterns they were first written as: parseFastHead must agree with them on every head. */
+function byPatterns(data: Buffer): string | undefined {
+  const end = data.indexOf('\r\n\r\n');
+  if (end < 0 || end + 4 > MAX_FAST_HEAD_BYTES) return undefined;
+  const lines = data.toString('latin1', 0, end).split('\r\n');
+  const requestLine = /^(GET|HEAD|DELETE|OPTIONS) (\/[\x21-\x7e]*) HTTP\/1\.1$/.exec(lines[0]);
+  if (requestLine === null || lines.length - 1 > MAX_REQUEST_HEADERS) return undefined;
+  const headers = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const header = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\x20-\x7e\t]*)$/.exec(line);
+    if (header === null || headers.has(header[1].toLowerCase())) return undefined;
+    headers.set(header[1].toLowerCase(), header[2].trimEnd());
+  }
+  const length = headers.get('content-length');
+  if (!headers.has('host') || (length !== undefined && length !== '0') || ['transfer-encoding', 'expect', 'upgrade'].some((h) => headers.has(h))) return undefined;
+  return JSON.stringify([requestLine[1], requestLine[2], [...headers].sort()]);
+}
+
+describe('parseFastHead against the patterns', () => {
+  it('agrees on random heads made of the bytes that matter (CR, LF, space, tab, colon, NUL, DEL, obs-text)', () => {
+    const pieces = ['GET', 'HEAD', 'POST', 'get', ' ', '  ', '/', '/a', '*', 'HTTP/1.1', 'HTTP/1.0', '\r\n', '\r', '\n', '\t', ':', 'Host', 'host', 'X-A', 'Content-Length', '0', '5', 'v', '\x00', '\x7f', '\xe9', '(', '@'];
+    let seed = 12345;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    let taken = 0;
+    for (let round = 0; round < 10000; round++) {
+      // Mostly well formed, each part mutated now and then, so both answers occur often.
+      const part = (good: string): string => (next(10) === 0 ? pieces[next(pieces.length)] : good);
+      let text = `${part('GET')}${part(' ')}${part('/a')}${part(' ')}${part('HTTP/1.1')}\r\n${part('Host')}${part(':')}${part(' ')}${part('v')}\r\n`;
+      for (let h = next(3); h > 0; h--) text += `${part('X-A')}${part(':')}${part('\t')}${part('v')}${part(' ')}${part('\r\n')}`;
+      text += '\r\n';
+      const parsed = parseFastHead(head(text));
+      const mine = parsed && JSON.stringify([parsed.method, parsed.url, Object.entries(parsed.headers).sort()]);
+      expect(mine, JSON.stringify(text)).toBe(byPatterns(head(text)));
+      if (parsed !== undefined) taken++;
+    }
+    // Both lanes were exercised.
+    expect(taken).toBeGreaterThan(500);
+    expect(taken).toBeLessThan(9000);
+  });
+});

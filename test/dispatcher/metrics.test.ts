@@ -1,5 +1,6 @@
+import { AggregatorRegistry, exponentialBuckets, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { DispatcherMetrics } from '../../dispatcher/metrics.js';
+import { ArrayHistogram, DispatcherMetrics } from '../../dispatcher/metrics.js';
 
 /** The exposition line of one bucket of the queue-wait histogram, as a number. */
 function bucket(text: string, le: string): number {
@@ -77,5 +78,34 @@ describe('DispatcherMetrics sticky counts', () => {
     expect(sample(text, 'dispatchlab_sticky_misses_total{policy="q"}')).toBe(1);
     // A policy that never counted has no series, not a zero one.
     expect(sample(text, 'dispatchlab_sticky_hits_total{policy="q"}')).toBeUndefined();
+  });
+});
+
+describe('ArrayHistogram', () => {
+  // Values on, between and past the bounds, a 0, and a second series made again after others.
+  const observations: [string, string, number][] = [
+    ['p', 'web-1', 0], ['p', 'web-1', 0.0005], ['p', 'web-1', 0.0007], ['p', 'web-2', 0.3],
+    ['q', 'web-1', 99], ['p', 'web-1', 0.004], ['p', 'web-2', 0.0001],
+  ];
+  const bounds = [0, ...exponentialBuckets(0.0005, 2, 16)];
+
+  it("exports what prom-client's Histogram exports for the same observations, as text and as JSON for the cluster aggregation", async () => {
+    const ours = new Registry();
+    const theirs = new Registry();
+    const array = new ArrayHistogram('h_seconds', 'help text', ['policy', 'backend'], bounds, ours);
+    const reference = new Histogram({ name: 'h_seconds', help: 'help text', labelNames: ['policy', 'backend'], buckets: bounds, registers: [theirs] });
+    for (const [policy, backend, value] of observations) {
+      array.labels(policy, backend).observe(value);
+      reference.observe({ policy, backend }, value);
+    }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    expect(await ours.getMetricsAsJSON()).toEqual(await theirs.getMetricsAsJSON());
+    expect(await AggregatorRegistry.aggregate([await ours.getMetricsAsJSON(), await ours.getMetricsAsJSON()]).metrics())
+      .toBe(await AggregatorRegistry.aggregate([await theirs.getMetricsAsJSON(), await theirs.getMetricsAsJSON()]).metrics());
+
+    ours.resetMetrics();
+    array.labels('p', 'web-1').observe(0.002);
+    expect(await ours.metrics()).toContain('h_seconds_count{policy="p",backend="web-1"} 1\n');
+    expect(await ours.metrics()).toContain('h_seconds_count{policy="q",backend="web-1"} 0\n');
   });
 });
