@@ -101,8 +101,9 @@ function addHeader(headers: IncomingHttpHeaders, name: string, value: string): v
 /** Whether a comma-separated header value (as joined by addHeader) holds `token`, in any case. */
 function hasToken(value: string | string[] | undefined, token: string): boolean {
   if (value === undefined) return false;
+  // The common single-token value, already lower-case, needs no copy.
+  if (value === token) return true;
   const lower = (Array.isArray(value) ? value.join(',') : value).toLowerCase();
-  // The common single-token value needs no split.
   if (lower === token) return true;
   return lower.split(',').some((t) => t.trim() === token);
 }
