@@ -222,6 +222,29 @@ describe('the socket engine pool', () => {
     expect(backend.connections).toHaveLength(1);
   });
 
+  it('a client that stops reading pauses the backend socket, and its body arrives whole once it reads again; the socket is reused', async () => {
+    const big = Buffer.alloc(8 * 1024 * 1024, 'x');
+    const backend = await startBackend((req, res) => res.end(req.url === '/big' ? big : 'small'));
+    const dispatcher = await dispatcherTo(backend);
+    const received = await new Promise<number>((resolve, reject) => {
+      http
+        .get(`${dispatcher.url}/big`, { agent: false }, (res) => {
+          let bytes = 0;
+          // Not read for a while: the dispatcher's writes to us fill up and it must wait for 'drain'.
+          res.pause();
+          setTimeout(() => {
+            res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+            res.on('end', () => resolve(bytes));
+            res.resume();
+          }, 300);
+        })
+        .on('error', reject);
+    });
+    expect(received).toBe(big.length);
+    expect(await call(dispatcher.url)).toEqual({ status: 200, body: 'small' });
+    expect(backend.connections).toHaveLength(1);
+  });
+
   it('with maxSocketsPerBackend, requests wait for a pooled socket in arrival order instead of opening more', async () => {
     const order: string[] = [];
     const backend = await startBackend((req, res) => {
