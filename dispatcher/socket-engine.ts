@@ -120,6 +120,10 @@ class Connection {
   attempt: SocketAttempt | undefined = undefined;
   readonly parser: ResponseParser;
   private errorCode = '';
+  /** Resumes the socket once a slow client has drained: one function per socket, not per request. */
+  readonly resume = (): void => {
+    this.socket.resume();
+  };
   /** The socket's inactivity timeout, armed for its whole life. */
   private idleMs = KEEP_ALIVE_DEFAULT_MS;
 
@@ -221,9 +225,6 @@ class SocketAttempt extends EngineAttempt {
   private upload: Readable | undefined = undefined;
   private chunked = false;
   private uploaded = true;
-  private readonly resume = (): void => {
-    this.connection?.socket.resume();
-  };
 
   constructor(
     private readonly req: ProxyRequest,
@@ -328,15 +329,16 @@ class SocketAttempt extends EngineAttempt {
     if (this.settled) return;
     // Backpressure: a slow client pauses the backend's socket instead of filling our memory.
     if (!this.res.write(chunk)) {
-      this.connection?.socket.pause();
-      this.res.once('drain', this.resume);
+      const connection = this.connection as Connection;
+      connection.socket.pause();
+      this.res.once('drain', connection.resume);
     }
   }
 
   end(reusable: boolean): void {
     const connection = this.connection as Connection;
     // The socket may have been paused for this client: the next attempt on it starts flowing.
-    this.res.off('drain', this.resume);
+    this.res.off('drain', connection.resume);
     connection.socket.resume();
     // The outcome waits for the answer to be flushed to the client (responseClosed).
     if (!this.settled) this.res.end();
