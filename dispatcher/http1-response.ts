@@ -22,9 +22,13 @@ import type { IncomingHttpHeaders } from 'node:http';
  *   close; a proxy cannot trust its framing).
  * - Interim answers (100, 102, 103) are read and skipped; 101 is an error (no upgrades here).
  *
- * Cost: a head is scanned once for its end and split into lines once; body bytes are passed on as
- * subarrays of the chunks that carried them, never copied, except that a head or chunk-size line
- * split across chunks is joined.
+ * - Field values lose only the spaces and tabs around them (RFC 9110 §5.5 OWS); a control
+ *   character other than a tab, in a reason, name or value, is an error.
+ *
+ * Cost: a head is found once, checked whole by one linear regex, then walked once with indexOf,
+ * each name and value sliced straight from it (no line array, no per-line regex); framing is
+ * read from the finished headers object. Body bytes are passed on as subarrays of the chunks that
+ * carried them, never copied, except that a head or chunk-size line split across chunks is joined.
  */
 
 /** Node's default maximum size of a message head (--max-http-header-size). */
@@ -66,14 +70,22 @@ const SINGLETONS = new Set([
   'last-modified', 'server', 'age', 'expires',
 ]);
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/;
+/** Header names: RFC 9110 tokens. */
+const NAME = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+/** Field values and reasons may hold visible ASCII, obs-text, spaces and tabs; nothing else (no CR, LF, NUL or other controls). */
+const VALUE = '[\\t\\x20-\\x7e\\x80-\\xff]*';
+/**
+ * A whole head (without its blank line) checked in one pass: the status line, then field lines.
+ * No obsolete line folding (a line must start with a name), no bare CR or LF anywhere. Linear:
+ * a name cannot hold ':' and a value cannot hold CR, so there is one way to match.
+ */
+const HEAD = new RegExp(`^HTTP/1\\.[01] \\d{3}(?: ${VALUE})?(?:\\r\\n${NAME}:${VALUE})*$`);
+/** A trailer section (without its blank line): field lines only. */
+const TRAILERS = new RegExp(`^${NAME}:${VALUE}(?:\\r\\n${NAME}:${VALUE})*$`);
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;[^\r\n]*)?$/;
-/** Field values may hold visible ASCII, obs-text, spaces and tabs; nothing else (no CR, LF or NUL). */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
-const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
-const CRLF = Buffer.from('\r\n');
+const CONTENT_LENGTH = /^\d{1,15}$/;
 const HEAD_END = Buffer.from('\r\n\r\n');
+const CRLF = Buffer.from('\r\n');
 
 function addHeader(headers: IncomingHttpHeaders, name: string, value: string): void {
   const previous = headers[name];
@@ -86,10 +98,25 @@ function addHeader(headers: IncomingHttpHeaders, name: string, value: string): v
   }
 }
 
-/** The comma-separated tokens of a header, lower-cased. */
-function tokens(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
-  return (Array.isArray(value) ? value.join(',') : value).split(',').map((t) => t.trim().toLowerCase());
+/** Whether a comma-separated header value (as joined by addHeader) holds `token`, in any case. */
+function hasToken(value: string | string[] | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  // The common single-token value, already lower-case, needs no copy.
+  if (value === token) return true;
+  const lower = (Array.isArray(value) ? value.join(',') : value).toLowerCase();
+  if (lower === token) return true;
+  return lower.split(',').some((t) => t.trim() === token);
+}
+
+/** The last of a comma-separated header value's tokens, lower-cased. */
+function lastToken(value: string | string[]): string {
+  const lower = (Array.isArray(value) ? value.join(',') : value).toLowerCase();
+  return lower.slice(lower.lastIndexOf(',') + 1).trim();
+}
+
+/** Whether the char code is optional whitespace around a field value (SP or HTAB). */
+function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09;
 }
 
 /** One connection's response parser; `expect` before each response, `push` its bytes, `closed` at the connection's end. */
@@ -101,6 +128,9 @@ export class ResponseParser {
   /** Body bytes still to come (Length), or of the current chunk (ChunkData). */
   private remaining = 0;
   private keepAlive = false;
+  /** The response's first Content-Length, unchecked until its framing is chosen. */
+  private contentLength: string | undefined = undefined;
+  private contentLengthsDiffer = false;
   /** The last final response's `Keep-Alive: timeout=N`, in ms; undefined when it gave none. */
   keepAliveHintMs: number | undefined = undefined;
 
@@ -143,7 +173,7 @@ export class ResponseParser {
           at = end + 4;
           if (this.state === State.Trailers) {
             // Trailers are checked and dropped: the client's answer is framed anew, without them.
-            for (const line of text.split('\r\n')) fieldLine(line);
+            if (!TRAILERS.test(text)) throw new Http1Error('malformed trailer section');
             at = this.finish(data, at);
           } else {
             this.head(text);
@@ -217,50 +247,64 @@ export class ResponseParser {
 
   /** Parse a head (without its blank line) and choose the body's framing; Idle when it has no body. */
   private head(text: string): void {
-    const lines = text.split('\r\n');
-    const status = STATUS_LINE.exec(lines[0]);
-    if (status === null) throw new Http1Error('malformed status line');
-    const code = Number(status[2]);
+    if (!HEAD.test(text)) throw new Http1Error('malformed response head');
+    // The regex fixed the status line's shape: `HTTP/1.x ddd[ reason]`.
+    const code = (text.charCodeAt(9) - 48) * 100 + (text.charCodeAt(10) - 48) * 10 + (text.charCodeAt(11) - 48);
     if (code < 100) throw new Http1Error('malformed status code');
     if (code === 101) throw new Http1Error('101 Switching Protocols is not supported');
-    const headers: IncomingHttpHeaders = {};
-    const lengths: string[] = [];
-    for (let i = 1; i < lines.length; i++) {
-      const [name, value] = fieldLine(lines[i]);
-      if (name === 'content-length') lengths.push(value);
-      // A plain object, as node:http's: this name would set its prototype instead.
-      if (name !== '__proto__') addHeader(headers, name, value);
-    }
     // Interim answers carry no body; the final one follows on the same connection.
     if (code < 200) {
       this.state = State.Head;
       return;
     }
-    const connection = tokens(headers.connection);
-    this.keepAlive = status[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive');
+    let end = text.indexOf('\r\n', 12);
+    const statusMessage = text.length > 12 ? text.slice(13, end < 0 ? text.length : end) : '';
+    const headers: IncomingHttpHeaders = {};
+    this.contentLength = undefined;
+    this.contentLengthsDiffer = false;
+    while (end >= 0) {
+      const start = end + 2;
+      const colon = text.indexOf(':', start);
+      end = text.indexOf('\r\n', colon);
+      let valueStart = colon + 1;
+      let valueEnd = end < 0 ? text.length : end;
+      while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
+      while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
+      this.field(headers, text.slice(start, colon).toLowerCase(), text.slice(valueStart, valueEnd));
+    }
+    const connection = headers.connection;
+    this.keepAlive = text.charCodeAt(7) === 0x31 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive');
     this.keepAliveHintMs = keepAliveHint(headers['keep-alive'] as string | undefined);
-    const chunked = this.framing(code, headers, lengths);
-    this.handlers.onHead(code, status[3] ?? '', headers);
+    const chunked = this.framing(code, headers['transfer-encoding']);
+    this.handlers.onHead(code, statusMessage, headers);
     if (chunked) this.state = State.ChunkSize;
   }
 
+  /** One header into `headers`; Content-Length is also kept aside for the framing, which checks it. */
+  private field(headers: IncomingHttpHeaders, name: string, value: string): void {
+    if (name === 'content-length') {
+      if (this.contentLength === undefined) this.contentLength = value;
+      else if (value !== this.contentLength) this.contentLengthsDiffer = true;
+    }
+    // A plain object, as node:http's: this name would set its prototype instead.
+    if (name !== '__proto__') addHeader(headers, name, value);
+  }
+
   /** Sets the state for the body's framing (Idle for none); true when it is chunked. */
-  private framing(code: number, headers: IncomingHttpHeaders, lengths: string[]): boolean {
-    const te = headers['transfer-encoding'];
+  private framing(code: number, te: string | string[] | undefined): boolean {
     if (this.headRequest || code === 204 || code === 304) {
       this.state = State.Idle;
       return false;
     }
+    const length = this.contentLength;
     if (te !== undefined) {
-      const codings = tokens(te);
-      if (codings[codings.length - 1] !== 'chunked') throw new Http1Error('a transfer coding other than chunked last');
+      if (lastToken(te) !== 'chunked') throw new Http1Error('a transfer coding other than chunked last');
       // Both framings: chunked wins (RFC 9112 §6.3 rule 3), and the connection is not trusted again.
-      if (lengths.length > 0) this.keepAlive = false;
+      if (length !== undefined) this.keepAlive = false;
       return true;
     }
-    if (lengths.length > 0) {
-      const length = lengths[0];
-      if (!/^\d{1,15}$/.test(length) || lengths.some((l) => l !== length)) throw new Http1Error('invalid or differing Content-Length');
+    if (length !== undefined) {
+      if (this.contentLengthsDiffer || !CONTENT_LENGTH.test(length)) throw new Http1Error('invalid or differing Content-Length');
       this.remaining = Number(length);
       this.state = this.remaining === 0 ? State.Idle : State.Length;
       return false;
@@ -276,17 +320,6 @@ export class ResponseParser {
     this.handlers.onEnd(this.keepAlive && at === data.length);
     return at;
   }
-}
-
-/** A header (or trailer) line's lower-case name and value; Http1Error when it is not one. */
-function fieldLine(line: string): [name: string, value: string] {
-  const colon = line.indexOf(':');
-  if (colon <= 0) throw new Http1Error('malformed header line');
-  const name = line.slice(0, colon);
-  if (!TOKEN.test(name)) throw new Http1Error('malformed header name');
-  const value = line.slice(colon + 1).trim();
-  if (BAD_VALUE.test(value)) throw new Http1Error('malformed header value');
-  return [name.toLowerCase(), value];
 }
 
 /** `Keep-Alive: timeout=N` in ms, as undici reads it; undefined without a valid one. */

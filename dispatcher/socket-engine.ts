@@ -21,7 +21,7 @@ import { hasBody } from './request-info.js';
  *   before the request's upload ended. An idle socket that closes, fails or sends anything leaves
  *   the pool; it expires before the backend would drop it: `Keep-Alive: timeout=N` less 2 s
  *   (undici's keepAliveTimeoutThreshold), else after 4 s (undici's default). Its one timer is the
- *   socket's idle timeout, armed only while it is idle.
+ *   socket's inactivity timeout, armed for its whole life and ignored while it is in use.
  * - The request: its line, the dispatcher's (hop-by-hop cleaned) headers with Host naming the
  *   backend, and framing of our own: a whole body goes in the same write with its length; a body
  *   still streaming from the client is sent with the client's Content-Length when it gave one,
@@ -62,7 +62,6 @@ class Upstream {
   acquire(attempt: SocketAttempt): void {
     const idle = this.idle.pop();
     if (idle !== undefined) {
-      idle.socket.setTimeout(0);
       attempt.start(idle);
     } else if (this.opts.maxSocketsPerBackend === undefined || this.sockets.size < this.opts.maxSocketsPerBackend) {
       attempt.start(this.connect());
@@ -84,7 +83,7 @@ class Upstream {
         return;
       }
     }
-    connection.socket.setTimeout(connection.keepAliveMs());
+    connection.idleFor(connection.keepAliveMs());
     this.idle.push(connection);
   }
 
@@ -121,6 +120,12 @@ class Connection {
   attempt: SocketAttempt | undefined = undefined;
   readonly parser: ResponseParser;
   private errorCode = '';
+  /** Resumes the socket once a slow client has drained: one function per socket, not per request. */
+  readonly resume = (): void => {
+    this.socket.resume();
+  };
+  /** The socket's inactivity timeout, armed for its whole life. */
+  private idleMs = KEEP_ALIVE_DEFAULT_MS;
 
   constructor(
     readonly upstream: Upstream,
@@ -139,8 +144,12 @@ class Connection {
       }
     });
     socket.on('error', (err: NodeJS.ErrnoException) => (this.errorCode = err.code ?? 'ECONNRESET'));
-    // Idle too long: the backend would close it soon (KEEP_ALIVE_*).
-    socket.on('timeout', () => socket.destroy());
+    // Idle too long: the backend would close it soon (KEEP_ALIVE_*). A socket in use waits for
+    // its answer (the dispatcher's deadlines bound that); its next bytes re-arm the timer.
+    socket.setTimeout(this.idleMs);
+    socket.on('timeout', () => {
+      if (this.attempt === undefined) socket.destroy();
+    });
     socket.on('close', () => {
       upstream.closed(this);
       const attempt = this.attempt;
@@ -161,6 +170,17 @@ class Connection {
   keepAliveMs(): number {
     const hint = this.parser.keepAliveHintMs;
     return hint === undefined ? KEEP_ALIVE_DEFAULT_MS : Math.min(hint - KEEP_ALIVE_MARGIN_MS, KEEP_ALIVE_MAX_MS);
+  }
+
+  /**
+   * Idle from now on for at most `ms`. The timer stays armed while the socket is in use, so each
+   * reuse costs no timer of its own: every read and write restarts it (node's socket timeout), and
+   * it is reset only when the backend's stated idle time changes.
+   */
+  idleFor(ms: number): void {
+    if (ms === this.idleMs) return;
+    this.idleMs = ms;
+    this.socket.setTimeout(ms);
   }
 
   /** Whether a response that allows reuse may be reused: not when the backend's stated idle time is too short to use. */
@@ -205,9 +225,6 @@ class SocketAttempt extends EngineAttempt {
   private upload: Readable | undefined = undefined;
   private chunked = false;
   private uploaded = true;
-  private readonly resume = (): void => {
-    this.connection?.socket.resume();
-  };
 
   constructor(
     private readonly req: ProxyRequest,
@@ -312,15 +329,16 @@ class SocketAttempt extends EngineAttempt {
     if (this.settled) return;
     // Backpressure: a slow client pauses the backend's socket instead of filling our memory.
     if (!this.res.write(chunk)) {
-      this.connection?.socket.pause();
-      this.res.once('drain', this.resume);
+      const connection = this.connection as Connection;
+      connection.socket.pause();
+      this.res.once('drain', connection.resume);
     }
   }
 
   end(reusable: boolean): void {
     const connection = this.connection as Connection;
     // The socket may have been paused for this client: the next attempt on it starts flowing.
-    this.res.off('drain', this.resume);
+    this.res.off('drain', connection.resume);
     connection.socket.resume();
     // The outcome waits for the answer to be flushed to the client (responseClosed).
     if (!this.settled) this.res.end();

@@ -149,6 +149,38 @@ describe('the HTTP/1.1 response parser', () => {
     });
   });
 
+  it('reads any valid field lines: names lower-cased whatever their case, values without the spaces and tabs around them', () => {
+    const name = fc.stringMatching(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,12}$/).map((n) => `x-${n}`);
+    // Visible ASCII and obs-text inside, never a space or tab at either end.
+    const value = fc.stringMatching(/^(?:[!-~\x80-\xff](?:[\t -~\x80-\xff]{0,10}[!-~\x80-\xff])?)?$/);
+    const ows = fc.constantFrom('', ' ', '\t', ' \t ');
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.tuple(name, value, ows, ows), { selector: ([n]) => n.toLowerCase(), maxLength: 8 }), cuts, (fields, at) => {
+        const lines = fields.map(([n, v, before, after]) => `${n}:${before}${v}${after}\r\n`).join('');
+        const parsed = parse(split(text(`HTTP/1.1 200 OK\r\n${lines}content-length: 0\r\n\r\n`), at));
+        expect(parsed.error).toBeUndefined();
+        expect(parsed.heads[0].headers).toEqual(Object.fromEntries([...fields.map(([n, v]) => [n.toLowerCase(), v]), ['content-length', '0']]));
+      }),
+    );
+  });
+
+  it('refuses a head or trailer with a control character (other than a tab) or a lone CR or LF anywhere', () => {
+    const control = fc.integer({ min: 0, max: 0x1f }).filter((c) => c !== 0x09).chain((c) => fc.constantFrom(String.fromCharCode(c), '\x7f'));
+    const wires = [
+      (c: string) => `HTTP/1.1 200 O${c}K\r\ncontent-length: 0\r\n\r\n`,
+      (c: string) => `HTTP/1.1 200 OK\r\nx-a: 1${c}\r\ncontent-length: 0\r\n\r\n`,
+      (c: string) => `HTTP/1.1 200 OK\r\nx-a:${c}1\r\ncontent-length: 0\r\n\r\n`,
+      (c: string) => `HTTP/1.1 200 OK\r\nx${c}a: 1\r\ncontent-length: 0\r\n\r\n`,
+      (c: string) => `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\nx-a: ${c}1\r\n\r\n`,
+    ];
+    fc.assert(
+      fc.property(control, fc.constantFrom(...wires), cuts, (c, wire, at) => {
+        // A CR or LF can end the head early instead: then its rest is bytes nobody asked for, or not a head.
+        expect(parse(split(text(wire(c)), at)).error).toBeDefined();
+      }),
+    );
+  });
+
   it('accepts equal duplicate Content-Lengths and refuses differing ones', () => {
     expect(parse([text('HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\nok')]).ends).toEqual([true]);
     expect(parse([text('HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok')]).error).toMatch(/Content-Length/);

@@ -198,6 +198,53 @@ describe('the socket engine pool', () => {
     expect(backend.connections).toHaveLength(3);
   });
 
+  it('closes a connection idle past the backend\'s stated time less the margin (Keep-Alive: timeout=3 gives 1 s), before the backend does', async () => {
+    const backend = await startBackend((_req, res) => res.end('idle'), 3000);
+    let endedByUs = false;
+    const dispatcher = await dispatcherTo(backend);
+    expect(await call(dispatcher.url)).toEqual({ status: 200, body: 'idle' });
+    backend.connections[0].on('end', () => (endedByUs = true));
+    // The backend would cut it at 3 s (without ending our side first); the engine's 1 s comes first.
+    await until(() => backend.connections[0].destroyed);
+    expect(endedByUs).toBe(true);
+  });
+
+  it('keeps a connection in use past its idle time while the backend takes longer to answer, and reuses it after', async () => {
+    const backend = await startBackend((req, res) => {
+      if (req.url === '/slow') setTimeout(() => res.end('slow'), 1500);
+      else res.end('fast');
+    }, 3000);
+    const dispatcher = await dispatcherTo(backend, { timeouts: { upstreamMs: 5000, totalMs: 10_000 } });
+    // The first answer's Keep-Alive: timeout=3 sets the engine's idle time to 1 s.
+    expect(await call(dispatcher.url)).toEqual({ status: 200, body: 'fast' });
+    expect(await call(dispatcher.url, '/slow')).toEqual({ status: 200, body: 'slow' });
+    expect(await call(dispatcher.url)).toEqual({ status: 200, body: 'fast' });
+    expect(backend.connections).toHaveLength(1);
+  });
+
+  it('a client that stops reading pauses the backend socket, and its body arrives whole once it reads again; the socket is reused', async () => {
+    const big = Buffer.alloc(8 * 1024 * 1024, 'x');
+    const backend = await startBackend((req, res) => res.end(req.url === '/big' ? big : 'small'));
+    const dispatcher = await dispatcherTo(backend);
+    const received = await new Promise<number>((resolve, reject) => {
+      http
+        .get(`${dispatcher.url}/big`, { agent: false }, (res) => {
+          let bytes = 0;
+          // Not read for a while: the dispatcher's writes to us fill up and it must wait for 'drain'.
+          res.pause();
+          setTimeout(() => {
+            res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+            res.on('end', () => resolve(bytes));
+            res.resume();
+          }, 300);
+        })
+        .on('error', reject);
+    });
+    expect(received).toBe(big.length);
+    expect(await call(dispatcher.url)).toEqual({ status: 200, body: 'small' });
+    expect(backend.connections).toHaveLength(1);
+  });
+
   it('with maxSocketsPerBackend, requests wait for a pooled socket in arrival order instead of opening more', async () => {
     const order: string[] = [];
     const backend = await startBackend((req, res) => {
