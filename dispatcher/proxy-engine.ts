@@ -85,6 +85,38 @@ export interface ProxyEngineOptions {
 export const NOT_CONNECTED: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 /**
+ * An engine's per-backend state (its connections), found by the target URL object itself: the
+ * object lives on the backend's Balancer record, so every lease carries the same one, and a
+ * request reads none of its getters (each builds a string). Kept by origin as well, so a backend
+ * removed and added again at the same origin keeps its connections.
+ */
+export class ByTarget<T> {
+  private readonly byOrigin = new Map<string, T>();
+  private byUrl = new WeakMap<URL, T>();
+
+  constructor(private readonly make: (target: URL) => T) {}
+
+  of(target: URL): T {
+    let value = this.byUrl.get(target);
+    if (value !== undefined) return value;
+    value = this.byOrigin.get(target.origin);
+    if (value === undefined) {
+      value = this.make(target);
+      this.byOrigin.set(target.origin, value);
+    }
+    this.byUrl.set(target, value);
+    return value;
+  }
+
+  /** Forget every backend, after `each` on its state. */
+  clear(each: (value: T) => void): void {
+    for (const value of this.byOrigin.values()) each(value);
+    this.byOrigin.clear();
+    this.byUrl = new WeakMap();
+  }
+}
+
+/**
  * What every engine's attempt shares. `settle` is the attempt's one "ends exactly once" guard (the
  * caller ends the lease on the outcome it reports), so events of a superseded attempt find theirs
  * already settled. A response closed before it finished (the client left) and a timeout settle

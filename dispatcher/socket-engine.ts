@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ResponseParser } from './http1-response.js';
-import { EngineAttempt, NOT_CONNECTED, type ForwardHooks, type ProxyEngine, type ProxyEngineOptions } from './proxy-engine.js';
+import { ByTarget, EngineAttempt, NOT_CONNECTED, type ForwardHooks, type ProxyEngine, type ProxyEngineOptions } from './proxy-engine.js';
 import type { ProxyRequest, ProxyResponse } from './proxy-message.js';
 import { bodyStream, type BufferedBody } from './request-body.js';
 import { hasBody } from './request-info.js';
@@ -364,35 +364,18 @@ class SocketAttempt extends EngineAttempt {
 }
 
 export function createSocketEngine(opts: ProxyEngineOptions): ProxyEngine {
-  /** By origin: a backend removed and added again at the same origin keeps its sockets. */
-  const byOrigin = new Map<string, Upstream>();
-  /** By the target URL object itself, so a request reads none of its getters (each builds a string). */
-  let upstreams = new WeakMap<URL, Upstream>();
-  const upstreamOf = (target: URL): Upstream => {
-    let upstream = upstreams.get(target);
-    if (upstream !== undefined) return upstream;
-    upstream = byOrigin.get(target.origin);
-    if (upstream === undefined) {
-      // An IPv6 literal's brackets are the URL's, not the address's.
-      const hostname = target.hostname.replace(/^\[(.*)\]$/, '$1');
-      upstream = new Upstream(hostname, Number(target.port || 80), target.host, opts);
-      byOrigin.set(target.origin, upstream);
-    }
-    upstreams.set(target, upstream);
-    return upstream;
-  };
+  // An IPv6 literal's brackets are the URL's, not the address's.
+  const upstreams = new ByTarget((target) => new Upstream(target.hostname.replace(/^\[(.*)\]$/, '$1'), Number(target.port || 80), target.host, opts));
 
   return {
     forward(req, res, target, hooks, body) {
-      const upstream = upstreamOf(target);
+      const upstream = upstreams.of(target);
       const attempt = new SocketAttempt(req, res, hooks, upstream, body);
       upstream.acquire(attempt);
       return attempt;
     },
     close() {
-      for (const upstream of byOrigin.values()) upstream.destroy();
-      byOrigin.clear();
-      upstreams = new WeakMap();
+      upstreams.clear((upstream) => upstream.destroy());
     },
   };
 }

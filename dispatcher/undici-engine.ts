@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
-import { EngineAttempt, NOT_CONNECTED, type ForwardHooks, type ProxyEngine, type ProxyEngineOptions } from './proxy-engine.js';
+import { ByTarget, EngineAttempt, NOT_CONNECTED, type ForwardHooks, type ProxyEngine, type ProxyEngineOptions } from './proxy-engine.js';
 import type { ProxyRequest, ProxyResponse } from './proxy-message.js';
 import { bodyStream } from './request-body.js';
 import { hasBody } from './request-info.js';
@@ -118,34 +118,22 @@ interface Upstream {
 }
 
 export function createUndiciEngine(opts: ProxyEngineOptions): ProxyEngine {
-  /** By origin: a backend removed and added again at the same origin keeps its connections. */
-  const pools = new Map<string, Pool>();
-  /** By the target URL object itself, so a request reads neither `origin` nor `host` (both getters build strings). */
-  let upstreams = new WeakMap<URL, Upstream>();
-  const upstreamOf = (target: URL): Upstream => {
-    let upstream = upstreams.get(target);
-    if (upstream !== undefined) return upstream;
-    let pool = pools.get(target.origin);
-    if (pool === undefined) {
-      pool = new Pool(target.origin, {
-        // null: no bound (the Balancer's maxConnPerBackend is the only limit, issue 17.1).
-        connections: opts.maxSocketsPerBackend ?? null,
-        // 0: off. The dispatcher's deadline queues time attempts out (timeOut), with one timer for all.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        ...(opts.lookup ? { connect: { lookup: opts.lookup } } : {}),
-      });
-      pools.set(target.origin, pool);
-    }
-    upstream = { pool, host: target.host };
-    upstreams.set(target, upstream);
-    return upstream;
-  };
+  const upstreams = new ByTarget<Upstream>((target) => ({
+    pool: new Pool(target.origin, {
+      // null: no bound (the Balancer's maxConnPerBackend is the only limit, issue 17.1).
+      connections: opts.maxSocketsPerBackend ?? null,
+      // 0: off. The dispatcher's deadline queues time attempts out (timeOut), with one timer for all.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      ...(opts.lookup ? { connect: { lookup: opts.lookup } } : {}),
+    }),
+    host: target.host,
+  }));
 
   return {
     forward(req, res, target, hooks, body) {
       const attempt = new UndiciAttempt(req, res, hooks, body !== undefined);
-      const { pool, host } = upstreamOf(target);
+      const { pool, host } = upstreams.of(target);
       pool.dispatch(
         {
           path: req.url ?? '/',
@@ -159,9 +147,7 @@ export function createUndiciEngine(opts: ProxyEngineOptions): ProxyEngine {
       return attempt;
     },
     close() {
-      for (const pool of pools.values()) void pool.destroy().catch(() => undefined);
-      pools.clear();
-      upstreams = new WeakMap();
+      upstreams.clear(({ pool }) => void pool.destroy().catch(() => undefined));
     },
   };
 }
