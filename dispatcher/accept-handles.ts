@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import cluster from 'node:cluster';
 import net from 'node:net';
 
@@ -29,8 +29,12 @@ import net from 'node:net';
 export interface AcceptHandles {
   /** Resolves with how many handles were added (0 when none could be), once they accept. */
   readonly added: Promise<number>;
-  /** Stop accepting on the added handles, now or as they arrive (each copy keeps the socket listening). */
-  close(): void;
+  /**
+   * Stop accepting on the added handles. Resolves once no descriptor of the socket is left but
+   * the server's own: the child that duplicates them is gone (ended, if it was still at work), and
+   * every copy, those still on their way included, is closed.
+   */
+  close(): Promise<void>;
 }
 
 /** The child's whole program: send every handle back, then hang up after the last. */
@@ -51,13 +55,18 @@ type ServedSocket = net.Socket & { server: net.Server; _server: net.Server };
  */
 export function addAcceptHandles(server: net.Server, count: number, backlog: number | undefined, warn: (message: string) => void): AcceptHandles {
   const handle = (server as unknown as { _handle?: object | null })._handle;
-  if (count <= 0 || cluster.isWorker || handle == null) return { added: Promise.resolve(0), close: () => undefined };
+  if (count <= 0 || cluster.isWorker || handle == null) return { added: Promise.resolve(0), close: () => Promise.resolve() };
   const extras: net.Server[] = [];
   let closed = false;
-  const added = duplicates(handle, count).then(
+  const child = spawn(process.execPath, ['-e', ECHO], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  const gone = new Promise<void>((resolve) => {
+    child.once('close', () => resolve());
+    child.once('error', () => resolve());
+  });
+  const added = duplicates(child, handle, count, () => closed).then(
     (copies) => {
       if (closed) {
-        for (const copy of copies) (copy as { close(): void }).close();
+        copies.forEach(closeCopy);
         return 0;
       }
       for (const copy of copies) {
@@ -74,11 +83,18 @@ export function addAcceptHandles(server: net.Server, count: number, backlog: num
   );
   return {
     added,
-    close: () => {
+    async close() {
       closed = true;
       for (const extra of extras) extra.close();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await gone;
+      await added;
     },
   };
+}
+
+function closeCopy(copy: object): void {
+  (copy as { close(): void }).close();
 }
 
 /**
@@ -97,25 +113,32 @@ function adopt(server: CountingServer, socket: ServedSocket): void {
   server.emit('connection', socket);
 }
 
-/** `count` duplicates of `handle`, through a child's IPC channel. */
-function duplicates(handle: object, count: number): Promise<object[]> {
+/**
+ * `count` duplicates of `handle`, sent back by `child`. A copy that arrives once the round trip has
+ * failed, or once `closed()` says nobody wants it, is closed at once.
+ */
+function duplicates(child: ChildProcess, handle: object, count: number, closed: () => boolean): Promise<object[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', ECHO], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
     const copies: object[] = [];
     let settled = false;
     const fail = (why: string): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      child.kill();
-      for (const copy of copies) (copy as { close?(): void }).close?.();
+      child.kill('SIGKILL');
+      copies.forEach(closeCopy);
       reject(new Error(why));
     };
     const timer = setTimeout(() => fail(`no answer within ${ROUND_TRIP_LIMIT_MS} ms`), ROUND_TRIP_LIMIT_MS);
     child.on('error', (err) => fail(err.message));
-    child.on('exit', (code) => fail(`the helper process exited (${code}) after ${copies.length} of ${count}`));
+    child.on('exit', (code, signal) => fail(`the helper process ended (${signal ?? code}) after ${copies.length} of ${count}`));
     child.on('message', (_message, copy) => {
-      if (settled || copy === undefined) return;
+      if (copy === undefined) return;
+      if (settled || closed()) {
+        closeCopy(copy);
+        if (!settled) fail('closed');
+        return;
+      }
       copies.push(copy);
       if (copies.length < count) return;
       settled = true;

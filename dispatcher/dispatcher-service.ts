@@ -309,8 +309,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     const adminBind = opts.adminBind ?? '127.0.0.1';
     adminUrl = opts.admin === false ? '' : serverUrl(adminBind, await listen(adminServer, opts.adminPort ?? 0, adminBind, 'dispatcher admin'));
   } catch (err) {
-    acceptHandles?.close();
-    await Promise.all([closeServer(proxyServer, 0), closeServer(adminServer, 0)]);
+    await Promise.all([acceptHandles?.close(), closeServer(proxyServer, 0), closeServer(adminServer, 0)]);
     engine.close();
     for (const queue of Object.values(deadlines)) queue.clear();
     throw err;
@@ -325,8 +324,8 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     closing ??= (async () => {
       checker?.stop();
       admin.closeStreams();
-      acceptHandles?.close();
-      await Promise.all([closeServer(proxyServer, graceMs), closeServer(adminServer, 0)]);
+      // The added handles end with the port: each keeps its socket listening.
+      await Promise.all([acceptHandles.close(), closeServer(proxyServer, graceMs), closeServer(adminServer, 0)]);
       engine.close();
       for (const queue of Object.values(deadlines)) queue.clear();
       probeAgent.destroy();

@@ -141,5 +141,11 @@ describe('added accept handles', () => {
     expect(answers).toEqual(Array(50).fill('ok'));
     await dispatcher.close(0);
     expect(await refused(port)).toBe(true);
+
+    // Closed before the child has sent the copies back: it is ended, and whatever copy arrives is closed.
+    const early = await startDispatcher({ settings, backends: [{ id: 'a', url: backend.url }], policy: 'round-robin', healthChecks: false });
+    await early.close(0);
+    expect(await refused(Number(new URL(early.url).port))).toBe(true);
+    expect(await early.acceptHandles).toBe(0);
   });
 });
