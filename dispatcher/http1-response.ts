@@ -182,10 +182,7 @@ export class ResponseParser {
           break;
         }
         case State.Length: {
-          const take = Math.min(this.remaining, data.length - at);
-          this.remaining -= take;
-          this.handlers.onBody(data.subarray(at, at + take));
-          at += take;
+          at = this.bodyBytes(data, at);
           if (this.remaining === 0) at = this.finish(data, at);
           break;
         }
@@ -204,10 +201,7 @@ export class ResponseParser {
           break;
         }
         case State.ChunkData: {
-          const take = Math.min(this.remaining, data.length - at);
-          this.remaining -= take;
-          this.handlers.onBody(data.subarray(at, at + take));
-          at += take;
+          at = this.bodyBytes(data, at);
           if (this.remaining === 0) this.state = State.ChunkDataEnd;
           break;
         }
@@ -312,6 +306,14 @@ export class ResponseParser {
     this.keepAlive = false;
     this.state = State.UntilClose;
     return false;
+  }
+
+  /** Hand on what `data` holds, from `at`, of the `remaining` body bytes (of a length, or of a chunk); returns where they end. */
+  private bodyBytes(data: Buffer, at: number): number {
+    const take = Math.min(this.remaining, data.length - at);
+    this.remaining -= take;
+    this.handlers.onBody(data.subarray(at, at + take));
+    return at + take;
   }
 
   /** The response ended at `at` of `data`: reusable when its framing allowed it and nothing follows it. */
