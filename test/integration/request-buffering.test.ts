@@ -7,6 +7,7 @@ import { PROXY_ENGINES, ScenarioSchema } from '../../core/scenario.js';
 import type { AttemptOutcome } from '../../dispatcher/balancer/types.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 import { SMALL_BODY_BYTES } from '../../dispatcher/request-body.js';
+import { digestBody, type BodyDigest } from '../helpers/read-body.js';
 
 // Request buffering before routing (dispatcher/request-body.ts, issue 17.1) on real sockets, both
 // engines: every body is read until it ends or fills the 64 KiB buffer before a backend is chosen,
@@ -20,37 +21,26 @@ afterEach(async () => {
   await Promise.all(cleanups.splice(0).map((c) => c()));
 });
 
-interface Received {
-  readonly sha256: string;
-  readonly bytes: number;
-}
 
 interface Setup {
   readonly dispatcher: RunningDispatcher;
   /** Connections the backend accepted: a request that never reached it opened none. */
   readonly connections: () => number;
   /** The bodies the backend read in full, in order. */
-  readonly received: Received[];
+  readonly received: BodyDigest[];
   readonly outcomes: AttemptOutcome[];
 }
 
 /** A backend that reads each body whole and answers its SHA-256, behind a dispatcher. */
 async function setup(engine: string, dispatcherSettings: Record<string, unknown> = {}): Promise<Setup> {
-  const received: Received[] = [];
+  const received: BodyDigest[] = [];
   let connections = 0;
-  const backend = http.createServer((req, res) => {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    req.on('data', (chunk: Buffer) => {
-      hash.update(chunk);
-      bytes += chunk.length;
-    });
-    req.on('end', () => {
-      const sha256 = hash.digest('hex');
-      received.push({ sha256, bytes });
-      res.end(sha256);
-    });
-  });
+  const backend = http.createServer((req, res) =>
+    digestBody(req, (body) => {
+      received.push(body);
+      res.end(body.sha256);
+    }),
+  );
   backend.on('connection', () => connections++);
   await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
   const outcomes: AttemptOutcome[] = [];

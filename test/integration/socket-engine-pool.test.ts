@@ -6,6 +6,7 @@ import type { AttemptOutcome } from '../../dispatcher/balancer/types.js';
 import type { RunningDispatcher } from '../../dispatcher/dispatcher-service.js';
 import { SMALL_BODY_BYTES } from '../../dispatcher/request-body.js';
 import { createSocketEngine } from '../../dispatcher/socket-engine.js';
+import { digestBody } from '../helpers/read-body.js';
 import { startTestServer } from '../helpers/test-server.js';
 import { oneBackendDispatcher, until } from './dispatcher-helpers.js';
 
@@ -77,18 +78,12 @@ describe('the socket engine pool', () => {
 
   it('streams an upload over the buffer, chunked or with its length, whole and in order, and reuses the connection after it', async () => {
     const received: { framing: string; sha: string; bytes: number }[] = [];
-    const backend = await startBackend((req, res) => {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      req.on('data', (chunk: Buffer) => {
-        hash.update(chunk);
-        bytes += chunk.length;
-      });
-      req.on('end', () => {
-        received.push({ framing: req.headers['transfer-encoding'] ?? `length ${req.headers['content-length']}`, sha: hash.digest('hex'), bytes });
+    const backend = await startBackend((req, res) =>
+      digestBody(req, ({ sha256, bytes }) => {
+        received.push({ framing: req.headers['transfer-encoding'] ?? `length ${req.headers['content-length']}`, sha: sha256, bytes });
         res.end('stored');
-      });
-    });
+      }),
+    );
     const dispatcher = await dispatcherTo(backend);
     const upload = Buffer.from(Array.from({ length: 4 * SMALL_BODY_BYTES + 17 }, (_, i) => (i * 7) % 251));
     const sha = createHash('sha256').update(upload).digest('hex');
