@@ -311,7 +311,7 @@ export class Balancer {
     if (failure !== undefined) return failure;
     if (chosen === undefined) return undefined;
     if (pickable === undefined) {
-      const what = typeof chosen === 'string' ? `"${chosen}"` : `a view of "${String((chosen as Partial<BackendView> | null)?.id)}"`;
+      const what = typeof chosen === 'object' && chosen !== null ? `a view of "${String(chosen.id)}"` : `"${String(chosen)}"`;
       return this.policyFailed(`policy "${policy.name}" picked ${what}, which is not eligible (unknown, not this Balancer's, not healthy, full or already tried)`);
     }
     return this.dispatch(pickable, policy, info, arrivedAt, enqueuedAt, attempt, tried, now);
