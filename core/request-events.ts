@@ -10,15 +10,22 @@ import type { BackendId, Millis } from './types.js';
  *
  * Arguments are positional, not event objects: the simulator emits about four events per request
  * at millions of requests per second, and an object per event would be garbage per event.
+ *
+ * An attempt's events name its backend twice: by id, which is the truth, and by `backendIndex`
+ * (Lease.backendIndex: its position among the backends its Balancer was given, in order, and
+ * added since), which a sink keeping an array of backends in that order may use to find its entry
+ * without a lookup by id, after checking the id there (another Balancer, or one whose backends
+ * changed, may number them differently). On a fleet of 10,000 backends that lookup is a cache miss
+ * per event.
  */
 
 export interface RequestEvents {
   /** A request reached the dispatcher. */
   arrived(arrivedAtMs: Millis): void;
   /** An attempt of it was dispatched to `backend` after `queueWaitMs` in the dispatcher queue; attempt 1 is the first, 2.. are retries. */
-  admitted(arrivedAtMs: Millis, backend: BackendId, queueWaitMs: Millis, attempt: number): void;
+  admitted(arrivedAtMs: Millis, backend: BackendId, queueWaitMs: Millis, attempt: number, backendIndex: number): void;
   /** That attempt ended; `failed` when the backend is to blame (connect error, reset, timeout, 5xx), never for a client abort. */
-  attemptEnded(arrivedAtMs: Millis, backend: BackendId, failed: boolean): void;
+  attemptEnded(arrivedAtMs: Millis, backend: BackendId, failed: boolean, backendIndex: number): void;
   /**
    * The request's final answer: `code` is the HTTP status, or one of ANSWER_CODES; `backend` is the
    * backend of its last attempt, or NO_BACKEND when none was dispatched (refused, not routable).
@@ -68,12 +75,12 @@ class FanOut implements RequestEvents {
     for (const s of this.sinks) s.arrived(at);
   }
 
-  admitted(at: Millis, backend: BackendId, waitMs: Millis, attempt: number): void {
-    for (const s of this.sinks) s.admitted(at, backend, waitMs, attempt);
+  admitted(at: Millis, backend: BackendId, waitMs: Millis, attempt: number, backendIndex: number): void {
+    for (const s of this.sinks) s.admitted(at, backend, waitMs, attempt, backendIndex);
   }
 
-  attemptEnded(at: Millis, backend: BackendId, failed: boolean): void {
-    for (const s of this.sinks) s.attemptEnded(at, backend, failed);
+  attemptEnded(at: Millis, backend: BackendId, failed: boolean, backendIndex: number): void {
+    for (const s of this.sinks) s.attemptEnded(at, backend, failed, backendIndex);
   }
 
   answered(at: Millis, backend: BackendId, code: string, latencyMs: Millis): void {

@@ -40,6 +40,8 @@ export class RunAccumulator implements RequestEvents {
   private readonly latency = createLatencyRecorder();
   private readonly queueWait = createLatencyRecorder();
   private readonly timeline: LatencyTimeline;
+  /** Every backend's counts in report order, which is the order the Balancers number them (backendIndex), and by id. */
+  private readonly backendList: BackendCounts[] = [];
   private readonly backends = new Map<BackendId, BackendCounts>();
   private readonly codes = new Map<string, number>();
   private requests = 0;
@@ -60,7 +62,7 @@ export class RunAccumulator implements RequestEvents {
     private readonly originMs: Millis,
     bucketMs: Millis,
   ) {
-    for (const r of replicas) this.backends.set(r.id, new BackendCounts(r.id, r.host ?? ''));
+    for (const r of replicas) this.addBackend(r.id, r.host ?? '');
     this.timeline = createLatencyTimeline(bucketMs, originMs);
   }
 
@@ -69,28 +71,36 @@ export class RunAccumulator implements RequestEvents {
     this.windowStartMs = atMs;
   }
 
-  private backend(id: BackendId): BackendCounts {
-    let b = this.backends.get(id);
-    if (b === undefined) {
-      b = new BackendCounts(id, '');
-      this.backends.set(id, b);
-    }
+  private addBackend(id: BackendId, host: string): BackendCounts {
+    const b = new BackendCounts(id, host);
+    this.backends.set(id, b);
+    this.backendList.push(b);
     return b;
+  }
+
+  /** By the Balancer's index when its entry there has the id (always, in a simulation), else by id. */
+  private backend(id: BackendId, index: number): BackendCounts {
+    const list = this.backendList;
+    if (index >= 0 && index < list.length) {
+      const b = list[index];
+      if (b.id === id) return b;
+    }
+    return this.backends.get(id) ?? this.addBackend(id, '');
   }
 
   arrived(arrivedAtMs: Millis): void {
     if (arrivedAtMs >= this.windowStartMs) this.requests++;
   }
 
-  admitted(arrivedAtMs: Millis, backend: BackendId, queueWaitMs: Millis, attempt: number): void {
+  admitted(arrivedAtMs: Millis, backend: BackendId, queueWaitMs: Millis, attempt: number, backendIndex: number): void {
     if (arrivedAtMs < this.windowStartMs) return;
-    this.backend(backend).attempts++;
+    this.backend(backend, backendIndex).attempts++;
     this.queueWait.record(queueWaitMs);
     if (attempt > 1) this.retries++;
   }
 
-  attemptEnded(arrivedAtMs: Millis, backend: BackendId, failed: boolean): void {
-    if (failed && arrivedAtMs >= this.windowStartMs) this.backend(backend).failures++;
+  attemptEnded(arrivedAtMs: Millis, backend: BackendId, failed: boolean, backendIndex: number): void {
+    if (failed && arrivedAtMs >= this.windowStartMs) this.backend(backend, backendIndex).failures++;
   }
 
   answered(arrivedAtMs: Millis, _backend: BackendId, code: string, latencyMs: Millis): void {
@@ -113,7 +123,7 @@ export class RunAccumulator implements RequestEvents {
 
   /** The report's request fields, for a measured window `windowMs` long. */
   fields(windowMs: Millis): RequestFields {
-    const list = [...this.backends.values()];
+    const list = this.backendList;
     const counts = list.map((b) => b.attempts);
     const attempts = counts.reduce((a, b) => a + b, 0);
     const backends: BackendShare[] = list.map((b) => ({

@@ -27,13 +27,14 @@ export interface WorkerConfig {
 
 /**
  * Request events (core/request-events.ts) kept by a worker, flat and positional as they are
- * emitted: ['r', at] arrived, ['a', at, backend, queueWaitMs, attempt] admitted, ['e', at, backend,
- * failed] attempt ended, ['n', at, backend, code, latencyMs] answered; `at` on the worker's clock.
+ * emitted: ['r', at] arrived, ['a', at, backend, queueWaitMs, attempt, backendIndex] admitted,
+ * ['e', at, backend, failed, backendIndex] attempt ended, ['n', at, backend, code, latencyMs]
+ * answered; `at` on the worker's clock.
  */
 export type KeptEvent =
   | readonly ['r', number]
-  | readonly ['a', number, string, number, number]
-  | readonly ['e', number, string, boolean]
+  | readonly ['a', number, string, number, number, number]
+  | readonly ['e', number, string, boolean, number]
   | readonly ['n', number, string, string, number];
 
 /** The reply to `events`: what was kept since the last read, and the worker's clock origin (performance.timeOrigin) to shift it by. */

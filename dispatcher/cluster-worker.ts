@@ -20,8 +20,8 @@ function send(msg: FromWorker): void {
 let kept: KeptEvent[] = [];
 const keeper: RequestEvents = {
   arrived: (at) => void kept.push(['r', at]),
-  admitted: (at, backend, waitMs, attempt) => void kept.push(['a', at, backend, waitMs, attempt]),
-  attemptEnded: (at, backend, failed) => void kept.push(['e', at, backend, failed]),
+  admitted: (at, backend, waitMs, attempt, index) => void kept.push(['a', at, backend, waitMs, attempt, index]),
+  attemptEnded: (at, backend, failed, index) => void kept.push(['e', at, backend, failed, index]),
   answered: (at, backend, code, latencyMs) => void kept.push(['n', at, backend, code, latencyMs]),
 };
 

@@ -286,8 +286,8 @@ export async function startDispatcherCluster(opts: StartClusterOptions): Promise
       for (const e of result.events) {
         const at = e[1] + shiftMs;
         if (e[0] === 'r') sink.arrived(at);
-        else if (e[0] === 'a') sink.admitted(at, e[2], e[3], e[4]);
-        else if (e[0] === 'e') sink.attemptEnded(at, e[2], e[3]);
+        else if (e[0] === 'a') sink.admitted(at, e[2], e[3], e[4], e[5]);
+        else if (e[0] === 'e') sink.attemptEnded(at, e[2], e[3], e[4]);
         else sink.answered(at, e[2], e[3], e[4]);
       }
     }

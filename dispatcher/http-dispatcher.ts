@@ -123,11 +123,11 @@ class Exchange implements DeadlineOwner, ForwardHooks {
       return;
     }
     const lease = admission.lease;
-    this.deps.events.admitted(this.arrivedAt, lease.backend, lease.queuedMs, lease.attempt);
+    this.deps.events.admitted(this.arrivedAt, lease.backend, lease.queuedMs, lease.attempt, lease.backendIndex);
     if (this.closed || this.recorded) {
       // The client left (or the total timeout answered) while this attempt waited for a slot.
       lease.end({ kind: 'client-abort' });
-      this.deps.events.attemptEnded(this.arrivedAt, lease.backend, false);
+      this.deps.events.attemptEnded(this.arrivedAt, lease.backend, false, lease.backendIndex);
       this.record(lease.backend, CLIENT_CLOSED);
       return;
     }
@@ -165,7 +165,7 @@ class Exchange implements DeadlineOwner, ForwardHooks {
     const lease = this.lease as Lease;
     this.awaitingHead = false;
     const load = Number(headers['x-vm-load']);
-    if (headers['x-vm-load'] !== undefined && Number.isFinite(load)) this.deps.balancer.reportLoad(lease.backend, load);
+    if (headers['x-vm-load'] !== undefined && Number.isFinite(load)) this.deps.balancer.reportLoad(lease, load);
     // The connection closes after this answer when the client asked, or when our server will not
     // keep it (a shutdown's drain: closeConnectionsAfterResponse); the header we write decides,
     // since Node keeps a connection whose answer says `keep-alive`. An answer before the whole
@@ -192,13 +192,13 @@ class Exchange implements DeadlineOwner, ForwardHooks {
     if (outcome.kind === 'timeout' && this.uploadStalledByClient()) {
       // HAProxy's `timeout http-request`: time ran out while we waited for the client's body.
       lease.end({ kind: 'client-abort' });
-      this.deps.events.attemptEnded(this.arrivedAt, lease.backend, false);
+      this.deps.events.attemptEnded(this.arrivedAt, lease.backend, false, lease.backendIndex);
       sendJson(this.res, 408, { error: 'the request body did not arrive in time' }, { connection: 'close' });
       this.record(lease.backend, '408');
       return;
     }
     lease.end(outcome);
-    this.deps.events.attemptEnded(this.arrivedAt, lease.backend, isBackendFailure(outcome));
+    this.deps.events.attemptEnded(this.arrivedAt, lease.backend, isBackendFailure(outcome), lease.backendIndex);
     switch (outcome.kind) {
       case 'response':
         // Retried only when it was dropped unrelayed (retryInstead); a relayed one has its head sent.

@@ -53,13 +53,20 @@ export function byId(view: readonly TestBackend[], id: BackendId): TestBackend {
  * depends on the backend (so latency-aware policies have something to learn). Time advances 1 ms a
  * step. Returns the sequence of picks.
  */
-export function drive(p: Policy, view: TestBackend[], steps: number, startMs = 0, concurrency = 4): (BackendId | undefined)[] {
+export function drive(
+  p: Policy,
+  view: TestBackend[],
+  steps: number,
+  startMs = 0,
+  concurrency = 4,
+  choose: (p: Policy, view: TestBackend[], ctx: PickContext) => BackendId | undefined = (q, v, ctx) => q.pick(v, ctx),
+): (BackendId | undefined)[] {
   const open: { id: BackendId; at: number }[] = [];
   const out: (BackendId | undefined)[] = [];
   for (let i = 0; i < steps; i++) {
     const now = startMs + i;
     const ctx: PickContext = { now, sessionKey: `s${i % 17}`, clientKey: `10.0.0.${i % 5}`, requestKey: `/r${i % 3}` };
-    const id = p.pick(view, ctx);
+    const id = choose(p, view, ctx);
     out.push(id);
     if (id !== undefined) {
       byId(view, id).inFlight += 1;
@@ -159,6 +166,21 @@ export const POLICY_CONTRACT: readonly ContractCheck[] = [
       const second = run();
       const at = first.findIndex((id, i) => id !== second[i]);
       if (at >= 0) fail(`two runs with seed 42 differ at pick ${at + 1} (${show(first[at])}, then ${show(second[at])}): draw randomness only from deps.rng`);
+    },
+  },
+  {
+    rule: 'with a pickView, returns the very view (one of those given) whose id pick returns, draw for draw',
+    run(make) {
+      if (make(0).pickView === undefined) return;
+      const fleet = (): TestBackend[] => [backend('a'), backend('b', { weight: 2 }), backend('c', { state: 'draining' }), backend('d'), backend('e')];
+      const byPick = drive(make(9), fleet(), 2000);
+      const byView = drive(make(9), fleet(), 2000, 0, 4, (p, view, ctx) => {
+        const chosen = p.pickView?.(view, ctx);
+        if (chosen !== undefined && !view.includes(chosen as TestBackend)) fail(`pickView returned an object that is not one of the views it was given (id ${show(chosen.id)})`);
+        return chosen?.id;
+      });
+      const at = byPick.findIndex((id, i) => id !== byView[i]);
+      if (at >= 0) fail(`from the same seed, pick and pickView differ at pick ${at + 1} (${show(byPick[at])}, then ${show(byView[at])}): pick must be pickView(...)?.id`);
     },
   },
   {

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { Rng } from '../core/rng.js';
-import type { BackendId } from '../core/types.js';
 import { createLoadMetric, loadMetricOptions } from './load/index.js';
 import { MetricPolicy, type LoadMetric } from './load/load-metric.js';
 import { eligible, type BackendView, type PickContext, type PolicyDefinition } from './policy.js';
@@ -28,8 +27,8 @@ export class LeastLoaded extends MetricPolicy {
     super(metric);
   }
 
-  pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
-    return leastCost(eligible(backends, ctx.avoid), this.metric, ctx.now, this.rng)?.id;
+  pickView(backends: readonly BackendView[], ctx: PickContext): BackendView | undefined {
+    return leastCost(eligible(backends, ctx.avoid), this.metric, ctx.now, this.rng);
   }
 }
 

@@ -63,6 +63,14 @@ export interface Policy {
   readonly name: string;
   /** Pure choice among `backends` (all of them, any state). Must not mutate them; undefined = none eligible. */
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined;
+  /**
+   * Optional, for speed: the same choice as `pick`, returned as the chosen element of `backends`
+   * itself instead of its id (`pick` must equal `pickView(...)?.id`, draws included). When a policy
+   * has it the Balancer calls it instead of `pick` and reaches the backend through the view,
+   * without a lookup by id: on a fleet of thousands of backends that lookup is a cache miss per
+   * request. An object that is not one of `backends` is refused, as an unknown id from `pick` is.
+   */
+  pickView?(backends: readonly BackendView[], ctx: PickContext): BackendView | undefined;
   /** Called by the Balancer once a request is assigned to `id`. */
   onDispatch?(id: BackendId, now: Millis): void;
   /** Called by the Balancer exactly once per dispatched request. */

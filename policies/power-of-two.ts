@@ -41,9 +41,9 @@ export class PowerOfChoices extends MetricPolicy {
   private readonly indices: number[] = [];
   private readonly drawn: BackendView[] = [];
 
-  pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
+  pickView(backends: readonly BackendView[], ctx: PickContext): BackendView | undefined {
     const sample = this.sampleFromAll(backends, ctx.avoid) ?? this.sample(eligible(backends, ctx.avoid));
-    return leastCost(sample, this.metric, ctx.now, this.rng)?.id;
+    return leastCost(sample, this.metric, ctx.now, this.rng);
   }
 
   /**

@@ -14,15 +14,19 @@ export class WeightedRandom implements Policy {
   constructor(private readonly rng: Rng) {}
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
+    return this.pickView(backends, ctx)?.id;
+  }
+
+  pickView(backends: readonly BackendView[], ctx: PickContext): BackendView | undefined {
     const candidates = eligible(backends, ctx.avoid);
     const totalWeight = candidates.reduce((sum, b) => sum + b.weight, 0);
     let point = this.rng.next() * totalWeight;
     for (const b of candidates) {
       point -= b.weight;
-      if (point < 0) return b.id;
+      if (point < 0) return b;
     }
     // Only reached through floating-point rounding at the very top of the range, or all-zero weights.
-    return candidates.at(-1)?.id;
+    return candidates.at(-1);
   }
 }
 

@@ -270,7 +270,7 @@ export class SimDriver {
       this.finish(req, 'failed', refusalStatus(result.refused) === 500 ? '500' : ANSWER_CODES.refused, NO_BACKEND);
       return;
     }
-    this.opts.events.admitted(req.arrivedAt, lease.backend, lease.queuedMs, lease.attempt);
+    this.opts.events.admitted(req.arrivedAt, lease.backend, lease.queuedMs, lease.attempt, lease.backendIndex);
     const slot = lease.backendData as BackendSlot | undefined;
     if (slot === undefined) throw new Error(`simulation: the balancer leased "${lease.backend}", which has no backend slot`);
     req.ticket = undefined;
@@ -321,7 +321,7 @@ export class SimDriver {
       req.job?.cancel();
       req.cancelling = false;
       lease.end(perTry ? PER_TRY_TIMED_OUT : TIMED_OUT);
-      this.opts.events.attemptEnded(req.arrivedAt, lease.backend, true);
+      this.opts.events.attemptEnded(req.arrivedAt, lease.backend, true, lease.backendIndex);
       if (lease.retry(req.callback)) return;
       this.finish(req, 'failed', ANSWER_CODES.timeout, lease.backend);
       return;
@@ -352,15 +352,15 @@ export class SimDriver {
     const opts = this.opts;
     if (result.ok) {
       // As live: the load arrives with the response headers, the lease ends when the response does.
-      opts.balancers[req.dispatcher].reportLoad(lease.backend, slot.vm.load());
+      opts.balancers[req.dispatcher].reportLoad(lease, slot.vm.load());
       lease.end(ANSWERED);
-      opts.events.attemptEnded(req.arrivedAt, lease.backend, false);
+      opts.events.attemptEnded(req.arrivedAt, lease.backend, false, lease.backendIndex);
       if (lease.repin) opts.workload.pin(req.session, lease.backend);
       this.finish(req, 'answered', ANSWERED_CODE, lease.backend);
       return;
     }
     lease.end(CONNECT_ERROR);
-    opts.events.attemptEnded(req.arrivedAt, lease.backend, true);
+    opts.events.attemptEnded(req.arrivedAt, lease.backend, true, lease.backendIndex);
     if (lease.retry(req.callback)) return;
     this.finish(req, 'failed', ANSWER_CODES.connectFailed, lease.backend);
   }

@@ -16,6 +16,12 @@ import type { BackendState, BackendView } from '../../policies/policy.js';
 
 /** BackendView with writable fields; only the Balancer writes them. */
 export class MutableView implements BackendView {
+  /**
+   * The record behind the view, so a policy's pickView leads the Balancer to its backend without a
+   * lookup by id. A private field: spreading a view (statuses(), admin APIs) copies the BackendView
+   * fields only, and no policy can reach the record.
+   */
+  readonly #record: BackendRecord;
   weight: number;
   healthy = true;
   state: BackendState = 'healthy';
@@ -24,11 +30,18 @@ export class MutableView implements BackendView {
   reportedAt: Millis | undefined = undefined;
 
   constructor(
+    record: BackendRecord,
     readonly id: BackendId,
     weight: number,
     readonly host: string | undefined,
   ) {
+    this.#record = record;
     this.weight = weight;
+  }
+
+  /** The record of `view` if it is a Balancer's view; undefined for any other value a policy returns. */
+  static recordOf(view: unknown): BackendRecord | undefined {
+    return typeof view === 'object' && view !== null && #record in view ? view.#record : undefined;
   }
 }
 
@@ -51,6 +64,14 @@ export class BackendRecord {
   cancelEjection: Cancel | undefined = undefined;
 
   constructor(
+    /** The Membership that made it: a view handed back by a policy must be its own Balancer's. */
+    readonly owner: object,
+    /**
+     * Its position in the order the Balancer was given and added backends (never reused, not moved
+     * by removals): Lease.backendIndex, which request-event sinks use to find their own entry of
+     * the backend without a lookup by id.
+     */
+    readonly index: number,
     readonly id: BackendId,
     public weight: number,
     readonly host: string | undefined,
@@ -59,8 +80,8 @@ export class BackendRecord {
     /** BackendInit.data, handed back on its leases. */
     readonly data: unknown,
   ) {
-    this.view = new MutableView(id, weight, host);
-    this.pickView = maxConn > 0 ? new MutableView(id, weight, host) : this.view;
+    this.view = new MutableView(this, id, weight, host);
+    this.pickView = maxConn > 0 ? new MutableView(this, id, weight, host) : this.view;
   }
 
   /**

@@ -3,12 +3,12 @@ import type { DispatcherSettings } from '../../core/scenario.js';
 import type { BackendId, Millis } from '../../core/types.js';
 import type { BackendView, PickContext, Policy } from '../../policies/policy.js';
 import { ANSWERED, AdmissionQueue, PolicyFailure, QueuedRequest, type OnResult } from './admission.js';
-import type { BackendRecord } from './backend.js';
+import { MutableView, type BackendRecord } from './backend.js';
 import { BalancerLease, type LeaseHost } from './lease.js';
 import { Membership, type BackendInit } from './membership.js';
 import { isBackendFailure, OutlierDetector } from './outlier.js';
 import { RetryGate } from './retries.js';
-import type { AttemptOutcome, BackendStatus, BalancerObserver, RefusalReason, RequestInfo, Ticket } from './types.js';
+import type { AttemptOutcome, BackendStatus, BalancerObserver, Lease, RefusalReason, RequestInfo, Ticket } from './types.js';
 
 export type { BackendInit } from './membership.js';
 
@@ -224,9 +224,15 @@ export class Balancer {
     return this.members.panic;
   }
 
-  /** A fresh load figure from the VM (X-VM-Load, GET /load). Late reports of removed backends are ignored. */
-  reportLoad(id: BackendId, load: number): void {
-    this.members.records.get(id)?.reportLoad(load, this.clock.now());
+  /**
+   * A fresh load figure from the VM, read off the response to one of this Balancer's leases
+   * (X-VM-Load). The lease names its backend's record, so no lookup by id is made. Reports on
+   * leases of removed backends, and on leases this Balancer did not grant, are ignored.
+   */
+  reportLoad(lease: Lease, load: number): void {
+    const rec = lease instanceof BalancerLease ? lease.record : undefined;
+    if (rec === undefined || rec.owner !== this.members || rec.removed) return;
+    rec.reportLoad(load, this.clock.now());
   }
 
   // ---- the request path -----------------------------------------------------------------------
@@ -283,22 +289,38 @@ export class Balancer {
     ctx.requestKey = info.requestKey;
     ctx.avoid = tried;
     ctx.eligibleCount = members.pickableCount - (masked?.length ?? 0);
-    let id: BackendId | undefined;
+    // The policy's choice: a view (pickView) leads to its record directly, an id (pick) through
+    // the map; `chosen` is what the policy returned, for the refusal's message.
+    let chosen: BackendView | BackendId | undefined;
+    let rec: BackendRecord | undefined;
     let failure: PolicyFailure | undefined;
     try {
-      id = policy.pick(members.pickList, ctx);
+      if (policy.pickView !== undefined) {
+        chosen = policy.pickView(members.pickList, ctx);
+        rec = this.recordOf(chosen);
+      } else {
+        chosen = policy.pick(members.pickList, ctx);
+        rec = chosen === undefined ? undefined : members.records.get(chosen);
+      }
     } catch (err) {
       failure = this.policyFailed(messageOf(err));
     }
-    const rec = id === undefined ? undefined : members.records.get(id);
-    const pickable = rec !== undefined && rec.pickView.healthy;
+    // Read before the mask is lifted: a backend this request already tried is not pickable.
+    const pickable = rec !== undefined && rec.pickView.healthy ? rec : undefined;
     if (masked !== undefined) for (const m of masked) m.pickView.healthy = true;
     if (failure !== undefined) return failure;
-    if (id === undefined) return undefined;
-    if (!pickable) {
-      return this.policyFailed(`policy "${policy.name}" picked "${id}", which is not eligible (unknown, not healthy, full or already tried)`);
+    if (chosen === undefined) return undefined;
+    if (pickable === undefined) {
+      const what = typeof chosen === 'object' && chosen !== null ? `a view of "${String(chosen.id)}"` : `"${String(chosen)}"`;
+      return this.policyFailed(`policy "${policy.name}" picked ${what}, which is not eligible (unknown, not this Balancer's, not healthy, full or already tried)`);
     }
-    return this.dispatch(rec, policy, info, arrivedAt, enqueuedAt, attempt, tried, now);
+    return this.dispatch(pickable, policy, info, arrivedAt, enqueuedAt, attempt, tried, now);
+  }
+
+  /** The record of a view this Balancer handed out; undefined for anything else (another Balancer's view, a copy, no view). */
+  private recordOf(view: unknown): BackendRecord | undefined {
+    const rec = MutableView.recordOf(view);
+    return rec?.owner === this.members ? rec : undefined;
   }
 
   private dispatch(

@@ -41,6 +41,10 @@ export class BalancerLease implements Lease {
     return this.record.id;
   }
 
+  get backendIndex(): number {
+    return this.record.index;
+  }
+
   get backendData(): unknown {
     return this.record.data;
   }

@@ -53,6 +53,8 @@ export class Membership {
   /** Backends in state draining: the admin took them out, so they do not count towards panic. */
   private drainingCount = 0;
   panic = false;
+  /** Backends inserted so far: the next one's BackendRecord.index. */
+  private inserted = 0;
 
   constructor(
     /** 0 = no limit. */
@@ -79,7 +81,8 @@ export class Membership {
     if (typeof b.id !== 'string' || b.id === '') throw new Error(`backend id must be a non-empty string, got ${JSON.stringify(b.id)}`);
     if (this.records.has(b.id)) throw new Error(`backend "${b.id}" already exists`);
     if (this.records.size >= MAX_BACKENDS) throw new Error(`at most ${MAX_BACKENDS} backends`);
-    const rec = new BackendRecord(b.id, validWeight(b.id, b.weight ?? 1), b.host, this.maxConnPerBackend, b.data);
+    const weight = validWeight(b.id, b.weight ?? 1);
+    const rec = new BackendRecord(this, this.inserted++, b.id, weight, b.host, this.maxConnPerBackend, b.data);
     this.records.set(b.id, rec);
     this.viewList.push(rec.view);
     if (this.pickList !== this.viewList) this.pickList.push(rec.pickView);

@@ -41,6 +41,12 @@ export type AttemptOutcome =
 
 export interface Lease {
   readonly backend: BackendId;
+  /**
+   * The backend's position among those the Balancer was given, in order, and added since (never
+   * reused or shifted by a removal): what request events carry beside the id
+   * (core/request-events.ts), so a sink finds its entry without a lookup by id.
+   */
+  readonly backendIndex: number;
   /** The backend's BackendInit.data, if it was given one. */
   readonly backendData?: unknown;
   /** 1 for the first attempt, 2 for the first retry, ... */

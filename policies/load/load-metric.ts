@@ -40,7 +40,11 @@ export abstract class MetricPolicy implements Policy {
     this.onComplete = metric.onComplete?.bind(metric);
   }
 
-  abstract pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined;
+  abstract pickView(backends: readonly BackendView[], ctx: PickContext): BackendView | undefined;
+
+  pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
+    return this.pickView(backends, ctx)?.id;
+  }
 
   onMembershipChange(backends: readonly BackendView[]): void {
     this.metric.onMembershipChange?.(backends);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eligible } from '../../policies/policy.js';
+import { eligible, type BackendView, type Policy } from '../../policies/policy.js';
 import { refusalStatus } from '../../dispatcher/balancer/types.js';
 import { FirstEligible, GET, inFlight, setup } from './fixtures.js';
 
@@ -109,6 +109,49 @@ describe('Balancer admission and queue', () => {
     expect(results.all[1].result).toMatchObject({ refused: 'policy-error', error: expect.stringMatching(/policy "bad" picked "b1", which is not eligible/) });
     expect(errors).toEqual([expect.stringMatching(/picked "b1"/)]);
     expect(refusalStatus('policy-error')).toBe(500);
+    expect(inFlight(balancer)).toEqual({ b1: 1, b2: 0 });
+  });
+
+  it('takes a pickView choice by the view itself, and refuses a full one, a copy, another Balancer\'s view or no view at all', () => {
+    const errors: string[] = [];
+    const other = setup({ backends: 2 });
+    let choose: (backends: readonly BackendView[]) => unknown = (backends) => backends[1];
+    const policy: Policy = {
+      name: 'by-view',
+      pick: () => {
+        throw new Error('pick is not called when pickView is there');
+      },
+      pickView: (backends) => choose(backends) as BackendView | undefined,
+    };
+    const { balancer, results } = setup({ settings: { maxConnPerBackend: 1 }, policy, observer: { onPolicyError: (m) => errors.push(m) } });
+    balancer.begin(GET, results.for('r1'));
+    expect(results.lease('r1').backend).toBe('b2');
+    // b2 is full now: its view reads unhealthy, and choosing it anyway is the policy's error.
+    balancer.begin(GET, results.for('full'));
+    choose = (backends) => ({ ...backends[0] });
+    balancer.begin(GET, results.for('copy'));
+    choose = () => other.balancer.views()[0];
+    balancer.begin(GET, results.for('foreign'));
+    choose = () => 'b1';
+    balancer.begin(GET, results.for('id'));
+    expect(results.all.slice(1).map((r) => [r.tag, r.result.refused])).toEqual([
+      ['full', 'policy-error'],
+      ['copy', 'policy-error'],
+      ['foreign', 'policy-error'],
+      ['id', 'policy-error'],
+    ]);
+    expect(errors).toEqual([
+      expect.stringMatching(/policy "by-view" picked a view of "b2", which is not eligible/),
+      expect.stringMatching(/picked a view of "b1", which is not eligible/),
+      expect.stringMatching(/picked a view of "b1", which is not eligible/),
+      expect.stringMatching(/picked "b1", which is not eligible/),
+    ]);
+    choose = () => undefined;
+    balancer.begin(GET, results.for('none'));
+    expect(balancer.queueLength()).toBe(1);
+    choose = (backends) => backends[0];
+    results.lease('r1').end({ kind: 'response', status: 200 });
+    expect(results.lease('none').backend).toBe('b1');
     expect(inFlight(balancer)).toEqual({ b1: 1, b2: 0 });
   });
 

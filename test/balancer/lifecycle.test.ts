@@ -179,12 +179,50 @@ describe('Balancer backend states', () => {
     expect(plain.balancer.stickyStats()).toEqual({ hits: 0, misses: 0 });
   });
 
-  it('reportLoad stamps the view with the clock', () => {
-    const { clock, balancer } = setup({ backends: 1 });
+  it("reportLoad stamps the lease's backend's view with the clock, and ignores removed backends and other Balancers' leases", () => {
+    const { clock, balancer, results } = setup({ backends: 2 });
+    const other = setup({ backends: 2 });
     clock.advance(42);
-    balancer.reportLoad('b1', 0.75);
-    balancer.reportLoad('gone', 1);
-    expect(balancer.views()[0]).toMatchObject({ reportedLoad: 0.75, reportedAt: 42 });
+    balancer.begin(GET, results.for('1'));
+    balancer.reportLoad(results.lease('1'), 0.75);
+    expect(balancer.views().map((v) => [v.reportedLoad, v.reportedAt])).toEqual([
+      [0.75, 42],
+      [undefined, undefined],
+    ]);
+    // Another Balancer's lease on its own "b1" says nothing about this one's.
+    other.balancer.begin(GET, other.results.for('o'));
+    expect(other.results.lease('o').backend).toBe('b1');
+    balancer.reportLoad(other.results.lease('o'), 9);
+    expect(balancer.views()[0].reportedLoad).toBe(0.75);
+    // A late report on a removed backend changes nothing, not even a backend added since under its id.
+    balancer.removeBackend('b1');
+    balancer.addBackend({ id: 'b1' });
+    balancer.reportLoad(results.lease('1'), 1);
+    expect(balancer.views().map((v) => [v.id, v.reportedLoad])).toEqual([
+      ['b2', undefined],
+      ['b1', undefined],
+    ]);
+  });
+
+  it('numbers backends in the order given and added, a number a removal neither shifts nor frees (Lease.backendIndex)', () => {
+    const { balancer, results } = setup({ backends: 3 });
+    balancer.removeBackend('b1');
+    balancer.addBackend({ id: 'b1' });
+    balancer.addBackend({ id: 'b9' });
+    for (const id of ['b2', 'b3', 'b1', 'b9']) balancer.drain(id);
+    const seen: [string, number][] = [];
+    for (const id of ['b2', 'b3', 'b1', 'b9']) {
+      balancer.undrain(id);
+      balancer.begin(GET, results.for(id));
+      seen.push([results.lease(id).backend, results.lease(id).backendIndex]);
+      balancer.drain(id);
+    }
+    expect(seen).toEqual([
+      ['b2', 1],
+      ['b3', 2],
+      ['b1', 3],
+      ['b9', 4],
+    ]);
   });
 
   it("keeps each backend's data on its record: looked up by id, carried by its leases, gone from the set on removal", () => {

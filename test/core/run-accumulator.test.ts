@@ -9,32 +9,32 @@ import { parseMetrics, sumBy, sumOf } from '../../loadtest/scrape.js';
  * same events: both count a request, an attempt, a retry and a failure the same way.
  */
 
-/** A warm-up request (arrived at 50), then four of the window that starts at 100. */
+/** A warm-up request (arrived at 50), then four of the window that starts at 100; backends a and b, numbered 0 and 1 by their Balancer. */
 function play(events: RequestEvents): void {
   // Warm-up: arrived before the window, answered inside it: not measured.
   events.arrived(50);
-  events.admitted(50, 'a', 0, 1);
-  events.attemptEnded(50, 'a', true);
+  events.admitted(50, 'a', 0, 1, 0);
+  events.attemptEnded(50, 'a', true, 0);
   events.answered(50, 'a', 'error', 70);
   // Answered at once.
   events.arrived(100);
-  events.admitted(100, 'a', 0, 1);
-  events.attemptEnded(100, 'a', false);
+  events.admitted(100, 'a', 0, 1, 0);
+  events.attemptEnded(100, 'a', false, 0);
   events.answered(100, 'a', '200', 10);
   // Waited 5 ms in the queue, failed on b, retried on a.
   events.arrived(110);
-  events.admitted(110, 'b', 5, 1);
-  events.attemptEnded(110, 'b', true);
-  events.admitted(110, 'a', 0, 2);
-  events.attemptEnded(110, 'a', false);
+  events.admitted(110, 'b', 5, 1, 1);
+  events.attemptEnded(110, 'b', true, 1);
+  events.admitted(110, 'a', 0, 2, 0);
+  events.attemptEnded(110, 'a', false, 0);
   events.answered(110, 'a', '200', 30);
   // Refused.
   events.arrived(120);
   events.answered(120, 'none', '503', 0);
   // The client left: not b's fault.
   events.arrived(130);
-  events.admitted(130, 'b', 0, 1);
-  events.attemptEnded(130, 'b', false);
+  events.admitted(130, 'b', 0, 1, 1);
+  events.attemptEnded(130, 'b', false, 1);
   events.answered(130, 'b', '499', 3);
 }
 
@@ -57,6 +57,25 @@ describe('RunAccumulator', () => {
     expect(f.latencyMs.mean).toBeCloseTo(20, 6);
     expect(f.latencyMs.max).toBeCloseTo(30, 6);
     expect(f.queueWaitMs?.mean).toBeCloseTo(5 / 4, 6);
+  });
+
+  it("finds a backend by id whatever index the event carries (another Balancer's numbering), and appends one it has not seen", () => {
+    const acc = new RunAccumulator([{ id: 'a', host: 'h' }, { id: 'b', host: 'h' }], 0, 1000);
+    acc.startWindow(0);
+    acc.admitted(1, 'a', 0, 1, 0);
+    acc.admitted(1, 'a', 0, 1, 1);
+    acc.admitted(1, 'b', 0, 1, 0);
+    acc.admitted(1, 'b', 0, 1, 7);
+    acc.attemptEnded(1, 'b', true, -1);
+    acc.admitted(1, 'c', 0, 1, 0);
+    acc.attemptEnded(1, 'c', true, 2);
+    acc.admitted(1, 'c', 0, 2, 2);
+    const f = acc.fields(1000);
+    expect(f.backends.map((b) => [b.id, b.host, b.requests, b.errors])).toEqual([
+      ['a', 'h', 2, 0],
+      ['b', 'h', 2, 1],
+      ['c', '', 2, 1],
+    ]);
   });
 
   it('counts nothing before the window starts, but its timeline covers the warm-up, marked', () => {

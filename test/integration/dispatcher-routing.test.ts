@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RequestEvents } from '../../core/request-events.js';
 import { PROXY_ENGINES } from '../../core/scenario.js';
 import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { ADMIN_TOKEN, get, rawRequest, replicasScenario } from './dispatcher-helpers.js';
@@ -8,10 +9,18 @@ import { ADMIN_TOKEN, get, rawRequest, replicasScenario } from './dispatcher-hel
 describe.each(PROXY_ENGINES)('dispatcher routing on real sockets, %s engine', (engine) => {
   let up: RunningUp;
   let url: string;
+  /** Each attempt's backend as its request events name it: [event, id, backendIndex]. */
+  const named: [string, string, number][] = [];
+  const events: RequestEvents = {
+    arrived: () => undefined,
+    admitted: (_at, backend, _waitMs, _attempt, index) => void named.push(['admitted', backend, index]),
+    attemptEnded: (_at, backend, _failed, index) => void named.push(['ended', backend, index]),
+    answered: () => undefined,
+  };
 
   beforeAll(async () => {
     // The byte-exact test reads the replicas' body digest, which a scenario must ask for.
-    up = await startUp({ scenario: replicasScenario(3, { bodyDigest: true, dispatcher: { engine } }), policy: 'round-robin', adminToken: ADMIN_TOKEN });
+    up = await startUp({ scenario: replicasScenario(3, { bodyDigest: true, dispatcher: { engine } }), policy: 'round-robin', adminToken: ADMIN_TOKEN, dispatcher: { events } });
     url = up.dispatcher.url;
   });
   afterAll(async () => {
@@ -51,6 +60,17 @@ describe.each(PROXY_ENGINES)('dispatcher routing on real sockets, %s engine', (e
     const json = JSON.parse(answer.body) as { bodyBytes: number; bodySha256: string };
     expect(json.bodyBytes).toBe(body.length);
     expect(json.bodySha256).toBe(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it("reports each answer's X-VM-Load on its lease, and names the backend in the request events by id and by its place in the Balancer's list", async () => {
+    named.length = 0;
+    for (let i = 0; i < 3; i++) expect((await get(`${url}/page`)).status).toBe(200);
+    const views = up.dispatcher.balancer.views();
+    for (const v of views) expect([v.id, typeof v.reportedLoad, typeof v.reportedAt]).toEqual([v.id, 'number', 'number']);
+    const order = views.map((v) => v.id);
+    expect(named.filter(([event]) => event === 'admitted').map(([, id]) => id).sort()).toEqual(['r1', 'r2', 'r3']);
+    expect(named).toHaveLength(6);
+    for (const [event, id, index] of named) expect([event, id, order[index]]).toEqual([event, id, id]);
   });
 
   it("drops the backend's hop-by-hop headers from the answer", async () => {

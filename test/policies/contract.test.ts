@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { policyNames } from '../../policies/index.js';
 import { POLICY_CONTRACT, runContract } from '../../policies/contract.js';
-import { eligible, type Policy } from '../../policies/policy.js';
+import { eligible, type BackendView, type PickContext, type Policy } from '../../policies/policy.js';
 import { policy } from './helpers.js';
 
 /**
@@ -49,6 +49,27 @@ describe('the contract catches what it is for', () => {
       };
     };
     expect(failures(stack)).toContainEqual(expect.stringMatching(/^takes one onComplete per onDispatch.*: completed [abc], expected the last dispatched/));
+  });
+
+  it('a pickView that is not pick as a view fails: another backend, or a copy of the right one', () => {
+    // The least in flight, the first or the last of the tied.
+    const least =
+      (tieToLast: boolean) =>
+      (backends: readonly BackendView[], ctx: PickContext): BackendView | undefined => {
+        let best: BackendView | undefined;
+        for (const b of eligible(backends, ctx.avoid)) if (best === undefined || b.inFlight < best.inFlight || (tieToLast && b.inFlight === best.inFlight)) best = b;
+        return best;
+      };
+    const first = least(false);
+    const last = least(true);
+    const rule = /^with a pickView, returns the very view/;
+    expect(failures(() => ({ name: 'same', pick: (b, ctx) => first(b, ctx)?.id, pickView: first }))).toEqual([]);
+    expect(failures(() => ({ name: 'other', pick: (b, ctx) => first(b, ctx)?.id, pickView: last }))).toEqual([
+      expect.stringMatching(/^with a pickView.*: from the same seed, pick and pickView differ at pick 1 \("a", then "e"\)/),
+    ]);
+    const copy = failures(() => ({ name: 'copy', pick: (b, ctx) => first(b, ctx)?.id, pickView: (b, ctx) => ({ ...first(b, ctx)! }) }));
+    expect(copy).toEqual([expect.stringMatching(rule)]);
+    expect(copy[0]).toMatch(/pickView returned an object that is not one of the views it was given \(id "a"\)/);
   });
 
   it('a well-behaved policy passes, and the same one reading the clock does not', () => {
