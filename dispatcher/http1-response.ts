@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 /**
  * An HTTP/1.1 response parser for the socket engine (socket-engine.ts): one response at a time on
- * one upstream connection, fed the bytes of its 'data' events however they are split.
+ * one upstream connection, fed the bytes of its reads however they are split.
  *
  * Hand-written because no supported parser is reachable: Node's llhttp is exposed only through the
  * deprecated `process.binding('http_parser')` (DEP0111 warning), and undici's wasm llhttp is
@@ -28,7 +28,7 @@ import type { IncomingHttpHeaders } from 'node:http';
  * Cost: a head is found once, checked whole by one linear regex, then walked once with indexOf,
  * each name and value sliced straight from it (no line array, no per-line regex); framing is
  * read from the finished headers object. Body bytes are passed on as subarrays of the chunks that
- * carried them, never copied, except that a head or chunk-size line split across chunks is joined.
+ * carried them, never copied; a head or chunk-size line split across chunks is copied and joined.
  */
 
 /** Node's default maximum size of a message head (--max-http-header-size). */
@@ -42,7 +42,7 @@ export class Http1Error extends Error {}
 export interface ResponseHandlers {
   /** The final response's head (interim 1xx ones are skipped). */
   onHead(status: number, statusMessage: string, headers: IncomingHttpHeaders): void;
-  /** A piece of the (decoded) body; a view into the socket's chunk, valid until onBody returns. */
+  /** A piece of the (decoded) body; a view into the pushed bytes, valid until onBody returns. */
   onBody(chunk: Buffer): void;
   /**
    * The response ended. `reusable`: its framing allows another request on the connection (not
@@ -143,7 +143,11 @@ export class ResponseParser {
     this.headRequest = headRequest;
   }
 
-  /** Bytes from the connection. Throws Http1Error on a malformed response, or bytes nobody asked for. */
+  /**
+   * Bytes from the connection, valid only until push returns (the socket engine reads every socket
+   * into one buffer): what waits for the next push is copied. Throws Http1Error on a malformed
+   * response, or bytes nobody asked for.
+   */
   push(chunk: Buffer): void {
     let data = chunk;
     let at = 0;
@@ -165,7 +169,7 @@ export class ResponseParser {
           const end = data.indexOf(HEAD_END, at);
           if (end < 0) {
             if (data.length - at >= MAX_HEAD_BYTES) throw new Http1Error('response head over 16 KiB');
-            this.pending = data.subarray(at);
+            this.pending = Buffer.from(data.subarray(at));
             return;
           }
           if (end + 4 - at > MAX_HEAD_BYTES) throw new Http1Error('response head over 16 KiB');
@@ -190,7 +194,7 @@ export class ResponseParser {
           const end = data.indexOf(CRLF, at);
           if (end < 0) {
             if (data.length - at > MAX_CHUNK_LINE_BYTES) throw new Http1Error('chunk size line too long');
-            this.pending = data.subarray(at);
+            this.pending = Buffer.from(data.subarray(at));
             return;
           }
           const match = CHUNK_SIZE.exec(data.toString('latin1', at, end));
@@ -208,7 +212,7 @@ export class ResponseParser {
         case State.ChunkDataEnd: {
           if (data.length - at < 2) {
             if (data[at] !== 0x0d) throw new Http1Error('chunk data not followed by CRLF');
-            this.pending = data.subarray(at);
+            this.pending = Buffer.from(data.subarray(at));
             return;
           }
           if (data[at] !== 0x0d || data[at + 1] !== 0x0a) throw new Http1Error('chunk data not followed by CRLF');

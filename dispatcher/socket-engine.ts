@@ -40,6 +40,12 @@ const KEEP_ALIVE_DEFAULT_MS = 4000;
 const KEEP_ALIVE_MAX_MS = 600_000;
 
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
+/**
+ * What every upstream socket reads into (net's `onread`): no Buffer and no stream machinery per
+ * read ('data' events, the readable state). One for all of them: a read is parsed to its end
+ * before the next one, and what is kept past it (a body chunk, a split head) is copied.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const CRLF = Buffer.from('\r\n');
 
 /** One backend origin's sockets. */
@@ -108,8 +114,9 @@ class Upstream {
   }
 
   private connect(): Connection {
-    const socket = net.connect({ host: this.hostname, port: this.port, noDelay: true, ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}) });
-    const connection = new Connection(this, socket);
+    const connection = new Connection(this, (onread) =>
+      net.connect({ host: this.hostname, port: this.port, noDelay: true, onread, ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}) }),
+    );
     this.sockets.add(connection);
     return connection;
   }
@@ -119,6 +126,7 @@ class Upstream {
 class Connection {
   attempt: SocketAttempt | undefined = undefined;
   readonly parser: ResponseParser;
+  readonly socket: Socket;
   private errorCode = '';
   /** Resumes the socket once a slow client has drained: one function per socket, not per request. */
   readonly resume = (): void => {
@@ -129,20 +137,15 @@ class Connection {
 
   constructor(
     readonly upstream: Upstream,
-    readonly socket: Socket,
+    open: (onread: net.OnReadOpts) => Socket,
   ) {
     this.parser = new ResponseParser({
       onHead: (status, message, headers) => this.attempt?.head(status, message, headers),
       onBody: (chunk) => this.attempt?.body(chunk),
       onEnd: (reusable) => this.attempt?.end(reusable),
     });
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        this.parser.push(chunk);
-      } catch {
-        this.fail();
-      }
-    });
+    const socket = open({ buffer: READ_BUFFER, callback: this.read });
+    this.socket = socket;
     socket.on('error', (err: NodeJS.ErrnoException) => (this.errorCode = err.code ?? 'ECONNRESET'));
     // Idle too long: the backend would close it soon (KEEP_ALIVE_*). A socket in use waits for
     // its answer (the dispatcher's deadlines bound that); its next bytes re-arm the timer.
@@ -165,6 +168,16 @@ class Connection {
       attempt.upstreamFailed(this.errorCode || 'ECONNRESET');
     });
   }
+
+  /** A read of `bytes` into READ_BUFFER; true: keep reading (a slow client pauses the socket itself). */
+  private readonly read = (bytes: number): boolean => {
+    try {
+      this.parser.push(READ_BUFFER.subarray(0, bytes));
+    } catch {
+      this.fail();
+    }
+    return true;
+  };
 
   /** How long it may stay idle after the last response. */
   keepAliveMs(): number {
@@ -327,8 +340,9 @@ class SocketAttempt extends EngineAttempt {
 
   body(chunk: Buffer): void {
     if (this.settled) return;
-    // Backpressure: a slow client pauses the backend's socket instead of filling our memory.
-    if (!this.res.write(chunk)) {
+    // Backpressure: a slow client pauses the backend's socket instead of filling our memory. The
+    // chunk is a view of READ_BUFFER: what the response keeps must be a copy.
+    if (!this.res.write(Buffer.from(chunk))) {
       const connection = this.connection as Connection;
       connection.socket.pause();
       this.res.once('drain', connection.resume);

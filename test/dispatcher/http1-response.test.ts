@@ -11,7 +11,11 @@ interface Parsed {
   error?: string;
 }
 
-/** Feed `chunks` to a parser expecting one response (to a HEAD request when `head`); then the connection closes when `close`. */
+/**
+ * Feed `chunks` to a parser expecting one response (to a HEAD request when `head`); then the
+ * connection closes when `close`. Each chunk is pushed as the socket engine pushes its reads: from
+ * one buffer, overwritten after every push, so whatever the parser kept without copying is garbage.
+ */
 function parse(chunks: Buffer[], opts: { head?: boolean; close?: boolean } = {}): Parsed {
   const parsed: Parsed = { heads: [], body: Buffer.alloc(0), ends: [] };
   const bodies: Buffer[] = [];
@@ -23,7 +27,12 @@ function parse(chunks: Buffer[], opts: { head?: boolean; close?: boolean } = {})
   });
   parser.expect(opts.head ?? false);
   try {
-    for (const chunk of chunks) parser.push(chunk);
+    const reads = Buffer.alloc(Math.max(1, ...chunks.map((chunk) => chunk.length)));
+    for (const chunk of chunks) {
+      chunk.copy(reads);
+      parser.push(reads.subarray(0, chunk.length));
+      reads.fill(0x7f);
+    }
     if (opts.close) parser.closed();
   } catch (err) {
     parsed.error = (err as Error).message;
