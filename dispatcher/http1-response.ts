@@ -26,7 +26,8 @@ import type { IncomingHttpHeaders } from 'node:http';
  *   character other than a tab, in a reason, name or value, is an error.
  *
  * Cost: a head is found once, checked whole by one linear regex, then walked once with indexOf,
- * each name and value sliced straight from it (no line array, no per-line regex); framing is
+ * each name and value sliced straight from it (no line array, no per-line regex; a common name is
+ * matched in place, without a copy to lower-case: fieldName); framing is
  * read from the finished headers object. Body bytes are passed on as subarrays of the chunks that
  * carried them, never copied; a head or chunk-size line split across chunks is copied and joined.
  */
@@ -87,6 +88,39 @@ const CONTENT_LENGTH = /^\d{1,15}$/;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 
+/**
+ * Field names most responses carry (nginx's, node:http's, the replicas'), lower-case, by length.
+ * One found in place costs no sliced copy of the name, no lower-cased copy, and no look-up of a new
+ * string as a property key: these literals are already V8's internalized keys.
+ */
+const KNOWN_NAMES: readonly (readonly string[] | undefined)[] = (() => {
+  const byLength: string[][] = [];
+  for (const name of [
+    'server', 'date', 'content-type', 'content-length', 'connection', 'keep-alive', 'transfer-encoding',
+    'set-cookie', 'cache-control', 'etag', 'last-modified', 'vary', 'location', 'expires', 'x-served-by', 'x-vm-load',
+  ]) {
+    (byLength[name.length] ??= []).push(name);
+  }
+  return byLength;
+})();
+
+/**
+ * The lower-case field name of `text` from `start` to `end` (a token, as the head's regex checked).
+ * `| 0x20` lower-cases a letter; among token characters it makes another one a letter, '-' or a
+ * digit only from a letter's own upper case, so comparing it with a lower-case name is exact.
+ */
+function fieldName(text: string, start: number, end: number): string {
+  const known = KNOWN_NAMES[end - start];
+  if (known !== undefined) {
+    for (const name of known) {
+      let i = 0;
+      while (i < name.length && (text.charCodeAt(start + i) | 0x20) === name.charCodeAt(i)) i++;
+      if (i === name.length) return name;
+    }
+  }
+  return text.slice(start, end).toLowerCase();
+}
+
 function addHeader(headers: IncomingHttpHeaders, name: string, value: string): void {
   const previous = headers[name];
   if (previous === undefined) {
@@ -105,6 +139,8 @@ function hasToken(value: string | string[] | undefined, token: string): boolean 
   if (value === token) return true;
   const lower = (Array.isArray(value) ? value.join(',') : value).toLowerCase();
   if (lower === token) return true;
+  // Not even a substring (`keep-alive` when looking for `close`): no split.
+  if (!lower.includes(token)) return false;
   return lower.split(',').some((t) => t.trim() === token);
 }
 
@@ -268,7 +304,7 @@ export class ResponseParser {
       let valueEnd = end < 0 ? text.length : end;
       while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
       while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
-      this.field(headers, text.slice(start, colon).toLowerCase(), text.slice(valueStart, valueEnd));
+      this.field(headers, fieldName(text, start, colon), text.slice(valueStart, valueEnd));
     }
     const connection = headers.connection;
     this.keepAlive = text.charCodeAt(7) === 0x31 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive');

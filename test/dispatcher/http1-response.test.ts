@@ -173,6 +173,27 @@ describe('the HTTP/1.1 response parser', () => {
     );
   });
 
+  it('reads the common field names (matched in place) in any case, and a name one character off as its own', () => {
+    // Common names whose value the parser does not interpret (framing and Connection have tests of their own).
+    const common = ['server', 'date', 'content-type', 'cache-control', 'etag', 'last-modified', 'vary', 'location', 'expires', 'x-served-by', 'x-vm-load', 'keep-alive'];
+    const tokenChars = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    const anyCase = (n: string, upper: boolean[]): string => [...n].map((c, i) => (upper[i % upper.length] ? c.toUpperCase() : c)).join('');
+    const name = fc.tuple(fc.constantFrom(...common), fc.array(fc.boolean(), { minLength: 1, maxLength: 20 }), fc.option(fc.tuple(fc.nat(), fc.constantFrom(...tokenChars)))).map(([n, upper, change]) => {
+      const cased = anyCase(n, upper);
+      if (change === null) return cased;
+      const at = change[0] % n.length;
+      return `${cased.slice(0, at)}${change[1]}${cased.slice(at + 1)}`;
+    });
+    fc.assert(
+      fc.property(fc.uniqueArray(name, { selector: (n) => n.toLowerCase(), maxLength: 6 }), cuts, (names, at) => {
+        const lines = names.map((n, i) => `${n}: v${i}\r\n`).join('');
+        const parsed = parse(split(text(`HTTP/1.1 200 OK\r\n${lines}content-length: 0\r\n\r\n`), at));
+        expect(parsed.error).toBeUndefined();
+        expect(parsed.heads[0].headers).toEqual(Object.fromEntries([...names.map((n, i) => [n.toLowerCase(), `v${i}`]), ['content-length', '0']]));
+      }),
+    );
+  });
+
   it('refuses a head or trailer with a control character (other than a tab) or a lone CR or LF anywhere', () => {
     const control = fc.integer({ min: 0, max: 0x1f }).filter((c) => c !== 0x09).chain((c) => fc.constantFrom(String.fromCharCode(c), '\x7f'));
     const wires = [
