@@ -273,14 +273,38 @@ class FastResponse extends EventEmitter implements ProxyResponse {
   }
 
   write(chunk: Buffer): boolean {
-    if (!this.hasBody || chunk.length === 0) {
+    const ok = this.append(chunk);
+    if (ok === undefined) {
       this.flushSoon();
       return true;
     }
+    return ok;
+  }
+
+  end(data?: string | Buffer): this {
+    if (this.writableEnded) return this;
+    // Added to what is pending, not flushed on its own: the write below takes it. (A large one is
+    // written at once, after what is pending: so this answer is not ended before it.)
+    if (data !== undefined && data.length > 0) this.append(typeof data === 'string' ? Buffer.from(data) : data);
+    this.writableEnded = true;
+    if (this.chunked && this.hasBody) this.pending += '0\r\n\r\n';
+    // One write for what is left, the head and a small body often all of it; its callback says
+    // every byte is with the operating system.
+    const last = this.pending;
+    this.pending = '';
+    this.socket.write(last, 'latin1', this.flushed);
+    return this;
+  }
+
+  /**
+   * A body chunk: a small one is added to what is pending (undefined: it waits for a flush); a
+   * large one is written after it, and the socket says whether to wait for 'drain'.
+   */
+  private append(chunk: Buffer): boolean | undefined {
+    if (!this.hasBody || chunk.length === 0) return undefined;
     if (chunk.length <= SMALL_WRITE_BYTES) {
       this.pending += this.chunked ? `${chunk.length.toString(16)}\r\n${chunk.toString('latin1')}\r\n` : chunk.toString('latin1');
-      this.flushSoon();
-      return true;
+      return undefined;
     }
     this.flush();
     let ok: boolean;
@@ -296,19 +320,6 @@ class FastResponse extends EventEmitter implements ProxyResponse {
       this.socket.once('drain', this.drained);
     }
     return ok;
-  }
-
-  end(data?: string | Buffer): this {
-    if (this.writableEnded) return this;
-    this.writableEnded = true;
-    if (data !== undefined && data.length > 0) this.write(typeof data === 'string' ? Buffer.from(data) : data);
-    if (this.chunked && this.hasBody) this.pending += '0\r\n\r\n';
-    // One write for what is left, the head and a small body often all of it; its callback says
-    // every byte is with the operating system.
-    const last = this.pending;
-    this.pending = '';
-    this.socket.write(last, 'latin1', this.flushed);
-    return this;
   }
 
   destroy(): this {

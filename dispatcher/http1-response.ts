@@ -43,8 +43,12 @@ export class Http1Error extends Error {}
 export interface ResponseHandlers {
   /** The final response's head (interim 1xx ones are skipped). */
   onHead(status: number, statusMessage: string, headers: IncomingHttpHeaders): void;
-  /** A piece of the (decoded) body; a view into the pushed bytes, valid until onBody returns. */
-  onBody(chunk: Buffer): void;
+  /**
+   * A piece of the (decoded) body; a view into the pushed bytes, valid until onBody returns.
+   * `last`: it ends a Content-Length body, and onEnd follows at once (so the answer can be ended
+   * with it, in one write).
+   */
+  onBody(chunk: Buffer, last: boolean): void;
   /**
    * The response ended. `reusable`: its framing allows another request on the connection (not
    * close-delimited, no Connection: close, HTTP/1.1 or 1.0 with keep-alive, no Transfer-Encoding
@@ -257,7 +261,7 @@ export class ResponseParser {
           break;
         }
         case State.UntilClose:
-          this.handlers.onBody(at === 0 ? data : data.subarray(at));
+          this.handlers.onBody(at === 0 ? data : data.subarray(at), false);
           at = data.length;
           break;
       }
@@ -352,7 +356,7 @@ export class ResponseParser {
   private bodyBytes(data: Buffer, at: number): number {
     const take = Math.min(this.remaining, data.length - at);
     this.remaining -= take;
-    this.handlers.onBody(data.subarray(at, at + take));
+    this.handlers.onBody(data.subarray(at, at + take), this.remaining === 0 && this.state === State.Length);
     return at + take;
   }
 

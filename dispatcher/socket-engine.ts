@@ -141,7 +141,7 @@ class Connection {
   ) {
     this.parser = new ResponseParser({
       onHead: (status, message, headers) => this.attempt?.head(status, message, headers),
-      onBody: (chunk) => this.attempt?.body(chunk),
+      onBody: (chunk, last) => this.attempt?.body(chunk, last),
       onEnd: (reusable) => this.attempt?.end(reusable),
     });
     const socket = open({ buffer: READ_BUFFER, callback: this.read });
@@ -238,6 +238,8 @@ class SocketAttempt extends EngineAttempt {
   private upload: Readable | undefined = undefined;
   private chunked = false;
   private uploaded = true;
+  /** Its socket was paused for a slow client (body). */
+  private paused = false;
 
   constructor(
     private readonly req: ProxyRequest,
@@ -338,24 +340,33 @@ class SocketAttempt extends EngineAttempt {
     else this.res.writeHead(status, headers);
   }
 
-  body(chunk: Buffer): void {
+  body(chunk: Buffer, last: boolean): void {
     if (this.settled) return;
-    // Backpressure: a slow client pauses the backend's socket instead of filling our memory. The
-    // chunk is a view of READ_BUFFER: what the response keeps must be a copy.
-    if (!this.res.write(Buffer.from(chunk))) {
+    // The chunk is a view of READ_BUFFER: what the response keeps must be a copy.
+    const copy = Buffer.from(chunk);
+    // The body's last bytes end the answer with them (end() follows, and finds it ended).
+    if (last) {
+      this.res.end(copy);
+      return;
+    }
+    // Backpressure: a slow client pauses the backend's socket instead of filling our memory.
+    if (!this.res.write(copy)) {
       const connection = this.connection as Connection;
       connection.socket.pause();
+      this.paused = true;
       this.res.once('drain', connection.resume);
     }
   }
 
   end(reusable: boolean): void {
     const connection = this.connection as Connection;
-    // The socket may have been paused for this client: the next attempt on it starts flowing.
-    this.res.off('drain', connection.resume);
-    connection.socket.resume();
+    if (this.paused) {
+      // The socket was paused for this client: the next attempt on it starts flowing.
+      this.res.off('drain', connection.resume);
+      connection.socket.resume();
+    }
     // The outcome waits for the answer to be flushed to the client (responseClosed).
-    if (!this.settled) this.res.end();
+    if (!this.settled && !this.res.writableEnded) this.res.end();
     this.upstream.release(connection, reusable && this.uploaded && connection.keepsAlive());
   }
 

@@ -7,6 +7,8 @@ import { MAX_HEAD_BYTES, ResponseParser } from '../../dispatcher/http1-response.
 interface Parsed {
   heads: { status: number; message: string; headers: IncomingHttpHeaders }[];
   body: Buffer;
+  /** Each body piece's `last` flag, in order. */
+  lasts: boolean[];
   ends: boolean[];
   error?: string;
 }
@@ -17,12 +19,15 @@ interface Parsed {
  * one buffer, overwritten after every push, so whatever the parser kept without copying is garbage.
  */
 function parse(chunks: Buffer[], opts: { head?: boolean; close?: boolean } = {}): Parsed {
-  const parsed: Parsed = { heads: [], body: Buffer.alloc(0), ends: [] };
+  const parsed: Parsed = { heads: [], body: Buffer.alloc(0), lasts: [], ends: [] };
   const bodies: Buffer[] = [];
   const parser = new ResponseParser({
     onHead: (status, message, headers) => parsed.heads.push({ status, message, headers }),
     // A copy: the parser's views are valid only during the call.
-    onBody: (chunk) => bodies.push(Buffer.from(chunk)),
+    onBody: (chunk, last) => {
+      bodies.push(Buffer.from(chunk));
+      parsed.lasts.push(last);
+    },
     onEnd: (reusable) => parsed.ends.push(reusable),
   });
   parser.expect(opts.head ?? false);
@@ -81,6 +86,8 @@ describe('the HTTP/1.1 response parser', () => {
         expect(parsed.heads).toEqual([{ status: 200, message: 'OK', headers: { 'content-length': String(body.length), 'x-a': '1' } }]);
         expect(parsed.body.equals(body)).toBe(true);
         expect(parsed.ends).toEqual([true]);
+        // Only the piece that completes the length says it is the last.
+        expect(parsed.lasts).toEqual(parsed.lasts.map((_, i) => i === parsed.lasts.length - 1));
       }),
     );
   });
@@ -95,6 +102,8 @@ describe('the HTTP/1.1 response parser', () => {
         expect(parsed.heads[0].headers['transfer-encoding']).toBe('chunked');
         expect(parsed.body.equals(body)).toBe(true);
         expect(parsed.ends).toEqual([true]);
+        // A chunk never knows it is the last: the zero-size chunk says so later.
+        expect(parsed.lasts.every((last) => !last)).toBe(true);
       }),
     );
   });
@@ -110,6 +119,7 @@ describe('the HTTP/1.1 response parser', () => {
         expect(closed.error).toBeUndefined();
         expect(closed.body.equals(body)).toBe(true);
         expect(closed.ends).toEqual([false]);
+        expect(closed.lasts.every((last) => !last)).toBe(true);
       }),
     );
   });
