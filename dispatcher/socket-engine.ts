@@ -20,8 +20,8 @@ import { hasBody } from './request-info.js';
  *   reuse: never after `Connection: close`, a close-delimited body, a dropped attempt, or an answer
  *   before the request's upload ended. An idle socket that closes, fails or sends anything leaves
  *   the pool; it expires before the backend would drop it: `Keep-Alive: timeout=N` less 2 s
- *   (undici's keepAliveTimeoutThreshold), else after 4 s (undici's default). Its one timer is the
- *   socket's inactivity timeout, armed for its whole life and ignored while it is in use.
+ *   (undici's keepAliveTimeoutThreshold), else after 4 s (undici's default). One timer per backend
+ *   serves its idle sockets (due when the first expires); a socket in use has none.
  * - The request: its line, the dispatcher's (hop-by-hop cleaned) headers with Host naming the
  *   backend, and framing of our own: a whole body goes in the same write with its length; a body
  *   still streaming from the client is sent with the client's Content-Length when it gave one,
@@ -55,6 +55,9 @@ class Upstream {
   readonly waiting: SocketAttempt[] = [];
   /** Open sockets, idle or in use. */
   private readonly sockets = new Set<Connection>();
+  /** The one timer of the idle sockets: due when the first of them expires. */
+  private expiry: NodeJS.Timeout | undefined = undefined;
+  private expiryDueMs = Infinity;
 
   constructor(
     readonly hostname: string,
@@ -89,9 +92,39 @@ class Upstream {
         return;
       }
     }
-    connection.idleFor(connection.keepAliveMs());
+    connection.expiresAtMs = performance.now() + connection.keepAliveMs();
     this.idle.push(connection);
+    if (connection.expiresAtMs < this.expiryDueMs) this.expireAt(connection.expiresAtMs);
   }
+
+  /**
+   * (Re)arm the idle sockets' timer for `dueMs`. One timer per backend, set when the pool goes
+   * idle or a socket expires sooner than the rest (a backend that states a shorter idle time), not
+   * a socket timeout that every read and write of every request would restart.
+   */
+  private expireAt(dueMs: number): void {
+    clearTimeout(this.expiry);
+    this.expiryDueMs = dueMs;
+    this.expiry = setTimeout(this.expire, Math.max(0, dueMs - performance.now())).unref();
+  }
+
+  /** Close the idle sockets whose time is up (the backend would close them soon: KEEP_ALIVE_*), and wait for the next. */
+  private readonly expire = (): void => {
+    this.expiry = undefined;
+    this.expiryDueMs = Infinity;
+    const nowMs = performance.now();
+    let nextMs = Infinity;
+    for (const connection of [...this.idle]) {
+      if (connection.expiresAtMs <= nowMs) {
+        // Out of the pool at once: its 'close' comes later, and no attempt may take it meanwhile.
+        this.idle.splice(this.idle.indexOf(connection), 1);
+        connection.socket.destroy();
+      } else {
+        nextMs = Math.min(nextMs, connection.expiresAtMs);
+      }
+    }
+    if (nextMs !== Infinity) this.expireAt(nextMs);
+  };
 
   /** A socket closed: it leaves the pool, and a waiting attempt may open one in its place. */
   closed(connection: Connection): void {
@@ -108,6 +141,7 @@ class Upstream {
 
   /** Close every socket, idle or in use (as undici's Pool.destroy does). */
   destroy(): void {
+    clearTimeout(this.expiry);
     this.waiting.length = 0;
     this.idle.length = 0;
     for (const connection of this.sockets) connection.socket.destroy();
@@ -128,12 +162,12 @@ class Connection {
   readonly parser: ResponseParser;
   readonly socket: Socket;
   private errorCode = '';
+  /** While idle: when it expires (performance.now() ms). */
+  expiresAtMs = Infinity;
   /** Resumes the socket once a slow client has drained: one function per socket, not per request. */
   readonly resume = (): void => {
     this.socket.resume();
   };
-  /** The socket's inactivity timeout, armed for its whole life. */
-  private idleMs = KEEP_ALIVE_DEFAULT_MS;
 
   constructor(
     readonly upstream: Upstream,
@@ -147,12 +181,6 @@ class Connection {
     const socket = open({ buffer: READ_BUFFER, callback: this.read });
     this.socket = socket;
     socket.on('error', (err: NodeJS.ErrnoException) => (this.errorCode = err.code ?? 'ECONNRESET'));
-    // Idle too long: the backend would close it soon (KEEP_ALIVE_*). A socket in use waits for
-    // its answer (the dispatcher's deadlines bound that); its next bytes re-arm the timer.
-    socket.setTimeout(this.idleMs);
-    socket.on('timeout', () => {
-      if (this.attempt === undefined) socket.destroy();
-    });
     socket.on('close', () => {
       upstream.closed(this);
       const attempt = this.attempt;
@@ -183,17 +211,6 @@ class Connection {
   keepAliveMs(): number {
     const hint = this.parser.keepAliveHintMs;
     return hint === undefined ? KEEP_ALIVE_DEFAULT_MS : Math.min(hint - KEEP_ALIVE_MARGIN_MS, KEEP_ALIVE_MAX_MS);
-  }
-
-  /**
-   * Idle from now on for at most `ms`. The timer stays armed while the socket is in use, so each
-   * reuse costs no timer of its own: every read and write restarts it (node's socket timeout), and
-   * it is reset only when the backend's stated idle time changes.
-   */
-  idleFor(ms: number): void {
-    if (ms === this.idleMs) return;
-    this.idleMs = ms;
-    this.socket.setTimeout(ms);
   }
 
   /** Whether a response that allows reuse may be reused: not when the backend's stated idle time is too short to use. */
