@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { STATUS_CODES, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Server as HttpServer } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { ProxyRequest, ProxyResponse } from './proxy-message.js';
+import { lowerCaseFieldName } from './http1-response.js';
 import { MAX_REQUEST_HEADERS } from './request-guard.js';
 
 /**
@@ -45,10 +46,10 @@ export interface FastFrontOptions {
   readonly checkIntervalMs: number;
 }
 
-const FAST_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
+const FAST_METHODS: readonly string[] = ['GET', 'HEAD', 'DELETE', 'OPTIONS'];
 const HEAD_END = Buffer.from('\r\n\r\n');
-/** " HTTP/1.1", the end of the request line. */
-const VERSION = Buffer.from(' HTTP/1.1');
+/** The end of the request line. */
+const VERSION = ' HTTP/1.1';
 /** Body chunks up to this size wait to go out with the head and the rest of the turn's writes. */
 const SMALL_WRITE_BYTES = 16 * 1024;
 const CR = 0x0d;
@@ -61,6 +62,18 @@ const SLASH = 0x2f;
 /** The bytes of a token (RFC 9110 §5.6.2): a header name. */
 const TOKEN_BYTE = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_BYTE[c.charCodeAt(0)] = 1;
+
+/** Whether `data` holds `text`'s characters (latin1) at `at`. */
+function bytesAre(data: Buffer, at: number, text: string): boolean {
+  for (let k = 0; k < text.length; k++) if (data[at + k] !== text.charCodeAt(k)) return false;
+  return true;
+}
+
+/** The fast-lane method the `length` bytes at the start of `data` spell, as its (interned) literal. */
+function fastMethod(data: Buffer, length: number): string | undefined {
+  for (const method of FAST_METHODS) if (method.length === length && bytesAre(data, 0, method)) return method;
+  return undefined;
+}
 
 /** Visible ASCII: a request target's bytes. */
 function isVisible(byte: number): boolean {
@@ -93,13 +106,13 @@ export function parseFastHead(data: Buffer): ParsedHead | undefined {
   // data[end] is CR: every scan below stops there at the latest.
   let i = 0;
   while (data[i] >= 0x41 && data[i] <= 0x5a) i++;
-  const method = data.toString('latin1', 0, i);
-  if (!FAST_METHODS.has(method) || data[i] !== SP || data[i + 1] !== SLASH) return undefined;
+  const method = fastMethod(data, i);
+  if (method === undefined || data[i] !== SP || data[i + 1] !== SLASH) return undefined;
   const urlStart = i + 1;
   i = urlStart + 1;
   while (isVisible(data[i])) i++;
   const url = data.toString('latin1', urlStart, i);
-  if (i + VERSION.length > end || data.compare(VERSION, 0, VERSION.length, i, i + VERSION.length) !== 0) return undefined;
+  if (i + VERSION.length > end || !bytesAre(data, i, VERSION)) return undefined;
   i += VERSION.length;
   if (data[i] !== CR || data[i + 1] !== LF) return undefined;
   const headers: IncomingHttpHeaders = {};
@@ -121,7 +134,7 @@ export function parseFastHead(data: Buffer): ParsedHead | undefined {
     let valueEnd = i;
     while (valueEnd > valueStart && (data[valueEnd - 1] === SP || data[valueEnd - 1] === HTAB)) valueEnd--;
     const value = data.toString('latin1', valueStart, valueEnd);
-    const name = rawName.toLowerCase();
+    const name = lowerCaseFieldName(rawName, 0, rawName.length);
     // A repeated header is node:http's to combine (its rules differ by name).
     if (headers[name] !== undefined) return undefined;
     headers[name] = value;
@@ -174,16 +187,19 @@ class FastRequest implements ProxyRequest {
   }
 }
 
-let dateSecond = -1;
-let dateLine = '';
-/** The Date header's line, made once a second as node:http makes its value. */
+let dateLine: string | undefined;
+/** The Date header's line, made once a second as node:http makes its value (utcDate): kept until that second ends. */
 function httpDateLine(): string {
-  const second = Math.floor(Date.now() / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateLine = `Date: ${new Date(second * 1000).toUTCString()}\r\n`;
+  if (dateLine === undefined) {
+    const date = new Date();
+    dateLine = `Date: ${date.toUTCString()}\r\n`;
+    setTimeout(forgetDate, 1000 - date.getMilliseconds()).unref();
   }
   return dateLine;
+}
+
+function forgetDate(): void {
+  dateLine = undefined;
 }
 
 /** A fast-lane answer, written straight to the socket as node:http's ServerResponse would write it. */
@@ -273,14 +289,38 @@ class FastResponse extends EventEmitter implements ProxyResponse {
   }
 
   write(chunk: Buffer): boolean {
-    if (!this.hasBody || chunk.length === 0) {
+    const ok = this.append(chunk);
+    if (ok === undefined) {
       this.flushSoon();
       return true;
     }
+    return ok;
+  }
+
+  end(data?: string | Buffer): this {
+    if (this.writableEnded) return this;
+    // Added to what is pending, not flushed on its own: the write below takes it. (A large one is
+    // written at once, after what is pending: so this answer is not ended before it.)
+    if (data !== undefined && data.length > 0) this.append(typeof data === 'string' ? Buffer.from(data) : data);
+    this.writableEnded = true;
+    if (this.chunked && this.hasBody) this.pending += '0\r\n\r\n';
+    // One write for what is left, the head and a small body often all of it; its callback says
+    // every byte is with the operating system.
+    const last = this.pending;
+    this.pending = '';
+    this.socket.write(last, 'latin1', this.flushed);
+    return this;
+  }
+
+  /**
+   * A body chunk: a small one is added to what is pending (undefined: it waits for a flush); a
+   * large one is written after it, and the socket says whether to wait for 'drain'.
+   */
+  private append(chunk: Buffer): boolean | undefined {
+    if (!this.hasBody || chunk.length === 0) return undefined;
     if (chunk.length <= SMALL_WRITE_BYTES) {
       this.pending += this.chunked ? `${chunk.length.toString(16)}\r\n${chunk.toString('latin1')}\r\n` : chunk.toString('latin1');
-      this.flushSoon();
-      return true;
+      return undefined;
     }
     this.flush();
     let ok: boolean;
@@ -296,19 +336,6 @@ class FastResponse extends EventEmitter implements ProxyResponse {
       this.socket.once('drain', this.drained);
     }
     return ok;
-  }
-
-  end(data?: string | Buffer): this {
-    if (this.writableEnded) return this;
-    this.writableEnded = true;
-    if (data !== undefined && data.length > 0) this.write(typeof data === 'string' ? Buffer.from(data) : data);
-    if (this.chunked && this.hasBody) this.pending += '0\r\n\r\n';
-    // One write for what is left, the head and a small body often all of it; its callback says
-    // every byte is with the operating system.
-    const last = this.pending;
-    this.pending = '';
-    this.socket.write(last, 'latin1', this.flushed);
-    return this;
   }
 
   destroy(): this {

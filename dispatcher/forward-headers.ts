@@ -14,15 +14,15 @@ import type { ProxyRequest } from './proxy-message.js';
  * Hop-by-hop headers, and those for this hop's proxy (its credentials, its challenge). Proxy-Status
  * (RFC 9209) is not among them: intermediaries append to it for the client.
  */
-const HOP_BY_HOP = [
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect',
   'proxy-authorization', 'proxy-authenticate', 'proxy-authentication-info',
-];
+]);
 
 /** The same but Connection, which the response side overwrites: deleting it first would make the headers a slow dictionary object. */
-const HOP_BY_HOP_BUT_CONNECTION = HOP_BY_HOP.filter((name) => name !== 'connection');
+const HOP_BY_HOP_BUT_CONNECTION: ReadonlySet<string> = new Set([...HOP_BY_HOP].filter((name) => name !== 'connection'));
 
-function dropHopByHop(headers: IncomingHttpHeaders, names: readonly string[]): void {
+function dropHopByHop(headers: IncomingHttpHeaders, names: ReadonlySet<string>): void {
   const connection = headers.connection;
   // The usual values name no header beyond the list below (Keep-Alive is in it): no split then.
   if (connection && connection !== 'keep-alive' && connection !== 'close') {
@@ -32,9 +32,10 @@ function dropHopByHop(headers: IncomingHttpHeaders, names: readonly string[]): v
       if (name && name !== 'content-length' && name !== 'transfer-encoding' && headers[name] !== undefined) delete headers[name];
     }
   }
-  // Most messages carry none of them: a `delete` of an absent name still costs a runtime call,
-  // and a real one turns the object into a slow dictionary, so delete only what is there.
-  for (const name of names) if (headers[name] !== undefined) delete headers[name];
+  // Most messages carry none of them, and a message has fewer headers than the list has names: its
+  // own names are looked up in the list (a look-up of ten names each, in any object, cost twice
+  // as much). A `delete` turns the object into a slow dictionary: only of what is there.
+  for (const name in headers) if (names.has(name)) delete headers[name];
 }
 
 function appendList(headers: IncomingHttpHeaders, name: string, value: string): void {

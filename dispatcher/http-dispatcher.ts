@@ -101,7 +101,8 @@ class Exchange implements DeadlineOwner, ForwardHooks {
   start(info: RequestInfo): void {
     this.deps.events.arrived(this.arrivedAt);
     this.deps.deadlines.total.add(this, 0);
-    this.res.once('close', () => this.responseClosed());
+    // 'close' comes once per response: `on` spares once's wrapper and its removal.
+    this.res.on('close', () => this.responseClosed());
     const ticket = this.deps.balancer.begin(info, (admission) => this.admitted(admission));
     // Keep the ticket only while the request waits in the queue (begin may have admitted it already).
     if (this.waiting) this.ticket = ticket;

@@ -38,7 +38,8 @@ export interface ProxyResponse {
   readonly destroyed: boolean;
   /** Whether the connection is kept after this answer; false makes it the connection's last. */
   shouldKeepAlive: boolean;
-  /** Once: the answer was flushed, or the connection closed first. */
+  /** 'close', once per response: the answer was flushed, or the connection closed first. */
+  on(event: 'close', fn: () => void): unknown;
   once(event: 'close' | 'drain', fn: () => void): unknown;
   off(event: 'drain', fn: () => void): unknown;
 }

@@ -20,8 +20,8 @@ import { hasBody } from './request-info.js';
  *   reuse: never after `Connection: close`, a close-delimited body, a dropped attempt, or an answer
  *   before the request's upload ended. An idle socket that closes, fails or sends anything leaves
  *   the pool; it expires before the backend would drop it: `Keep-Alive: timeout=N` less 2 s
- *   (undici's keepAliveTimeoutThreshold), else after 4 s (undici's default). Its one timer is the
- *   socket's inactivity timeout, armed for its whole life and ignored while it is in use.
+ *   (undici's keepAliveTimeoutThreshold), else after 4 s (undici's default). One timer per backend
+ *   serves its idle sockets (due when the first expires); a socket in use has none.
  * - The request: its line, the dispatcher's (hop-by-hop cleaned) headers with Host naming the
  *   backend, and framing of our own: a whole body goes in the same write with its length; a body
  *   still streaming from the client is sent with the client's Content-Length when it gave one,
@@ -40,6 +40,12 @@ const KEEP_ALIVE_DEFAULT_MS = 4000;
 const KEEP_ALIVE_MAX_MS = 600_000;
 
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
+/**
+ * What every upstream socket reads into (net's `onread`): no Buffer and no stream machinery per
+ * read ('data' events, the readable state). One for all of them: a read is parsed to its end
+ * before the next one, and what is kept past it (a body chunk, a split head) is copied.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const CRLF = Buffer.from('\r\n');
 
 /** One backend origin's sockets. */
@@ -49,6 +55,9 @@ class Upstream {
   readonly waiting: SocketAttempt[] = [];
   /** Open sockets, idle or in use. */
   private readonly sockets = new Set<Connection>();
+  /** The one timer of the idle sockets: due when the first of them expires. */
+  private expiry: NodeJS.Timeout | undefined = undefined;
+  private expiryDueMs = Infinity;
 
   constructor(
     readonly hostname: string,
@@ -83,9 +92,39 @@ class Upstream {
         return;
       }
     }
-    connection.idleFor(connection.keepAliveMs());
+    connection.expiresAtMs = performance.now() + connection.keepAliveMs();
     this.idle.push(connection);
+    if (connection.expiresAtMs < this.expiryDueMs) this.expireAt(connection.expiresAtMs);
   }
+
+  /**
+   * (Re)arm the idle sockets' timer for `dueMs`. One timer per backend, set when the pool goes
+   * idle or a socket expires sooner than the rest (a backend that states a shorter idle time), not
+   * a socket timeout that every read and write of every request would restart.
+   */
+  private expireAt(dueMs: number): void {
+    clearTimeout(this.expiry);
+    this.expiryDueMs = dueMs;
+    this.expiry = setTimeout(this.expire, Math.max(0, dueMs - performance.now())).unref();
+  }
+
+  /** Close the idle sockets whose time is up (the backend would close them soon: KEEP_ALIVE_*), and wait for the next. */
+  private readonly expire = (): void => {
+    this.expiry = undefined;
+    this.expiryDueMs = Infinity;
+    const nowMs = performance.now();
+    let nextMs = Infinity;
+    for (const connection of [...this.idle]) {
+      if (connection.expiresAtMs <= nowMs) {
+        // Out of the pool at once: its 'close' comes later, and no attempt may take it meanwhile.
+        this.idle.splice(this.idle.indexOf(connection), 1);
+        connection.socket.destroy();
+      } else {
+        nextMs = Math.min(nextMs, connection.expiresAtMs);
+      }
+    }
+    if (nextMs !== Infinity) this.expireAt(nextMs);
+  };
 
   /** A socket closed: it leaves the pool, and a waiting attempt may open one in its place. */
   closed(connection: Connection): void {
@@ -102,14 +141,16 @@ class Upstream {
 
   /** Close every socket, idle or in use (as undici's Pool.destroy does). */
   destroy(): void {
+    clearTimeout(this.expiry);
     this.waiting.length = 0;
     this.idle.length = 0;
     for (const connection of this.sockets) connection.socket.destroy();
   }
 
   private connect(): Connection {
-    const socket = net.connect({ host: this.hostname, port: this.port, noDelay: true, ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}) });
-    const connection = new Connection(this, socket);
+    const connection = new Connection(this, (onread) =>
+      net.connect({ host: this.hostname, port: this.port, noDelay: true, onread, ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}) }),
+    );
     this.sockets.add(connection);
     return connection;
   }
@@ -119,37 +160,27 @@ class Upstream {
 class Connection {
   attempt: SocketAttempt | undefined = undefined;
   readonly parser: ResponseParser;
+  readonly socket: Socket;
   private errorCode = '';
+  /** While idle: when it expires (performance.now() ms). */
+  expiresAtMs = Infinity;
   /** Resumes the socket once a slow client has drained: one function per socket, not per request. */
   readonly resume = (): void => {
     this.socket.resume();
   };
-  /** The socket's inactivity timeout, armed for its whole life. */
-  private idleMs = KEEP_ALIVE_DEFAULT_MS;
 
   constructor(
     readonly upstream: Upstream,
-    readonly socket: Socket,
+    open: (onread: net.OnReadOpts) => Socket,
   ) {
     this.parser = new ResponseParser({
       onHead: (status, message, headers) => this.attempt?.head(status, message, headers),
-      onBody: (chunk) => this.attempt?.body(chunk),
+      onBody: (chunk, last) => this.attempt?.body(chunk, last),
       onEnd: (reusable) => this.attempt?.end(reusable),
     });
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        this.parser.push(chunk);
-      } catch {
-        this.fail();
-      }
-    });
+    const socket = open({ buffer: READ_BUFFER, callback: this.read });
+    this.socket = socket;
     socket.on('error', (err: NodeJS.ErrnoException) => (this.errorCode = err.code ?? 'ECONNRESET'));
-    // Idle too long: the backend would close it soon (KEEP_ALIVE_*). A socket in use waits for
-    // its answer (the dispatcher's deadlines bound that); its next bytes re-arm the timer.
-    socket.setTimeout(this.idleMs);
-    socket.on('timeout', () => {
-      if (this.attempt === undefined) socket.destroy();
-    });
     socket.on('close', () => {
       upstream.closed(this);
       const attempt = this.attempt;
@@ -166,21 +197,20 @@ class Connection {
     });
   }
 
+  /** A read of `bytes` into READ_BUFFER; true: keep reading (a slow client pauses the socket itself). */
+  private readonly read = (bytes: number): boolean => {
+    try {
+      this.parser.push(READ_BUFFER.subarray(0, bytes));
+    } catch {
+      this.fail();
+    }
+    return true;
+  };
+
   /** How long it may stay idle after the last response. */
   keepAliveMs(): number {
     const hint = this.parser.keepAliveHintMs;
     return hint === undefined ? KEEP_ALIVE_DEFAULT_MS : Math.min(hint - KEEP_ALIVE_MARGIN_MS, KEEP_ALIVE_MAX_MS);
-  }
-
-  /**
-   * Idle from now on for at most `ms`. The timer stays armed while the socket is in use, so each
-   * reuse costs no timer of its own: every read and write restarts it (node's socket timeout), and
-   * it is reset only when the backend's stated idle time changes.
-   */
-  idleFor(ms: number): void {
-    if (ms === this.idleMs) return;
-    this.idleMs = ms;
-    this.socket.setTimeout(ms);
   }
 
   /** Whether a response that allows reuse may be reused: not when the backend's stated idle time is too short to use. */
@@ -225,6 +255,8 @@ class SocketAttempt extends EngineAttempt {
   private upload: Readable | undefined = undefined;
   private chunked = false;
   private uploaded = true;
+  /** Its socket was paused for a slow client (body). */
+  private paused = false;
 
   constructor(
     private readonly req: ProxyRequest,
@@ -325,23 +357,33 @@ class SocketAttempt extends EngineAttempt {
     else this.res.writeHead(status, headers);
   }
 
-  body(chunk: Buffer): void {
+  body(chunk: Buffer, last: boolean): void {
     if (this.settled) return;
+    // The chunk is a view of READ_BUFFER: what the response keeps must be a copy.
+    const copy = Buffer.from(chunk);
+    // The body's last bytes end the answer with them (end() follows, and finds it ended).
+    if (last) {
+      this.res.end(copy);
+      return;
+    }
     // Backpressure: a slow client pauses the backend's socket instead of filling our memory.
-    if (!this.res.write(chunk)) {
+    if (!this.res.write(copy)) {
       const connection = this.connection as Connection;
       connection.socket.pause();
+      this.paused = true;
       this.res.once('drain', connection.resume);
     }
   }
 
   end(reusable: boolean): void {
     const connection = this.connection as Connection;
-    // The socket may have been paused for this client: the next attempt on it starts flowing.
-    this.res.off('drain', connection.resume);
-    connection.socket.resume();
+    if (this.paused) {
+      // The socket was paused for this client: the next attempt on it starts flowing.
+      this.res.off('drain', connection.resume);
+      connection.socket.resume();
+    }
     // The outcome waits for the answer to be flushed to the client (responseClosed).
-    if (!this.settled) this.res.end();
+    if (!this.settled && !this.res.writableEnded) this.res.end();
     this.upstream.release(connection, reusable && this.uploaded && connection.keepsAlive());
   }
 

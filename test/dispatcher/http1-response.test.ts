@@ -7,23 +7,37 @@ import { MAX_HEAD_BYTES, ResponseParser } from '../../dispatcher/http1-response.
 interface Parsed {
   heads: { status: number; message: string; headers: IncomingHttpHeaders }[];
   body: Buffer;
+  /** Each body piece's `last` flag, in order. */
+  lasts: boolean[];
   ends: boolean[];
   error?: string;
 }
 
-/** Feed `chunks` to a parser expecting one response (to a HEAD request when `head`); then the connection closes when `close`. */
+/**
+ * Feed `chunks` to a parser expecting one response (to a HEAD request when `head`); then the
+ * connection closes when `close`. Each chunk is pushed as the socket engine pushes its reads: from
+ * one buffer, overwritten after every push, so whatever the parser kept without copying is garbage.
+ */
 function parse(chunks: Buffer[], opts: { head?: boolean; close?: boolean } = {}): Parsed {
-  const parsed: Parsed = { heads: [], body: Buffer.alloc(0), ends: [] };
+  const parsed: Parsed = { heads: [], body: Buffer.alloc(0), lasts: [], ends: [] };
   const bodies: Buffer[] = [];
   const parser = new ResponseParser({
     onHead: (status, message, headers) => parsed.heads.push({ status, message, headers }),
     // A copy: the parser's views are valid only during the call.
-    onBody: (chunk) => bodies.push(Buffer.from(chunk)),
+    onBody: (chunk, last) => {
+      bodies.push(Buffer.from(chunk));
+      parsed.lasts.push(last);
+    },
     onEnd: (reusable) => parsed.ends.push(reusable),
   });
   parser.expect(opts.head ?? false);
   try {
-    for (const chunk of chunks) parser.push(chunk);
+    const reads = Buffer.alloc(Math.max(1, ...chunks.map((chunk) => chunk.length)));
+    for (const chunk of chunks) {
+      chunk.copy(reads);
+      parser.push(reads.subarray(0, chunk.length));
+      reads.fill(0x7f);
+    }
     if (opts.close) parser.closed();
   } catch (err) {
     parsed.error = (err as Error).message;
@@ -72,6 +86,8 @@ describe('the HTTP/1.1 response parser', () => {
         expect(parsed.heads).toEqual([{ status: 200, message: 'OK', headers: { 'content-length': String(body.length), 'x-a': '1' } }]);
         expect(parsed.body.equals(body)).toBe(true);
         expect(parsed.ends).toEqual([true]);
+        // Only the piece that completes the length says it is the last.
+        expect(parsed.lasts).toEqual(parsed.lasts.map((_, i) => i === parsed.lasts.length - 1));
       }),
     );
   });
@@ -86,6 +102,8 @@ describe('the HTTP/1.1 response parser', () => {
         expect(parsed.heads[0].headers['transfer-encoding']).toBe('chunked');
         expect(parsed.body.equals(body)).toBe(true);
         expect(parsed.ends).toEqual([true]);
+        // A chunk never knows it is the last: the zero-size chunk says so later.
+        expect(parsed.lasts.every((last) => !last)).toBe(true);
       }),
     );
   });
@@ -101,6 +119,7 @@ describe('the HTTP/1.1 response parser', () => {
         expect(closed.error).toBeUndefined();
         expect(closed.body.equals(body)).toBe(true);
         expect(closed.ends).toEqual([false]);
+        expect(closed.lasts.every((last) => !last)).toBe(true);
       }),
     );
   });
@@ -160,6 +179,27 @@ describe('the HTTP/1.1 response parser', () => {
         const parsed = parse(split(text(`HTTP/1.1 200 OK\r\n${lines}content-length: 0\r\n\r\n`), at));
         expect(parsed.error).toBeUndefined();
         expect(parsed.heads[0].headers).toEqual(Object.fromEntries([...fields.map(([n, v]) => [n.toLowerCase(), v]), ['content-length', '0']]));
+      }),
+    );
+  });
+
+  it('reads the common field names (matched in place) in any case, and a name one character off as its own', () => {
+    // Common names whose value the parser does not interpret (framing and Connection have tests of their own).
+    const common = ['server', 'date', 'content-type', 'cache-control', 'etag', 'last-modified', 'vary', 'location', 'expires', 'x-served-by', 'x-vm-load', 'keep-alive'];
+    const tokenChars = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    const anyCase = (n: string, upper: boolean[]): string => [...n].map((c, i) => (upper[i % upper.length] ? c.toUpperCase() : c)).join('');
+    const name = fc.tuple(fc.constantFrom(...common), fc.array(fc.boolean(), { minLength: 1, maxLength: 20 }), fc.option(fc.tuple(fc.nat(), fc.constantFrom(...tokenChars)))).map(([n, upper, change]) => {
+      const cased = anyCase(n, upper);
+      if (change === null) return cased;
+      const at = change[0] % n.length;
+      return `${cased.slice(0, at)}${change[1]}${cased.slice(at + 1)}`;
+    });
+    fc.assert(
+      fc.property(fc.uniqueArray(name, { selector: (n) => n.toLowerCase(), maxLength: 6 }), cuts, (names, at) => {
+        const lines = names.map((n, i) => `${n}: v${i}\r\n`).join('');
+        const parsed = parse(split(text(`HTTP/1.1 200 OK\r\n${lines}content-length: 0\r\n\r\n`), at));
+        expect(parsed.error).toBeUndefined();
+        expect(parsed.heads[0].headers).toEqual(Object.fromEntries([...names.map((n, i) => [n.toLowerCase(), `v${i}`]), ['content-length', '0']]));
       }),
     );
   });

@@ -204,6 +204,31 @@ describe('the socket engine pool', () => {
     expect(endedByUs).toBe(true);
   });
 
+  it('closes each idle connection after its own idle time: one that went idle later outlives the first', async () => {
+    let held = false;
+    const backend = await startBackend((req, res) => {
+      if (req.url !== '/hold') {
+        res.end('now');
+        return;
+      }
+      held = true;
+      setTimeout(() => res.end('held'), 900);
+    }, 3000);
+    const dispatcher = await dispatcherTo(backend, { timeouts: { upstreamMs: 5000, totalMs: 10_000 } });
+    // Two connections: the held request's, then one for a request answered while it is held.
+    const first = call(dispatcher.url, '/hold');
+    await until(() => held);
+    expect(await call(dispatcher.url, '/now')).toEqual({ status: 200, body: 'now' });
+    expect(await first).toEqual({ status: 200, body: 'held' });
+    expect(backend.connections).toHaveLength(2);
+    const [heldOne, answeredFirst] = backend.connections;
+    // Keep-Alive: timeout=3 gives 1 s each: the second went idle first, and goes first; the held
+    // one, idle about 0.9 s later, is still open then, and closes in its turn.
+    await until(() => answeredFirst.destroyed);
+    expect(heldOne.destroyed).toBe(false);
+    await until(() => heldOne.destroyed);
+  });
+
   it('keeps a connection in use past its idle time while the backend takes longer to answer, and reuses it after', async () => {
     const backend = await startBackend((req, res) => {
       if (req.url === '/slow') setTimeout(() => res.end('slow'), 1500);
