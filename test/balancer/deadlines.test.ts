@@ -35,19 +35,41 @@ describe('DeadlineQueue', () => {
     expect(q.size).toBe(0);
   });
 
-  it('drops finished deadlines from its head as new ones come, so it holds only what waits', () => {
+  it('holds finished deadlines only until its ring is full, never more than its first capacity while few wait', () => {
     const clock = new VirtualClock();
     const q = new DeadlineQueue(clock, 1000);
     const owners = Array.from({ length: 5000 }, () => new Owner(clock));
+    let largest = 0;
     for (const [i, owner] of owners.entries()) {
       owner.generation = 1;
       q.add(owner, 1);
+      largest = Math.max(largest, q.size);
       clock.advance(0.1);
       if (i >= 3) owners[i - 3].generation = 2; // requests finish a few arrivals later
     }
-    expect(q.size).toBeLessThan(10);
+    // Swept when full (1,024 slots), so the 5,000 deadlines never all sit in it at once.
+    expect(largest).toBeLessThanOrEqual(1024);
+    expect(q.size).toBeLessThan(1024);
     clock.runUntilIdle();
     expect(owners.filter((o) => o.passed.length > 0)).toHaveLength(3);
+    expect(owners.slice(-3).map((o) => o.passed.length)).toEqual([1, 1, 1]);
+    expect(q.size).toBe(0);
+  });
+
+  it('grows when most of what it holds still waits, and ends every waiting deadline in order', () => {
+    const clock = new VirtualClock();
+    const q = new DeadlineQueue(clock, 500);
+    const owners = Array.from({ length: 3000 }, () => new Owner(clock));
+    const addedAt: number[] = [];
+    for (const owner of owners) {
+      owner.generation = 1;
+      q.add(owner, 1);
+      addedAt.push(clock.now());
+      clock.advance(0.1);
+    }
+    expect(q.size).toBe(3000);
+    clock.runUntilIdle();
+    expect(owners.map((o) => o.passed)).toEqual(addedAt.map((atMs) => [[1, atMs + 500]]));
   });
 
   it('does not keep finished deadlines behind one that still waits: a slow request holds only itself (issue 19)', () => {
