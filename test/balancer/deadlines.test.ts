@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../core/virtual-clock.js';
 import type { Clock } from '../../core/clock.js';
@@ -145,5 +146,59 @@ describe('DeadlineQueue', () => {
     for (const owner of owners) q.add(owner, 0);
     clock.runUntilIdle();
     expect(owners.map((o) => o.passed)).toEqual(owners.map(() => [[0, 2000]]));
+  });
+
+  it('ends exactly the deadlines still awaited, each at its add time plus the timeout and in the order added, whatever finishes when (against a list of every deadline)', () => {
+    // Steps: add a deadline for an owner (its next generation), finish an owner's current
+    // generation, or let time pass: about 1,200 adds per timeout, so the 1,024-slot ring fills and
+    // is swept or grown after its head has moved on (wrapped round), and deadlines expire meanwhile.
+    const step = fc.oneof(
+      { weight: 6, arbitrary: fc.record({ kind: fc.constant('add' as const), owner: fc.nat(199) }) },
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('finish' as const), owner: fc.nat(199) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 5 }) }) },
+    );
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 3000, maxLength: 6000 }), (steps) => {
+        const clock = new VirtualClock();
+        const timeoutMs = 1000;
+        const q = new DeadlineQueue(clock, timeoutMs);
+        const owners = Array.from({ length: 200 }, () => new Owner(clock));
+        const fired: Array<[number, number, number]> = [];
+        owners.forEach((o, i) => (o.deadlinePassed = (_q, generation) => void fired.push([i, generation, clock.now()])));
+        // The reference: every deadline added, and when its owner next moved on (a later add or a
+        // finish); a deadline is still awaited at its instant unless its owner moved on before it.
+        // (Times are whole milliseconds, so add time plus timeout is exact.)
+        const added: Array<{ owner: number; generation: number; atMs: number; movedOnAtMs: number }> = [];
+        const current = new Map<number, (typeof added)[number]>();
+        const moveOn = (owner: number): void => {
+          const last = current.get(owner);
+          if (last !== undefined) last.movedOnAtMs = Math.min(last.movedOnAtMs, clock.now());
+          current.delete(owner);
+        };
+        for (const s of steps) {
+          if (s.kind === 'wait') clock.advance(s.ms);
+          else if (s.kind === 'finish') {
+            owners[s.owner].generation++;
+            moveOn(s.owner);
+          } else {
+            const o = owners[s.owner];
+            o.generation++;
+            moveOn(s.owner);
+            q.add(o, o.generation);
+            const d = { owner: s.owner, generation: o.generation, atMs: clock.now(), movedOnAtMs: Infinity };
+            added.push(d);
+            current.set(s.owner, d);
+          }
+        }
+        clock.advance(timeoutMs);
+        // A move at the deadline's very instant comes after it: the clock ran the timer first.
+        const expected = added
+          .filter((d) => d.movedOnAtMs >= d.atMs + timeoutMs)
+          .map((d): [number, number, number] => [d.owner, d.generation, d.atMs + timeoutMs]);
+        expect(fired).toEqual(expected);
+        expect(q.size).toBe(0);
+      }),
+      { numRuns: 30, endOnFailure: true },
+    );
   });
 });
