@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../core/virtual-clock.js';
 import type { Clock } from '../../core/clock.js';
@@ -35,19 +36,41 @@ describe('DeadlineQueue', () => {
     expect(q.size).toBe(0);
   });
 
-  it('drops finished deadlines from its head as new ones come, so it holds only what waits', () => {
+  it('holds finished deadlines only until its ring is full, never more than its first capacity while few wait', () => {
     const clock = new VirtualClock();
     const q = new DeadlineQueue(clock, 1000);
     const owners = Array.from({ length: 5000 }, () => new Owner(clock));
+    let largest = 0;
     for (const [i, owner] of owners.entries()) {
       owner.generation = 1;
       q.add(owner, 1);
+      largest = Math.max(largest, q.size);
       clock.advance(0.1);
       if (i >= 3) owners[i - 3].generation = 2; // requests finish a few arrivals later
     }
-    expect(q.size).toBeLessThan(10);
+    // Swept when full (1,024 slots), so the 5,000 deadlines never all sit in it at once.
+    expect(largest).toBeLessThanOrEqual(1024);
+    expect(q.size).toBeLessThan(1024);
     clock.runUntilIdle();
     expect(owners.filter((o) => o.passed.length > 0)).toHaveLength(3);
+    expect(owners.slice(-3).map((o) => o.passed.length)).toEqual([1, 1, 1]);
+    expect(q.size).toBe(0);
+  });
+
+  it('grows when most of what it holds still waits, and ends every waiting deadline in order', () => {
+    const clock = new VirtualClock();
+    const q = new DeadlineQueue(clock, 500);
+    const owners = Array.from({ length: 3000 }, () => new Owner(clock));
+    const addedAt: number[] = [];
+    for (const owner of owners) {
+      owner.generation = 1;
+      q.add(owner, 1);
+      addedAt.push(clock.now());
+      clock.advance(0.1);
+    }
+    expect(q.size).toBe(3000);
+    clock.runUntilIdle();
+    expect(owners.map((o) => o.passed)).toEqual(addedAt.map((atMs) => [[1, atMs + 500]]));
   });
 
   it('does not keep finished deadlines behind one that still waits: a slow request holds only itself (issue 19)', () => {
@@ -123,5 +146,59 @@ describe('DeadlineQueue', () => {
     for (const owner of owners) q.add(owner, 0);
     clock.runUntilIdle();
     expect(owners.map((o) => o.passed)).toEqual(owners.map(() => [[0, 2000]]));
+  });
+
+  it('ends exactly the deadlines still awaited, each at its add time plus the timeout and in the order added, whatever finishes when (against a list of every deadline)', () => {
+    // Steps: add a deadline for an owner (its next generation), finish an owner's current
+    // generation, or let time pass: about 1,200 adds per timeout, so the 1,024-slot ring fills and
+    // is swept or grown after its head has moved on (wrapped round), and deadlines expire meanwhile.
+    const step = fc.oneof(
+      { weight: 6, arbitrary: fc.record({ kind: fc.constant('add' as const), owner: fc.nat(199) }) },
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('finish' as const), owner: fc.nat(199) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 5 }) }) },
+    );
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 3000, maxLength: 6000 }), (steps) => {
+        const clock = new VirtualClock();
+        const timeoutMs = 1000;
+        const q = new DeadlineQueue(clock, timeoutMs);
+        const owners = Array.from({ length: 200 }, () => new Owner(clock));
+        const fired: Array<[number, number, number]> = [];
+        owners.forEach((o, i) => (o.deadlinePassed = (_q, generation) => void fired.push([i, generation, clock.now()])));
+        // The reference: every deadline added, and when its owner next moved on (a later add or a
+        // finish); a deadline is still awaited at its instant unless its owner moved on before it.
+        // (Times are whole milliseconds, so add time plus timeout is exact.)
+        const added: Array<{ owner: number; generation: number; atMs: number; movedOnAtMs: number }> = [];
+        const current = new Map<number, (typeof added)[number]>();
+        const moveOn = (owner: number): void => {
+          const last = current.get(owner);
+          if (last !== undefined) last.movedOnAtMs = Math.min(last.movedOnAtMs, clock.now());
+          current.delete(owner);
+        };
+        for (const s of steps) {
+          if (s.kind === 'wait') clock.advance(s.ms);
+          else if (s.kind === 'finish') {
+            owners[s.owner].generation++;
+            moveOn(s.owner);
+          } else {
+            const o = owners[s.owner];
+            o.generation++;
+            moveOn(s.owner);
+            q.add(o, o.generation);
+            const d = { owner: s.owner, generation: o.generation, atMs: clock.now(), movedOnAtMs: Infinity };
+            added.push(d);
+            current.set(s.owner, d);
+          }
+        }
+        clock.advance(timeoutMs);
+        // A move at the deadline's very instant comes after it: the clock ran the timer first.
+        const expected = added
+          .filter((d) => d.movedOnAtMs >= d.atMs + timeoutMs)
+          .map((d): [number, number, number] => [d.owner, d.generation, d.atMs + timeoutMs]);
+        expect(fired).toEqual(expected);
+        expect(q.size).toBe(0);
+      }),
+      { numRuns: 30, endOnFailure: true },
+    );
   });
 });
