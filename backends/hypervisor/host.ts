@@ -34,7 +34,7 @@ import type { Millis } from '../../core/types.js';
 import { type CostModel, serviceMs, vmServiceCost } from './cost-model.js';
 import { type DisturbedHost, Disturbances } from './disturbances.js';
 import { checkOvercommit, hostSwaps, memoryDemandMb, swapInMs, swappedFraction } from './memory.js';
-import type { HostSnapshot, HypervisorHost, JobHandle, JobResult, JobTiming, RequestCost, VmPort, VmSnapshot, VmStatus, VmStatusListener } from './types.js';
+import type { HostSnapshot, HypervisorHost, JobHandle, JobResult, RequestCost, VmPort, VmSnapshot, VmStatus, VmStatusListener } from './types.js';
 import { CompletionTree } from './completion-tree.js';
 import { dueHorizonMs, isDue, Job, type JobOwner, VmState } from './vm-state.js';
 import { WaterFill } from './water-fill.js';
@@ -144,8 +144,8 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
     const fraction = this.swaps && this.mayOverflowMemory ? swappedFraction(memoryDemandMb(this.vms), this.spec.memoryMb) : 0;
     const workMs =
       serviceMs(cost, vm.cost) + swapInMs(cost.memoryMb, fraction, this.model.swap.msPerMb);
-    const job = new Job(vm, this.jobSeq++, this.nowMs, workMs, cost.ioOps, cost.pageTableUpdates, cost.memoryMb, onDone, this);
-    vm.addJob(job);
+    const job = new Job(vm, this.nowMs, workMs, cost.ioOps, cost.pageTableUpdates, cost.memoryMb, onDone, this);
+    vm.addJob(job, this.jobSeq++);
     vm.running++;
     vm.completionStale = true;
     this.settleOne(vm);
@@ -156,10 +156,10 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
     if (job.done) return;
     this.enter();
     if (job.done) return;
-    job.vm.chargeTo(this.nowMs);
+    job.state.chargeTo(this.nowMs);
     this.endJob(job);
-    this.settleOne(job.vm);
-    job.onDone(this.failure(job.vm, 'cancelled'));
+    this.settleOne(job.state);
+    job.onDone(this.failure(job.state, 'cancelled'));
   }
 
   start(): void {
@@ -273,7 +273,7 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
   /** Remove a live job from the VM's books (its heap entry, if still there, is skipped lazily). */
   private endJob(job: Job): void {
     job.done = true;
-    const vm = job.vm;
+    const vm = job.state;
     vm.running--;
     vm.completionStale = true;
     vm.workingSetMb -= job.workingSetMb;
@@ -489,23 +489,11 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
     while (this.endedRead < this.endedCount) {
       const job = ended[this.endedRead] as Job;
       ended[this.endedRead++] = undefined;
-      const vm = job.vm;
       if (job.failure !== undefined) {
-        job.onDone(this.failure(vm, job.failure));
+        job.onDone(this.failure(job.state, job.failure));
         continue;
       }
-      job.onDone(
-        new Completion(
-          vm.name,
-          this.name,
-          job.submittedAt,
-          job.endedAtMs,
-          job.cpuMs,
-          job.stealMs,
-          job.queuedMs,
-          job.suspendedMs,
-        ),
-      );
+      job.onDone(job);
     }
     // Reset by count, not `length = 0`: truncating is a runtime call, and this runs on every event;
     // the slots were cleared as they were read.
@@ -559,29 +547,6 @@ class HostVmPort implements VmPort {
 
   load(): number {
     return this.state.load();
-  }
-}
-
-/**
- * A successful JobResult whose `timing` is the object itself: one allocation per completed request
- * instead of two, on the simulator's hot path.
- */
-class Completion implements JobTiming {
-  readonly ok = true;
-
-  constructor(
-    readonly vm: string,
-    readonly host: string,
-    readonly submittedAt: Millis,
-    readonly finishedAt: Millis,
-    readonly serviceMs: Millis,
-    readonly stealMs: Millis,
-    readonly queuedMs: Millis,
-    readonly suspendedMs: Millis,
-  ) {}
-
-  get timing(): JobTiming {
-    return this;
   }
 }
 

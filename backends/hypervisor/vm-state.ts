@@ -2,10 +2,11 @@ import type { VmSpec } from '../../core/scenario.js';
 import type { VmServiceCost } from './cost-model.js';
 import { MinHeap } from '../../core/heap.js';
 import type { Cancel } from '../../core/clock.js';
-import type { JobHandle, JobResult, VmStatus } from './types.js';
+import type { JobHandle, JobResult, JobTiming, VmStatus } from './types.js';
 
-/** The host a job belongs to, for JobHandle.cancel. */
+/** The host a job belongs to, for JobHandle.cancel and the timing's `host`. */
 export interface JobOwner {
+  readonly name: string;
   cancelJob(job: Job): void;
 }
 
@@ -15,8 +16,16 @@ export interface JobOwner {
  * (progress, CPU, steal, queueing, suspension: the "virtual time" of GPS, Parekh & Gallager 1993)
  * and a job stores their values when it started: its finish tag is progress-at-start + work, and
  * the VM's next completion is the smallest tag. Per host event the work is O(VMs), not O(jobs).
+ *
+ * A job that completes is also its own successful JobResult and JobTiming: the caller's onDone gets
+ * the job itself, so a request allocates one object (and its numbers' boxes) instead of two; the
+ * host drops it once delivered, and its handle's cancel is a no-op from then on (`done`).
  */
-export class Job implements JobHandle {
+export class Job implements JobHandle, JobTiming {
+  // Own fields, not getters, so that a copy of the result or its timing ({ ...timing }) keeps them.
+  readonly ok = true;
+  readonly vm: string;
+  readonly host: string;
   done = false;
   /**
    * A closure, not a method, so a caller may pass `handle.cancel` around detached; made when asked
@@ -28,20 +37,20 @@ export class Job implements JobHandle {
   /** Set when the job ends other than by completing (crash, stop); read when results are delivered. */
   failure: 'crashed' | 'cancelled' | undefined;
   /** The model instant it ended at (its answer may be delivered later, after a catch-up). */
-  endedAtMs = 0;
+  finishedAt = 0;
   readonly tagMs: number;
   /**
-   * The VM's per-job counters when the job started; `end()` turns them into the job's own totals,
-   * read when its result is delivered (which after a catch-up is later than its end).
+   * The VM's per-job counters when the job started; `end()` turns them into the job's own totals
+   * (serviceMs is its CPU time), read when its result is delivered (which after a catch-up is
+   * later than its end).
    */
-  cpuMs: number;
+  serviceMs: number;
   stealMs: number;
   queuedMs: number;
   suspendedMs: number;
 
   constructor(
-    readonly vm: VmState,
-    readonly seq: number,
+    readonly state: VmState,
     readonly submittedAt: number,
     workMs: number,
     readonly ioOps: number,
@@ -50,18 +59,25 @@ export class Job implements JobHandle {
     readonly onDone: (result: JobResult) => void,
     private readonly owner: JobOwner,
   ) {
-    this.tagMs = vm.progressMs + workMs;
-    this.cpuMs = vm.jobCpuMs;
-    this.stealMs = vm.jobStealMs;
-    this.queuedMs = vm.jobQueuedMs;
-    this.suspendedMs = vm.jobSuspendedMs;
+    this.vm = state.name;
+    this.host = owner.name;
+    this.tagMs = state.progressMs + workMs;
+    this.serviceMs = state.jobCpuMs;
+    this.stealMs = state.jobStealMs;
+    this.queuedMs = state.jobQueuedMs;
+    this.suspendedMs = state.jobSuspendedMs;
+  }
+
+  /** The timing of the job as a result: the job itself (it is never handed out before it ended). */
+  get timing(): JobTiming {
+    return this;
   }
 
   /** Completed at model time `atMs`, its VM charged up to it: keep what the job received. */
   end(atMs: number): void {
-    const vm = this.vm;
-    this.endedAtMs = atMs;
-    this.cpuMs = vm.jobCpuMs - this.cpuMs;
+    const vm = this.state;
+    this.finishedAt = atMs;
+    this.serviceMs = vm.jobCpuMs - this.serviceMs;
     this.stealMs = vm.jobStealMs - this.stealMs;
     this.queuedMs = vm.jobQueuedMs - this.queuedMs;
     this.suspendedMs = vm.jobSuspendedMs - this.suspendedMs;
@@ -214,8 +230,9 @@ export class VmState {
     this.stealMs += (this.wantedCores - this.gotCores) * dtMs;
   }
 
-  addJob(job: Job): void {
-    this.jobs.push(job, job.tagMs, job.seq);
+  /** `seq`: the host's submission order, which breaks ties between equal tags. */
+  addJob(job: Job, seq: number): void {
+    this.jobs.push(job, job.tagMs, seq);
     if (job.tagMs < this.firstTagMs) this.firstTagMs = job.tagMs;
   }
 
