@@ -1,8 +1,12 @@
 /**
- * A binary min-heap of items ordered by (key, seq): the smaller key first, and among equal keys the
+ * A min-heap of items ordered by (key, seq): the smaller key first, and among equal keys the
  * smaller sequence number, so simultaneous entries come out in insertion order. Used by the
  * VirtualClock's event queue (key = due time) and by each VM's jobs (key = finish tag), on every
  * simulated event, so it is written for speed:
+ * - four children per node (a 4-ary heap, Johnson 1975), not two: a pop sifts down half as many
+ *   levels, and a node's children are adjacent in the arrays, so on the clock's heap of a large
+ *   fleet (tens of thousands of events) it touches about half the cache lines. Every user pushes
+ *   unique (key, seq) pairs, so the order items come out in is the same as any heap's;
  * - keys and sequence numbers sit in their own number arrays beside the items and are compared
  *   inline: a comparator callback shared by both users would be a polymorphic call, which V8
  *   does not inline;
@@ -38,7 +42,7 @@ export class MinHeap<T> {
     const { items, keys, seqs } = this;
     let i = this.n++;
     while (i > 0) {
-      const parent = (i - 1) >> 1;
+      const parent = (i - 1) >> 2;
       const pk = keys[parent];
       if (key > pk || (key === pk && seq >= seqs[parent])) break;
       items[i] = items[parent];
@@ -63,12 +67,19 @@ export class MinHeap<T> {
     if (n === 0) return top;
     let i = 0;
     for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      let child = left;
-      if (right < n && (keys[right] < keys[left] || (keys[right] === keys[left] && seqs[right] < seqs[left]))) child = right;
-      const ck = keys[child];
+      const first = 4 * i + 1;
+      if (first >= n) break;
+      // The smallest of up to four children.
+      const end = first + 4 < n ? first + 4 : n;
+      let child = first;
+      let ck = keys[first];
+      for (let c = first + 1; c < end; c++) {
+        const k = keys[c];
+        if (k < ck || (k === ck && seqs[c] < seqs[child])) {
+          child = c;
+          ck = k;
+        }
+      }
       if (ck > lastKey || (ck === lastKey && seqs[child] >= lastSeq)) break;
       items[i] = items[child];
       keys[i] = ck;
