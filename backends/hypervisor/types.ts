@@ -35,6 +35,7 @@ export interface JobTiming {
   readonly suspendedMs: Millis;
 }
 
+/** A successful result is the host's own job object (its JobHandle), which it no longer touches once delivered. */
 export type JobResult =
   | { readonly ok: true; readonly timing: JobTiming }
   /** crashed: the VM is down (a fault); cancelled: the caller cancelled it. */
