@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createLatencyRecorder, createLatencyTimeline } from '../../core/latency.js';
 
@@ -80,6 +81,50 @@ describe('latency timeline', () => {
     expect(points[1]).toEqual({ tMs: 6000, p50: 0, p99: 0, rps: 0 });
     expect(Math.abs(points[2].p99 - 20) / 20).toBeLessThan(0.01);
     expect(points[2].rps).toBe(50);
+  });
+  it('puts every time in the bucket floor((t - origin) / bucket) names, to the last ulp at the boundaries, in any order', () => {
+    // The timeline keeps the last bucket's range of times instead of dividing per record: the
+    // ranges must be the formula's own, also where o + k * b is not a double.
+    const bits = new Float64Array(1);
+    const asInt = new BigInt64Array(bits.buffer);
+    const nextUp = (x: number): number => {
+      if (x === 0) return Number.MIN_VALUE;
+      bits[0] = x;
+      asInt[0] += x > 0 ? 1n : -1n;
+      return bits[0];
+    };
+    const ulpsAway = (x: number, ulps: number): number => {
+      for (let i = 0; i < Math.abs(ulps); i++) x = ulps > 0 ? nextUp(x) : -nextUp(-x);
+      return x;
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -1e6, max: 1e6 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.constantFrom(0.1, 0.3, 1, 3, 7.7, 50, 1000),
+        fc.array(fc.tuple(fc.integer({ min: -2, max: 40 }), fc.integer({ min: -3, max: 3 }), fc.double({ min: 0, max: 0.999, noNaN: true })), { minLength: 1, maxLength: 100 }),
+        (wholeMs, fractionMs, bucketMs, picks) => {
+          const originMs = wholeMs + fractionMs;
+          const t = createLatencyTimeline(bucketMs, originMs);
+          const expected = new Map<number, number>();
+          for (const [k, ulps, within] of picks) {
+            // A time inside bucket k, then times a few ulps from its lower and upper boundaries.
+            const times = [originMs + (k + within) * bucketMs, ulpsAway(originMs + k * bucketMs, ulps), ulpsAway(originMs + (k + 1) * bucketMs, ulps)];
+            for (const tMs of times) {
+              t.record(tMs, 1);
+              const index = Math.max(0, Math.floor((tMs - originMs) / bucketMs));
+              expected.set(index, (expected.get(index) ?? 0) + 1);
+            }
+          }
+          const counts = new Map<number, number>();
+          t.points().forEach((p, i) => {
+            if (p.rps > 0) counts.set(i, Math.round((p.rps * bucketMs) / 1000));
+          });
+          expect(counts).toEqual(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 
