@@ -169,8 +169,10 @@ class HdrLatencyRecorder implements LatencyRecorder {
   }
 
   reset(): void {
-    this.histogram.reset();
-    this.front.fill(0);
+    // The live dashboard resets a recorder per backend every second, most with nothing in them:
+    // the front is all zeros unless used since its last flush, the histogram empty unless n > 0.
+    if (this.n > 0) this.histogram.reset();
+    if (this.frontUsed) this.front.fill(0);
     this.frontUsed = false;
     this.sumMs = 0;
     this.maxMs = 0;

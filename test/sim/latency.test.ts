@@ -67,6 +67,23 @@ describe('latency recorder', () => {
     expect(r.summary()).toEqual({ mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 });
     expect(r.cdf()).toEqual([]);
   });
+  it('starts over after a reset, whether its values were read (moved into the histogram) or not', () => {
+    for (const readBefore of [false, true]) {
+      const r = createLatencyRecorder();
+      for (let i = 1; i <= 1000; i++) r.record(500 + i);
+      r.record(3_000_000); // beyond the front array: straight into the histogram
+      if (readBefore) expect(r.percentile(50)).toBeGreaterThan(500);
+      r.reset();
+      expect(r.summary()).toEqual({ mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 });
+      r.reset(); // an empty recorder, reset again
+      for (let i = 1; i <= 100; i++) r.record(i / 10);
+      expect(r.count).toBe(100);
+      expect(r.percentile(100)).toBeCloseTo(10, 1);
+      expect(r.percentile(0)).toBeCloseTo(0.1, 3);
+      expect(r.percentile(50)).toBeCloseTo(5, 1);
+      expect(r.summary().max).toBe(10);
+    }
+  });
 });
 
 describe('latency timeline', () => {
