@@ -230,6 +230,9 @@ const MAX_BOUNDARY_STEPS = 64;
  */
 class BucketedTimeline implements LatencyTimeline {
   private readonly buckets: Array<HdrLatencyRecorder | null> = [];
+  /** Each bucket's range of times, [lows[i], highs[i]). */
+  private readonly lows: number[] = [];
+  private readonly highs: number[] = [];
   private current: HdrLatencyRecorder | null = null;
   private lowMs = Infinity;
   private highMs = -Infinity;
@@ -250,16 +253,23 @@ class BucketedTimeline implements LatencyTimeline {
     }
     const index = this.indexOf(tMs);
     const buckets = this.buckets;
-    while (buckets.length <= index) buckets.push(null);
+    while (buckets.length <= index) {
+      buckets.push(null);
+      this.lows.push(Number.NaN);
+      this.highs.push(Number.NaN);
+    }
     let bucket = buckets[index];
     if (!bucket) {
       bucket = new HdrLatencyRecorder(2);
       buckets[index] = bucket;
+      // Found once per bucket: answers near a boundary go back and forth between two buckets.
+      this.lows[index] = index === 0 ? -Infinity : this.firstAtOrAbove(index);
+      this.highs[index] = this.firstAtOrAbove(index + 1);
     }
     bucket.record(latencyMs);
     this.current = bucket;
-    this.lowMs = index === 0 ? -Infinity : this.firstAtOrAbove(index);
-    this.highMs = this.firstAtOrAbove(index + 1);
+    this.lowMs = this.lows[index];
+    this.highMs = this.highs[index];
   }
 
   /** The smallest time whose bucket is `index` or later; NaN (no fast path) if it is not found near its guess. */
