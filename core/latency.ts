@@ -169,8 +169,10 @@ class HdrLatencyRecorder implements LatencyRecorder {
   }
 
   reset(): void {
-    this.histogram.reset();
-    this.front.fill(0);
+    // The live dashboard resets a recorder per backend every second, most with nothing in them:
+    // the front is all zeros unless used since its last flush, the histogram empty unless n > 0.
+    if (this.n > 0) this.histogram.reset();
+    if (this.frontUsed) this.front.fill(0);
     this.frontUsed = false;
     this.sumMs = 0;
     this.maxMs = 0;
@@ -203,26 +205,97 @@ export interface LatencyTimeline {
  */
 export function createLatencyTimeline(bucketMs: Millis, originMs: Millis = 0): LatencyTimeline {
   if (!(bucketMs > 0)) throw new Error(`latency timeline: bucketMs must be > 0, got ${bucketMs}`);
-  const buckets: Array<HdrLatencyRecorder | undefined> = [];
-  return {
-    record(tMs, latencyMs) {
-      const index = Math.max(0, Math.floor((tMs - originMs) / bucketMs));
-      let bucket = buckets[index];
-      if (bucket === undefined) {
-        bucket = new HdrLatencyRecorder(2);
-        buckets[index] = bucket;
+  return new BucketedTimeline(bucketMs, originMs);
+}
+
+const F64 = new Float64Array(1);
+const I64 = new BigInt64Array(F64.buffer);
+
+/** The next double above a finite x. */
+function nextUp(x: number): number {
+  if (x === 0) return Number.MIN_VALUE;
+  F64[0] = x;
+  I64[0] += x > 0 ? 1n : -1n;
+  return F64[0];
+}
+
+/** Steps from a guess to a bucket's exact boundary: the guess o + k*b is off by a few ulps at most. */
+const MAX_BOUNDARY_STEPS = 64;
+
+/**
+ * Records run once per simulated request, mostly into the bucket of the record before. So the
+ * timeline keeps that bucket and the range of times that falls in it, [lowMs, highMs): found once
+ * per bucket by the bucket formula itself (monotone in t, so its boundaries are two doubles), and
+ * a record in range costs two comparisons instead of a division and a look-up.
+ */
+class BucketedTimeline implements LatencyTimeline {
+  private readonly buckets: Array<HdrLatencyRecorder | null> = [];
+  /** Each bucket's range of times, [lows[i], highs[i]). */
+  private readonly lows: number[] = [];
+  private readonly highs: number[] = [];
+  private current: HdrLatencyRecorder | null = null;
+  private lowMs = Infinity;
+  private highMs = -Infinity;
+
+  constructor(
+    private readonly bucketMs: Millis,
+    private readonly originMs: Millis,
+  ) {}
+
+  private indexOf(tMs: Millis): number {
+    return Math.max(0, Math.floor((tMs - this.originMs) / this.bucketMs));
+  }
+
+  record(tMs: Millis, latencyMs: Millis): void {
+    if (tMs >= this.lowMs && tMs < this.highMs) {
+      (this.current as HdrLatencyRecorder).record(latencyMs);
+      return;
+    }
+    const index = this.indexOf(tMs);
+    const buckets = this.buckets;
+    while (buckets.length <= index) {
+      buckets.push(null);
+      this.lows.push(Number.NaN);
+      this.highs.push(Number.NaN);
+    }
+    let bucket = buckets[index];
+    if (!bucket) {
+      bucket = new HdrLatencyRecorder(2);
+      buckets[index] = bucket;
+      // Found once per bucket: answers near a boundary go back and forth between two buckets.
+      this.lows[index] = index === 0 ? -Infinity : this.firstAtOrAbove(index);
+      this.highs[index] = this.firstAtOrAbove(index + 1);
+    }
+    bucket.record(latencyMs);
+    this.current = bucket;
+    this.lowMs = this.lows[index];
+    this.highMs = this.highs[index];
+  }
+
+  /** The smallest time whose bucket is `index` or later; NaN (no fast path) if it is not found near its guess. */
+  private firstAtOrAbove(index: number): Millis {
+    let t = this.originMs + index * this.bucketMs;
+    if (!Number.isFinite(t)) return Number.NaN;
+    for (let step = 0; step < MAX_BOUNDARY_STEPS; step++) {
+      if (this.indexOf(t) < index) {
+        t = nextUp(t);
+        continue;
       }
-      bucket.record(latencyMs);
-    },
-    points() {
-      const out: TimelinePoint[] = [];
-      for (let i = 0; i < buckets.length; i++) {
-        const b = buckets[i];
-        const tMs = originMs + i * bucketMs;
-        if (b === undefined) out.push({ tMs, p50: 0, p99: 0, rps: 0 });
-        else out.push({ tMs, p50: b.percentile(50), p99: b.percentile(99), rps: (b.count * 1000) / bucketMs });
-      }
-      return out;
-    },
-  };
+      const below = -nextUp(-t);
+      if (this.indexOf(below) < index) return t;
+      t = below;
+    }
+    return Number.NaN;
+  }
+
+  points(): TimelinePoint[] {
+    const out: TimelinePoint[] = [];
+    for (let i = 0; i < this.buckets.length; i++) {
+      const b = this.buckets[i];
+      const tMs = this.originMs + i * this.bucketMs;
+      if (b === null) out.push({ tMs, p50: 0, p99: 0, rps: 0 });
+      else out.push({ tMs, p50: b.percentile(50), p99: b.percentile(99), rps: (b.count * 1000) / this.bucketMs });
+    }
+    return out;
+  }
 }
