@@ -100,7 +100,7 @@ export function readRequestInfo(
     }
     case 'cookie': {
       const raw = req.headers.cookie;
-      const pin = raw ? signer.pinIn(req.socket, raw, session.cookieName) : undefined;
+      const pin = raw ? signer.pinIn(raw, session.cookieName) : undefined;
       // A missing, malformed or tampered cookie starts a new session: never trust an unsigned pin.
       // Behind a trusted front (clientAddress x-forwarded-for) the front may name the new session
       // (the load generator does, as the simulator names it); a name only places it, never pins it.

@@ -15,16 +15,17 @@ import type { BackendId } from '../core/types.js';
  * (cookie name, session, backend), and every value that verified (or that we issued), are kept in
  * bounded LRU caches. A session that comes back, or a named session (X-Session-Id) answered before
  * its client returned the cookie, costs a lookup. Only values that verified are ever cached, so a
- * tampered value still misses and fails verification. A client on a kept-alive connection sends
- * the same Cookie header on every request, so the last one that verified is also remembered per
- * connection (pinIn): a repeat costs a string comparison instead of a parse and a hash lookup of
- * the value (about a third of the ~3 µs a sticky request with its cookie cost beyond a round-robin
- * one in BENCHMARKS.md's profile; the rest is reading the header and forwarding it).
+ * tampered value still misses and fails verification. A client sends the same Cookie header on
+ * every request, so whole headers whose pin verified are remembered too (pinIn), by the header and
+ * not by connection: behind an edge proxy one connection carries many clients' requests, and a
+ * lookup of the header skips the parse, a second lookup and any per-connection bookkeeping.
  */
 
 const MAC_BYTES = 16;
 /** Sessions whose cookie is remembered; beyond it the least recently used is signed again when it returns. */
 const CACHED_SESSIONS = 10_000;
+/** Longer Cookie headers are parsed each time: the cache of headers stays under 10 MB (CACHED_SESSIONS of them). */
+const MAX_REMEMBERED_HEADER_CHARS = 1024;
 
 export interface SessionPin {
   readonly sessionId: string;
@@ -37,8 +38,8 @@ export class SessionSigner {
   private readonly issued: LRUCache<string, string>;
   /** Cookie values known to verify, with the pin each carries. */
   private readonly verified: LRUCache<string, SessionPin>;
-  /** By client connection (held weakly: it goes with the connection), its last Cookie header that carried a pin. */
-  private readonly lastHeader = new WeakMap<object, { readonly header: string; readonly name: string; readonly pin: SessionPin }>();
+  /** Cookie headers (up to MAX_REMEMBERED_HEADER_CHARS) whose pin verified: the cookie's name and the pin. */
+  private readonly headers: LRUCache<string, { readonly name: string; readonly pin: SessionPin }>;
 
   /**
    * `secret`: at least 16 bytes; a random one per process when omitted (pins then last as long as
@@ -49,6 +50,7 @@ export class SessionSigner {
     this.secret = secret;
     this.issued = new LRUCache({ max: cachedSessions });
     this.verified = new LRUCache({ max: cachedSessions });
+    this.headers = new LRUCache({ max: cachedSessions });
   }
 
   /**
@@ -78,15 +80,15 @@ export class SessionSigner {
   }
 
   /**
-   * The pin carried by the cookie `name` of a request's Cookie `header`, sent on `connection` (the
-   * request's socket); undefined when there is none or it does not verify (verify).
+   * The pin carried by the cookie `name` of a request's Cookie `header`; undefined when there is
+   * none or it does not verify (verify).
    */
-  pinIn(connection: object, header: string, name: string): SessionPin | undefined {
-    const last = this.lastHeader.get(connection);
-    if (last !== undefined && last.header === header && last.name === name) return last.pin;
+  pinIn(header: string, name: string): SessionPin | undefined {
+    const known = this.headers.get(header);
+    if (known !== undefined && known.name === name) return known.pin;
     const value = parseCookies(header)[name];
     const pin = value ? this.verify(value) : undefined;
-    if (pin !== undefined) this.lastHeader.set(connection, { header, name, pin });
+    if (pin !== undefined && header.length <= MAX_REMEMBERED_HEADER_CHARS) this.headers.set(header, { name, pin });
     return pin;
   }
 
