@@ -145,14 +145,41 @@ interface BackendSeries {
   readonly requests: Map<string, PendingCount>;
 }
 
-/**
- * Requests counted but not yet added to dispatchlab_requests_total: the Counter's collect() adds
- * them when scraped, so a request costs an increment here instead of prom-client's label hash
- * and validation.
- */
+/** A series' count not yet handed to prom-client (PendingCounter). */
 interface PendingCount {
-  readonly labels: Readonly<Record<'policy' | 'backend' | 'code', string>>;
   count: number;
+}
+
+/**
+ * A prom-client Counter counted in plain numbers: a series is resolved once and counted with `++`,
+ * and its collect() adds what was counted when scraped. prom-client hashes and validates a
+ * series' labels on every inc(), child or not (0.4 µs a request for the sticky hit counter in
+ * BENCHMARKS.md's profile). Series are kept across policy changes, as prom-client keeps them.
+ */
+class PendingCounter<L extends string> {
+  private readonly pending = new Map<string, { readonly labels: Readonly<Record<L, string>>; count: number }>();
+
+  constructor(name: string, help: string, private readonly labelNames: readonly L[], registers: Registry[]) {
+    const pending = this.pending;
+    new Counter<L>({
+      name, help, labelNames, registers,
+      collect() {
+        for (const series of pending.values()) {
+          if (series.count === 0) continue;
+          this.inc(series.labels as Partial<Record<L, string>>, series.count);
+          series.count = 0;
+        }
+      },
+    });
+  }
+
+  /** The series of these labels: keep it and count on it. */
+  series(labels: Readonly<Record<L, string>>): PendingCount {
+    const key = this.labelNames.map((name) => labels[name]).join('\0');
+    let series = this.pending.get(key);
+    if (series === undefined) this.pending.set(key, (series = { labels, count: 0 }));
+    return series;
+  }
 }
 
 /** What the metrics read at scrape time. */
@@ -169,8 +196,7 @@ export class DispatcherMetrics implements RequestEvents {
   private policy: string;
   private source?: MetricsSource;
 
-  /** Every request series' uncollected count, by its labels; kept across policy changes, as prom-client keeps series. */
-  private readonly pendingRequests = new Map<string, PendingCount>();
+  private readonly requests: PendingCounter<'policy' | 'backend' | 'code'>;
   private readonly duration: ArrayHistogram;
   private readonly queueWait: ArrayHistogram;
   private readonly retries: Counter<'policy' | 'backend'>;
@@ -179,42 +205,37 @@ export class DispatcherMetrics implements RequestEvents {
   /** Each backend's series, made on its first request, dropped when it leaves or the policy changes. */
   private readonly series = new Map<BackendId, BackendSeries>();
   private queueWaitSeries: HistogramSeries;
-  private readonly stickyHits: Counter<'policy'>;
-  private readonly stickyMisses: Counter<'policy'>;
+  private readonly stickyHits: PendingCounter<'policy'>;
+  private readonly stickyMisses: PendingCounter<'policy'>;
   /** The sticky counters' series under the current policy: a sticky policy counts one per request. */
-  private stickyHitSeries: Counter.Internal;
-  private stickyMissSeries: Counter.Internal;
+  private stickyHitSeries: PendingCount;
+  private stickyMissSeries: PendingCount;
 
   constructor(policyLabel: string, registry: Registry = new Registry()) {
     this.registry = registry;
     this.policy = policyLabel;
     const registers = [registry];
 
-    const pendingRequests = this.pendingRequests;
-    new Counter({
-      name: 'dispatchlab_requests_total', help: 'Requests answered, by backend and HTTP status (error: connection failure, timeout: 504, 499: client left first; backend none: refused or not routable, e.g. 400, 405)', labelNames: ['policy', 'backend', 'code'], registers,
-      collect() {
-        for (const pending of pendingRequests.values()) {
-          if (pending.count === 0) continue;
-          this.inc(pending.labels, pending.count);
-          pending.count = 0;
-        }
-      },
-    });
+    this.requests = new PendingCounter(
+      'dispatchlab_requests_total',
+      'Requests answered, by backend and HTTP status (error: connection failure, timeout: 504, 499: client left first; backend none: refused or not routable, e.g. 400, 405)',
+      ['policy', 'backend', 'code'],
+      registers,
+    );
     this.duration = new ArrayHistogram('dispatchlab_request_duration_seconds', 'Time from arrival at the dispatcher to the end of the response', ['policy', 'backend'], LATENCY_BUCKETS_S, registry);
     this.queueWait = new ArrayHistogram('dispatchlab_queue_wait_seconds', 'Time an attempt spent in the dispatcher queue before dispatch (0 for one dispatched on arrival)', ['policy'], QUEUE_WAIT_BUCKETS_S, registry);
     this.retries = new Counter({ name: 'dispatchlab_retries_total', help: 'Retries sent to the backend', labelNames: ['policy', 'backend'], registers });
     this.attemptFailures = new Counter({ name: 'dispatchlab_attempt_failures_total', help: "Attempts that failed by the backend's fault (connect error, reset, timeout, 5xx), retried or not", labelNames: ['policy', 'backend'], registers });
     const ejections = new Counter({ name: 'dispatchlab_ejections_total', help: 'Passive outlier ejections', labelNames: ['backend'], registers });
     const refused = new Counter({ name: 'dispatchlab_refused_total', help: 'Requests refused (no-backend, queue-full, queue-timeout; policy-error: the policy failed, answered 500)', labelNames: ['policy', 'reason'], registers });
-    this.stickyHits = new Counter({ name: 'dispatchlab_sticky_hits_total', help: 'Sticky sessions that stayed on their pinned replica', labelNames: ['policy'], registers });
-    this.stickyMisses = new Counter({ name: 'dispatchlab_sticky_misses_total', help: 'Sticky sessions moved off their pinned replica', labelNames: ['policy'], registers });
+    this.stickyHits = new PendingCounter('dispatchlab_sticky_hits_total', 'Sticky sessions that stayed on their pinned replica', ['policy'], registers);
+    this.stickyMisses = new PendingCounter('dispatchlab_sticky_misses_total', 'Sticky sessions moved off their pinned replica', ['policy'], registers);
     // Every worker gets every policy change, so they agree; summing would count the workers.
     this.policyInfo = new Gauge({ name: 'dispatchlab_policy_info', help: '1 for the policy in use, 0 for ones used before', labelNames: ['policy'], registers, aggregator: 'max' });
     this.policyInfo.set({ policy: policyLabel }, 1);
     this.queueWaitSeries = this.queueWait.labels(policyLabel);
-    this.stickyHitSeries = this.stickyHits.labels({ policy: policyLabel });
-    this.stickyMissSeries = this.stickyMisses.labels({ policy: policyLabel });
+    this.stickyHitSeries = this.stickyHits.series({ policy: policyLabel });
+    this.stickyMissSeries = this.stickyMisses.series({ policy: policyLabel });
 
     const read = (): MetricsSource | undefined => this.source;
     const policyOf = (): string => this.policy;
@@ -259,7 +280,9 @@ export class DispatcherMetrics implements RequestEvents {
     this.observer = {
       onRefused: (reason) => refused.inc({ policy: this.policy, reason }),
       onEjection: (backend) => ejections.inc({ backend }),
-      onSticky: (hit) => (hit ? this.stickyHitSeries : this.stickyMissSeries).inc(),
+      onSticky: (hit) => {
+        (hit ? this.stickyHitSeries : this.stickyMissSeries).count++;
+      },
     };
   }
 
@@ -274,8 +297,8 @@ export class DispatcherMetrics implements RequestEvents {
     this.policyInfo.set({ policy: label }, 1);
     this.series.clear();
     this.queueWaitSeries = this.queueWait.labels(label);
-    this.stickyHitSeries = this.stickyHits.labels({ policy: label });
-    this.stickyMissSeries = this.stickyMisses.labels({ policy: label });
+    this.stickyHitSeries = this.stickyHits.series({ policy: label });
+    this.stickyMissSeries = this.stickyMisses.series({ policy: label });
   }
 
   /** The backend left the set: forget its series (those already counted stay in the registry). */
@@ -298,13 +321,6 @@ export class DispatcherMetrics implements RequestEvents {
     return series;
   }
 
-  private pendingRequestsOf(backend: BackendId, code: string): PendingCount {
-    const key = `${this.policy}\0${backend}\0${code}`;
-    let pending = this.pendingRequests.get(key);
-    if (pending === undefined) this.pendingRequests.set(key, (pending = { labels: { policy: this.policy, backend, code }, count: 0 }));
-    return pending;
-  }
-
   arrived(): void {
     // Counted when answered: dispatchlab_requests_total is by answer code.
   }
@@ -321,7 +337,7 @@ export class DispatcherMetrics implements RequestEvents {
   answered(_arrivedAtMs: Millis, backend: BackendId, code: string, latencyMs: Millis): void {
     const series = this.seriesOf(backend);
     let requests = series.requests.get(code);
-    if (requests === undefined) series.requests.set(code, (requests = this.pendingRequestsOf(backend, code)));
+    if (requests === undefined) series.requests.set(code, (requests = this.requests.series({ policy: this.policy, backend, code })));
     requests.count++;
     series.duration.observe(latencyMs / 1000);
   }

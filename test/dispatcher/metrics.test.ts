@@ -78,6 +78,15 @@ describe('DispatcherMetrics sticky counts', () => {
     expect(sample(text, 'dispatchlab_sticky_misses_total{policy="q"}')).toBe(1);
     // A policy that never counted has no series, not a zero one.
     expect(sample(text, 'dispatchlab_sticky_hits_total{policy="q"}')).toBeUndefined();
+
+    // Counts are handed over once: a second scrape repeats them, a later count adds to them,
+    // and a policy used again counts on in its old series.
+    expect(sample(await metrics.registry.metrics(), 'dispatchlab_sticky_hits_total{policy="p"}')).toBe(2);
+    metrics.policyChanged('p');
+    metrics.observer.onSticky?.(true);
+    const later = await metrics.registry.metrics();
+    expect(sample(later, 'dispatchlab_sticky_hits_total{policy="p"}')).toBe(3);
+    expect(sample(later, 'dispatchlab_sticky_misses_total{policy="q"}')).toBe(1);
   });
 });
 
