@@ -116,18 +116,8 @@ const MAX_SLOWDOWN = 1000;
 export class VmState {
   /** Live jobs; the heap may also hold cancelled ones (lazy deletion), skipped by `liveTop`. */
   running = 0;
-  /**
-   * Ordered by finish tag, then submission order; only through addJob, popJob and liveTop. A VM
-   * holding one job keeps it in `soleJob` and leaves the heap empty: most VMs of a large fleet hold
-   * none or one, and the heap is five more objects (itself, three arrays and their backing stores)
-   * that each request would touch, out of cache at 10,000 VMs. The sole job moves into the heap
-   * when a second one comes, under its own sequence number, so the order is the heap's.
-   */
+  /** Ordered by finish tag, then submission order; only through addJob, popJob and liveTop. */
   private readonly jobs = new MinHeap<Job>();
-  private soleJob: Job | undefined = undefined;
-  private soleSeq = 0;
-  /** Jobs held (soleJob or the heap's), cancelled ones included; kept here so a VM with none or one never reads the heap. */
-  private heldJobs = 0;
   /**
    * The smallest finish tag in `jobs` (Infinity when empty), cancelled jobs included: a lower bound
    * on the first live job's tag, read without touching the heap or the job (on a large fleet each
@@ -242,29 +232,12 @@ export class VmState {
 
   /** `seq`: the host's submission order, which breaks ties between equal tags. */
   addJob(job: Job, seq: number): void {
-    if (this.heldJobs++ === 0) {
-      this.soleJob = job;
-      this.soleSeq = seq;
-    } else {
-      const jobs = this.jobs;
-      const sole = this.soleJob;
-      if (sole !== undefined) {
-        jobs.push(sole, sole.tagMs, this.soleSeq);
-        this.soleJob = undefined;
-      }
-      jobs.push(job, job.tagMs, seq);
-    }
+    this.jobs.push(job, job.tagMs, seq);
     if (job.tagMs < this.firstTagMs) this.firstTagMs = job.tagMs;
   }
 
-  /** Remove the first job (the one liveTop returned). */
+  /** Remove the heap's top (the job liveTop returned). */
   popJob(): void {
-    this.heldJobs--;
-    if (this.soleJob !== undefined) {
-      this.soleJob = undefined;
-      this.firstTagMs = Infinity;
-      return;
-    }
     const jobs = this.jobs;
     jobs.pop();
     this.firstTagMs = jobs.size > 0 ? jobs.topKey : Infinity;
@@ -273,7 +246,7 @@ export class VmState {
   /** The live job that finishes first, dropping cancelled ones from the top of the heap. */
   liveTop(): Job | undefined {
     for (;;) {
-      const top = this.soleJob ?? this.jobs.peek();
+      const top = this.jobs.peek();
       if (top === undefined || !top.done) return top;
       this.popJob();
     }
@@ -285,7 +258,7 @@ export class VmState {
    * contended host every VM's completion is recomputed on every event.
    */
   private firstLiveTagMs(): number {
-    if (this.heldJobs === this.running) return this.firstTagMs;
+    if (this.jobs.size === this.running) return this.firstTagMs;
     const top = this.liveTop();
     return top === undefined ? Infinity : top.tagMs;
   }
