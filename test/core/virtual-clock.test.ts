@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { VirtualClock } from '../../core/virtual-clock.js';
 
 describe('VirtualClock', () => {
@@ -106,5 +107,68 @@ describe('VirtualClock', () => {
     const loop = (): void => void clock.schedule(1, loop);
     loop();
     expect(() => clock.runUntilIdle(1000)).toThrow(/still busy after 1000 events/);
+  });
+});
+
+describe('VirtualClock with near and far events', () => {
+  // The clock keeps events armed 250 ms ahead or more in a heap of their own (health checks) and
+  // merges both when stepping; the order must be exactly that of one queue ordered by (due time,
+  // newest arming), whatever mix of near and far, ties, cancels and re-armed timers.
+  type Op =
+    | { kind: 'schedule'; delayMs: number }
+    | { kind: 'timer'; which: number; delayMs: number }
+    | { kind: 'cancel'; which: number }
+    | { kind: 'run'; forMs: number };
+  // Mostly multiples of 50 ms, so that near and far events often fall due at the same instant.
+  const grid = fc.integer({ min: 0, max: 24 }).map((k) => k * 50);
+  const delay = fc.oneof(grid, fc.constantFrom(249, 250, 251), fc.double({ min: 0, max: 1200, noNaN: true }));
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ kind: fc.constant('schedule' as const), delayMs: delay }),
+    fc.record({ kind: fc.constant('timer' as const), which: fc.nat(3), delayMs: delay }),
+    fc.record({ kind: fc.constant('cancel' as const), which: fc.nat(20) }),
+    fc.record({ kind: fc.constant('run' as const), forMs: fc.oneof(grid, fc.integer({ min: 0, max: 700 })) }),
+  );
+
+  it('runs events in (due time, arming order) across both heaps', () => {
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 20, maxLength: 80 }), (ops) => {
+        const clock = new VirtualClock();
+        const ran: string[] = [];
+        const expected: string[] = [];
+        // The reference: every armed event with its due time and the order it was (last) armed in.
+        let armed = 0;
+        const pending = new Map<string, { atMs: number; order: number }>();
+        const arm = (id: string, delayMs: number): void => void pending.set(id, { atMs: clock.now() + delayMs, order: armed++ });
+        const cancels: Array<{ id: string; cancel: () => void }> = [];
+        const timers = [0, 1, 2, 3].map((t) => clock.timer(() => ran.push(`t${t}@${clock.now()}`)));
+        const runUntil = (untilMs: number): void => {
+          const due = [...pending].filter(([, e]) => e.atMs <= untilMs).sort(([, a], [, b]) => a.atMs - b.atMs || a.order - b.order);
+          for (const [id, e] of due) {
+            expected.push(`${id}@${e.atMs}`);
+            pending.delete(id);
+          }
+          clock.runUntil(untilMs);
+        };
+        for (const o of ops) {
+          if (o.kind === 'schedule') {
+            const id = `s${cancels.length}`;
+            cancels.push({ id, cancel: clock.schedule(o.delayMs, () => ran.push(`${id}@${clock.now()}`)) });
+            arm(id, o.delayMs);
+          } else if (o.kind === 'timer') {
+            timers[o.which].set(o.delayMs);
+            arm(`t${o.which}`, o.delayMs);
+          } else if (o.kind === 'cancel') {
+            const c = cancels[o.which];
+            if (c === undefined) continue;
+            c.cancel();
+            pending.delete(c.id);
+          } else runUntil(clock.now() + o.forMs);
+        }
+        runUntil(Infinity);
+        expect(ran).toEqual(expected);
+        expect(clock.pending).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
