@@ -31,7 +31,7 @@ import { cpuPerRequestUs, median, pairedRatio, parseWrk, processTree, schedstatW
  *   machine; a policy's cost against round-robin is the median of those rounds' ratios. Measured
  *   one after the other, a ratio of two runs carries both runs' noise (+-25% on a shared 2-core
  *   machine, enough to fail a 10% target at random); side by side, 0.92-1.01 for least-loaded where
- *   the sequential rounds said 0.94-1.36 (BENCHMARKS.md, "Proxy throughput: side by side").
+ *   the sequential rounds said 0.94-1.36 (BENCHMARKS.md, "Proxy throughput: side by side, and what the deadline ring held").
  * - Then one 1,000-connection run per proxy kind: socket errors, p99 against the 64-connection
  *   p99, RSS before, during and after it, once the proxy has been idle for a while.
  * - Then, for the same proxies, 64 and 1,000 connections at one fixed offered rate, the same for
@@ -485,7 +485,7 @@ interface SideBySide {
 }
 
 /** A policy's CPU per request against round-robin's: the median of the side-by-side rounds' ratios. */
-const sideBySideRatio = (pairs: readonly SideBySide[]) => median(pairs.map((p) => p.policy.cpuUs / p.base.cpuUs));
+const sideBySideRatio = (pairs: readonly SideBySide[]) => pairedRatio(pairs.map((p) => p.policy.cpuUs), pairs.map((p) => p.base.cpuUs));
 
 interface WideRun {
   readonly run: Run;
@@ -646,7 +646,7 @@ function targetLines(
   if (nginx) {
     // The issue set 40 µs beside nginx's 15.9 µs on its 16-core machine: a CPU ratio to nginx, which is
     // how this bench measures every target (the absolute µs moves with the machine).
-    const nginxRatio = median(rounds.get(rr)!.map((r, i) => r.cpuUs / rounds.get(nginx)!.at(i)!.cpuUs));
+    const nginxRatio = pairedRatio(rounds.get(rr)!.map((r) => r.cpuUs), rounds.get(nginx)!.map((r) => r.cpuUs));
     lines.push(
       `- round-robin <= 40 µs CPU per request where nginx costs 15.9 µs, i.e. <= ${fmt(ISSUE_RR_NGINX_CPU_RATIO, 2)}x nginx's CPU per request: ` +
         `${fmt(nginxRatio, 2)}x (${fmt(rrCpu, 1)} µs beside nginx's ${fmt(cpu(nginx), 1)}), ${verdict(nginxRatio <= ISSUE_RR_NGINX_CPU_RATIO)}.`,
