@@ -36,3 +36,48 @@ describe('a completed job as its own result', () => {
     expect(second.timing.serviceMs).toBeCloseTo(20, 9);
   });
 });
+
+// The order a VM's jobs finish in, ties included, and their times, as the VM goes from one job to
+// several and back, with cancelled jobs among them (lazily deleted from its job heap).
+describe('a VM with one job, then more', () => {
+  const cost = (cpuMs: number) => ({ cpuMs, ioOps: 0, pageTableUpdates: 0, memoryMb: 0 });
+  const setup = () => {
+    const clock = new VirtualClock();
+    const s = specs({ cores: 1, memoryMb: 4096 }, [{ name: 'vm', vcpus: 1, memoryMb: 512 }]);
+    const host = createHost(s.host, s.vms, { clock, costModel: NATIVE_COSTS });
+    const done: string[] = [];
+    const submit = (name: string, cpuMs: number) => host.submit('vm', cost(cpuMs), (r) => done.push(`${name}${r.ok ? '' : ` ${r.reason}`}@${+clock.now().toFixed(9)}`));
+    return { clock, submit, done };
+  };
+
+  it('a shorter second job overtakes the first; equal ones finish in submission order', () => {
+    const { clock, submit, done } = setup();
+    submit('alone', 4);
+    clock.runUntilIdle();
+    submit('long', 10);
+    clock.advance(1);
+    // 9 ms of work left on `long` when `short` comes at 5: sharing the vCPU, short ends at 5 + 2 * 2
+    // and long, with 7 ms left then, at 16.
+    submit('short', 2);
+    clock.runUntilIdle();
+    // Same tags: both started with the same work at the same instant.
+    submit('a', 3);
+    submit('b', 3);
+    clock.runUntilIdle();
+    expect(done).toEqual(['alone@4', 'short@9', 'long@16', 'a@22', 'b@22']);
+  });
+
+  it('a cancelled sole job is skipped, before and after others join it', () => {
+    const { clock, submit, done } = setup();
+    submit('gone', 5).cancel();
+    submit('next', 2);
+    clock.runUntilIdle();
+    const first = submit('first', 10);
+    submit('second', 10);
+    clock.advance(2);
+    first.cancel();
+    // `second` had 1 ms of CPU by 4 ms and has the vCPU alone from then on.
+    clock.runUntilIdle();
+    expect(done).toEqual(['gone cancelled@0', 'next@2', 'first cancelled@4', 'second@13']);
+  });
+});
