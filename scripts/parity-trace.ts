@@ -83,7 +83,7 @@ const up = await startUp({
   },
 });
 // What each host's model was given and made of it, in model time: wrapped on the model object,
-// where the replicas' ports submit (backends/hypervisor/host.ts, HostVmPort).
+// where the replicas' ports submit (backends/hypervisor/host.ts, submitTo).
 interface Submitted {
   vm: string;
   cost: RequestCost;

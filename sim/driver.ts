@@ -36,9 +36,10 @@ import type { SimWorkload } from './workload.js';
  * request once it finished (its job was delivered or cancelled, its lease ended, it is in no
  * queue, its deadlines skip it by generation). A closed-loop client may issue its next request,
  * on the same object, from inside finish().
- * Each backend's VM port is resolved once, into a BackendSlot that the Balancer hands back on
- * every lease (BackendInit.data), so the hot path looks nothing up by id: on a fleet of 10,000
- * backends a map lookup per request is a cache miss per request.
+ * Each backend's VM port is resolved once and is the backend's BackendInit.data, which the
+ * Balancer hands back on every lease, so the hot path looks nothing up by id: on a fleet of 10,000
+ * backends a map lookup per request is a cache miss per request, and so is every object between
+ * the lease and the VM (the host model's port is the VM itself).
  */
 
 const ANSWERED: AttemptOutcome = { kind: 'response', status: 200 };
@@ -51,12 +52,6 @@ const PER_TRY_TIMED_OUT: AttemptOutcome = { kind: 'timeout', perTry: true };
 const ABANDONED: AttemptOutcome = { kind: 'client-abort' };
 /** How long a closed-loop client waits after a failed request before its next one. */
 const FAILED_CLIENT_PAUSE_MS: Millis = 1;
-
-/** Everything the driver needs about one backend, resolved once per run. */
-export interface BackendSlot {
-  /** Its VM: submit, and the load it reports on a response (what X-VM-Load carries live). */
-  readonly vm: VmPort;
-}
 
 export interface DriverOptions {
   readonly clock: VirtualClock;
@@ -106,7 +101,8 @@ class SimRequest implements RequestInfo, DeadlineOwner {
   abandoned = false;
   /** Set while the driver cancels its job: the host reports the cancellation back at once. */
   cancelling = false;
-  slot: BackendSlot | undefined = undefined;
+  /** The VM of its attempt: submit, and the load it reports on a response (what X-VM-Load carries live). */
+  vm: VmPort | undefined = undefined;
   /**
    * Whether the request is on a VM, so the next callback is the host's JobResult; otherwise it is
    * the Balancer's Admission. A flag, not a look at the event: `'ok' in event` over four shapes of
@@ -271,14 +267,14 @@ export class SimDriver {
       return;
     }
     this.opts.events.admitted(req.arrivedAt, lease.backend, lease.queuedMs, lease.attempt, lease.backendIndex);
-    const slot = lease.backendData as BackendSlot | undefined;
-    if (slot === undefined) throw new Error(`simulation: the balancer leased "${lease.backend}", which has no backend slot`);
+    const vm = lease.backendData as VmPort | undefined;
+    if (vm === undefined) throw new Error(`simulation: the balancer leased "${lease.backend}", which has no VM port`);
     req.ticket = undefined;
     req.lease = lease;
-    req.slot = slot;
+    req.vm = vm;
     req.onVm = true;
     this.opts.deadlines.upstream.add(req, ++req.attemptGeneration);
-    req.job = slot.vm.submit(req.cost, req.callback);
+    req.job = vm.submit(req.cost, req.callback);
   }
 
   /**
@@ -348,11 +344,11 @@ export class SimDriver {
     req.onVm = false;
     req.job = undefined;
     const lease = req.lease as Lease;
-    const slot = req.slot as BackendSlot;
+    const vm = req.vm as VmPort;
     const opts = this.opts;
     if (result.ok) {
       // As live: the load arrives with the response headers, the lease ends when the response does.
-      opts.balancers[req.dispatcher].reportLoad(lease, slot.vm.load());
+      opts.balancers[req.dispatcher].reportLoad(lease, vm.load());
       lease.end(ANSWERED);
       opts.events.attemptEnded(req.arrivedAt, lease.backend, false, lease.backendIndex);
       if (lease.repin) opts.workload.pin(req.session, lease.backend);
@@ -385,7 +381,7 @@ export class SimDriver {
    * no queue), so its object is reused: a closed-loop client's next request may take it at once.
    */
   private recycle(req: SimRequest): void {
-    req.lease = req.slot = req.ticket = req.job = undefined;
+    req.lease = req.vm = req.ticket = req.job = undefined;
     this.free.push(req);
   }
 

@@ -1,5 +1,5 @@
 import { createFleet } from '../backends/hypervisor/fleet.js';
-import type { Fleet } from '../backends/hypervisor/types.js';
+import type { Fleet, VmPort } from '../backends/hypervisor/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Report, PolicyRun } from '../core/report.js';
 import { createRng } from '../core/rng.js';
@@ -12,7 +12,7 @@ import { DeadlineQueue } from '../dispatcher/balancer/deadlines.js';
 import { HealthChecker, type HealthProbe } from '../dispatcher/balancer/health-check.js';
 import { isRetryable, type BalancerObserver } from '../dispatcher/balancer/types.js';
 import { createPolicy } from '../policies/index.js';
-import { SimDriver, type BackendSlot } from './driver.js';
+import { SimDriver } from './driver.js';
 import { fleetCpuCounters, RunStats } from './run-stats.js';
 import { theoryFor } from './theory-block.js';
 import { SimWorkload } from './workload.js';
@@ -75,9 +75,9 @@ function vmProbe(fleet: Fleet): HealthProbe {
   return (id, done) => done(fleet.hostOf(id).status(id) === 'running');
 }
 
-/** A replica's VM port, resolved once (driver.ts). */
-function backendSlot(fleet: Fleet, id: string): BackendSlot {
-  return { vm: fleet.hostOf(id).port(id) };
+/** A replica's VM port, resolved once: its backend's data, which every lease hands the driver back. */
+function vmPort(fleet: Fleet, id: string): VmPort {
+  return fleet.hostOf(id).port(id);
 }
 
 function checkOptions(scenario: Scenario, opts: SimulateOptions): void {
@@ -115,7 +115,7 @@ export function runPolicy(
   const clock = new VirtualClock();
   const rng = createRng(scenario.seed);
   const fleet = createFleet(scenario, { clock });
-  const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host, weight: vm.weight, data: backendSlot(fleet, vm.name) }));
+  const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host, weight: vm.weight, data: vmPort(fleet, vm.name) }));
   const policies = Array.from({ length: dispatchers }, (_, k) => createPolicy(spec, { rng: rng.stream(`policy-${k}`) }));
   // The root Rng's 'arrivals', 'sessions' and 'classes' streams, as the live open-loop generator draws
   // them (loadtest/request-plan.ts): one seed gives the same arrivals live and simulated.

@@ -98,7 +98,7 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
     this.model = deps.costModel;
     this.onTimerLateness = deps.onTimerLateness;
     const nowMs = (this.nowMs = this.clock.now());
-    this.vms = vms.map((vm, index) => new VmState(vm, index, vmServiceCost(vm, deps.costModel, spec.hypervisor), nowMs));
+    this.vms = vms.map((vm, index) => new VmState(vm, this, index, vmServiceCost(vm, deps.costModel, spec.hypervisor), nowMs));
     this.timer = this.clock.timer(() => this.handleTimer());
     for (const vm of this.vms) {
       const { name, host, vcpus, capCores } = vm.spec;
@@ -129,11 +129,12 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
     return this.submitTo(this.vm(vmName), cost, onDone);
   }
 
+  /** The VM is its own port (VmState.submit comes back to submitTo). */
   port(vmName: string): VmPort {
-    return new HostVmPort(this, this.vm(vmName));
+    return this.vm(vmName);
   }
 
-  /** submit() with the VM resolved (HostVmPort); not part of HypervisorHost. */
+  /** submit() with the VM resolved (a VmPort's submit); not part of HypervisorHost. */
   submitTo(vm: VmState, cost: RequestCost, onDone: (result: JobResult) => void): JobHandle {
     this.enter();
     if (vm.status === 'crashed') return this.failSoon(vm, onDone);
@@ -524,29 +525,6 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
 
   hostLoad(): number {
     return this.spec.hostLoad;
-  }
-}
-
-/**
- * A VM port holding its host and VM directly, not in closures: on a large fleet every pointer
- * followed from a request to its VM is a cache miss, and a closure adds two (itself, its context).
- */
-class HostVmPort implements VmPort {
-  readonly vm: string;
-
-  constructor(
-    private readonly host: HostModel,
-    private readonly state: VmState,
-  ) {
-    this.vm = state.name;
-  }
-
-  submit(cost: RequestCost, onDone: (result: JobResult) => void): JobHandle {
-    return this.host.submitTo(this.state, cost, onDone);
-  }
-
-  load(): number {
-    return this.state.load();
   }
 }
 

@@ -2,11 +2,12 @@ import type { VmSpec } from '../../core/scenario.js';
 import type { VmServiceCost } from './cost-model.js';
 import { MinHeap } from '../../core/heap.js';
 import type { Cancel } from '../../core/clock.js';
-import type { JobHandle, JobResult, JobTiming, VmStatus } from './types.js';
+import type { JobHandle, JobResult, JobTiming, RequestCost, VmPort, VmStatus } from './types.js';
 
-/** The host a job belongs to, for JobHandle.cancel and the timing's `host`. */
+/** The host of a VM and of its jobs: a submit (VmPort) and a cancel (JobHandle) go to it, and the timing's `host` is its name. */
 export interface JobOwner {
   readonly name: string;
+  submitTo(vm: VmState, cost: RequestCost, onDone: (result: JobResult) => void): JobHandle;
   cancelJob(job: Job): void;
 }
 
@@ -112,8 +113,12 @@ export function dueHorizonMs(nowMs: number): number {
 /** The most a VM's reported slowdown can be, so `load` stays finite while it makes no progress. */
 const MAX_SLOWDOWN = 1000;
 
-/** A VM on a host model: its spec, its Condor/fault state, its jobs and its rates. */
-export class VmState {
+/**
+ * A VM on a host model: its spec, its Condor/fault state, its jobs and its rates. It is also its
+ * own VmPort (host.port): on a large fleet a port object between a request and its VM would be one
+ * more cache miss per submit and per answer.
+ */
+export class VmState implements VmPort {
   /** Live jobs; the heap may also hold cancelled ones (lazy deletion), skipped by `liveTop`. */
   running = 0;
   /** Ordered by finish tag, then submission order; only through addJob, popJob and liveTop. */
@@ -182,6 +187,8 @@ export class VmState {
 
   constructor(
     readonly spec: VmSpec,
+    /** Its host, which runs its model: submits go there. */
+    private readonly owner: JobOwner,
     /** Its position among the host's VMs (its slot in the water-fill arrays). */
     readonly index: number,
     /** Its service-time coefficients on its host. */
@@ -194,6 +201,16 @@ export class VmState {
     this.backgroundCores = spec.background.cpuCores;
     this.capCores = spec.capCores;
     this.weight = spec.weight;
+  }
+
+  /** VmPort: its name. */
+  get vm(): string {
+    return this.name;
+  }
+
+  /** VmPort: run a request on this VM (its host's submitTo). */
+  submit(cost: RequestCost, onDone: (result: JobResult) => void): JobHandle {
+    return this.owner.submitTo(this, cost, onDone);
   }
 
   /** Recompute `status` after a change to the Condor or fault state. */

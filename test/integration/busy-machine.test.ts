@@ -69,7 +69,7 @@ interface Submission {
 
 /**
  * Every job the replicas give this host's model, in submission order, with the model instants it
- * was submitted and finished at (the replicas submit through the model object: HostVmPort).
+ * was submitted and finished at (every VM's port submits through its model's submitTo).
  */
 function recordSubmissions(model: HypervisorHost): Submission[] {
   const submitted: Submission[] = [];
