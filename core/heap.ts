@@ -1,18 +1,19 @@
 /**
  * A min-heap of items ordered by (key, seq): the smaller key first, and among equal keys the
  * smaller sequence number, so simultaneous entries come out in insertion order. Used by the
- * VirtualClock's event queue (key = due time) and by each VM's jobs (key = finish tag), on every
- * simulated event, so it is written for speed:
+ * VirtualClock's event queue (key = due time), on every simulated event, so it is written for
+ * speed (a VM's few jobs have a heap of their own, in vm-state.ts, keyed on the jobs' fields):
  * - four children per node (a 4-ary heap, Johnson 1975), not two: a pop sifts down half as many
  *   levels, and a node's children are adjacent in the arrays, so on the clock's heap of a large
  *   fleet (tens of thousands of events) it touches about half the cache lines. Every user pushes
  *   unique (key, seq) pairs, so the order items come out in is the same as any heap's;
  * - keys and sequence numbers sit in their own number arrays beside the items and are compared
- *   inline: a comparator callback shared by both users would be a polymorphic call, which V8
- *   does not inline;
+ *   inline: a comparator callback shared by its users would be a polymorphic call, which V8
+ *   does not inline, and an event's due time is the heap entry's, not the event's (a re-armed
+ *   event leaves a stale entry with its old time behind);
  * - the arrays never shrink: the heap keeps its own count and writes slots by index instead of
- *   Array push/pop, so a VM's job heap going from 0 to a few jobs and back on every request never
- *   has its storage trimmed and regrown. A popped item's slot is cleared so the heap does not
+ *   Array push/pop, so a heap going from empty to a few entries and back never has its storage
+ *   trimmed and regrown. A popped item's slot is cleared so the heap does not
  *   keep it alive.
  */
 export class MinHeap<T> {

@@ -1,6 +1,5 @@
 import type { VmSpec } from '../../core/scenario.js';
 import type { VmServiceCost } from './cost-model.js';
-import { MinHeap } from '../../core/heap.js';
 import type { Cancel } from '../../core/clock.js';
 import type { JobHandle, JobResult, JobTiming, RequestCost, VmPort, VmStatus } from './types.js';
 
@@ -52,6 +51,8 @@ export class Job implements JobHandle, JobTiming {
 
   constructor(
     readonly state: VmState,
+    /** The host's submission order: it breaks ties between equal finish tags. */
+    readonly seq: number,
     readonly submittedAt: number,
     workMs: number,
     readonly ioOps: number,
@@ -113,6 +114,11 @@ export function dueHorizonMs(nowMs: number): number {
 /** The most a VM's reported slowdown can be, so `load` stays finite while it makes no progress. */
 const MAX_SLOWDOWN = 1000;
 
+/** Whether job `a` completes before job `b`: the smaller finish tag, on a tie the earlier submission. */
+function before(a: Job, b: Job): boolean {
+  return a.tagMs < b.tagMs || (a.tagMs === b.tagMs && a.seq < b.seq);
+}
+
 /**
  * A VM on a host model: its spec, its Condor/fault state, its jobs and its rates. It is also its
  * own VmPort (host.port): on a large fleet a port object between a request and its VM would be one
@@ -121,8 +127,16 @@ const MAX_SLOWDOWN = 1000;
 export class VmState implements VmPort {
   /** Live jobs; the heap may also hold cancelled ones (lazy deletion), skipped by `liveTop`. */
   running = 0;
-  /** Ordered by finish tag, then submission order; only through addJob, popJob and liveTop. */
-  private readonly jobs = new MinHeap<Job>();
+  /**
+   * The job heap: a binary min-heap by (finish tag, submission order) in the first `queued` slots,
+   * only through addJob, popJob and liveTop. The jobs' own fields are its keys, so a submit and a
+   * completion touch this one array and the jobs they move (a heap with its keys in arrays of their
+   * own was five more objects per VM, each a cache miss per event on a large fleet); a VM holds a
+   * few jobs, most often none or one.
+   */
+  private readonly jobs: Array<Job | undefined> = [];
+  /** Jobs in the heap, cancelled ones included. */
+  private queued = 0;
   /**
    * The smallest finish tag in `jobs` (Infinity when empty), cancelled jobs included: a lower bound
    * on the first live job's tag, read without touching the heap or the job (on a large fleet each
@@ -247,23 +261,56 @@ export class VmState implements VmPort {
     this.stealMs += (this.wantedCores - this.gotCores) * dtMs;
   }
 
-  /** `seq`: the host's submission order, which breaks ties between equal tags. */
-  addJob(job: Job, seq: number): void {
-    this.jobs.push(job, job.tagMs, seq);
+  addJob(job: Job): void {
+    const jobs = this.jobs;
+    let i = this.queued++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const above = jobs[parent] as Job;
+      if (!before(job, above)) break;
+      jobs[i] = above;
+      i = parent;
+    }
+    jobs[i] = job;
     if (job.tagMs < this.firstTagMs) this.firstTagMs = job.tagMs;
   }
 
   /** Remove the heap's top (the job liveTop returned). */
   popJob(): void {
     const jobs = this.jobs;
-    jobs.pop();
-    this.firstTagMs = jobs.size > 0 ? jobs.topKey : Infinity;
+    const n = --this.queued;
+    const last = jobs[n] as Job;
+    // Cleared so the heap does not keep a finished job alive.
+    jobs[n] = undefined;
+    if (n === 0) {
+      jobs[0] = undefined;
+      this.firstTagMs = Infinity;
+      return;
+    }
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      let first = jobs[child] as Job;
+      if (child + 1 < n) {
+        const right = jobs[child + 1] as Job;
+        if (before(right, first)) {
+          child++;
+          first = right;
+        }
+      }
+      if (!before(first, last)) break;
+      jobs[i] = first;
+      i = child;
+    }
+    jobs[i] = last;
+    this.firstTagMs = (jobs[0] as Job).tagMs;
   }
 
   /** The live job that finishes first, dropping cancelled ones from the top of the heap. */
   liveTop(): Job | undefined {
     for (;;) {
-      const top = this.jobs.peek();
+      const top = this.queued > 0 ? this.jobs[0] : undefined;
       if (top === undefined || !top.done) return top;
       this.popJob();
     }
@@ -275,7 +322,7 @@ export class VmState implements VmPort {
    * contended host every VM's completion is recomputed on every event.
    */
   private firstLiveTagMs(): number {
-    if (this.jobs.size === this.running) return this.firstTagMs;
+    if (this.queued === this.running) return this.firstTagMs;
     const top = this.liveTop();
     return top === undefined ? Infinity : top.tagMs;
   }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createHost } from '../../backends/hypervisor/host.js';
 import type { JobResult } from '../../backends/hypervisor/types.js';
@@ -79,5 +80,35 @@ describe('a VM with one job, then more', () => {
     // `second` had 1 ms of CPU by 4 ms and has the vCPU alone from then on.
     clock.runUntilIdle();
     expect(done).toEqual(['gone cancelled@0', 'next@2', 'first cancelled@4', 'second@13']);
+  });
+});
+
+// The VM's job heap at any size: jobs that all start at one instant progress together, so they must
+// finish in the order of their work, equal work in submission order, cancelled ones never.
+describe('a VM with many jobs', () => {
+  it('finishes them by work, ties in submission order, skipping cancelled ones wherever they sit in its heap', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ cpuMs: fc.integer({ min: 1, max: 8 }), cancelled: fc.boolean() }), { minLength: 1, maxLength: 60 }), (jobs) => {
+        const clock = new VirtualClock();
+        const s = specs({ cores: 1, memoryMb: 4096 }, [{ name: 'vm', vcpus: 1, memoryMb: 512 }]);
+        const host = createHost(s.host, s.vms, { clock, costModel: NATIVE_COSTS });
+        const finished: number[] = [];
+        const handles = jobs.map((job, i) =>
+          host.submit('vm', { cpuMs: job.cpuMs, ioOps: 0, pageTableUpdates: 0, memoryMb: 0 }, (r) => {
+            if (r.ok) finished.push(i);
+          }),
+        );
+        jobs.forEach((job, i) => {
+          if (job.cancelled) handles[i].cancel();
+        });
+        clock.runUntilIdle();
+        const expected = jobs
+          .map((job, i) => ({ ...job, i }))
+          .filter((job) => !job.cancelled)
+          .sort((a, b) => a.cpuMs - b.cpuMs || a.i - b.i)
+          .map((job) => job.i);
+        expect(finished).toEqual(expected);
+      }),
+    );
   });
 });
