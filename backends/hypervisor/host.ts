@@ -145,7 +145,7 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
     const fraction = this.swaps && this.mayOverflowMemory ? swappedFraction(memoryDemandMb(this.vms), this.spec.memoryMb) : 0;
     const workMs =
       serviceMs(cost, vm.cost) + swapInMs(cost.memoryMb, fraction, this.model.swap.msPerMb);
-    const job = new Job(vm, this.jobSeq++, this.nowMs, workMs, cost.ioOps, cost.pageTableUpdates, cost.memoryMb, onDone, this);
+    const job = new Job(vm, this.jobSeq++, this.nowMs, workMs, cost.ioOps, cost.pageTableUpdates, cost.memoryMb, onDone);
     vm.addJob(job);
     vm.running++;
     vm.completionStale = true;

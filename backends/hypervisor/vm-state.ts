@@ -32,7 +32,7 @@ export class Job implements JobHandle, JobTiming {
    * for, since most jobs are never cancelled (the simulator never reads it: one allocation per job).
    */
   get cancel(): Cancel {
-    return () => this.owner.cancelJob(this);
+    return () => this.state.host.cancelJob(this);
   }
   /** Set when the job ends other than by completing (crash, stop); read when results are delivered. */
   failure: 'crashed' | 'cancelled' | undefined;
@@ -59,10 +59,9 @@ export class Job implements JobHandle, JobTiming {
     readonly pageTableUpdates: number,
     readonly workingSetMb: number,
     readonly onDone: (result: JobResult) => void,
-    private readonly owner: JobOwner,
   ) {
     this.vm = state.name;
-    this.host = owner.name;
+    this.host = state.host.name;
     this.tagMs = state.progressMs + workMs;
     this.serviceMs = state.jobCpuMs;
     this.stealMs = state.jobStealMs;
@@ -201,8 +200,8 @@ export class VmState implements VmPort {
 
   constructor(
     readonly spec: VmSpec,
-    /** Its host, which runs its model: submits go there. */
-    private readonly owner: JobOwner,
+    /** Its host, which runs its model: its submits and its jobs' cancels go there. */
+    readonly host: JobOwner,
     /** Its position among the host's VMs (its slot in the water-fill arrays). */
     readonly index: number,
     /** Its service-time coefficients on its host. */
@@ -224,7 +223,7 @@ export class VmState implements VmPort {
 
   /** VmPort: run a request on this VM (its host's submitTo). */
   submit(cost: RequestCost, onDone: (result: JobResult) => void): JobHandle {
-    return this.owner.submitTo(this, cost, onDone);
+    return this.host.submitTo(this, cost, onDone);
   }
 
   /** Recompute `status` after a change to the Condor or fault state. */
@@ -283,7 +282,6 @@ export class VmState implements VmPort {
     // Cleared so the heap does not keep a finished job alive.
     jobs[n] = undefined;
     if (n === 0) {
-      jobs[0] = undefined;
       this.firstTagMs = Infinity;
       return;
     }
