@@ -10,7 +10,7 @@ import { simulate, type SimProgress } from '../sim/simulation.js';
 import { theoryText } from '../report/theory.js';
 import { createPolicyErrorLog } from '../dispatcher/policy-error-log.js';
 import { CliError } from './errors.js';
-import { runSweepOnWorkers } from './sweep-workers.js';
+import { defaultThreads, runSweepOnWorkers, simulateOnWorkers } from './sim-workers.js';
 import { checkReportFlags, finishReport } from './report-output.js';
 import { commandLine, parseCount, parseDurationFlag, parseSloFlag, selectPolicies, SLO_HELP } from './flags.js';
 import { isTerminal, type CliIo, type Output } from './io.js';
@@ -18,9 +18,11 @@ import { loadPolicies } from './policy-files.js';
 
 /**
  * `dispatchlab simulate --scenario F [--policies a,b] [--requests N | --duration D] [--dispatchers K]
- * [--json OUT] [--html OUT] [--out DIR]`: the scenario's policies in virtual time (sim/), the
- * same table and report files as `compare`, then the analytic baselines when the scenario admits
- * them. A progress bar on a terminal, one plain line per policy otherwise (CI logs).
+ * [--jobs N] [--json OUT] [--html OUT] [--out DIR]`: the scenario's policies in virtual time (sim/),
+ * the same table and report files as `compare`, then the analytic baselines when the scenario
+ * admits them. The policies run at once on worker threads, one per core (or `--jobs`): each is an
+ * independent run, so the report is the same as one policy after the other. A progress bar per
+ * policy on a terminal, one plain line per policy otherwise (CI logs).
  */
 
 interface SimulateFlags {
@@ -29,6 +31,7 @@ interface SimulateFlags {
   requests?: number;
   duration?: number;
   dispatchers: number;
+  jobs?: number;
   json?: string;
   html?: string;
   out?: string;
@@ -45,6 +48,7 @@ export function registerSimulate(program: Command, io: CliIo): void {
     .option('--requests <n>', 'measured requests per policy (after the warmup); replaces the duration', parseCount('--requests'))
     .option('--duration <d>', "simulated time per policy, warmup included (default: the scenario's), e.g. 30s", parseDurationFlag('--duration'))
     .option('--dispatchers <k>', 'independent dispatchers sharing the fleet, each with its own view', parseCount('--dispatchers'), 1)
+    .option('--jobs <n>', 'policies (with --sweep: points) simulated at once, each on a worker thread with its own fleet in memory (default: one per CPU core)', parseCount('--jobs'))
     .option('--json <file>', 'write the JSON report here and no other file but --html\'s; - for stdout (the table then goes to stderr)')
     .option('--html <file>', 'write the HTML report here')
     .option('--slo <thresholds>', SLO_HELP, parseSloFlag)
@@ -65,16 +69,14 @@ export function registerSimulate(program: Command, io: CliIo): void {
       }
       const progress = createProgress(io.stderr);
       const started = performance.now();
+      const threads = flags.jobs ?? defaultThreads(policies.length);
+      const options = { policies, requests: flags.requests, durationMs: flags.duration, dispatchers: flags.dispatchers, onProgress: progress.update };
       let report: Report;
       try {
-        report = simulate(scenario, {
-          policies,
-          requests: flags.requests,
-          durationMs: flags.duration,
-          dispatchers: flags.dispatchers,
-          onProgress: progress.update,
-          onPolicyError: createPolicyErrorLog(),
-        });
+        report =
+          threads > 1 && policies.length > 1
+            ? await simulateOnWorkers(scenario, options, threads)
+            : simulate(scenario, { ...options, onPolicyError: createPolicyErrorLog() });
       } finally {
         progress.stop();
       }
@@ -105,7 +107,14 @@ async function runSweepCommand(io: CliIo, scenario: Scenario, policies: readonly
     throw err;
   }
   const requests = flags.requests ?? SWEEP_REQUESTS;
-  const points = await runSweepOnWorkers(scenario, rates, policies, requests, (done, total) => io.stderr.write(`sweep: ${done}/${total} points\n`));
+  const points = await runSweepOnWorkers(
+    scenario,
+    rates,
+    policies,
+    requests,
+    (done, total) => io.stderr.write(`sweep: ${done}/${total} points\n`),
+    flags.jobs ?? defaultThreads(rates.length),
+  );
   const report: SweepReport = { mode: 'simulate', scenario: scenario.name, seed: scenario.seed, sweep: spec, requestsPerPoint: requests, points };
   io.stdout.write(`${sweepTable(report)}\n`);
   const stamp = new Date().toISOString().replace(/\.\d+Z$/, '').replace(/:/g, '-');
@@ -122,24 +131,23 @@ function createProgress(stream: Output): { update: (p: SimProgress) => void; sto
       stop: () => undefined,
     };
   }
-  const bar = new cliProgress.SingleBar(
-    { format: '{policy} [{bar}] {percentage}% | {issued} requests | {simSeconds} s simulated', stream, hideCursor: true },
+  // A bar per policy, since policies may run at once (worker threads): each moves on its own line.
+  const bars = new cliProgress.MultiBar(
+    { format: '{policy} [{bar}] {percentage}% | {issued} requests | {simSeconds} s simulated', stream, hideCursor: true, clearOnComplete: false },
     cliProgress.Presets.shades_classic,
   );
   const steps = 1000;
-  let current = -1;
+  const byPolicy = new Map<number, cliProgress.SingleBar>();
   return {
     update: (p) => {
       const payload = { policy: `${p.policy} (${p.policyIndex + 1}/${p.policies})`, issued: p.issued, simSeconds: (p.simulatedMs / 1000).toFixed(1) };
-      if (p.policyIndex !== current) {
-        if (current >= 0) bar.stop();
-        current = p.policyIndex;
-        bar.start(steps, 0, payload);
+      let bar = byPolicy.get(p.policyIndex);
+      if (bar === undefined) {
+        bar = bars.create(steps, 0, payload);
+        byPolicy.set(p.policyIndex, bar);
       }
       bar.update(Math.round(p.fraction * steps), payload);
     },
-    stop: () => {
-      if (current >= 0) bar.stop();
-    },
+    stop: () => bars.stop(),
   };
 }

@@ -80,7 +80,8 @@ function vmPort(fleet: Fleet, id: string): VmPort {
   return fleet.hostOf(id).port(id);
 }
 
-function checkOptions(scenario: Scenario, opts: SimulateOptions): void {
+/** The options' own checks (a policy run also makes them); throws a readable Error. */
+export function checkOptions(scenario: Scenario, opts: SimulateOptions): void {
   if (opts.requests !== undefined && !(Number.isInteger(opts.requests) && opts.requests > 0)) {
     throw new Error(`simulate: requests must be a positive integer, got ${opts.requests}`);
   }
@@ -197,20 +198,40 @@ export function runPolicy(
 export function simulate(scenario: Scenario, opts: SimulateOptions = {}): Report {
   checkOptions(scenario, opts);
   const specs = opts.policies ?? scenario.policies;
-  const fraction = progressFraction(scenario, opts);
-  const results = specs.map((spec, policyIndex) =>
-    runPolicy(scenario, spec, opts, (issued, simulatedMs, done) =>
-      opts.onProgress?.({
-        policy: policyLabel(spec),
-        policyIndex,
-        policies: specs.length,
-        issued,
-        fraction: done ? 1 : fraction(issued, simulatedMs),
-        simulatedMs,
-        done,
-      }),
-    ),
+  const progress = policyProgress(scenario, opts);
+  return simulationReport(
+    scenario,
+    opts,
+    specs.map((spec, policyIndex) => runPolicy(scenario, spec, opts, progress(policyIndex))),
   );
+}
+
+/**
+ * The progress callback runPolicy takes for policy `policyIndex` of the run, turned into what
+ * `opts.onProgress` hears. Each policy run is independent of the others (a fresh clock, fleet and
+ * Rng with the scenario's seed), so they may also run at once, on worker threads
+ * (cli/sim-workers.ts), and report through these.
+ */
+export function policyProgress(
+  scenario: Scenario,
+  opts: SimulateOptions,
+): (policyIndex: number) => (issued: number, simulatedMs: Millis, done: boolean) => void {
+  const specs = opts.policies ?? scenario.policies;
+  const fraction = progressFraction(scenario, opts);
+  return (policyIndex) => (issued, simulatedMs, done) =>
+    opts.onProgress?.({
+      policy: policyLabel(specs[policyIndex]),
+      policyIndex,
+      policies: specs.length,
+      issued,
+      fraction: done ? 1 : fraction(issued, simulatedMs),
+      simulatedMs,
+      done,
+    });
+}
+
+/** The report of `simulate` from its policy runs, in the order of `opts.policies` (or the scenario's). */
+export function simulationReport(scenario: Scenario, opts: SimulateOptions, results: readonly PolicyRunResult[]): Report {
   return {
     mode: 'simulate',
     scenario: scenario.name,

@@ -8,7 +8,7 @@ import { theoryFor } from './theory-block.js';
  * theory describes), and gives each point's mean and p99 per policy beside the theory's means where
  * they exist: the hockey stick every textbook draws. Each point is an ordinary `simulate` of the
  * scenario with only the rate changed, so its seed, warm-up and requests are the scenario's. The
- * points are independent, so a caller may run them in parallel (cli/sweep-workers.ts).
+ * points are independent, so a caller may run them in parallel (cli/sim-workers.ts).
  */
 
 export type SweepParameter = 'rate' | 'utilisation';

@@ -31,6 +31,18 @@ describe('dispatchlab simulate', () => {
     expect(readFileSync(html, 'utf8')).toMatch(/<svg/);
   });
 
+  it('--jobs 1 runs the policies one after the other in this thread, with the very report worker threads give', async () => {
+    const reportOf = async (...jobs: string[]): Promise<Report> => {
+      const json = join(dir, `jobs${jobs.join('')}.json`);
+      const run = await dispatchlab('simulate', '--scenario', 'scenarios/homogeneous.yaml', '--policies', 'random,power-of-two', '--requests', '2000', ...jobs, '--json', json);
+      expect(run.code).toBe(0);
+      return JSON.parse(readFileSync(json, 'utf8')) as Report;
+    };
+    const [one, two] = [await reportOf('--jobs', '1'), await reportOf('--jobs', '2')];
+    expect(two.runs).toEqual(one.runs);
+    expect(two.runs.map((r) => r.policy)).toEqual(['random', 'power-of-two']);
+  });
+
   it('says when a scenario has no analytic baseline', async () => {
     const { code, stdout } = await dispatchlab('simulate', '--scenario', 'scenarios/default.yaml', '--policies', 'round-robin', '--duration', '4s', '--out', join(dir, 'default'));
     expect(code).toBe(0);
@@ -46,6 +58,7 @@ describe('dispatchlab simulate', () => {
     [['--duration', 'soon'], '--duration: expected a duration such as 30s or 2m, got "soon"'],
     [['--duration', '5s'], "--duration: 5000 ms must be longer than the scenario's warmup (5000 ms)"],
     [['--dispatchers', '1.5'], '--dispatchers: expected a whole number >= 1, got "1.5"'],
+    [['--jobs', '0'], '--jobs: expected a whole number >= 1, got "0"'],
   ])('%j: exit 2 with a message', async (args, message) => {
     const run = await dispatchlab('simulate', '--scenario', 'scenarios/homogeneous.yaml', ...args);
     expect(run.code).toBe(2);

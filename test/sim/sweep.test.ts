@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runSweepOnWorkers } from '../../cli/sweep-workers.js';
+import { runSweepOnWorkers } from '../../cli/sim-workers.js';
 import { sweepChartSpec, sweepTable } from '../../report/sweep.js';
 import { parseSweep, runSweepPoint, sweepRates, type SweepReport } from '../../sim/sweep.js';
 import { homogeneous } from './fixtures.js';
