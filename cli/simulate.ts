@@ -122,6 +122,9 @@ async function runSweepCommand(io: CliIo, scenario: Scenario, policies: readonly
   io.stdout.write(`report: ${written.dir}\n`);
 }
 
+/** How often the progress bars are redrawn from progress updates. */
+const PROGRESS_REDRAW_MS = 100;
+
 function createProgress(stream: Output): { update: (p: SimProgress) => void; stop: () => void } {
   if (!isTerminal(stream)) {
     return {
@@ -138,15 +141,25 @@ function createProgress(stream: Output): { update: (p: SimProgress) => void; sto
   );
   const steps = 1000;
   const byPolicy = new Map<number, cliProgress.SingleBar>();
+  let drawnAtMs = 0;
   return {
     update: (p) => {
       const payload = { policy: `${p.policy} (${p.policyIndex + 1}/${p.policies})`, issued: p.issued, simSeconds: (p.simulatedMs / 1000).toFixed(1) };
       let bar = byPolicy.get(p.policyIndex);
+      const first = bar === undefined;
       if (bar === undefined) {
         bar = bars.create(steps, 0, payload);
         byPolicy.set(p.policyIndex, bar);
       }
       bar.update(Math.round(p.fraction * steps), payload);
+      // A MultiBar redraws on a timer only, which never fires while a policy runs in this thread
+      // (one policy, or --jobs 1): redraw from here too, at most ten times a second, and at once
+      // for a policy's first news.
+      const nowMs = Date.now();
+      if (first || nowMs - drawnAtMs >= PROGRESS_REDRAW_MS) {
+        drawnAtMs = nowMs;
+        bars.update();
+      }
     },
     stop: () => bars.stop(),
   };

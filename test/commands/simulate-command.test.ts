@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../core/report.js';
-import { dispatchlab } from '../helpers/cli.js';
+import { run } from '../../cli/main.js';
+import { captureIo, dispatchlab } from '../helpers/cli.js';
 
 /** `dispatchlab simulate`, in process: a whole (short) run in virtual time, and its refusals. */
 
@@ -41,6 +42,27 @@ describe('dispatchlab simulate', () => {
     const [one, two] = [await reportOf('--jobs', '1'), await reportOf('--jobs', '2')];
     expect(two.runs).toEqual(one.runs);
     expect(two.runs.map((r) => r.policy)).toEqual(['random', 'power-of-two']);
+  });
+
+  it('on a terminal, draws a bar per policy that moves while the policies run in this thread (--jobs 1)', async () => {
+    let drawn = '';
+    const terminal = {
+      isTTY: true,
+      columns: 160,
+      write: (text: string) => ((drawn += text), true),
+      cursorTo: () => true,
+      moveCursor: () => true,
+      clearLine: () => true,
+      clearScreenDown: () => true,
+    };
+    const io = { ...captureIo(), stderr: terminal as unknown as NodeJS.WriteStream };
+    const args = ['simulate', '--scenario', 'scenarios/homogeneous.yaml', '--policies', 'random,least-loaded', '--requests', '50000', '--jobs', '1', '--out', join(dir, 'tty')];
+    expect(await run(args, io)).toBe(0);
+    // Each run has more events than a progress report's 65,536, so each is drawn part-way, then whole.
+    for (const policy of ['random \\(1/2\\)', 'least-loaded \\(2/2\\)']) {
+      expect(drawn).toMatch(new RegExp(`${policy} \\[[^\\]]*\\] [1-9]\\d?% \\|`));
+      expect(drawn).toMatch(new RegExp(`${policy} \\[[^\\]]*\\] 100% \\|`));
+    }
   });
 
   it('says when a scenario has no analytic baseline', async () => {
