@@ -29,8 +29,19 @@ writeFileSync(
   ].join('\n'),
 );
 
+/** A policy file whose create() ends its thread: in a worker, process.exit ends the worker, not the process. */
+const exits: PolicySpec = { file: join(dir, 'exits.mjs'), options: {} };
+writeFileSync(
+  exits.file,
+  [
+    "import { z } from 'dispatchlab/policy';",
+    "import { isMainThread } from 'node:worker_threads';",
+    "export default { name: 'exits', summary: 'test', options: z.strictObject({}), create() { if (!isMainThread) process.exit(3); throw new Error('not in a worker'); } };",
+  ].join('\n'),
+);
+
 beforeAll(async () => {
-  expect(await loadPolicyFiles([slowAware, broken], 'policies')).toEqual([]);
+  expect(await loadPolicyFiles([slowAware, broken, exits], 'policies')).toEqual([]);
 });
 
 describe('simulate on worker threads', () => {
@@ -53,6 +64,11 @@ describe('simulate on worker threads', () => {
   it('fails with the policy and its reason when a worker cannot run it', async () => {
     const scenario = homogeneous({ replicas: 4, utilisation: 0.5 });
     await expect(simulateOnWorkers(scenario, { policies: ['random', broken], requests: 1000 }, 2)).rejects.toThrow(/^policy 2 of 2: .*cannot start/);
+  });
+
+  it('fails, instead of waiting for ever, when a worker thread ends before its work is done', async () => {
+    const scenario = homogeneous({ replicas: 4, utilisation: 0.5 });
+    await expect(simulateOnWorkers(scenario, { policies: ['random', exits], requests: 1000 }, 2)).rejects.toThrow(/worker thread exited with code 3 before its work was done/);
   });
 
   it('refuses bad options before starting a worker', async () => {
