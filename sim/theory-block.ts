@@ -1,6 +1,6 @@
 import { resolveCostModel, serviceCpuMs } from '../backends/hypervisor/cost-model.js';
 import { hostSwaps } from '../backends/hypervisor/memory.js';
-import { expandVms, replicaVms, type Scenario } from '../core/scenario.js';
+import { expandVms, replicaVms, type Scenario, type VmSpec } from '../core/scenario.js';
 import { mmc, powerOfD, randomAssignment, roundRobinAssignment, utilisationOf, type MMcBaseline, type QueueBaseline } from './theory.js';
 
 /**
@@ -79,16 +79,32 @@ function obstacles(scenario: Scenario, means: number[][]): string[] {
   if (differ(replicas.map((vm) => vm.weight))) reasons.push('replica weights differ');
   if (replicas.some((vm) => vm.capCores > 0 && vm.capCores < vm.vcpus)) reasons.push('a replica is capped below its vCPUs');
   if (replicas.some((vm) => vm.background.cpuCores > 0)) reasons.push('a replica has background load of its own');
-  const vms = expandVms(scenario);
+  const vmsOf = new Map<string, VmSpec[]>();
+  for (const vm of expandVms(scenario)) {
+    const onHost = vmsOf.get(vm.host);
+    if (onHost === undefined) vmsOf.set(vm.host, [vm]);
+    else onHost.push(vm);
+  }
+  // Each host's reasons, said once for all the hosts they apply to: a data centre's racks of
+  // identical hosts would otherwise repeat one reason per host.
+  const hostsFor = new Map<string, string[]>();
+  const hostReason = (host: string, reason: string): void => {
+    const hosts = hostsFor.get(reason);
+    if (hosts === undefined) hostsFor.set(reason, [host]);
+    else hosts.push(host);
+  };
   for (const host of scenario.hosts) {
-    const onHost = vms.filter((vm) => vm.host === host.name);
+    const onHost = vmsOf.get(host.name) ?? [];
     const demand = onHost.reduce((sum, vm) => sum + vm.vcpus, 0) + host.hostLoad;
-    if (demand > host.cores) reasons.push(`host ${host.name}: its VMs' vCPUs and host load (${demand}) exceed its ${host.cores} cores, so VMs can steal from each other`);
+    if (demand > host.cores) hostReason(host.name, `its VMs' vCPUs and host load (${demand}) exceed its ${host.cores} cores, so VMs can steal from each other`);
     const memoryMb = onHost.reduce((sum, vm) => sum + vm.memoryMb, 0);
     if (hostSwaps(host) && (memoryMb > host.memoryMb || scenario.workload.classes.some((c) => c.memoryMb > 0))) {
-      reasons.push(`host ${host.name}: ${host.hypervisor === 'type2' ? 'a Type 2 host' : 'a Type 1 host allowed to overcommit'} may swap`);
+      hostReason(host.name, `${host.hypervisor === 'type2' ? 'a Type 2 host' : 'a Type 1 host allowed to overcommit'} may swap`);
     }
-    if (host.owner.length > 0 && onHost.some((vm) => vm.harvested)) reasons.push(`host ${host.name}: owner intervals suspend or migrate harvested VMs`);
+    if (host.owner.length > 0 && onHost.some((vm) => vm.harvested)) hostReason(host.name, 'owner intervals suspend or migrate harvested VMs');
+  }
+  for (const [reason, hosts] of hostsFor) {
+    reasons.push(`host ${hosts[0]}${hosts.length > 1 ? ` (and ${hosts.length - 1} more the same)` : ''}: ${reason}`);
   }
   if (scenario.faults.length > 0) reasons.push('the scenario injects faults');
   return reasons;

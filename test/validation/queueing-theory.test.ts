@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseScenario } from '../../core/scenario.js';
 import { simulatePolicy } from '../../sim/simulation.js';
 import { theoryFor } from '../../sim/theory-block.js';
 import { createRng, drawDuration } from '../../core/rng.js';
@@ -127,5 +128,24 @@ describe('theoryFor: when the formulas do not apply', () => {
     const theory = theoryFor(overcommitted);
     expect(theory.applicable).toBe(false);
     expect(theory.reasons).toContain('host h0: a Type 1 host allowed to overcommit may swap');
+  });
+
+  it('says a reason once for all the hosts it applies to, naming the first', () => {
+    const rack = parseScenario({
+      name: 'rack',
+      hosts: [
+        { name: 'rack', count: 3, cores: 1, memoryMb: 1024, allowOvercommit: true },
+        { name: 'spare', cores: 4, memoryMb: 8192 },
+      ],
+      vms: [
+        { name: 'web', count: 2, host: 'rack', memoryMb: 1024 },
+        { name: 'web', host: 'spare', memoryMb: 1024 },
+      ],
+      workload: { classes: [{ name: 'page', share: 1, cpuMs: 10 }], arrival: { rateRps: 100 } },
+    });
+    expect(theoryFor(rack).reasons).toEqual([
+      "host rack-1 (and 2 more the same): its VMs' vCPUs and host load (2) exceed its 1 cores, so VMs can steal from each other",
+      'host rack-1 (and 2 more the same): a Type 1 host allowed to overcommit may swap',
+    ]);
   });
 });
