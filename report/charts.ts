@@ -81,26 +81,67 @@ export function latencyCdfChart(report: Report): Chart {
   };
 }
 
+/** Past this many replicas (or VMs) a bar each is no longer readable: the chart ranks them instead. */
+export const MAX_LABELLED = 100;
+
+/** One replica's (or VM's) figure under one policy. */
+interface PerUnitRow {
+  readonly policy: string;
+  readonly label: string;
+  readonly host: string;
+  readonly value: number;
+}
+
+/**
+ * A per-replica (or per-VM) chart: a group of bars per label while there are at most MAX_LABELLED
+ * labels; past that, a data centre's hundreds or thousands, one line per policy over its units
+ * ranked by the figure, largest first, so the spread (a flat line, or a few units far above the
+ * rest) shows at any fleet size. The unit's name is in the tooltip.
+ */
+function perUnitSpec(
+  report: Report,
+  rows: readonly PerUnitRow[],
+  unit: { readonly label: string; readonly plural: string },
+  y: { readonly title: string; readonly format?: string },
+): { spec: TopLevelSpec; ranked: boolean; units: number } {
+  const units = new Set(rows.map((r) => r.label)).size;
+  const yEncoding = { field: 'value', type: 'quantitative', title: y.title, ...(y.format === undefined ? {} : { axis: { format: y.format } }) } as const;
+  const tooltip = [{ field: 'label', title: unit.label }, { field: 'host' }, { field: 'value', title: y.title, ...(y.format === undefined ? {} : { format: `.2${y.format}` }) }];
+  if (units <= MAX_LABELLED) {
+    const axis = labelAxis(rows.map((r) => r.label), unit.label, report.runs.length);
+    const spec = { ...base([...rows]), width: axis.width, mark: 'bar', encoding: { x: axis.x, xOffset: policyOffset(report), y: yEncoding, color: policyColor(report), tooltip } };
+    return { spec: spec as TopLevelSpec, ranked: false, units };
+  }
+  const ranked = report.runs.flatMap((run) =>
+    rows
+      .filter((r) => r.policy === run.policy)
+      .sort((a, b) => b.value - a.value)
+      .map((r, i) => ({ ...r, rank: i + 1 })),
+  );
+  const spec = {
+    ...base(ranked),
+    mark: 'line',
+    encoding: {
+      x: { field: 'rank', type: 'quantitative', title: `${unit.plural} ranked, largest first (${units} in all)`, scale: { domain: [1, units] } },
+      y: yEncoding,
+      color: policyColor(report),
+      tooltip,
+    },
+  };
+  return { spec: spec as TopLevelSpec, ranked: true, units };
+}
+
 export function requestShareChart(report: Report): Chart {
-  const rows = report.runs.flatMap((run) => run.backends.map((b) => ({ policy: run.policy, label: b.id, host: b.host, share: b.share })));
-  const axis = labelAxis(rows.map((r) => r.label), 'replica', report.runs.length);
+  const rows = report.runs.flatMap((run) => run.backends.map((b) => ({ policy: run.policy, label: b.id, host: b.host, value: b.share })));
+  const { spec, ranked, units } = perUnitSpec(report, rows, { label: 'replica', plural: 'replicas' }, { title: 'share of requests', format: '%' });
   return {
     id: 'request-share',
     title: 'Request share per replica',
-    caption: 'Fraction of each policy\'s requests that each replica served. Equal bars mean an even spread, which is not the goal when replicas differ.',
+    caption: ranked
+      ? `Fraction of each policy's requests that each replica served, its ${units} replicas sorted from the busiest down. A flat line is an even spread, which is not the goal when replicas differ; a steep start means a few replicas took far more than the rest.`
+      : 'Fraction of each policy\'s requests that each replica served. Equal bars mean an even spread, which is not the goal when replicas differ.',
     rows: rows.length,
-    spec: {
-      ...base(rows),
-      width: axis.width,
-      mark: 'bar',
-      encoding: {
-        x: axis.x,
-        xOffset: policyOffset(report),
-        y: { field: 'share', type: 'quantitative', title: 'share of requests', axis: { format: '%' } },
-        color: policyColor(report),
-        tooltip: [{ field: 'host' }, { field: 'share', format: '.1%' }],
-      },
-    } as TopLevelSpec,
+    spec,
   };
 }
 
@@ -108,27 +149,18 @@ export function stealChart(report: Report): Chart {
   // Every VM when the run has them (a noisy neighbour is not a backend), else the replicas.
   const rows = report.runs.flatMap((run) =>
     run.vms !== undefined
-      ? run.vms.map((v) => ({ policy: run.policy, label: `${v.vm} (${v.host})`, steal: v.stealSeconds }))
-      : run.backends.filter((b) => b.stealSeconds !== undefined).map((b) => ({ policy: run.policy, label: `${b.id} (${b.host})`, steal: b.stealSeconds ?? 0 })),
+      ? run.vms.map((v) => ({ policy: run.policy, label: `${v.vm} (${v.host})`, host: v.host, value: v.stealSeconds }))
+      : run.backends.filter((b) => b.stealSeconds !== undefined).map((b) => ({ policy: run.policy, label: `${b.id} (${b.host})`, host: b.host, value: b.stealSeconds ?? 0 })),
   );
-  const axis = labelAxis(rows.map((r) => r.label), 'VM (host)', report.runs.length);
+  const { spec, ranked, units } = perUnitSpec(report, rows, { label: 'VM (host)', plural: 'VMs' }, { title: 'steal (s)' });
+  const what = 'vCPU seconds each VM wanted and the hypervisor gave to another VM or to the host OS, during the measured window';
   return {
     id: 'steal',
     title: 'Steal time per VM',
-    caption: 'vCPU seconds each VM wanted and the hypervisor gave to another VM or to the host OS, during the measured window.',
+    caption: ranked ? `${what}, under each policy its ${units} VMs sorted from the most stolen from down.` : `${what}.`,
     // Nothing stolen anywhere: an empty chart says less than leaving it out.
-    rows: rows.some((r) => r.steal > 0) ? rows.length : 0,
-    spec: {
-      ...base(rows),
-      width: axis.width,
-      mark: 'bar',
-      encoding: {
-        x: axis.x,
-        xOffset: policyOffset(report),
-        y: { field: 'steal', type: 'quantitative', title: 'steal (s)' },
-        color: policyColor(report),
-      },
-    } as TopLevelSpec,
+    rows: rows.some((r) => r.value > 0) ? rows.length : 0,
+    spec,
   };
 }
 

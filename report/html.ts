@@ -53,9 +53,14 @@ function runDetails(run: PolicyRun): string {
   if (run.retries !== undefined) facts.push(`retries: ${run.retries}`);
   if (run.queueWaitMs) facts.push(`dispatcher queue wait: mean ${run.queueWaitMs.mean.toFixed(2)} ms, p99 ${run.queueWaitMs.p99.toFixed(2)} ms`);
   if (run.stickyHitRatio !== undefined) facts.push(`sticky hit ratio: ${(run.stickyHitRatio * 100).toFixed(1)}%`);
-  return `<h3>${escapeHtml(run.policy)}</h3><p>${facts.join('; ')}</p>
-<table><tr><th>replica</th><th>host</th><th>requests</th><th>share</th><th>errors</th><th>CPU s</th><th>steal s</th></tr>${backendRows}</table>`;
+  const table = `<table><tr><th>replica</th><th>host</th><th>requests</th><th>share</th><th>errors</th><th>CPU s</th><th>steal s</th></tr>${backendRows}</table>`;
+  // A data centre's hundreds of rows per policy would bury the page: folded, one click away.
+  const folded = run.backends.length > MAX_OPEN_ROWS ? `<details><summary>the ${run.backends.length} replicas</summary>${table}</details>` : table;
+  return `<h3>${escapeHtml(run.policy)}</h3><p>${facts.join('; ')}</p>\n${folded}`;
 }
+
+/** Per-policy replica tables longer than this start folded. */
+const MAX_OPEN_ROWS = 20;
 
 function chartSection(chart: RenderedChart): string {
   return `<section id="${chart.id}"><h2>${escapeHtml(chart.title)}</h2><p class="caption">${escapeHtml(chart.caption)}</p>${chart.svg}</section>`;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../core/report.js';
-import { requestShareChart, stealChart } from '../../report/charts.js';
+import { MAX_LABELLED, requestShareChart, stealChart } from '../../report/charts.js';
 import { renderHtml } from '../../report/html.js';
 import { renderMarkdown } from '../../report/markdown.js';
 import { theoryFor } from '../../sim/theory-block.js';
@@ -77,6 +77,44 @@ describe('charts', () => {
     expect(x.width).toBeGreaterThanOrEqual(30 * 3 * 6);
     const few = requestShareChart(fixtureReport()).spec as { encoding: { x: { axis: { labelAngle: number } } } };
     expect(few.encoding.x.axis.labelAngle).toBe(0);
+  });
+
+  it('past MAX_LABELLED replicas, ranks them (one line per policy, largest first) instead of a bar each, and folds the per-policy tables', async () => {
+    const report = fixtureReport();
+    const count = MAX_LABELLED + 1;
+    const ids = Array.from({ length: count }, (_, i) => `web-${i + 1}`);
+    // Under each policy a different replica is busiest: web-(p+1) takes twice the others' share.
+    const big: Report = {
+      ...report,
+      runs: report.runs.map((run, p) => {
+        const weights = ids.map((_, i) => (i === p ? 2 : 1));
+        const total = weights.reduce((a, b) => a + b, 0);
+        return {
+          ...run,
+          backends: ids.map((id, i) => ({ id, host: `h${i % 7}`, requests: weights[i], share: weights[i] / total, stealSeconds: i === p ? 0.5 : 0.1 })),
+          vms: ids.map((vm, i) => ({ vm, host: `h${i % 7}`, serves: true, cpuSeconds: 1, stealSeconds: i === p ? 0.5 : 0.1 })),
+        };
+      }),
+    };
+    for (const chart of [requestShareChart(big), stealChart(big)]) {
+      const spec = chart.spec as { mark: string; data: { values: Array<{ policy: string; label: string; rank: number; value: number }> }; encoding: { x: { field: string; scale: { domain: number[] } } } };
+      expect(spec.mark, chart.id).toBe('line');
+      expect(spec.encoding.x.field).toBe('rank');
+      expect(spec.encoding.x.scale.domain).toEqual([1, count]);
+      expect(chart.caption).toContain(`${count}`);
+      big.runs.forEach((run, p) => {
+        const rows = spec.data.values.filter((r) => r.policy === run.policy);
+        expect(rows.map((r) => r.rank)).toEqual(ids.map((_, i) => i + 1));
+        expect(rows[0].label.startsWith(`web-${p + 1}`)).toBe(true);
+        expect(rows.every((r, i) => i === 0 || r.value <= rows[i - 1].value)).toBe(true);
+      });
+    }
+    const page = sections(await renderHtml({ report: big }));
+    for (const id of ['request-share', 'steal']) expect(dataMarks(page.get(id) ?? ''), id).toBe(big.runs.length);
+    expect((page.get('runs') ?? '').split(`<details><summary>the ${count} replicas</summary><table>`).length - 1).toBe(big.runs.length);
+    // At most MAX_LABELLED, a bar per replica and policy, and the tables of a few replicas stay open.
+    expect((requestShareChart(many()).spec as { mark: string }).mark).toBe('bar');
+    expect(sections(await renderHtml({ report: fixtureReport() })).get('runs')).not.toContain('<details>');
   });
 
   it('leaves the steal chart out when nothing was stolen, and draws one latency-over-time panel per policy', async () => {
