@@ -73,6 +73,8 @@ const ownerInterval = z.strictObject({ at: duration, for: duration });
 
 const HostSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lowercase letters, digits and dashes'),
+  /** How many identical hosts this entry makes, each with the VMs placed on it (expandHosts). */
+  count: positiveInt.max(MAX_BACKENDS).default(1),
   hypervisor: z.enum(HYPERVISOR_TYPES).default('type1'),
   cores: positiveInt,
   memoryMb: positiveInt,
@@ -370,9 +372,43 @@ export interface VmSpec extends Omit<VmGroupSpec, 'count' | 'name' | 'mmu' | 're
   readonly groupIndex: number;
 }
 
-export function expandVms(scenario: Pick<Scenario, 'vms'>): VmSpec[] {
+/** The names of the hosts a host entry makes: its own with `count: 1`, else `<name>-1` ... `<name>-N`. */
+function hostNames(host: Pick<HostSpec, 'name' | 'count'>): string[] {
+  return host.count === 1 ? [host.name] : Array.from({ length: host.count }, (_, i) => `${host.name}-${i + 1}`);
+}
+
+/**
+ * The VM entries as placed on hosts, each with the index of the entry it was written as: an entry
+ * on a host entry with `count: N > 1` is N entries, one per host, named after it (`web` on `dc`
+ * with count 2 is `web-dc-1` on dc-1 and `web-dc-2` on dc-2), in the order of the hosts.
+ */
+function placedVmGroups(scenario: Pick<Scenario, 'hosts' | 'vms'>): Array<{ group: VmGroupSpec; groupIndex: number }> {
+  const counted = new Map(scenario.hosts.filter((h) => h.count > 1).map((h) => [h.name, hostNames(h)]));
+  return scenario.vms.flatMap((group, groupIndex) => {
+    const hosts = counted.get(group.host);
+    if (hosts === undefined) return [{ group, groupIndex }];
+    return hosts.map((host) => ({ group: Object.assign({}, group, { name: `${group.name}-${host}`, host }), groupIndex }));
+  });
+}
+
+/**
+ * The scenario with every host entry of `count: N > 1` made into its N hosts and the VM entries on
+ * it placed on each (placedVmGroups): what the fleet, the dispatcher and the reports run on, so a
+ * host group is, everywhere after parsing, exactly the hosts written out one by one.
+ */
+export function expandHosts(scenario: Scenario): Scenario {
+  if (scenario.hosts.every((h) => h.count === 1)) return scenario;
+  return {
+    ...scenario,
+    // Object.assign, as in expandVms: a thousand spread copies would not share one hidden class.
+    hosts: scenario.hosts.flatMap((h) => hostNames(h).map((name) => Object.assign({}, h, { name, count: 1 }))),
+    vms: placedVmGroups(scenario).map((p) => p.group),
+  };
+}
+
+export function expandVms(scenario: Pick<Scenario, 'hosts' | 'vms'>): VmSpec[] {
   const out: VmSpec[] = [];
-  scenario.vms.forEach((group, groupIndex) => {
+  placedVmGroups(scenario).forEach(({ group, groupIndex }) => {
     const { count, name, ...rest } = group;
     const mmu = rest.mmu ?? defaultMmu(rest.virtualization);
     const residentMb = Math.min(rest.memoryMb, rest.residentMb ?? rest.memoryMb);
@@ -380,14 +416,14 @@ export function expandVms(scenario: Pick<Scenario, 'vms'>): VmSpec[] {
       // Object.assign, not a spread: with thousands of VMs V8's object-spread clones stop sharing
       // one hidden class, and every hot-path read of a VM's spec in the hypervisor model went
       // megamorphic (the simulator ran 30x slower per request at 10,000 VMs than at 100).
-      out.push(Object.assign({}, rest, { mmu, residentMb, name: count === 1 ? name : `${name}-${i}`, group: name, groupIndex }));
+      out.push(Object.assign({}, rest, { mmu, residentMb, name: count === 1 ? name : `${name}-${i}`, group: scenario.vms[groupIndex].name, groupIndex }));
     }
   });
   return out;
 }
 
 /** The VMs that are replicas (serve requests), in scenario order. */
-export function replicaVms(scenario: Pick<Scenario, 'vms'>): VmSpec[] {
+export function replicaVms(scenario: Pick<Scenario, 'hosts' | 'vms'>): VmSpec[] {
   return expandVms(scenario).filter((vm) => vm.serves);
 }
 
@@ -442,17 +478,24 @@ function crossCheck(s: Scenario): ScenarioIssue[] {
   const issues: ScenarioIssue[] = [];
   const hosts = new Map(s.hosts.map((h) => [h.name, h]));
 
+  // An entry's own name and, with a count, its hosts' names: a VM entry names a host entry, and
+  // everything after parsing names the hosts it makes.
   const seenHosts = new Set<string>();
   s.hosts.forEach((h, i) => {
-    if (seenHosts.has(h.name)) issues.push({ path: `hosts[${i}].name`, message: `"${h.name}" is defined twice` });
-    seenHosts.add(h.name);
+    for (const name of h.count === 1 ? [h.name] : [h.name, ...hostNames(h)]) {
+      if (seenHosts.has(name)) issues.push({ path: `hosts[${i}].name`, message: `"${name}" is defined twice` });
+      seenHosts.add(name);
+    }
+    if (h.count > 1 && h.address !== undefined) {
+      issues.push({ path: `hosts[${i}].address`, message: `the ${h.count} hosts of this entry cannot all be at one address (give each host an entry of its own)` });
+    }
     h.owner.forEach((o, j) => {
       if (o.for <= 0) issues.push({ path: `hosts[${i}].owner[${j}].for`, message: 'an owner interval must last longer than 0' });
     });
   });
 
   // Before anything expands `count`: a million VMs would exhaust memory just being listed.
-  const totalVms = s.vms.reduce((sum, vm) => sum + vm.count, 0);
+  const totalVms = s.vms.reduce((sum, vm) => sum + vm.count * (hosts.get(vm.host)?.count ?? 1), 0);
   if (totalVms > MAX_BACKENDS) {
     issues.push({ path: 'vms', message: `${totalVms} VMs in all; at most ${MAX_BACKENDS}` });
     return issues;
@@ -463,7 +506,12 @@ function crossCheck(s: Scenario): ScenarioIssue[] {
   s.vms.forEach((vm, i) => {
     const host = hosts.get(vm.host);
     if (!host) {
-      issues.push({ path: `vms[${i}].host`, message: `"${vm.host}" is not a defined host (hosts: ${[...hosts.keys()].join(', ')})` });
+      const entry = s.hosts.find((h) => h.count > 1 && hostNames(h).includes(vm.host));
+      const message =
+        entry === undefined
+          ? `"${vm.host}" is not a defined host (hosts: ${[...hosts.keys()].join(', ')})`
+          : `"${vm.host}" is one of the ${entry.count} hosts of entry "${entry.name}": a VM entry names a host entry and is placed on each of its hosts (give this host an entry of its own)`;
+      issues.push({ path: `vms[${i}].host`, message });
       return;
     }
     if (vm.vcpus > host.cores) {
@@ -503,7 +551,7 @@ function crossCheck(s: Scenario): ScenarioIssue[] {
     if (h.hypervisor === 'type1' && usedMb > h.memoryMb && !h.allowOvercommit) {
       issues.push({
         path: `hosts[${i}].memoryMb`,
-        message: `type1 host "${h.name}" has ${h.memoryMb} MB but its VMs total ${usedMb} MB; a Type 1 hypervisor refuses overcommit unless allowOvercommit: true`,
+        message: `${h.count === 1 ? `type1 host "${h.name}"` : `each of the ${h.count} type1 hosts of "${h.name}"`} has ${h.memoryMb} MB but its VMs total ${usedMb} MB; a Type 1 hypervisor refuses overcommit unless allowOvercommit: true`,
       });
     }
     if (h.hypervisor === 'type1' && h.hostLoad > 0) {
@@ -564,7 +612,7 @@ export function parseScenario(
   }
   const issues = [...crossCheck(result.data), ...extraChecks(result.data)];
   if (issues.length > 0) throw new ScenarioError(source, issues);
-  return result.data;
+  return expandHosts(result.data);
 }
 
 /** Parse YAML text; YAML syntax errors become issues with the line and column. */

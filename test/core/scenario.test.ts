@@ -82,6 +82,49 @@ describe('scenario validation', () => {
     expect(found).toContain('vms[1].name: VM "web-2" is defined twice (also by group "web")');
   });
 
+  it('makes a host entry with count N into N hosts, each with the VM entries placed on it, named after their host', () => {
+    const data = base();
+    data.hosts = [
+      { name: 'dc', count: 3, cores: 4, memoryMb: 8192 },
+      { name: 'edge', cores: 2, memoryMb: 4096 },
+    ];
+    data.vms = [
+      { name: 'web', count: 2, host: 'dc', memoryMb: 1024 },
+      { name: 'cache', host: 'edge', memoryMb: 1024 },
+      { name: 'api', host: 'dc', vcpus: 2, memoryMb: 1024 },
+    ];
+    const s = parseScenario(data);
+    expect(s.hosts.map((h) => [h.name, h.count, h.cores])).toEqual([['dc-1', 1, 4], ['dc-2', 1, 4], ['dc-3', 1, 4], ['edge', 1, 2]]);
+    // Entries in the order written, each entry's copies in the order of its hosts.
+    expect(expandVms(s).map((vm) => `${vm.name}@${vm.host}`)).toEqual([
+      'web-dc-1-1@dc-1', 'web-dc-1-2@dc-1', 'web-dc-2-1@dc-2', 'web-dc-2-2@dc-2', 'web-dc-3-1@dc-3', 'web-dc-3-2@dc-3',
+      'cache@edge', 'api-dc-1@dc-1', 'api-dc-2@dc-2', 'api-dc-3@dc-3',
+    ]);
+    // Parsed once more (a worker thread, a compose container), the hosts stay as they are.
+    expect(parseScenario(s)).toEqual(s);
+  });
+
+  it('refuses host names a count makes twice, one address for many hosts, a VM on one host of an entry, and counts past the VM limit', () => {
+    const data = base();
+    data.hosts = [
+      { name: 'dc', count: 3, cores: 4, memoryMb: 2048, address: '10.0.0.1' },
+      { name: 'dc-2', cores: 2, memoryMb: 4096 },
+    ];
+    data.vms = [
+      { name: 'web', count: 3, host: 'dc', memoryMb: 1024 },
+      { name: 'api', host: 'dc-3', memoryMb: 1024 },
+    ];
+    expect(issues(data)).toEqual([
+      'hosts[0].address: the 3 hosts of this entry cannot all be at one address (give each host an entry of its own)',
+      'hosts[1].name: "dc-2" is defined twice',
+      'vms[1].host: "dc-3" is one of the 3 hosts of entry "dc": a VM entry names a host entry and is placed on each of its hosts (give this host an entry of its own)',
+      'hosts[0].memoryMb: each of the 3 type1 hosts of "dc" has 2048 MB but its VMs total 3072 MB; a Type 1 hypervisor refuses overcommit unless allowOvercommit: true',
+    ]);
+    data.hosts = [{ name: 'dc', count: 2001, cores: 4, memoryMb: 8192 }];
+    data.vms = [{ name: 'web', count: 5, host: 'dc', memoryMb: 1024 }];
+    expect(issues(data)).toEqual(['vms: 10005 VMs in all; at most 10000']);
+  });
+
   it('reports a bad field with its path, the value and what was expected', () => {
     const data = base();
     (data.vms as Record<string, unknown>[])[0].virtualization = 'magic';
