@@ -21,8 +21,19 @@ describe('shipped scenarios', () => {
     }
   });
 
+  it('datacentre: least-loaded, then power-of-two, answer faster than round robin; session-sticky is slowest', () => {
+    const report = simulate(loadScenario('scenarios/datacentre.yaml', checkPolicySpecs), { requests: 20_000 });
+    expect(report.runs.map((r) => r.backends.length)).toEqual([600, 600, 600, 600, 600]);
+    const by = (policy: string) => report.runs.find((r) => r.policy === policy)?.latencyMs ?? { mean: Number.NaN, p99: Number.NaN };
+    for (const stat of ['mean', 'p99'] as const) {
+      expect(by('least-loaded')[stat], stat).toBeLessThan(by('power-of-two')[stat]);
+      expect(by('power-of-two')[stat], stat).toBeLessThan(by('round-robin')[stat]);
+      expect(by('round-robin')[stat], stat).toBeLessThan(by('session-sticky')[stat]);
+    }
+  });
+
   it('every shipped scenario validates and simulates briefly without errors', () => {
-    for (const file of ['default', 'homogeneous', 'linkerd-slow-replica', 'stale-herding', 'condor-harvest', ...VIRTUALIZATION_SCENARIOS]) {
+    for (const file of ['default', 'homogeneous', 'linkerd-slow-replica', 'stale-herding', 'condor-harvest', 'datacentre', ...VIRTUALIZATION_SCENARIOS]) {
       const s = loadScenario(`scenarios/${file}.yaml`, checkPolicySpecs);
       const report = simulate(s, { policies: s.policies.slice(0, 1), requests: 2000 });
       expect(report.runs[0].requests, file).toBe(2000);
