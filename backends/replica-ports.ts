@@ -1,4 +1,5 @@
 import { expandVms, ScenarioError, type Scenario, type VmSpec } from '../core/scenario.js';
+import { listNames } from '../core/names.js';
 
 /**
  * Which port each replica of a host listens on, so `dispatchlab host` and a dispatcher that reaches
@@ -22,7 +23,7 @@ export function replicaPorts(scenario: Scenario, hostName: string, basePortOverr
   const hostIndex = scenario.hosts.findIndex((h) => h.name === hostName);
   if (hostIndex < 0) {
     throw new ScenarioError(scenario.name, [
-      { path: 'hosts', message: `no host named "${hostName}" (hosts: ${scenario.hosts.map((h) => h.name).join(', ')})` },
+      { path: 'hosts', message: `no host named "${hostName}" (hosts: ${listNames(scenario.hosts.map((h) => h.name))})` },
     ]);
   }
   const basePort = basePortOverride ?? scenario.hosts[hostIndex].basePort;

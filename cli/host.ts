@@ -6,6 +6,7 @@ import { closeOnSignal } from './dispatcher-options.js';
 import { CliError } from './errors.js';
 import type { CliIo } from './io.js';
 import { parsePort } from './flags.js';
+import { listNames } from '../core/names.js';
 
 /**
  * `dispatchlab host --scenario F --host NAME`: serve every replica VM of one host from this
@@ -25,7 +26,7 @@ export function registerHost(program: Command, io: CliIo): void {
       // Policies are the dispatcher's business; a host runs whatever the scenario's policies are.
       const scenario = loadScenario(opts.scenario);
       if (!scenario.hosts.some((h) => h.name === opts.host)) {
-        throw new CliError(`--host: no host named "${opts.host}" in ${opts.scenario} (hosts: ${scenario.hosts.map((h) => h.name).join(', ')})`);
+        throw new CliError(`--host: no host named "${opts.host}" in ${opts.scenario} (hosts: ${listNames(scenario.hosts.map((h) => h.name))})`);
       }
       const running = await startHost({
         scenario,

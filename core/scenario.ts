@@ -23,6 +23,7 @@ import {
 } from './limits.js';
 import { SERVICE_DISTRIBUTIONS } from './rng.js';
 import { parseSlo } from './slo.js';
+import { listNames } from './names.js';
 
 /**
  * The scenario file (docs/scenarios.md): hosts, VMs, workload, dispatcher settings
@@ -509,7 +510,7 @@ function crossCheck(s: Scenario): ScenarioIssue[] {
       const entry = s.hosts.find((h) => h.count > 1 && hostNames(h).includes(vm.host));
       const message =
         entry === undefined
-          ? `"${vm.host}" is not a defined host (hosts: ${[...hosts.keys()].join(', ')})`
+          ? `"${vm.host}" is not a defined host (hosts: ${listNames(hosts.keys())})`
           : `"${vm.host}" is one of the ${entry.count} hosts of entry "${entry.name}": a VM entry names a host entry and is placed on each of its hosts (give this host an entry of its own)`;
       issues.push({ path: `vms[${i}].host`, message });
       return;

@@ -27,6 +27,7 @@ import { createHttpProxyEngine, type ProxyEngine, type ProxyEngineOptions } from
 import { createSocketEngine } from './socket-engine.js';
 import { createUndiciEngine } from './undici-engine.js';
 import { SessionSigner } from './session-cookie.js';
+import { listNames } from '../core/names.js';
 
 /**
  * A running dispatcher: the proxy port (the fast front or node:http's server, and the proxy
@@ -235,7 +236,7 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
   proxyServer.maxConnections = settings.client.maxConnections;
 
   const known = (id: BackendId): BackendId => {
-    if (balancer.backendData(id) === undefined) throw new AdminError(404, `no backend "${id}" (backends: ${balancer.backends().map((b) => b.id).join(', ') || 'none'})`);
+    if (balancer.backendData(id) === undefined) throw new AdminError(404, `no backend "${id}" (backends: ${listNames(balancer.backends().map((b) => b.id)) || 'none'})`);
     return id;
   };
   const control: AdminControl = {

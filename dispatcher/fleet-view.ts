@@ -3,6 +3,7 @@ import { expandVms, type Scenario } from '../core/scenario.js';
 import type { HypervisorHost, VmStatus } from '../backends/hypervisor/types.js';
 import { scrape, type Sample } from '../loadtest/scrape.js';
 import { AdminError } from './admin-api.js';
+import { listNames } from '../core/names.js';
 
 /**
  * The fleet as the dashboard shows it: every host of the scenario with its cores and every VM on
@@ -84,7 +85,7 @@ export function localFleetSource(hosts: readonly HypervisorHost[]): FleetSource 
   const byVm = new Map(hosts.flatMap((h) => h.snapshot().vms.map((vm) => [vm.vm, h] as const)));
   const hostOf = (vm: string): HypervisorHost => {
     const host = byVm.get(vm);
-    if (host === undefined) throw new AdminError(404, `no VM "${vm}" in this fleet (VMs: ${[...byVm.keys()].join(', ')})`);
+    if (host === undefined) throw new AdminError(404, `no VM "${vm}" in this fleet (VMs: ${listNames(byVm.keys())})`);
     return host;
   };
   // A model refuses a bad value (a Type 1 host load, a visit of 0 ms) with a plain Error: a 400.
@@ -100,7 +101,7 @@ export function localFleetSource(hosts: readonly HypervisorHost[]): FleetSource 
       ownerReturns: (vm, mode, forMs) => hostOf(vm).ownerReturns(vm, mode, forMs),
       setHostLoad(host, cores) {
         const model = byName.get(host);
-        if (model === undefined) throw new AdminError(404, `no host "${host}" in this fleet (hosts: ${[...byName.keys()].join(', ')})`);
+        if (model === undefined) throw new AdminError(404, `no host "${host}" in this fleet (hosts: ${listNames(byName.keys())})`);
         model.setHostLoad(cores);
       },
     },

@@ -4,6 +4,7 @@ import { expandVms, type Scenario, type VmSpec } from '../../core/scenario.js';
 import { resolveCostModel } from './cost-model.js';
 import { createHost } from './host.js';
 import type { Fleet, HypervisorHost } from './types.js';
+import { listNames } from '../../core/names.js';
 
 /** The model draws no random numbers (costs are drawn by its callers), so a Clock is all it needs. */
 export interface FleetDeps {
@@ -45,7 +46,7 @@ export function createFleet(scenario: Scenario, deps: FleetDeps): Fleet {
     hosts,
     host(name) {
       const host = byName.get(name);
-      if (host === undefined) throw new Error(`no host "${name}" (hosts: ${[...byName.keys()].join(', ')})`);
+      if (host === undefined) throw new Error(`no host "${name}" (hosts: ${listNames(byName.keys())})`);
       return host;
     },
     hostOf(vm) {

@@ -38,6 +38,7 @@ import type { HostSnapshot, HypervisorHost, JobHandle, JobResult, RequestCost, V
 import { CompletionTree } from './completion-tree.js';
 import { dueHorizonMs, isDue, Job, type JobOwner, VmState } from './vm-state.js';
 import { WaterFill } from './water-fill.js';
+import { listNames } from '../../core/names.js';
 
 export interface HostDeps {
   readonly clock: Clock;
@@ -220,7 +221,7 @@ class HostModel implements HypervisorHost, JobOwner, DisturbedHost {
 
   vm(name: string): VmState {
     const vm = this.byName.get(name);
-    if (vm === undefined) throw new Error(`host "${this.name}" has no VM "${name}" (VMs: ${[...this.byName.keys()].join(', ')})`);
+    if (vm === undefined) throw new Error(`host "${this.name}" has no VM "${name}" (VMs: ${listNames(this.byName.keys())})`);
     return vm;
   }
 

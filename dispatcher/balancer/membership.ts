@@ -3,6 +3,7 @@ import type { BackendId } from '../../core/types.js';
 import type { BackendState, BackendView } from '../../policies/policy.js';
 import { BackendRecord } from './backend.js';
 import type { BackendStatus } from './types.js';
+import { listNames } from '../../core/names.js';
 
 /**
  * The Balancer's backend set: the records, the views policies read, and the counts admission
@@ -72,7 +73,7 @@ export class Membership {
 
   get(id: BackendId): BackendRecord {
     const rec = this.records.get(id);
-    if (rec === undefined) throw new Error(`unknown backend "${id}" (known: ${[...this.records.keys()].join(', ')})`);
+    if (rec === undefined) throw new Error(`unknown backend "${id}" (known: ${listNames(this.records.keys())})`);
     return rec;
   }
 
