@@ -21,6 +21,8 @@ export interface LatencySummary {
 export interface BackendShare {
   readonly id: string;
   readonly host: string;
+  /** Its VM's kind (scenario `vms[].kind`, by default the name of the entry that made it). */
+  readonly kind?: string;
   /** Attempts dispatched to this backend (first attempts and retries) for requests of the window. */
   readonly requests: number;
   /** requests / the attempts over all backends; shares sum to 1. */

@@ -25,6 +25,7 @@ class BackendCounts {
   constructor(
     readonly id: BackendId,
     readonly host: string,
+    readonly kind: string | undefined,
   ) {}
 }
 
@@ -58,11 +59,11 @@ export class RunAccumulator implements RequestEvents {
    * @param bucketMs the timeline's bucket.
    */
   constructor(
-    replicas: ReadonlyArray<{ readonly id: BackendId; readonly host?: string }>,
+    replicas: ReadonlyArray<{ readonly id: BackendId; readonly host?: string; readonly kind?: string }>,
     private readonly originMs: Millis,
     bucketMs: Millis,
   ) {
-    for (const r of replicas) this.addBackend(r.id, r.host ?? '');
+    for (const r of replicas) this.addBackend(r.id, r.host ?? '', r.kind);
     this.timeline = createLatencyTimeline(bucketMs, originMs);
   }
 
@@ -71,8 +72,8 @@ export class RunAccumulator implements RequestEvents {
     this.windowStartMs = atMs;
   }
 
-  private addBackend(id: BackendId, host: string): BackendCounts {
-    const b = new BackendCounts(id, host);
+  private addBackend(id: BackendId, host: string, kind?: string): BackendCounts {
+    const b = new BackendCounts(id, host, kind);
     this.backends.set(id, b);
     this.backendList.push(b);
     return b;
@@ -129,6 +130,7 @@ export class RunAccumulator implements RequestEvents {
     const backends: BackendShare[] = list.map((b) => ({
       id: b.id,
       host: b.host,
+      ...(b.kind === undefined ? {} : { kind: b.kind }),
       requests: b.attempts,
       share: attempts === 0 ? 0 : b.attempts / attempts,
       errors: b.failures,

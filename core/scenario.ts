@@ -97,6 +97,11 @@ const HostSchema = z.strictObject({
 
 const VmSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lowercase letters, digits and dashes'),
+  /**
+   * What the VM is, for the reports that group replicas by kind. Default: the entry's name, so
+   * entries of one name (one per host entry, say) are one kind.
+   */
+  kind: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lowercase letters, digits and dashes').optional(),
   count: positiveInt.max(MAX_BACKENDS).default(1),
   host: z.string(),
   vcpus: positiveInt.default(1),
@@ -364,8 +369,10 @@ export type CostModelOverrides = Scenario['costModel'];
 export type FaultSpec = Scenario['faults'][number];
 
 /** One VM after `count` is expanded: `web` with count 3 becomes web-1, web-2, web-3; its defaults filled in. */
-export interface VmSpec extends Omit<VmGroupSpec, 'count' | 'name' | 'mmu' | 'residentMb'> {
+export interface VmSpec extends Omit<VmGroupSpec, 'count' | 'name' | 'kind' | 'mmu' | 'residentMb'> {
   readonly name: string;
+  /** The entry's `kind`, or else its name as written (a host count's copies keep it). */
+  readonly kind: string;
   readonly mmu: MmuMode;
   readonly residentMb: number;
   /** The scenario entry it came from, and its index there (for error paths). */
@@ -388,7 +395,7 @@ function placedVmGroups(scenario: Pick<Scenario, 'hosts' | 'vms'>): Array<{ grou
   return scenario.vms.flatMap((group, groupIndex) => {
     const hosts = counted.get(group.host);
     if (hosts === undefined) return [{ group, groupIndex }];
-    return hosts.map((host) => ({ group: Object.assign({}, group, { name: `${group.name}-${host}`, host }), groupIndex }));
+    return hosts.map((host) => ({ group: Object.assign({}, group, { name: `${group.name}-${host}`, host, kind: group.kind ?? group.name }), groupIndex }));
   });
 }
 
@@ -417,7 +424,7 @@ export function expandVms(scenario: Pick<Scenario, 'hosts' | 'vms'>): VmSpec[] {
       // Object.assign, not a spread: with thousands of VMs V8's object-spread clones stop sharing
       // one hidden class, and every hot-path read of a VM's spec in the hypervisor model went
       // megamorphic (the simulator ran 30x slower per request at 10,000 VMs than at 100).
-      out.push(Object.assign({}, rest, { mmu, residentMb, name: count === 1 ? name : `${name}-${i}`, group: scenario.vms[groupIndex].name, groupIndex }));
+      out.push(Object.assign({}, rest, { mmu, residentMb, name: count === 1 ? name : `${name}-${i}`, kind: rest.kind ?? name, group: scenario.vms[groupIndex].name, groupIndex }));
     }
   });
   return out;

@@ -112,7 +112,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
   const measureMs = (opts.durationMs ?? scenario.duration) - warmupMs;
   if (!(measureMs > 0)) throw new Error(`compare: the duration (${opts.durationMs ?? scenario.duration} ms) must be longer than the warm-up (${warmupMs} ms)`);
   const runs: PolicyRun[] = [];
-  const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host }));
+  const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host, kind: vm.kind }));
   let plan: LoadPlan | undefined;
   const generatorPids: number[] = [];
   const dispatcherCpu: Record<string, { cpuSeconds: number; coreShare: number }> = {};

@@ -145,6 +145,40 @@ export function requestShareChart(report: Report): Chart {
   };
 }
 
+/**
+ * On a fleet past MAX_LABELLED replicas, where the request-share chart ranks replicas and so no
+ * longer says which ones a policy favoured: what one replica of each kind (scenario `vms[].kind`)
+ * served on average under each policy. Left out on smaller fleets (their bars name every replica)
+ * and when the report does not give the replicas' kinds.
+ */
+export function kindShareChart(report: Report): Chart {
+  const replicas = new Set(report.runs.flatMap((run) => run.backends.map((b) => b.id))).size;
+  const rows =
+    replicas <= MAX_LABELLED
+      ? []
+      : report.runs.flatMap((run) => {
+          const kinds = new Map<string, { share: number; replicas: number; hosts: Set<string> }>();
+          for (const b of run.backends) {
+            if (b.kind === undefined) continue;
+            const kind = kinds.get(b.kind) ?? { share: 0, replicas: 0, hosts: new Set<string>() };
+            kind.share += b.share;
+            kind.replicas++;
+            kind.hosts.add(b.host);
+            kinds.set(b.kind, kind);
+          }
+          return [...kinds].map(([name, k]) => ({ policy: run.policy, label: `${name} (${k.replicas})`, host: `${k.hosts.size} hosts`, value: k.share / k.replicas }));
+        });
+  const { spec } = perUnitSpec(report, rows, { label: 'VM kind (its replicas)', plural: 'VM kinds' }, { title: 'mean share per replica', format: '%' });
+  return {
+    id: 'kind-share',
+    title: 'Request share per replica, by VM kind',
+    caption:
+      'Fraction of each policy\'s requests that one replica of each kind served, on average over its replicas (a kind is scenario vms[].kind, by default the name of the entry). Equal bars mean the policy treats every kind alike.',
+    rows: rows.length,
+    spec,
+  };
+}
+
 export function stealChart(report: Report): Chart {
   // Every VM when the run has them (a noisy neighbour is not a backend), else the replicas.
   const rows = report.runs.flatMap((run) =>
@@ -212,7 +246,7 @@ export function timelineChart(report: Report): Chart {
 }
 
 function reportCharts(report: Report): Chart[] {
-  return [latencyCdfChart(report), requestShareChart(report), stealChart(report), timelineChart(report)];
+  return [latencyCdfChart(report), requestShareChart(report), kindShareChart(report), stealChart(report), timelineChart(report)];
 }
 
 /** vega-lite → vega → SVG, headless. */

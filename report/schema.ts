@@ -14,6 +14,7 @@ const LatencySummarySchema = z.object({ mean: finite.nonnegative(), p50: finite.
 const BackendShareSchema = z.object({
   id: z.string().min(1),
   host: z.string(),
+  kind: z.string().min(1).optional(),
   requests: count,
   share: fraction,
   errors: count.optional(),

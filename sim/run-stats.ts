@@ -37,7 +37,7 @@ export class RunStats {
   stickyHits = 0;
   stickyMisses = 0;
 
-  constructor(replicas: ReadonlyArray<{ readonly id: string; readonly host: string }>, warmupMs: Millis, bucketMs: Millis) {
+  constructor(replicas: ReadonlyArray<{ readonly id: string; readonly host: string; readonly kind?: string }>, warmupMs: Millis, bucketMs: Millis) {
     // The run starts at 0 on its VirtualClock; its window when the warm-up ends.
     this.events = new RunAccumulator(replicas, 0, bucketMs);
     this.events.startWindow(warmupMs);

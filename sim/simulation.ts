@@ -116,7 +116,7 @@ export function runPolicy(
   const clock = new VirtualClock();
   const rng = createRng(scenario.seed);
   const fleet = createFleet(scenario, { clock });
-  const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host, weight: vm.weight, data: vmPort(fleet, vm.name) }));
+  const replicas = replicaVms(scenario).map((vm) => ({ id: vm.name, host: vm.host, kind: vm.kind, weight: vm.weight, data: vmPort(fleet, vm.name) }));
   const policies = Array.from({ length: dispatchers }, (_, k) => createPolicy(spec, { rng: rng.stream(`policy-${k}`) }));
   // The root Rng's 'arrivals', 'sessions' and 'classes' streams, as the live open-loop generator draws
   // them (loadtest/request-plan.ts): one seed gives the same arrivals live and simulated.

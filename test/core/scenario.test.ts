@@ -100,6 +100,8 @@ describe('scenario validation', () => {
       'web-dc-1-1@dc-1', 'web-dc-1-2@dc-1', 'web-dc-2-1@dc-2', 'web-dc-2-2@dc-2', 'web-dc-3-1@dc-3', 'web-dc-3-2@dc-3',
       'cache@edge', 'api-dc-1@dc-1', 'api-dc-2@dc-2', 'api-dc-3@dc-3',
     ]);
+    // A copy keeps its entry's name as its kind.
+    expect([...new Set(expandVms(s).map((vm) => vm.kind))]).toEqual(['web', 'cache', 'api']);
     // Parsed once more (a worker thread, a compose container), the hosts stay as they are.
     expect(parseScenario(s)).toEqual(s);
   });

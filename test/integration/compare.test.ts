@@ -18,7 +18,7 @@ const scenario = parseScenario({
   ],
   vms: [
     { name: 'web-a', host: 'fast', vcpus: 1, memoryMb: 512, virtualization: 'container' },
-    { name: 'web-b', host: 'busy', vcpus: 1, memoryMb: 512, virtualization: 'container' },
+    { name: 'web-b', kind: 'web', host: 'busy', vcpus: 1, memoryMb: 512, virtualization: 'container' },
     { name: 'noise', host: 'busy', vcpus: 1, memoryMb: 512, serves: false, background: { cpuCores: 1 } },
   ],
   workload: { sessions: 20, classes: [{ name: 'page', share: 1, route: '/', cpuMs: 2 }], arrival: { rateRps: 100 } },
@@ -46,6 +46,8 @@ describe('runCompare', () => {
       // The client's count, the dispatcher's per-backend counts and their shares agree.
       expect(run.backends.reduce((a, b) => a + b.requests, 0)).toBe(run.requests);
       expect(run.backends.reduce((a, b) => a + b.share, 0)).toBeCloseTo(1, 9);
+      // Each replica's kind: its entry's name unless the entry gives one.
+      expect(run.backends.map((b) => [b.id, b.kind])).toEqual([['web-a', 'web-a'], ['web-b', 'web']]);
       const l = run.latencyMs;
       expect(l.p50).toBeGreaterThan(0);
       expect([l.p50, l.p90, l.p99, l.p999, l.max]).toEqual([...[l.p50, l.p90, l.p99, l.p999, l.max]].sort((a, b) => a - b));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../core/report.js';
-import { MAX_LABELLED, requestShareChart, stealChart } from '../../report/charts.js';
+import { kindShareChart, MAX_LABELLED, requestShareChart, stealChart } from '../../report/charts.js';
 import { renderHtml } from '../../report/html.js';
 import { renderMarkdown } from '../../report/markdown.js';
 import { theoryFor } from '../../sim/theory-block.js';
@@ -91,7 +91,7 @@ describe('charts', () => {
         const total = weights.reduce((a, b) => a + b, 0);
         return {
           ...run,
-          backends: ids.map((id, i) => ({ id, host: `h${i % 7}`, requests: weights[i], share: weights[i] / total, stealSeconds: i === p ? 0.5 : 0.1 })),
+          backends: ids.map((id, i) => ({ id, host: `h${i % 7}`, kind: i < 3 ? 'fast' : 'slow', requests: weights[i], share: weights[i] / total, stealSeconds: i === p ? 0.5 : 0.1 })),
           vms: ids.map((vm, i) => ({ vm, host: `h${i % 7}`, serves: true, cpuSeconds: 1, stealSeconds: i === p ? 0.5 : 0.1 })),
         };
       }),
@@ -109,11 +109,21 @@ describe('charts', () => {
         expect(rows.every((r, i) => i === 0 || r.value <= rows[i - 1].value)).toBe(true);
       });
     }
+    // Which kinds each policy favoured: the busiest replica (weight 2) is one of the three fast ones.
+    const kinds = kindShareChart(big).spec as { mark: string; data: { values: Array<{ policy: string; label: string; value: number }> } };
+    expect(kinds.mark).toBe('bar');
+    const total = count + 1;
+    const leastLoaded = kinds.data.values.filter((r) => r.policy === 'least-loaded');
+    expect(leastLoaded.map((r) => r.label)).toEqual(['fast (3)', 'slow (98)']);
+    expect(leastLoaded[0].value).toBeCloseTo(4 / total / 3, 12);
+    expect(leastLoaded[1].value).toBeCloseTo(1 / total, 12);
     const page = sections(await renderHtml({ report: big }));
     for (const id of ['request-share', 'steal']) expect(dataMarks(page.get(id) ?? ''), id).toBe(big.runs.length);
+    expect(dataMarks(page.get('kind-share') ?? '')).toBe(2 * big.runs.length);
     expect((page.get('runs') ?? '').split(`<details><summary>the ${count} replicas</summary><table>`).length - 1).toBe(big.runs.length);
     // At most MAX_LABELLED, a bar per replica and policy, and the tables of a few replicas stay open.
     expect((requestShareChart(many()).spec as { mark: string }).mark).toBe('bar');
+    expect(kindShareChart(many()).rows).toBe(0);
     expect(sections(await renderHtml({ report: fixtureReport() })).get('runs')).not.toContain('<details>');
   });
 
