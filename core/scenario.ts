@@ -486,6 +486,13 @@ function crossCheck(s: Scenario): ScenarioIssue[] {
   const issues: ScenarioIssue[] = [];
   const hosts = new Map(s.hosts.map((h) => [h.name, h]));
 
+  // Before the names a count makes are listed: a million hosts would exhaust memory.
+  const totalHosts = s.hosts.reduce((sum, h) => sum + h.count, 0);
+  if (totalHosts > MAX_BACKENDS) {
+    issues.push({ path: 'hosts', message: `${totalHosts} hosts in all; at most ${MAX_BACKENDS}` });
+    return issues;
+  }
+
   // An entry's own name and, with a count, its hosts' names: a VM entry names a host entry, and
   // everything after parsing names the hosts it makes.
   const seenHosts = new Set<string>();

@@ -125,6 +125,12 @@ describe('scenario validation', () => {
     data.hosts = [{ name: 'dc', count: 2001, cores: 4, memoryMb: 8192 }];
     data.vms = [{ name: 'web', count: 5, host: 'dc', memoryMb: 1024 }];
     expect(issues(data)).toEqual(['vms: 10005 VMs in all; at most 10000']);
+    data.hosts = [
+      { name: 'a', count: 6000, cores: 4, memoryMb: 8192 },
+      { name: 'b', count: 6000, cores: 4, memoryMb: 8192 },
+    ];
+    data.vms = [{ name: 'web', host: 'a', memoryMb: 1024 }];
+    expect(issues(data)).toEqual(['hosts: 12000 hosts in all; at most 10000']);
   });
 
   it('reports a bad field with its path, the value and what was expected', () => {
