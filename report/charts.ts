@@ -148,13 +148,15 @@ export function requestShareChart(report: Report): Chart {
 /**
  * On a fleet past MAX_LABELLED replicas, where the request-share chart ranks replicas and so no
  * longer says which ones a policy favoured: what one replica of each kind (scenario `vms[].kind`)
- * served on average under each policy. Left out on smaller fleets (their bars name every replica)
- * and when the report does not give the replicas' kinds.
+ * served on average under each policy. Left out on smaller fleets (their bars name every replica),
+ * when every replica is a kind of its own, and when the report does not give the replicas' kinds.
  */
 export function kindShareChart(report: Report): Chart {
   const replicas = new Set(report.runs.flatMap((run) => run.backends.map((b) => b.id))).size;
+  const kinds = new Set(report.runs.flatMap((run) => run.backends.map((b) => b.kind))).size;
+  // A kind per replica would repeat the request-share chart.
   const rows =
-    replicas <= MAX_LABELLED
+    replicas <= MAX_LABELLED || kinds >= replicas
       ? []
       : report.runs.flatMap((run) => {
           const kinds = new Map<string, { share: number; replicas: number; hosts: Set<string> }>();

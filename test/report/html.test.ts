@@ -124,6 +124,8 @@ describe('charts', () => {
     // At most MAX_LABELLED, a bar per replica and policy, and the tables of a few replicas stay open.
     expect((requestShareChart(many()).spec as { mark: string }).mark).toBe('bar');
     expect(kindShareChart(many()).rows).toBe(0);
+    const ownKinds: Report = { ...big, runs: big.runs.map((run) => ({ ...run, backends: run.backends.map((b) => ({ ...b, kind: b.id })) })) };
+    expect(kindShareChart(ownKinds).rows).toBe(0);
     expect(sections(await renderHtml({ report: fixtureReport() })).get('runs')).not.toContain('<details>');
   });
 
