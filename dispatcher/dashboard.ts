@@ -112,6 +112,7 @@ section { margin-bottom: 1.2em; }
 .host-controls { display: flex; gap: .3em; align-items: center; margin: .2em 0 .4em; }
 .host-controls input { width: 4.5em; }
 .vms { display: flex; flex-wrap: wrap; gap: .5em; }
+.host-vms > summary, .backends-fold > summary { cursor: pointer; margin: .2em 0 .4em; color: #57606a; }
 .vm { border: 1px solid #d0d7de; border-left: 4px solid #1a7f37; border-radius: 4px; padding: .35em .5em; width: 16.5em; background: #fff; }
 .vm.neighbour { background: #f6f8fa; border-left-color: #8c959f; }
 .vm[data-status=suspended], .vm[data-status=migrating] { border-left-color: #bf8700; }
@@ -235,10 +236,15 @@ export const DASHBOARD_JS = String.raw`'use strict';
     return b;
   }
 
+  // Past this many VMs each host's VM cards start folded under a one-line count by status: a data
+  // centre's hundreds of cards would make the page tens of thousands of pixels tall.
+  var FOLD_VMS = 40;
+
   // The fleet: built when the set of hosts and VMs changes, updated in place every frame.
   function buildFleet(fleet) {
     var root = $('fleet');
     root.replaceChildren();
+    var fold = fleet.hosts.reduce(function (n, h) { return n + h.vms.length; }, 0) > FOLD_VMS;
     fleet.hosts.forEach(function (h) {
       var box = el('div', 'host'); box.dataset.host = h.name;
       var head = el('div', 'host-head');
@@ -278,7 +284,11 @@ export const DASHBOARD_JS = String.raw`'use strict';
         card.append(ctl);
         vms.append(card);
       });
-      box.append(vms);
+      if (fold) {
+        var folded = el('details', 'host-vms');
+        folded.append(el('summary', 'vm-summary'), vms);
+        box.append(folded);
+      } else box.append(vms);
       root.append(box);
     });
   }
@@ -295,6 +305,12 @@ export const DASHBOARD_JS = String.raw`'use strict';
       var used = h.hypervisor === 'type2' ? Math.min(h.hostLoad || 0, h.cores) : 0;
       h.vms.forEach(function (vm) { used += vm.cpuCores || 0; });
       box.querySelectorAll('.core i').forEach(function (fill, i) { fill.style.width = (Math.max(0, Math.min(1, used - i)) * 100) + '%'; });
+      var summary = box.querySelector('.vm-summary');
+      if (summary) {
+        var byStatus = {};
+        h.vms.forEach(function (vm) { var st = vm.status || 'unknown'; byStatus[st] = (byStatus[st] || 0) + 1; });
+        summary.textContent = h.vms.length + ' VMs: ' + Object.keys(byStatus).map(function (st) { return byStatus[st] + ' ' + st; }).join(', ');
+      }
       h.vms.forEach(function (vm) {
         var card = box.querySelector('.vm[data-vm="' + CSS.escape(vm.name) + '"]');
         var status = vm.status || 'unknown';
@@ -310,6 +326,20 @@ export const DASHBOARD_JS = String.raw`'use strict';
         card.title = vm.name + ': CPU and steal in cores (of ' + vm.vcpus + ' vCPUs), averaged over the last second';
       });
     });
+  }
+
+  // Past FOLD_VMS backends their table starts folded too, under its count; back open if the set shrinks.
+  function foldBackends(table, count) {
+    var wrap = table.parentElement.classList.contains('backends-fold') ? table.parentElement : null;
+    if (count > FOLD_VMS) {
+      if (!wrap) {
+        wrap = el('details', 'backends-fold');
+        wrap.append(el('summary'));
+        table.replaceWith(wrap);
+        wrap.append(table);
+      }
+      wrap.querySelector('summary').textContent = count + ' backends';
+    } else if (wrap) wrap.replaceWith(table);
   }
 
   function updateBackends(f) {
@@ -330,6 +360,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
         tr.append(ctl);
         tbody.append(tr);
       });
+      foldBackends(tbody.closest('table'), f.backends.length);
       refreshDisabled();
     }
     var period = f.live.periods[f.live.periods.length - 1];

@@ -1,6 +1,6 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expandVms, loadScenario } from '../../core/scenario.js';
+import { expandVms, loadScenario, parseScenario } from '../../core/scenario.js';
 import type { AdminBackend, DashboardFrame } from '../../dispatcher/admin-api.js';
 import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { CHROMIUM_PATH, haveChromium, launchChromium, type Browser } from '../../scripts/chromium.js';
@@ -96,6 +96,9 @@ describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
     }
     for (const h of scenario.hosts) expect(await page.locator(`.host[data-host="${h.name}"] .core`).count()).toBe(h.cores);
     expect(await page.locator('#policy').innerText()).toBe('round-robin');
+    // Five VMs: every card and backend shows, none folded.
+    expect(await page.locator('.host-vms').count()).toBe(0);
+    expect(await page.locator('.backends-fold').count()).toBe(0);
   });
 
   it('under load the numbers move: rates, CPU and the period counts', async () => {
@@ -161,5 +164,47 @@ describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
     const after = await counts();
     expect(after['web-a-1'] ?? 0).toBe(before['web-a-1'] ?? 0);
     for (const other of ['web-a-2', 'web-b1', 'web-b2']) expect(after[other] ?? 0).toBeGreaterThan(before[other] ?? 0);
+  });
+});
+
+describe.skipIf(!chromiumHere)('the dashboard of a large fleet in Chromium', () => {
+  /** 11 hosts of 4 VMs: past the 40 VMs at which each host's cards start folded. */
+  const large = parseScenario({
+    name: 'rack',
+    hosts: [{ name: 'rack', count: 11, cores: 2, memoryMb: 4096 }],
+    vms: [{ name: 'web', count: 4, host: 'rack', vcpus: 1, memoryMb: 512 }],
+    workload: { classes: [{ name: 'page', share: 1, cpuMs: 1 }] },
+  });
+  let largeUp: RunningUp;
+  let largeBrowser: Browser;
+
+  beforeAll(async () => {
+    largeUp = await startUp({ scenario: large, policy: 'round-robin', adminToken: ADMIN_TOKEN });
+    largeBrowser = await launchChromium();
+  }, 60_000);
+
+  afterAll(async () => {
+    await largeBrowser?.close();
+    await largeUp?.close();
+  });
+
+  it("folds each host's VM cards under a count by status, and the backends table under its count; a click unfolds them", async () => {
+    const p = largeBrowser.context.pages()[0] ?? (await largeBrowser.context.newPage());
+    await p.goto(`${largeUp.dispatcher.adminUrl}/`);
+    await p.waitForSelector('body[data-frames]');
+    expect(await p.locator('.host').count()).toBe(11);
+    expect(await p.locator('details.host-vms:not([open])').count()).toBe(11);
+    const host = p.locator('.host[data-host="rack-3"]');
+    await expect.poll(() => host.locator('.vm-summary').innerText()).toBe('4 VMs: 4 running');
+    const card = host.locator('.vm[data-vm="web-rack-3-2"]');
+    expect(await card.isVisible()).toBe(false);
+    await host.locator('.vm-summary').click();
+    expect(await card.isVisible()).toBe(true);
+    expect(await card.innerText()).toContain('hardware-assisted');
+    // So is the backends table, under its count.
+    const backends = p.locator('details.backends-fold:not([open])');
+    await expect.poll(() => backends.locator('summary').innerText()).toBe('44 backends');
+    expect(await backends.locator('tr[data-backend]').count()).toBe(44);
+    expect(await p.locator('tr[data-backend="web-rack-1-1"]').isVisible()).toBe(false);
   });
 });
