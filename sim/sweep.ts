@@ -77,7 +77,10 @@ export function sweepRates(scenario: Scenario, spec: SweepSpec): number[] {
   // Utilisation is proportional to the rate: scale by the scenario's own ratio, which theory knows.
   const theory = theoryFor(atRate(scenario, 1e-6));
   if (!theory.applicable || theory.utilisation === undefined) {
-    throw new SweepError(`a utilisation sweep needs a scenario queueing theory describes (${theory.reasons.join('; ')}); sweep rate=... instead`);
+    const rateRps = scenario.workload.arrival.rateRps;
+    throw new SweepError(
+      `a utilisation sweep needs a scenario queueing theory describes (${theory.reasons.join('; ')}); sweep the rate instead, e.g. rate=${+(rateRps / 4).toPrecision(3)}..${+(rateRps * 1.25).toPrecision(3)}:6 around the scenario's ${rateRps} req/s`,
+    );
   }
   const perRps = theory.utilisation / 1e-6;
   return values.map((u) => u / perRps);

@@ -21,6 +21,11 @@ describe('parseSweep and sweepRates', () => {
     expect(() => parseSweep('rate=1000..100:10')).toThrow(/0 < FROM < TO/);
     expect(() => parseSweep('rate=100..1000:1')).toThrow(/2 to 200 points/);
     expect(() => parseSweep('utilisation=0.5..1.2:4')).toThrow(/no steady state/);
+    // Utilisation needs a fleet theory knows; otherwise the error proposes rates around the scenario's.
+    const contended = { ...scenario, hosts: scenario.hosts.map((h) => ({ ...h, cores: 2 })) };
+    expect(() => sweepRates(contended, parseSweep('utilisation=0.2..0.9:8'))).toThrow(
+      /^a utilisation sweep needs a scenario queueing theory describes \(host h0: its VMs' vCPUs .*\); sweep the rate instead, e\.g\. rate=50\.\.250:6 around the scenario's 200 req\/s$/,
+    );
   });
 });
 
