@@ -39,6 +39,9 @@ function summaryTable(report: Report): string {
   return `<table>${head}${rows.join('')}</table>${sloBlock}<p class="caption">* best in its column; the speed columns (ok/s, latency, queue) are ranked among the runs with the fewest errors, and show - when nothing succeeded. max/mean and Jain describe the spread over replicas and are not ranked.</p>`;
 }
 
+/** Per-policy replica tables longer than this start folded. */
+const MAX_OPEN_ROWS = 20;
+
 function runDetails(run: PolicyRun): string {
   const backendRows = run.backends
     .map(
@@ -58,9 +61,6 @@ function runDetails(run: PolicyRun): string {
   const folded = run.backends.length > MAX_OPEN_ROWS ? `<details><summary>the ${run.backends.length} replicas</summary>${table}</details>` : table;
   return `<h3>${escapeHtml(run.policy)}</h3><p>${facts.join('; ')}</p>\n${folded}`;
 }
-
-/** Per-policy replica tables longer than this start folded. */
-const MAX_OPEN_ROWS = 20;
 
 function chartSection(chart: RenderedChart): string {
   return `<section id="${chart.id}"><h2>${escapeHtml(chart.title)}</h2><p class="caption">${escapeHtml(chart.caption)}</p>${chart.svg}</section>`;
