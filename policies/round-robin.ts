@@ -15,11 +15,23 @@ import { type BackendView, type PickContext, type Policy, type PolicyDefinition 
  * avoided) neither gain nor lose `current`, as in nginx. On a membership change the survivors keep
  * their `current` (the rotation is not reset) and new backends start at 0.
  * Cost: O(n) per pick (an array walk), O(n) state; O(n) more when the backend list changes. When
- * every backend is eligible (PickContext.eligibleCount says so) and all weights are the same whole
- * number, O(log n): every `current` grows by the same amount, so the order is that of a heap keyed
- * by `current` (ties by position) plus a common `lift`, and a pick only lowers the top (exact
- * integer arithmetic, so the picks are the walk's own).
+ * every backend is eligible (PickContext.eligibleCount says so) and the weights are whole numbers
+ * of at most MAX_WEIGHT_CLASSES distinct values, O(k + log n) for k distinct weights: within a
+ * weight class every `current` grows by the same amount each pick, so the class's order is that of
+ * a heap keyed by `current` (ties by position), its members' growth is `steps` times the weight,
+ * added when read, and a pick compares the k classes' tops and lowers the winner only. The
+ * arithmetic is exact on whole numbers, so the picks are the walk's own. (A data centre's 10,000
+ * replicas of two or three weights cost a few heap steps a pick instead of a 10,000-step walk.)
  */
+/** Past this many distinct weights the fast path's comparisons of class tops stop paying; picks walk. */
+const MAX_WEIGHT_CLASSES = 8;
+
+/** The laid-out backends of one weight, in a heap by (`current` desc, position asc). */
+interface WeightClass {
+  readonly weight: number;
+  heap: MinHeap<number>;
+}
+
 export class SmoothWeightedRoundRobin implements Policy {
   readonly name = 'round-robin';
   /**
@@ -35,18 +47,23 @@ export class SmoothWeightedRoundRobin implements Policy {
   private laidOut: readonly BackendView[] | undefined;
   /** `current` of the backends not in the positional layout (survives lists that omit a backend). */
   private readonly byId = new Map<BackendId, number>();
-  /** The weight every laid-out backend has, when it is the same whole number > 0; else 0 (no fast path). */
-  private sameWeight = 0;
-  /** Added to every `current` by the fast path instead of writing each (materialize() applies it). */
-  private lift = 0;
-  /** Positions by (`current` desc, position asc); rebuilt when `current` was walked. */
-  private heap = new MinHeap<number>();
-  private heapStale = true;
+  /**
+   * The laid-out backends grouped by weight, when every weight is a whole number > 0 and there are
+   * at most MAX_WEIGHT_CLASSES of them; else undefined (no fast path). Each class's heap holds its
+   * positions by (`current` desc, position asc), rebuilt when `current` was walked.
+   */
+  private classes: WeightClass[] | undefined;
+  private heapsStale = true;
+  /** The laid-out backends' weights, by position, and their sum. */
+  private weights: number[] = [];
+  private totalWeight = 0;
+  /** Fast-path picks since `current` was last written out: backend i's `current` is short by weights[i] times this (materialize() adds it). */
+  private steps = 0;
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
     const avoid = ctx.avoid !== undefined && ctx.avoid.size > 0 ? ctx.avoid : undefined;
     if (!this.aligned(backends)) this.layOut(backends);
-    if (avoid === undefined && this.sameWeight > 0 && ctx.eligibleCount === backends.length && backends.length > 0) return this.rotateAll();
+    if (avoid === undefined && this.classes !== undefined && ctx.eligibleCount === backends.length && backends.length > 0) return this.rotateAll(this.classes);
     this.materialize();
     const picked = this.rotate(backends, avoid);
     // eligible() semantics: avoided backends are skipped unless every healthy one is avoided.
@@ -64,9 +81,15 @@ export class SmoothWeightedRoundRobin implements Policy {
   }
 
   private adopt(backends: readonly BackendView[]): void {
+    // The fast path's growth so far is by the weights it ran with.
+    this.materialize();
     this.laidOut = backends;
-    const w = backends.length > 0 ? backends[0].weight : 0;
-    this.sameWeight = Number.isInteger(w) && w > 0 && backends.every((b) => b.weight === w) ? w : 0;
+    this.weights = backends.map((b) => b.weight);
+    this.totalWeight = this.weights.reduce((sum, w) => sum + w, 0);
+    this.heapsStale = true;
+    const distinct = [...new Set(this.weights)];
+    const whole = distinct.every((w) => Number.isInteger(w) && w > 0);
+    this.classes = whole && distinct.length <= MAX_WEIGHT_CLASSES ? distinct.map((weight) => ({ weight, heap: new MinHeap<number>() })) : undefined;
   }
 
   /** One smooth-WRR step over the healthy, non-avoided backends, by the walk. */
@@ -86,31 +109,47 @@ export class SmoothWeightedRoundRobin implements Policy {
     return ids[best];
   }
 
-  /** The same step when every backend is eligible and has weight `sameWeight`, from the heap. */
-  private rotateAll(): BackendId {
-    if (this.heapStale) this.buildHeap();
-    const best = this.heap.pop() as number;
-    const w = this.sameWeight;
-    this.lift += w;
-    this.current[best] -= w * this.ids.length;
-    this.heap.push(best, -this.current[best], best);
+  /** The same step when every backend is eligible, from the weight classes' heaps. */
+  private rotateAll(classes: readonly WeightClass[]): BackendId {
+    if (this.heapsStale) this.buildHeaps(classes);
+    const steps = ++this.steps;
+    const current = this.current;
+    // Each class's top is its largest `current` (first by position on a tie); the walk's winner is
+    // the largest of those, first by position on a tie.
+    let winner = classes[0];
+    let best = winner.heap.peek() as number;
+    let bestValue = current[best] + winner.weight * steps;
+    for (let c = 1; c < classes.length; c++) {
+      const top = classes[c].heap.peek() as number;
+      const value = current[top] + classes[c].weight * steps;
+      if (value > bestValue || (value === bestValue && top < best)) {
+        winner = classes[c];
+        best = top;
+        bestValue = value;
+      }
+    }
+    winner.heap.pop();
+    current[best] -= this.totalWeight;
+    winner.heap.push(best, -current[best], best);
     return this.ids[best];
   }
 
-  /** Apply the fast path's common lift to every `current`, before anything reads them one by one. */
+  /** Write the fast path's growth into every `current`, before anything reads them one by one. */
   private materialize(): void {
-    this.heapStale = true;
-    if (this.lift === 0) return;
-    const current = this.current;
-    for (let i = 0; i < current.length; i++) current[i] += this.lift;
-    this.lift = 0;
+    this.heapsStale = true;
+    if (this.steps === 0) return;
+    const { current, weights, steps } = this;
+    for (let i = 0; i < current.length; i++) current[i] += weights[i] * steps;
+    this.steps = 0;
   }
 
-  /** Every position keyed by (-current, position): the heap's smallest is the walk's winner. */
-  private buildHeap(): void {
-    this.heap = new MinHeap<number>();
-    for (let i = 0; i < this.current.length; i++) this.heap.push(i, -this.current[i], i);
-    this.heapStale = false;
+  /** Every position in its weight's heap, keyed by (-current, position): each heap's smallest is its class's winner. */
+  private buildHeaps(classes: readonly WeightClass[]): void {
+    this.materialize();
+    const byWeight = new Map(classes.map((c) => [c.weight, c]));
+    for (const c of classes) c.heap = new MinHeap<number>();
+    for (let i = 0; i < this.current.length; i++) byWeight.get(this.weights[i])?.heap.push(i, -this.current[i], i);
+    this.heapsStale = false;
   }
 
   /** Move the positional values back to `byId`, then lay `backends` out by position (new ones at 0). */

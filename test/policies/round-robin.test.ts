@@ -26,13 +26,16 @@ describe('round-robin', () => {
     expect(p.pick(all, { now: 2 })).toBe('b');
   });
 
-  it('picks the same with and without an eligible count (its O(log n) path) through health changes, retries, weights and membership', () => {
+  it('picks the same with and without an eligible count (its O(k + log n) path) through health changes, retries, weights and membership', () => {
     const rng = createRng(7);
     let fastPicks = 0;
-    for (const weight of [1, 3, 2.5]) {
+    // One weight for all; two and three whole weights mixed (the weight classes); a fraction (no fast path).
+    const mixes = [[1], [3], [1, 2], [2, 5, 1], [2.5]];
+    for (const weights of mixes) {
+      const weight = weights[0];
       const fast = policy('round-robin');
       const walk = policy('round-robin');
-      let view: TestBackend[] = Array.from({ length: 9 }, (_, i) => backend(`b${i}`, { weight }));
+      let view: TestBackend[] = Array.from({ length: 9 }, (_, i) => backend(`b${i}`, { weight: weights[i % weights.length] }));
       let added = 0;
       const announce = (): void => {
         fast.onMembershipChange?.(view);
@@ -42,8 +45,8 @@ describe('round-robin', () => {
         const u = rng.next();
         const b = view[rng.int(view.length)];
         if (u < 0.01) {
-          // Everyone back to healthy and to the common weight: long all-eligible stretches follow.
-          for (const x of view) Object.assign(x, { state: 'healthy', healthy: true, weight });
+          // Everyone back to healthy and to the mix's weights: long all-eligible stretches follow.
+          view.forEach((x, i) => Object.assign(x, { state: 'healthy', healthy: true, weight: weights[i % weights.length] }));
           announce();
         } else if (u < 0.02) {
           b.state = b.state === 'healthy' ? 'draining' : 'healthy';
@@ -61,11 +64,22 @@ describe('round-robin', () => {
         }
         const avoid = rng.next() < 0.05 ? new Set([view[rng.int(view.length)].id]) : undefined;
         const eligibleCount = view.filter((x) => x.healthy).length;
-        if (avoid === undefined && eligibleCount === view.length && view.every((x) => x.weight === 1)) fastPicks++;
-        expect(fast.pick(view, { now: step, avoid, eligibleCount }), `step ${step}, weight ${weight}`).toBe(walk.pick(view, { now: step, avoid }));
+        if (avoid === undefined && eligibleCount === view.length && view.every((x) => Number.isInteger(x.weight))) fastPicks++;
+        expect(fast.pick(view, { now: step, avoid, eligibleCount }), `step ${step}, weights ${weights.join(',')}`).toBe(walk.pick(view, { now: step, avoid }));
       }
     }
-    expect(fastPicks).toBeGreaterThan(1000);
+    expect(fastPicks).toBeGreaterThan(6000);
+  });
+
+  it('picks as the walk does when handed a new list of the same backends with other weights, unannounced', () => {
+    const fast = policy('round-robin');
+    const walk = policy('round-robin');
+    const first = [backend('a', { weight: 1 }), backend('b', { weight: 2 }), backend('c', { weight: 3 })];
+    const second = [backend('a', { weight: 3 }), backend('b', { weight: 2 }), backend('c', { weight: 1 })];
+    for (let i = 0; i < 19; i++) {
+      const view = i < 7 ? first : second;
+      expect(fast.pick(view, { now: i, eligibleCount: view.length }), `pick ${i}`).toBe(walk.pick(view, { now: i }));
+    }
   });
 
   it('keeps the rotation of surviving backends across a membership change', () => {
