@@ -6,10 +6,18 @@ import { eligible, type BackendView, type PickContext, type Policy, type PolicyD
 /**
  * Random: each eligible backend with probability weight / total weight (Envoy's RANDOM, HAProxy's
  * `balance random(1)`). The baseline of the balls-into-bins results: max load ~ ln n / ln ln n.
- * One uniform draw per pick, so there are no ties to break. Cost O(n) per pick, no state.
+ * One uniform draw per pick, so there are no ties to break. Cost O(n) per pick (a walk down the
+ * weights); O(log n) while every backend is eligible and every weight is a whole number: a binary
+ * search in the weights' running totals, kept for the list until its membership changes. It picks
+ * the walk's own backend: the draw is below 2^53, so subtracting whole weights from it is exact
+ * while the rest stays at or above 0, and the walk stops at the first running total above the draw.
  */
 export class WeightedRandom implements Policy {
   readonly name = 'random';
+
+  /** The running totals of `totalsOf`'s weights (undefined: some weight is not a whole number). */
+  private totals: number[] | undefined;
+  private totalsOf: readonly BackendView[] | undefined;
 
   constructor(private readonly rng: Rng) {}
 
@@ -18,6 +26,10 @@ export class WeightedRandom implements Policy {
   }
 
   pickView(backends: readonly BackendView[], ctx: PickContext): BackendView | undefined {
+    if (backends.length > 0 && ctx.eligibleCount === backends.length && (ctx.avoid === undefined || ctx.avoid.size === 0)) {
+      const totals = this.totalsFor(backends);
+      if (totals !== undefined) return backends[firstAbove(totals, this.rng.next() * totals[totals.length - 1])] ?? backends.at(-1);
+    }
     const candidates = eligible(backends, ctx.avoid);
     const totalWeight = candidates.reduce((sum, b) => sum + b.weight, 0);
     let point = this.rng.next() * totalWeight;
@@ -28,6 +40,32 @@ export class WeightedRandom implements Policy {
     // Only reached through floating-point rounding at the very top of the range, or all-zero weights.
     return candidates.at(-1);
   }
+
+  private totalsFor(backends: readonly BackendView[]): number[] | undefined {
+    if (backends !== this.totalsOf) {
+      this.totalsOf = backends;
+      let sum = 0;
+      this.totals = backends.every((b) => Number.isInteger(b.weight) && b.weight >= 0) ? backends.map((b) => (sum += b.weight)) : undefined;
+    }
+    return this.totals;
+  }
+
+  /** The Balancer announces every change to the list it passes, weights included. */
+  onMembershipChange(): void {
+    this.totalsOf = undefined;
+  }
+}
+
+/** The first index whose running total is above `point` (totals.length when none is). */
+function firstAbove(totals: readonly number[], point: number): number {
+  let lo = 0;
+  let hi = totals.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (totals[mid] > point) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 export const random: PolicyDefinition = {

@@ -30,12 +30,17 @@ import { DEFAULT_SESSION_COOKIE, eligible, type BackendView, type PickContext, t
  *   hits and misses (the sticky hit ratio in reports and `dispatchlab_sticky_*_total`).
  * - No key at all: the least in-flight backend (random tie-break).
  * Tie-break: as consistent-hash (none needed). Cost: O(n) per placement plus the hash lookup; a hit
- * is O(n) (the eligibility filter) plus a map lookup; memory O(trackedSessions).
+ * is O(1) while every backend is eligible (PickContext.eligibleCount; the pin is looked up among the
+ * list's ids, kept until its membership changes), else O(n) (the eligibility filter); memory
+ * O(trackedSessions).
  */
 export class SessionSticky implements Policy {
   readonly name = 'session-sticky';
   readonly sticky = true;
   private readonly sessionsOn = (b: BackendView): number => this.placements.countOn(b.id);
+  /** The ids of `idsOf`, the list last seen with every backend eligible. */
+  private ids = new Set<BackendId>();
+  private idsOf: readonly BackendView[] | undefined;
 
   constructor(
     readonly session: SessionKeying,
@@ -45,6 +50,9 @@ export class SessionSticky implements Policy {
   ) {}
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
+    if (ctx.pinned !== undefined && ctx.eligibleCount === backends.length && (ctx.avoid === undefined || ctx.avoid.size === 0) && this.idsIn(backends).has(ctx.pinned)) {
+      return ctx.pinned;
+    }
     const candidates = eligible(backends, ctx.avoid);
     if (ctx.pinned !== undefined && candidates.some((b) => b.id === ctx.pinned)) return ctx.pinned;
     const key = hashKeyOf(ctx, 'session');
@@ -56,8 +64,17 @@ export class SessionSticky implements Policy {
     return placed;
   }
 
+  private idsIn(backends: readonly BackendView[]): ReadonlySet<BackendId> {
+    if (backends !== this.idsOf) {
+      this.idsOf = backends;
+      this.ids = new Set(backends.map((b) => b.id));
+    }
+    return this.ids;
+  }
+
   onMembershipChange(): void {
     this.placer.forget();
+    this.idsOf = undefined;
   }
 
   trackedIds(): BackendId[] {
