@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../core/rng.js';
-import { backend, backends, policy, type TestBackend } from './helpers.js';
+import { backend, backends, policy, randomHistory, type TestBackend } from './helpers.js';
 
 const picks = (n: number, view: ReturnType<typeof backends>, p = policy('round-robin')) =>
   Array.from({ length: n }, (_, i) => p.pick(view, { now: i }));
@@ -32,36 +32,15 @@ describe('round-robin', () => {
     // One weight for all; two and three whole weights mixed (the weight classes); a fraction (no fast path).
     const mixes = [[1], [3], [1, 2], [2, 5, 1], [2.5]];
     for (const weights of mixes) {
-      const weight = weights[0];
       const fast = policy('round-robin');
       const walk = policy('round-robin');
-      let view: TestBackend[] = Array.from({ length: 9 }, (_, i) => backend(`b${i}`, { weight: weights[i % weights.length] }));
-      let added = 0;
-      const announce = (): void => {
+      const view: TestBackend[] = Array.from({ length: 9 }, (_, i) => backend(`b${i}`, { weight: weights[i % weights.length] }));
+      const history = randomHistory(rng, view, weights, () => {
         fast.onMembershipChange?.(view);
         walk.onMembershipChange?.(view);
-      };
+      });
       for (let step = 0; step < 4000; step++) {
-        const u = rng.next();
-        const b = view[rng.int(view.length)];
-        if (u < 0.01) {
-          // Everyone back to healthy and to the mix's weights: long all-eligible stretches follow.
-          view.forEach((x, i) => Object.assign(x, { state: 'healthy', healthy: true, weight: weights[i % weights.length] }));
-          announce();
-        } else if (u < 0.02) {
-          b.state = b.state === 'healthy' ? 'draining' : 'healthy';
-          b.healthy = b.state === 'healthy';
-          announce();
-        } else if (u < 0.025) {
-          b.weight = b.weight === weight ? weight + 1 : weight;
-          announce();
-        } else if (u < 0.03) {
-          view = [...view, backend(`new${added++}`, { weight })];
-          announce();
-        } else if (u < 0.035 && view.length > 2) {
-          view = view.filter((x) => x !== b);
-          announce();
-        }
+        history.step();
         const avoid = rng.next() < 0.05 ? new Set([view[rng.int(view.length)].id]) : undefined;
         const eligibleCount = view.filter((x) => x.healthy).length;
         if (avoid === undefined && eligibleCount === view.length && view.every((x) => Number.isInteger(x.weight))) fastPicks++;
