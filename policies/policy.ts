@@ -130,3 +130,12 @@ export function eligible(backends: readonly BackendView[], avoid?: ReadonlySet<B
   const preferred = healthy.filter((b) => !avoid.has(b.id));
   return preferred.length > 0 ? preferred : healthy;
 }
+
+/**
+ * Whether every one of `backends` is eligible for this pick, known without a scan: the Balancer's
+ * eligibleCount covers them all and nothing is avoided. When it holds, eligible() would return
+ * `backends` itself; the policies' fast paths (round-robin, random, session-sticky) take it.
+ */
+export function allEligible(backends: readonly BackendView[], ctx: PickContext): boolean {
+  return backends.length > 0 && ctx.eligibleCount === backends.length && (ctx.avoid === undefined || ctx.avoid.size === 0);
+}

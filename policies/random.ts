@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Rng } from '../core/rng.js';
 import type { BackendId } from '../core/types.js';
-import { eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition } from './policy.js';
+import { ListMemo } from './list-memo.js';
+import { allEligible, eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition } from './policy.js';
 
 /**
  * Random: each eligible backend with probability weight / total weight (Envoy's RANDOM, HAProxy's
@@ -15,9 +16,8 @@ import { eligible, type BackendView, type PickContext, type Policy, type PolicyD
 export class WeightedRandom implements Policy {
   readonly name = 'random';
 
-  /** The running totals of `totalsOf`'s weights (undefined: some weight is not a whole number). */
-  private totals: number[] | undefined;
-  private totalsOf: readonly BackendView[] | undefined;
+  /** The running totals of the list's weights; null when some weight is not a whole number. */
+  private readonly totals = new ListMemo(runningTotals);
 
   constructor(private readonly rng: Rng) {}
 
@@ -26,9 +26,9 @@ export class WeightedRandom implements Policy {
   }
 
   pickView(backends: readonly BackendView[], ctx: PickContext): BackendView | undefined {
-    if (backends.length > 0 && ctx.eligibleCount === backends.length && (ctx.avoid === undefined || ctx.avoid.size === 0)) {
-      const totals = this.totalsFor(backends);
-      if (totals !== undefined) return backends[firstAbove(totals, this.rng.next() * totals[totals.length - 1])] ?? backends.at(-1);
+    if (allEligible(backends, ctx)) {
+      const totals = this.totals.get(backends);
+      if (totals !== null) return backends[firstAbove(totals, this.rng.next() * totals[totals.length - 1])] ?? backends.at(-1);
     }
     const candidates = eligible(backends, ctx.avoid);
     const totalWeight = candidates.reduce((sum, b) => sum + b.weight, 0);
@@ -41,19 +41,16 @@ export class WeightedRandom implements Policy {
     return candidates.at(-1);
   }
 
-  private totalsFor(backends: readonly BackendView[]): number[] | undefined {
-    if (backends !== this.totalsOf) {
-      this.totalsOf = backends;
-      let sum = 0;
-      this.totals = backends.every((b) => Number.isInteger(b.weight) && b.weight >= 0) ? backends.map((b) => (sum += b.weight)) : undefined;
-    }
-    return this.totals;
-  }
-
-  /** The Balancer announces every change to the list it passes, weights included. */
   onMembershipChange(): void {
-    this.totalsOf = undefined;
+    this.totals.forget();
   }
+}
+
+/** The running totals of whole weights; null when some weight is not a whole number (the walk's subtractions are then inexact). */
+function runningTotals(backends: readonly BackendView[]): number[] | null {
+  if (!backends.every((b) => Number.isInteger(b.weight) && b.weight >= 0)) return null;
+  let sum = 0;
+  return backends.map((b) => (sum += b.weight));
 }
 
 /** The first index whose running total is above `point` (totals.length when none is). */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { MinHeap } from '../core/heap.js';
 import type { BackendId } from '../core/types.js';
 import { forgetRemoved } from './load/load-metric.js';
-import { type BackendView, type PickContext, type Policy, type PolicyDefinition } from './policy.js';
+import { allEligible, type BackendView, type PickContext, type Policy, type PolicyDefinition } from './policy.js';
 
 /**
  * Round robin: nginx's smooth weighted round robin (ngx_http_upstream_round_robin.c,
@@ -63,7 +63,7 @@ export class SmoothWeightedRoundRobin implements Policy {
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
     const avoid = ctx.avoid !== undefined && ctx.avoid.size > 0 ? ctx.avoid : undefined;
     if (!this.aligned(backends)) this.layOut(backends);
-    if (avoid === undefined && this.classes !== undefined && ctx.eligibleCount === backends.length && backends.length > 0) return this.rotateAll(this.classes);
+    if (this.classes !== undefined && allEligible(backends, ctx)) return this.rotateAll(this.classes);
     this.materialize();
     const picked = this.rotate(backends, avoid);
     // eligible() semantics: avoided backends are skipped unless every healthy one is avoided.

@@ -4,7 +4,8 @@ import type { BackendId } from '../core/types.js';
 import { HashPlacer, hashKeyOf, hashingOptions } from './hashing/placer.js';
 import { LeastLoaded } from './least-loaded.js';
 import { createInFlightMetric } from './load/in-flight.js';
-import { DEFAULT_SESSION_COOKIE, eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition, type SessionKeying } from './policy.js';
+import { ListMemo } from './list-memo.js';
+import { allEligible, DEFAULT_SESSION_COOKIE, eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition, type SessionKeying } from './policy.js';
 
 /**
  * Session-sticky: a session stays on the replica it was pinned to (HAProxy `cookie SRV insert`,
@@ -38,9 +39,8 @@ export class SessionSticky implements Policy {
   readonly name = 'session-sticky';
   readonly sticky = true;
   private readonly sessionsOn = (b: BackendView): number => this.placements.countOn(b.id);
-  /** The ids of `idsOf`, the list last seen with every backend eligible. */
-  private ids = new Set<BackendId>();
-  private idsOf: readonly BackendView[] | undefined;
+  /** The ids of the list, for a hit while every backend is eligible. */
+  private readonly ids = new ListMemo((backends) => new Set(backends.map((b) => b.id)));
 
   constructor(
     readonly session: SessionKeying,
@@ -50,9 +50,7 @@ export class SessionSticky implements Policy {
   ) {}
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
-    if (ctx.pinned !== undefined && ctx.eligibleCount === backends.length && (ctx.avoid === undefined || ctx.avoid.size === 0) && this.idsIn(backends).has(ctx.pinned)) {
-      return ctx.pinned;
-    }
+    if (ctx.pinned !== undefined && allEligible(backends, ctx) && this.ids.get(backends).has(ctx.pinned)) return ctx.pinned;
     const candidates = eligible(backends, ctx.avoid);
     if (ctx.pinned !== undefined && candidates.some((b) => b.id === ctx.pinned)) return ctx.pinned;
     const key = hashKeyOf(ctx, 'session');
@@ -64,17 +62,9 @@ export class SessionSticky implements Policy {
     return placed;
   }
 
-  private idsIn(backends: readonly BackendView[]): ReadonlySet<BackendId> {
-    if (backends !== this.idsOf) {
-      this.idsOf = backends;
-      this.ids = new Set(backends.map((b) => b.id));
-    }
-    return this.ids;
-  }
-
   onMembershipChange(): void {
     this.placer.forget();
-    this.idsOf = undefined;
+    this.ids.forget();
   }
 
   trackedIds(): BackendId[] {

@@ -1,0 +1,26 @@
+import type { BackendView } from './policy.js';
+
+/**
+ * A value a policy derives from the backend list it is handed (running weight totals, the set of
+ * ids), kept while it is handed the same array and forgotten on onMembershipChange: the Balancer
+ * passes one array and announces every change to it, membership, weights and states alike.
+ */
+export class ListMemo<T> {
+  private of: readonly BackendView[] | undefined;
+  private value: T | undefined;
+
+  constructor(private readonly derive: (backends: readonly BackendView[]) => T) {}
+
+  get(backends: readonly BackendView[]): T {
+    if (backends !== this.of || this.value === undefined) {
+      this.value = this.derive(backends);
+      this.of = backends;
+    }
+    return this.value;
+  }
+
+  forget(): void {
+    this.of = undefined;
+    this.value = undefined;
+  }
+}
