@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { BackendId } from '../core/types.js';
 import { HashPlacer, hashKeyOf, hashingOptions, type HashKeySource } from './hashing/placer.js';
-import { DEFAULT_SESSION_COOKIE, eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition, type SessionKeying } from './policy.js';
+import { allEligible, DEFAULT_SESSION_COOKIE, eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition, type SessionKeying } from './policy.js';
 import { WeightedRandom } from './random.js';
 
 /**
@@ -13,7 +13,8 @@ import { WeightedRandom } from './random.js';
  * A request without the chosen key is hashed on the first key it has (session, client, request);
  * one with no key at all goes to a weighted-random backend, as in Envoy ("no hash key: random").
  * Tie-break: none needed, a key has exactly one home; the walk past full or avoided backends is
- * deterministic. Cost: O(n) per pick plus the lookup; see hashing/placer.ts.
+ * deterministic. Cost: the lookup, O(1) or O(log P), while every backend is eligible and loads are
+ * unbounded; O(n) otherwise; see hashing/placer.ts.
  *
  * Hashing sessions needs a session identity on the wire: with `key: session` the policy asks the
  * dispatcher for the signed session cookie (as session-sticky does, but nothing is pinned), so a
@@ -34,11 +35,11 @@ export class ConsistentHash implements Policy {
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
     const key = hashKeyOf(ctx, this.key);
     if (key === undefined) return this.keyless.pick(backends, ctx);
-    return this.placer.place(backends, eligible(backends, ctx.avoid), key);
+    return this.placer.place(backends, allEligible(backends, ctx) ? backends : eligible(backends, ctx.avoid), key);
   }
 
-  onMembershipChange(): void {
-    this.placer.forget();
+  onMembershipChange(backends: readonly BackendView[]): void {
+    this.placer.learn(backends);
   }
 
   trackedIds(): BackendId[] {

@@ -30,10 +30,10 @@ import { allEligible, DEFAULT_SESSION_COOKIE, eligible, type BackendView, type P
  *   The dispatcher rewrites the cookie whenever the pick differs from the pin; the Balancer counts
  *   hits and misses (the sticky hit ratio in reports and `dispatchlab_sticky_*_total`).
  * - No key at all: the least in-flight backend (random tie-break).
- * Tie-break: as consistent-hash (none needed). Cost: O(n) per placement plus the hash lookup; a hit
- * is O(1) while every backend is eligible (PickContext.eligibleCount; the pin is looked up among the
- * list's ids, kept until its membership changes), else O(n) (the eligibility filter); memory
- * O(trackedSessions).
+ * Tie-break: as consistent-hash (none needed). Cost: while every backend is eligible
+ * (PickContext.eligibleCount), a hit is O(1) (the pin is looked up among the list's ids, kept until
+ * its membership changes) and a placement O(n) (the bound's sum of sessions) plus the hash lookup;
+ * otherwise O(n) for the eligibility filter. Memory O(trackedSessions).
  */
 export class SessionSticky implements Policy {
   readonly name = 'session-sticky';
@@ -50,20 +50,24 @@ export class SessionSticky implements Policy {
   ) {}
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
-    if (ctx.pinned !== undefined && allEligible(backends, ctx) && this.ids.get(backends).has(ctx.pinned)) return ctx.pinned;
-    const candidates = eligible(backends, ctx.avoid);
-    if (ctx.pinned !== undefined && candidates.some((b) => b.id === ctx.pinned)) return ctx.pinned;
+    const candidates = allEligible(backends, ctx) ? backends : eligible(backends, ctx.avoid);
+    if (ctx.pinned !== undefined && this.isCandidate(ctx.pinned, backends, candidates)) return ctx.pinned;
     const key = hashKeyOf(ctx, 'session');
     if (key === undefined) return this.keyless.pick(backends, ctx);
     const home = this.placements.homeOf(key);
-    if (home !== undefined && candidates.some((b) => b.id === home)) return home;
+    if (home !== undefined && this.isCandidate(home, backends, candidates)) return home;
     const placed = this.placer.place(backends, candidates, key, this.sessionsOn);
     if (placed !== undefined) this.placements.place(key, placed);
     return placed;
   }
 
-  onMembershipChange(): void {
-    this.placer.forget();
+  /** Is `id` one of the candidates? A lookup when they are the whole list (every backend eligible), else a scan. */
+  private isCandidate(id: BackendId, backends: readonly BackendView[], candidates: readonly BackendView[]): boolean {
+    return candidates === backends ? this.ids.get(backends).has(id) : candidates.some((b) => b.id === id);
+  }
+
+  onMembershipChange(backends: readonly BackendView[]): void {
+    this.placer.learn(backends);
     this.ids.forget();
   }
 

@@ -6,6 +6,7 @@ import { keyHash } from './hash.js';
 import type { HashTable } from './hash-table.js';
 import { MaglevTable, isPrime } from './maglev.js';
 import { HashRing } from './ring.js';
+import { ListMemo } from '../list-memo.js';
 
 /**
  * Consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam, "Consistent Hashing with
@@ -17,11 +18,14 @@ import { HashRing } from './ring.js';
  * backend is never full: no backend exceeds its cap.
  * `boundedLoad: 0` turns the bound off (plain consistent hashing).
  *
- * Shared by the consistent-hash and session-sticky policies. The table is built over the backends in
- * state healthy and rebuilt only when their ids or weights change; ineligible ones (full at the
- * Balancer's connection limit, avoided on a retry) are walked past like full ones.
- * Cost: O(n) per pick to sum loads and compare the membership signature, plus the table lookup
- * (ring O(log P), Maglev O(1)); a rebuild is O(P log P) or O(M log M).
+ * Shared by the consistent-hash and session-sticky policies. The table is built over the members:
+ * the backends in state healthy (and, in panic mode, those serving anyway), as the Balancer last
+ * announced them (`learn`, from onMembershipChange), and rebuilt only when their ids or weights
+ * change; ineligible ones (full at the Balancer's connection limit, avoided on a retry) are walked
+ * past like full ones. A caller that never announces gets the members of each list it passes.
+ * Cost per pick: the table lookup (ring O(log P), Maglev O(1)) and, with a bound, O(n) to sum the
+ * loads; O(n) more when not every backend is eligible (the candidates' ids) or nothing was
+ * announced (the membership signature). A rebuild is O(P log P) or O(M log M).
  */
 export const hashingOptions = (boundedLoadDefault: number) => ({
   algorithm: z.enum(['ring', 'maglev']).default('ring').describe('ring (ketama) or maglev lookup table'),
@@ -72,19 +76,34 @@ export interface HashingOptions {
   readonly boundedLoad: number;
 }
 
+/** The members a table is built over: membership is the Balancer's state, not momentary eligibility. */
+function membersOf(backends: readonly BackendView[]): BackendView[] {
+  // A backend that is healthy but full (maxConnPerBackend) or masked for a retry reads `healthy:
+  // false` in a pick list and is walked past, so its keys return to it once it has room and the
+  // table is not rebuilt on every such flip.
+  return backends.filter((b) => b.state === 'healthy' || b.healthy);
+}
+
 export class HashPlacer {
-  private cached: { signature: string; table: HashTable } | undefined;
+  private built: { signature: string; table: HashTable } | undefined;
+  /** The table over the members last announced; undefined until `learn` is called. */
+  private announced: HashTable | undefined;
+  /** The views of a list by id, for a pick where every backend is a candidate. */
+  private readonly viewsById = new ListMemo((backends) => new Map(backends.map((b) => [b.id, b])));
 
   constructor(private readonly options: HashingOptions) {}
 
   /**
-   * The backend for `key` among `candidates` (eligible, so a subset of the healthy `backends`): the
-   * first preference that is a candidate and not full; if every candidate is full (only possible
-   * when `avoid` removed most of them), the first candidate preference regardless of load.
+   * The backend for `key` among `candidates` (eligible, so a subset of the healthy `backends`; pass
+   * `backends` itself when every one is eligible): the first preference that is a candidate and not
+   * full; if every candidate is full (only possible when `avoid` removed most of them), the first
+   * candidate preference regardless of load.
    */
   place(backends: readonly BackendView[], candidates: readonly BackendView[], key: string, loadOf: LoadOf = inFlightOf): BackendId | undefined {
-    const table = this.tableFor(backends);
-    const byId = new Map(candidates.map((b) => [b.id, b]));
+    const table = this.announced ?? this.tableOf(membersOf(backends));
+    // The views by id are kept only for a caller that announces its changes (ListMemo's contract).
+    const byId =
+      candidates === backends && this.announced !== undefined ? this.viewsById.get(backends) : new Map(candidates.map((b) => [b.id, b]));
     const hasRoom = this.roomTest(candidates, loadOf);
     let firstCandidate: BackendId | undefined;
     for (const id of table.preferences(keyHash(key))) {
@@ -96,13 +115,14 @@ export class HashPlacer {
     return firstCandidate;
   }
 
-  /** Drop the table; the next pick rebuilds it for the new membership. */
-  forget(): void {
-    this.cached = undefined;
+  /** The Balancer's views changed (onMembershipChange): rebuild the table if the members did. */
+  learn(views: readonly BackendView[]): void {
+    this.announced = this.tableOf(membersOf(views));
+    this.viewsById.forget();
   }
 
   memberIds(): BackendId[] {
-    return [...(this.cached?.table.memberIds ?? [])];
+    return [...(this.built?.table.memberIds ?? [])];
   }
 
   private roomTest(candidates: readonly BackendView[], loadOf: LoadOf): (b: BackendView) => boolean {
@@ -117,17 +137,13 @@ export class HashPlacer {
     return (b) => loadOf(b) + 1 <= Math.ceil((factor * (totalLoad + 1) * b.weight) / totalWeight);
   }
 
-  private tableFor(backends: readonly BackendView[]): HashTable {
-    // Membership is the Balancer's state, not momentary eligibility: a backend that is healthy but
-    // full (maxConnPerBackend) or masked for a retry reads `healthy: false` and is walked past, so
-    // its keys return to it once it has room and the table is not rebuilt on every such flip.
-    const members = backends.filter((b) => b.state === 'healthy' || b.healthy);
+  private tableOf(members: readonly BackendView[]): HashTable {
     const signature = members.map((b) => `${b.id}\u0000${b.weight}`).join('\u0001');
-    if (this.cached?.signature !== signature) {
+    if (this.built?.signature !== signature) {
       const table =
         this.options.algorithm === 'ring' ? new HashRing(members, this.options.vnodes) : new MaglevTable(members, this.options.tableSize);
-      this.cached = { signature, table };
+      this.built = { signature, table };
     }
-    return this.cached.table;
+    return this.built.table;
   }
 }

@@ -3,7 +3,8 @@ import type { BackendId } from '../../core/types.js';
 import { keyHash } from '../../policies/hashing/hash.js';
 import { HashRing } from '../../policies/hashing/ring.js';
 import { MaglevTable } from '../../policies/hashing/maglev.js';
-import { backend, backends, byId, policy, type TestBackend } from './helpers.js';
+import { createRng } from '../../core/rng.js';
+import { backend, backends, byId, policy, randomHistory, type TestBackend } from './helpers.js';
 
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `client-${i}`);
 const N = 10;
@@ -62,6 +63,41 @@ describe.each(['ring', 'maglev'] as const)('consistent-hash (%s)', (algorithm) =
     for (const k of KEYS) {
       if (before.get(k) === 'web-5') expect(during.get(k)).not.toBe('web-5');
       else expect(during.get(k)).toBe(before.get(k));
+    }
+  });
+
+  it('hashes over the members announced, as a caller that announces nothing does over each list', () => {
+    const rng = createRng(3);
+    const options = { algorithm, key: 'request', boundedLoad: 1.5, tableSize: 251 };
+    const told = policy({ name: 'consistent-hash', options });
+    const silent = policy({ name: 'consistent-hash', options });
+    const view = backends(...ids);
+    told.onMembershipChange?.(view);
+    const history = randomHistory(rng, view, [1, 2], () => told.onMembershipChange?.(view));
+    for (let step = 0; step < 3000; step++) {
+      history.step();
+      const b = view[rng.int(view.length)];
+      b.inFlight = Math.max(0, b.inFlight + (rng.next() < 0.5 ? 1 : -1));
+      const ctx = { now: step, requestKey: `/k${rng.int(500)}` };
+      expect(told.pick(view, ctx), `step ${step}`).toBe(silent.pick(view, ctx));
+    }
+  });
+
+  it('keeps a backend that serves in panic mode in the table while it is full', () => {
+    // The Balancer announces its views (down-but-serving reads healthy) and picks on pick views,
+    // where a full backend reads unhealthy: a full one is walked past, never dropped from the table.
+    const views = backends(...ids);
+    Object.assign(byId(views, 'web-3'), { state: 'down', healthy: true });
+    const pickViews = views.map((b) => ({ ...b }));
+    const p = policy({ name: 'consistent-hash', options: { algorithm, key: 'client' } });
+    p.onMembershipChange?.(views);
+    const homes = new Map(KEYS.map((k) => [k, p.pick(pickViews, { now: 0, clientKey: k, eligibleCount: pickViews.length })!]));
+    expect([...homes.values()]).toContain('web-3');
+    byId(pickViews, 'web-3').healthy = false;
+    for (const k of KEYS) {
+      const picked = p.pick(pickViews, { now: 1, clientKey: k, eligibleCount: pickViews.length - 1 });
+      if (homes.get(k) === 'web-3') expect(picked).not.toBe('web-3');
+      else expect(picked).toBe(homes.get(k));
     }
   });
 
