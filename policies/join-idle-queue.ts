@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { BackendId } from '../core/types.js';
-import { eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition } from './policy.js';
+import { ListMemo } from './list-memo.js';
+import { type BackendView, type PickContext, type Policy, type PolicyDefinition } from './policy.js';
 import { WeightedRandom } from './random.js';
 
 /**
@@ -19,22 +20,31 @@ import { WeightedRandom } from './random.js';
  *
  * Tie-break: the I-queue is first-in first-out (the server idle the longest goes first); the
  * fallback is weighted random. Avoided (retry) servers keep their place in the I-queue.
- * Cost: O(n) per pick and per report (n backends; the I-queue is a short array).
+ * Cost: amortised O(1) per pick and per report while the I-queue's head is eligible (the usual
+ * case: a server idle at its report stays idle until picked here, unless other dispatchers fill
+ * it); else O(position of the first eligible server), plus O(n) when every healthy server is
+ * avoided. O(n) per membership change.
  */
 export class JoinIdleQueue implements Policy {
   readonly name = 'join-idle-queue';
-  private idle: BackendId[] = [];
+  private readonly idle = new IdleQueue();
   /** Servers a request of ours just completed on: idle if nothing of ours is left in flight there. */
   private readonly reports = new Set<BackendId>();
+  private readonly viewsById = new ListMemo((backends) => new Map(backends.map((b) => [b.id, b])));
 
   constructor(private readonly fallback: WeightedRandom) {}
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
-    this.collectReports(backends);
-    const candidates = new Set(eligible(backends, ctx.avoid).map((b) => b.id));
-    const at = this.idle.findIndex((id) => candidates.has(id));
-    if (at < 0) return this.fallback.pick(backends, ctx);
-    const [id] = this.idle.splice(at, 1);
+    const views = this.viewsById.get(backends);
+    this.collectReports(views);
+    const avoid = ctx.avoid;
+    // eligible(): the healthy servers not avoided, or, if that leaves none, every healthy one.
+    let id = this.idle.first((idleId) => views.get(idleId)?.healthy === true && avoid?.has(idleId) !== true);
+    if (id === undefined && avoid !== undefined && !backends.some((b) => b.healthy && !avoid.has(b.id))) {
+      id = this.idle.first((idleId) => views.get(idleId)?.healthy === true);
+    }
+    if (id === undefined) return this.fallback.pick(backends, ctx);
+    this.idle.delete(id);
     return id;
   }
 
@@ -43,29 +53,79 @@ export class JoinIdleQueue implements Policy {
   }
 
   onMembershipChange(backends: readonly BackendView[]): void {
+    this.viewsById.forget();
     const present = new Set(backends.filter((b) => b.healthy).map((b) => b.id));
-    this.idle = this.idle.filter((id) => present.has(id));
+    this.idle.keepOnly(present);
     for (const id of this.reports) if (!present.has(id)) this.reports.delete(id);
-    for (const b of backends) if (b.healthy && b.inFlight === 0) this.report(b.id);
+    for (const b of backends) if (b.healthy && b.inFlight === 0) this.idle.push(b.id);
   }
 
   trackedIds(): BackendId[] {
-    return [...new Set([...this.idle, ...this.reports])];
+    return [...new Set([...this.idle.ids(), ...this.reports])];
   }
 
-  private collectReports(backends: readonly BackendView[]): void {
+  private collectReports(views: ReadonlyMap<BackendId, BackendView>): void {
     if (this.reports.size === 0) return;
-    const byId = new Map(backends.map((b) => [b.id, b]));
     // In completion order: the I-queue is ordered by when servers became idle.
     for (const id of this.reports) {
-      const b = byId.get(id);
-      if (b?.healthy && b.inFlight === 0) this.report(id);
+      const b = views.get(id);
+      if (b?.healthy && b.inFlight === 0) this.idle.push(id);
     }
     this.reports.clear();
   }
+}
 
-  private report(id: BackendId): void {
-    if (!this.idle.includes(id)) this.idle.push(id);
+/**
+ * The I-queue: servers in the order they reported idle, each at most once, any of them removable
+ * in O(1). A removed server's entry stays in the array, stale, and is dropped when the head passes
+ * it. (A Set alone keeps the order, but V8 leaves deleted entries as holes that iteration skips until
+ * the table is rehashed, and picks delete from the front: finding the head would cost O(size).)
+ */
+class IdleQueue {
+  private entries: BackendId[] = [];
+  /** Entries before `head` are stale. */
+  private head = 0;
+  /** Entries sliced off the array's front so far: entry i is at position `dropped + i`. */
+  private dropped = 0;
+  /** The servers queued, each with the position of its live entry. */
+  private readonly at = new Map<BackendId, number>();
+
+  push(id: BackendId): void {
+    if (this.at.has(id)) return;
+    this.at.set(id, this.dropped + this.entries.length);
+    this.entries.push(id);
+  }
+
+  delete(id: BackendId): void {
+    this.at.delete(id);
+  }
+
+  /** The first server queued that passes `test`, in queue order. */
+  first(test: (id: BackendId) => boolean): BackendId | undefined {
+    while (this.head < this.entries.length && !this.isLive(this.head)) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      // Shift only a long dead prefix: amortised O(1) per entry.
+      this.entries = this.entries.slice(this.head);
+      this.dropped += this.head;
+      this.head = 0;
+    }
+    for (let i = this.head; i < this.entries.length; i++) {
+      if (this.isLive(i) && test(this.entries[i])) return this.entries[i];
+    }
+    return undefined;
+  }
+
+  keepOnly(present: ReadonlySet<BackendId>): void {
+    for (const id of this.at.keys()) if (!present.has(id)) this.at.delete(id);
+  }
+
+  /** The servers queued, in queue order (a Map iterates in insertion order, and a server is re-inserted only after it was deleted). */
+  ids(): BackendId[] {
+    return [...this.at.keys()];
+  }
+
+  private isLive(i: number): boolean {
+    return this.at.get(this.entries[i]) === this.dropped + i;
   }
 }
 
