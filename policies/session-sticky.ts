@@ -32,8 +32,9 @@ import { allEligible, DEFAULT_SESSION_COOKIE, eligible, type BackendView, type P
  * - No key at all: the least in-flight backend (random tie-break).
  * Tie-break: as consistent-hash (none needed). Cost: while every backend is eligible
  * (PickContext.eligibleCount), a hit is O(1) (the pin is looked up among the list's ids, kept until
- * its membership changes) and a placement O(n) (the bound's sum of sessions) plus the hash lookup;
- * otherwise O(n) for the eligibility filter. Memory O(trackedSessions).
+ * its membership changes) and so is a placement, plus the hash lookup (the sessions on the list's
+ * backends are summed once per membership and then counted as they are placed and forgotten);
+ * otherwise O(n) for the eligibility filter and the sum. Memory O(trackedSessions).
  */
 export class SessionSticky implements Policy {
   readonly name = 'session-sticky';
@@ -41,6 +42,8 @@ export class SessionSticky implements Policy {
   private readonly sessionsOn = (b: BackendView): number => this.placements.countOn(b.id);
   /** The ids of the list, for a hit while every backend is eligible. */
   private readonly ids = new ListMemo((backends) => new Set(backends.map((b) => b.id)));
+  /** The sessions placed on the list's backends, summed in list order once and then kept up to date. */
+  private readonly listSessions = new ListMemo((backends) => ({ sessions: backends.reduce((sum, b) => sum + this.sessionsOn(b), 0) }));
 
   constructor(
     readonly session: SessionKeying,
@@ -56,8 +59,13 @@ export class SessionSticky implements Policy {
     if (key === undefined) return this.keyless.pick(backends, ctx);
     const home = this.placements.homeOf(key);
     if (home !== undefined && this.isCandidate(home, backends, candidates)) return home;
-    const placed = this.placer.place(backends, candidates, key, this.sessionsOn);
-    if (placed !== undefined) this.placements.place(key, placed);
+    // The bound needs the sessions on the candidates: kept for the list, which they are while
+    // every backend is eligible, and counted on every placement, whichever the candidates.
+    const onList = this.listSessions.get(backends);
+    const placed = this.placer.place(backends, candidates, key, this.sessionsOn, candidates === backends ? onList.sessions : undefined);
+    if (placed === undefined) return undefined;
+    const lost = this.placements.place(key, placed);
+    onList.sessions += 1 - (lost !== undefined && this.ids.get(backends).has(lost) ? 1 : 0);
     return placed;
   }
 
@@ -69,6 +77,7 @@ export class SessionSticky implements Policy {
   onMembershipChange(backends: readonly BackendView[]): void {
     this.placer.learn(backends);
     this.ids.forget();
+    this.listSessions.forget();
   }
 
   trackedIds(): BackendId[] {
@@ -102,21 +111,24 @@ export class Placements {
     return this.home.size;
   }
 
-  place(key: string, id: BackendId): void {
-    const previous = this.home.get(key);
-    if (previous !== undefined) {
-      this.add(previous, -1);
+  /** Place `key` on `id`; returns the backend that lost a session by it (the key's previous home, or the forgotten session's), if any. */
+  place(key: string, id: BackendId): BackendId | undefined {
+    let lost = this.home.get(key);
+    if (lost !== undefined) {
+      this.add(lost, -1);
     } else if (this.order.length < this.capacity) {
       this.order.push(key);
     } else {
       const forgotten = this.order[this.oldest];
-      this.add(this.home.get(forgotten) as BackendId, -1);
+      lost = this.home.get(forgotten) as BackendId;
+      this.add(lost, -1);
       this.home.delete(forgotten);
       this.order[this.oldest] = key;
       this.oldest = (this.oldest + 1) % this.capacity;
     }
     this.home.set(key, id);
     this.add(id, 1);
+    return lost;
   }
 
   private add(id: BackendId, n: number): void {

@@ -76,6 +76,15 @@ export interface HashingOptions {
   readonly boundedLoad: number;
 }
 
+const weightOf = (b: BackendView): number => b.weight;
+
+/** In list order, as every total the bound compares is summed, so a kept total equals a fresh one to the bit. */
+function sum(backends: readonly BackendView[], of: (b: BackendView) => number): number {
+  let total = 0;
+  for (const b of backends) total += of(b);
+  return total;
+}
+
 /** The members a table is built over: membership is the Balancer's state, not momentary eligibility. */
 function membersOf(backends: readonly BackendView[]): BackendView[] {
   // A backend that is healthy but full (maxConnPerBackend) or masked for a retry reads `healthy:
@@ -88,8 +97,9 @@ export class HashPlacer {
   private built: { signature: string; table: HashTable } | undefined;
   /** The table over the members last announced; undefined until `learn` is called. */
   private announced: HashTable | undefined;
-  /** The views of a list by id, for a pick where every backend is a candidate. */
+  /** The views of a list by id, and their total weight, for a pick where every backend is a candidate. */
   private readonly viewsById = new ListMemo((backends) => new Map(backends.map((b) => [b.id, b])));
+  private readonly weightOf = new ListMemo((backends) => sum(backends, weightOf));
 
   constructor(private readonly options: HashingOptions) {}
 
@@ -99,12 +109,18 @@ export class HashPlacer {
    * full; if every candidate is full (only possible when `avoid` removed most of them), the first
    * candidate preference regardless of load.
    */
-  place(backends: readonly BackendView[], candidates: readonly BackendView[], key: string, loadOf: LoadOf = inFlightOf): BackendId | undefined {
+  place(
+    backends: readonly BackendView[],
+    candidates: readonly BackendView[],
+    key: string,
+    loadOf: LoadOf = inFlightOf,
+    candidatesLoad?: number,
+  ): BackendId | undefined {
     const table = this.announced ?? this.tableOf(membersOf(backends));
-    // The views by id are kept only for a caller that announces its changes (ListMemo's contract).
-    const byId =
-      candidates === backends && this.announced !== undefined ? this.viewsById.get(backends) : new Map(candidates.map((b) => [b.id, b]));
-    const hasRoom = this.roomTest(candidates, loadOf);
+    // What is kept per list is kept only for a caller that announces its changes (ListMemo's contract).
+    const whole = candidates === backends && this.announced !== undefined;
+    const byId = whole ? this.viewsById.get(backends) : new Map(candidates.map((b) => [b.id, b]));
+    const hasRoom = this.roomTest(candidates, loadOf, candidatesLoad, whole ? this.weightOf.get(backends) : undefined);
     let firstCandidate: BackendId | undefined;
     for (const id of table.preferences(keyHash(key))) {
       const b = byId.get(id);
@@ -119,21 +135,19 @@ export class HashPlacer {
   learn(views: readonly BackendView[]): void {
     this.announced = this.tableOf(membersOf(views));
     this.viewsById.forget();
+    this.weightOf.forget();
   }
 
   memberIds(): BackendId[] {
     return [...(this.built?.table.memberIds ?? [])];
   }
 
-  private roomTest(candidates: readonly BackendView[], loadOf: LoadOf): (b: BackendView) => boolean {
+  /** The bound's test; the candidates' load and weight are summed here unless the caller keeps them. */
+  private roomTest(candidates: readonly BackendView[], loadOf: LoadOf, candidatesLoad?: number, candidatesWeight?: number): (b: BackendView) => boolean {
     const factor = this.options.boundedLoad;
     if (factor === 0) return () => true;
-    let totalLoad = 0;
-    let totalWeight = 0;
-    for (const b of candidates) {
-      totalLoad += loadOf(b);
-      totalWeight += b.weight;
-    }
+    const totalLoad = candidatesLoad ?? sum(candidates, loadOf);
+    const totalWeight = candidatesWeight ?? sum(candidates, weightOf);
     return (b) => loadOf(b) + 1 <= Math.ceil((factor * (totalLoad + 1) * b.weight) / totalWeight);
   }
 

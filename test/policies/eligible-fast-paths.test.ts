@@ -14,6 +14,7 @@ describe.each([
   { label: 'random', spec: 'random', weights: [1, 2, 5] },
   { label: 'random', spec: 'random', weights: [1.5, 2] },
   { label: 'session-sticky', spec: 'session-sticky', weights: [1, 2] },
+  { label: 'session-sticky (bound 1, 40 sessions kept)', spec: { name: 'session-sticky', options: { boundedLoad: 1, trackedSessions: 40 } }, weights: [1, 2] },
   { label: 'consistent-hash (ring)', spec: 'consistent-hash', weights: [1, 2] },
   { label: 'consistent-hash (maglev, bounded)', spec: { name: 'consistent-hash', options: { algorithm: 'maglev', tableSize: 251, boundedLoad: 1.25 } }, weights: [1, 3] },
 ])('$label with weights $weights: with and without the eligible count', ({ spec, weights }) => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createRng } from '../../core/rng.js';
 import { Placements } from '../../policies/session-sticky.js';
 import { backends, byId, policy } from './helpers.js';
 
@@ -93,6 +94,28 @@ describe('session-sticky', () => {
     byId(view, 'a').inFlight = 3;
     byId(view, 'c').inFlight = 2;
     expect(p.pick(view, { now: 2 })).toBe('b');
+  });
+
+  it('places as a fresh sum would while it keeps the sessions per list: retries, re-placements and forgotten sessions', () => {
+    // The bound's total is kept per list and counted as sessions are placed, re-placed (a retry
+    // that avoids the home) and forgotten; the walking instance, handed a copy of the list each
+    // time, sums it afresh. A tight bound and a short memory make every miscount change a pick.
+    const rng = createRng(5);
+    const spec = { name: 'session-sticky', options: { boundedLoad: 1, trackedSessions: 30 } };
+    const kept = policy(spec);
+    const fresh = policy(spec);
+    const view = backends('a', 'b', 'c', 'd', 'e', 'f');
+    kept.onMembershipChange?.(view);
+    let wholeListPicks = 0;
+    for (let step = 0; step < 4000; step++) {
+      const avoid = rng.next() < 0.3 ? new Set([view[rng.int(view.length)].id]) : undefined;
+      const ctx = { now: step, sessionKey: `s${rng.int(100)}`, avoid };
+      const eligibleCount = avoid === undefined ? view.length : view.length - 1;
+      const got = kept.pick(view, { ...ctx, eligibleCount });
+      expect(got, `step ${step}`).toBe(fresh.pick([...view], ctx));
+      if (avoid === undefined) wholeListPicks++;
+    }
+    expect(wholeListPicks).toBeGreaterThan(2000);
   });
 
   it('rejects a trackedSessions that is not a positive whole number', () => {
