@@ -21,7 +21,7 @@ import { replaceSection } from './markdown-section.js';
  * report; in a cold process also V8 compiling and optimising the hot code while it runs), so a
  * short run pays its fixed start-up cost (about 0.15 s cold) out of fewer requests. Load is
  * open-loop Poisson at utilisation 0.7 with exponential 10 ms service. Writes the "Simulator
- * speed" section of BENCHMARKS.md. About 5 minutes here.
+ * speed" section of BENCHMARKS.md. About 6 minutes here.
  *
  * Beside it, a generated data-centre fleet (datacentre-fleet.ts: 16-core hosts of ~20 VMs of four
  * virtualization techniques, a third of them Type 2 hosts with host load, an exponential and a
@@ -29,7 +29,8 @@ import { replaceSection } from './markdown-section.js';
  * host, classes, sessions and utilisation (busier hosts are contended more often), and with VMs per
  * host again at utilisation 0.85 (1,000 VMs, 1M requests, one factor changed at a time from that
  * fleet, median of three fresh processes), and
- * 10,000 VMs x 10M requests, beside a bare VirtualClock running its events (its same-run baseline).
+ * 10,000 VMs x 10M requests, beside a bare VirtualClock running its events (its same-run baseline),
+ * and every policy on 10,000 VMs of that fleet against power-of-two's time in the same run.
  *
  * The homogeneous fleet's children run with a 64 MB young generation (V8's --max-semi-space-size,
  * default 16 MB): at 10,000 VMs some 11,000 requests are in flight, their objects outlive two
@@ -103,10 +104,10 @@ function measuredRun(
   };
 }
 
-/** One measured run on a generated data-centre fleet (datacentre-fleet.ts), power-of-two, in a cold process. */
+/** One measured run on a generated data-centre fleet (datacentre-fleet.ts), power-of-two unless `opts.policy`, in a cold process. */
 async function runDatacentrePoint(opts: DatacentreOptions, requests: number): Promise<PointResult> {
   const { runPolicy } = (await import(new URL('sim/simulation.js', dist).href)) as typeof import('../sim/simulation.js');
-  return measuredRun(runPolicy, datacentreScenario(opts), 'power-of-two', opts.vms, requests);
+  return measuredRun(runPolicy, datacentreScenario(opts), opts.policy ?? 'power-of-two', opts.vms, requests);
 }
 
 /** The ceiling: `events` bare VirtualClock events, `pendingTimers` in flight at a time, exponential gaps. */
@@ -149,6 +150,13 @@ const DC_VARIANTS: ReadonlyArray<{ factor: string; value: string; opts: Datacent
   ...[4, 40].map((vmsPerHost) => ({ factor: 'VMs per host, utilisation 0.85', value: String(vmsPerHost), opts: { ...DC_BASE, vmsPerHost, utilisation: 0.85 } })),
 ];
 const DC_GROWTH_REQUESTS = 1_000_000;
+/**
+ * Every policy on the 10,000-VM data-centre fleet, against power-of-two in the same run: a policy
+ * that looks at every backend on each pick is a hundred times slower there (BENCHMARKS.md, tenth
+ * and eleventh rounds), which the power-of-two points alone would never show.
+ */
+const DC_POLICY_FLEET = { ...DC_BASE, vms: 10_000 } as const;
+const DC_POLICY_REQUESTS = 200_000;
 /** Requests a warm process has run before the measured run. */
 const WARM_REQUESTS = 100_000;
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -200,6 +208,13 @@ async function main(): Promise<void> {
     growth.push({ ...v, runs });
     log(`data-centre ${v.factor} ${v.value}: ${(median(runs.map((r) => r.wallMs)) / 1000).toFixed(2)} s per 1M`);
   }
+  const { policyNames } = (await import(new URL('policies/index.js', dist).href)) as typeof import('../policies/index.js');
+  const byPolicy: PointResult[] = [];
+  for (const policy of policyNames()) {
+    byPolicy.push(await datacentrePoint({ ...DC_POLICY_FLEET, policy }, DC_POLICY_REQUESTS));
+    log(`data-centre 10,000 VMs, ${policy}: ${(byPolicy[byPolicy.length - 1].wallMs / 1000).toFixed(1)} s per ${fmt(DC_POLICY_REQUESTS)}`);
+  }
+  const powerOfTwoMs = byPolicy.find((r) => r.policy === 'power-of-two')?.wallMs ?? Number.NaN;
   const dcBigFleet = { ...DC_BASE, vms: 10_000 };
   const dcBig = await datacentrePoint(dcBigFleet, 10_000_000);
   // The same-run baseline for this point: how fast the machine ran a bare VirtualClock right after
@@ -254,6 +269,14 @@ async function main(): Promise<void> {
     '',
     `The data-centre fleet at 10,000 VMs (${fmt(dcBigHosts)} hosts), 10 million requests: ${(dcBig.wallMs / 1000).toFixed(1)} s of wall time (${fmt(rate(dcBig))} simulated req/s, ${(dcBig.simulatedMs / 1000).toFixed(1)} simulated s), peak RSS ${fmt(dcBig.maxRssMb)} MB.`,
     `Beside it, right after it: a bare VirtualClock ran the same ${fmt(dcBigCeiling.events)} events, ${fmt(dcBigHosts)} timers in flight, in ${(dcBigCeiling.wallMs / 1000).toFixed(1)} s; the run took ${(dcBig.wallMs / dcBigCeiling.wallMs).toFixed(1)}x the bare clock's time. On a shared machine compare that ratio across runs, not the wall time.`,
+    '',
+    `Every policy, with its default options, on that fleet at 10,000 VMs: ${fmt(DC_POLICY_REQUESTS)} requests in a cold process each (building the fleet included), against power-of-two's time in the same run:`,
+    '',
+    '| policy | wall s | µs per request | against power-of-two | mean latency ms |',
+    '|---|---|---|---|---|',
+    ...byPolicy.map(
+      (r) => `| ${r.policy} | ${(r.wallMs / 1000).toFixed(2)} | ${((1000 * r.wallMs) / r.requests).toFixed(1)} | ${(r.wallMs / powerOfTwoMs).toFixed(2)}x | ${r.meanLatencyMs.toFixed(2)} |`,
+    ),
     '',
   ].join('\n');
   replaceSection(fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url)), 'Simulator speed', section);
