@@ -25,9 +25,7 @@ export function registerHost(program: Command, io: CliIo): void {
     .action(async (opts: { scenario: string; host: string; bind: string; basePort?: number; maxBodyBytes: number }) => {
       // Policies are the dispatcher's business; a host runs whatever the scenario's policies are.
       const scenario = loadScenario(opts.scenario);
-      if (!scenario.hosts.some((h) => h.name === opts.host)) {
-        throw new CliError(`--host: no host named "${opts.host}" in ${opts.scenario} (hosts: ${listNames(scenario.hosts.map((h) => h.name))})`);
-      }
+      if (!scenario.hosts.some((h) => h.name === opts.host)) throw new CliError(noSuchHost(scenario.hosts, opts.host, opts.scenario));
       const running = await startHost({
         scenario,
         hostName: opts.host,
@@ -43,6 +41,20 @@ export function registerHost(program: Command, io: CliIo): void {
 
       closeOnSignal(io, opts.host, () => running.close());
     });
+}
+
+/**
+ * Why `--host` names no host. An entry with `count: N` is N hosts, <name>-1 ... <name>-N, each run
+ * by a process of its own, so its name alone is not a host: say so, rather than only list hosts.
+ */
+function noSuchHost(hosts: readonly { name: string }[], name: string, file: string): string {
+  const names = new Set(hosts.map((h) => h.name));
+  let counted = 0;
+  while (names.has(`${name}-${counted + 1}`)) counted++;
+  if (counted > 1) {
+    return `--host: "${name}" in ${file} is a host entry of ${counted} hosts, ${name}-1 ... ${name}-${counted}: run one \`dispatchlab host\` for each (--host ${name}-1, and so on)`;
+  }
+  return `--host: no host named "${name}" in ${file} (hosts: ${listNames(names)})`;
 }
 
 function parseByteCount(text: string): number {

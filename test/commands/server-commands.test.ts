@@ -39,6 +39,15 @@ describe('dispatchlab host: bad input', () => {
     await refused(['host', '--scenario', HOSTS, '--host', 'host-z'], /no host named "host-z" in .* \(hosts: host-a, host-b\)/);
   });
 
+  it('says that a counted host entry is one process per host, not one host', async () => {
+    const racks = join(dir, 'racks.yaml');
+    writeFileSync(
+      racks,
+      ['name: racks', 'hosts: [{ name: rack, count: 3, cores: 2, memoryMb: 4096, basePort: 9700 }]', 'vms: [{ name: web, host: rack }]', 'workload: { classes: [{ name: page, share: 1, cpuMs: 5 }] }', 'policies: [round-robin]', ''].join('\n'),
+    );
+    await refused(['host', '--scenario', racks, '--host', 'rack'], /"rack" in .*racks\.yaml is a host entry of 3 hosts, rack-1 \.\.\. rack-3: run one `dispatchlab host` for each/);
+  });
+
   it('names the missing field when the host has no port to listen on', async () => {
     await refused(['host', '--scenario', HOSTS, '--host', 'host-b'], 'hosts[1].basePort');
   });
