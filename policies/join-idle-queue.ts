@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { BackendId } from '../core/types.js';
-import { ListMemo } from './list-memo.js';
+import { viewsById } from './list-memo.js';
 import { type BackendView, type PickContext, type Policy, type PolicyDefinition } from './policy.js';
 import { WeightedRandom } from './random.js';
 
@@ -30,7 +30,7 @@ export class JoinIdleQueue implements Policy {
   private readonly idle = new IdleQueue();
   /** Servers a request of ours just completed on: idle if nothing of ours is left in flight there. */
   private readonly reports = new Set<BackendId>();
-  private readonly viewsById = new ListMemo((backends) => new Map(backends.map((b) => [b.id, b])));
+  private readonly viewsById = viewsById();
 
   constructor(private readonly fallback: WeightedRandom) {}
 

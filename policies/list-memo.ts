@@ -1,8 +1,9 @@
+import type { BackendId } from '../core/types.js';
 import type { BackendView } from './policy.js';
 
 /**
- * A value a policy derives from the backend list it is handed (running weight totals, the set of
- * ids), kept while it is handed the same array and forgotten on onMembershipChange: the Balancer
+ * A value a policy derives from the backend list it is handed (running weight totals, the views by
+ * id), kept while it is handed the same array and forgotten on onMembershipChange: the Balancer
  * passes one array and announces every change to it, membership, weights and states alike.
  */
 export class ListMemo<T> {
@@ -23,4 +24,9 @@ export class ListMemo<T> {
     this.of = undefined;
     this.value = undefined;
   }
+}
+
+/** The list's views by id: a lookup instead of a scan of the list. */
+export function viewsById(): ListMemo<ReadonlyMap<BackendId, BackendView>> {
+  return new ListMemo((backends) => new Map(backends.map((b) => [b.id, b])));
 }

@@ -4,7 +4,7 @@ import type { BackendId } from '../core/types.js';
 import { HashPlacer, hashKeyOf, hashingOptions } from './hashing/placer.js';
 import { LeastLoaded } from './least-loaded.js';
 import { createInFlightMetric } from './load/in-flight.js';
-import { ListMemo } from './list-memo.js';
+import { ListMemo, viewsById } from './list-memo.js';
 import { allEligible, DEFAULT_SESSION_COOKIE, eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition, type SessionKeying } from './policy.js';
 
 /**
@@ -40,8 +40,8 @@ export class SessionSticky implements Policy {
   readonly name = 'session-sticky';
   readonly sticky = true;
   private readonly sessionsOn = (b: BackendView): number => this.placements.countOn(b.id);
-  /** The ids of the list, for a hit while every backend is eligible. */
-  private readonly ids = new ListMemo((backends) => new Set(backends.map((b) => b.id)));
+  /** The list's views by id, for a hit while every backend is eligible. */
+  private readonly viewsById = viewsById();
   /** The sessions placed on the list's backends, summed in list order once and then kept up to date. */
   private readonly listSessions = new ListMemo((backends) => ({ sessions: backends.reduce((sum, b) => sum + this.sessionsOn(b), 0) }));
 
@@ -65,18 +65,18 @@ export class SessionSticky implements Policy {
     const placed = this.placer.place(backends, candidates, key, this.sessionsOn, candidates === backends ? onList.sessions : undefined);
     if (placed === undefined) return undefined;
     const lost = this.placements.place(key, placed);
-    onList.sessions += 1 - (lost !== undefined && this.ids.get(backends).has(lost) ? 1 : 0);
+    onList.sessions += 1 - (lost !== undefined && this.viewsById.get(backends).has(lost) ? 1 : 0);
     return placed;
   }
 
   /** Is `id` one of the candidates? A lookup when they are the whole list (every backend eligible), else a scan. */
   private isCandidate(id: BackendId, backends: readonly BackendView[], candidates: readonly BackendView[]): boolean {
-    return candidates === backends ? this.ids.get(backends).has(id) : candidates.some((b) => b.id === id);
+    return candidates === backends ? this.viewsById.get(backends).has(id) : candidates.some((b) => b.id === id);
   }
 
   onMembershipChange(backends: readonly BackendView[]): void {
     this.placer.learn(backends);
-    this.ids.forget();
+    this.viewsById.forget();
     this.listSessions.forget();
   }
 

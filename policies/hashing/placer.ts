@@ -6,7 +6,7 @@ import { keyHash } from './hash.js';
 import type { HashTable } from './hash-table.js';
 import { MaglevTable, isPrime } from './maglev.js';
 import { HashRing } from './ring.js';
-import { ListMemo } from '../list-memo.js';
+import { ListMemo, viewsById } from '../list-memo.js';
 
 /**
  * Consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam, "Consistent Hashing with
@@ -98,7 +98,7 @@ export class HashPlacer {
   /** The table over the members last announced; undefined until `learn` is called. */
   private announced: HashTable | undefined;
   /** The views of a list by id, and their total weight, for a pick where every backend is a candidate. */
-  private readonly viewsById = new ListMemo((backends) => new Map(backends.map((b) => [b.id, b])));
+  private readonly viewsById = viewsById();
   private readonly weightOf = new ListMemo((backends) => sum(backends, weightOf));
 
   constructor(private readonly options: HashingOptions) {}
