@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { BackendId } from '../core/types.js';
 import { HashPlacer, hashKeyOf, hashingOptions, type HashKeySource } from './hashing/placer.js';
-import { allEligible, DEFAULT_SESSION_COOKIE, eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition, type SessionKeying } from './policy.js';
+import { DEFAULT_SESSION_COOKIE, eligibleFor, type BackendView, type PickContext, type Policy, type PolicyDefinition, type SessionKeying } from './policy.js';
 import { WeightedRandom } from './random.js';
 
 /**
@@ -35,7 +35,7 @@ export class ConsistentHash implements Policy {
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
     const key = hashKeyOf(ctx, this.key);
     if (key === undefined) return this.keyless.pick(backends, ctx);
-    return this.placer.place(backends, allEligible(backends, ctx) ? backends : eligible(backends, ctx.avoid), key);
+    return this.placer.place(backends, eligibleFor(backends, ctx), key);
   }
 
   onMembershipChange(backends: readonly BackendView[]): void {

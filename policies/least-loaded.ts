@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Rng } from '../core/rng.js';
 import { createLoadMetric, loadMetricOptions } from './load/index.js';
 import { MetricPolicy, type LoadMetric } from './load/load-metric.js';
-import { eligible, type BackendView, type PickContext, type PolicyDefinition } from './policy.js';
+import { eligibleFor, type BackendView, type PickContext, type PolicyDefinition } from './policy.js';
 import { leastCost } from './select.js';
 
 /**
@@ -28,7 +28,7 @@ export class LeastLoaded extends MetricPolicy {
   }
 
   pickView(backends: readonly BackendView[], ctx: PickContext): BackendView | undefined {
-    return leastCost(eligible(backends, ctx.avoid), this.metric, ctx.now, this.rng);
+    return leastCost(eligibleFor(backends, ctx), this.metric, ctx.now, this.rng);
   }
 }
 

@@ -134,8 +134,13 @@ export function eligible(backends: readonly BackendView[], avoid?: ReadonlySet<B
 /**
  * Whether every one of `backends` is eligible for this pick, known without a scan: the Balancer's
  * eligibleCount covers them all and nothing is avoided. When it holds, eligible() would return
- * `backends` itself; the policies' fast paths (round-robin, random, session-sticky) take it.
+ * `backends` itself; the policies' fast paths (round-robin, random) take it, and eligibleFor().
  */
 export function allEligible(backends: readonly BackendView[], ctx: PickContext): boolean {
   return backends.length > 0 && ctx.eligibleCount === backends.length && (ctx.avoid === undefined || ctx.avoid.size === 0);
+}
+
+/** eligible() for this pick: `backends` itself without a scan when allEligible() says so. */
+export function eligibleFor(backends: readonly BackendView[], ctx: PickContext): readonly BackendView[] {
+  return allEligible(backends, ctx) ? backends : eligible(backends, ctx.avoid);
 }

@@ -5,7 +5,7 @@ import { HashPlacer, hashKeyOf, hashingOptions } from './hashing/placer.js';
 import { LeastLoaded } from './least-loaded.js';
 import { createInFlightMetric } from './load/in-flight.js';
 import { ListMemo, viewsById } from './list-memo.js';
-import { allEligible, DEFAULT_SESSION_COOKIE, eligible, type BackendView, type PickContext, type Policy, type PolicyDefinition, type SessionKeying } from './policy.js';
+import { DEFAULT_SESSION_COOKIE, eligibleFor, type BackendView, type PickContext, type Policy, type PolicyDefinition, type SessionKeying } from './policy.js';
 
 /**
  * Session-sticky: a session stays on the replica it was pinned to (HAProxy `cookie SRV insert`,
@@ -53,7 +53,7 @@ export class SessionSticky implements Policy {
   ) {}
 
   pick(backends: readonly BackendView[], ctx: PickContext): BackendId | undefined {
-    const candidates = allEligible(backends, ctx) ? backends : eligible(backends, ctx.avoid);
+    const candidates = eligibleFor(backends, ctx);
     if (ctx.pinned !== undefined && this.isCandidate(ctx.pinned, backends, candidates)) return ctx.pinned;
     const key = hashKeyOf(ctx, 'session');
     if (key === undefined) return this.keyless.pick(backends, ctx);

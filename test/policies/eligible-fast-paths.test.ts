@@ -3,8 +3,9 @@ import { createRng } from '../../core/rng.js';
 import { backend, policy, randomHistory, type TestBackend } from './helpers.js';
 
 /**
- * random, session-sticky and consistent-hash answer in O(log n) or O(1) while every backend is eligible
- * (PickContext.eligibleCount, which the Balancer passes): the same picks, and the same draws, as
+ * While every backend is eligible (PickContext.eligibleCount, which the Balancer passes), random,
+ * session-sticky and consistent-hash answer in O(log n) or O(1), and least-loaded skips the
+ * eligibility scan: the same picks, and the same draws, as
  * their walks over the list, which a caller without the count gets (handed a copy of the list each
  * time, so nothing is kept for it either). Two instances from one seed
  * see one random history of health changes, weight changes, membership changes, retries that
@@ -15,6 +16,7 @@ describe.each([
   { label: 'random', spec: 'random', weights: [1.5, 2] },
   { label: 'session-sticky', spec: 'session-sticky', weights: [1, 2] },
   { label: 'session-sticky (bound 1, 40 sessions kept)', spec: { name: 'session-sticky', options: { boundedLoad: 1, trackedSessions: 40 } }, weights: [1, 2] },
+  { label: 'least-loaded', spec: 'least-loaded', weights: [1, 2] },
   { label: 'consistent-hash (ring)', spec: 'consistent-hash', weights: [1, 2] },
   { label: 'consistent-hash (maglev, bounded)', spec: { name: 'consistent-hash', options: { algorithm: 'maglev', tableSize: 251, boundedLoad: 1.25 } }, weights: [1, 3] },
 ])('$label with weights $weights: with and without the eligible count', ({ spec, weights }) => {
