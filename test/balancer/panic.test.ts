@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DispatcherMetrics } from '../../dispatcher/metrics.js';
 import { HealthChecker } from '../../dispatcher/balancer/health-check.js';
+import { createRng } from '../../core/rng.js';
+import { createPolicy } from '../../policies/index.js';
 import { GET, setup } from './fixtures.js';
 
 const fail = { kind: 'connect-error' } as const;
@@ -158,5 +160,43 @@ describe('panic mode in the metrics', () => {
     expect(await panic()).toBe('1');
     h.balancer.setHealth('b2', true);
     expect(await panic()).toBe('0');
+  });
+});
+
+describe('Balancer panic mode with a hashing policy and a connection limit', () => {
+  // The Balancer announces its views, where a backend serving in panic reads healthy, and picks on
+  // pick views, where one full at maxConnPerBackend reads unhealthy. The hashing policies build their
+  // table from the first, so a full backend is walked past while every other key stays home.
+  // Maglev, on a small table: rebuilt without a backend, it moves some of the others' keys too.
+  const KEYS = Array.from({ length: 1000 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
+  it('a full backend loses only its own keys while it is full (Maglev)', () => {
+    const h = setup({
+      backends: 6,
+      settings: { maxConnPerBackend: 1, panicThreshold: 0.5 },
+      policy: createPolicy({ name: 'consistent-hash', options: { algorithm: 'maglev', key: 'client', tableSize: 251 } }, { rng: createRng(1) }),
+    });
+    for (const id of ['b1', 'b2', 'b3', 'b4']) h.balancer.setHealth(id, false);
+    expect(h.balancer.panic).toBe(true);
+    let sent = 0;
+    const route = (clientKey: string, keep = false): string => {
+      const tag = `r${sent++}`;
+      h.balancer.begin({ ...GET, clientKey }, h.results.for(tag));
+      const lease = h.results.lease(tag);
+      if (!keep) lease.end(ok);
+      return lease.backend;
+    };
+    const homes = new Map(KEYS.map((k) => [k, route(k)]));
+    // b2 is down, serves in panic, and now holds its one connection.
+    const heldKey = KEYS.find((k) => homes.get(k) === 'b2')!;
+    expect(route(heldKey, true)).toBe('b2');
+    let moved = 0;
+    for (const k of KEYS) {
+      const picked = route(k);
+      if (homes.get(k) === 'b2') {
+        expect(picked).not.toBe('b2');
+        moved += 1;
+      } else expect(picked, k).toBe(homes.get(k));
+    }
+    expect(moved).toBeGreaterThan(0);
   });
 });
