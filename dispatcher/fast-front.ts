@@ -28,8 +28,8 @@ import { MAX_REQUEST_HEADERS } from './request-guard.js';
  *   for HEAD/204/304), the head and a small body in one socket write (what one turn writes is
  *   held until its end, or until end() sends it).
  * - What node:http's server gave: the keep-alive idle timeout (one sweep timer for all
- *   connections, not one per socket), a fresh connection that sends nothing closed after
- *   headersTimeout, maxConnections and the backlog (this server listens), closeIdleConnections and
+ *   connections, not one per socket), a fresh connection that sends nothing answered node:http's
+ *   408 and closed after headersTimeout, maxConnections and the backlog (this server listens), closeIdleConnections and
  *   closeAllConnections over both lanes for core/server-lifecycle.ts's graceful close, and socket
  *   errors that only close their connection.
  */
@@ -46,6 +46,8 @@ export interface FastFrontOptions {
   readonly checkIntervalMs: number;
 }
 
+/** What node:http writes to a connection that sent no complete head within headersTimeout, before it closes it. */
+const REQUEST_TIMEOUT_408 = Buffer.from('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
 const FAST_METHODS: readonly string[] = ['GET', 'HEAD', 'DELETE', 'OPTIONS'];
 const HEAD_END = Buffer.from('\r\n\r\n');
 /** The end of the request line. */
@@ -390,6 +392,8 @@ class Connection {
   /** When it went idle (accepted, or its last answer flushed), and how long it may stay so. */
   idleSinceMs = Date.now();
   idleLimitMs: number;
+  /** No request has been answered on it yet: past its limit it waited for a head, not between requests. */
+  private fresh = true;
 
   constructor(
     readonly front: FastFront,
@@ -440,6 +444,7 @@ class Connection {
       this.socket.end();
       return;
     }
+    this.fresh = false;
     this.idleSinceMs = Date.now();
     this.idleLimitMs = this.front.keepAliveTimeoutMs;
     if (this.socket.isPaused()) this.socket.resume();
@@ -447,6 +452,15 @@ class Connection {
   }
 
   close(): void {
+    this.socket.destroy();
+  }
+
+  /**
+   * Idle past its limit: as node:http, a connection still waiting for its first head is told 408
+   * (its headersTimeout ran out), one kept alive between requests is closed without a word.
+   */
+  expire(): void {
+    if (this.fresh && this.socket.writable) this.socket.write(REQUEST_TIMEOUT_408);
     this.socket.destroy();
   }
 
@@ -513,7 +527,7 @@ export class FastFront extends net.Server {
   /** Close the fast lane's connections that waited too long for a request (keep-alive, or a silent new one). */
   private closeExpired(): void {
     const nowMs = Date.now();
-    for (const c of this.served) if (c.idle && nowMs - c.idleSinceMs >= c.idleLimitMs) c.close();
+    for (const c of this.served) if (c.idle && nowMs - c.idleSinceMs >= c.idleLimitMs) c.expire();
   }
 
   closeIdleConnections(): void {

@@ -129,7 +129,7 @@ describe('the fast front hands connections to node:http with their buffered byte
 });
 
 describe('server behaviour on fast-lane connections', () => {
-  it('keeps a connection alive across requests, and closes it once idle past the keep-alive timeout', async () => {
+  it('keeps a connection alive across requests, and closes it without a word once idle past the keep-alive timeout', async () => {
     const front = await startFront({ keepAliveTimeoutMs: 1000 });
     const client = rawClient(front.port);
     client.socket.write(GET('/1'));
@@ -139,17 +139,20 @@ describe('server behaviour on fast-lane connections', () => {
     expect(client.text()).toContain('Keep-Alive: timeout=1');
     expect(front.seen).toEqual(['fast GET /1', 'fast GET /2']);
     expect(client.socket.destroyed).toBe(false);
+    const answered = client.text();
     await client.ended;
+    // Between requests node:http closes without a word: no 408 here.
+    expect(client.text()).toBe(answered);
   });
 
-  it('closes a new connection that sends nothing within the headers timeout, and keeps one that is answered', async () => {
+  it('answers 408 to a new connection that sends nothing within the headers timeout and closes it, and keeps one that is answered', async () => {
     const front = await startFront({ headersTimeoutMs: 1000, keepAliveTimeoutMs: 600_000 });
     const served = rawClient(front.port);
     served.socket.write(GET('/kept'));
     await until(() => bodies(served.text()).length === 1);
     const silent = rawClient(front.port);
     await silent.ended;
-    expect(silent.text()).toBe('');
+    expect(silent.text()).toBe('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
     expect(bodies(served.text())).toEqual(['fast GET /kept']);
     expect(served.socket.destroyed).toBe(false);
   });
@@ -269,9 +272,9 @@ async function startBackend(onClose?: () => void): Promise<string> {
   return `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
 }
 
-async function dispatcherWith(front: 'fast' | 'node', backendUrl: string): Promise<RunningDispatcher> {
+async function dispatcherWith(front: 'fast' | 'node', backendUrl: string, client: Record<string, unknown> = {}): Promise<RunningDispatcher> {
   const d = await startDispatcher({
-    settings: ScenarioSchema.shape.dispatcher.parse({ retries: 0, client: { front } }),
+    settings: ScenarioSchema.shape.dispatcher.parse({ retries: 0, client: { ...client, front } }),
     backends: [{ id: 'a', url: backendUrl }],
     policy: 'round-robin',
     healthChecks: false,
@@ -313,6 +316,15 @@ describe('fast-lane answers are byte for byte what node:http writes', () => {
     const request = `GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
     const [fromFast, fromNode] = await Promise.all([exchange(fast.url, request), exchange(node.url, request)]);
     expect(fromFast).toContain('HTTP/1.1 503 Service Unavailable\r\n');
+    expect(fromFast).toBe(fromNode);
+  });
+
+  it('a new connection that sends nothing: 408 once the headers timeout runs out, then closed', async () => {
+    const backend = await startBackend();
+    const client = { headersTimeoutMs: 500, requestTimeoutMs: 1000 };
+    const [fast, node] = await Promise.all([dispatcherWith('fast', backend, client), dispatcherWith('node', backend, client)]);
+    const [fromFast, fromNode] = await Promise.all([exchange(fast.url, ''), exchange(node.url, '')]);
+    expect(fromFast).toContain('HTTP/1.1 408 Request Timeout\r\n');
     expect(fromFast).toBe(fromNode);
   });
 
