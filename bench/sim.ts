@@ -21,16 +21,18 @@ import { replaceSection } from './markdown-section.js';
  * report; in a cold process also V8 compiling and optimising the hot code while it runs), so a
  * short run pays its fixed start-up cost (about 0.15 s cold) out of fewer requests. Load is
  * open-loop Poisson at utilisation 0.7 with exponential 10 ms service. Writes the "Simulator
- * speed" section of BENCHMARKS.md. About 6 minutes here.
+ * speed" section of BENCHMARKS.md. About 11 minutes here.
  *
  * Beside it, a generated data-centre fleet (datacentre-fleet.ts: 16-core hosts of ~20 VMs of four
  * virtualization techniques, a third of them Type 2 hosts with host load, an exponential and a
  * heavy-tailed class, 100,000 sessions; power-of-two): how time per request grows with VMs per
  * host, classes, sessions and utilisation (busier hosts are contended more often), and with VMs per
  * host again at utilisation 0.85 (1,000 VMs, 1M requests, one factor changed at a time from that
- * fleet, median of three fresh processes), and
- * 10,000 VMs x 10M requests, beside a bare VirtualClock running its events (its same-run baseline),
- * and every policy on 10,000 VMs of that fleet against power-of-two's time in the same run.
+ * fleet), 10,000 VMs x 10M requests, beside a bare VirtualClock running its events (its same-run
+ * baseline), and every policy on 10,000 VMs of that fleet against power-of-two. The two tables of
+ * ratios run in rounds, every row once per round in a fresh process, and compare CPU time within a
+ * round: a shared machine's other jobs slow a run's wall clock by tens of percent from one minute to
+ * the next, and rows run minutes apart once gave a 1.43x that reruns did not repeat.
  *
  * The homogeneous fleet's children run with a 64 MB young generation (V8's --max-semi-space-size,
  * default 16 MB): at 10,000 VMs some 11,000 requests are in flight, their objects outlive two
@@ -50,6 +52,8 @@ interface PointResult {
   readonly vms: number;
   readonly requests: number;
   readonly wallMs: number;
+  /** The process's CPU time (user + system, all its threads) over the same run. */
+  readonly cpuMs: number;
   readonly events: number;
   readonly simulatedMs: number;
   readonly maxRssMb: number;
@@ -90,13 +94,16 @@ function measuredRun(
   requests: number,
 ): PointResult {
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const result = runPolicy(scenario, policy, { requests });
+  const cpu = process.cpuUsage(cpuBefore);
   const wallMs = performance.now() - started;
   return {
     policy,
     vms,
     requests: result.run.requests,
     wallMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
     events: result.events,
     simulatedMs: result.simulatedMs,
     maxRssMb: process.resourceUsage().maxRSS / 1024,
@@ -157,6 +164,8 @@ const DC_GROWTH_REQUESTS = 1_000_000;
  */
 const DC_POLICY_FLEET = { ...DC_BASE, vms: 10_000 } as const;
 const DC_POLICY_REQUESTS = 200_000;
+/** Rounds of the data-centre tables (every row once per round). */
+const ROUNDS = 5;
 /** Requests a warm process has run before the measured run. */
 const WARM_REQUESTS = 100_000;
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -201,20 +210,24 @@ async function main(): Promise<void> {
     scaling.push(r);
     log(`power-of-two ${vms} VMs ${requests}: ${(r.wallMs / 1000).toFixed(1)} s, ${fmt(r.maxRssMb)} MB`);
   }
-  const growth: Array<{ factor: string; value: string; runs: PointResult[] }> = [];
-  for (const v of DC_VARIANTS) {
-    const runs: PointResult[] = [];
-    for (let i = 0; i < 3; i++) runs.push(await datacentrePoint(v.opts, DC_GROWTH_REQUESTS));
-    growth.push({ ...v, runs });
-    log(`data-centre ${v.factor} ${v.value}: ${(median(runs.map((r) => r.wallMs)) / 1000).toFixed(2)} s per 1M`);
+  // In rounds, every variant once per round, so each ratio compares runs minutes apart at most.
+  const growth = DC_VARIANTS.map((v) => ({ ...v, runs: [] as PointResult[] }));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const g of growth) {
+      const r = await datacentrePoint(g.opts, DC_GROWTH_REQUESTS);
+      g.runs.push(r);
+      log(`data-centre round ${round}/${ROUNDS}, ${g.factor} ${g.value}: ${(r.wallMs / 1000).toFixed(2)} s per 1M`);
+    }
   }
   const { policyNames } = (await import(new URL('policies/index.js', dist).href)) as typeof import('../policies/index.js');
-  const byPolicy: PointResult[] = [];
-  for (const policy of policyNames()) {
-    byPolicy.push(await datacentrePoint({ ...DC_POLICY_FLEET, policy }, DC_POLICY_REQUESTS));
-    log(`data-centre 10,000 VMs, ${policy}: ${(byPolicy[byPolicy.length - 1].wallMs / 1000).toFixed(1)} s per ${fmt(DC_POLICY_REQUESTS)}`);
+  const byPolicy = policyNames().map((policy) => ({ policy, runs: [] as PointResult[] }));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const p of byPolicy) {
+      const r = await datacentrePoint({ ...DC_POLICY_FLEET, policy: p.policy }, DC_POLICY_REQUESTS);
+      p.runs.push(r);
+      log(`data-centre 10,000 VMs round ${round}/${ROUNDS}, ${p.policy}: ${(r.wallMs / 1000).toFixed(1)} s per ${fmt(DC_POLICY_REQUESTS)}`);
+    }
   }
-  const powerOfTwoMs = byPolicy.find((r) => r.policy === 'power-of-two')?.wallMs ?? Number.NaN;
   const dcBigFleet = { ...DC_BASE, vms: 10_000 };
   const dcBig = await datacentrePoint(dcBigFleet, 10_000_000);
   // The same-run baseline for this point: how fast the machine ran a bare VirtualClock right after
@@ -222,8 +235,16 @@ async function main(): Promise<void> {
   const dcBigHosts = Math.ceil(dcBigFleet.vms / dcBigFleet.vmsPerHost);
   const dcBigCeiling = await inChild<{ wallMs: number; events: number }>(['ceiling', String(dcBig.events), String(dcBigHosts)]);
   log(`data-centre 10,000 VMs 10M: ${(dcBig.wallMs / 1000).toFixed(1)} s, ${fmt(dcBig.maxRssMb)} MB; the bare clock's same events ${(dcBigCeiling.wallMs / 1000).toFixed(1)} s`);
+  for (const { runs } of [...growth, ...byPolicy]) {
+    // Seeded: every round of a row computes the same run, or the rows would not be comparable.
+    if (new Set(runs.map((r) => r.meanLatencyMs)).size !== 1) throw new Error(`bench:sim: the rounds of ${runs[0].policy} on ${fmt(runs[0].vms)} VMs gave different results`);
+  }
   const usPerRequest = (runs: readonly PointResult[]): number => median(runs.map((r) => (1000 * r.wallMs) / r.requests));
-  const baseUs = usPerRequest(growth.find((g) => g.factor === 'VMs per host' && g.value === '20')?.runs ?? []);
+  /** The median over rounds of each round's CPU time per request against the baseline's in that round. */
+  const cpuRatio = (runs: readonly PointResult[], baseline: readonly PointResult[]): number =>
+    median(runs.map((r, i) => r.cpuMs / r.requests / (baseline[i].cpuMs / baseline[i].requests)));
+  const growthBase = growth.find((g) => g.factor === 'VMs per host' && g.value === String(DC_BASE.vmsPerHost))?.runs ?? [];
+  const powerOfTwo = byPolicy.find((p) => p.policy === 'power-of-two')?.runs ?? [];
 
   const medianRun = (runs: readonly PointResult[]): PointResult => runs.slice().sort((a, b) => rate(a) - rate(b))[runs.length >> 1];
   const rows = [medianRun(headline[1].cold), medianRun(headline[1].long), ...scaling].sort((a, b) => a.vms - b.vms || a.requests - b.requests);
@@ -258,25 +279,27 @@ async function main(): Promise<void> {
     'Data-centre fleet (bench/datacentre-fleet.ts, generated): 16-core hosts, every third a Type 2 host with 2 cores of host load; per host',
     'hardware-assisted (2 vCPUs), para-virtual, container and binary-translation (2 vCPUs) VMs in turn; an exponential class (5 ms) and a',
     "lognormal one (20 ms, sigma 1.5, 20% of requests); Poisson arrivals at 0.6 of the cores (unless the table says otherwise); power-of-two; V8's default young generation. Growth of time per request,",
-    `one factor changed at a time from ${fmt(DC_BASE.vms)} VMs, ${DC_BASE.vmsPerHost} per host, ${DC_BASE.classes} classes, ${fmt(DC_BASE.sessions)} sessions; ${fmt(DC_GROWTH_REQUESTS)} requests, cold, median of 3:`,
+    `one factor changed at a time from ${fmt(DC_BASE.vms)} VMs, ${DC_BASE.vmsPerHost} per host, ${DC_BASE.classes} classes, ${fmt(DC_BASE.sessions)} sessions; ${fmt(DC_GROWTH_REQUESTS)} requests, cold.`,
+    `${ROUNDS} rounds, each running every row once in a fresh process; the ratio is CPU time per request against the first row's in the same round (median of the rounds), which other jobs on a shared machine move less than wall time:`,
     '',
-    `| factor | value | µs per request (wall) | against ${DC_BASE.vmsPerHost} VMs per host, ${DC_BASE.classes} classes, ${fmt(DC_BASE.sessions)} sessions | peak RSS MB |`,
+    `| factor | value | µs per request (wall, median) | CPU time against ${DC_BASE.vmsPerHost} VMs per host, ${DC_BASE.classes} classes, ${fmt(DC_BASE.sessions)} sessions | peak RSS MB |`,
     '|---|---|---|---|---|',
-    ...growth.map((g) => {
-      const us = usPerRequest(g.runs);
-      return `| ${g.factor} | ${g.value} | ${us.toFixed(2)} | ${(us / baseUs).toFixed(2)}x | ${fmt(median(g.runs.map((r) => r.maxRssMb)))} |`;
-    }),
+    ...growth.map(
+      (g) =>
+        `| ${g.factor} | ${g.value} | ${usPerRequest(g.runs).toFixed(2)} | ${cpuRatio(g.runs, growthBase).toFixed(2)}x | ${fmt(median(g.runs.map((r) => r.maxRssMb)))} |`,
+    ),
     '',
     `The data-centre fleet at 10,000 VMs (${fmt(dcBigHosts)} hosts), 10 million requests: ${(dcBig.wallMs / 1000).toFixed(1)} s of wall time (${fmt(rate(dcBig))} simulated req/s, ${(dcBig.simulatedMs / 1000).toFixed(1)} simulated s), peak RSS ${fmt(dcBig.maxRssMb)} MB.`,
     `Beside it, right after it: a bare VirtualClock ran the same ${fmt(dcBigCeiling.events)} events, ${fmt(dcBigHosts)} timers in flight, in ${(dcBigCeiling.wallMs / 1000).toFixed(1)} s; the run took ${(dcBig.wallMs / dcBigCeiling.wallMs).toFixed(1)}x the bare clock's time. On a shared machine compare that ratio across runs, not the wall time.`,
     '',
-    `Every policy, with its default options, on that fleet at 10,000 VMs: ${fmt(DC_POLICY_REQUESTS)} requests in a cold process each (building the fleet included), against power-of-two's time in the same run:`,
+    `Every policy, with its default options, on that fleet at 10,000 VMs: ${fmt(DC_POLICY_REQUESTS)} requests in a cold process each (building the fleet included), ${ROUNDS} rounds of every policy; CPU time against power-of-two's in the same round, median of the rounds:`,
     '',
-    '| policy | wall s | µs per request | against power-of-two | mean latency ms |',
+    '| policy | wall s (median) | µs per request (wall) | CPU time against power-of-two | mean latency ms |',
     '|---|---|---|---|---|',
-    ...byPolicy.map(
-      (r) => `| ${r.policy} | ${(r.wallMs / 1000).toFixed(2)} | ${((1000 * r.wallMs) / r.requests).toFixed(1)} | ${(r.wallMs / powerOfTwoMs).toFixed(2)}x | ${r.meanLatencyMs.toFixed(2)} |`,
-    ),
+    ...byPolicy.map(({ policy, runs }) => {
+      const wallMs = median(runs.map((r) => r.wallMs));
+      return `| ${policy} | ${(wallMs / 1000).toFixed(2)} | ${((1000 * wallMs) / runs[0].requests).toFixed(1)} | ${cpuRatio(runs, powerOfTwo).toFixed(2)}x | ${runs[0].meanLatencyMs.toFixed(2)} |`;
+    }),
     '',
   ].join('\n');
   replaceSection(fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url)), 'Simulator speed', section);
