@@ -235,9 +235,9 @@ async function main(): Promise<void> {
   const dcBigHosts = Math.ceil(dcBigFleet.vms / dcBigFleet.vmsPerHost);
   const dcBigCeiling = await inChild<{ wallMs: number; events: number }>(['ceiling', String(dcBig.events), String(dcBigHosts)]);
   log(`data-centre 10,000 VMs 10M: ${(dcBig.wallMs / 1000).toFixed(1)} s, ${fmt(dcBig.maxRssMb)} MB; the bare clock's same events ${(dcBigCeiling.wallMs / 1000).toFixed(1)} s`);
-  for (const { runs } of [...growth, ...byPolicy]) {
-    // Seeded: every round of a row computes the same run, or the rows would not be comparable.
-    if (new Set(runs.map((r) => r.meanLatencyMs)).size !== 1) throw new Error(`bench:sim: the rounds of ${runs[0].policy} on ${fmt(runs[0].vms)} VMs gave different results`);
+  // Seeded: every round of a row computes the same run, or the rows would not be comparable.
+  for (const [row, runs] of [...growth.map((g) => [`${g.factor} ${g.value}`, g.runs] as const), ...byPolicy.map((p) => [p.policy, p.runs] as const)]) {
+    if (new Set(runs.map((r) => r.meanLatencyMs)).size !== 1) throw new Error(`bench:sim: the rounds of the data-centre row "${row}" gave different mean latencies`);
   }
   const usPerRequest = (runs: readonly PointResult[]): number => median(runs.map((r) => (1000 * r.wallMs) / r.requests));
   /** The median over rounds of each round's CPU time per request against the baseline's in that round. */

@@ -29,9 +29,9 @@ import { MAX_REQUEST_HEADERS } from './request-guard.js';
  *   held until its end, or until end() sends it).
  * - What node:http's server gave: the keep-alive idle timeout (one sweep timer for all
  *   connections, not one per socket), a fresh connection that sends nothing answered node:http's
- *   408 and closed after headersTimeout, maxConnections and the backlog (this server listens), closeIdleConnections and
- *   closeAllConnections over both lanes for core/server-lifecycle.ts's graceful close, and socket
- *   errors that only close their connection.
+ *   408 and closed after headersTimeout, maxConnections and the backlog (this server listens),
+ *   closeIdleConnections and closeAllConnections over both lanes for core/server-lifecycle.ts's
+ *   graceful close, and socket errors that only close their connection.
  */
 
 /** The largest head the fast lane takes (node:http's default maxHeaderSize); a larger one is node:http's to judge. */
