@@ -156,6 +156,16 @@ export function jainIndex(values: readonly number[]): number {
   return sumSq === 0 ? 1 : (sum * sum) / (values.length * sumSq);
 }
 
+/**
+ * Sticky hits / (hits + misses), or undefined when no request arrived with a pin (a policy that
+ * does not pin, or sessions that never came back): `compare` reads it from the dispatcher's
+ * counters and `simulate` from the Balancer's observer, and both call this, so a run without pins
+ * shows "-" in either table, not 100%.
+ */
+export function stickyHitRatio(hits: number, misses: number): number | undefined {
+  return hits + misses > 0 ? hits / (hits + misses) : undefined;
+}
+
 /** max / mean of the values (1 = even). */
 export function maxOverMean(values: readonly number[]): number {
   if (values.length === 0) return 1;

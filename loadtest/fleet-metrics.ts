@@ -1,4 +1,4 @@
-import type { VmUsage } from '../core/report.js';
+import { stickyHitRatio, type VmUsage } from '../core/report.js';
 import { expandVms, type Scenario } from '../core/scenario.js';
 import { diffMetrics, histogramQuantile, scrape, sumBy, sumOf, type Sample } from './scrape.js';
 
@@ -48,7 +48,7 @@ export function fleetDelta(scenario: Scenario, before: FleetScrape, after: Fleet
   const completed = sumOf(h, `${VM_SERVICE}_count`);
   return {
     vms,
-    stickyHitRatio: hits + misses > 0 ? hits / (hits + misses) : undefined,
+    stickyHitRatio: stickyHitRatio(hits, misses),
     timerLatenessMs:
       lateTimers > 0
         ? { mean: (sumOf(h, `${TIMER_LATENESS}_sum`) / lateTimers) * 1000, p99: (histogramQuantile(h, TIMER_LATENESS, 0.99) ?? 0) * 1000 }

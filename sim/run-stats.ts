@@ -1,4 +1,4 @@
-import type { PolicyRun, VmUsage } from '../core/report.js';
+import { type PolicyRun, stickyHitRatio, type VmUsage } from '../core/report.js';
 import { RunAccumulator } from '../core/run-accumulator.js';
 import type { Millis } from '../core/types.js';
 import type { Fleet } from '../backends/hypervisor/types.js';
@@ -45,7 +45,6 @@ export class RunStats {
 
   toPolicyRun(opts: {
     label: string;
-    sticky: boolean;
     measuredWindowMs: Millis;
     cpuAtWarmup: ReadonlyMap<string, CpuCounters>;
     cpuAtEnd: ReadonlyMap<string, CpuCounters>;
@@ -60,13 +59,13 @@ export class RunStats {
     };
     const fields = this.events.fields(opts.measuredWindowMs);
     const vms: VmUsage[] = [...opts.cpuAtEnd].map(([vm, c]) => ({ vm, host: c.host, serves: c.serves, ...cpuDelta(vm) }));
-    const stickyTotal = this.stickyHits + this.stickyMisses;
+    const sticky = stickyHitRatio(this.stickyHits, this.stickyMisses);
     return {
       policy: opts.label,
       ...fields,
       backends: fields.backends.map((b) => ({ ...b, ...cpuDelta(b.id) })),
       vms,
-      ...(opts.sticky ? { stickyHitRatio: stickyTotal === 0 ? 1 : this.stickyHits / stickyTotal } : {}),
+      ...(sticky !== undefined ? { stickyHitRatio: sticky } : {}),
     };
   }
 }

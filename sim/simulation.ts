@@ -185,7 +185,6 @@ export function runPolicy(
   progress?.(driver.issued, clock.now(), true);
   const run = stats.toPolicyRun({
     label: policyLabel(spec),
-    sticky,
     // Issuing stops at the first arrival at or past the end; the window itself ends at the end.
     measuredWindowMs: Math.max(0, Math.min(driver.stoppedAtMs, windowStartMs + (stopAtMs - warmupMs)) - windowStartMs),
     cpuAtWarmup,

@@ -62,6 +62,14 @@ describe('fleetDelta', () => {
     expect(delta.stickyHitRatio).toBe(0.9);
   });
 
+  it('has no sticky hit ratio when no request arrived with a pin in the window (as simulate reads it)', () => {
+    const pinless = `dispatchlab_requests_total{policy="p",backend="web-1",code="200"} 65
+dispatchlab_sticky_hits_total{policy="p"} 1
+`;
+    const after = fleetDelta(scenario, { dispatcher: parseMetrics(dispatcherBefore), hosts: [] }, { dispatcher: parseMetrics(pinless), hosts: [] });
+    expect(after.stickyHitRatio).toBeUndefined();
+  });
+
   it("gives the window's mean time in the VMs over every replica's completions, in ms", () => {
     // (1 s + 0.5 s) over (50 + 10) completions of the window.
     expect(delta.modelMeanMs).toBeCloseTo(25, 9);

@@ -68,6 +68,13 @@ describe('simulate: the run', () => {
     expect(rr.stickyHitRatio).toBeUndefined();
   });
 
+  it('a sticky policy whose requests never carry a pin has no hit ratio (as compare reads it), not 100%', () => {
+    const noSessions = small({ workload: { classes: [{ name: 'page', share: 1, cpuMs: 5 }], sessions: 0, arrival: { rateRps: 400 } } });
+    const run = simulatePolicy(noSessions, 'session-sticky', { requests: 2000 });
+    expect(run.requests).toBe(2000);
+    expect(run.stickyHitRatio).toBeUndefined();
+  });
+
   it('several dispatchers split the arrivals round robin and each balances only its own share', () => {
     const r = simulate(small({ policies: ['round-robin'] }), { dispatchers: 3, requests: 6000 });
     expect(r.environment?.dispatchers).toBe(3);
