@@ -25,13 +25,16 @@ import { mmc, powerOfD, randomAssignment, roundRobinAssignment, utilisationOf, t
  *   one mean; powerOfTwo and roundRobin 1-vCPU replicas.
  */
 
+/** The analytic baselines a block may hold, by their keys. */
+export type Baseline = 'random' | 'roundRobin' | 'centralQueue' | 'powerOfTwo';
+
 export interface TheoryBlock {
   readonly applicable: boolean;
   readonly note: string;
   /** Why no baseline applies (empty when one does). */
   readonly reasons: readonly string[];
-  /** Why a baseline is missing while others apply. */
-  readonly omitted?: readonly string[];
+  /** The baselines (by their keys in this block) left out while others apply, and why. */
+  readonly omitted?: ReadonlyArray<{ readonly baselines: readonly Baseline[]; readonly reason: string }>;
   readonly sources?: readonly string[];
   readonly arrivalRps?: number;
   /** Mean VM service time, over the class mix. */
@@ -137,9 +140,9 @@ export function theoryFor(scenario: Scenario): TheoryBlock {
     reasons.push(`${multiVcpuReason} and ${exponentialReason}`);
     return none();
   }
-  const omitted: string[] = [];
-  if (exponentialReason !== undefined) omitted.push(`centralQueue, powerOfTwo, roundRobin: ${exponentialReason}`);
-  else if (multiVcpuReason !== undefined) omitted.push(`powerOfTwo, roundRobin: ${multiVcpuReason}`);
+  const omitted: Array<{ baselines: Baseline[]; reason: string }> = [];
+  if (exponentialReason !== undefined) omitted.push({ baselines: ['centralQueue', 'powerOfTwo', 'roundRobin'], reason: exponentialReason });
+  else if (multiVcpuReason !== undefined) omitted.push({ baselines: ['powerOfTwo', 'roundRobin'], reason: multiVcpuReason });
   const exponential = exponentialReason === undefined;
   const single = vcpus === 1;
   return {

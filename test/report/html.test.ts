@@ -6,6 +6,7 @@ import type { Report } from '../../core/report.js';
 import { kindShareChart, MAX_LABELLED, requestShareChart, stealChart } from '../../report/charts.js';
 import { renderHtml } from '../../report/html.js';
 import { renderMarkdown } from '../../report/markdown.js';
+import { theoryText } from '../../report/theory.js';
 import { theoryFor } from '../../sim/theory-block.js';
 import { homogeneous } from '../sim/fixtures.js';
 import { checkOutputs, writeReports } from '../../report/write.js';
@@ -149,6 +150,22 @@ describe('the theory block', () => {
     expect(theory).toContain('<td>random assignment (M/G/1-PS each)</td><td>100.00 ms</td>');
     expect(theory).toMatch(/<td>measured: least-loaded<\/td><td>5\.00 ms<\/td><td><\/td><td>0\.30x the central queue<\/td>/);
     expect(theory).not.toMatch(/\d\.\d{5,}/);
+  });
+
+  it('without a central queue (non-exponential service): each measured mean alone, and which baselines are left out and why, in words', async () => {
+    const lognormal = { ...report, theory: { ...theoryFor(homogeneous({ replicas: 10, utilisation: 0.5, service: 'lognormal' })) } };
+    const why = 'no central queue (M/M/c, Erlang C), power of two (supermarket limit) and round robin (E_n/M/1 each) baselines: a request class has non-exponential service';
+    const text = theoryText(lognormal);
+    expect(text).toContain('random assignment (M/G/1-PS each) mean 20.00 ms');
+    expect(text).toMatch(/measured least-loaded +mean 5\.00 ms\n/);
+    expect(text).toContain(`  ${why}`);
+    const theory = sections(await renderHtml({ report: lognormal })).get('theory') ?? '';
+    expect(theory).toContain('<td>measured: least-loaded</td><td>5.00 ms</td><td></td><td></td>');
+    expect(theory).toContain(`<p>${why}</p>`);
+    const md = renderMarkdown(lognormal);
+    expect(md).toContain('| measured: least-loaded | 5.00 ms | |  |');
+    expect(md).toContain(why);
+    for (const page of [text, theory, md]) expect(page).not.toMatch(/NaN|centralQueue|mean -/);
   });
 
   it('is a table in the Markdown summary too', () => {

@@ -94,7 +94,7 @@ describe('simulate vs the new baselines', () => {
     const theory = theoryFor(s);
     expect(theory.random?.meanResponseMs).toBeCloseTo(20, 9);
     expect(theory.centralQueue).toBeUndefined();
-    expect(theory.omitted).toEqual(['centralQueue, powerOfTwo, roundRobin: a request class has non-exponential service']);
+    expect(theory.omitted).toEqual([{ baselines: ['centralQueue', 'powerOfTwo', 'roundRobin'], reason: 'a request class has non-exponential service' }]);
     const run = simulatePolicy(s, 'random', { requests: 200_000 });
     expect(relativeError(run.latencyMs.mean, 20)).toBeLessThan(0.03);
   });
@@ -106,7 +106,7 @@ describe('simulate vs the new baselines', () => {
     expect(theory.random?.meanResponseMs).toBeCloseTo(expected, 9);
     expect(theory.centralQueue?.meanResponseMs).toBeCloseTo(mmc(400, 10, 8).meanResponseMs, 9);
     expect(theory.roundRobin).toBeUndefined();
-    expect(theory.omitted).toEqual(['powerOfTwo, roundRobin: replicas have 2 vCPUs']);
+    expect(theory.omitted).toEqual([{ baselines: ['powerOfTwo', 'roundRobin'], reason: 'replicas have 2 vCPUs' }]);
     const run = simulatePolicy(s, 'random', { requests: 300_000 });
     expect(relativeError(run.latencyMs.mean, expected)).toBeLessThan(0.03);
   });
