@@ -52,7 +52,7 @@ const options = z.strictObject({
     .enum(['session', 'client', 'request'])
     .default('session')
     .describe('what to hash: session id, client address or request path (if absent: the first of these present)'),
-  ...hashingOptions(0),
+  ...hashingOptions({ default: 0, cap: 'ceil(c x average in-flight)' }),
 });
 
 export const consistentHash: PolicyDefinition<typeof options> = {

@@ -151,7 +151,7 @@ const options = z.strictObject({
     .max(MAX_SESSIONS)
     .default(100_000)
     .describe('sessions whose placement is remembered (and counted by the bound); the one placed first is forgotten first'),
-  ...hashingOptions(1.25),
+  ...hashingOptions({ default: 1.25, cap: 'ceil(c x (sessions placed + 1), by weight) sessions' }),
 });
 
 export const sessionSticky: PolicyDefinition<typeof options> = {

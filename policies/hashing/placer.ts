@@ -27,7 +27,12 @@ import { ListMemo, viewsById } from '../list-memo.js';
  * loads; O(n) more when not every backend is eligible (the candidates' ids) or nothing was
  * announced (the membership signature). A rebuild is O(P log P) or O(M log M).
  */
-export const hashingOptions = (boundedLoadDefault: number) => ({
+/**
+ * The options both hashing policies take. They bound different things (consistent-hash the requests
+ * in flight, session-sticky the sessions placed), so each says what its cap is: `policies`
+ * and docs/policies.md show the text.
+ */
+export const hashingOptions = (boundedLoad: { readonly default: number; readonly cap: string }) => ({
   algorithm: z.enum(['ring', 'maglev']).default('ring').describe('ring (ketama) or maglev lookup table'),
   vnodes: z.number().int().min(1).max(MAX_VNODES).default(100).describe('ring: points per unit of weight'),
   tableSize: z
@@ -40,8 +45,8 @@ export const hashingOptions = (boundedLoadDefault: number) => ({
     .describe('maglev: lookup table size, a prime well above 100 x backends'),
   boundedLoad: z
     .union([z.literal(0), z.number().min(1).max(100)])
-    .default(boundedLoadDefault)
-    .describe('bounded-load factor c >= 1: cap each backend at ceil(c x average in-flight); 0 = unbounded'),
+    .default(boundedLoad.default)
+    .describe(`bounded-load factor c >= 1: cap each backend at ${boundedLoad.cap}; 0 = unbounded`),
 });
 
 /** Which request key to hash. */

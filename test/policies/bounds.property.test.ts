@@ -71,7 +71,7 @@ describe('bounded settings (property-based)', () => {
   });
 
   it('the scenario schema and the policy registry agree with the tables: what is accepted builds a bounded table', () => {
-    const schema = z.strictObject(hashingOptions(0));
+    const schema = z.strictObject(hashingOptions({ default: 0, cap: 'ceil(c x average in-flight)' }));
     fc.assert(
       fc.property(options, fc.array(number, { minLength: 1, maxLength: 200 }), (opts, weights) => {
         const parsed = schema.safeParse(Object.fromEntries(Object.entries(opts).filter(([k]) => k in schema.shape)));

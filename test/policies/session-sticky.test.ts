@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../core/rng.js';
-import { Placements } from '../../policies/session-sticky.js';
+import { consistentHash } from '../../policies/consistent-hash.js';
+import { Placements, sessionSticky } from '../../policies/session-sticky.js';
 import { backends, byId, policy } from './helpers.js';
 
 describe('session-sticky', () => {
@@ -121,6 +122,13 @@ describe('session-sticky', () => {
   it('rejects a trackedSessions that is not a positive whole number', () => {
     expect(() => policy({ name: 'session-sticky', options: { trackedSessions: 0 } })).toThrow(/trackedSessions/);
     expect(() => policy({ name: 'session-sticky', options: { trackedSessions: 2.5 } })).toThrow(/trackedSessions/);
+  });
+});
+
+describe('boundedLoad as `dispatchlab policies` describes it', () => {
+  it('says what each policy bounds: sessions placed for session-sticky, requests in flight for consistent-hash', () => {
+    expect(sessionSticky.options.shape.boundedLoad.description).toBe('bounded-load factor c >= 1: cap each backend at ceil(c x (sessions placed + 1), by weight) sessions; 0 = unbounded');
+    expect(consistentHash.options.shape.boundedLoad.description).toBe('bounded-load factor c >= 1: cap each backend at ceil(c x average in-flight); 0 = unbounded');
   });
 });
 
