@@ -89,6 +89,15 @@ export function clientAddress(session: number | undefined): string {
   return session === undefined || session < 0 ? GENERATOR_ADDRESS : `2001:db8::${(session + 1).toString(16)}`;
 }
 
+/**
+ * Sessions in a closed loop (scenario `arrival: { connections }`), live and simulated alike: each
+ * connection is one user, who starts a new session (a new client address, session name and cookie
+ * jar) every CLOSED_LOOP_SESSION_REQUESTS requests, so that a session is long enough for
+ * stickiness to matter and a run still sees many. Sessions are numbered 0, 1, 2, ... in the order
+ * they start; `workload.sessions` is for the open loop only.
+ */
+export const CLOSED_LOOP_SESSION_REQUESTS = 200;
+
 /** The header a generated request names its session in (session-sticky `key: header` reads it by default). */
 export const SESSION_HEADER = 'x-session-id';
 

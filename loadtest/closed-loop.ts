@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import { createRng } from '../core/rng.js';
+import { CLOSED_LOOP_SESSION_REQUESTS } from '../core/workload.js';
 import type { Millis } from '../core/types.js';
 import type { ClosedLoopPlan, LoadHooks, LoadPhase, LoadResult } from './load-plan.js';
 import { CookieJar, createRequestPlanner } from './request-plan.js';
@@ -11,10 +12,15 @@ import { RunRecorder } from './run-recorder.js';
  * throughput at saturation; latency under a given offered load is the open loop's job (a closed
  * loop slows down with the server and so under-reports queueing: see open-loop.ts).
  *
- * Sessions: every connection is one user with its own cookie jar, kept in autocannon's
- * per-connection `context`: captured in `onResponse`, sent in `setupRequest`. autocannon resets the
- * context each time the `requests` array wraps around, so one pass through the array is one user
- * session; the array is SESSION_REQUESTS long so a session is long enough for stickiness to matter.
+ * Requests are planned as they are sent (`setupRequest`), so request n of the run is the n-th sent,
+ * with the n-th class draw and cost index, as the simulator's n-th issued request.
+ *
+ * Sessions, as the simulator has them (core/workload.ts CLOSED_LOOP_SESSION_REQUESTS): every
+ * connection is one user. Its session (a number taken when it starts, hence its client address and
+ * session name) and its cookie jar live in autocannon's per-connection `context`: the cookie is
+ * captured in `onResponse` and sent in `setupRequest`. autocannon resets the context each time the
+ * `requests` array wraps around, so one pass through the array, CLOSED_LOOP_SESSION_REQUESTS long,
+ * is one session.
  *
  * Latency: autocannon's own histogram has whole-millisecond resolution, so each response time
  * (hrtime, sub-ms) is recorded from its 'response' event into our HDR recorder instead.
@@ -23,10 +29,10 @@ import { RunRecorder } from './run-recorder.js';
  * by autocannon (not counted here; the dispatcher may count them as client aborts).
  */
 
-const SESSION_REQUESTS = 200;
 const TICK_MS = 500;
 
 interface SessionContext {
+  session?: number;
   jar?: CookieJar;
 }
 
@@ -39,25 +45,31 @@ function setCookieOf(headers: Headers): string | string[] | undefined {
 }
 
 export async function runClosedLoop(plan: ClosedLoopPlan, hooks: LoadHooks = {}): Promise<LoadResult> {
-  const nextRequest = createRequestPlanner(plan.classes, plan.sessions, createRng(plan.seed));
-  const requests: autocannon.Request[] = Array.from({ length: SESSION_REQUESTS }, () => {
-    const planned = nextRequest();
-    return {
-      method: planned.method as autocannon.Request['method'],
-      path: planned.path,
-      headers: { ...planned.headers },
-      ...(planned.body !== undefined ? { body: planned.body } : {}),
-      setupRequest(request: autocannon.Request, context: object) {
-        const cookie = (context as SessionContext).jar?.header();
-        return cookie === undefined ? request : { ...request, headers: { ...request.headers, cookie } };
-      },
-      onResponse(_status: number, _body: string, context: object, headers: autocannon.Request['headers']) {
-        const session = context as SessionContext;
-        session.jar ??= new CookieJar();
-        session.jar.store(setCookieOf((headers ?? {}) as Headers));
-      },
-    };
-  });
+  // The closed loop's sessions are its users' (above), not drawn: the planner draws classes only.
+  const nextRequest = createRequestPlanner(plan.classes, 0, createRng(plan.seed));
+  let sessionsStarted = 0;
+  const request: autocannon.Request = {
+    setupRequest(defaults: autocannon.Request, context: object) {
+      const user = context as SessionContext;
+      user.session ??= sessionsStarted++;
+      const planned = nextRequest(user.session);
+      const cookie = user.jar?.header();
+      return {
+        ...defaults,
+        method: planned.method as autocannon.Request['method'],
+        path: planned.path,
+        headers: cookie === undefined ? { ...planned.headers } : { ...planned.headers, cookie },
+        ...(planned.body !== undefined ? { body: planned.body } : {}),
+      };
+    },
+    onResponse(_status: number, _body: string, context: object, headers: autocannon.Request['headers']) {
+      const user = context as SessionContext;
+      user.jar ??= new CookieJar();
+      user.jar.store(setCookieOf((headers ?? {}) as Headers));
+    },
+  };
+  // One entry per request of a session: the context resets when the array wraps (above).
+  const requests = new Array<autocannon.Request>(CLOSED_LOOP_SESSION_REQUESTS).fill(request);
 
   async function phase(name: LoadPhase, durationMs: Millis): Promise<RunRecorder> {
     const startMs = performance.now();

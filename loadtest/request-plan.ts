@@ -15,7 +15,7 @@ const NO_HEADERS: Readonly<Record<string, string>> = {};
 
 export interface PlannedRequest {
   readonly cls: RequestClass;
-  /** Session index in [0, sessions), or undefined when the scenario has no sessions. */
+  /** Its session (drawn in [0, sessions), or the caller's), or undefined when it has none. */
   readonly session: number | undefined;
   readonly method: string;
   readonly path: string;
@@ -26,7 +26,17 @@ export interface PlannedRequest {
 
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 
-export function createRequestPlanner(classes: readonly RequestClass[], sessions: number, runRng: Rng): () => PlannedRequest {
+/** Who a request of `session` comes from (core/workload.ts): its client address and its session's name. */
+function sessionHeaders(session: number): Readonly<Record<string, string>> {
+  return { 'x-forwarded-for': clientAddress(session), [SESSION_HEADER]: sessionName(session) };
+}
+
+/**
+ * The run's requests, one per call. The open loop lets the planner draw each request's session
+ * among `sessions`; a closed loop passes its connection's own session (CLOSED_LOOP_SESSION_REQUESTS)
+ * and creates the planner with `sessions` 0, so nothing is drawn for it.
+ */
+export function createRequestPlanner(classes: readonly RequestClass[], sessions: number, runRng: Rng): (session?: number) => PlannedRequest {
   const sessionDraws = runRng.stream('sessions');
   const classDraws = runRng.stream('classes');
   // One zero-filled buffer per class, reused: only its size matters to the replica.
@@ -34,10 +44,10 @@ export function createRequestPlanner(classes: readonly RequestClass[], sessions:
   // Request n of the run, counted from 0 as the simulator counts its requests: the replica draws
   // its cost from this index (RequestCosts), so live and simulated runs do the same work.
   let next = 0;
-  const sessionHeaders = Array.from({ length: sessions }, (_, s) => ({ 'x-forwarded-for': clientAddress(s), [SESSION_HEADER]: sessionName(s) }));
-  return () => {
+  const drawnHeaders = Array.from({ length: sessions }, (_, s) => sessionHeaders(s));
+  return (given?: number) => {
     const cls = pickClass(classes, classDraws);
-    const session = sessions > 0 ? sessionDraws.int(sessions) : undefined;
+    const session = given ?? (sessions > 0 ? sessionDraws.int(sessions) : undefined);
     const n = next++;
     return {
       cls,
@@ -45,7 +55,7 @@ export function createRequestPlanner(classes: readonly RequestClass[], sessions:
       method: cls.method.toUpperCase(),
       path: `${cls.route}${cls.route.includes('?') ? '&' : '?'}n=${n}${session === undefined ? '' : `&s=${session}`}`,
       body: bodies.get(cls.name),
-      headers: session === undefined ? NO_HEADERS : sessionHeaders[session],
+      headers: session === undefined ? NO_HEADERS : (drawnHeaders[session] ?? sessionHeaders(session)),
     };
   };
 }

@@ -1,7 +1,7 @@
 import type { RequestCost } from '../backends/hypervisor/types.js';
 import type { Rng } from '../core/rng.js';
 import type { RequestClass, Scenario } from '../core/scenario.js';
-import { clientAddress, pickClass, RequestCosts, sessionName } from '../core/workload.js';
+import { CLOSED_LOOP_SESSION_REQUESTS, clientAddress, pickClass, RequestCosts, sessionName } from '../core/workload.js';
 import type { Millis } from '../core/types.js';
 
 /**
@@ -16,8 +16,10 @@ import type { Millis } from '../core/types.js';
  * - Open loop: Poisson arrivals at `arrival.rateRps` (exponential gaps); each request belongs to a
  *   session drawn uniformly from 0..sessions-1, like the live open-loop generator.
  * - Closed loop: `arrival.connections` clients, each sending its next request the moment the
- *   previous one is answered (no think time, like autocannon); client c is session c mod sessions,
- *   as each autocannon connection keeps its own cookie jar.
+ *   previous one is answered (no think time, like autocannon). Each is one user, who starts a new
+ *   session every CLOSED_LOOP_SESSION_REQUESTS requests, numbered in the order sessions start, as
+ *   the live closed loop's connections do (loadtest/closed-loop.ts); a client's session is kept in
+ *   the client's slot (its key, address and pin), which a new session overwrites.
  *
  * A session keeps its pin the way a client keeps its cookie: after a response from a sticky policy
  * whose lease says `repin`, the simulation stores the backend with `pin`, and the next request of
@@ -31,9 +33,13 @@ export class SimWorkload {
   /** Closed loop: clients. */
   readonly connections: number;
   private readonly meanGapMs: Millis;
+  /** By session (open loop) or by client slot (closed loop): the session's name, client address and pin. */
   private readonly sessionKeys: string[];
   private readonly clients: string[];
   private readonly pins: Array<string | undefined>;
+  /** Closed loop: requests each client has sent, and the sessions started so far. */
+  private readonly sent: number[];
+  private sessionsStarted = 0;
   /** Whether any session was pinned yet. */
   private pinned = false;
   private readonly gaps: Rng;
@@ -48,10 +54,12 @@ export class SimWorkload {
     this.rateRps = 'rateRps' in arrival ? arrival.rateRps : 0;
     this.connections = 'connections' in arrival ? arrival.connections : 0;
     this.meanGapMs = this.openLoop ? 1000 / this.rateRps : 0;
-    const sessions = scenario.workload.sessions;
-    this.sessionKeys = Array.from({ length: sessions }, (_, i) => sessionName(i));
-    this.clients = Array.from({ length: sessions }, (_, i) => clientAddress(i));
-    this.pins = new Array<string | undefined>(sessions).fill(undefined);
+    // A closed loop's slots get their sessions' names as the sessions start (nextSession).
+    const slots = this.openLoop ? scenario.workload.sessions : this.connections;
+    this.sessionKeys = Array.from({ length: slots }, (_, i) => (this.openLoop ? sessionName(i) : ''));
+    this.clients = Array.from({ length: slots }, (_, i) => (this.openLoop ? clientAddress(i) : ''));
+    this.pins = new Array<string | undefined>(slots).fill(undefined);
+    this.sent = new Array<number>(this.openLoop ? 0 : slots).fill(0);
     this.classes = scenario.workload.classes;
     this.gaps = rng.stream('arrivals');
     this.sessionDraws = rng.stream('sessions');
@@ -64,11 +72,22 @@ export class SimWorkload {
     return this.gaps.exponential(this.meanGapMs);
   }
 
-  /** The next request's session (-1 without sessions); `connection` is the closed-loop client sending it. */
+  /**
+   * The next request's session, as the slot that keeps it (-1 without sessions); `connection` is the
+   * closed-loop client sending it, whose slot starts a new session every CLOSED_LOOP_SESSION_REQUESTS.
+   */
   nextSession(connection: number): number {
-    const sessions = this.sessionKeys.length;
-    if (sessions === 0) return -1;
-    return this.openLoop ? this.sessionDraws.int(sessions) : connection % sessions;
+    if (this.openLoop) {
+      const sessions = this.sessionKeys.length;
+      return sessions === 0 ? -1 : this.sessionDraws.int(sessions);
+    }
+    if (this.sent[connection]++ % CLOSED_LOOP_SESSION_REQUESTS === 0) {
+      const session = this.sessionsStarted++;
+      this.sessionKeys[connection] = sessionName(session);
+      this.clients[connection] = clientAddress(session);
+      this.pins[connection] = undefined;
+    }
+    return connection;
   }
 
   nextClass(): RequestClass {

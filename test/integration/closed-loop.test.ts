@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseScenario } from '../../core/scenario.js';
+import { CLOSED_LOOP_SESSION_REQUESTS, clientAddress, SESSION_HEADER, sessionName } from '../../core/workload.js';
 import { runClosedLoop } from '../../loadtest/closed-loop.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -61,5 +62,40 @@ describe('runClosedLoop', () => {
     for (const [socket, cookies] of cookiesBySocket) for (const cookie of cookies) expect(issuedOn.get(cookie)).toBe(socket);
     expect(result.latencyMs.p50).toBeGreaterThanOrEqual(2);
     expect(Number.isInteger(result.latencyMs.mean)).toBe(false);
+  });
+});
+
+describe('runClosedLoop sessions, as the simulator has them (core/workload.ts CLOSED_LOOP_SESSION_REQUESTS)', () => {
+  it('each connection is one user with a new session every CLOSED_LOOP_SESSION_REQUESTS requests, whatever workload.sessions says; request n is the n-th sent', async () => {
+    const seen: Array<{ socket: string; session: string | undefined; client: string | undefined; n: number; cookie: string | undefined }> = [];
+    let cookies = 0;
+    const immediate = await startTestServer((req, res) => {
+      req.resume();
+      const query = new URL(req.url ?? '/', 'http://x').searchParams;
+      const session = req.headers[SESSION_HEADER] as string | undefined;
+      seen.push({ socket: `${req.socket.remotePort}`, session, client: req.headers['x-forwarded-for'] as string | undefined, n: Number(query.get('n')), cookie: req.headers.cookie });
+      // A cookie naming the session, so a cookie that outlives its session would be seen.
+      if (req.headers.cookie === undefined) res.setHeader('Set-Cookie', `sid=${session ?? 'none'}-${cookies++}; Path=/`);
+      res.end('ok');
+    });
+    try {
+      // One connection, no warm-up: every request is in one phase, sent in order. Long enough to pass
+      // CLOSED_LOOP_SESSION_REQUESTS at any plausible speed (67 requests/s), but nothing is asserted of the speed.
+      await runClosedLoop({ kind: 'closed', url: immediate.url, seed: 3, classes: scenario.workload.classes, sessions: 0, warmupMs: 0, durationMs: 3000, timeoutMs: 60_000, connections: 1 });
+    } finally {
+      await immediate.close();
+    }
+    expect(seen.length).toBeGreaterThan(CLOSED_LOOP_SESSION_REQUESTS);
+    expect(new Set(seen.map((r) => r.socket)).size).toBe(1);
+    // Request n is the n-th sent: one cost index each, none repeated (the array of planned requests used to repeat every 200).
+    expect(seen.map((r) => r.n)).toEqual(seen.map((_, i) => i));
+    seen.forEach((r, i) => {
+      const session = Math.floor(i / CLOSED_LOOP_SESSION_REQUESTS);
+      expect(r.session).toBe(sessionName(session));
+      expect(r.client).toBe(clientAddress(session));
+      // The first request of a session has no cookie; the others carry the one its first answer set.
+      if (i % CLOSED_LOOP_SESSION_REQUESTS === 0) expect(r.cookie).toBeUndefined();
+      else expect(r.cookie).toMatch(new RegExp(`^sid=${sessionName(session)}-\\d+$`));
+    });
   });
 });

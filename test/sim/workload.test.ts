@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../../core/rng.js';
+import { parseScenario } from '../../core/scenario.js';
+import { CLOSED_LOOP_SESSION_REQUESTS, clientAddress, sessionName } from '../../core/workload.js';
+import { SimWorkload } from '../../sim/workload.js';
+import { simulatePolicy } from '../../sim/simulation.js';
+
+function closedLoop(connections: number, sessions: number) {
+  return parseScenario({
+    name: 'closed',
+    hosts: [{ name: 'h', cores: 4, memoryMb: 16384 }],
+    vms: [{ name: 'web', count: 4, host: 'h', vcpus: 1, memoryMb: 1024, virtualization: 'container' }],
+    costModel: { techniques: { container: { cpuFactor: 1, ioOpUs: 0 } } },
+    workload: { classes: [{ name: 'page', share: 1, cpuMs: 5 }], sessions, arrival: { connections } },
+    policies: ['session-sticky'],
+    duration: '10s',
+    warmup: '1s',
+  });
+}
+
+describe('closed-loop sessions in the simulator, as the live closed loop has them (loadtest/closed-loop.ts)', () => {
+  it('each client is one user who starts a new session every CLOSED_LOOP_SESSION_REQUESTS requests, numbered as they start; workload.sessions does not apply', () => {
+    const w = new SimWorkload(closedLoop(2, 0), createRng(1));
+    // Client 1 sends first, then both in turn, as replies come back in a closed loop.
+    const order = [1, ...Array.from({ length: 3 * CLOSED_LOOP_SESSION_REQUESTS }, (_, i) => i % 2)];
+    const sent = [0, 0];
+    const started: number[] = [];
+    for (const client of order) {
+      const slot = w.nextSession(client);
+      expect(slot).toBe(client);
+      if (sent[client]++ % CLOSED_LOOP_SESSION_REQUESTS === 0) {
+        started.push(client);
+        // A new session has no pin yet, even if the client's last one had.
+        expect(w.pinnedOf(slot)).toBeUndefined();
+      }
+      const session = started.lastIndexOf(client);
+      expect(w.sessionKey(slot)).toBe(sessionName(session));
+      expect(w.clientKey(slot)).toBe(clientAddress(session));
+      w.pin(slot, `web-${client + 1}`);
+      expect(w.pinnedOf(slot)).toBe(`web-${client + 1}`);
+    }
+    // Client 1 started session 0 and client 0 session 1; client 1, one request ahead, starts its second session first.
+    expect(started).toEqual([1, 0, 1, 0]);
+  });
+
+  it('a sticky policy sees those sessions in a closed loop with workload.sessions 0: pins are kept and hit', () => {
+    const run = simulatePolicy(closedLoop(8, 0), 'session-sticky', {});
+    expect(run.requests).toBeGreaterThan(8 * CLOSED_LOOP_SESSION_REQUESTS);
+    expect(run.stickyHitRatio).toBeGreaterThan(0.99);
+  });
+});
