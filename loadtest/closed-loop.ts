@@ -25,11 +25,34 @@ import { RunRecorder } from './run-recorder.js';
  * Latency: autocannon's own histogram has whole-millisecond resolution, so each response time
  * (hrtime, sub-ms) is recorded from its 'response' event into our HDR recorder instead.
  *
- * Bounds: each phase runs for its duration; requests still outstanding when it ends are abandoned
- * by autocannon (not counted here; the dispatcher may count them as client aborts).
+ * Bounds: each phase sends for its duration, then drains, as the open loop does: every connection
+ * sends nothing more once its outstanding request is answered (or times out, after `timeoutMs`),
+ * and the phase ends when all have stopped. autocannon's own end destroys the connections with
+ * their requests in flight, which the dispatcher counted as `connections` client aborts (499) per
+ * phase, errors of the measured window that the simulator, where those requests complete, never
+ * had. No public option of autocannon 9 stops a connection after its answer, so drainAfterAnswer
+ * sets the per-connection request limit its Client checks before each next request.
  */
 
 const TICK_MS = 500;
+/** How often autocannon looks whether every connection has stopped (its `sampleInt`; default 1 s). */
+const SAMPLE_MS = 50;
+
+/**
+ * autocannon 9's Client (lib/httpClient.js) sends its next request only while `reqsMade` is under
+ * `responseMax`, checked after each answer, and stops (destroys itself, emitting 'done') otherwise.
+ */
+interface AutocannonClient {
+  reqsMade: number;
+  responseMax?: number;
+}
+
+/** Let `client` finish the request it has in flight and send no other. */
+function drainAfterAnswer(client: unknown): void {
+  const c = client as AutocannonClient;
+  if (typeof c.reqsMade !== 'number') throw new Error('closed loop: autocannon\'s client has no reqsMade: its version is not the pinned 9.0.0');
+  c.responseMax = Math.max(1, c.reqsMade);
+}
 
 interface SessionContext {
   session?: number;
@@ -79,20 +102,40 @@ export async function runClosedLoop(plan: ClosedLoopPlan, hooks: LoadHooks = {})
       settle = (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve());
     });
     // With a callback autocannon returns its instance (for the events) and reports the end or an
-    // error (bad options included) to the callback.
+    // error (bad options included) to the callback. Its own duration is only a backstop: the phase
+    // drains (above) from `durationMs` on, each request bounded by the timeout.
     const instance = autocannon(
-      { url: plan.url, connections: plan.connections, duration: durationMs / 1000, timeout: plan.timeoutMs / 1000, requests, skipAggregateResult: true },
+      {
+        url: plan.url,
+        connections: plan.connections,
+        duration: (durationMs + plan.timeoutMs) / 1000 + 1,
+        timeout: plan.timeoutMs / 1000,
+        sampleInt: SAMPLE_MS,
+        requests,
+        skipAggregateResult: true,
+      },
       (err) => settle(err),
     );
-    instance.on('response', (_client, statusCode: number, _bytes, responseTimeMs: number) => {
+    // The connections that answered so far; one that has not yet is drained at its first answer.
+    const clients = new Set<unknown>();
+    let draining = false;
+    instance.on('response', (client: unknown, statusCode: number, _bytes, responseTimeMs: number) => {
       const endMs = performance.now();
       recorder.record(String(statusCode), endMs - responseTimeMs, endMs);
+      // Emitted before the connection sends its next request, so a limit set here stops it.
+      if (draining) drainAfterAnswer(client);
+      else clients.add(client);
     });
     instance.on('reqError', (err: Error) => recorder.record(err.message === 'request timed out' ? 'timeout' : 'error'));
     const ticker = setInterval(() => hooks.onTick?.(recorder.tick(performance.now(), plan.connections)), TICK_MS);
+    const drainAt = setTimeout(() => {
+      draining = true;
+      for (const client of clients) drainAfterAnswer(client);
+    }, durationMs);
     try {
       await done;
     } finally {
+      clearTimeout(drainAt);
       clearInterval(ticker);
     }
     return recorder;

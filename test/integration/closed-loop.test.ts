@@ -99,3 +99,31 @@ describe('runClosedLoop sessions, as the simulator has them (core/workload.ts CL
     });
   });
 });
+
+describe('runClosedLoop phase ends', () => {
+  it("drain like the open loop: each connection's request in flight at the end is answered, none is cut off", async () => {
+    let received = 0;
+    let answered = 0;
+    let cutOff = 0;
+    const slow = await startTestServer((req, res) => {
+      req.resume();
+      received++;
+      res.on('finish', () => answered++);
+      res.on('close', () => {
+        if (!res.writableFinished) cutOff++;
+      });
+      // Every connection always has a request here, so each phase ends with four in flight.
+      setTimeout(() => res.end('ok'), 20);
+    });
+    let result;
+    try {
+      result = await runClosedLoop({ kind: 'closed', url: slow.url, seed: 1, classes: scenario.workload.classes, sessions: 0, warmupMs: 200, durationMs: 300, timeoutMs: 60_000, connections: 4 });
+    } finally {
+      await slow.close();
+    }
+    expect(result.requests).toBeGreaterThan(0);
+    expect(result.errors).toBe(0);
+    expect(cutOff).toBe(0);
+    expect(answered).toBe(received);
+  });
+});
