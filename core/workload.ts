@@ -86,7 +86,13 @@ export class RequestCosts {
 export const GENERATOR_ADDRESS = '127.0.0.1';
 
 export function clientAddress(session: number | undefined): string {
-  return session === undefined || session < 0 ? GENERATOR_ADDRESS : `2001:db8::${(session + 1).toString(16)}`;
+  if (session === undefined || session < 0) return GENERATOR_ADDRESS;
+  // Session s is host s + 1 of the range, in the last two 16-bit groups: one group of more than
+  // four hex digits is not an address, and a front proxy would drop it from X-Forwarded-For.
+  const host = session + 1;
+  const high = Math.floor(host / 0x1_0000);
+  const low = (host % 0x1_0000).toString(16);
+  return high === 0 ? `2001:db8::${low}` : `2001:db8::${high.toString(16)}:${low}`;
 }
 
 /**
