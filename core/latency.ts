@@ -185,6 +185,7 @@ export function createLatencyRecorder(): LatencyRecorder {
 }
 
 export interface TimelinePoint {
+  /** The bucket's start, from the timeline's origin (the run's start). */
   readonly tMs: number;
   readonly p50: number;
   readonly p99: number;
@@ -194,7 +195,7 @@ export interface TimelinePoint {
 export interface LatencyTimeline {
   /** A request that completed (or was sent) at `tMs` took `latencyMs`. */
   record(tMs: Millis, latencyMs: Millis): void;
-  /** One point per bucket from the first to the last recorded, empty buckets with zeros. */
+  /** One point per bucket from the origin's to the last recorded, empty buckets with zeros. */
   points(): TimelinePoint[];
 }
 
@@ -292,7 +293,8 @@ class BucketedTimeline implements LatencyTimeline {
     const out: TimelinePoint[] = [];
     for (let i = 0; i < this.buckets.length; i++) {
       const b = this.buckets[i];
-      const tMs = this.originMs + i * this.bucketMs;
+      // From the origin, as the report's timelineWarmupMs is: live, the origin is a clock reading.
+      const tMs = i * this.bucketMs;
       if (b === null) out.push({ tMs, p50: 0, p99: 0, rps: 0 });
       else out.push({ tMs, p50: b.percentile(50), p99: b.percentile(99), rps: (b.count * 1000) / this.bucketMs });
     }

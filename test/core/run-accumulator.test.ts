@@ -91,6 +91,19 @@ describe('RunAccumulator', () => {
     // Buckets of 100 ms from the run's start: the warm-up request in the first, the measured one in the third.
     expect(f.timeline?.map((p) => [p.tMs, Math.round(p.p50)])).toEqual([[0, 400], [100, 0], [200, 10]]);
   });
+
+  it("gives the timeline and its warm-up mark from the run's start when the clock does not start at 0 (live: performance.now())", () => {
+    const originMs = 987_654.321;
+    const acc = new RunAccumulator([], originMs, 100);
+    acc.arrived(originMs + 50);
+    acc.answered(originMs + 50, 'a', '200', 400);
+    acc.startWindow(originMs + 100);
+    acc.arrived(originMs + 250);
+    acc.answered(originMs + 250, 'a', '200', 10);
+    const f = acc.fields(1000);
+    expect(f.timelineWarmupMs).toBeCloseTo(100, 6);
+    expect(f.timeline?.map((p) => [p.tMs, Math.round(p.p50)])).toEqual([[0, 400], [100, 0], [200, 10]]);
+  });
 });
 
 describe('Prometheus as another sink of the same events', () => {
