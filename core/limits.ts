@@ -68,3 +68,15 @@ export const MAX_SCENARIO_BYTES = 1024 * 1024;
 
 /** YAML aliases per document: the yaml library's own default; an alias bomb is refused, not expanded. */
 export const MAX_YAML_ALIASES = 100;
+
+/**
+ * A request class's numbers (scenario `workload.classes`): a request's native CPU time at most an
+ * hour, its sensitive operations and page-table writes at most a billion, its working set at most
+ * 1 TiB, and a lognormal's shape at most 5 (its mean is then e^12.5 times its median, heavier than
+ * any measured web workload). Past these a draw overflows to Infinity or 0 and the run's numbers
+ * mean nothing (a sigma of 1e308 made a simulation grow to 3.6 GB and abort).
+ */
+export const MAX_REQUEST_CPU_MS = 3_600_000;
+export const MAX_REQUEST_OPS = 1_000_000_000;
+export const MAX_REQUEST_MEMORY_MB = 1_048_576;
+export const MAX_LOGNORMAL_SIGMA = 5;

@@ -18,6 +18,10 @@ import {
   MAX_SESSIONS,
   MAX_SHUTDOWN_MS,
   MAX_WEIGHT,
+  MAX_LOGNORMAL_SIGMA,
+  MAX_REQUEST_CPU_MS,
+  MAX_REQUEST_MEMORY_MB,
+  MAX_REQUEST_OPS,
   MAX_YAML_ALIASES,
   MIN_RATE_RPS,
 } from './limits.js';
@@ -130,13 +134,13 @@ const RequestClassSchema = z.strictObject({
   share: z.number().min(0).max(1),
   route: z.string().startsWith('/').default('/'),
   method: z.string().default('GET'),
-  cpuMs: nonNegative,
-  ioOps: nonNegative.default(0),
-  pageTableUpdates: nonNegative.default(0),
-  memoryMb: nonNegative.default(0),
+  cpuMs: nonNegative.max(MAX_REQUEST_CPU_MS),
+  ioOps: nonNegative.max(MAX_REQUEST_OPS).default(0),
+  pageTableUpdates: nonNegative.max(MAX_REQUEST_OPS).default(0),
+  memoryMb: nonNegative.max(MAX_REQUEST_MEMORY_MB).default(0),
   service: z.enum(SERVICE_DISTRIBUTIONS).default('exponential'),
   /** Shape of the lognormal service distribution (sd of the underlying normal). */
-  sigma: z.number().positive().default(1),
+  sigma: z.number().positive().max(MAX_LOGNORMAL_SIGMA).default(1),
   /** Request body size sent by generated load (bytes). */
   bodyBytes: z.number().int().nonnegative().max(100 * 1024 * 1024).default(0),
   /**

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../core/duration.js';
 import { MAX_SCENARIO_BYTES } from '../../core/limits.js';
 import { loadScenario, parseScenario, parseScenarioText, ScenarioError } from '../../core/scenario.js';
+import { simulate } from '../../sim/simulation.js';
 
 // Issue 17.8: inputs that used to crash, hang or exhaust memory are refused with the path of the
 // bad field (the CLI turns a ScenarioError into exit 2).
@@ -94,5 +95,19 @@ describe('scenario limits', () => {
     const file = join(dir, 'big.yaml');
     writeFileSync(file, `# ${'x'.repeat(MAX_SCENARIO_BYTES)}\n${JSON.stringify(base)}\n`);
     expect(refusal(() => loadScenario(file))).toMatch(/at most 1048576 bytes/);
+  });
+
+  it("a request class's numbers are bounded where a draw would overflow: a sigma of 1e308 made a simulation grow to 3.6 GB and abort", () => {
+    const withClass = (cls: Record<string, unknown>) => () => parseScenario({ ...base, workload: { classes: [{ name: 'page', share: 1, cpuMs: 5, ...cls }] } });
+    expect(refusal(withClass({ service: 'lognormal', sigma: 1e308 }))).toMatch(/^workload\.classes\[0\]\.sigma: .*<=5/);
+    expect(refusal(withClass({ cpuMs: 1e308 }))).toMatch(/^workload\.classes\[0\]\.cpuMs: .*<=3600000/);
+    expect(refusal(withClass({ ioOps: 1e12 }))).toMatch(/^workload\.classes\[0\]\.ioOps: /);
+    expect(refusal(withClass({ pageTableUpdates: 1e12 }))).toMatch(/^workload\.classes\[0\]\.pageTableUpdates: /);
+    expect(refusal(withClass({ memoryMb: 1e9 }))).toMatch(/^workload\.classes\[0\]\.memoryMb: /);
+    // The bounds themselves are accepted, and a simulation at the largest shape ends with finite numbers.
+    const widest = parseScenario({ ...base, workload: { classes: [{ name: 'page', share: 1, cpuMs: 5, service: 'lognormal', sigma: 5 }], arrival: { rateRps: 1 } } });
+    const run = simulate(widest, { requests: 300 }).runs[0];
+    expect(run.requests).toBe(300);
+    expect(Number.isFinite(run.latencyMs.mean)).toBe(true);
   });
 });
