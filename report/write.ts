@@ -1,4 +1,4 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { closeSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import type { Report } from '../core/report.js';
@@ -35,10 +35,15 @@ export interface WrittenReports {
   readonly markdown?: string;
 }
 
-/** `default-2026-11-26T00-31-02` — sortable, and safe in file names on every OS. */
-function defaultReportDir(report: Report, root = 'reports', at: Date = new Date()): string {
+/**
+ * `default-2026-11-26T00-31-02` — sortable, and safe in file names on every OS: the scenario's name
+ * is free text, so anything but letters, digits, `.`, `_` and `-` becomes `-`, and a leading dot
+ * too, so that a name such as `../x` or `a/b` stays one directory under the root.
+ */
+export function defaultReportDir(report: Pick<Report, 'scenario'>, root = 'reports', at: Date = new Date()): string {
   const stamp = at.toISOString().replace(/\.\d+Z$/, '').replace(/:/g, '-');
-  return join(root, `${report.scenario}-${stamp}`);
+  const name = report.scenario.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^\./, '-');
+  return join(root, `${name}-${stamp}`);
 }
 
 function beside(path: string, ext: string): string {
@@ -91,25 +96,48 @@ function nearestExisting(path: string): string {
   }
 }
 
-function writableDir(path: string, what: string): void {
-  const existing = nearestExisting(path);
-  if (!statSync(existing).isDirectory()) throw new Error(`${what}: cannot create ${path}: ${existing} is a file, not a directory`);
+/**
+ * Whether a file can be created in the existing directory `dir`: by creating one and removing it.
+ * Permission bits do not say (root passes every access check, and a directory such as /proc
+ * refuses new files whatever its bits), and a run must not end with its report unwritable.
+ */
+function canCreateIn(dir: string): boolean {
+  const probe = join(dir, `.dispatchlab-write-check-${process.pid}`);
   try {
-    accessSync(existing, constants.W_OK);
+    closeSync(openSync(probe, 'wx'));
+    unlinkSync(probe);
+    return true;
   } catch {
-    throw new Error(`${what}: cannot write ${path}: ${existing} is not writable`);
+    return false;
   }
+}
+
+/** That directory `path` can be created and written; `target` is what the message names (a file in it). */
+function writableDir(path: string, what: string, target = path): void {
+  const existing = nearestExisting(path);
+  if (!statSync(existing).isDirectory()) throw new Error(`${what}: cannot create ${target}: ${existing} is a file, not a directory`);
+  if (!canCreateIn(existing)) throw new Error(`${what}: cannot write ${target}: no file can be created in ${existing}`);
 }
 
 function writableFile(path: string, what: string): void {
   let isDir = false;
+  let exists = false;
   try {
     isDir = statSync(path).isDirectory();
+    exists = true;
   } catch {
     // Does not exist yet: its directory must be creatable.
   }
   if (isDir) throw new Error(`${what}: ${path} is a directory; give a file name`);
-  writableDir(dirname(path), what);
+  if (exists) {
+    // Opened for writing without truncating it: a report written over it later must be allowed to.
+    try {
+      closeSync(openSync(path, 'r+'));
+    } catch {
+      throw new Error(`${what}: cannot write ${path}: the file is not writable`);
+    }
+  }
+  writableDir(dirname(path), what, path);
 }
 
 /**

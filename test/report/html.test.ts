@@ -9,7 +9,7 @@ import { renderMarkdown } from '../../report/markdown.js';
 import { theoryText } from '../../report/theory.js';
 import { theoryFor } from '../../sim/theory-block.js';
 import { homogeneous } from '../sim/fixtures.js';
-import { checkOutputs, writeReports } from '../../report/write.js';
+import { checkOutputs, defaultReportDir, writeReports } from '../../report/write.js';
 import { fixtureReport } from './fixture.js';
 
 /** The sections of the page by id (sections do not nest, and SVG holds none). */
@@ -224,11 +224,28 @@ describe('writeReports', () => {
     expect(() => checkOutputs({ html: '-' })).toThrow(/only --json can be "-"/);
     expect(() => checkOutputs({ json: '-', dir: join(file, 'out') })).not.toThrow();
     expect(() => checkOutputs({ json: join(root, 'new/deeper/r.json'), html: join(root, 'r.html') })).not.toThrow();
+    // A place whose permission bits let root in but that takes no new file: refused too, by trying.
+    if (process.platform === 'linux') {
+      expect(() => checkOutputs({ dir: '/proc/dispatchlab-out' })).toThrow(/^--out: cannot write \/proc\/dispatchlab-out: no file can be created in \/proc$/);
+      expect(() => checkOutputs({ json: '/proc/r.json' })).toThrow(/^--json: cannot write \/proc\/r\.json/);
+    }
     if (process.getuid?.() !== 0) {
       const locked = join(root, 'locked');
       await mkdir(locked, { mode: 0o500 });
-      expect(() => checkOutputs({ dir: join(locked, 'x') })).toThrow(/is not writable/);
+      expect(() => checkOutputs({ dir: join(locked, 'x') })).toThrow(/no file can be created in/);
+      const readOnly = join(root, 'read-only.json');
+      await writeFile(readOnly, '{}', { mode: 0o444 });
+      expect(() => checkOutputs({ json: readOnly })).toThrow(/^--json: cannot write .*read-only\.json: the file is not writable$/);
     }
+    // The checks leave nothing behind.
+    expect((await readdir(root)).sort()).toEqual(process.getuid?.() !== 0 ? ['a-file', 'locked', 'read-only.json'] : ['a-file']);
+  });
+
+  it('names the default report directory after the scenario, one directory under the root whatever the name holds', () => {
+    const at = new Date('2026-12-01T15:04:05.678Z');
+    expect(defaultReportDir({ scenario: 'default' }, 'reports', at)).toBe(join('reports', 'default-2026-12-01T15-04-05'));
+    expect(defaultReportDir({ scenario: '../../escape' }, 'reports', at)).toBe(join('reports', '-.-..-escape-2026-12-01T15-04-05'));
+    expect(defaultReportDir({ scenario: 'a/b c\nd' }, 'reports', at)).toBe(join('reports', 'a-b-c-d-2026-12-01T15-04-05'));
   });
 });
 
