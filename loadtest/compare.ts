@@ -62,13 +62,24 @@ export interface CompareOptions {
   readonly workers?: number;
 }
 
-/** Generator bounds: a request is abandoned after this long, and at most this many are outstanding. */
-const REQUEST_TIMEOUT_MS = 30_000;
+/** Generator bounds: at most this many requests outstanding, and how much longer than the dispatcher a request is waited for. */
 const MAX_IN_FLIGHT = 1024;
+const REQUEST_TIMEOUT_MARGIN_MS = 5_000;
+
+/**
+ * How long the generator waits for an answer before it gives up on a request: longer than the
+ * dispatcher's total timeout (queueing and retries included), so that a request the dispatcher
+ * would end answers 504 and counts against its backend, as in the simulator, which has no client
+ * timeout. At the same 30 s as the dispatcher's default, the client's timer, started at the send,
+ * ran out first, and the dispatcher saw a client abort (499) that blames no backend.
+ */
+export function generatorTimeoutMs(scenario: Pick<Scenario, 'dispatcher'>): Millis {
+  return scenario.dispatcher.timeouts.totalMs + REQUEST_TIMEOUT_MARGIN_MS;
+}
 
 function loadPlan(opts: CompareOptions, url: string, warmupMs: Millis, measureMs: Millis): LoadPlan {
   const { scenario } = opts;
-  const base = { url, seed: scenario.seed, classes: scenario.workload.classes, sessions: scenario.workload.sessions, warmupMs, durationMs: measureMs, timeoutMs: REQUEST_TIMEOUT_MS };
+  const base = { url, seed: scenario.seed, classes: scenario.workload.classes, sessions: scenario.workload.sessions, warmupMs, durationMs: measureMs, timeoutMs: generatorTimeoutMs(scenario) };
   if (opts.rateRps !== undefined && opts.connections !== undefined) throw new Error('compare: give a rate (open loop) or connections (closed loop), not both');
   const arrival = scenario.workload.arrival;
   const connections = opts.connections ?? (opts.rateRps === undefined && 'connections' in arrival ? arrival.connections : undefined);
@@ -190,7 +201,7 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
           : `seeded open-loop Poisson generator at ${plan?.kind === 'open' ? plan.rateRps : '?'} req/s (clientLatencyMs from the intended send time), in a child process per policy (pids ${generatorPids.join(', ')})`,
       phases:
         plan?.kind === 'closed'
-          ? `per policy: ${warmupMs} ms warm-up, scrape, ${measureMs} ms measured window, scrape; requests in flight when a phase ends are abandoned (the dispatcher counts them as client aborts)`
+          ? `per policy: ${warmupMs} ms warm-up, drain, scrape, ${measureMs} ms measured window, drain, scrape (a connection sends nothing after the answer in flight when a phase ends)`
           : `per policy: ${warmupMs} ms warm-up, drain, scrape, ${measureMs} ms measured window, drain, scrape`,
       dispatcherCpu: {
         process: workers > 1 ? `${workers} dispatcher worker processes, added up (the dispatcher alone)` : `pid ${process.pid}: the dispatcher and the hosts' models (one process)`,
