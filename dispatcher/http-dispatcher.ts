@@ -124,14 +124,15 @@ class Exchange implements DeadlineOwner, ForwardHooks {
       return;
     }
     const lease = admission.lease;
-    this.deps.events.admitted(this.arrivedAt, lease.backend, lease.queuedMs, lease.attempt, lease.backendIndex);
     if (this.closed || this.recorded) {
-      // The client left (or the total timeout answered) while this attempt waited for a slot.
+      // The client left (or the total timeout answered) while this attempt waited for a slot: the
+      // slot goes back and the attempt, never sent, is no attempt (nor a retry, nor a queue wait),
+      // as the simulator's abandoned admission (sim/driver.ts).
       lease.end({ kind: 'client-abort' });
-      this.deps.events.attemptEnded(this.arrivedAt, lease.backend, false, lease.backendIndex);
       this.record(lease.backend, CLIENT_CLOSED);
       return;
     }
+    this.deps.events.admitted(this.arrivedAt, lease.backend, lease.queuedMs, lease.attempt, lease.backendIndex);
     this.lease = lease;
     // The backend's origin, set when it joined the Balancer (dispatcher-service.ts): only configured
     // backends can be leased, so only they can be sent to.

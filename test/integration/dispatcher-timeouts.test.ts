@@ -1,6 +1,8 @@
 import http from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
+import { RunAccumulator } from '../../core/run-accumulator.js';
 import { PROXY_ENGINES } from '../../core/scenario.js';
+import type { Admission } from '../../dispatcher/balancer/types.js';
 import { startUp, type RunningUp } from '../../dispatcher/local-fleet.js';
 import { get, replicasScenario, until } from './dispatcher-helpers.js';
 
@@ -71,5 +73,30 @@ describe.each(PROXY_ENGINES)('timeouts and client aborts on real sockets, %s eng
     short.hosts[0].host.ownerReturns('r1', 'suspend', 60_000);
     expect((await get(`${short.dispatcher.url}/page`)).status).toBe(504);
     expect(short.dispatcher.balancer.stats().retries).toBe(0);
+  });
+
+  it('a retry still waiting for a slot when the total timeout answers is not an attempt: it was never sent (as simulated, sim/driver.ts abandonedAdmission)', async () => {
+    const events = new RunAccumulator([{ id: 'r1' }, { id: 'r2' }], 0, 1000);
+    events.startWindow(0);
+    const up = await startUp({
+      scenario: replicasScenario(2, { cpuMs: 1, dispatcher: { engine, retries: 1, maxConnPerBackend: 1, timeouts: { upstreamMs: 200, totalMs: 600 } } }),
+      policy: 'round-robin',
+      dispatcher: { healthChecks: false, events },
+    });
+    running.push(up);
+    // r1's one slot is taken past the request's whole life (round robin leases r1 first), and r2 hangs.
+    let held: Admission | undefined;
+    up.dispatcher.balancer.begin({ retryable: true, requestKey: '/' }, (admission) => (held = admission));
+    expect(held?.lease?.backend).toBe('r1');
+    up.hosts[1].host.ownerReturns('r2', 'suspend', 60_000);
+    // The request goes to r2, times out there after 200 ms, and its retry waits for r1's slot until the total timeout.
+    expect((await get(`${up.dispatcher.url}/page`)).status).toBe(504);
+    // The slot comes free: the waiting retry is admitted, finds its request answered, and gives the slot back unsent.
+    held?.lease?.end({ kind: 'response', status: 200 });
+    await until(() => up.dispatcher.balancer.backends().every((b) => b.inFlight === 0));
+    const run = events.fields(1000);
+    expect(run.backends.map((b) => [b.id, b.requests, b.errors])).toEqual([['r1', 0, 0], ['r2', 1, 1]]);
+    expect(run.retries).toBe(0);
+    expect(run.errorsByCode).toEqual({ timeout: 1 });
   });
 });
