@@ -8,7 +8,8 @@ import { checkPolicySpecs } from '../policies/index.js';
 import { createCompareProgress } from './compare-progress.js';
 import { ENGINE_HELP, parseEngine, withEngine, WORKERS_FLAG } from './dispatcher-options.js';
 import { CliError, INTERRUPTED_EXIT } from './errors.js';
-import { commandLine, parseCount, parseDurationFlag, parsePositive, parseSloFlag, selectPolicies, SLO_HELP } from './flags.js';
+import { MAX_CONNECTIONS } from '../core/limits.js';
+import { commandLine, parseCount, parseDurationFlag, parseRate, parseSloFlag, selectPolicies, SLO_HELP } from './flags.js';
 import type { CliIo } from './io.js';
 import { loadPolicies } from './policy-files.js';
 import { checkReportFlags, finishReport } from './report-output.js';
@@ -43,8 +44,8 @@ export function registerCompare(program: Command, io: CliIo): void {
     .option('--policies <list>', "comma-separated policy names, the scenario's labels or policy files (.ts, .js) (default: the scenario's)")
     .option('--duration <d>', "run length per policy, warm-up included (default: the scenario's), e.g. 20s", parseDurationFlag('--duration'))
     .option('--warmup <d>', "unmeasured warm-up per policy (default: the scenario's), e.g. 2s", parseDurationFlag('--warmup', true))
-    .option('--rate <rps>', 'open-loop Poisson load at this rate (default: the scenario\'s arrival)', parsePositive('--rate'))
-    .option('--connections <n>', 'closed-loop load (autocannon) with this many connections', parseCount('--connections'))
+    .option('--rate <rps>', 'open-loop Poisson load at this rate (default: the scenario\'s arrival)', parseRate('--rate'))
+    .option('--connections <n>', 'closed-loop load (autocannon) with this many connections', parseCount('--connections', MAX_CONNECTIONS))
     .option('--json <file>', 'write the JSON report here and no other file but --html\'s; - for stdout (the table then goes to stderr)')
     .option('--html <file>', 'write the HTML report here, the Markdown summary beside it')
     .option('--slo <thresholds>', SLO_HELP, parseSloFlag)

@@ -3,6 +3,7 @@ import { parseDuration } from '../core/duration.js';
 import { policyLabel, type PolicySpec, type Scenario } from '../core/scenario.js';
 import { parseSlo, SloError } from '../core/slo.js';
 import { policyNames } from '../policies/index.js';
+import { MAX_RATE_RPS, MIN_RATE_RPS } from '../core/limits.js';
 import { CliError } from './errors.js';
 import { policyFileSpec } from './policy-files.js';
 
@@ -12,6 +13,9 @@ import { policyFileSpec } from './policy-files.js';
 export function selectPolicies(scenario: Scenario, list: string): PolicySpec[] {
   const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (names.length === 0) throw new CliError('--policies: expected a comma-separated list of policies');
+  // Reports key runs by label, as the scenario's policies list requires them unique.
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice !== undefined) throw new CliError(`--policies: "${twice}" is listed twice`);
   return names.map((name) => {
     const fromScenario = scenario.policies.find((p) => policyLabel(p) === name);
     if (fromScenario !== undefined) return fromScenario;
@@ -25,11 +29,12 @@ export function selectPolicies(scenario: Scenario, list: string): PolicySpec[] {
   });
 }
 
-/** A commander parser for a whole number >= 1. */
-export function parseCount(flag: string): (text: string) => number {
+/** A commander parser for a whole number >= 1, at most `max` (by default the largest a double counts exactly). */
+export function parseCount(flag: string, max = Number.MAX_SAFE_INTEGER): (text: string) => number {
   return (text) => {
     const n = Number(text);
     if (!Number.isInteger(n) || n < 1) throw new CliError(`${flag}: expected a whole number >= 1, got "${text}"`);
+    if (n > max) throw new CliError(`${flag}: expected a whole number at most ${max}, got "${text}"`);
     return n;
   };
 }
@@ -49,6 +54,16 @@ export function parsePositive(flag: string): (text: string) => number {
     const n = Number(text);
     if (!Number.isFinite(n) || n <= 0) throw new CliError(`${flag}: expected a number > 0, got "${text}"`);
     return n;
+  };
+}
+
+/** A commander parser for a request rate, in the range a scenario's `arrival.rateRps` allows. */
+export function parseRate(flag: string): (text: string) => number {
+  const positive = parsePositive(flag);
+  return (text) => {
+    const rateRps = positive(text);
+    if (rateRps < MIN_RATE_RPS || rateRps > MAX_RATE_RPS) throw new CliError(`${flag}: expected requests per second ${MIN_RATE_RPS}-${MAX_RATE_RPS}, got "${text}"`);
+    return rateRps;
   };
 }
 

@@ -13,7 +13,7 @@ import { LoadgenMetrics } from '../loadtest/loadgen-metrics.js';
 import { runOpenLoop } from '../loadtest/open-loop.js';
 import { STDOUT } from '../report/write.js';
 import { CliError } from './errors.js';
-import { parseCount, parseDurationFlag, parsePort, parsePositive, parseSloFlag, SLO_HELP } from './flags.js';
+import { parseCount, parseDurationFlag, parsePort, parseRate, parseSloFlag, SLO_HELP } from './flags.js';
 import type { CliIo } from './io.js';
 import { checkReportFlags } from './report-output.js';
 
@@ -58,7 +58,7 @@ export function registerLoad(program: Command, io: CliIo): void {
     .option('--all-addresses', 'every address a target\'s name resolves to is a dispatcher of its own (a scaled compose service); looked up every round', false)
     .option('--metrics-port <port>', 'serve the generator\'s Prometheus metrics (what it sent, per dispatcher) on this port', parsePort('--metrics-port'))
     .option('--metrics-bind <address>', 'address for --metrics-port', '127.0.0.1')
-    .option('--rate <rps>', 'requests per second (default: the scenario\'s arrival rate)', parsePositive('--rate'))
+    .option('--rate <rps>', 'requests per second (default: the scenario\'s arrival rate)', parseRate('--rate'))
     .option('--duration <time>', 'stop after this long, e.g. 5m (default: until SIGTERM/SIGINT)', parseDurationFlag('--duration'))
     .addOption(new Option('--round <time>', 'length of one round, one printed line each').argParser(parseDurationFlag('--round')).default(DEFAULT_ROUND_MS, formatDuration(DEFAULT_ROUND_MS)))
     .option('--max-in-flight <n>', 'arrivals beyond this many outstanding requests are dropped, not sent', parseCount('--max-in-flight'), 512)

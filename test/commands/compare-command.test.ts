@@ -24,6 +24,10 @@ describe('dispatchlab compare: bad input', () => {
     [['--duration', '0s'], '--duration: expected a duration such as 30s or 2m, got "0s"'],
     [['--rate', '0'], '--rate: expected a number > 0, got "0"'],
     [['--connections', '-3'], '--connections: expected a whole number >= 1, got "-3"'],
+    // The scenario's own bounds: past them the generator drops nearly every arrival.
+    [['--rate', '2000000'], '--rate: expected requests per second 0.001-1000000, got "2000000"'],
+    [['--connections', '10001'], '--connections: expected a whole number at most 10000, got "10001"'],
+    [['--policies', 'round-robin,round-robin'], '--policies: "round-robin" is listed twice'],
     [['--engine', 'haproxy'], '--engine: expected undici, http-proxy or socket, got "haproxy"'],
   ])('%j: exit 2 with a message', async (args, message) => {
     const run = await dispatchlab('compare', '--scenario', scenarioFile, ...args);

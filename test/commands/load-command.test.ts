@@ -11,6 +11,7 @@ describe('dispatchlab load: bad input', () => {
     [['--target', 'dispatcher:8080x'], '--target: expected an http:// URL such as http://127.0.0.1:8080, got "dispatcher:8080x"'],
     [['--target', 'https://127.0.0.1:8443'], '--target: expected an http:// URL'],
     [['--target', 'http://127.0.0.1:1', '--rate', '-5'], '--rate: expected a number > 0, got "-5"'],
+    [['--target', 'http://127.0.0.1:1', '--rate', '1e9'], '--rate: expected requests per second 0.001-1000000, got "1e9"'],
     [['--target', 'http://127.0.0.1:1', '--round', '0s'], '--round: expected a duration such as 30s or 2m, got "0s"'],
     [['--target', 'http://127.0.0.1:1', '--max-in-flight', '0'], '--max-in-flight: expected a whole number >= 1, got "0"'],
   ])('%j: exit 2 with a message', async (args, message) => {

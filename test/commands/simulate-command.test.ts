@@ -77,6 +77,8 @@ describe('dispatchlab simulate', () => {
     [['--policies', ' , '], '--policies: expected a comma-separated list of policies'],
     [['--requests', '10', '--duration', '10s'], '--requests and --duration: give one or the other'],
     [['--requests', '0'], '--requests: expected a whole number >= 1, got "0"'],
+    [['--requests', '99999999999999999999'], '--requests: expected a whole number at most 9007199254740991, got "99999999999999999999"'],
+    [['--policies', 'random,least-loaded,random'], '--policies: "random" is listed twice'],
     [['--duration', 'soon'], '--duration: expected a duration such as 30s or 2m, got "soon"'],
     [['--duration', '5s'], "--duration: 5000 ms must be longer than the scenario's warmup (5000 ms)"],
     [['--dispatchers', '1.5'], '--dispatchers: expected a whole number >= 1, got "1.5"'],
