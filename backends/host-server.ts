@@ -32,6 +32,12 @@ export interface StartHostOptions {
   /** Address to listen on; 127.0.0.1 unless asked (0.0.0.0 in containers). */
   readonly bind?: string;
   readonly maxBodyBytes?: number;
+  /**
+   * Start the model's owners and faults (host.start(), their times counted from then) once the
+   * replicas listen: the default. False leaves it to the caller, who starts the model when its run
+   * begins (`compare`, when the load does: the simulator counts them from its first arrival).
+   */
+  readonly startModel?: boolean;
 }
 
 export interface RunningReplica {
@@ -101,7 +107,7 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
     await Promise.all(servers.map((s) => closeServer(s, 0)));
     throw err;
   }
-  host.start();
+  if (opts.startModel !== false) host.start();
 
   let closing: Promise<void> | undefined;
   return {

@@ -40,7 +40,7 @@ export function timelineBucketMs(windowMs: Millis): Millis {
 export class RunAccumulator implements RequestEvents {
   private readonly latency = createLatencyRecorder();
   private readonly queueWait = createLatencyRecorder();
-  private readonly timeline: LatencyTimeline;
+  private timeline: LatencyTimeline;
   /** Every backend's counts in report order, which is the order the Balancers number them (backendIndex), and by id. */
   private readonly backendList: BackendCounts[] = [];
   private readonly backends = new Map<BackendId, BackendCounts>();
@@ -60,11 +60,20 @@ export class RunAccumulator implements RequestEvents {
    */
   constructor(
     replicas: ReadonlyArray<{ readonly id: BackendId; readonly host?: string; readonly kind?: string }>,
-    private readonly originMs: Millis,
-    bucketMs: Millis,
+    private originMs: Millis,
+    private readonly bucketMs: Millis,
   ) {
     for (const r of replicas) this.addBackend(r.id, r.host ?? '', r.kind);
     this.timeline = createLatencyTimeline(bucketMs, originMs);
+  }
+
+  /**
+   * The run starts at `atMs` instead, before any of its requests: live, the accumulator is given to
+   * the dispatcher before the fleet has started, and the run starts when the load does.
+   */
+  startRun(atMs: Millis): void {
+    this.originMs = atMs;
+    this.timeline = createLatencyTimeline(this.bucketMs, atMs);
   }
 
   /** The measured window starts now (the warm-up is over): requests arriving from here on count. */

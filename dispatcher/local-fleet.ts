@@ -29,6 +29,8 @@ export interface StartUpOptions {
   readonly clock?: Clock;
   /** Passed through to the dispatcher (e.g. healthChecks: false). */
   readonly dispatcher?: Partial<Pick<StartDispatcherOptions, 'healthChecks' | 'sessionSecret' | 'settings' | 'events' | 'onAttemptEnded'>>;
+  /** Leave the models' owners and faults unstarted until `startModels()` (startHost's startModel). */
+  readonly deferModels?: boolean;
 }
 
 /** What `up` needs of its dispatcher, one (RunningDispatcher) or a cluster of them (RunningCluster). */
@@ -39,6 +41,8 @@ export interface RunningUp<D extends Stoppable = RunningDispatcher> {
   readonly hosts: readonly RunningHost[];
   /** Every host's model, in the scenario's order (those of `hosts` and the ones without replicas). */
   readonly models: readonly HypervisorHost[];
+  /** Start every model's owners and faults, from now (`deferModels`); a no-op otherwise, or when done once. */
+  startModels(): void;
   /** Dispatcher first (no new requests), then the hosts. Idempotent. */
   close(): Promise<void>;
   /** What SIGTERM does: the dispatcher's shutdown (its drain, then its close), then the hosts. Idempotent with close. */
@@ -60,12 +64,12 @@ export async function startUp(
   try {
     for (const h of scenario.hosts) {
       if (serving.has(h.name)) {
-        const running = await startHost({ scenario, hostName: h.name, clock: opts.clock, port: 'auto' });
+        const running = await startHost({ scenario, hostName: h.name, clock: opts.clock, port: 'auto', startModel: opts.deferModels !== true });
         hosts.push(running);
         models.push(running.host);
       } else {
         const model = createFleet(scenario, { clock: opts.clock ?? preciseClock }).host(h.name);
-        model.start();
+        if (opts.deferModels !== true) model.start();
         idle.push(model);
         models.push(model);
       }
@@ -95,10 +99,16 @@ export async function startUp(
         await Promise.all(hosts.map((h) => h.close()));
         for (const model of idle) model.stop();
       }));
+    let unstarted = opts.deferModels === true;
     return {
       dispatcher,
       hosts,
       models,
+      startModels() {
+        if (!unstarted) return;
+        unstarted = false;
+        for (const model of models) model.start();
+      },
       close: () => thenHosts(dispatcher.close()),
       shutdown: () => thenHosts(dispatcher.shutdown()),
     };

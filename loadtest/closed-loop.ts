@@ -141,6 +141,7 @@ export async function runClosedLoop(plan: ClosedLoopPlan, hooks: LoadHooks = {})
     return recorder;
   }
 
+  await hooks.beforeWarmup?.();
   if (plan.warmupMs > 0) await phase('warmup', plan.warmupMs);
   await hooks.beforeMeasure?.();
   return (await phase('measure', plan.durationMs)).result();

@@ -136,9 +136,11 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
     const progress = (stage: CompareProgress['stage'], tick?: LoadTick): void =>
       opts.onProgress?.({ policy: label, index, total: policies.length, stage, tick, durationMs: measureMs, warmupMs });
     progress('starting');
-    // From the fleet's start: the timeline shows the warm-up too; the counts start with the window.
+    // The run starts when the load does (beforeWarmup): the timeline shows the warm-up too, the
+    // counts start with the window, and the models' owners and faults count their times from there,
+    // as the simulator counts them from its first arrival.
     const accumulator = new RunAccumulator(replicas, systemClock.now(), timelineBucketMs(warmupMs + measureMs));
-    const up = await startUp({ scenario, policy: spec, dispatcher: { events: accumulator } }, start);
+    const up = await startUp({ scenario, policy: spec, dispatcher: { events: accumulator }, deferModels: true }, start);
     const dispatcher = up.dispatcher;
     // Workers: their CPU (the dispatcher alone); else this process's (the dispatcher and the hosts).
     const cpuNow = (): Promise<NodeJS.CpuUsage> => ('cpuUsage' in dispatcher ? dispatcher.cpuUsage() : Promise.resolve(process.cpuUsage()));
@@ -151,6 +153,10 @@ export async function runCompare(opts: CompareOptions): Promise<Report> {
         plan,
         {
           onTick: (tick) => progress('load', tick),
+          beforeWarmup: async () => {
+            accumulator.startRun(systemClock.now());
+            up.startModels();
+          },
           beforeMeasure: async () => {
             before = await scrapeFleet(endpoints);
             accumulator.startWindow(systemClock.now());

@@ -56,6 +56,8 @@ export interface LoadTick {
 /** What a generator (in this process or a child) tells its caller while it runs. */
 export interface LoadHooks {
   onTick?(tick: LoadTick): void;
+  /** Called before the first request of the run (its warm-up's), the run's start; the generator waits for it. */
+  beforeWarmup?(): Promise<void>;
   /** Called between the warm-up and the measured window, with nothing in flight; the generator waits for it. */
   beforeMeasure?(): Promise<void>;
   /** Open loop: a request ended (answered, failed, timed out, or dropped unsent) with `code`; `url` is where it went. */

@@ -17,11 +17,17 @@ function send(msg: FromChild): Promise<void> {
   });
 }
 
+let startGo: (() => void) | undefined;
 let measureGo: (() => void) | undefined;
 
 async function run(plan: LoadPlan): Promise<LoadResult> {
   const hooks = {
     onTick: (tick: LoadTick) => void send({ type: 'tick', tick }),
+    beforeWarmup: async () => {
+      const go = new Promise<void>((resolve) => (startGo = resolve));
+      await send({ type: 'ready' });
+      await go;
+    },
     beforeMeasure: async () => {
       const go = new Promise<void>((resolve) => (measureGo = resolve));
       await send({ type: 'warm' });
@@ -32,6 +38,10 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
 }
 
 process.on('message', (msg: ToChild) => {
+  if (msg.type === 'start') {
+    startGo?.();
+    return;
+  }
   if (msg.type === 'measure') {
     measureGo?.();
     return;

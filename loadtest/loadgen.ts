@@ -35,6 +35,12 @@ export function runLoadInChild(plan: LoadPlan, hooks: LoadHooks = {}, signal?: A
         case 'tick':
           hooks.onTick?.(msg.tick);
           break;
+        case 'ready':
+          (hooks.beforeWarmup?.() ?? Promise.resolve()).then(
+            () => tell({ type: 'start' }),
+            (err: unknown) => fail(err instanceof Error ? err : new Error(String(err))),
+          );
+          break;
         case 'warm':
           (hooks.beforeMeasure?.() ?? Promise.resolve()).then(
             () => tell({ type: 'measure' }),

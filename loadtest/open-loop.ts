@@ -35,8 +35,8 @@ import { RunRecorder } from './run-recorder.js';
  * sim/driver.ts follows for `simulate --dispatchers K`, so a live run and a simulated one split the
  * same arrivals the same way.
  *
- * Phases: warm-up (not measured), drain, `beforeMeasure` (the parent scrapes metrics), measured
- * window, drain. Draining between them means every measured request is one the target's counters
+ * Phases: `beforeWarmup` (the parent starts its run), warm-up (not measured), drain,
+ * `beforeMeasure` (the parent scrapes metrics), measured window, drain. Draining between them means every measured request is one the target's counters
  * saw inside the window, so the report and the metrics agree exactly.
  */
 
@@ -142,6 +142,7 @@ export async function runOpenLoop(plan: OpenLoopPlan, hooks: LoadHooks = {}): Pr
   }
 
   try {
+    await hooks.beforeWarmup?.();
     if (plan.warmupMs > 0) await phase('warmup', plan.warmupMs);
     await hooks.beforeMeasure?.();
     return (await phase('measure', plan.durationMs)).result();

@@ -9,7 +9,7 @@ import { ReportSchema } from '../../report/schema.js';
  * `compare` end to end on real sockets: a tiny fleet (two replicas, one of them slowed by a noisy
  * neighbour), two policies for ~2 s each, open loop at 100 req/s.
  */
-const scenario = parseScenario({
+const scenarioInput = () => ({
   name: 'tiny',
   seed: 3,
   hosts: [
@@ -28,6 +28,7 @@ const scenario = parseScenario({
   duration: '2500ms',
   warmup: '500ms',
 });
+const scenario = parseScenario(scenarioInput());
 
 describe('runCompare', () => {
   let report: Report;
@@ -88,5 +89,23 @@ describe('runCompare', () => {
     for (const id of ['latency-cdf', 'request-share', 'steal', 'timeline']) {
       expect(html).toMatch(new RegExp(`<section id="${id}">[\\s\\S]*?<svg[\\s\\S]*?aria-roledescription="(line mark|bar)"`));
     }
+  });
+});
+
+describe('runCompare: the run starts when the load does', () => {
+  it("starts the models' faults with the load, as the simulator does with its first arrival: a VM crashed from 0 s answers nothing", async () => {
+    const faulty = parseScenario({
+      ...scenarioInput(),
+      faults: [{ at: '0s', for: '1h', vm: 'web-b', kind: 'crash' }],
+      policies: ['round-robin'],
+    });
+    const report = await runCompare({ scenario: faulty, command: 'dispatchlab compare --scenario faulty.yaml' });
+    const run = report.runs[0];
+    const webB = run.backends.find((b) => b.id === 'web-b');
+    // Every attempt on web-b failed (and was retried on web-a); had the fault never started, web-b would have served.
+    expect(webB?.requests ?? 0).toBe(webB?.errors ?? 0);
+    expect(run.backends.find((b) => b.id === 'web-a')?.requests).toBeGreaterThan(0);
+    // The timeline starts with the run, not with the fleet's start-up before it.
+    expect(run.timeline?.[0].tMs).toBe(0);
   });
 });

@@ -195,6 +195,24 @@ describe('runLoadInChild', () => {
     expect(result.requests).toBe((await runOpenLoop(plan({ warmupMs: 600, durationMs: 600 }))).requests);
   });
 
+  it("sends nothing until beforeWarmup, the run's start, has returned: open and closed loop", async () => {
+    const { runLoadInChild } = await import('../../loadtest/loadgen.js');
+    delayMs = 1;
+    const closed = { kind: 'closed', url, seed: 1, classes: scenario.workload.classes, sessions: 0, warmupMs: 0, durationMs: 300, timeoutMs: 60_000, connections: 2 } as const;
+    for (const load of [plan({ durationMs: 300 }), closed]) {
+      const before = seen.length;
+      let sentDuringHook = -1;
+      const result = await runLoadInChild(load, {
+        beforeWarmup: async () => {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          sentDuringHook = seen.length - before;
+        },
+      });
+      expect(sentDuringHook).toBe(0);
+      expect(result.requests).toBeGreaterThan(0);
+    }
+  });
+
   it('reports a failure in the child as a rejection', async () => {
     const { runLoadInChild } = await import('../../loadtest/loadgen.js');
     await expect(runLoadInChild({ ...plan(), url: 'not a url' })).rejects.toThrow(/load generator: Invalid URL/);
