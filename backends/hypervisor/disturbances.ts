@@ -8,6 +8,9 @@
  * `atMs`, charges the VMs, runs `change` (which only sets VM flags here), recomputes rates and the
  * completion timer, reports status changes and calls back failed jobs. So a change here never
  * touches the scheduling state itself, and none of it is on the per-request path.
+ *
+ * Owner visits overlap freely, the scenario's intervals and the runtime ones alike: each kind counts
+ * its visits in progress, and a VM resumes only when no visit of either kind holds it (ownerHolds).
  */
 import type { Cancel, Clock } from '../../core/clock.js';
 import type { FaultSpec, HostSpec } from '../../core/scenario.js';
@@ -33,6 +36,12 @@ export interface DisturbedHost {
 export class Disturbances {
   /** Owner intervals in progress: they may overlap, and the owner leaves when the last one ends. */
   private ownerDepth = 0;
+  /**
+   * Runtime owner visits (ownerReturns 'suspend') in progress, per VM; a VM is absent once its last
+   * one ended. Counted apart from ownerDepth because a visit holds one VM, harvested or not, while
+   * the scenario's owner holds the host's harvested VMs.
+   */
+  private readonly visits = new Map<VmState, number>();
   /** The scheduled owner/fault intervals and migration steps: stop() cancels them. */
   private readonly timelines: Cancel[] = [];
   /** VMs crashed by crash() and not restored yet: restore() ends only these, never a scenario fault. */
@@ -90,7 +99,18 @@ export class Disturbances {
 
   private ownerEnds(): void {
     if (--this.ownerDepth > 0) return;
-    for (const vm of this.host.vms) vm.ownerSuspended = false;
+    // The scenario's owner leaves, but a runtime visit may still hold a VM.
+    for (const vm of this.host.vms) vm.ownerSuspended = this.ownerHolds(vm);
+  }
+
+  /**
+   * Whether an owner keeps `vm` suspended now: a runtime visit to it, or the scenario's owner if the
+   * VM is harvested on a host that suspends. The end of a visit of either kind sets ownerSuspended
+   * from this, so overlapping visits merge and the VM runs again when the last one ends, whichever
+   * kind that is.
+   */
+  private ownerHolds(vm: VmState): boolean {
+    return this.visits.has(vm) || (this.ownerDepth > 0 && vm.spec.harvested && this.spec.onOwnerReturn === 'suspend');
   }
 
   /**
@@ -163,9 +183,12 @@ export class Disturbances {
   }
 
   /**
-   * The VM's owner comes back, as if the VM were harvested: 'suspend' stops it for `forMs` (an owner
-   * interval of the scenario that ends meanwhile ends this one too: a host has one owner);
-   * 'migrate' takes it down for the migration's downtime (its memory), whatever `forMs` says.
+   * The VM's owner comes back, as if the VM were harvested: 'suspend' stops it for `forMs`, merged
+   * with any other visit that overlaps it (runtime or the scenario's owner intervals): the VM runs
+   * again when the last of them ends. 'migrate' takes it down for the migration's downtime (its
+   * memory), whatever `forMs` says; a return while the VM is migrating joins that migration, as a
+   * scenario owner interval does, since the VM is already leaving. Suspension and migration are
+   * separate flags, so a VM both visited and migrated is down until the later of the two ends.
    */
   ownerReturns(vmName: string, mode: 'suspend' | 'migrate', forMs: Millis): void {
     const vm = this.host.vm(vmName);
@@ -175,14 +198,18 @@ export class Disturbances {
     }
     if (!(forMs > 0 && Number.isFinite(forMs))) throw new Error(`host "${this.host.name}": an owner visit lasts a positive, finite time, got ${forMs} ms`);
     this.transitionNow(() => {
+      this.visits.set(vm, (this.visits.get(vm) ?? 0) + 1);
       vm.ownerSuspended = true;
     });
     const backAtMs = this.host.nowMs + forMs;
     this.timelines.push(
       this.clock.schedule(forMs, () =>
         this.host.transition(backAtMs, () => {
-          // The scenario's owner may be at the workstation by now: then the VM stays suspended.
-          vm.ownerSuspended = this.ownerDepth > 0 && vm.spec.harvested && this.spec.onOwnerReturn === 'suspend';
+          const left = (this.visits.get(vm) ?? 1) - 1;
+          if (left > 0) this.visits.set(vm, left);
+          else this.visits.delete(vm);
+          // Another visit, or the scenario's owner, may still be there: then the VM stays suspended.
+          vm.ownerSuspended = this.ownerHolds(vm);
         }),
       ),
     );
