@@ -193,14 +193,27 @@ export const DASHBOARD_JS = String.raw`'use strict';
       c.title = !token ? 'unlock the controls with the admin token' : (c.classList.contains('fault') && !faults ? 'fault controls need the hosts in this process (dispatchlab up)' : c.dataset.help || '');
     });
   }
-  function act(method, path, body) {
+  // A control the user is editing keeps what they typed: focused, or changed (data-edited) and not
+  // yet sent. Every other one follows the state in force on each frame, so that pressing it after a
+  // change made elsewhere (the API, another tab) does not send the old value back and undo that change.
+  function edited(c) { c.dataset.edited = '1'; }
+  function sent(c) { delete c.dataset.edited; }
+  function editing(c) { return c === document.activeElement || c.dataset.edited === '1'; }
+  function follow(c, value) { if (!editing(c) && c.value !== value) c.value = value; }
+  function track(c) {
+    c.addEventListener('input', function () { edited(c); });
+    c.addEventListener('change', function () { edited(c); });
+    return c;
+  }
+  // onDone runs once the change is accepted.
+  function act(method, path, body, onDone) {
     var headers = { 'content-type': 'application/json' };
     if (token) headers.authorization = 'Bearer ' + token;
     say(method + ' ' + path + ' …');
     fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit' })
       .then(function (res) {
         return res.json().catch(function () { return {}; }).then(function (json) {
-          if (res.ok) { say(method + ' ' + path + ': done'); return; }
+          if (res.ok) { say(method + ' ' + path + ': done'); if (onDone) onDone(); return; }
           if (res.status === 401) { sessionStorage.removeItem(TOKEN_KEY); token = null; setUnlocked(false); }
           say(method + ' ' + path + ' refused (' + res.status + '): ' + (json.error || res.statusText), true);
         });
@@ -223,10 +236,19 @@ export const DASHBOARD_JS = String.raw`'use strict';
   $('lock').addEventListener('click', function () {
     sessionStorage.removeItem(TOKEN_KEY); token = null; setUnlocked(false); say('controls locked');
   });
+  track($('policy-name')); track($('policy-options'));
+  // Another policy's options are not those in force (each policy refuses options it does not know):
+  // picking one starts from its defaults, unless the user has typed options of their own.
+  $('policy-name').addEventListener('change', function () {
+    var inForce = frame && frame.policy.name === $('policy-name').value;
+    if (!editing($('policy-options'))) $('policy-options').value = inForce ? JSON.stringify(frame.policy.options) : '{}';
+  });
   $('policy-apply').addEventListener('click', function () {
     var options;
     try { options = JSON.parse($('policy-options').value || '{}'); } catch (e) { say('policy options are not JSON: ' + e.message, true); return; }
-    act('PUT', 'policy', { name: $('policy-name').value, options: options });
+    var picked = $('policy-name').selectedOptions[0];
+    var spec = picked && picked.dataset.file ? { file: picked.value, options: options } : { name: $('policy-name').value, options: options };
+    act('PUT', 'policy', spec, function () { sent($('policy-name')); sent($('policy-options')); });
   });
 
   function button(label, cls, onClick) {
@@ -347,18 +369,25 @@ export const DASHBOARD_JS = String.raw`'use strict';
     var key = f.backends.map(function (b) { return b.id; }).join(',');
     if (key !== backendKey) {
       backendKey = key;
+      // The weights being edited survive the rebuild (a backend added or removed elsewhere).
+      var typed = {};
+      var focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.weightOf : undefined;
+      tbody.querySelectorAll('input[data-weight-of]').forEach(function (w) { if (editing(w)) typed[w.dataset.weightOf] = w.value; });
       tbody.replaceChildren();
       f.backends.forEach(function (b) {
         var tr = el('tr'); tr.dataset.backend = b.id;
         tr.append(el('td', '', b.id));
         tr.append(el('td', 'state'), el('td', 'inflight'), el('td', 'weight'), el('td', 'rps'), el('td', 'p99'), el('td', 'share-cell'));
         var ctl = el('td', 'controls');
-        var w = el('input', 'control'); w.type = 'number'; w.min = '0.1'; w.step = '0.5'; w.value = String(b.weight); w.setAttribute('aria-label', 'weight of ' + b.id);
-        ctl.append(w, button('Set weight', '', function () { act('PUT', 'backends/' + encodeURIComponent(b.id) + '/weight', { weight: Number(w.value) }); }),
+        var w = track(el('input', 'control')); w.type = 'number'; w.min = '0.1'; w.step = '0.5'; w.value = String(b.weight); w.setAttribute('aria-label', 'weight of ' + b.id);
+        w.dataset.weightOf = b.id;
+        if (Object.hasOwn(typed, b.id)) { w.value = typed[b.id]; edited(w); }
+        ctl.append(w, button('Set weight', '', function () { act('PUT', 'backends/' + encodeURIComponent(b.id) + '/weight', { weight: Number(w.value) }, function () { sent(w); }); }),
           button('Drain', 'drain', function () { act('POST', 'backends/' + encodeURIComponent(b.id) + '/drain'); }),
           button('Undrain', 'undrain', function () { act('POST', 'backends/' + encodeURIComponent(b.id) + '/undrain'); }));
         tr.append(ctl);
         tbody.append(tr);
+        if (focused === b.id) w.focus();
       });
       foldBackends(tbody.closest('table'), f.backends.length);
       refreshDisabled();
@@ -371,6 +400,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
       var st = tr.querySelector('.state'); st.textContent = b.state; st.className = 'state ' + b.state;
       tr.querySelector('.inflight').textContent = b.inFlight;
       tr.querySelector('.weight').textContent = b.weight;
+      follow(tr.querySelector('input[data-weight-of]'), String(b.weight));
       var p = last(f.live.series[b.id]);
       tr.querySelector('.rps').textContent = p ? p.rps : 0;
       tr.querySelector('.p99').textContent = p ? ms(p.p99Ms) : '-';
@@ -384,12 +414,25 @@ export const DASHBOARD_JS = String.raw`'use strict';
   function ago(msAgo) { return msAgo < 1000 ? 'now' : Math.round(msAgo / 1000) + ' s ago'; }
   function updatePolicy(f) {
     $('policy').textContent = f.policy.label;
-    var key = f.policies.join(',');
+    // A policy loaded from a file is named by its path, which no built-in option shows: it gets an
+    // option of its own while in force, and switching to it sends the file again (reloaded).
+    var file = f.policies.indexOf(f.policy.name) < 0 ? f.policy.name : '';
+    var sel = $('policy-name');
+    var key = f.policies.join(',') + '\n' + file;
     if (key !== policyKey) {
       policyKey = key;
-      var sel = $('policy-name'); sel.replaceChildren();
+      var picked = sel.value;
+      sel.replaceChildren();
       f.policies.forEach(function (name) { var o = el('option', '', name); o.value = name; sel.append(o); });
-      sel.value = f.policy.name;
+      if (file) { var o = el('option', '', 'file: ' + file); o.value = file; o.dataset.file = '1'; o.title = file; sel.append(o); }
+      // The pick stays if it still exists; otherwise there is nothing of the user's to keep.
+      if (Array.prototype.some.call(sel.options, function (o) { return o.value === picked; })) sel.value = picked;
+      else { sent(sel); sel.value = f.policy.name; }
+    }
+    // The select and the options box are one choice: while either is being edited, both stay.
+    if (!editing(sel) && !editing($('policy-options'))) {
+      follow(sel, f.policy.name);
+      follow($('policy-options'), JSON.stringify(f.policy.options));
     }
     var root = $('periods'); root.replaceChildren();
     f.live.periods.slice().reverse().forEach(function (p, i) {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expandVms, loadScenario, parseScenario } from '../../core/scenario.js';
@@ -60,6 +63,31 @@ async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
 
 async function frame(): Promise<DashboardFrame> {
   return api<DashboardFrame>('/dashboard.json');
+}
+
+/** A change through the admin API, as curl or another tab would make it. */
+async function change(method: string, path: string, body: unknown): Promise<void> {
+  const res = await fetch(`${up.dispatcher.adminUrl}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify(body),
+  });
+  expect(res.status, await res.text()).toBe(200);
+}
+
+/** A fresh tab on the dashboard, unlocked, with a frame shown. */
+async function openUnlocked(): Promise<Page> {
+  const p = await context.newPage();
+  await p.goto(`${up.dispatcher.adminUrl}/`);
+  await p.waitForSelector('body[data-frames]');
+  await unlock(p);
+  return p;
+}
+
+/** Until the page has rendered `count` more frames than now. */
+async function nextFrames(p: Page, count = 1): Promise<void> {
+  const shown = Number(await p.locator('body').getAttribute('data-frames'));
+  await expect.poll(async () => Number(await p.locator('body').getAttribute('data-frames')), { timeout: 10_000 }).toBeGreaterThanOrEqual(shown + count);
 }
 
 async function unlock(p: Page): Promise<void> {
@@ -164,6 +192,103 @@ describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
     const after = await counts();
     expect(after['web-a-1'] ?? 0).toBe(before['web-a-1'] ?? 0);
     for (const other of ['web-a-2', 'web-b1', 'web-b2']) expect(after[other] ?? 0).toBeGreaterThan(before[other] ?? 0);
+  });
+
+  it('the policy and weight controls follow a change made elsewhere, so pressing them does not undo it', async () => {
+    const p = await openUnlocked();
+    try {
+      await change('PUT', '/policy', { name: 'power-of-two', options: { choices: 3 } });
+      await change('PUT', '/backends/web-b2/weight', { weight: 3 });
+      // The header and the weight cell are drawn in the same frame as the controls.
+      await expect.poll(() => p.locator('#policy').innerText(), { timeout: 10_000 }).toBe('power-of-two');
+      await expect.poll(() => p.locator('tr[data-backend="web-b2"] .weight').innerText(), { timeout: 10_000 }).toBe('3');
+      expect(await p.locator('#policy-name').inputValue()).toBe('power-of-two');
+      expect(JSON.parse(await p.locator('#policy-options').inputValue())).toEqual({ choices: 3 });
+      expect(await p.locator('input[aria-label="weight of web-b2"]').inputValue()).toBe('3');
+      // Pressing the controls now sends what is in force: nothing is undone.
+      await p.click('#policy-apply');
+      await expect.poll(() => p.locator('#message').innerText()).toBe('PUT policy: done');
+      await p.locator('tr[data-backend="web-b2"] button', { hasText: 'Set weight' }).click();
+      await expect.poll(() => p.locator('#message').innerText()).toBe('PUT backends/web-b2/weight: done');
+      expect(await api<{ name: string; options: unknown }>('/policy')).toMatchObject({ name: 'power-of-two', options: { choices: 3 } });
+      expect((await api<{ backends: AdminBackend[] }>('/backends')).backends.find((b) => b.id === 'web-b2')?.weight).toBe(3);
+      // Picking another policy offers its own options (empty), not those of the policy in force,
+      // which it would refuse.
+      await p.selectOption('#policy-name', 'round-robin');
+      expect(await p.locator('#policy-options').inputValue()).toBe('{}');
+    } finally {
+      await p.close();
+      await change('PUT', '/backends/web-b2/weight', { weight: 1 });
+    }
+  });
+
+  it('a control being edited is not overwritten by the frames; once sent, it follows again', async () => {
+    const p = await openUnlocked();
+    try {
+      const weight = p.locator('input[aria-label="weight of web-b1"]');
+      // The policy changed (not sent) and left; the weight being typed (focused).
+      await p.selectOption('#policy-name', 'random');
+      await weight.fill('5');
+      await change('PUT', '/policy', { name: 'least-loaded', options: {} });
+      await change('PUT', '/backends/web-b1/weight', { weight: 2 });
+      await expect.poll(() => p.locator('#policy').innerText(), { timeout: 10_000 }).toBe('least-loaded');
+      await expect.poll(() => p.locator('tr[data-backend="web-b1"] .weight').innerText(), { timeout: 10_000 }).toBe('2');
+      await nextFrames(p);
+      expect(await p.locator('#policy-name').inputValue()).toBe('random');
+      expect(await weight.inputValue()).toBe('5');
+      // Changed and no longer focused: still the user's.
+      await p.locator('h1').click();
+      await nextFrames(p);
+      expect(await weight.inputValue()).toBe('5');
+      // Sent: the API has the user's values, and the controls follow the next change made elsewhere.
+      await p.locator('tr[data-backend="web-b1"] button', { hasText: 'Set weight' }).click();
+      await expect.poll(async () => (await api<{ backends: AdminBackend[] }>('/backends')).backends.find((b) => b.id === 'web-b1')?.weight).toBe(5);
+      await p.click('#policy-apply');
+      await expect.poll(async () => (await api<{ name: string }>('/policy')).name).toBe('random');
+      await change('PUT', '/policy', { name: 'round-robin', options: {} });
+      await change('PUT', '/backends/web-b1/weight', { weight: 1.5 });
+      await expect.poll(() => p.locator('#policy-name').inputValue(), { timeout: 10_000 }).toBe('round-robin');
+      await expect.poll(() => weight.inputValue(), { timeout: 10_000 }).toBe('1.5');
+    } finally {
+      await p.close();
+      await change('PUT', '/backends/web-b1/weight', { weight: 1 });
+    }
+  });
+
+  it('a policy loaded from a file shows as its file in the switch, and switching sends the file again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dispatchlab-dashboard-policy-'));
+    const file = join(dir, 'first-eligible.ts');
+    writeFileSync(
+      file,
+      [
+        "import { eligible, z, type PolicyDefinition } from 'dispatchlab/policy';",
+        'const def: PolicyDefinition = {',
+        "  name: 'first-eligible', summary: 'test', options: z.strictObject({ spare: z.number().optional() }),",
+        "  create: () => ({ name: 'first-eligible', pick: (backends, ctx) => eligible(backends, ctx.avoid)[0]?.id }),",
+        '};',
+        'export default def;',
+      ].join('\n'),
+    );
+    const p = await openUnlocked();
+    try {
+      await change('PUT', '/policy', { file, options: { spare: 1 } });
+      await expect.poll(() => p.locator('#policy').innerText(), { timeout: 10_000 }).toBe('first-eligible');
+      const selected = p.locator('#policy-name option:checked');
+      expect(await selected.innerText()).toContain(file);
+      expect(JSON.parse(await p.locator('#policy-options').inputValue())).toEqual({ spare: 1 });
+      // The file option sends the file again, here with new options.
+      await p.fill('#policy-options', '{"spare": 2}');
+      await p.click('#policy-apply');
+      await expect.poll(async () => (await api<{ name: string; options: unknown }>('/policy')).options, { timeout: 10_000 }).toEqual({ spare: 2 });
+      expect((await api<{ name: string }>('/policy')).name).toBe(file);
+      // Back on a built-in, the file's option goes.
+      await change('PUT', '/policy', { name: 'round-robin', options: {} });
+      await expect.poll(() => p.locator('#policy-name').inputValue(), { timeout: 10_000 }).toBe('round-robin');
+      expect(await p.locator('#policy-name option', { hasText: file }).count()).toBe(0);
+    } finally {
+      await p.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
