@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CLIENT_FRONTS, policyLabel, policyName, PROXY_ENGINES, type ClientFront, type PolicySpec, type ProxyEngineName, type Scenario } from '../core/scenario.js';
 import { dispatcherStarter, type RunningCluster } from '../dispatcher/cluster.js';
 import type { RunningDispatcher, StartDispatcherOptions } from '../dispatcher/dispatcher-service.js';
@@ -132,6 +132,34 @@ export function writeGeneratedToken(token: string, dir = tmpdir()): string {
   return file;
 }
 
+/**
+ * Remove what writeGeneratedToken created for `file`: the file and its fresh directory (only ever
+ * called with a path it returned, never a user's --admin-token-file). Best effort: a directory
+ * already gone, or one that cannot be removed, is left as it is.
+ */
+export function removeGeneratedToken(file: string): void {
+  try {
+    rmSync(dirname(file), { recursive: true, force: true });
+  } catch {
+    // Best effort: the process is ending; a leftover directory is the worst outcome.
+  }
+}
+
+/**
+ * The function that removes a generated token's directory: called once the stop has finished, or
+ * else when the process exits (a failed stop, an exit without one). Without a generated file
+ * (a token the user gave), it does nothing.
+ */
+function removeOnExit(file: string | undefined): () => void {
+  if (file === undefined) return () => undefined;
+  const remove = (): void => {
+    process.off('exit', remove);
+    removeGeneratedToken(file);
+  };
+  process.once('exit', remove);
+  return remove;
+}
+
 export const WORKERS_FLAG = ['--workers <n>', 'dispatcher processes sharing the proxy port, each with its own Balancer and in-flight view (docs/dispatcher.md)', parseCount('--workers'), 1] as const;
 
 /** One dispatcher in this process, or with --workers N > 1 a primary (admin port) and N worker processes (dispatcher/cluster.ts) that log to stderr. */
@@ -139,8 +167,14 @@ export function startDispatchers(workers: number, io: CliIo): (o: StartDispatche
   return dispatcherStarter(workers, (line) => io.stderr.write(`${line}\n`));
 }
 
-export function printDispatcher(io: CliIo, d: RunningDispatcher | RunningCluster, policy: PolicySpec, tokenGiven: boolean): void {
+/**
+ * Print the URLs and where the admin token is. A generated token is written to a fresh file
+ * (writeGeneratedToken); the returned function removes it, and the process's exit does so if that
+ * is never called: call it once the dispatcher has stopped. A token given by the user is left alone.
+ */
+export function printDispatcher(io: CliIo, d: RunningDispatcher | RunningCluster, policy: PolicySpec, tokenGiven: boolean): () => void {
   const pids = 'pids' in d ? d.pids() : undefined;
+  const tokenFile = tokenGiven ? undefined : writeGeneratedToken(d.adminToken);
   const lines = [
     `dispatcher ${d.url} (policy ${policyLabel(policy)}${pids === undefined ? '' : `, ${pids.length} workers: pids ${pids.join(' ')}`})`,
     `admin      ${d.adminUrl}`,
@@ -148,9 +182,10 @@ export function printDispatcher(io: CliIo, d: RunningDispatcher | RunningCluster
     `metrics    ${d.adminUrl}/metrics`,
     tokenGiven
       ? 'admin token: as configured'
-      : `admin token: in ${writeGeneratedToken(d.adminToken)} (generated, mode 0600; set DISPATCHLAB_ADMIN_TOKEN or --admin-token-file to choose one)`,
+      : `admin token: in ${tokenFile} (generated, mode 0600, removed at shutdown; set DISPATCHLAB_ADMIN_TOKEN or --admin-token-file to choose one)`,
   ];
   io.stdout.write(`${lines.join('\n')}\n`);
+  return removeOnExit(tokenFile);
 }
 
 /**

@@ -51,8 +51,8 @@ export function registerDispatcher(program: Command, io: CliIo): void {
         sessionSecret: readSessionSecret(),
         fleet: { scenario },
       }).catch(asCliError);
-      printDispatcher(io, running, policy, adminToken !== undefined);
+      const removeToken = printDispatcher(io, running, policy, adminToken !== undefined);
       for (const b of backends) io.stdout.write(`backend    ${b.id} ${b.url}\n`);
-      closeOnSignal(io, 'dispatcher', () => running.shutdown(), () => running.close());
+      closeOnSignal(io, 'dispatcher', () => running.shutdown().finally(removeToken), () => running.close());
     });
 }

@@ -39,10 +39,10 @@ export function registerUp(program: Command, io: CliIo): void {
         dispatcher: { sessionSecret: readSessionSecret() },
       }, startDispatchers(opts.workers, io)).catch(asCliError);
       io.stdout.write(`scenario   ${scenario.name}\n`);
-      printDispatcher(io, up.dispatcher, policy, adminToken !== undefined);
+      const removeToken = printDispatcher(io, up.dispatcher, policy, adminToken !== undefined);
       for (const h of up.hosts) {
         for (const r of h.replicas) io.stdout.write(`replica    ${r.vm} ${r.url} (host ${h.host.name})\n`);
       }
-      closeOnSignal(io, 'up', () => up.shutdown(), () => up.close());
+      closeOnSignal(io, 'up', () => up.shutdown().finally(removeToken), () => up.close());
     });
 }

@@ -279,10 +279,12 @@ export const DASHBOARD_JS = String.raw`'use strict';
       box.append(cores);
       if (h.hypervisor === 'type2') {
         var hc = el('div', 'host-controls');
-        var input = el('input', 'control fault'); input.type = 'number'; input.min = '0'; input.step = '0.5'; input.value = '2';
+        // Starts at, and follows, the host load set (the scenario's or the last PUT), like the weights.
+        var input = track(el('input', 'control fault')); input.type = 'number'; input.min = '0'; input.step = '0.5';
+        input.value = h.hostLoad === undefined ? '' : String(h.hostLoad);
         input.setAttribute('aria-label', 'host load of ' + h.name);
         hc.append(el('span', '', 'host OS load'), input,
-          button('Set host load', 'fault', function () { act('PUT', 'hosts/' + encodeURIComponent(h.name) + '/load', { cores: Number(input.value) }); }));
+          button('Set host load', 'fault', function () { act('PUT', 'hosts/' + encodeURIComponent(h.name) + '/load', { cores: Number(input.value) }, function () { sent(input); }); }));
         box.append(hc);
       }
       var vms = el('div', 'vms');
@@ -323,6 +325,8 @@ export const DASHBOARD_JS = String.raw`'use strict';
       var box = document.querySelector('.host[data-host="' + CSS.escape(h.name) + '"]');
       box.classList.toggle('unreachable', !h.reachable);
       box.querySelector('.hostload').textContent = !h.reachable ? 'unreachable' : h.hypervisor === 'type2' ? 'host OS load ' + fmt(h.hostLoad, 1) + ' cores' : '';
+      var loadInput = box.querySelector('.host-controls input');
+      if (loadInput && h.hostLoad !== undefined) follow(loadInput, String(h.hostLoad));
       box.querySelector('.owner').textContent = h.ownerActive ? 'owner at the workstation' : '';
       var used = h.hypervisor === 'type2' ? Math.min(h.hostLoad || 0, h.cores) : 0;
       h.vms.forEach(function (vm) { used += vm.cpuCores || 0; });

@@ -16,6 +16,11 @@ export const WINDOW_S = 60;
 const SECOND_MS = 1000;
 /** Policy periods kept for the page (the current one and the ones before it). */
 const PERIODS_KEPT = 8;
+/**
+ * The charts mark every policy change of the window, however many periods are kept; this only
+ * bounds a flood of switches through the admin API (ten a second for the whole window).
+ */
+const MARKERS_KEPT = WINDOW_S * 10;
 /** The overall series' key: every answer, including refusals that reached no backend. */
 export const OVERALL = '*';
 /** The backend label of an answer that reached no backend (refused, not routable). */
@@ -90,12 +95,15 @@ export class LiveStats {
   private readonly open = new Map<string, Second>();
   private readonly closed = new Map<string, SecondPoint[]>();
   private readonly periods: MutablePeriod[] = [];
+  /** Every period's start (the policy changes), for the charts' window; oldest first. */
+  private readonly changes: Array<{ readonly tMs: number; readonly policy: string }> = [];
 
   constructor(opts: { clock: Clock; policy: string }) {
     this.clock = opts.clock;
     const now = this.clock.now();
     this.second = Math.floor(now / SECOND_MS);
     this.periods.push({ policy: opts.policy, startMs: now, requests: {} });
+    this.changes.push({ tMs: now, policy: opts.policy });
     this.open.set(OVERALL, new Second());
   }
 
@@ -126,6 +134,12 @@ export class LiveStats {
     this.periods[this.periods.length - 1].endMs = now;
     this.periods.push({ policy, startMs: now, requests: {} });
     if (this.periods.length > PERIODS_KEPT) this.periods.shift();
+    this.changes.push({ tMs: now, policy });
+    // Those before the window are never shown again.
+    const fromMs = (Math.floor(now / SECOND_MS) - WINDOW_S) * SECOND_MS;
+    let stale = 0;
+    while (stale < this.changes.length && this.changes[stale].tMs < fromMs) stale++;
+    this.changes.splice(0, Math.max(stale, this.changes.length - MARKERS_KEPT));
   }
 
   window(): LiveWindow {
@@ -137,7 +151,7 @@ export class LiveStats {
     return {
       nowMs,
       series,
-      markers: this.periods.filter((p) => p.startMs >= fromMs).map((p) => ({ tMs: p.startMs, policy: p.policy })),
+      markers: this.changes.filter((c) => c.tMs >= fromMs).map((c) => ({ ...c })),
       periods: this.periods.map((p) => ({ ...p, requests: { ...p.requests } })),
     };
   }

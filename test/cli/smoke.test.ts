@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../core/report.js';
 import { http } from '../helpers/http.js';
@@ -25,6 +25,14 @@ function field(out: string, label: string): string {
   const match = new RegExp(`^${label}\\s+(\\S+)`, 'm').exec(out);
   if (!match) throw new Error(`no "${label}" line in:\n${out}`);
   return match[1];
+}
+
+/** The generated admin token's file the banner names, which exists (mode 0600) while the process runs. */
+function generatedToken(out: string): string {
+  const file = /^admin token: in (\S+) \(generated, mode 0600/m.exec(out)?.[1];
+  if (file === undefined) throw new Error(`no generated admin token in:\n${out}`);
+  expect(readFileSync(file, 'utf8').trim().length).toBeGreaterThanOrEqual(16);
+  return file;
 }
 
 describe('the built dispatchlab', () => {
@@ -64,7 +72,7 @@ describe('the built dispatchlab', () => {
       env: { DISPATCHLAB_ADMIN_TOKEN: '' },
     });
     const out = await dispatcher.printed(/^backend\s+web-1 .*\n/m);
-    expect(out).toMatch(/^admin token: in \S+ \(generated, mode 0600/m);
+    const tokenFile = generatedToken(out);
     const answer = await http(`${field(out, 'dispatcher')}/page`);
     expect(answer.status).toBe(200);
     expect(answer.headers['x-served-by']).toBe('web-1');
@@ -72,6 +80,8 @@ describe('the built dispatchlab', () => {
     host.child.kill('SIGTERM');
     expect((await dispatcher.exited).code).toBe(0);
     expect((await host.exited).code).toBe(0);
+    // The directory it created for its generated token goes with it.
+    expect(existsSync(dirname(tokenFile))).toBe(false);
   });
 
   it('up: runs the hosts and the dispatcher, prints the URLs, exits 0 on SIGTERM', async () => {
@@ -83,8 +93,28 @@ describe('the built dispatchlab', () => {
     expect((await http(`${field(out, 'dispatcher')}/page`)).status).toBe(200);
     const policy = JSON.parse((await http(`${field(out, 'admin')}/policy`)).text) as { name: string; label: string };
     expect(policy).toMatchObject({ name: 'least-loaded', label: 'll' });
+    const tokenFile = generatedToken(out);
     up.child.kill('SIGTERM');
     expect((await up.exited).code).toBe(0);
+    expect(existsSync(dirname(tokenFile))).toBe(false);
+  });
+
+  it('up: removes the directory of its generated token on SIGINT too, and never a token file it was given', async () => {
+    const generated = start(['up', '--scenario', 'test/fixtures/dispatcher-two-replicas.yaml', '--port', '0', '--admin-port', '0'], {
+      env: { DISPATCHLAB_ADMIN_TOKEN: '' },
+    });
+    const tokenFile = generatedToken(await generated.printed(/^replica\s+r2 .*\n/m));
+    generated.child.kill('SIGINT');
+    expect((await generated.exited).code).toBe(0);
+    expect(existsSync(dirname(tokenFile))).toBe(false);
+
+    const given = join(dir, 'given-token');
+    writeFileSync(given, 'a-token-of-the-users-own\n', { mode: 0o600 });
+    const up = start(['up', '--scenario', 'test/fixtures/dispatcher-two-replicas.yaml', '--port', '0', '--admin-port', '0', '--admin-token-file', given]);
+    expect(await up.printed(/^replica\s+r2 .*\n/m)).toMatch(/^admin token: as configured$/m);
+    up.child.kill('SIGTERM');
+    expect((await up.exited).code).toBe(0);
+    expect(readFileSync(given, 'utf8')).toBe('a-token-of-the-users-own\n');
   });
 
   it('up --workers 2: the built worker entry starts, proxies, and every process exits on SIGTERM', async () => {
@@ -94,8 +124,10 @@ describe('the built dispatchlab', () => {
     const out = await up.printed(/^replica\s+r2 .*\n/m);
     expect(out).toMatch(/^dispatcher http:\/\/127\.0\.0\.1:\d+ \(policy round-robin, 2 workers: pids \d+ \d+\)$/m);
     expect((await http(`${field(out, 'dispatcher')}/page`)).status).toBe(200);
+    const tokenFile = generatedToken(out);
     up.child.kill('SIGTERM');
     expect((await up.exited).code).toBe(0);
+    expect(existsSync(dirname(tokenFile))).toBe(false);
   });
 
   it('simulate: the table and a JSON report', async () => {

@@ -57,6 +57,25 @@ describe("the dashboard's rolling stats", () => {
     ]);
   });
 
+  it('marks every policy change of the chart window, beyond the periods kept for the shares', () => {
+    const clock = new VirtualClock();
+    const stats = new LiveStats({ clock, policy: 'p0' });
+    // Twelve switches, 4 s apart: all inside the 60 s window.
+    for (let i = 1; i <= 12; i++) {
+      clock.advance(4000);
+      stats.policyChanged(`p${i}`);
+    }
+    const w = stats.window();
+    expect(w.periods).toHaveLength(8);
+    expect(w.markers.map((m) => m.policy)).toEqual(Array.from({ length: 13 }, (_, i) => `p${i}`));
+    expect(w.markers.map((m) => m.tMs)).toEqual(Array.from({ length: 13 }, (_, i) => i * 4000));
+    // Those older than the window go: at 101 s it starts at 41 s, after p10's 40 s.
+    clock.advance(53_000);
+    expect(stats.window().markers.map((m) => m.policy)).toEqual(['p11', 'p12']);
+    stats.policyChanged('p13');
+    expect(stats.window().markers.map((m) => [m.policy, m.tMs])).toEqual([['p11', 44_000], ['p12', 48_000], ['p13', 101_000]]);
+  });
+
   it('calls 5xx, connection errors and timeouts errors; 4xx and client aborts are not', () => {
     expect(['500', '502', '503', '504', 'error', 'timeout'].every(isErrorCode)).toBe(true);
     expect(['200', '404', '499', '301'].some(isErrorCode)).toBe(false);

@@ -255,6 +255,40 @@ describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
     }
   });
 
+  it('the host load input follows the load set elsewhere, so pressing Set host load does not undo it; being edited, it stays', async () => {
+    const hostLoad = async (): Promise<number | undefined> => (await frame()).fleet.hosts.find((h) => h.name === 'host-b')?.hostLoad;
+    const p = await openUnlocked();
+    try {
+      const input = p.locator('input[aria-label="host load of host-b"]');
+      const set = p.locator('.host[data-host="host-b"] button', { hasText: 'Set host load' });
+      // The scenario's load (1.5), not a fixed default.
+      expect(await hostLoad()).toBe(1.5);
+      await expect.poll(() => input.inputValue()).toBe('1.5');
+      await change('PUT', '/hosts/host-b/load', { cores: 0.5 });
+      await expect.poll(() => p.locator('.host[data-host="host-b"] .hostload').innerText(), { timeout: 10_000 }).toBe('host OS load 0.5 cores');
+      expect(await input.inputValue()).toBe('0.5');
+      // Pressing it now sends what is in force: nothing is undone.
+      await set.click();
+      await expect.poll(() => p.locator('#message').innerText()).toBe('PUT hosts/host-b/load: done');
+      expect(await hostLoad()).toBe(0.5);
+      // Being edited (typed, then left unsent), it keeps the user's value through frames.
+      await input.fill('3');
+      await change('PUT', '/hosts/host-b/load', { cores: 1 });
+      await expect.poll(() => p.locator('.host[data-host="host-b"] .hostload').innerText(), { timeout: 10_000 }).toBe('host OS load 1.0 cores');
+      await p.locator('h1').click();
+      await nextFrames(p);
+      expect(await input.inputValue()).toBe('3');
+      // Sent: the model has it, and the input follows the next change made elsewhere.
+      await set.click();
+      await expect.poll(hostLoad).toBe(3);
+      await change('PUT', '/hosts/host-b/load', { cores: 2.5 });
+      await expect.poll(() => input.inputValue(), { timeout: 10_000 }).toBe('2.5');
+    } finally {
+      await p.close();
+      await change('PUT', '/hosts/host-b/load', { cores: scenario.hosts.find((h) => h.name === 'host-b')!.hostLoad });
+    }
+  });
+
   it('a policy loaded from a file shows as its file in the switch, and switching sends the file again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dispatchlab-dashboard-policy-'));
     const file = join(dir, 'first-eligible.ts');

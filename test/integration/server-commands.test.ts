@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHost, type RunningHost } from '../../backends/host-server.js';
 import { loadScenario } from '../../core/scenario.js';
@@ -66,6 +67,8 @@ describe('server commands in process', () => {
     expect(answer.status).toBe(200);
     expect(answer.headers['x-served-by']).toBe('r1');
     expect(await stopped(io)).toBe(0);
+    // A token file the user gave is theirs: never removed.
+    expect(readFileSync('test/fixtures/admin-token', 'utf8').trim().length).toBeGreaterThanOrEqual(8);
   });
 
   it('up: every host and the dispatcher; a generated admin token; exit 0 on a stop', async () => {
@@ -91,6 +94,8 @@ describe('server commands in process', () => {
     for (let i = 0; i < 4; i++) servedBy.add((await http(`${field(out, 'dispatcher')}/page`)).headers['x-served-by']);
     expect(servedBy).toEqual(new Set(['r1', 'r2']));
     expect(await stopped(io)).toBe(0);
+    // The directory created for the generated token goes once the stop is done.
+    expect(existsSync(dirname(tokenFile!))).toBe(false);
   });
 
   it('load: one line per round, each request sent once, then done (exit 0) when --duration is spent', async () => {
