@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { durationProblem, parseDuration } from './duration.js';
 import {
   MAX_BACKENDS,
   MAX_CLIENT_CONNECTIONS,
@@ -36,14 +36,53 @@ import { listNames } from './names.js';
  * unknown key is almost always a typo, and a silently ignored typo is a wrong experiment.
  */
 
-const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'expected a duration of at most 7 days: milliseconds, or a string such as 500ms, 30s, 2m' });
+/**
+ * z.union of `branches`, reported as zod's own union cannot be: when every branch refuses an
+ * input, zod says only "Invalid input", at the union. Here `pick` names the branch the input
+ * means (by a key only that branch has) and that branch's issues are reported, each at its own
+ * field; or, when the input means none, `pick`'s own issues. What is accepted, and what comes out,
+ * is exactly z.union(branches)'s: `pick` is asked only about an input the union refused.
+ */
+export function keyedUnion<const T extends readonly [z.ZodType, z.ZodType, ...z.ZodType[]]>(
+  branches: T,
+  pick: (input: unknown) => T[number] | ReadonlyArray<{ path?: PropertyKey[]; message: string }>,
+): z.ZodType<z.output<T[number]>, z.input<T[number]>> {
+  const union = z.union(branches);
+  const checked = z.unknown().transform((input, ctx) => {
+    const result = union.safeParse(input);
+    if (result.success) return result.data;
+    const chosen = pick(input);
+    if (Array.isArray(chosen)) {
+      // A field's issue shows no value (the object is not the field's value); the union's shows the input.
+      for (const { path = [], message } of chosen as ReadonlyArray<{ path?: PropertyKey[]; message: string }>) {
+        ctx.addIssue({ code: 'custom', message, path: [...path], input: path.length === 0 ? input : undefined });
+      }
+      return z.NEVER;
+    }
+    const own = (chosen as z.ZodType).safeParse(input, { reportInput: true });
+    // The union refused the input, so the branch does too; were it not so, the union's own word.
+    for (const issue of own.error?.issues ?? union.safeParse(input, { reportInput: true }).error?.issues ?? []) ctx.addIssue({ ...issue });
     return z.NEVER;
-  }
-  return ms;
-});
+  });
+  return checked as unknown as z.ZodType<z.output<T[number]>, z.input<T[number]>>;
+}
+
+/** The keys of `input` when it is a plain object (not null, not an array); undefined otherwise. */
+function objectKeys(input: unknown): string[] | undefined {
+  return typeof input === 'object' && input !== null && !Array.isArray(input) ? Object.keys(input) : undefined;
+}
+
+/** A duration, in milliseconds: a number of them, or a string such as 500ms, 30s, 2m (core/duration.ts). */
+const duration = z
+  .union([z.number(), z.string()], { error: (issue) => durationProblem(issue.input) })
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: durationProblem(value) ?? 'expected a duration' });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 /** A duration that must be longer than 0 (intervals and timeouts). */
 const positiveDuration = duration.refine((ms) => ms > 0, 'expected a duration longer than 0');
@@ -152,10 +191,20 @@ const RequestClassSchema = z.strictObject({
   bodyDigest: z.boolean().default(false),
 });
 
-const ArrivalSchema = z.union([
-  z.strictObject({ rateRps: z.number().min(MIN_RATE_RPS).max(MAX_RATE_RPS) }),
-  z.strictObject({ connections: positiveInt.max(MAX_CONNECTIONS) }),
-]);
+const RateArrival = z.strictObject({ rateRps: z.number().min(MIN_RATE_RPS).max(MAX_RATE_RPS) });
+const ConnectionsArrival = z.strictObject({ connections: positiveInt.max(MAX_CONNECTIONS) });
+/** Open loop at a rate, or closed loop on a number of connections: told apart by the key given. */
+const ArrivalSchema = keyedUnion([RateArrival, ConnectionsArrival], (input) => {
+  const keys = objectKeys(input);
+  if (keys === undefined) return [{ message: 'expected { rateRps: N } (open loop) or { connections: N } (closed loop)' }];
+  const rate = keys.includes('rateRps');
+  const connections = keys.includes('connections');
+  if (rate && connections) return [{ message: 'give rateRps or connections, not both' }];
+  if (rate) return RateArrival;
+  if (connections) return ConnectionsArrival;
+  if (keys.length === 0) return [{ message: 'give rateRps (open loop) or connections (closed loop)' }];
+  return keys.map((key) => ({ path: [key], message: 'unknown field (expected rateRps or connections)' }));
+});
 
 const FaultSchema = z.strictObject({
   at: duration,
@@ -294,19 +343,39 @@ const DispatcherSchema = z.strictObject({
     .default({ drainMs: 0, graceMs: 2000 }),
 });
 
+/** A policy's options, checked against its own schema later (the registry, or the policy file). */
+export const policyOptionsSchema = z.record(z.string(), z.unknown(), { error: 'expected an object' });
+const NamedPolicy = z.strictObject({ name: z.string(), label: z.string().optional(), options: policyOptionsSchema.default({}) });
+const FilePolicy = z.strictObject({
+  file: z.string().regex(/\.(ts|mts|js|mjs)$/, 'expected a .ts, .mts, .js or .mjs file'),
+  label: z.string().optional(),
+  options: policyOptionsSchema.default({}),
+});
 /**
  * A policy to compare: its registry name, or the name with options and a label for the report, or
  * a user's policy file (relative to the scenario file) with its options and label.
  */
-const PolicySpecSchema = z.union([
-  z.string(),
-  z.strictObject({ name: z.string(), label: z.string().optional(), options: z.record(z.string(), z.unknown()).default({}) }),
-  z.strictObject({
-    file: z.string().regex(/\.(ts|mts|js|mjs)$/, 'expected a .ts, .mts, .js or .mjs file'),
-    label: z.string().optional(),
-    options: z.record(z.string(), z.unknown()).default({}),
-  }),
-]);
+const PolicySpecSchema = keyedUnion([z.string(), NamedPolicy, FilePolicy], (input) => {
+  const keys = objectKeys(input);
+  if (keys === undefined) return [{ message: 'expected a policy name, or { name } or { file } with options and a label' }];
+  return pickPolicyBranch(keys, NamedPolicy, FilePolicy, ['label', 'options']);
+});
+
+/**
+ * The branch of a policy entry an object means, by its key: `name` (a built-in) or `file` (a
+ * policy file); else what is wrong, at the union or at each unknown key. The admin API's
+ * PUT /policy body is told apart the same way.
+ */
+export function pickPolicyBranch<N, F>(keys: readonly string[], named: N, file: F, others: readonly string[]): N | F | Array<{ path?: PropertyKey[]; message: string }> {
+  const hasName = keys.includes('name');
+  const hasFile = keys.includes('file');
+  if (hasName && hasFile) return [{ message: 'give name or file, not both' }];
+  if (hasName) return named;
+  if (hasFile) return file;
+  const unknown = keys.filter((key) => !others.includes(key));
+  if (unknown.length === 0) return [{ message: 'give name (a built-in policy) or file (a policy file)' }];
+  return unknown.map((key) => ({ path: [key], message: 'unknown field (expected name or file)' }));
+}
 
 const techniqueFactors = z.strictObject({ cpuFactor: z.number().positive().optional(), ioOpUs: nonNegative.optional(), ptTrapUs: nonNegative.optional() });
 const mmuFactors = z.strictObject({ cpuFactor: z.number().positive().optional(), ptUpdateUs: nonNegative.optional() });
@@ -479,10 +548,27 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function show(value: unknown): string {
-  const text = JSON.stringify(value);
+/** Stands for a number JSON has no word for, until it is put back as NaN, Infinity or -Infinity. */
+const NON_FINITE = /"\\u0000(NaN|-?Infinity)"/g;
+
+/** A value found, for a message: as JSON, but NaN and Infinity as themselves (JSON says null); at most 60 characters. */
+export function show(value: unknown): string {
+  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `\u0000${String(v)}` : v))?.replace(NON_FINITE, '$1');
   if (text === undefined) return String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/**
+ * zod's issues as a scenario's: each named by its path, an unknown key by its own path ("unknown
+ * field", not a dump of the object that holds it), the value found first when the parse was asked
+ * to report it.
+ */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): ScenarioIssue[] {
+  return issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }));
+    const input = 'input' in issue && issue.input !== undefined ? `${show(issue.input)}: ` : '';
+    return [{ path: formatPath(issue.path), message: `${input}${issue.message}` }];
+  });
 }
 
 /** Checks no single field can make: references, totals, uniqueness. */
@@ -619,15 +705,7 @@ export function parseScenario(
 ): Scenario {
   const result = ScenarioSchema.safeParse(data, { reportInput: true });
   if (!result.success) {
-    throw new ScenarioError(
-      source,
-      result.error.issues.flatMap((issue) => {
-        // An unknown key is named by its own path, not by a dump of the object that holds it.
-        if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }));
-        const input = 'input' in issue && issue.input !== undefined ? `${show(issue.input)}: ` : '';
-        return [{ path: formatPath(issue.path), message: `${input}${issue.message}` }];
-      }),
-    );
+    throw new ScenarioError(source, formatIssues(result.error.issues));
   }
   const issues = [...crossCheck(result.data), ...extraChecks(result.data)];
   if (issues.length > 0) throw new ScenarioError(source, issues);

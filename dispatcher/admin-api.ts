@@ -4,7 +4,9 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { MAX_WEIGHT } from '../core/limits.js';
+import { formatIssues, keyedUnion, pickPolicyBranch, policyOptionsSchema, type ScenarioIssue } from '../core/scenario.js';
 import type { BackendId } from '../core/types.js';
+import { policyDefinition } from '../policies/index.js';
 import type { BackendStatus } from './balancer/types.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 import type { FleetControls, FleetView } from './fleet-view.js';
@@ -82,10 +84,14 @@ export class AdminError extends Error {
   }
 }
 
-const PolicyBody = z.union([
-  z.strictObject({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }),
-  z.strictObject({ file: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }),
-]);
+const NamedPolicyBody = z.strictObject({ name: z.string().min(1), options: policyOptionsSchema.default({}) });
+const FilePolicyBody = z.strictObject({ file: z.string().min(1), options: policyOptionsSchema.default({}) });
+/** A built-in by name or a policy file, told apart by the key given, as a scenario's policies entry is. */
+const PolicyBody = keyedUnion([NamedPolicyBody, FilePolicyBody], (input) => {
+  const keys = typeof input === 'object' && input !== null && !Array.isArray(input) ? Object.keys(input) : undefined;
+  if (keys === undefined) return [{ message: 'expected an object: { "name": ... } or { "file": ... }, with "options"' }];
+  return pickPolicyBranch(keys, NamedPolicyBody, FilePolicyBody, ['options']);
+});
 /** The bounds of the scenario's VM weight, and the Balancer's. */
 const weight = z.number().positive().max(MAX_WEIGHT);
 const BackendBody = z.strictObject({ id: z.string().min(1).max(100), url: z.string().min(1), weight: weight.optional() });
@@ -125,11 +131,59 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
+/** Echoed user input is cut to this many characters (an unknown name of 60 kB is not sent back whole). */
+const MAX_ECHO = 100;
+
+function clip(text: string, max = MAX_ECHO): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/**
+ * An error message as sent: every quoted value in it (`no backend "..."`, `unknown policy "..."`:
+ * the control's and the Balancer's messages echo what was asked) at most MAX_ECHO characters,
+ * and the whole at most 2,000, whatever it echoes unquoted.
+ */
+function clipMessage(message: string): string {
+  return clip(message.replace(/"([^"]{101,})"/g, (_quoted, value: string) => `"${clip(value)}"`), 2000);
+}
+
+function refuse(issues: readonly ScenarioIssue[], prefix = ''): never {
+  const named = (path: string): string => (prefix === '' ? path || 'body' : path === '' ? prefix : `${prefix}.${path}`);
+  throw new AdminError(400, issues.map((i) => `${named(i.path)}: ${i.message}`).join('; '));
+}
+
+/** The body as `schema` reads it; a 400 naming each bad field (its path, the value found, what was expected) otherwise. */
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body ?? {});
+  // express 5 leaves a request without a body at undefined.
+  const result = schema.safeParse(body ?? {}, { reportInput: true });
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw new AdminError(400, `${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}`);
+  return refuse(formatIssues(result.error.issues));
+}
+
+/** PUT /policy's body, with a built-in's options checked against its own schema here, so a bad one is named by its path. */
+function parsePolicyBody(body: unknown): z.output<typeof PolicyBody> {
+  const spec = parseBody(PolicyBody, body);
+  // An unknown name, and a policy file's options, are the control's to refuse (the file must be loaded first).
+  const def = 'name' in spec ? policyDefinition(spec.name) : undefined;
+  const options = def?.options.safeParse(spec.options, { reportInput: true });
+  if (options !== undefined && !options.success) refuse(formatIssues(options.error.issues), 'options');
+  return spec;
+}
+
+/**
+ * express.json (strict) refuses a body that is JSON but neither an object nor an array (`null`,
+ * `5`, `"s"`) as if it were malformed, with a made-up parse error: say what it is instead.
+ * Undefined when the body (body-parser's `err.body`, the raw text) really is not JSON.
+ */
+function notJsonObject(raw: unknown): string | undefined {
+  if (typeof raw !== 'string') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  return `expected a JSON object, got ${clip(JSON.stringify(value))}`;
 }
 
 /** Is `host` (a Host header) one the admin port answers to? See the file comment. */
@@ -275,7 +329,7 @@ export function createAdminApp(opts: {
     res.json(await control.policy());
   });
   app.put('/policy', ...mutation(async (req) => {
-    await control.setPolicy(parseBody(PolicyBody, req.body));
+    await control.setPolicy(parsePolicyBody(req.body));
     return control.policy();
   }));
   app.post('/backends', ...mutation(async (req) => {
@@ -300,18 +354,18 @@ export function createAdminApp(opts: {
   // express 5 routes thrown errors here, including body-parser's (malformed JSON: status 400).
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof AdminError) {
-      res.status(err.status).json({ error: err.message });
+      res.status(err.status).json({ error: clipMessage(err.message) });
       return;
     }
-    const e = err as { status?: number; type?: string; message?: string };
+    const e = err as { status?: number; type?: string; message?: string; body?: unknown };
     if (e.type === 'entity.parse.failed') {
-      res.status(400).json({ error: `malformed JSON: ${e.message ?? 'cannot parse the body'}` });
+      res.status(400).json({ error: clipMessage(notJsonObject(e.body) ?? `malformed JSON: ${e.message ?? 'cannot parse the body'}`) });
       return;
     }
     // body-parser's own 4xx (413 too large, 415) keep their status; a plain Error from the control
     // is a refusal of the input (the policy registry's or the Balancer's message), hence 400.
     const status = typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 400;
-    res.status(status).json({ error: e.message ?? String(err) });
+    res.status(status).json({ error: clipMessage(e.message ?? String(err)) });
   });
   return {
     app,

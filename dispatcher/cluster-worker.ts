@@ -1,4 +1,4 @@
-import { loadPolicyFiles } from '../policies/index.js';
+import { policyFileProblems } from '../policies/index.js';
 import { AdminError, type AdminControl } from './admin-api.js';
 import type { RequestEvents } from '../core/request-events.js';
 import { isProtocolMessage, type FromWorker, type KeptEvent, type KeptEvents, type ToWorker, type WorkerCall, type WorkerConfig } from './cluster-protocol.js';
@@ -52,8 +52,8 @@ function call(d: RunningDispatcher, { method, args }: WorkerCall): unknown {
 }
 
 async function start(config: WorkerConfig): Promise<RunningDispatcher> {
-  const issues = await loadPolicyFiles([config.policy], 'policy');
-  if (issues.length > 0) throw new Error(issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+  const problems = typeof config.policy === 'object' && 'file' in config.policy ? await policyFileProblems(config.policy) : [];
+  if (problems.length > 0) throw new Error(problems.join('; '));
   const d = await startDispatcher({
     settings: config.settings,
     backends: config.backends,

@@ -9,7 +9,7 @@ import { createRng, type Rng } from '../core/rng.js';
 import { policyLabel, policyName, policyOptions, type DispatcherSettings, type PolicySpec, type Scenario } from '../core/scenario.js';
 import type { BackendId } from '../core/types.js';
 import { closeConnectionsAfterResponse, closeServer, listen, serverUrl, type Server } from '../core/server-lifecycle.js';
-import { createPolicy, loadPolicyFiles, policyNames } from '../policies/index.js';
+import { createPolicy, policyFileProblems, policyNames } from '../policies/index.js';
 import { AdminError, createAdminApp, type AdminControl } from './admin-api.js';
 import { Balancer } from './balancer/balancer.js';
 import type { BalancerObserver } from './balancer/types.js';
@@ -245,8 +245,8 @@ export async function startDispatcher(opts: StartDispatcherOptions): Promise<Run
     async setPolicy(next) {
       if ('file' in next) {
         next = { ...next, file: resolvePath(next.file) };
-        const issues = await loadPolicyFiles([next], 'policy', true);
-        if (issues.length > 0) throw new AdminError(400, issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+        const problems = await policyFileProblems(next, true);
+        if (problems.length > 0) throw new AdminError(400, problems.join('; '));
       }
       const policy = makePolicy(next);
       balancer.setPolicy(policy);

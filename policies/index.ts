@@ -76,10 +76,22 @@ export function checkPolicySpecs(s: Scenario): ScenarioIssue[] {
   return issues;
 }
 
+/** The entry's option issues, each at `<path>.options.<field>` (at `options.<field>` when `path` is ''). */
 function optionIssues(def: PolicyDefinition, spec: PolicySpec, path: string): ScenarioIssue[] {
   const parsed = def.options.safeParse(policyOptions(spec));
   if (parsed.success) return [];
-  return parsed.error.issues.map((issue) => ({ path: `${path}.options${issue.path.length ? '.' + formatPath(issue.path) : ''}`, message: issue.message }));
+  const options = path === '' ? 'options' : `${path}.options`;
+  return parsed.error.issues.map((issue) => ({ path: `${options}${issue.path.length ? '.' + formatPath(issue.path) : ''}`, message: issue.message }));
+}
+
+/** A policy file's load error (at `path`: the message names the file and line) or option issues. */
+async function policyFileIssues(spec: PolicySpec & { file: string }, path: string, fresh: boolean): Promise<ScenarioIssue[]> {
+  try {
+    return optionIssues(await loadPolicyFile(spec.file, fresh), spec, path);
+  } catch (err) {
+    if (!(err instanceof PolicyFileError)) throw err;
+    return [{ path, message: err.message }];
+  }
 }
 
 /**
@@ -90,13 +102,16 @@ function optionIssues(def: PolicyDefinition, spec: PolicySpec, path: string): Sc
 export async function loadPolicyFiles(specs: readonly PolicySpec[], where = 'policies', fresh = false): Promise<ScenarioIssue[]> {
   const issues: ScenarioIssue[] = [];
   for (const [i, spec] of specs.entries()) {
-    if (typeof spec !== 'object' || !('file' in spec)) continue;
-    try {
-      issues.push(...optionIssues(await loadPolicyFile(spec.file, fresh), spec, `${where}[${i}]`));
-    } catch (err) {
-      if (!(err instanceof PolicyFileError)) throw err;
-      issues.push({ path: `${where}[${i}]`, message: err.message });
-    }
+    if (typeof spec === 'object' && 'file' in spec) issues.push(...(await policyFileIssues(spec, `${where}[${i}]`, fresh)));
   }
   return issues;
+}
+
+/**
+ * Import the one policy file of a caller that has no list to index (the admin API's PUT /policy, a
+ * dispatcher worker, check-policy) and check its options: each problem as a line of its own, a load
+ * error naming the file and line, an option issue its field (`options.slowMs: ...`).
+ */
+export async function policyFileProblems(spec: PolicySpec & { file: string }, fresh = false): Promise<string[]> {
+  return (await policyFileIssues(spec, '', fresh)).map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`));
 }

@@ -1,6 +1,8 @@
+import { readFile, stat } from 'node:fs/promises';
 import { register } from 'node:module';
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { transform } from 'esbuild';
 import { tsImport } from 'tsx/esm/api';
 import type { BackendId, Millis } from '../core/types.js';
 import type { BackendView, Outcome, PickContext, Policy, PolicyDefinition, PolicyDeps } from './policy.js';
@@ -59,14 +61,82 @@ function firstLine(err: unknown): string {
   return `${err.name}: ${err.message.split('\n')[0]}`;
 }
 
+/** esbuild's failure text (TypeScript and JavaScript syntax errors): "Transform failed ...\n<file>:<line>:<col>: ERROR: <what>". */
+const TRANSFORM_FAILED = /^(.+:\d+:\d+): ERROR: (.*)$/m;
+
 /** Why loading failed, in one line that starts with file:line:column where there is one. */
-function loadFailure(err: unknown, path: string): PolicyFileError {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(path)) return new PolicyFileError(`${path}: no such file`);
-  // esbuild (TypeScript and JavaScript syntax errors): "Transform failed ...\n<file>:<line>:<col>: ERROR: <what>"
-  const transform = /^(.+:\d+:\d+): ERROR: (.*)$/m.exec(err instanceof Error ? err.message : '');
+async function loadFailure(err: unknown, path: string): Promise<PolicyFileError> {
+  const message = err instanceof Error ? err.message : '';
+  const transform = TRANSFORM_FAILED.exec(message);
   if (transform !== null) return new PolicyFileError(`${transform[1]}: syntax error: ${transform[2]}`);
+  const missing = missingImport(err);
+  if (missing !== undefined) return new PolicyFileError(await missingImportMessage(missing.name, missing.importer, missing.what, path));
+  // Node parses .js and .mjs files itself, and its SyntaxError has no location (Node 20 puts it in
+  // neither the message nor the stack): the file goes through esbuild, as a .ts file does, for one.
+  if (err instanceof Error && err.name === 'SyntaxError') {
+    const where = await syntaxErrorAt(path);
+    if (where !== undefined) return new PolicyFileError(where);
+  }
   return new PolicyFileError(`${locate(err, path)}: loading the file failed: ${firstLine(err)}`);
+}
+
+/**
+ * A module that a policy file (or a file it imports) imports and that does not resolve, from
+ * Node's ES module error ("Cannot find package 'x' imported from /dir/file.ts") or, for a
+ * CommonJS file further down, the require error ("Cannot find module 'x'\nRequire stack:\n- /dir/file.cjs").
+ */
+function missingImport(err: unknown): { name: string; importer: string; what: 'package' | 'module' } | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const message = err instanceof Error ? err.message : '';
+  const esm = code === 'ERR_MODULE_NOT_FOUND' ? /^Cannot find (package|module) '([^']+)' imported from (.+)$/m.exec(message) : null;
+  const cjs = code === 'MODULE_NOT_FOUND' ? /^Cannot find module '([^']+)'\nRequire stack:\n- (.+)$/m.exec(message) : null;
+  const found = esm !== null ? { what: esm[1] as 'package' | 'module', name: esm[2], importer: esm[3] } : cjs !== null ? { what: 'module' as const, name: cjs[1], importer: cjs[2] } : undefined;
+  if (found === undefined) return undefined;
+  const importer = found.importer.replace(/[?#].*$/, '');
+  return { ...found, importer: importer.startsWith('file:') ? fileURLToPath(importer) : importer };
+}
+
+/**
+ * "<importer>:<line>:<col>: cannot find package 'x' that it imports (...)", the line found in the
+ * importer's text; a relative import is named as written, not as the path Node resolved it to.
+ */
+async function missingImportMessage(name: string, importer: string, what: 'package' | 'module', path: string): Promise<string> {
+  const written = isAbsolute(name) ? relativeImport(dirname(importer), name) : name;
+  const source = await readFile(importer, 'utf8').catch(() => '');
+  const quoted = (specifier: string): RegExp => new RegExp(`(['"])${specifier.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:/[^'"\n]*)?\\1`);
+  const match = quoted(written).exec(source) ?? quoted(name).exec(source);
+  const before = match === null ? undefined : source.slice(0, match.index).split('\n');
+  const at = before === undefined ? importer : `${importer}:${before.length}:${before[before.length - 1].length + 1}`;
+  const hint = importer !== path ? '' : ` (a policy file imports only dispatchlab/policy${written === 'zod' ? ', which exports z,' : ''} and Node's built-in modules)`;
+  return `${at}: cannot find ${what} '${written}' that it imports${hint}`;
+}
+
+function relativeImport(from: string, to: string): string {
+  const rel = relative(from, to);
+  return rel.startsWith('../') ? rel : `./${rel}`;
+}
+
+/** "<file>:<line>:<col>: syntax error: <what>" from esbuild (the version tsx compiles the .ts files with), or undefined. */
+async function syntaxErrorAt(path: string): Promise<string | undefined> {
+  try {
+    const source = await readFile(path, 'utf8');
+    await transform(source, { loader: /\.m?ts$/.test(path) ? 'ts' : 'js', format: 'esm', sourcefile: path });
+  } catch (err) {
+    const transform = TRANSFORM_FAILED.exec(err instanceof Error ? err.message : '');
+    return transform === null ? undefined : `${transform[1]}: syntax error: ${transform[2]}`;
+  }
+  return undefined;
+}
+
+
+/** Is there a file at `path` (a missing file is "no such file", not an import that failed)? */
+async function fileProblem(path: string): Promise<string | undefined> {
+  try {
+    return (await stat(path)).isFile() ? undefined : 'not a file';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? 'no such file' : `cannot read the file (${code ?? String(err)})`;
+  }
 }
 
 /** What is wrong with a default export that should be a PolicyDefinition, or undefined. */
@@ -91,17 +161,21 @@ export async function loadPolicyFile(file: string, fresh = false): Promise<Polic
   const path = isAbsolute(file) ? file : resolve(file);
   if (fresh || !loaded.has(path)) {
     registerHooks();
-    let result: PolicyDefinition | PolicyFileError;
-    try {
-      const mod = (await tsImport(pathToFileURL(path).href, import.meta.url)) as { default?: unknown };
-      const problem = shapeProblem(mod.default);
-      result = problem === undefined ? checkedDefinition(mod.default as PolicyDefinition, path) : new PolicyFileError(`${path}: ${problem}`);
-    } catch (err) {
-      result = loadFailure(err, path);
-    }
-    loaded.set(path, result);
+    loaded.set(path, await importPolicyFile(path));
   }
   return loadedPolicyFile(path);
+}
+
+async function importPolicyFile(path: string): Promise<PolicyDefinition | PolicyFileError> {
+  const missing = await fileProblem(path);
+  if (missing !== undefined) return new PolicyFileError(`${path}: ${missing}`);
+  try {
+    const mod = (await tsImport(pathToFileURL(path).href, import.meta.url)) as { default?: unknown };
+    const problem = shapeProblem(mod.default);
+    return problem === undefined ? checkedDefinition(mod.default as PolicyDefinition, path) : new PolicyFileError(`${path}: ${problem}`);
+  } catch (err) {
+    return loadFailure(err, path);
+  }
 }
 
 /** A file `loadPolicyFile` has loaded; throws its load error, or says it was not loaded. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../core/duration.js';
+import { durationProblem, formatDuration, parseDuration } from '../../core/duration.js';
 
 describe('parseDuration', () => {
   it('reads numbers as milliseconds and strings with units', () => {
@@ -17,6 +17,14 @@ describe('parseDuration', () => {
     expect(parseDuration(-1)).toBeUndefined();
     expect(parseDuration(Number.NaN)).toBeUndefined();
     expect(parseDuration(Number.POSITIVE_INFINITY)).toBeUndefined();
+  });
+
+  it('says what is wrong with what is not a duration: the format, the sign or the length', () => {
+    const format = 'expected milliseconds or a number with a unit (ms, s, m, h), such as 500ms, 30s, 2m';
+    for (const bad of ['10x', '30 seconds', '', '1e3', 's', '+5s', '--1s', Number.NaN, true, null, {}]) expect(durationProblem(bad)).toBe(format);
+    for (const bad of ['-1s', ' -0.5m', '-3', -1, Number.NEGATIVE_INFINITY]) expect(durationProblem(bad)).toBe('a duration cannot be negative');
+    for (const bad of ['200h', 7 * 86_400_000 + 1, Number.POSITIVE_INFINITY]) expect(durationProblem(bad)).toBe('expected a duration of at most 7 days');
+    for (const good of ['500ms', '30s', 0, '168h']) expect(durationProblem(good)).toBeUndefined();
   });
 
   it('formats durations for people', () => {

@@ -143,6 +143,65 @@ describe('scenario validation', () => {
     expect(issues(typo).join('\n')).toMatch(/corse/);
   });
 
+  it('names the bad field of an arrival, chosen by its key (rateRps or connections), not "Invalid input" at the arrival', () => {
+    const arrival = (value: unknown) => issues({ ...base(), workload: { ...(base().workload as object), arrival: value } });
+    expect(arrival({ rate: 5 })).toEqual(['workload.arrival.rate: unknown field (expected rateRps or connections)']);
+    expect(arrival({ rateRps: 'abc' })).toEqual(['workload.arrival.rateRps: "abc": Invalid input: expected number, received string']);
+    expect(arrival({ connections: 1.5 })).toEqual(['workload.arrival.connections: 1.5: Invalid input: expected int, received number']);
+    expect(arrival({ rateRps: 5, typo: 1 })).toEqual(['workload.arrival.typo: unknown field']);
+    expect(arrival({ rateRps: 5, connections: 3 })).toEqual(['workload.arrival: {"rateRps":5,"connections":3}: give rateRps or connections, not both']);
+    expect(arrival({})).toEqual(['workload.arrival: {}: give rateRps (open loop) or connections (closed loop)']);
+    expect(arrival(5)).toEqual(['workload.arrival: 5: expected { rateRps: N } (open loop) or { connections: N } (closed loop)']);
+    // What is accepted is as before.
+    const rate = { ...base(), workload: { ...(base().workload as object), arrival: { rateRps: 5 } } };
+    expect(parseScenario(rate).workload.arrival).toEqual({ rateRps: 5 });
+    const closed = { ...base(), workload: { ...(base().workload as object), arrival: { connections: 8 } } };
+    expect(parseScenario(closed).workload.arrival).toEqual({ connections: 8 });
+    expect(parseScenario(base()).workload.arrival).toEqual({ rateRps: 100 });
+  });
+
+  it('names the bad field of a policies entry, chosen by its key (name or file)', () => {
+    const policies = (entry: unknown) => issues({ ...base(), policies: [entry] });
+    expect(policies({ nam: 'random' })).toEqual(['policies[0].nam: unknown field (expected name or file)']);
+    expect(policies({ name: 'random', options: 5 })).toEqual(['policies[0].options: 5: expected an object']);
+    expect(policies({ name: 'random', options: null })).toEqual(['policies[0].options: null: expected an object']);
+    expect(policies({ name: 'random', file: 'x.ts' })).toEqual(['policies[0]: {"name":"random","file":"x.ts"}: give name or file, not both']);
+    expect(policies({ name: 5 })).toEqual(['policies[0].name: 5: Invalid input: expected string, received number']);
+    expect(policies({ file: 'x.ts', label: 3 })).toEqual(['policies[0].label: 3: Invalid input: expected string, received number']);
+    expect(policies({ name: 'random', lable: 'r' })).toEqual(['policies[0].lable: unknown field']);
+    expect(policies({ label: 'r' })).toEqual(['policies[0]: {"label":"r"}: give name (a built-in policy) or file (a policy file)']);
+    expect(policies(5)).toEqual(['policies[0]: 5: expected a policy name, or { name } or { file } with options and a label']);
+    // What is accepted is as before.
+    expect(parseScenario({ ...base(), policies: ['random', { name: 'random', label: 'r', options: { a: 1 } }, { file: 'p.mjs' }] }).policies).toEqual([
+      'random',
+      { name: 'random', label: 'r', options: { a: 1 } },
+      { file: 'p.mjs', options: {} },
+    ]);
+  });
+
+  it('shows NaN and Infinity as themselves in the value found, not as null', () => {
+    const text = 'name: t\nseed: .nan\nhosts: [{ name: a, cores: 4, memoryMb: 4096 }]\nvms: [{ name: w, host: a }]\nworkload: { classes: [{ name: p, share: 1, cpuMs: 1 }], arrival: { rateRps: .nan } }\nfaults: [{ at: 0, for: -.inf, vm: w, kind: crash }]\n';
+    expect(() => parseScenarioText(text, 'nan.yaml')).toThrow(
+      [
+        'nan.yaml: invalid scenario',
+        '  seed: NaN: Invalid input: expected number, received NaN',
+        '  workload.arrival.rateRps: NaN: Invalid input: expected number, received NaN',
+        '  faults[0].for: -Infinity: a duration cannot be negative',
+      ].join('\n'),
+    );
+    expect(issues({ ...base(), policies: [{ name: 'random', options: [Number.NaN, Number.POSITIVE_INFINITY] }] })).toEqual(['policies[0].options: [NaN,Infinity]: expected an object']);
+  });
+
+  it('says what is wrong with a duration: its format, its sign, or its length', () => {
+    expect(issues({ ...base(), duration: '10x' })).toEqual(['duration: "10x": expected milliseconds or a number with a unit (ms, s, m, h), such as 500ms, 30s, 2m']);
+    expect(issues({ ...base(), duration: true })).toEqual(['duration: true: expected milliseconds or a number with a unit (ms, s, m, h), such as 500ms, 30s, 2m']);
+    expect(issues({ ...base(), warmup: '-1s' })).toEqual(['warmup: "-1s": a duration cannot be negative']);
+    expect(issues({ ...base(), warmup: -1 })).toEqual(['warmup: -1: a duration cannot be negative']);
+    expect(issues({ ...base(), duration: '200h' })).toEqual(['duration: "200h": expected a duration of at most 7 days']);
+    expect(issues({ ...base(), duration: Number.POSITIVE_INFINITY })).toEqual(['duration: Infinity: expected a duration of at most 7 days']);
+    expect(parseScenario({ ...base(), duration: '2m', warmup: 0 })).toMatchObject({ duration: 120_000, warmup: 0 });
+  });
+
   it('refuses zero health-check intervals and timeouts, which the dispatcher cannot run with', () => {
     const data = { ...base(), dispatcher: { healthCheck: { intervalMs: 0, timeoutMs: '0s' }, timeouts: { upstreamMs: 0 } } };
     expect(issues(data)).toEqual([

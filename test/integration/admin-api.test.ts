@@ -22,7 +22,7 @@ function fakeControl(): AdminControl & { calls: string[] } {
     policy: () => ({ name: policy, label: policy, options: {} }),
     setPolicy(spec) {
       const name = 'file' in spec ? spec.file : spec.name;
-      if (name === 'nope') throw new Error('unknown policy "nope" (known: round-robin)');
+      if (name.startsWith('nope')) throw new Error(`unknown policy "${name}" (known: round-robin)`);
       policy = name;
       calls.push(`policy ${name} ${JSON.stringify(spec.options)}`);
     },
@@ -110,6 +110,51 @@ describe('admin API', () => {
     expect((await call('POST', '/backends', '{"id":"x"}')).body.error).toMatch(/^url: /);
     const badPolicy = await call('PUT', '/policy', '{"name":"nope"}');
     expect(badPolicy).toEqual({ status: 400, body: { error: 'unknown policy "nope" (known: round-robin)' } });
+  });
+
+  it('says a body that is JSON but not an object is not an object, rather than malformed', async () => {
+    const before = control.calls.length;
+    for (const [method, path] of [['PUT', '/policy'], ['POST', '/vms/web-1/owner'], ['PUT', '/hosts/h/load'], ['PUT', '/backends/web-1/weight']]) {
+      expect(await call(method, path, 'null')).toEqual({ status: 400, body: { error: 'expected a JSON object, got null' } });
+      expect((await call(method, path, 'true')).body.error).toBe('expected a JSON object, got true');
+      expect((await call(method, path, ' 5 ')).body.error).toBe('expected a JSON object, got 5');
+      expect((await call(method, path, '"s"')).body.error).toBe('expected a JSON object, got "s"');
+    }
+    expect((await call('PUT', '/backends/web-1/weight', '[]')).body.error).toBe('body: []: Invalid input: expected object, received array');
+    expect((await call('PUT', '/policy', '[]')).body.error).toBe('body: []: expected an object: { "name": ... } or { "file": ... }, with "options"');
+    expect((await call('PUT', '/policy', '{"name":')).body.error).toMatch(/^malformed JSON: /);
+    expect(control.calls.length).toBe(before);
+  });
+
+  it("names the bad field of a policy body, as a scenario's policies entry is named", async () => {
+    const before = control.calls.length;
+    const error = async (body: string) => {
+      const res = await call('PUT', '/policy', body);
+      expect(res.status).toBe(400);
+      return res.body.error;
+    };
+    expect(await error('{"name":5}')).toBe('name: 5: Invalid input: expected string, received number');
+    expect(await error('{}')).toBe('body: {}: give name (a built-in policy) or file (a policy file)');
+    expect(await error('{"nam":"random"}')).toBe('nam: unknown field (expected name or file)');
+    expect(await error('{"name":"x","options":null}')).toBe('options: null: expected an object');
+    expect(await error('{"file":"x.ts","options":[1]}')).toBe('options: [1]: expected an object');
+    expect(await error('{"name":"random","file":"x"}')).toBe('body: {"name":"random","file":"x"}: give name or file, not both');
+    expect(await error('{"name":"random","lable":"x"}')).toBe('lable: unknown field');
+    // A built-in's options, by their path.
+    expect(await error('{"name":"random","options":{"x":1}}')).toBe('options.x: unknown field');
+    expect(await error('{"name":"least-loaded","options":{"metric":"cpu"}}')).toMatch(/^options\.metric: "cpu": Invalid option: expected one of /);
+    expect(control.calls.length).toBe(before);
+  });
+
+  it('cuts the input it echoes to 100 characters, its own messages and the control\'s', async () => {
+    const long = 'n'.repeat(60_000);
+    const refused = await call('PUT', '/policy', JSON.stringify({ name: `nope${long}` }));
+    expect(refused).toEqual({ status: 400, body: { error: `unknown policy "nope${'n'.repeat(96)}…" (known: round-robin)` } });
+    const ghost = await call('POST', `/backends/${'g'.repeat(5000)}/drain`);
+    expect(ghost).toEqual({ status: 404, body: { error: `no backend "${'g'.repeat(100)}…"` } });
+    expect((await call('PUT', '/backends/web-1/weight', JSON.stringify({ weight: long }))).body.error).toBe(`weight: "${'n'.repeat(56)}...: Invalid input: expected number, received string`);
+    const notObject = await call('PUT', '/policy', JSON.stringify(long));
+    expect(notObject.body.error).toBe(`expected a JSON object, got "${'n'.repeat(99)}…`);
   });
 
   it('says a body without a JSON content type must be JSON (415), instead of reading it as empty', async () => {

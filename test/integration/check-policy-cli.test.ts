@@ -48,4 +48,32 @@ describe('dispatchlab check-policy', () => {
     writeFileSync(file, 'export default {\n  name: "x",\n  create( {\n');
     await expect(cli(['check-policy', file])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining(`${file}:4:0: syntax error`) });
   });
+
+  it('a .js file with a syntax error, or an import that does not resolve: the file and line, exit 2', async () => {
+    const syntax = join(dir, 'syntax.js');
+    writeFileSync(syntax, 'export default {\n  name: "x",\n  create() {\n    return 1 +;\n  },\n};\n');
+    await expect(cli(['check-policy', syntax])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining(`${syntax}:4:14: syntax error: Unexpected ";"`) });
+    const missingDep = join(dir, 'missingdep.js');
+    writeFileSync(missingDep, "import x from 'no-such-pkg-xyz';\nexport default x;\n");
+    const failed = await cli(['check-policy', missingDep]).then(
+      () => undefined,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failed?.code).toBe(2);
+    expect(failed?.stderr).toContain(`${missingDep}:1:15: cannot find package 'no-such-pkg-xyz' that it imports`);
+    expect(failed?.stderr).not.toMatch(/no such file|policy\[0\]/);
+  });
+
+  it('bad --options: each named by its path under the flag, as a scenario names policies[i].options; exit 2', async () => {
+    const failed = await cli(['check-policy', 'examples/policies/slow-aware.ts', '--options', '{"slowMs":"x","windowMs":-1,"typo":1}']).then(
+      () => undefined,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failed?.code).toBe(2);
+    expect(failed?.stderr.trimEnd().split('\n')).toEqual([
+      '--options.slowMs: Invalid input: expected number, received string',
+      '--options.windowMs: Too small: expected number to be >0',
+      '--options.typo: unknown field',
+    ]);
+  });
 });

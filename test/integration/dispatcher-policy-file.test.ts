@@ -94,7 +94,25 @@ describe('a policy file in a live dispatcher', () => {
     writeFileSync(broken, 'export default {\n  name: "x",\n');
     const refused = await putPolicy({ file: broken });
     expect(refused.status).toBe(400);
-    expect(((await refused.json()) as { error: string }).error).toMatch(new RegExp(`^policy\\[0\\]: ${broken}:\\d+:\\d+: syntax error`));
+    expect(((await refused.json()) as { error: string }).error).toMatch(new RegExp(`^${broken}:\\d+:\\d+: syntax error`));
+    expect((await get(`${up.dispatcher.url}/page`)).servedBy).toBe('r1');
+  });
+
+  it('refuses a file whose import does not resolve, naming the module, and a missing file as missing; no entry index', async () => {
+    const missingDep = join(dir, 'missingdep.js');
+    writeFileSync(missingDep, "import x from 'no-such-pkg-xyz';\nexport default x;\n");
+    const refused = await putPolicy({ file: missingDep });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string }).error).toMatch(new RegExp(`^${missingDep}:1:15: cannot find package 'no-such-pkg-xyz' that it imports`));
+    const absent = await putPolicy({ file: join(dir, 'absent.ts') });
+    expect(absent.status).toBe(400);
+    expect(await absent.json()).toEqual({ error: `${join(dir, 'absent.ts')}: no such file` });
+    const jsSyntax = join(dir, 'js-syntax.js');
+    writeFileSync(jsSyntax, 'export default {\n  name: "x",\n  create() {\n    return 1 +;\n  },\n};\n');
+    expect(await (await putPolicy({ file: jsSyntax })).json()).toEqual({ error: `${jsSyntax}:4:14: syntax error: Unexpected ";"` });
+    const options = await putPolicy({ file: last, options: { extra: 1 } });
+    expect(options.status).toBe(400);
+    expect(((await options.json()) as { error: string }).error).toMatch(/^options: /);
     expect((await get(`${up.dispatcher.url}/page`)).servedBy).toBe('r1');
   });
 });

@@ -118,6 +118,35 @@ describe('errors in a policy file name the file and line', () => {
     expect((await load(file)).issues[0]).toMatch(/syntax error/);
   });
 
+  it('a syntax error in a .js or .mjs file, which Node parses itself: the file, line and column too', async () => {
+    const source = 'export default {\n  name: "x",\n  create() {\n    return 1 +;\n  },\n};\n';
+    for (const name of ['js-syntax.js', 'mjs-syntax.mjs']) {
+      const file = join(dir, name);
+      writeFileSync(file, source);
+      expect((await load(file)).issues).toEqual([`policies[0]: ${file}:4:14: syntax error: Unexpected ";"`]);
+    }
+  });
+
+  it('an import that does not resolve names the module and the line of the import, not "no such file"', async () => {
+    const pkg = join(dir, 'missing-package.js');
+    writeFileSync(pkg, "// a comment\nimport x from 'no-such-pkg-xyz';\nexport default x;\n");
+    expect((await load(pkg)).issues).toEqual([`policies[0]: ${pkg}:2:15: cannot find package 'no-such-pkg-xyz' that it imports (a policy file imports only dispatchlab/policy and Node's built-in modules)`]);
+    // zod is dispatchlab's dependency, but it does not resolve from a file outside the project.
+    const zod = join(dir, 'zod.ts');
+    writeFileSync(zod, "import { z } from 'zod';\nexport default { name: 'zod', options: z.strictObject({}), create: () => ({ name: 'zod', pick: () => undefined }) };\n");
+    expect((await load(zod)).issues).toEqual([expect.stringMatching(new RegExp(`^policies\\[0\\]: ${zod}:1:19: cannot find package 'zod' that it imports \\(.*dispatchlab/policy, which exports z,`))]);
+    // A file of one's own that is not there is named as the import writes it.
+    const own = join(dir, 'own-helper.mjs');
+    writeFileSync(own, "import { helper } from './helpers/absent.mjs';\nexport default helper;\n");
+    expect((await load(own)).issues).toEqual([expect.stringMatching(new RegExp(`^policies\\[0\\]: ${own}:1:24: cannot find module './helpers/absent\\.mjs' that it imports`))]);
+    for (const file of [pkg, zod, own]) expect((await load(file)).issues[0]).not.toMatch(/no such file/);
+  });
+
+  it('a file that is not there: "no such file", however its folder is', async () => {
+    expect((await load(join(dir, 'absent.js'))).issues).toEqual([`policies[0]: ${join(dir, 'absent.js')}: no such file`]);
+    expect((await load(join(dir, 'no-folder', 'absent.ts'))).issues).toEqual([`policies[0]: ${join(dir, 'no-folder', 'absent.ts')}: no such file`]);
+  });
+
   it('a file that is not a policy: no default export, or the wrong shape', async () => {
     const none = join(dir, 'none.mjs');
     writeFileSync(none, 'export const policy = {};\n');
