@@ -76,10 +76,12 @@ export interface DriverOptions {
   /** `dispatcher.clientAddress: socket`: every generated request has the generator's address as its client key. */
   readonly socketClients: boolean;
   /**
-   * Open loop: run the window as `compare`'s live generator does (loadtest/open-loop.ts): the
-   * arrival that falls at or past the warm-up's end is not sent, nothing arrives until every
-   * warm-up request is answered, and the window then starts from an empty fleet with a fresh gap
-   * and lasts `stopAtMs - warmupMs`. Without it the window follows the warm-up at once.
+   * Run the window as `compare`'s live generators do (loadtest/open-loop.ts, closed-loop.ts): the
+   * open loop's arrival that falls at or past the warm-up's end is not sent, and a closed-loop
+   * client answered past it sends nothing more; once every warm-up request is answered the window
+   * starts from an empty fleet, with a fresh gap (open loop) or every client on a new session
+   * (closed loop: live, each phase has new connections), and lasts `stopAtMs - warmupMs`. Without
+   * it the window follows the warm-up at once.
    */
   readonly drainAfterWarmup?: boolean;
   /** With drainAfterWarmup: the measured window starts now, the drain being over. */
@@ -165,9 +167,9 @@ export class SimDriver {
   /** drainAfterWarmup, before the warm-up's end; once it is past, windowStartMs is Infinity until the drain is over. */
   private drainPending = false;
 
-  /** Whether this run's window starts after a drain (drainAfterWarmup, open loop, with a warm-up). */
+  /** Whether this run's window starts after a drain (drainAfterWarmup, with a warm-up). */
   get drains(): boolean {
-    return this.opts.drainAfterWarmup === true && this.opts.workload.openLoop && this.opts.warmupMs > 0;
+    return this.opts.drainAfterWarmup === true && this.opts.warmupMs > 0;
   }
 
   constructor(private readonly opts: DriverOptions) {
@@ -182,13 +184,18 @@ export class SimDriver {
     else for (let c = 0; c < w.connections; c++) this.issue(c);
   }
 
-  /** The warm-up has drained: the window starts now, empty, with a fresh gap (loadtest/open-loop.ts's phase()). */
+  /** The warm-up has drained: the window starts now, empty, as the live generators' next phase() does. */
   private startDrainedWindow(): void {
     const now = this.opts.clock.now();
+    const w = this.opts.workload;
     this.windowStartMs = now;
     this.stopAtMs = now + (this.opts.stopAtMs - this.opts.warmupMs);
     this.opts.onWindowStart?.(now);
-    this.nextArrivalAtMs = now + Math.max(0, this.opts.workload.nextGapMs());
+    if (w.openLoop) this.nextArrivalAtMs = now + Math.max(0, w.nextGapMs());
+    else {
+      w.startNewSessions();
+      for (let c = 0; c < w.connections; c++) this.issue(c);
+    }
   }
 
   private stopIssuing(): void {
@@ -369,9 +376,16 @@ export class SimDriver {
 
   /** Count the request's answer; returns its closed-loop client (-1: open loop). */
   private answer(req: SimRequest, code: string, backend: string): number {
+    const now = this.opts.clock.now();
     this.outstanding--;
-    this.opts.events.answered(req.arrivedAt, backend, code, this.opts.clock.now() - req.arrivedAt);
+    this.opts.events.answered(req.arrivedAt, backend, code, now - req.arrivedAt);
     req.generation++;
+    // A closed-loop client answered past the warm-up's end: the warm-up drains from here (the open
+    // loop's drain starts with its first arrival past the end, openLoopArrival).
+    if (this.drainPending && req.connection >= 0 && now >= this.opts.warmupMs) {
+      this.drainPending = false;
+      this.windowStartMs = Infinity;
+    }
     if (this.outstanding === 0 && this.windowStartMs === Infinity) this.startDrainedWindow();
     return req.connection;
   }
@@ -386,13 +400,18 @@ export class SimDriver {
   }
 
   private clientGoesOn(connection: number, how: 'answered' | 'failed'): void {
-    if (connection < 0) return;
+    // Draining the warm-up, a client waits for the window (startDrainedWindow sends its next request).
+    if (connection < 0 || this.windowStartMs === Infinity) return;
     // A client whose request failed pauses before trying again: live, the 503 or 502 costs it a
     // network round trip; here a refusal is synchronous and a crashed VM fails at the same instant
     // (failSoon), so an immediate resend would loop without time advancing.
-    if (how === 'failed') this.opts.clock.schedule(FAILED_CLIENT_PAUSE_MS, () => {
-      if (this.mayIssue()) this.issue(connection);
-    });
+    if (how === 'failed') {
+      // A window that starts meanwhile sends every client's next request itself.
+      const windowStartMs = this.windowStartMs;
+      this.opts.clock.schedule(FAILED_CLIENT_PAUSE_MS, () => {
+        if (this.windowStartMs === windowStartMs && this.mayIssue()) this.issue(connection);
+      });
+    }
     else if (this.mayIssue()) this.issue(connection);
   }
 

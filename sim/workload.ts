@@ -90,6 +90,11 @@ export class SimWorkload {
     return connection;
   }
 
+  /** Closed loop: every client's next request starts a new session (live, a phase's new connections do). */
+  startNewSessions(): void {
+    this.sent.fill(0);
+  }
+
   nextClass(): RequestClass {
     return this.classes.length === 1 ? this.classes[0] : pickClass(this.classes, this.classDraws);
   }

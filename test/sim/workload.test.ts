@@ -48,4 +48,26 @@ describe('closed-loop sessions in the simulator, as the live closed loop has the
     expect(run.requests).toBeGreaterThan(8 * CLOSED_LOOP_SESSION_REQUESTS);
     expect(run.stickyHitRatio).toBeGreaterThan(0.99);
   });
+
+  it("drainAfterWarmup (compare's twin): clients answered past the warm-up send nothing until it has drained, then all start the window on new sessions", () => {
+    const w = new SimWorkload(closedLoop(2, 0), createRng(1));
+    w.nextSession(0);
+    w.nextSession(1);
+    const before = [w.sessionKey(0), w.sessionKey(1)];
+    w.startNewSessions();
+    w.nextSession(1);
+    w.nextSession(0);
+    // Numbered as they start, after the two of the warm-up: live, the window's connections are new ones.
+    expect(before).toEqual([sessionName(0), sessionName(1)]);
+    expect([w.sessionKey(0), w.sessionKey(1)]).toEqual([sessionName(3), sessionName(2)]);
+
+    const scenario = closedLoop(8, 0);
+    const drained = simulatePolicy(scenario, 'session-sticky', { drainAfterWarmup: true });
+    const straight = simulatePolicy(scenario, 'session-sticky', {});
+    // The window starts once the warm-up's last request is answered, after its end; without the drain, at it.
+    expect(straight.timelineWarmupMs).toBe(1000);
+    expect(drained.timelineWarmupMs).toBeGreaterThan(1000);
+    expect(drained.errors).toBe(0);
+    expect(drained.requests).toBeGreaterThan(8 * CLOSED_LOOP_SESSION_REQUESTS);
+  });
 });
