@@ -101,6 +101,9 @@ export async function runClosedLoop(plan: ClosedLoopPlan, hooks: LoadHooks = {})
     const done = new Promise<void>((resolve, reject) => {
       settle = (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve());
     });
+    // Every connection, as autocannon creates it: each is drained when the phase ends, also one that
+    // has had no answer yet (its timeout or a connection error would otherwise send again at once).
+    const clients: unknown[] = [];
     // With a callback autocannon returns its instance (for the events) and reports the end or an
     // error (bad options included) to the callback. Its own duration is only a backstop: the phase
     // drains (above) from `durationMs` on, each request bounded by the timeout.
@@ -113,23 +116,17 @@ export async function runClosedLoop(plan: ClosedLoopPlan, hooks: LoadHooks = {})
         sampleInt: SAMPLE_MS,
         requests,
         skipAggregateResult: true,
+        setupClient: (client) => void clients.push(client),
       },
       (err) => settle(err),
     );
-    // The connections that answered so far; one that has not yet is drained at its first answer.
-    const clients = new Set<unknown>();
-    let draining = false;
-    instance.on('response', (client: unknown, statusCode: number, _bytes, responseTimeMs: number) => {
+    instance.on('response', (_client, statusCode: number, _bytes, responseTimeMs: number) => {
       const endMs = performance.now();
       recorder.record(String(statusCode), endMs - responseTimeMs, endMs);
-      // Emitted before the connection sends its next request, so a limit set here stops it.
-      if (draining) drainAfterAnswer(client);
-      else clients.add(client);
     });
     instance.on('reqError', (err: Error) => recorder.record(err.message === 'request timed out' ? 'timeout' : 'error'));
     const ticker = setInterval(() => hooks.onTick?.(recorder.tick(performance.now(), plan.connections)), TICK_MS);
     const drainAt = setTimeout(() => {
-      draining = true;
       for (const client of clients) drainAfterAnswer(client);
     }, durationMs);
     try {
