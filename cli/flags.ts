@@ -13,10 +13,7 @@ import { policyFileSpec } from './policy-files.js';
 export function selectPolicies(scenario: Scenario, list: string): PolicySpec[] {
   const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (names.length === 0) throw new CliError('--policies: expected a comma-separated list of policies');
-  // Reports key runs by label, as the scenario's policies list requires them unique.
-  const twice = names.find((name, i) => names.indexOf(name) !== i);
-  if (twice !== undefined) throw new CliError(`--policies: "${twice}" is listed twice`);
-  return names.map((name) => {
+  const specs = names.map((name) => {
     const fromScenario = scenario.policies.find((p) => policyLabel(p) === name);
     if (fromScenario !== undefined) return fromScenario;
     const file = policyFileSpec(name);
@@ -27,6 +24,11 @@ export function selectPolicies(scenario: Scenario, list: string): PolicySpec[] {
     }
     return name;
   });
+  // Reports key runs by label (two files of one name share theirs), as the scenario's list requires them unique.
+  const labels = specs.map(policyLabel);
+  const twice = labels.find((label, i) => labels.indexOf(label) !== i);
+  if (twice !== undefined) throw new CliError(`--policies: two policies are labelled "${twice}"; give the scenario's labels or files of other names`);
+  return specs;
 }
 
 /** A commander parser for a whole number >= 1, at most `max` (by default the largest a double counts exactly). */

@@ -284,7 +284,11 @@ export const DASHBOARD_JS = String.raw`'use strict';
         input.value = h.hostLoad === undefined ? '' : String(h.hostLoad);
         input.setAttribute('aria-label', 'host load of ' + h.name);
         hc.append(el('span', '', 'host OS load'), input,
-          button('Set host load', 'fault', function () { act('PUT', 'hosts/' + encodeURIComponent(h.name) + '/load', { cores: Number(input.value) }, function () { sent(input); }); }));
+          button('Set host load', 'fault', function () {
+            // Number('') is 0: an emptied box must not set the load to nothing.
+            if (input.value.trim() === '' || !Number.isFinite(Number(input.value))) { say('host load: give a number of cores', true); return; }
+            act('PUT', 'hosts/' + encodeURIComponent(h.name) + '/load', { cores: Number(input.value) }, function () { sent(input); });
+          }));
         box.append(hc);
       }
       var vms = el('div', 'vms');

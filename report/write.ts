@@ -1,5 +1,6 @@
 import { closeSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import type { Report } from '../core/report.js';
 import { renderMarkdown } from './markdown.js';
@@ -102,7 +103,8 @@ function nearestExisting(path: string): string {
  * refuses new files whatever its bits), and a run must not end with its report unwritable.
  */
 function canCreateIn(dir: string): boolean {
-  const probe = join(dir, `.dispatchlab-write-check-${process.pid}`);
+  // A name of its own: one left by a killed process would make 'wx' fail here for good.
+  const probe = join(dir, `.dispatchlab-write-check-${process.pid}-${randomUUID()}`);
   try {
     closeSync(openSync(probe, 'wx'));
     unlinkSync(probe);

@@ -36,7 +36,10 @@ export function ringPointCounts(weights: readonly number[], vnodesPerWeight: num
  * HAProxy `hash-type consistent`, Envoy RING_HASH): each backend owns vnodes points per unit of
  * weight, at least one, at keyHash("<id>#<i>"); the unit is 1, or the smallest weight when that is
  * below 1 (ringPointCounts). A key belongs to the first point clockwise from its hash. Removing one
- * of n backends moves only the keys it owned (~1/n), to its ring successors. Ties (two points on
+ * of n backends moves only the keys it owned (~1/n), to its ring successors, unless it was the
+ * lightest of weights below 1: a change of the smallest weight below 1 changes the unit, so every
+ * backend's points, and keys move between the others too (as in Envoy's ring, which scales by the
+ * smallest weight as well). Whole-number weights never move the unit. Ties (two points on
  * one hash) go to the lower member id. A ring is at most MAX_RING_POINTS (Envoy's
  * maximum_ring_size): beyond it every count is scaled down in proportion (each keeping one), so
  * weights keep their ratios and a rebuild stays short. Build O(P log P) for P points; lookup

@@ -27,7 +27,7 @@ describe('dispatchlab compare: bad input', () => {
     // The scenario's own bounds: past them the generator drops nearly every arrival.
     [['--rate', '2000000'], '--rate: expected requests per second 0.001-1000000, got "2000000"'],
     [['--connections', '10001'], '--connections: expected a whole number at most 10000, got "10001"'],
-    [['--policies', 'round-robin,round-robin'], '--policies: "round-robin" is listed twice'],
+    [['--policies', 'round-robin,round-robin'], '--policies: two policies are labelled "round-robin"'],
     [['--engine', 'haproxy'], '--engine: expected undici, http-proxy or socket, got "haproxy"'],
   ])('%j: exit 2 with a message', async (args, message) => {
     const run = await dispatchlab('compare', '--scenario', scenarioFile, ...args);
