@@ -73,11 +73,12 @@ const REQUEST_TIMEOUT_MARGIN_MS = 5_000;
  * timeout. At the same 30 s as the dispatcher's default, the client's timer, started at the send,
  * ran out first, and the dispatcher saw a client abort (499) that blames no backend.
  */
-export function generatorTimeoutMs(scenario: Pick<Scenario, 'dispatcher'>): Millis {
+function generatorTimeoutMs(scenario: Pick<Scenario, 'dispatcher'>): Millis {
   return scenario.dispatcher.timeouts.totalMs + REQUEST_TIMEOUT_MARGIN_MS;
 }
 
-function loadPlan(opts: CompareOptions, url: string, warmupMs: Millis, measureMs: Millis): LoadPlan {
+/** What the load generator is asked to do for one policy. */
+export function loadPlan(opts: CompareOptions, url: string, warmupMs: Millis, measureMs: Millis): LoadPlan {
   const { scenario } = opts;
   const base = { url, seed: scenario.seed, classes: scenario.workload.classes, sessions: scenario.workload.sessions, warmupMs, durationMs: measureMs, timeoutMs: generatorTimeoutMs(scenario) };
   if (opts.rateRps !== undefined && opts.connections !== undefined) throw new Error('compare: give a rate (open loop) or connections (closed loop), not both');

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseScenario } from '../../core/scenario.js';
 import type { Report } from '../../core/report.js';
+import { startUp } from '../../dispatcher/local-fleet.js';
 import { runCompare, type CompareProgress } from '../../loadtest/compare.js';
+import { until } from './dispatcher-helpers.js';
 import { renderHtml } from '../../report/html.js';
 import { ReportSchema } from '../../report/schema.js';
 
@@ -105,7 +107,20 @@ describe('runCompare: the run starts when the load does', () => {
     // Every attempt on web-b failed (and was retried on web-a); had the fault never started, web-b would have served.
     expect(webB?.requests ?? 0).toBe(webB?.errors ?? 0);
     expect(run.backends.find((b) => b.id === 'web-a')?.requests).toBeGreaterThan(0);
-    // The timeline starts with the run, not with the fleet's start-up before it.
-    expect(run.timeline?.[0].tMs).toBe(0);
+  });
+
+  it('startUp with deferModels leaves owners and faults unstarted until startModels, then counts their times from then', async () => {
+    const faulty = parseScenario({ ...scenarioInput(), faults: [{ at: '100ms', for: '1h', vm: 'web-b', kind: 'crash' }] });
+    const up = await startUp({ scenario: faulty, policy: 'round-robin', dispatcher: { healthChecks: false }, deferModels: true });
+    try {
+      const webB = () => up.models.find((m) => m.name === 'busy')?.status('web-b');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(webB()).toBe('running');
+      up.startModels();
+      expect(webB()).toBe('running');
+      await until(() => webB() === 'crashed');
+    } finally {
+      await up.close();
+    }
   });
 });

@@ -116,7 +116,7 @@ describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
     expect(await page.locator('.host').count()).toBe(scenario.hosts.length);
     for (const vm of expandVms(scenario)) {
       const card = page.locator(`.host[data-host="${vm.host}"] .vm[data-vm="${vm.name}"]`);
-      await expect.poll(() => card.getAttribute('data-status')).toBe('running');
+      await expect.poll(() => card.getAttribute('data-status'), { timeout: 10_000 }).toBe('running');
       const text = await card.innerText();
       expect(text).toContain(vm.virtualization);
       expect(text).toContain(vm.mmu === 'shadow' ? 'shadow page tables' : 'nested paging');
@@ -141,7 +141,7 @@ describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
     const shown = await page.locator('body').getAttribute('data-frames');
     await expect.poll(() => page.locator('body').getAttribute('data-frames'), { timeout: 10_000 }).not.toBe(shown);
     expect(await requestsInPeriod()).toBeGreaterThan(before);
-    await expect.poll(() => page.locator('#chart-rps polyline[data-series="*"]').count()).toBe(1);
+    await expect.poll(() => page.locator('#chart-rps polyline[data-series="*"]').count(), { timeout: 10_000 }).toBe(1);
   });
 
   it('without the token the controls are disabled, and the API refuses them', async () => {
@@ -157,9 +157,9 @@ describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
       const forceClick = (selector: string): Promise<unknown> =>
         readOnly.evaluate(`document.querySelectorAll('.control').forEach((c) => { c.disabled = false; }); document.querySelector('${selector}').click();`);
       await forceClick('#policy-apply');
-      await expect.poll(() => readOnly.locator('#message').innerText()).toMatch(/PUT policy refused \(401\)/);
+      await expect.poll(() => readOnly.locator('#message').innerText(), { timeout: 10_000 }).toMatch(/PUT policy refused \(401\)/);
       await forceClick('.vm[data-vm="web-b1"] button.crash');
-      await expect.poll(() => readOnly.locator('#message').innerText()).toMatch(/crash refused \(401\)/);
+      await expect.poll(() => readOnly.locator('#message').innerText(), { timeout: 10_000 }).toMatch(/crash refused \(401\)/);
       expect((await api<{ name: string }>('/policy')).name).toBe('round-robin');
       expect((await frame()).fleet.hosts.flatMap((h) => h.vms).find((v) => v.name === 'web-b1')?.status).toBe('running');
     } finally {
@@ -174,10 +174,10 @@ describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
     expect(page.url()).not.toContain(ADMIN_TOKEN);
     await page.selectOption('#policy-name', 'least-loaded');
     await page.click('#policy-apply');
-    await expect.poll(async () => (await api<{ name: string }>('/policy')).name).toBe('least-loaded');
-    await expect.poll(() => page.locator('#policy').innerText()).toBe('least-loaded');
-    await expect.poll(() => page.locator('#chart-rps text.marker-label', { hasText: 'least-loaded' }).count()).toBe(1);
-    await expect.poll(() => page.locator('#periods .period.current strong').innerText()).toBe('least-loaded');
+    await expect.poll(async () => (await api<{ name: string }>('/policy')).name, { timeout: 10_000 }).toBe('least-loaded');
+    await expect.poll(() => page.locator('#policy').innerText(), { timeout: 10_000 }).toBe('least-loaded');
+    await expect.poll(() => page.locator('#chart-rps text.marker-label', { hasText: 'least-loaded' }).count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => page.locator('#periods .period.current strong').innerText(), { timeout: 10_000 }).toBe('least-loaded');
   });
 
   it('crashing a VM from the page shows it crashed, and its requests go elsewhere', async () => {
@@ -207,9 +207,9 @@ describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
       expect(await p.locator('input[aria-label="weight of web-b2"]').inputValue()).toBe('3');
       // Pressing the controls now sends what is in force: nothing is undone.
       await p.click('#policy-apply');
-      await expect.poll(() => p.locator('#message').innerText()).toBe('PUT policy: done');
+      await expect.poll(() => p.locator('#message').innerText(), { timeout: 10_000 }).toBe('PUT policy: done');
       await p.locator('tr[data-backend="web-b2"] button', { hasText: 'Set weight' }).click();
-      await expect.poll(() => p.locator('#message').innerText()).toBe('PUT backends/web-b2/weight: done');
+      await expect.poll(() => p.locator('#message').innerText(), { timeout: 10_000 }).toBe('PUT backends/web-b2/weight: done');
       expect(await api<{ name: string; options: unknown }>('/policy')).toMatchObject({ name: 'power-of-two', options: { choices: 3 } });
       expect((await api<{ backends: AdminBackend[] }>('/backends')).backends.find((b) => b.id === 'web-b2')?.weight).toBe(3);
       // Picking another policy offers its own options (empty), not those of the policy in force,
@@ -242,9 +242,9 @@ describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
       expect(await weight.inputValue()).toBe('5');
       // Sent: the API has the user's values, and the controls follow the next change made elsewhere.
       await p.locator('tr[data-backend="web-b1"] button', { hasText: 'Set weight' }).click();
-      await expect.poll(async () => (await api<{ backends: AdminBackend[] }>('/backends')).backends.find((b) => b.id === 'web-b1')?.weight).toBe(5);
+      await expect.poll(async () => (await api<{ backends: AdminBackend[] }>('/backends')).backends.find((b) => b.id === 'web-b1')?.weight, { timeout: 10_000 }).toBe(5);
       await p.click('#policy-apply');
-      await expect.poll(async () => (await api<{ name: string }>('/policy')).name).toBe('random');
+      await expect.poll(async () => (await api<{ name: string }>('/policy')).name, { timeout: 10_000 }).toBe('random');
       await change('PUT', '/policy', { name: 'round-robin', options: {} });
       await change('PUT', '/backends/web-b1/weight', { weight: 1.5 });
       await expect.poll(() => p.locator('#policy-name').inputValue(), { timeout: 10_000 }).toBe('round-robin');
@@ -263,13 +263,13 @@ describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
       const set = p.locator('.host[data-host="host-b"] button', { hasText: 'Set host load' });
       // The scenario's load (1.5), not a fixed default.
       expect(await hostLoad()).toBe(1.5);
-      await expect.poll(() => input.inputValue()).toBe('1.5');
+      await expect.poll(() => input.inputValue(), { timeout: 10_000 }).toBe('1.5');
       await change('PUT', '/hosts/host-b/load', { cores: 0.5 });
       await expect.poll(() => p.locator('.host[data-host="host-b"] .hostload').innerText(), { timeout: 10_000 }).toBe('host OS load 0.5 cores');
       expect(await input.inputValue()).toBe('0.5');
       // Pressing it now sends what is in force: nothing is undone.
       await set.click();
-      await expect.poll(() => p.locator('#message').innerText()).toBe('PUT hosts/host-b/load: done');
+      await expect.poll(() => p.locator('#message').innerText(), { timeout: 10_000 }).toBe('PUT hosts/host-b/load: done');
       expect(await hostLoad()).toBe(0.5);
       // Being edited (typed, then left unsent), it keeps the user's value through frames.
       await input.fill('3');
@@ -280,7 +280,7 @@ describe.skipIf(!chromiumHere)('the dashboard in Chromium', () => {
       expect(await input.inputValue()).toBe('3');
       // Sent: the model has it, and the input follows the next change made elsewhere.
       await set.click();
-      await expect.poll(hostLoad).toBe(3);
+      await expect.poll(hostLoad, { timeout: 10_000 }).toBe(3);
       await change('PUT', '/hosts/host-b/load', { cores: 2.5 });
       await expect.poll(() => input.inputValue(), { timeout: 10_000 }).toBe('2.5');
     } finally {
@@ -354,7 +354,7 @@ describe.skipIf(!chromiumHere)('the dashboard of a large fleet in Chromium', () 
     expect(await p.locator('.host').count()).toBe(11);
     expect(await p.locator('details.host-vms:not([open])').count()).toBe(11);
     const host = p.locator('.host[data-host="rack-3"]');
-    await expect.poll(() => host.locator('.vm-summary').innerText()).toBe('4 VMs: 4 running');
+    await expect.poll(() => host.locator('.vm-summary').innerText(), { timeout: 10_000 }).toBe('4 VMs: 4 running');
     const card = host.locator('.vm[data-vm="web-rack-3-2"]');
     expect(await card.isVisible()).toBe(false);
     await host.locator('.vm-summary').click();
@@ -362,7 +362,7 @@ describe.skipIf(!chromiumHere)('the dashboard of a large fleet in Chromium', () 
     expect(await card.innerText()).toContain('hardware-assisted');
     // So is the backends table, under its count.
     const backends = p.locator('details.backends-fold:not([open])');
-    await expect.poll(() => backends.locator('summary').innerText()).toBe('44 backends');
+    await expect.poll(() => backends.locator('summary').innerText(), { timeout: 10_000 }).toBe('44 backends');
     expect(await backends.locator('tr[data-backend]').count()).toBe(44);
     expect(await p.locator('tr[data-backend="web-rack-1-1"]').isVisible()).toBe(false);
   });
