@@ -9,14 +9,15 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
  * duration, so callers can say why.
  */
 export function parseDuration(value: number | string): Millis | undefined {
-  let ms: number;
-  if (typeof value === 'number') ms = value;
-  else {
-    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
-    if (!match) return undefined;
-    ms = Number(match[1]) * UNIT_MS[match[2] ?? 'ms'];
-  }
-  return ms >= 0 && ms <= MAX_DURATION_MS ? ms : undefined;
+  const read = readDuration(value);
+  return read !== undefined && !read.negative && read.ms <= MAX_DURATION_MS ? read.ms : undefined;
+}
+
+/** A duration's form read, with its sign apart, so that "-1s" can be called negative rather than unreadable. */
+function readDuration(value: number | string): { negative: boolean; ms: number } | undefined {
+  if (typeof value === 'number') return Number.isNaN(value) ? undefined : { negative: value < 0, ms: Math.abs(value) };
+  const match = /^\s*(-?)\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
+  return match === null ? undefined : { negative: match[1] === '-', ms: Number(match[2]) * UNIT_MS[match[3] ?? 'ms'] };
 }
 
 const DAY_MS = 86_400_000;
@@ -27,17 +28,11 @@ const FORMAT = 'expected milliseconds or a number with a unit (ms, s, m, h), suc
  * negative one, or one longer than MAX_DURATION_MS. Undefined when parseDuration takes it.
  */
 export function durationProblem(value: unknown): string | undefined {
-  if (typeof value === 'number' || typeof value === 'string') {
-    if (parseDuration(value) !== undefined) return undefined;
-    // parseDuration's format with a minus sign, so that "-1s" is called negative, not unreadable.
-    const match = typeof value === 'string' ? /^\s*(-?)\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value) : null;
-    if (typeof value === 'string' && !match) return FORMAT;
-    const negative = match ? match[1] === '-' : (value as number) < 0;
-    const ms = match ? Number(match[2]) * UNIT_MS[match[3] ?? 'ms'] : Math.abs(value as number);
-    if (negative) return 'a duration cannot be negative';
-    if (ms > MAX_DURATION_MS) return `expected a duration of at most ${MAX_DURATION_MS / DAY_MS} days`;
-  }
-  return FORMAT;
+  const read = typeof value === 'number' || typeof value === 'string' ? readDuration(value) : undefined;
+  if (read === undefined) return FORMAT;
+  if (read.negative) return 'a duration cannot be negative';
+  if (read.ms > MAX_DURATION_MS) return `expected a duration of at most ${MAX_DURATION_MS / DAY_MS} days`;
+  return undefined;
 }
 
 /** Human text for a duration, for messages and tables. */

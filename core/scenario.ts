@@ -355,18 +355,24 @@ const FilePolicy = z.strictObject({
  * A policy to compare: its registry name, or the name with options and a label for the report, or
  * a user's policy file (relative to the scenario file) with its options and label.
  */
-const PolicySpecSchema = keyedUnion([z.string(), NamedPolicy, FilePolicy], (input) => {
-  const keys = objectKeys(input);
-  if (keys === undefined) return [{ message: 'expected a policy name, or { name } or { file } with options and a label' }];
-  return pickPolicyBranch(keys, NamedPolicy, FilePolicy, ['label', 'options']);
-});
+const PolicySpecSchema = keyedUnion([z.string(), NamedPolicy, FilePolicy], (input) =>
+  pickPolicyBranch(input, NamedPolicy, FilePolicy, ['label', 'options'], 'expected a policy name, or { name } or { file } with options and a label'),
+);
 
 /**
- * The branch of a policy entry an object means, by its key: `name` (a built-in) or `file` (a
- * policy file); else what is wrong, at the union or at each unknown key. The admin API's
- * PUT /policy body is told apart the same way.
+ * The branch of a policy entry `input` means, by its key: `name` (a built-in) or `file` (a
+ * policy file); else what is wrong: `notAnObject`, or at the union, or at each unknown key. The
+ * admin API's PUT /policy body is told apart the same way.
  */
-export function pickPolicyBranch<N, F>(keys: readonly string[], named: N, file: F, others: readonly string[]): N | F | Array<{ path?: PropertyKey[]; message: string }> {
+export function pickPolicyBranch<N, F>(
+  input: unknown,
+  named: N,
+  file: F,
+  others: readonly string[],
+  notAnObject: string,
+): N | F | Array<{ path?: PropertyKey[]; message: string }> {
+  const keys = objectKeys(input);
+  if (keys === undefined) return [{ message: notAnObject }];
   const hasName = keys.includes('name');
   const hasFile = keys.includes('file');
   if (hasName && hasFile) return [{ message: 'give name or file, not both' }];
@@ -552,7 +558,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 const NON_FINITE = /"\\u0000(NaN|-?Infinity)"/g;
 
 /** A value found, for a message: as JSON, but NaN and Infinity as themselves (JSON says null); at most 60 characters. */
-export function show(value: unknown): string {
+function show(value: unknown): string {
   const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `\u0000${String(v)}` : v))?.replace(NON_FINITE, '$1');
   if (text === undefined) return String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;

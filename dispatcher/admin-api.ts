@@ -87,11 +87,9 @@ export class AdminError extends Error {
 const NamedPolicyBody = z.strictObject({ name: z.string().min(1), options: policyOptionsSchema.default({}) });
 const FilePolicyBody = z.strictObject({ file: z.string().min(1), options: policyOptionsSchema.default({}) });
 /** A built-in by name or a policy file, told apart by the key given, as a scenario's policies entry is. */
-const PolicyBody = keyedUnion([NamedPolicyBody, FilePolicyBody], (input) => {
-  const keys = typeof input === 'object' && input !== null && !Array.isArray(input) ? Object.keys(input) : undefined;
-  if (keys === undefined) return [{ message: 'expected an object: { "name": ... } or { "file": ... }, with "options"' }];
-  return pickPolicyBranch(keys, NamedPolicyBody, FilePolicyBody, ['options']);
-});
+const PolicyBody = keyedUnion([NamedPolicyBody, FilePolicyBody], (input) =>
+  pickPolicyBranch(input, NamedPolicyBody, FilePolicyBody, ['options'], 'expected an object: { "name": ... } or { "file": ... }, with "options"'),
+);
 /** The bounds of the scenario's VM weight, and the Balancer's. */
 const weight = z.number().positive().max(MAX_WEIGHT);
 const BackendBody = z.strictObject({ id: z.string().min(1).max(100), url: z.string().min(1), weight: weight.optional() });
@@ -133,6 +131,8 @@ function digest(text: string): Buffer {
 
 /** Echoed user input is cut to this many characters (an unknown name of 60 kB is not sent back whole). */
 const MAX_ECHO = 100;
+/** A quoted value longer than MAX_ECHO. */
+const LONG_QUOTED = new RegExp(`"([^"]{${MAX_ECHO + 1},})"`, 'g');
 
 function clip(text: string, max = MAX_ECHO): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
@@ -144,7 +144,7 @@ function clip(text: string, max = MAX_ECHO): string {
  * and the whole at most 2,000, whatever it echoes unquoted.
  */
 function clipMessage(message: string): string {
-  return clip(message.replace(/"([^"]{101,})"/g, (_quoted, value: string) => `"${clip(value)}"`), 2000);
+  return clip(message.replace(LONG_QUOTED, (_quoted, value: string) => `"${clip(value)}"`), 2000);
 }
 
 function refuse(issues: readonly ScenarioIssue[], prefix = ''): never {

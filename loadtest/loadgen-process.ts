@@ -17,33 +17,28 @@ function send(msg: FromChild): Promise<void> {
   });
 }
 
-let startGo: (() => void) | undefined;
-let measureGo: (() => void) | undefined;
+/** The parent's answer the generator waits for ('start' after 'ready', 'measure' after 'warm'). */
+let answered: (() => void) | undefined;
+
+/** Tell the parent `msg` and wait for its answer: the generator goes on only when the parent has done its part. */
+async function askParent(msg: FromChild): Promise<void> {
+  const go = new Promise<void>((resolve) => (answered = resolve));
+  await send(msg);
+  await go;
+}
 
 async function run(plan: LoadPlan): Promise<LoadResult> {
   const hooks = {
     onTick: (tick: LoadTick) => void send({ type: 'tick', tick }),
-    beforeWarmup: async () => {
-      const go = new Promise<void>((resolve) => (startGo = resolve));
-      await send({ type: 'ready' });
-      await go;
-    },
-    beforeMeasure: async () => {
-      const go = new Promise<void>((resolve) => (measureGo = resolve));
-      await send({ type: 'warm' });
-      await go;
-    },
+    beforeWarmup: () => askParent({ type: 'ready' }),
+    beforeMeasure: () => askParent({ type: 'warm' }),
   };
   return plan.kind === 'open' ? runOpenLoop(plan, hooks) : runClosedLoop(plan, hooks);
 }
 
 process.on('message', (msg: ToChild) => {
-  if (msg.type === 'start') {
-    startGo?.();
-    return;
-  }
-  if (msg.type === 'measure') {
-    measureGo?.();
+  if (msg.type === 'start' || msg.type === 'measure') {
+    answered?.();
     return;
   }
   run(msg.plan).then(

@@ -30,22 +30,23 @@ export function runLoadInChild(plan: LoadPlan, hooks: LoadHooks = {}, signal?: A
       child.kill();
       reject(err);
     };
+    /** Run the parent's hook for a phase the child waits on, then let the child go on. */
+    const relay = (hook: (() => Promise<void>) | undefined, go: 'start' | 'measure'): void => {
+      (hook?.() ?? Promise.resolve()).then(
+        () => tell({ type: go }),
+        (err: unknown) => fail(err instanceof Error ? err : new Error(String(err))),
+      );
+    };
     child.on('message', (msg: FromChild) => {
       switch (msg.type) {
         case 'tick':
           hooks.onTick?.(msg.tick);
           break;
         case 'ready':
-          (hooks.beforeWarmup?.() ?? Promise.resolve()).then(
-            () => tell({ type: 'start' }),
-            (err: unknown) => fail(err instanceof Error ? err : new Error(String(err))),
-          );
+          relay(hooks.beforeWarmup, 'start');
           break;
         case 'warm':
-          (hooks.beforeMeasure?.() ?? Promise.resolve()).then(
-            () => tell({ type: 'measure' }),
-            (err: unknown) => fail(err instanceof Error ? err : new Error(String(err))),
-          );
+          relay(hooks.beforeMeasure, 'measure');
           break;
         case 'done':
           settled = true;

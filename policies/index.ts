@@ -95,14 +95,14 @@ async function policyFileIssues(spec: PolicySpec & { file: string }, path: strin
 }
 
 /**
- * Import the policy files among `specs` (each once per process, unless `fresh`) and check their
+ * Import the policy files among `specs` (each once per process) and check their
  * options, so that createPolicy can build them synchronously. Issues are named `<where>[i]` like
  * the scenario's.
  */
-export async function loadPolicyFiles(specs: readonly PolicySpec[], where = 'policies', fresh = false): Promise<ScenarioIssue[]> {
+export async function loadPolicyFiles(specs: readonly PolicySpec[], where = 'policies'): Promise<ScenarioIssue[]> {
   const issues: ScenarioIssue[] = [];
   for (const [i, spec] of specs.entries()) {
-    if (typeof spec === 'object' && 'file' in spec) issues.push(...(await policyFileIssues(spec, `${where}[${i}]`, fresh)));
+    if (typeof spec === 'object' && 'file' in spec) issues.push(...(await policyFileIssues(spec, `${where}[${i}]`, false)));
   }
   return issues;
 }

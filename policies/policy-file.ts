@@ -49,10 +49,14 @@ function registerHooks(): void {
 }
 
 /** `file:line:column` of the first stack frame in `path`, or `path` when there is none. */
+/** `text` as a regular expression that matches it literally. */
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 function locate(err: unknown, path: string): string {
   const stack = err instanceof Error ? (err.stack ?? '') : '';
-  const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const frame = new RegExp(`(?:${escaped(path)}|${escaped(pathToFileURL(path).href)})(?:\\?[^:]*)?:(\\d+)(?::(\\d+))?`).exec(stack);
+  const frame = new RegExp(`(?:${escapeRegExp(path)}|${escapeRegExp(pathToFileURL(path).href)})(?:\\?[^:]*)?:(\\d+)(?::(\\d+))?`).exec(stack);
   return frame === null ? path : `${path}:${frame[1]}${frame[2] === undefined ? '' : `:${frame[2]}`}`;
 }
 
@@ -61,14 +65,19 @@ function firstLine(err: unknown): string {
   return `${err.name}: ${err.message.split('\n')[0]}`;
 }
 
-/** esbuild's failure text (TypeScript and JavaScript syntax errors): "Transform failed ...\n<file>:<line>:<col>: ERROR: <what>". */
-const TRANSFORM_FAILED = /^(.+:\d+:\d+): ERROR: (.*)$/m;
+/**
+ * "<file>:<line>:<col>: syntax error: <what>" from esbuild's failure text (TypeScript and
+ * JavaScript syntax errors: "Transform failed ...\n<file>:<line>:<col>: ERROR: <what>"), or undefined.
+ */
+function syntaxErrorOf(err: unknown): string | undefined {
+  const failed = /^(.+:\d+:\d+): ERROR: (.*)$/m.exec(err instanceof Error ? err.message : '');
+  return failed === null ? undefined : `${failed[1]}: syntax error: ${failed[2]}`;
+}
 
 /** Why loading failed, in one line that starts with file:line:column where there is one. */
 async function loadFailure(err: unknown, path: string): Promise<PolicyFileError> {
-  const message = err instanceof Error ? err.message : '';
-  const transform = TRANSFORM_FAILED.exec(message);
-  if (transform !== null) return new PolicyFileError(`${transform[1]}: syntax error: ${transform[2]}`);
+  const syntax = syntaxErrorOf(err);
+  if (syntax !== undefined) return new PolicyFileError(syntax);
   const missing = missingImport(err);
   if (missing !== undefined) return new PolicyFileError(await missingImportMessage(missing.name, missing.importer, missing.what, path));
   // Node parses .js and .mjs files itself, and its SyntaxError has no location (Node 20 puts it in
@@ -103,7 +112,7 @@ function missingImport(err: unknown): { name: string; importer: string; what: 'p
 async function missingImportMessage(name: string, importer: string, what: 'package' | 'module', path: string): Promise<string> {
   const written = isAbsolute(name) ? relativeImport(dirname(importer), name) : name;
   const source = await readFile(importer, 'utf8').catch(() => '');
-  const quoted = (specifier: string): RegExp => new RegExp(`(['"])${specifier.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:/[^'"\n]*)?\\1`);
+  const quoted = (specifier: string): RegExp => new RegExp(`(['"])${escapeRegExp(specifier)}(?:/[^'"\n]*)?\\1`);
   const match = quoted(written).exec(source) ?? quoted(name).exec(source);
   const before = match === null ? undefined : source.slice(0, match.index).split('\n');
   const at = before === undefined ? importer : `${importer}:${before.length}:${before[before.length - 1].length + 1}`;
@@ -122,8 +131,7 @@ async function syntaxErrorAt(path: string): Promise<string | undefined> {
     const source = await readFile(path, 'utf8');
     await transform(source, { loader: /\.m?ts$/.test(path) ? 'ts' : 'js', format: 'esm', sourcefile: path });
   } catch (err) {
-    const transform = TRANSFORM_FAILED.exec(err instanceof Error ? err.message : '');
-    return transform === null ? undefined : `${transform[1]}: syntax error: ${transform[2]}`;
+    return syntaxErrorOf(err);
   }
   return undefined;
 }
