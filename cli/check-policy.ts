@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { createRng } from '../core/rng.js';
-import { formatIssues, parseScenario, policyLabel, type PolicySpec } from '../core/scenario.js';
+import { parseScenario, policyLabel, type PolicySpec } from '../core/scenario.js';
 import { runContract } from '../policies/contract.js';
 import { createPolicy, policyFileProblems } from '../policies/index.js';
-import { loadedPolicyFile } from '../policies/policy-file.js';
 import { renderTable } from '../report/table.js';
 import { simulate } from '../sim/simulation.js';
 import { CliError } from './errors.js';
@@ -46,7 +45,8 @@ export function registerCheckPolicy(program: Command): void {
       if (spec === undefined) throw new CliError(`${file}: expected a .ts, .mts, .js or .mjs file`);
       const withOptions = { ...spec, options: parseOptions(flags.options) };
       const problems = await policyFileProblems(withOptions);
-      if (problems.length > 0) throw new CliError(optionProblems(withOptions.file, withOptions.options) ?? problems.join('\n'));
+      // An option's problem is named as given here: --options.slowMs.
+      if (problems.length > 0) throw new CliError(problems.map((problem) => problem.replace(/^options\b/, '--options')).join('\n'));
       const ok = checkPolicy(withOptions, (line) => process.stdout.write(`${line}\n`));
       if (!ok) process.exitCode = 1;
     });
@@ -62,25 +62,6 @@ function parseOptions(text: string | undefined): Record<string, unknown> {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliError('--options: expected a JSON object, e.g. {"slowMs": 40}');
   return value as Record<string, unknown>;
-}
-
-/**
- * What is wrong with `--options` for a policy file that loaded, each named by its path under the
- * flag (`--options.slowMs: ...`, `--options.typo: unknown field`), as a scenario names
- * `policies[2].options.choices`; undefined when the file itself did not load (its own message then).
- */
-function optionProblems(file: string, options: Record<string, unknown>): string | undefined {
-  let schema;
-  try {
-    schema = loadedPolicyFile(file).options;
-  } catch {
-    return undefined;
-  }
-  const parsed = schema.safeParse(options);
-  if (parsed.success) return undefined;
-  return formatIssues(parsed.error.issues)
-    .map((i) => `--options${i.path === '' || i.path.startsWith('[') ? i.path : `.${i.path}`}: ${i.message}`)
-    .join('\n');
 }
 
 /** Run the checks on a loaded policy file, writing one line at a time; true when everything passed. */

@@ -1,6 +1,6 @@
 import type { Scenario, ScenarioIssue, PolicySpec } from '../core/scenario.js';
 import { policyName, policyOptions } from '../core/scenario.js';
-import { formatPath } from '../core/scenario.js';
+import { formatIssues, formatPath } from '../core/scenario.js';
 import { consistentHash } from './consistent-hash.js';
 import { joinIdleQueue } from './join-idle-queue.js';
 import { leastLoaded } from './least-loaded.js';
@@ -78,10 +78,11 @@ export function checkPolicySpecs(s: Scenario): ScenarioIssue[] {
 
 /** The entry's option issues, each at `<path>.options.<field>` (at `options.<field>` when `path` is ''). */
 function optionIssues(def: PolicyDefinition, spec: PolicySpec, path: string): ScenarioIssue[] {
-  const parsed = def.options.safeParse(policyOptions(spec));
+  const parsed = def.options.safeParse(policyOptions(spec), { reportInput: true });
   if (parsed.success) return [];
+  // Worded as the scenario's own fields are (formatIssues), a built-in's options and a file's alike.
   const options = path === '' ? 'options' : `${path}.options`;
-  return parsed.error.issues.map((issue) => ({ path: `${options}${issue.path.length ? '.' + formatPath(issue.path) : ''}`, message: issue.message }));
+  return formatIssues(parsed.error.issues).map((issue) => ({ path: issue.path === '' ? options : issue.path.startsWith('[') ? `${options}${issue.path}` : `${options}.${issue.path}`, message: issue.message }));
 }
 
 /** A policy file's load error (at `path`: the message names the file and line) or option issues. */

@@ -71,8 +71,8 @@ describe('dispatchlab check-policy', () => {
     );
     expect(failed?.code).toBe(2);
     expect(failed?.stderr.trimEnd().split('\n')).toEqual([
-      '--options.slowMs: Invalid input: expected number, received string',
-      '--options.windowMs: Too small: expected number to be >0',
+      '--options.slowMs: "x": Invalid input: expected number, received string',
+      '--options.windowMs: -1: Too small: expected number to be >0',
       '--options.typo: unknown field',
     ]);
   });
