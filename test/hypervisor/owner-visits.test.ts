@@ -16,37 +16,25 @@ function watch(b: Bench): string[] {
 }
 
 describe('overlapping runtime owner visits (suspend)', () => {
-  it('two overlapping visits: suspended until the later one ends, and no progress meanwhile', () => {
+  // [first visit's length, when the second comes, its length, a check while the first is over, when the VM runs again]
+  it.each([
+    ['two overlapping visits: suspended until the later one ends', 4000, 2000, 4000, 4000, 6000],
+    ['a long visit, then a short one inside it: the short one does not end the long one', 60_000, 100, 1000, 10_100, 60_000],
+  ])('%s, and no progress meanwhile', (_name, firstMs, secondAtMs, secondMs, checkAtMs, runsAtMs) => {
     const b = bench({ cores: 1, memoryMb: 4096 }, [{ name: 'a' }]);
     const events = watch(b);
     b.host.start();
     const job = b.submit('a', { cpuMs: 100 });
-    b.host.ownerReturns('a', 'suspend', 4000);
-    b.clock.advance(2000);
-    b.host.ownerReturns('a', 'suspend', 4000);
-    b.clock.advance(2000);
-    // The first visit is over at 4 s, the second one still holds the VM.
+    b.host.ownerReturns('a', 'suspend', firstMs);
+    b.clock.advance(secondAtMs);
+    b.host.ownerReturns('a', 'suspend', secondMs);
+    b.clock.advance(checkAtMs - secondAtMs);
     expect(b.host.status('a')).toBe('suspended');
     expect(job.result).toBeUndefined();
     b.clock.runUntilIdle();
-    expect(timing(job).suspendedMs).toBeCloseTo(6000, 9);
-    expect(timing(job).finishedAt).toBeCloseTo(6100, 9);
-    expect(events).toEqual(['0 a suspended', '6000 a running']);
-  });
-
-  it('a long visit, then a short one inside it: the short one does not end the long one', () => {
-    const b = bench({ cores: 1, memoryMb: 4096 }, [{ name: 'a' }]);
-    const events = watch(b);
-    b.host.start();
-    const job = b.submit('a', { cpuMs: 100 });
-    b.host.ownerReturns('a', 'suspend', 60_000);
-    b.clock.advance(100);
-    b.host.ownerReturns('a', 'suspend', 1000);
-    b.clock.advance(10_000);
-    expect(b.host.status('a')).toBe('suspended');
-    b.clock.runUntilIdle();
-    expect(timing(job).finishedAt).toBeCloseTo(60_100, 9);
-    expect(events).toEqual(['0 a suspended', '60000 a running']);
+    expect(timing(job).suspendedMs).toBeCloseTo(runsAtMs, 9);
+    expect(timing(job).finishedAt).toBeCloseTo(runsAtMs + 100, 9);
+    expect(events).toEqual(['0 a suspended', `${runsAtMs} a running`]);
   });
 });
 
