@@ -51,8 +51,10 @@ export function registerDispatcher(program: Command, io: CliIo): void {
         sessionSecret: readSessionSecret(),
         fleet: { scenario },
       }).catch(asCliError);
-      const removeToken = printDispatcher(io, running, policy, adminToken !== undefined);
+      // Before anything is printed: whoever reads the addresses may send a signal at once.
+      let removeToken = (): void => undefined;
+      closeOnSignal(io, 'dispatcher', () => running.shutdown().finally(() => removeToken()), () => running.close());
+      removeToken = printDispatcher(io, running, policy, adminToken !== undefined);
       for (const b of backends) io.stdout.write(`backend    ${b.id} ${b.url}\n`);
-      closeOnSignal(io, 'dispatcher', () => running.shutdown().finally(removeToken), () => running.close());
     });
 }

@@ -36,10 +36,10 @@ export function registerHost(program: Command, io: CliIo): void {
         if (err instanceof ScenarioError || !(err instanceof Error)) throw err;
         throw new CliError(err.message);
       });
+      // Before anything is printed: whoever reads the addresses may send a signal at once.
+      closeOnSignal(io, opts.host, () => running.close());
       for (const r of running.replicas) io.stdout.write(`${r.vm} ${r.url}\n`);
       io.stdout.write(`${opts.host}: metrics at ${running.metricsUrl}\n`);
-
-      closeOnSignal(io, opts.host, () => running.close());
     });
 }
 

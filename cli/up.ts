@@ -38,11 +38,13 @@ export function registerUp(program: Command, io: CliIo): void {
         adminToken,
         dispatcher: { sessionSecret: readSessionSecret() },
       }, startDispatchers(opts.workers, io)).catch(asCliError);
+      // Before anything is printed: whoever reads the addresses may send a signal at once.
+      let removeToken = (): void => undefined;
+      closeOnSignal(io, 'up', () => up.shutdown().finally(() => removeToken()), () => up.close());
       io.stdout.write(`scenario   ${scenario.name}\n`);
-      const removeToken = printDispatcher(io, up.dispatcher, policy, adminToken !== undefined);
+      removeToken = printDispatcher(io, up.dispatcher, policy, adminToken !== undefined);
       for (const h of up.hosts) {
         for (const r of h.replicas) io.stdout.write(`replica    ${r.vm} ${r.url} (host ${h.host.name})\n`);
       }
-      closeOnSignal(io, 'up', () => up.shutdown().finally(removeToken), () => up.close());
     });
 }
