@@ -386,7 +386,11 @@ export class SimDriver {
       this.drainPending = false;
       this.windowStartMs = Infinity;
     }
-    if (this.outstanding === 0 && this.windowStartMs === Infinity) this.startDrainedWindow();
+    if (this.outstanding === 0 && this.windowStartMs === Infinity) {
+      this.startDrainedWindow();
+      // It sent every closed-loop client's next request, this one's too: no client goes on from here.
+      return -1;
+    }
     return req.connection;
   }
 

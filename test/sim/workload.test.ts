@@ -5,8 +5,8 @@ import { CLOSED_LOOP_SESSION_REQUESTS, clientAddress, sessionName } from '../../
 import { SimWorkload } from '../../sim/workload.js';
 import { simulatePolicy } from '../../sim/simulation.js';
 
-function closedLoop(connections: number, sessions: number) {
-  return parseScenario({
+function closedLoopInput(connections: number, sessions = 0) {
+  return {
     name: 'closed',
     hosts: [{ name: 'h', cores: 4, memoryMb: 16384 }],
     vms: [{ name: 'web', count: 4, host: 'h', vcpus: 1, memoryMb: 1024, virtualization: 'container' }],
@@ -15,7 +15,11 @@ function closedLoop(connections: number, sessions: number) {
     policies: ['session-sticky'],
     duration: '10s',
     warmup: '1s',
-  });
+  };
+}
+
+function closedLoop(connections: number, sessions: number) {
+  return parseScenario(closedLoopInput(connections, sessions));
 }
 
 describe('closed-loop sessions in the simulator, as the live closed loop has them (loadtest/closed-loop.ts)', () => {
@@ -69,5 +73,11 @@ describe('closed-loop sessions in the simulator, as the live closed loop has the
     expect(drained.timelineWarmupMs).toBeGreaterThan(1000);
     expect(drained.errors).toBe(0);
     expect(drained.requests).toBeGreaterThan(8 * CLOSED_LOOP_SESSION_REQUESTS);
+
+    // One client of 5 ms requests keeps one in flight, the window's first included: at most one per 5 ms of its 9 s.
+    const one = parseScenario({ ...closedLoopInput(1), workload: { classes: [{ name: 'page', share: 1, cpuMs: 5, service: 'deterministic' }], sessions: 0, arrival: { connections: 1 } } });
+    const single = simulatePolicy(one, 'round-robin', { drainAfterWarmup: true });
+    expect(single.requests).toBeGreaterThan(1500);
+    expect(single.requests).toBeLessThanOrEqual(9000 / 5 + 1);
   });
 });
